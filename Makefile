@@ -1,0 +1,89 @@
+# eqspice build.  `make` builds build/eqspice and build/libeqspice.a.
+# `make demo` and `make check` first install missing Debian packages.
+#
+# Targets: all demo check check-asan bench golden-update deps clean
+
+CC      ?= cc
+BUILD   ?= build
+OPT     ?= -O2
+SAN     ?=
+# Strict warnings everywhere (CONVENTIONS 14).
+WARN    := -std=c11 -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wstrict-prototypes \
+           -Wmissing-prototypes -Wno-unused-parameter
+# Third-party include dirs (each library is used by exactly one .c file).
+PKG_CFLAGS := $(shell pkg-config --cflags libxml-2.0 check 2>/dev/null) \
+              -I/usr/include/suitesparse -I/usr/include/ngspice
+CFLAGS  ?= $(OPT) -g
+ALL_CFLAGS = $(WARN) $(CFLAGS) $(SAN) -D_POSIX_C_SOURCE=200809L -Isrc $(PKG_CFLAGS) -MMD -MP
+LIBS    := -lcholmod -lklu -lamd -lcolamd -lbtf -lsuitesparseconfig \
+           $(shell pkg-config --libs libxml-2.0 zlib openblas 2>/dev/null) -ldl -lm -lpthread
+TEST_LIBS := $(shell pkg-config --libs check 2>/dev/null)
+
+LIB_SRC  := $(sort $(shell find src -name '*.c' -not -path 'src/cli/*'))
+CLI_SRC  := $(sort $(wildcard src/cli/*.c))
+TEST_SRC := $(sort $(wildcard tests/*.c))
+
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
+CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
+TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o)
+
+LIB      := $(BUILD)/libeqspice.a
+CLI      := $(BUILD)/eqspice
+TESTBIN  := $(BUILD)/tests/run-tests
+
+.PHONY: all demo check check-asan bench golden-update deps clean
+all: $(LIB) $(CLI)
+
+deps:
+	@bash scripts/install-deps.sh
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(LIB): $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@
+	ar rcs $@ $^
+
+$(CLI): $(CLI_OBJ) $(LIB)
+	$(CC) $(CFLAGS) $(SAN) -o $@ $(CLI_OBJ) $(LIB) $(LIBS)
+
+$(TESTBIN): $(TEST_OBJ) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(SAN) -o $@ $(TEST_OBJ) $(LIB) $(TEST_LIBS) $(LIBS)
+
+# The demo: solve an example network and print its operating point.
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@bash scripts/demo.sh $(CLI)
+
+# All tests (Check).  Fork mode keeps ngspice's process-wide state per test.
+check: deps
+	@$(MAKE) --no-print-directory all $(TESTBIN)
+	CK_FORK=yes EQS_CLI=$(CLI) $(TESTBIN)
+
+# Same suite under AddressSanitizer + UBSan (separate build dir).
+check-asan: deps
+	@$(MAKE) --no-print-directory BUILD=build-asan OPT=-O1 \
+	  SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
+	  build-asan/eqspice build-asan/tests/run-tests
+	CK_FORK=yes EQS_CLI=build-asan/eqspice \
+	  ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
+	  LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0 \
+	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 build-asan/tests/run-tests
+
+# Benchmarks (not part of check): writes bench/results/*.md.
+bench: deps
+	@$(MAKE) --no-print-directory all
+	bash bench/run.sh $(CLI)
+
+# Regenerate tests/golden/ with real ngspice (the only way golden files change).
+golden-update: deps
+	@$(MAKE) --no-print-directory all
+	bash scripts/golden-update.sh $(CLI)
+
+clean:
+	rm -rf build build-asan
+
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_OBJ:.o=.d)

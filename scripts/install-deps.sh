@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Install the Debian packages eqspice needs to build, test and run.
+# Quiet when everything is already installed; otherwise runs
+# `apt-get update` once, then `apt-get install -y` for what is missing.
+set -euo pipefail
+
+pkgs=(
+  build-essential pkg-config
+  libngspice0-dev            # ngspice shared library + sharedspice.h
+  libsuitesparse-dev         # CHOLMOD, KLU
+  libxml2-dev                # experiment/model XML with XSD validation
+  check                      # unit-test framework
+  zlib1g-dev                 # gzip-compressed datasets
+  libopenblas-dev            # dense BLAS for the layered solver
+)
+# Optional extras: install with EQS_EXTRA_PKGS="..." (space separated).
+if [ -n "${EQS_EXTRA_PKGS:-}" ]; then
+  # shellcheck disable=SC2206
+  pkgs+=(${EQS_EXTRA_PKGS})
+fi
+
+missing=()
+for p in "${pkgs[@]}"; do
+  status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+  case "$status" in
+    "install ok installed") ;;
+    *) missing+=("$p") ;;
+  esac
+done
+
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+SUDO=
+if [ "$(id -u)" -ne 0 ]; then
+  if command -v sudo >/dev/null 2>&1; then SUDO=sudo; else
+    echo "install-deps: need root (or sudo) to install: ${missing[*]}" >&2
+    exit 1
+  fi
+fi
+
+echo "install-deps: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq >/dev/null
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,96 @@
+/*
+ * circuit.h: private header of the circuit module: the compiled topology.
+ *
+ * The compiler (compile.c) turns a flattened eqs_netlist into:
+ *   - circuit nodes: the netlist's nodes (same indices, 0 = ground) followed
+ *     by internal nodes (a diode with RS > 0 gets one: "<diode>#internal");
+ *   - unknowns: free node voltages, then branch currents (MNA only);
+ *     ground and nodes fixed by a grounded voltage source are eliminated;
+ *   - the sparsity pattern of the Jacobian in compressed-column form, and
+ *     for every element the positions ("slots") of its stamps in the value
+ *     array, computed once per topology;
+ *   - reciprocal = 1 when the reduced Jacobian is symmetric positive
+ *     definite (only R > 0, D, I and grounded V): CHOLMOD, lower triangle
+ *     stored (stype -1 in CHOLMOD terms).  Otherwise modified nodal
+ *     analysis with the full pattern: KLU.
+ *
+ * A diode's series resistance RS is compiled into an implicit resistor
+ * element (origin = -1, not trainable) from the anode to the internal node,
+ * and the junction element then runs from the internal node to the cathode.
+ *
+ * Slot layouts (slot[i] = index into the value array, or -1 when the row or
+ * the column is eliminated).  a = n[0], b = n[1], c = n[2], d = n[3],
+ * k = branch, kc = branch of the controlling source:
+ *   R, D   : [0]=(a,a) [1]=(b,b) [2]=(a,b) [3]=(b,a)   (reciprocal: only the
+ *            lower-triangle entry of the off-diagonal pair is stored, in
+ *            slot[2]; slot[3] = -1)
+ *   G      : [0]=(a,c) [1]=(a,d) [2]=(b,c) [3]=(b,d)
+ *   V      : [0]=(a,k) [1]=(b,k) [2]=(k,a) [3]=(k,b)  (only when it has a branch)
+ *   E      : as V, plus [4]=(k,c) [5]=(k,d)
+ *   H      : as V, plus [4]=(k,kc)
+ *   F      : [0]=(a,kc) [1]=(b,kc)
+ *   I      : none
+ * Residual convention: F(x)[row of node] = sum of currents LEAVING the node
+ * through the elements; the Jacobian is dF/dx.
+ */
+#ifndef EQS_CIRCUIT_H
+#define EQS_CIRCUIT_H
+
+#include "../netlist/netlist.h"
+
+#define EQS_MAX_SLOTS 8
+
+typedef struct {
+    eqs_elem_kind kind;
+    int origin;     /* index into nl->elems, -1 for implicit elements */
+    int n[4];       /* circuit node indices (-1 unused) */
+    int ctrl;       /* F, H: index (into c->elems) of the controlling V */
+    int branch;     /* unknown index of the branch current, -1 if none */
+    double value;   /* R: conductance G (S) = 1/R; V (V); I (A); gains */
+    const eqs_diode_model *model; /* D only */
+    double area;    /* D only */
+    int param;      /* index into c->params if trainable, else -1 */
+    int slot[EQS_MAX_SLOTS];
+} eqs_celem;
+
+struct eqs_circuit {
+    eqs_ctx *ctx;
+    const eqs_netlist *nl;
+
+    int n_nodes;        /* all circuit nodes, including ground and internal */
+    int n_user_nodes;   /* = nl->n_nodes */
+    char **node_names;  /* borrowed from nl for user nodes; owned for internal */
+
+    int *node_unknown;  /* node -> unknown index, -1 for ground / fixed */
+    int *node_fixed_by; /* node -> index (c->elems) of the grounded V fixing it, or -1 */
+    double *node_fixed_sign; /* +1 if V(node) = +value of that source, -1 if -value */
+
+    int n_unknowns;     /* node unknowns first, then branch currents */
+    int n_node_unknowns;
+    int *unknown_node;  /* unknown -> node, -1 for a branch current */
+    int *unknown_elem;  /* unknown -> element owning the branch, -1 for nodes */
+
+    int reciprocal;     /* 1: SPD reduced Jacobian (CHOLMOD), 0: MNA (KLU) */
+
+    eqs_celem *elems;
+    int n_elems;
+
+    /* Jacobian pattern, compressed column, 0-based, row indices sorted
+     * within each column.  Reciprocal: lower triangle (row >= col) only. */
+    int *Ap;            /* n_unknowns + 1 */
+    int *Ai;            /* nnz */
+    int nnz;
+
+    int *params;        /* trainable elements: indices into elems */
+    int n_params;
+};
+
+/* Value (V) that a fixed node is held at, with sources scaled by `scale`
+ * (1 normally, <1 during source stepping). */
+static inline double eqs_circuit_fixed_voltage(const eqs_circuit *c, int node, double scale)
+{
+    int e = c->node_fixed_by[node];
+    return e < 0 ? 0.0 : scale * c->node_fixed_sign[node] * c->elems[e].value;
+}
+
+#endif /* EQS_CIRCUIT_H */

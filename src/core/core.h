@@ -1,0 +1,87 @@
+/*
+ * core.h: private header of the core module, used by every other module
+ * of the library (never by cli/).  Context internals, error recording,
+ * allocation wrappers with counters, logging, source locations, timing.
+ */
+#ifndef EQS_CORE_H
+#define EQS_CORE_H
+
+#include "../eqspice.h"
+
+#include <stdarg.h>
+#include <stddef.h>
+
+/* A position in the user's input.  `file` points to a string owned by the
+ * netlist's string pool (or a static string); line and col are 1-based; a
+ * NULL file means "no location". */
+typedef struct {
+    const char *file;
+    int line;
+    int col;
+} eqs_loc;
+
+#define EQS_NOLOC ((eqs_loc){NULL, 0, 0})
+
+#define EQS_ERRMSG_MAX 1024
+
+struct eqs_ctx {
+    eqs_log_fn log_fn;
+    void *log_user;
+    eqs_log_level log_max;
+
+    eqs_status status;          /* last error */
+    char message[EQS_ERRMSG_MAX]; /* formatted "file:line:col: error: msg" */
+    const char *src_file;       /* where in eqspice the error was raised */
+    int src_line;
+
+    uint64_t seed;
+    uint64_t rng[EQS_RNG_NSTREAMS][4];
+
+    uint64_t n_alloc;           /* allocations through eqs_malloc & co */
+    uint64_t n_free;
+};
+
+/* Record an error (returns `code` so callers can `return EQS_ERROR(...)`).
+ * The message is formatted printf-style.  The first error wins until
+ * eqs_ctx_clear_error: later errors that are consequences do not overwrite
+ * the root cause. */
+eqs_status eqs_error_set(eqs_ctx *ctx, eqs_status code, eqs_loc loc, const char *src_file,
+                         int src_line, const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
+
+#define EQS_ERROR(ctx, code, ...) \
+    eqs_error_set((ctx), (code), EQS_NOLOC, __FILE__, __LINE__, __VA_ARGS__)
+#define EQS_ERROR_AT(ctx, code, loc, ...) \
+    eqs_error_set((ctx), (code), (loc), __FILE__, __LINE__, __VA_ARGS__)
+
+/* Log at a level through the context sink. */
+void eqs_log(eqs_ctx *ctx, eqs_log_level level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Warning with a user location: "file:line:col: warning: msg". */
+void eqs_warn_at(eqs_ctx *ctx, eqs_loc loc, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Allocation through the context: counted; on failure they record
+ * EQS_ERR_NOMEM in ctx and return NULL.  eqs_free(ctx, NULL) is a no-op. */
+void *eqs_malloc(eqs_ctx *ctx, size_t size);
+void *eqs_calloc(eqs_ctx *ctx, size_t n, size_t size);
+void *eqs_realloc(eqs_ctx *ctx, void *p, size_t size);
+char *eqs_strdup(eqs_ctx *ctx, const char *s);
+char *eqs_strndup(eqs_ctx *ctx, const char *s, size_t n);
+void eqs_free(eqs_ctx *ctx, void *p);
+
+/* Grow a dynamic array so that it holds at least `need` elements of size
+ * `elem`; *cap is updated.  Returns EQS_OK or EQS_ERR_NOMEM. */
+eqs_status eqs_grow(eqs_ctx *ctx, void **arr, size_t *cap, size_t need, size_t elem);
+
+/* Monotonic wall-clock time in seconds. */
+double eqs_now_s(void);
+
+/* Lower-case a string in place; returns it. */
+char *eqs_str_lower(char *s);
+/* Case-insensitive equality. */
+int eqs_str_ieq(const char *a, const char *b);
+/* Glob match, case-insensitive, with * and ?. */
+int eqs_glob_match(const char *pattern, const char *s);
+
+#endif /* EQS_CORE_H */

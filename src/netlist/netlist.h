@@ -1,0 +1,130 @@
+/*
+ * netlist.h: private header of the netlist module.
+ *
+ * The parser reads SPICE text (with .include, .param, .subckt) and produces
+ * a *flattened* netlist: every subcircuit instance expanded, every
+ * parameter evaluated, every name lower case.  The circuit compiler reads
+ * this structure; nothing above the circuit layer sees it.
+ *
+ * Naming after expansion (the same as ngspice):
+ *   - element `r1` inside instance `x1` becomes `x1.r1` (nested: `x1.x2.r1`);
+ *   - local node `n` inside instance `x1` becomes `x1.n`;
+ *   - ground (`0`, `gnd`, also inside subcircuits) is node 0, named "0";
+ *   - node names of the top level are kept (lower case).
+ * When an element is written back for ngspice, a name that does not start
+ * with the element's letter is written as "<letter>.<name>" (ngspice's
+ * own convention, e.g. `r.x1.r1`).
+ */
+#ifndef EQS_NETLIST_H
+#define EQS_NETLIST_H
+
+#include "../core/core.h"
+
+typedef enum {
+    EQS_EL_R = 0, /* resistor: n[0] n[1], value = resistance (Ohm) */
+    EQS_EL_D,     /* diode: n[0]=anode n[1]=cathode, model, area */
+    EQS_EL_V,     /* voltage source: n[0]=+ n[1]=-, value = V (V) */
+    EQS_EL_I,     /* current source: n[0] n[1], value = A flowing n[0] -> n[1]
+                     through the source (SPICE convention) */
+    EQS_EL_E,     /* VCVS: n[0] n[1] nc+ = n[2], nc- = n[3], value = gain (V/V) */
+    EQS_EL_G,     /* VCCS: n[0] n[1] n[2] n[3], value = transconductance (S) */
+    EQS_EL_F,     /* CCCS: n[0] n[1], ctrl = V source name, value = gain (A/A) */
+    EQS_EL_H,     /* CCVS: n[0] n[1], ctrl = V source name, value = transres. (Ohm) */
+    EQS_EL_NKINDS
+} eqs_elem_kind;
+
+/* Diode model parameters (ngspice level 1, DC part).  Defaults are
+ * ngspice's: IS=1e-14 A, N=1, RS=0 Ohm, BV=infinite (has_bv=0),
+ * IBV=1e-3 A (ngspice 39 default), TNOM=27 C. */
+typedef struct {
+    char *name; /* lower case */
+    double is_A;
+    double n;
+    double rs_Ohm;
+    double bv_V;
+    int has_bv;
+    double ibv_A;
+    double tnom_C;
+    eqs_loc loc;
+    /* Raw "key=value" text of the model card after evaluation, for
+     * writing the model back to ngspice exactly as the user gave it
+     * (lower case, values printed with %.17g).  May be NULL. */
+    char *card;
+} eqs_diode_model;
+
+typedef struct {
+    eqs_elem_kind kind;
+    char *name;    /* flattened, lower case, e.g. "r1", "x1.r2" */
+    int node[4];   /* indices into eqs_netlist.node_names; unused = -1 */
+    int n_nodes;   /* 2 for R D V I F H, 4 for E G */
+    double value;  /* see eqs_elem_kind */
+    char *ctrl;    /* F, H: flattened name of the controlling V source */
+    int model;     /* D: index into eqs_netlist.models; else -1 */
+    double area;   /* D: area factor, Default 1 */
+    eqs_loc loc;   /* where the element card starts (for X-expanded
+                      elements: the card inside the .subckt body) */
+} eqs_element;
+
+/* .options values; *_set says whether the netlist gave the option. */
+typedef struct {
+    double reltol, abstol, vntol, gmin;
+    int itl1;
+    int reltol_set, abstol_set, vntol_set, gmin_set, itl1_set;
+} eqs_netlist_options;
+
+struct eqs_netlist {
+    eqs_ctx *ctx;        /* context it was read with (owner of allocations) */
+    char *title;         /* first line of the top file */
+    char *path;          /* path of the top file (or the string's name) */
+
+    /* nodes: index 0 is ground "0"; names lower case, unique */
+    char **node_names;
+    int n_nodes;
+    size_t node_cap;
+
+    eqs_element *elems;
+    int n_elems;
+    size_t elem_cap;
+
+    eqs_diode_model *models;
+    int n_models;
+    size_t model_cap;
+
+    eqs_netlist_options options;
+
+    /* extension cards (lower case).  trainable: glob patterns over
+     * flattened element names; none given = every resistor trainable. */
+    char **trainable;
+    int n_trainable;
+    eqs_loc *trainable_loc;
+    char **inputs;       /* names of V sources driven by data */
+    int n_inputs;
+    eqs_loc *input_loc;
+    char **outputs;      /* output node names */
+    int n_outputs;
+    eqs_loc *output_loc;
+
+    int has_op;          /* an .op card was present */
+    int n_ignored_cards; /* analysis cards read and reported as ignored */
+
+    /* String pool: file names referenced by eqs_loc.file stay valid as
+     * long as the netlist lives. */
+    char **files;
+    int n_files;
+    size_t file_cap;
+};
+
+/* Index of a node name (lower case), or -1. */
+int eqs_netlist_node_find(const eqs_netlist *nl, const char *name);
+/* Index of an element by flattened name (case-insensitive), or -1. */
+int eqs_netlist_elem_find(const eqs_netlist *nl, const char *name);
+/* Index of a diode model by name, or -1. */
+int eqs_netlist_model_find(const eqs_netlist *nl, const char *name);
+
+/* Evaluate a SPICE number with engineering suffix ("1.5k", "10kOhm",
+ * "1meg", "2.2u").  Returns 1 and stores the value on success, 0 if the
+ * text is not a number.  Trailing letters after a recognised suffix (or
+ * after the number) are ignored as SPICE does. */
+int eqs_parse_number(const char *text, double *out);
+
+#endif /* EQS_NETLIST_H */

@@ -1,0 +1,105 @@
+/* solver.c: the generic solver object, option merging and backend dispatch. */
+#include "solver.h"
+
+#include <math.h>
+#include <string.h>
+
+void eqs_solver_options_defaults(eqs_solver_options *opt)
+{
+    opt->reltol = 1e-3;
+    opt->abstol = 1e-12;
+    opt->vntol = 1e-6;
+    opt->gmin = 1e-12;
+    opt->itl1 = 100;
+    opt->gmin_steps = 10;
+    opt->source_steps = 10;
+    opt->max_step_V = 10.0;
+    opt->use_netlist_options = 1;
+}
+
+int eqs_backend_from_name(const char *name)
+{
+    if (!name) return -1;
+    if (eqs_str_ieq(name, "newton")) return EQS_BACKEND_NEWTON;
+    if (eqs_str_ieq(name, "ngspice")) return EQS_BACKEND_NGSPICE;
+    return -1;
+}
+
+const char *eqs_backend_name(eqs_backend_id b)
+{
+    switch (b) {
+    case EQS_BACKEND_NEWTON: return "newton";
+    case EQS_BACKEND_NGSPICE: return "ngspice";
+    }
+    return "unknown";
+}
+
+eqs_status eqs_solver_create(eqs_ctx *ctx, eqs_circuit *c, eqs_backend_id backend,
+                             const eqs_solver_options *opt, eqs_solver **out)
+{
+    *out = NULL;
+    const eqs_backend_ops *ops = NULL;
+    switch (backend) {
+    case EQS_BACKEND_NEWTON: ops = &eqs_backend_newton; break;
+    case EQS_BACKEND_NGSPICE: ops = &eqs_backend_ngspice; break;
+    }
+    if (!ops) return EQS_ERROR(ctx, EQS_ERR_INPUT, "unknown solver backend %d", (int)backend);
+
+    eqs_solver *s = eqs_calloc(ctx, 1, sizeof *s);
+    if (!s) return EQS_ERR_NOMEM;
+    s->ctx = ctx;
+    s->c = c;
+    s->ops = ops;
+    if (opt) s->opt = *opt;
+    else eqs_solver_options_defaults(&s->opt);
+    if (s->opt.use_netlist_options) {
+        const eqs_netlist_options *no = &c->nl->options;
+        if (no->reltol_set) s->opt.reltol = no->reltol;
+        if (no->abstol_set) s->opt.abstol = no->abstol;
+        if (no->vntol_set) s->opt.vntol = no->vntol;
+        if (no->gmin_set) s->opt.gmin = no->gmin;
+        if (no->itl1_set) s->opt.itl1 = no->itl1;
+    }
+    if (!(s->opt.reltol > 0) || !(s->opt.abstol > 0) || !(s->opt.vntol > 0) ||
+        !(s->opt.gmin >= 0) || s->opt.itl1 < 1 || !isfinite(s->opt.reltol)) {
+        eqs_free(ctx, s);
+        return EQS_ERROR(ctx, EQS_ERR_INPUT,
+                         "solver options out of range (reltol, abstol, vntol > 0, gmin >= 0, "
+                         "itl1 >= 1)");
+    }
+    s->v = eqs_calloc(ctx, (size_t)c->n_user_nodes, sizeof *s->v);
+    if (!s->v) {
+        eqs_free(ctx, s);
+        return EQS_ERR_NOMEM;
+    }
+    eqs_status st = ops->create(s);
+    if (st != EQS_OK) {
+        eqs_solver_free(&s);
+        return st;
+    }
+    *out = s;
+    return EQS_OK;
+}
+
+void eqs_solver_free(eqs_solver **sp)
+{
+    if (!sp || !*sp) return;
+    eqs_solver *s = *sp;
+    if (s->ops && s->ops->destroy) s->ops->destroy(s);
+    eqs_free(s->ctx, s->v);
+    eqs_free(s->ctx, s);
+    *sp = NULL;
+}
+
+eqs_status eqs_solver_solve(eqs_solver *s, eqs_solve_mode mode, eqs_solve_info *info)
+{
+    eqs_solve_info local;
+    if (!info) info = &local;
+    memset(info, 0, sizeof *info);
+    if (mode == EQS_SOLVE_WARM && !s->has_solution) mode = EQS_SOLVE_COLD;
+    eqs_status st = s->ops->solve(s, mode, info);
+    s->has_solution = (st == EQS_OK);
+    return st;
+}
+
+const double *eqs_solver_voltages(const eqs_solver *s) { return s->v; }

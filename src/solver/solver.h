@@ -1,0 +1,69 @@
+/*
+ * solver.h: private header of the solver module.
+ *
+ * A backend is a const table of functions (newton.c, ngspice.c); the
+ * generic eqs_solver (solver.c) owns the options, the node-voltage vector
+ * and the dispatch.  Linear algebra for Newton is a second table
+ * (cholmod.c for the reciprocal SPD case, klu.c for MNA), so that each
+ * external library is included by exactly one .c file.
+ */
+#ifndef EQS_SOLVER_H
+#define EQS_SOLVER_H
+
+#include "../circuit/circuit.h"
+
+typedef struct eqs_backend_ops eqs_backend_ops;
+
+struct eqs_solver {
+    eqs_ctx *ctx;
+    eqs_circuit *c;
+    eqs_solver_options opt;     /* defaults merged with the netlist's .options */
+    const eqs_backend_ops *ops;
+    void *impl;                 /* backend state */
+    double *v;                  /* node voltages, c->n_user_nodes entries (V) */
+    int has_solution;
+};
+
+struct eqs_backend_ops {
+    const char *name;                                   /* "newton", "ngspice" */
+    eqs_status (*create)(eqs_solver *s);                /* set s->impl; analyse once */
+    /* Solve; on success fill s->v[0..n_user_nodes) and info. */
+    eqs_status (*solve)(eqs_solver *s, eqs_solve_mode mode, eqs_solve_info *info);
+    void (*destroy)(eqs_solver *s);                     /* free s->impl; NULL-safe */
+};
+
+extern const eqs_backend_ops eqs_backend_newton;
+extern const eqs_backend_ops eqs_backend_ngspice;
+
+/* ---- sparse linear solvers used by Newton ---- */
+typedef struct eqs_linsolve eqs_linsolve;
+
+typedef struct {
+    const char *name; /* "cholmod", "klu" */
+    /* Symbolic analysis of the n x n pattern (Ap, Ai; lower triangle when
+     * symmetric).  Called once per topology. */
+    eqs_status (*create)(eqs_ctx *ctx, int n, const int *Ap, const int *Ai, int symmetric,
+                         eqs_linsolve **out);
+    /* Numeric factorisation of values Ax (same pattern).  Returns 0 on
+     * success, > 0 when recoverable (not positive definite, singular:
+     * the caller may damp or step), < 0 fatal. */
+    int (*factor)(eqs_linsolve *ls, const double *Ax);
+    /* Solve A x = b in place (b overwritten by x).  0 or < 0. */
+    int (*solve)(eqs_linsolve *ls, double *b);
+    /* Solve A^T x = b in place (for adjoints).  0 or < 0. */
+    int (*solve_transpose)(eqs_linsolve *ls, double *b);
+    void (*destroy)(eqs_linsolve **ls);
+} eqs_linsolve_ops;
+
+extern const eqs_linsolve_ops eqs_linsolve_cholmod;
+extern const eqs_linsolve_ops eqs_linsolve_klu;
+
+/* Write the circuit (current element values) as an ngspice deck: one
+ * string per line, NULL-terminated array, title first, ".end" last;
+ * extension cards omitted; options from `opt`.  Implemented in deck.c so
+ * that export/ can reuse it.  *lines_out is freed with eqs_deck_free. */
+eqs_status eqs_deck_build(eqs_ctx *ctx, const eqs_circuit *c, const eqs_solver_options *opt,
+                          int with_op, char ***lines_out);
+void eqs_deck_free(eqs_ctx *ctx, char ***lines);
+
+#endif /* EQS_SOLVER_H */

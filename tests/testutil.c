@@ -1,0 +1,131 @@
+/* testutil.c: helpers shared by the test suites (temp files, running the CLI). */
+#define _POSIX_C_SOURCE 200809L
+#define _DEFAULT_SOURCE
+#include "testutil.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static char ring[8][4096];
+static int ring_i;
+
+static char *ring_next(void)
+{
+    char *b = ring[ring_i];
+    ring_i = (ring_i + 1) % 8;
+    return b;
+}
+
+const char *tu_path(const char *relpath)
+{
+    char *b = ring_next();
+    char cwd[2048];
+    if (!getcwd(cwd, sizeof cwd)) strcpy(cwd, ".");
+    snprintf(b, sizeof ring[0], "%s/%s", cwd, relpath);
+    return b;
+}
+
+const char *tu_temp_dir(void)
+{
+    char *b = ring_next();
+    const char *tmp = getenv("TMPDIR");
+    snprintf(b, sizeof ring[0], "%s/eqs-test-XXXXXX", tmp ? tmp : "/tmp");
+    if (!mkdtemp(b)) return NULL;
+    return b;
+}
+
+const char *tu_write_temp(const char *text, const char *suffix)
+{
+    const char *dir = tu_temp_dir();
+    if (!dir) return NULL;
+    char *b = ring_next();
+    snprintf(b, sizeof ring[0], "%s/t%s", dir, suffix ? suffix : "");
+    FILE *f = fopen(b, "wb");
+    if (!f) return NULL;
+    fputs(text, f);
+    fclose(f);
+    return b;
+}
+
+char *tu_read_file(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    size_t cap = 4096, n = 0;
+    char *s = malloc(cap);
+    size_t k;
+    while (s && (k = fread(s + n, 1, cap - n - 1, f)) > 0) {
+        n += k;
+        if (cap - n - 1 == 0) {
+            cap *= 2;
+            char *t = realloc(s, cap);
+            if (!t) { free(s); s = NULL; break; }
+            s = t;
+        }
+    }
+    fclose(f);
+    if (s) s[n] = '\0';
+    return s;
+}
+
+int tu_run_cli(const char *const *argv, char **out, char **err, int timeout_s)
+{
+    const char *cli = getenv("EQS_CLI");
+    if (!cli) cli = "build/eqspice";
+    const char *dir = tu_temp_dir();
+    char opath[4200], epath[4200];
+    snprintf(opath, sizeof opath, "%s/stdout", dir);
+    snprintf(epath, sizeof epath, "%s/stderr", dir);
+    int argc = 0;
+    while (argv[argc]) argc++;
+    char **av = calloc((size_t)argc + 2, sizeof *av);
+    av[0] = (char *)cli;
+    for (int i = 0; i < argc; ++i) av[i + 1] = (char *)argv[i];
+    pid_t pid = fork();
+    if (pid == 0) {
+        int fo = open(opath, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        int fe = open(epath, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        int fi = open("/dev/null", O_RDONLY);
+        dup2(fo, 1);
+        dup2(fe, 2);
+        dup2(fi, 0);
+        execv(cli, av);
+        _exit(127);
+    }
+    free(av);
+    int status = 0, rc = -1;
+    double t0 = (double)time(NULL);
+    for (;;) {
+        pid_t r = waitpid(pid, &status, WNOHANG);
+        if (r == pid) break;
+        if ((double)time(NULL) - t0 > timeout_s) {
+            kill(pid, SIGKILL);
+            waitpid(pid, &status, 0);
+            rc = -2;
+            break;
+        }
+        struct timespec ts = {0, 5000000};
+        nanosleep(&ts, NULL);
+    }
+    if (rc != -2) rc = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    if (out) *out = tu_read_file(opath);
+    if (err) *err = tu_read_file(epath);
+    unlink(opath);
+    unlink(epath);
+    rmdir(dir);
+    return rc;
+}
+
+eqs_ctx *tu_ctx(void)
+{
+    eqs_ctx *ctx = NULL;
+    eqs_ctx_create(&ctx);
+    return ctx;
+}

@@ -1,0 +1,45 @@
+/* testutil.h: shared helpers for the Check test suites. */
+#ifndef EQS_TESTUTIL_H
+#define EQS_TESTUTIL_H
+
+#include <check.h>
+#include <stddef.h>
+
+#include "eqspice.h"
+
+/* Suites, one per area; each defined in its own tests/test_<area>.c. */
+Suite *suite_core(void);
+Suite *suite_netlist(void);
+Suite *suite_circuit(void);
+Suite *suite_devices(void);
+Suite *suite_solver(void);
+Suite *suite_ngspice(void);
+Suite *suite_golden(void);
+Suite *suite_gen(void);
+Suite *suite_cli(void);
+
+/* Absolute path of a file relative to the repository root (the directory
+ * `make check` runs in).  Returns a static buffer (overwritten per call). */
+const char *tu_path(const char *relpath);
+
+/* Write `text` to a fresh temporary file with the given suffix; returns its
+ * path in a static ring of buffers (valid for the next 8 calls). */
+const char *tu_write_temp(const char *text, const char *suffix);
+
+/* Make a fresh temporary directory; returns its path (static ring). */
+const char *tu_temp_dir(void);
+
+/* Run the CLI (path from $EQS_CLI, default build/eqspice) with argv
+ * (NULL-terminated, without argv[0]); capture stdout and stderr into
+ * malloc'd strings (caller frees); returns the exit status (or -1 if the
+ * process was killed by a signal).  Times out after `timeout_s` seconds
+ * (then returns -2). */
+int tu_run_cli(const char *const *argv, char **out, char **err, int timeout_s);
+
+/* Read a whole file into a malloc'd string (NULL if unreadable). */
+char *tu_read_file(const char *path);
+
+/* A context whose log goes nowhere (tests provoke errors on purpose). */
+eqs_ctx *tu_ctx(void);
+
+#endif
