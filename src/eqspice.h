@@ -153,7 +153,17 @@ typedef struct {
     int source_steps;  /* Default: 10 source-stepping increments */
     double max_step_V; /* Default: 10 V, largest Newton step on a node not limited otherwise */
     int use_netlist_options; /* Default: 1: values given in .options override the above */
+    unsigned explicit_mask;  /* Default: 0. Bits EQS_OPT_*: fields set by the caller that
+                                win over the netlist's .options (e.g. command-line flags) */
 } eqs_solver_options;
+
+enum {
+    EQS_OPT_RELTOL = 1u << 0,
+    EQS_OPT_ABSTOL = 1u << 1,
+    EQS_OPT_VNTOL = 1u << 2,
+    EQS_OPT_GMIN = 1u << 3,
+    EQS_OPT_ITL1 = 1u << 4
+};
 
 void eqs_solver_options_defaults(eqs_solver_options *opt);
 

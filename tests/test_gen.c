@@ -1,4 +1,158 @@
-/* test_gen.c: placeholder until the gen suite lands. */
+/* test_gen.c: the DRN generator: determinism, structure, round trip through
+ * the parser and compiler, and its input checks. */
+#define _POSIX_C_SOURCE 200809L
 #include "testutil.h"
 
-Suite *suite_gen(void) { return suite_create("gen"); }
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Generate into a malloc'd string. */
+static char *gen(const int *layers, int n, uint64_t seed, int bias, eqs_status *st)
+{
+    eqs_ctx *ctx = tu_ctx();
+    eqs_drn_spec sp;
+    eqs_drn_spec_defaults(&sp);
+    sp.layers = layers;
+    sp.n_layers = n;
+    sp.seed = seed;
+    sp.gain = 2.0;
+    sp.bias = bias;
+    sp.bias_V = 0.1;
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    *st = eqs_gen_drn(ctx, &sp, f);
+    fclose(f);
+    eqs_ctx_free(&ctx);
+    return buf;
+}
+
+static int count_prefix(const char *text, const char *prefix)
+{
+    int n = 0;
+    size_t k = strlen(prefix);
+    for (const char *p = text; p && *p;) {
+        if (!strncmp(p, prefix, k)) n++;
+        p = strchr(p, '\n');
+        if (p) p++;
+    }
+    return n;
+}
+
+START_TEST(test_gen_deterministic)
+{
+    const int L[] = {5, 4, 3};
+    eqs_status st;
+    char *a = gen(L, 3, 7, 0, &st);
+    ck_assert_int_eq(st, EQS_OK);
+    char *b = gen(L, 3, 7, 0, &st);
+    char *c = gen(L, 3, 8, 0, &st);
+    ck_assert_str_eq(a, b);
+    ck_assert_str_ne(a, c);
+    free(a);
+    free(b);
+    free(c);
+}
+END_TEST
+
+START_TEST(test_gen_structure)
+{
+    const int L[] = {5, 4, 6, 3};
+    eqs_status st;
+    char *t = gen(L, 4, 1, 1, &st);
+    ck_assert_int_eq(st, EQS_OK);
+    /* crossbars: 2*5*4 + 4*6 + 6*3 resistors */
+    ck_assert_int_eq(count_prefix(t, "r1_"), 40);
+    ck_assert_int_eq(count_prefix(t, "r2_"), 24);
+    ck_assert_int_eq(count_prefix(t, "r3_"), 18);
+    /* two sources per pixel, a bias source and a diode per hidden node */
+    ck_assert_int_eq(count_prefix(t, "vxp"), 5);
+    ck_assert_int_eq(count_prefix(t, "vxn"), 5);
+    ck_assert_int_eq(count_prefix(t, "vb"), 10);
+    ck_assert_int_eq(count_prefix(t, "dp"), 2 + 3);
+    ck_assert_int_eq(count_prefix(t, "dn"), 2 + 3);
+    ck_assert_int_eq(count_prefix(t, ".output"), 1);
+    ck_assert_int_eq(count_prefix(t, ".trainable"), 1);
+    ck_assert_ptr_nonnull(strstr(t, "\n.end\n"));
+    /* the pair of input sources carries +A*x and -A*x */
+    double xp, xn;
+    const char *p = strstr(t, "\nvxp0 xp0 0 dc ");
+    const char *n = strstr(t, "\nvxn0 xn0 0 dc ");
+    ck_assert_ptr_nonnull(p);
+    ck_assert_ptr_nonnull(n);
+    xp = strtod(p + strlen("\nvxp0 xp0 0 dc "), NULL);
+    xn = strtod(n + strlen("\nvxn0 xn0 0 dc "), NULL);
+    ck_assert_double_eq(xp, -xn);
+    ck_assert(xp >= 0 && xp < 2.0); /* gain 2, x in [0,1) */
+    free(t);
+}
+END_TEST
+
+START_TEST(test_gen_roundtrip)
+{
+    /* the generated file parses and compiles, with the expected counts */
+    const int L[] = {6, 5, 2};
+    eqs_status st;
+    char *t = gen(L, 3, 3, 0, &st);
+    ck_assert_int_eq(st, EQS_OK);
+    eqs_ctx *ctx = tu_ctx();
+    eqs_netlist *nl = NULL;
+    eqs_circuit *c = NULL;
+    st = eqs_netlist_read_string(ctx, t, "gen.cir", &nl);
+    ck_assert_msg(st == EQS_OK, "%s", eqs_ctx_error(ctx));
+    st = eqs_circuit_create(ctx, nl, &c);
+    ck_assert_msg(st == EQS_OK, "%s", eqs_ctx_error(ctx));
+    /* nodes: ground + 12 inputs + 5 hidden + 2 outputs */
+    ck_assert_int_eq(eqs_circuit_node_count(c), 1 + 12 + 5 + 2);
+    /* every resistor is trainable: 12*5 + 5*2 */
+    ck_assert_int_eq(eqs_circuit_param_count(c), 70);
+    /* inputs are eliminated: unknowns are the 7 hidden and output nodes */
+    ck_assert_int_eq(eqs_circuit_unknown_count(c), 7);
+    ck_assert_int_eq(eqs_circuit_is_reciprocal(c), 1);
+    ck_assert_int_ge(eqs_circuit_node_find(c, "o1"), 1);
+    eqs_circuit_free(&c);
+    eqs_netlist_free(&nl);
+    eqs_ctx_free(&ctx);
+    free(t);
+}
+END_TEST
+
+START_TEST(test_gen_bad_spec)
+{
+    eqs_ctx *ctx = tu_ctx();
+    eqs_drn_spec sp;
+    eqs_drn_spec_defaults(&sp);
+    const int one[] = {4};
+    sp.layers = one;
+    sp.n_layers = 1;
+    FILE *f = fopen("/dev/null", "w");
+    ck_assert_int_eq(eqs_gen_drn(ctx, &sp, f), EQS_ERR_INPUT);
+    ck_assert_ptr_nonnull(strstr(eqs_ctx_error(ctx), "at least 2 layers"));
+    eqs_ctx_clear_error(ctx);
+    const int L[] = {4, 0, 2};
+    sp.layers = L;
+    sp.n_layers = 3;
+    ck_assert_int_eq(eqs_gen_drn(ctx, &sp, f), EQS_ERR_INPUT);
+    eqs_ctx_clear_error(ctx);
+    const int L2[] = {4, 2};
+    sp.layers = L2;
+    sp.n_layers = 2;
+    sp.g_min_S = 0;
+    ck_assert_int_eq(eqs_gen_drn(ctx, &sp, f), EQS_ERR_INPUT);
+    fclose(f);
+    eqs_ctx_free(&ctx);
+}
+END_TEST
+
+Suite *suite_gen(void)
+{
+    Suite *s = suite_create("gen");
+    TCase *tc = tcase_create("drn");
+    tcase_add_test(tc, test_gen_deterministic);
+    tcase_add_test(tc, test_gen_structure);
+    tcase_add_test(tc, test_gen_roundtrip);
+    tcase_add_test(tc, test_gen_bad_spec);
+    suite_add_tcase(s, tc);
+    return s;
+}

@@ -1,4 +1,40 @@
-/* main.c: STUB CLI entry point (replaced by the real CLI). */
+/* main.c: eqspice command dispatch. */
 #include <stdio.h>
-#include "eqspice.h"
-int main(void) { printf("eqspice %s\n", EQS_VERSION); return 0; }
+#include <string.h>
+
+#include "cli.h"
+
+static const char usage[] =
+    "usage: eqspice <command> [options]\n"
+    "\n"
+    "commands:\n"
+    "  op NETLIST        DC operating point as CSV (node,voltage_V)\n"
+    "  compare NETLIST   solve with newton and ngspice, report the largest |dV|\n"
+    "  gen drn           write a layered diode-resistor network netlist\n"
+    "  bench op          time parse/compile/solve of a generated network\n"
+    "\n"
+    "Run 'eqspice <command> --help' for the options of a command.\n"
+    "Exit status: 0 success, 1 bad input, 2 internal error.\n";
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fputs(usage, stderr);
+        return CLI_USER;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
+        fputs(usage, stdout);
+        return CLI_OK;
+    }
+    if (!strcmp(cmd, "--version")) {
+        printf("eqspice %s\n", EQS_VERSION);
+        return CLI_OK;
+    }
+    if (!strcmp(cmd, "op")) return cli_cmd_op(argc - 1, argv + 1);
+    if (!strcmp(cmd, "compare")) return cli_cmd_compare(argc - 1, argv + 1);
+    if (!strcmp(cmd, "gen")) return cli_cmd_gen(argc - 1, argv + 1);
+    if (!strcmp(cmd, "bench")) return cli_cmd_bench(argc - 1, argv + 1);
+    fprintf(stderr, "eqspice: error: unknown command '%s'\n%s", cmd, usage);
+    return CLI_USER;
+}

@@ -15,6 +15,7 @@ void eqs_solver_options_defaults(eqs_solver_options *opt)
     opt->source_steps = 10;
     opt->max_step_V = 10.0;
     opt->use_netlist_options = 1;
+    opt->explicit_mask = 0;
 }
 
 int eqs_backend_from_name(const char *name)
@@ -54,11 +55,12 @@ eqs_status eqs_solver_create(eqs_ctx *ctx, eqs_circuit *c, eqs_backend_id backen
     else eqs_solver_options_defaults(&s->opt);
     if (s->opt.use_netlist_options) {
         const eqs_netlist_options *no = &c->nl->options;
-        if (no->reltol_set) s->opt.reltol = no->reltol;
-        if (no->abstol_set) s->opt.abstol = no->abstol;
-        if (no->vntol_set) s->opt.vntol = no->vntol;
-        if (no->gmin_set) s->opt.gmin = no->gmin;
-        if (no->itl1_set) s->opt.itl1 = no->itl1;
+        unsigned keep = s->opt.explicit_mask;
+        if (no->reltol_set && !(keep & EQS_OPT_RELTOL)) s->opt.reltol = no->reltol;
+        if (no->abstol_set && !(keep & EQS_OPT_ABSTOL)) s->opt.abstol = no->abstol;
+        if (no->vntol_set && !(keep & EQS_OPT_VNTOL)) s->opt.vntol = no->vntol;
+        if (no->gmin_set && !(keep & EQS_OPT_GMIN)) s->opt.gmin = no->gmin;
+        if (no->itl1_set && !(keep & EQS_OPT_ITL1)) s->opt.itl1 = no->itl1;
     }
     if (!(s->opt.reltol > 0) || !(s->opt.abstol > 0) || !(s->opt.vntol > 0) ||
         !(s->opt.gmin >= 0) || s->opt.itl1 < 1 || !isfinite(s->opt.reltol)) {

@@ -1,0 +1,180 @@
+/* cmd_bench.c: `eqspice bench op`: time reading, compiling and solving a
+ * generated layered network with both backends in one run. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+static const char help[] =
+    "usage: eqspice bench op --layers N0,...,NL [--seed S] [--repeat N] [--ngspice M]\n"
+    "                        [--keep FILE] [solver tolerance flags as for 'op']\n"
+    "\n"
+    "Generate a DRN (as 'eqspice gen drn'), then measure in this one process:\n"
+    "  parse_s, compile_s, maxrss_MiB after compiling;\n"
+    "  newton: symbolic analysis (analyse_s), median cold solve from zero over N\n"
+    "  runs (cold_s), median warm re-solve after every conductance changed by a\n"
+    "  random relative step of up to 1e-3 (warm_s), with Newton iterations;\n"
+    "  ngspice: median time per 'op' over M runs (default 1; 0 skips it), the\n"
+    "  ratio ngspice/newton-cold and the largest |dV| between the two.\n"
+    "Prints one line 'bench: key=value ...' on stdout.\n";
+
+int cli_cmd_bench(int argc, char **argv)
+{
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+        fputs(help, argc < 2 ? stderr : stdout);
+        return argc < 2 ? CLI_USER : CLI_OK;
+    }
+    if (strcmp(argv[1], "op") != 0)
+        return cli_usage_error("bench", "unknown benchmark '%s' (known: op)", argv[1]);
+    eqs_drn_spec spec;
+    eqs_drn_spec_defaults(&spec);
+    eqs_solver_options opt;
+    eqs_solver_options_defaults(&opt);
+    int *layers = NULL, nlayers = 0;
+    long repeat = 20, ngs = 1;
+    const char *keep = NULL;
+    int rc = CLI_OK;
+    for (int i = 2; i < argc && rc == CLI_OK; ++i) {
+        const char *a = argv[i];
+        const char *v = (i + 1 < argc) ? argv[i + 1] : NULL;
+        int r = cli_solver_flag(argc, argv, &i, &opt);
+        if (r < 0) rc = cli_usage_error("bench", "bad value for %s", a);
+        else if (r > 0) continue;
+        else if (!strcmp(a, "--help")) {
+            fputs(help, stdout);
+            free(layers);
+            return CLI_OK;
+        } else if (!strcmp(a, "--layers")) {
+            free(layers);
+            layers = NULL;
+            if (!v || cli_parse_layers(v, &layers, &nlayers))
+                rc = cli_usage_error("bench", "--layers needs sizes like 784,100,10");
+            ++i;
+        } else if (!strcmp(a, "--seed") || !strcmp(a, "--repeat") || !strcmp(a, "--ngspice")) {
+            long x;
+            if (!v || cli_parse_int(v, 0, 1000000, &x))
+                rc = cli_usage_error("bench", "%s needs a non-negative integer", a);
+            else if (!strcmp(a, "--seed")) spec.seed = (uint64_t)x;
+            else if (!strcmp(a, "--repeat")) repeat = x > 0 ? x : 1;
+            else ngs = x;
+            ++i;
+        } else if (!strcmp(a, "--keep")) {
+            if (!v) rc = cli_usage_error("bench", "--keep needs a file name");
+            keep = v;
+            ++i;
+        } else {
+            rc = cli_usage_error("bench", "unknown option '%s'", a);
+        }
+    }
+    if (rc == CLI_OK && !layers) rc = cli_usage_error("bench", "--layers is required");
+    if (rc != CLI_OK) {
+        free(layers);
+        return rc;
+    }
+    spec.layers = layers;
+    spec.n_layers = nlayers;
+
+    char path[4096];
+    if (keep) snprintf(path, sizeof path, "%s", keep);
+    else snprintf(path, sizeof path, "/tmp/eqspice-bench-%ld.cir", (long)getpid());
+
+    eqs_ctx *ctx = cli_ctx_create(0);
+    if (!ctx) {
+        free(layers);
+        return CLI_INTERNAL;
+    }
+    cli_loaded L = {0};
+    eqs_solver *sn = NULL, *sg = NULL;
+    double *t = calloc((size_t)(repeat > ngs ? repeat : ngs) + 1, sizeof *t);
+    double *vref = NULL;
+    eqs_status st = EQS_OK;
+    cli_out out;
+    if (!t) st = EQS_ERR_NOMEM;
+    else if (cli_out_open(&out, path)) st = EQS_ERR_IO;
+    else {
+        st = eqs_gen_drn(ctx, &spec, out.f);
+        if (st != EQS_OK) cli_out_abort(&out);
+        else if (cli_out_commit(&out)) st = EQS_ERR_IO;
+    }
+    if (st == EQS_OK) st = cli_load(ctx, path, &L);
+    double rss = cli_maxrss_MiB();
+    double analyse_s = 0, cold_s = 0, warm_s = 0, ng_s = NAN, dmax = NAN;
+    int cold_it = 0, warm_it = 0;
+    eqs_solve_info info = {0};
+    if (st == EQS_OK) {
+        double t0 = cli_now_s();
+        st = eqs_solver_create(ctx, L.c, EQS_BACKEND_NEWTON, &opt, &sn);
+        analyse_s = cli_now_s() - t0;
+    }
+    for (long r = 0; st == EQS_OK && r < repeat; ++r) {
+        double t0 = cli_now_s();
+        st = eqs_solver_solve(sn, EQS_SOLVE_COLD, &info);
+        t[r] = cli_now_s() - t0;
+        cold_it = info.iterations;
+    }
+    if (st == EQS_OK) cold_s = cli_median(t, (int)repeat);
+    int n = L.c ? eqs_circuit_node_count(L.c) : 0;
+    if (st == EQS_OK) {
+        vref = malloc((size_t)n * sizeof *vref);
+        if (!vref) st = EQS_ERR_NOMEM;
+        else memcpy(vref, eqs_solver_voltages(sn), (size_t)n * sizeof *vref);
+    }
+    int np = L.c ? eqs_circuit_param_count(L.c) : 0;
+    long warm_sum = 0;
+    for (long r = 0; st == EQS_OK && r < repeat; ++r) {
+        for (int k = 0; k < np && st == EQS_OK; ++k) {
+            double g = eqs_circuit_param_get(L.c, k);
+            double u = eqs_rng_uniform(ctx, EQS_RNG_NOISE) - 0.5;
+            st = eqs_circuit_param_set(L.c, k, g * (1.0 + 2e-3 * u));
+        }
+        double t0 = cli_now_s();
+        if (st == EQS_OK) st = eqs_solver_solve(sn, EQS_SOLVE_WARM, &info);
+        t[r] = cli_now_s() - t0;
+        warm_sum += info.iterations;
+    }
+    if (st == EQS_OK) {
+        warm_s = cli_median(t, (int)repeat);
+        warm_it = (int)lround((double)warm_sum / (double)repeat);
+        /* compare both backends on the final (perturbed) circuit */
+        st = eqs_solver_solve(sn, EQS_SOLVE_COLD, &info);
+        if (st == EQS_OK) memcpy(vref, eqs_solver_voltages(sn), (size_t)n * sizeof *vref);
+    }
+    for (long r = 0; st == EQS_OK && r < ngs; ++r) {
+        eqs_solver_free(&sg);
+        double t0 = cli_now_s();
+        st = eqs_solver_create(ctx, L.c, EQS_BACKEND_NGSPICE, &opt, &sg);
+        if (st == EQS_OK) st = eqs_solver_solve(sg, EQS_SOLVE_COLD, NULL);
+        t[r] = cli_now_s() - t0;
+    }
+    if (st == EQS_OK && ngs > 0) {
+        ng_s = cli_median(t, (int)ngs);
+        const double *vg = eqs_solver_voltages(sg);
+        dmax = 0;
+        for (int k = 1; k < n; ++k)
+            if (fabs(vg[k] - vref[k]) > dmax) dmax = fabs(vg[k] - vref[k]);
+    }
+    if (st != EQS_OK) {
+        rc = cli_fail(ctx, st);
+    } else {
+        printf("bench: layers=");
+        for (int l = 0; l < nlayers; ++l) printf("%s%d", l ? "," : "", layers[l]);
+        printf(" nodes=%d unknowns=%d trainable=%d parse_s=%.4g compile_s=%.4g maxrss_MiB=%.1f"
+               " newton_analyse_s=%.4g newton_cold_s=%.4g newton_cold_iters=%d"
+               " newton_warm_s=%.4g newton_warm_iters=%d ngspice_s=%.4g ngspice_over_newton=%.4g"
+               " max_abs_dV_V=%.3g backend=%s\n",
+               n - 1, eqs_circuit_unknown_count(L.c), np, L.parse_s, L.compile_s, rss, analyse_s,
+               cold_s, cold_it, warm_s, warm_it, ng_s, ng_s / cold_s, dmax,
+               info.backend ? info.backend : "newton");
+    }
+    if (!keep) unlink(path);
+    free(vref);
+    free(t);
+    eqs_solver_free(&sg);
+    eqs_solver_free(&sn);
+    cli_unload(&L);
+    eqs_ctx_free(&ctx);
+    free(layers);
+    return rc;
+}

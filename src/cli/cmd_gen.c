@@ -1,0 +1,110 @@
+/* cmd_gen.c: `eqspice gen drn`: write a layered diode-resistor network. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const char help[] =
+    "usage: eqspice gen drn --layers N0,N1,...,NL [--seed S] [--gain A] [--gmin-S G]\n"
+    "                       [--gmax-S G] [--bias V] [-o FILE]\n"
+    "\n"
+    "Write a layered diode-resistor network (DRN) as a plain SPICE netlist:\n"
+    "each of the N0 input pixels x in [0,1) (random from the seed) drives a pair of\n"
+    "grounded sources +A*x and -A*x; dense crossbars of random conductances join\n"
+    "consecutive layers; every hidden node has a diode to ground, half allowing\n"
+    "V >= 0 and half V <= 0 (optionally in series with a bias source of V volts);\n"
+    "output nodes are linear.  The netlist carries .input, .output and .trainable.\n"
+    "\n"
+    "  --layers L     layer sizes, input first (at least 2 layers)\n"
+    "  --seed S       RNG seed (default 1); same seed, same file\n"
+    "  --gain A       input gain in volts per unit pixel (default 1)\n"
+    "  --gmin-S G, --gmax-S G\n"
+    "                 conductance range in siemens (default 1e-6 .. 1e-4)\n"
+    "  --bias V       add a bias source of V volts in series with every hidden diode\n"
+    "  -o FILE        output file (atomic; default stdout)\n";
+
+int cli_cmd_gen(int argc, char **argv)
+{
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+        fputs(help, argc < 2 ? stderr : stdout);
+        return argc < 2 ? CLI_USER : CLI_OK;
+    }
+    if (strcmp(argv[1], "drn") != 0)
+        return cli_usage_error("gen", "unknown generator '%s' (known: drn)", argv[1]);
+    eqs_drn_spec spec;
+    eqs_drn_spec_defaults(&spec);
+    int *layers = NULL, nl = 0;
+    const char *outpath = NULL;
+    int rc = CLI_OK;
+    for (int i = 2; i < argc; ++i) {
+        const char *a = argv[i];
+        const char *v = (i + 1 < argc) ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            fputs(help, stdout);
+            free(layers);
+            return CLI_OK;
+        } else if (!strcmp(a, "--layers")) {
+            free(layers);
+            layers = NULL;
+            if (!v || cli_parse_layers(v, &layers, &nl)) {
+                rc = cli_usage_error("gen", "--layers needs sizes like 784,100,10");
+                break;
+            }
+            ++i;
+        } else if (!strcmp(a, "--seed")) {
+            long s;
+            if (!v || cli_parse_int(v, 0, 0x7fffffffL, &s)) {
+                rc = cli_usage_error("gen", "--seed needs a non-negative integer");
+                break;
+            }
+            spec.seed = (uint64_t)s;
+            ++i;
+        } else if (!strcmp(a, "--gain") || !strcmp(a, "--gmin-S") || !strcmp(a, "--gmax-S") ||
+                   !strcmp(a, "--bias")) {
+            double x;
+            if (!v || cli_parse_double(v, &x)) {
+                rc = cli_usage_error("gen", "%s needs a number", a);
+                break;
+            }
+            if (!strcmp(a, "--gain")) spec.gain = x;
+            else if (!strcmp(a, "--gmin-S")) spec.g_min_S = x;
+            else if (!strcmp(a, "--gmax-S")) spec.g_max_S = x;
+            else spec.bias = 1, spec.bias_V = x;
+            ++i;
+        } else if (!strcmp(a, "-o")) {
+            if (!v) {
+                rc = cli_usage_error("gen", "-o needs a file name");
+                break;
+            }
+            outpath = v;
+            ++i;
+        } else {
+            rc = cli_usage_error("gen", "unknown option '%s'", a);
+            break;
+        }
+    }
+    if (rc == CLI_OK && !layers) rc = cli_usage_error("gen", "--layers is required");
+    if (rc != CLI_OK) {
+        free(layers);
+        return rc;
+    }
+    spec.layers = layers;
+    spec.n_layers = nl;
+
+    eqs_ctx *ctx = cli_ctx_create(0);
+    cli_out out;
+    if (!ctx) rc = CLI_INTERNAL;
+    else if (cli_out_open(&out, outpath)) rc = CLI_USER;
+    else {
+        eqs_status st = eqs_gen_drn(ctx, &spec, out.f);
+        if (st != EQS_OK) {
+            cli_out_abort(&out);
+            rc = cli_fail(ctx, st);
+        } else if (cli_out_commit(&out)) {
+            rc = CLI_USER;
+        }
+    }
+    eqs_ctx_free(&ctx);
+    free(layers);
+    return rc;
+}
