@@ -93,6 +93,24 @@ int tn_add(eqs_netlist *nl, eqs_elem_kind kind, const char *name, const char *a,
     return nl->n_elems - 1;
 }
 
+int tn_add_idx(eqs_netlist *nl, eqs_elem_kind kind, const char *name, int a, int b,
+               double value)
+{
+    eqs_element *e = add(nl, kind, name);
+    e->node[0] = a;
+    e->node[1] = b;
+    e->n_nodes = 2;
+    e->value = value;
+    return nl->n_elems - 1;
+}
+
+int tn_node_new(eqs_netlist *nl, const char *name)
+{
+    grow((void **)&nl->node_names, &nl->node_cap, (size_t)nl->n_nodes + 1, sizeof(char *));
+    nl->node_names[nl->n_nodes] = dup(name);
+    return nl->n_nodes++;
+}
+
 int tn_add4(eqs_netlist *nl, eqs_elem_kind kind, const char *name, const char *a, const char *b,
             const char *c, const char *d, double value)
 {

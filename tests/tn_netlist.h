@@ -20,6 +20,11 @@ int tn_add4(eqs_netlist *nl, eqs_elem_kind kind, const char *name, const char *a
 /* F/H: two-terminal with controlling source name. */
 int tn_addc(eqs_netlist *nl, eqs_elem_kind kind, const char *name, const char *a, const char *b,
             const char *ctrl, double value);
+/* Two-terminal element by node indices (fast, for generated networks). */
+int tn_add_idx(eqs_netlist *nl, eqs_elem_kind kind, const char *name, int a, int b,
+               double value);
+/* Append a node without checking for duplicates. */
+int tn_node_new(eqs_netlist *nl, const char *name);
 /* Diode model: defaults as ngspice (IS=1e-14, N=1, RS=0, no BV, IBV=1e-3). */
 int tn_model(eqs_netlist *nl, const char *name, double is, double n, double rs);
 /* Diode a->k with model index (may be out of range on purpose) and area. */

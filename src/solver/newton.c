@@ -461,10 +461,10 @@ static nt_result gmin_stepping(const eqs_circuit *c, newton *nt, const eqs_solve
     double g = opt->gmin > 0 ? opt->gmin : 1e-12;
     double gs = g * pow(NT_GMIN_DECADE, opt->gmin_steps);
     for (int k = 0; k < opt->gmin_steps; ++k, gs /= NT_GMIN_DECADE) {
-        nt_result r = attempt(c, nt, opt, 1.0, gs, 1);
+        nt_result r = attempt(c, nt, opt, 1.0, gs, 0);
         if (r != NT_OK) return r;
     }
-    return attempt(c, nt, opt, 1.0, 0.0, 1);
+    return attempt(c, nt, opt, 1.0, 0.0, 0);
 }
 
 /* source stepping: all independent sources ramped from 1/steps to 1. */
