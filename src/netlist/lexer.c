@@ -176,6 +176,7 @@ static eqs_status read_file(eqs_lexer *lx, const char *path, eqs_loc where, char
         fclose(f);
         return EQS_ERR_NOMEM;
     }
+    eqs_nl_hint_huge(b, cap);
     for (;;) {
         if (n + 1 >= cap) {
             char *nb = eqs_realloc(ctx, b, cap * 2);
@@ -302,6 +303,15 @@ static eqs_status lex_buffer(eqs_lexer *lx, const char *buf, size_t len, const c
         lx->nl->title = title;
         p = eol < end ? eol + 1 : end;
         line = 2;
+    }
+    {   /* one card per line at most: size the card array once */
+        size_t lines = 1;
+        for (const char *q = p; (q = memchr(q, '\n', (size_t)(end - q))) != NULL; ++q) lines++;
+        size_t old_cap = lx->card_cap;
+        if (eqs_grow(ctx, (void **)&lx->cards, &lx->card_cap, lx->n_cards + lines,
+                     sizeof *lx->cards))
+            return EQS_ERR_NOMEM;
+        if (lx->card_cap != old_cap) eqs_nl_hint_huge(lx->cards, lx->card_cap * sizeof *lx->cards);
     }
     eqs_card cur;
     int have = 0;

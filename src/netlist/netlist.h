@@ -198,9 +198,13 @@ eqs_status eqs_expr_eval(eqs_ctx *ctx, const char *s, size_t len, eqs_loc loc,
 
 /* netlist.c: string arena and hash maps (string -> int). */
 typedef struct {
-    const char **keys; /* lower case, NUL-terminated, not owned */
-    int *vals;
-    uint32_t *hash;
+    const char *key; /* lower case, NUL-terminated, not owned; NULL = empty */
+    uint32_t hash;
+    int val;
+} eqs_strmap_slot;
+
+typedef struct {
+    eqs_strmap_slot *slots; /* one array: one cache line per probe */
     size_t cap, n;
 } eqs_strmap;
 
@@ -209,6 +213,10 @@ uint32_t eqs_str_hash(const char *s, size_t len); /* case-insensitive */
 int eqs_strmap_get(const eqs_strmap *m, const char *s, size_t len);
 /* Insert key (stored pointer, lower case) -> val; the key must be absent. */
 eqs_status eqs_strmap_put(eqs_ctx *ctx, eqs_strmap *m, const char *key, int val);
+/* Hint that a large block should use huge pages (no-op if unsupported). */
+void eqs_nl_hint_huge(void *p, size_t size);
+/* Make room for n keys without rehashing. */
+eqs_status eqs_strmap_reserve(eqs_ctx *ctx, eqs_strmap *m, size_t n);
 void eqs_strmap_free(eqs_ctx *ctx, eqs_strmap *m);
 
 struct eqs_netlist_priv {

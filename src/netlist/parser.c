@@ -1123,8 +1123,11 @@ static eqs_status read_netlist(eqs_ctx *ctx, const char *name, const char *text,
         st = EQS_ERR_NOMEM;
         goto done;
     }
+    double t0 = eqs_now_s();
     if ((st = eqs_lex_top(&P.lx, name, text))) goto done;
+    double t1 = eqs_now_s();
     if ((st = structure(&P))) goto done;
+    double t2 = eqs_now_s();
     if (new_scope(&P, -1) != 0) { /* scope 0: top-level parameters */
         st = EQS_ERR_NOMEM;
         goto done;
@@ -1137,9 +1140,24 @@ static eqs_status read_netlist(eqs_ctx *ctx, const char *name, const char *text,
         const eqs_card *c = &P.lx.cards[ci];
         if ((c->kind == K_MODEL || c->kind == K_OTHER) && (st = do_once(&P, c))) goto done;
     }
+    {   /* size the element array and index once for the top-level cards */
+        size_t n_el = 0;
+        for (size_t ci = 0; ci < P.lx.n_cards; ++ci) n_el += P.lx.cards[ci].kind == K_ELEM;
+        if (eqs_strmap_reserve(ctx, &P.nl->priv->elems, n_el) ||
+            eqs_grow(ctx, (void **)&P.nl->elems, &P.nl->elem_cap, n_el, sizeof *P.nl->elems)) {
+            st = EQS_ERR_NOMEM;
+            goto done;
+        }
+        eqs_nl_hint_huge(P.nl->elems, P.nl->elem_cap * sizeof *P.nl->elems);
+    }
     inst top = {"", 0, NULL, NULL, 0, 0};
+    double t3 = eqs_now_s();
     if ((st = expand(&P, &top, 1))) goto done;
+    double t4 = eqs_now_s();
     st = final_checks(&P);
+    eqs_log(ctx, EQS_LOG_INFO, "netlist '%s': %d elements, %d nodes; lex %.3f s, structure %.3f s, "
+            "params/models %.3f s, expansion %.3f s, checks %.3f s", name, P.nl->n_elems,
+            P.nl->n_nodes, t1 - t0, t2 - t1, t3 - t2, t4 - t3, eqs_now_s() - t4);
 done:
     if (!st && eqs_ctx_status(ctx) != EQS_OK && eqs_ctx_status(ctx) != EQS_WARN_IGNORED)
         st = eqs_ctx_status(ctx);
