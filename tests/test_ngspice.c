@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/core.h"
 #include "solver/solver.h"
 #include "testutil.h"
 
@@ -497,6 +498,8 @@ START_TEST(test_repeated_solves_bounded)
         }
     }
     eqs_solver_free(&s);
+    /* everything we allocated (decks, SendData snapshots) was freed */
+    ck_assert_uint_eq(ctx->n_alloc, ctx->n_free);
     eqs_ctx_free(&ctx);
 }
 END_TEST
@@ -521,6 +524,7 @@ START_TEST(test_nothing_printed)
     eqs_status st3 = eqs_ngspice_run_deck(ctx, bad, 0, NULL, NULL, NULL, NULL);
     eqs_status st4 = eqs_ngspice_run_deck(ctx, fatal, 0, NULL, NULL, NULL, NULL);
     eqs_status st5 = eqs_ngspice_run_deck(ctx, NULL, 0, NULL, NULL, NULL, NULL);
+    int balanced = ctx->n_alloc == ctx->n_free;
     eqs_ctx_free(&ctx);
     char *text = capture_end(saved, path);
     ck_assert_int_eq(st1, EQS_OK);
@@ -528,6 +532,7 @@ START_TEST(test_nothing_printed)
     ck_assert_int_eq(st3, EQS_ERR_NGSPICE);
     ck_assert_int_eq(st4, EQS_ERR_NGSPICE);
     ck_assert_int_eq(st5, EQS_OK);
+    ck_assert_msg(balanced, "allocations leaked on a failure path");
     ck_assert_ptr_nonnull(text);
     ck_assert_msg(text[0] == '\0', "ngspice printed to the terminal: '%.200s'", text);
     free(text);
