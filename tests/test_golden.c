@@ -3,17 +3,23 @@
  * (scripts/golden-update.sh, `make golden-update`) against
  *   - the built-in Newton solver with default options (plus the netlist's
  *     own .options), and
- *   - the live ngspice backend with the options recorded in the golden.
+ *   - the live ngspice backend with the options recorded in the golden, and
+ *   - ngspice reading the netlist file itself (its own parser, subcircuit
+ *     and parameter expansion; extension cards removed), which checks our
+ *     parser + deck writer against ngspice's.
  * Every node must agree within 1e-6 V and the node sets must match exactly.
  *
  * tests/golden/MANIFEST lists "<name> <netlist>"; tests/golden/<name>.csv
  * holds '#' provenance lines, then "node,voltage_V" and one row per node.
  */
+#include <ctype.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
+#include "solver/solver.h"
 #include "testutil.h"
 
 #define GOLDEN_TOL_V 1e-6
@@ -194,6 +200,94 @@ static void check_case(int i, eqs_backend_id backend)
     answer_free(&ans);
 }
 
+/* The netlist as ngspice itself would read it: extension cards (and their
+ * '+' continuations) removed, .include paths made absolute, the golden's
+ * tolerances appended as the last .options card.  NULL-terminated. */
+static char **raw_deck(const char *path, const golden_answer *ans)
+{
+    char *text = tu_read_file(path);
+    if (!text) return NULL;
+    char dir[1024];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash) *slash = '\0';
+    else snprintf(dir, sizeof dir, ".");
+    size_t cap = 16, n = 0;
+    char **lines = malloc(cap * sizeof *lines);
+    int skipping = 0, first = 1;
+    char *save = NULL;
+    for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        line[strcspn(line, "\r")] = '\0';
+        const char *p = line;
+        while (*p == ' ' || *p == '\t') ++p;
+        if (!first && *p == '+' && skipping) continue;
+        skipping = 0;
+        if (!first && (!strncasecmp(p, ".trainable", 10) || !strncasecmp(p, ".input", 6) ||
+                       !strncasecmp(p, ".output", 7))) {
+            skipping = 1;
+            continue;
+        }
+        if (n + 3 >= cap) lines = realloc(lines, (cap *= 2) * sizeof *lines);
+        if (!first && !strncasecmp(p, ".end", 4) && (p[4] == '\0' || isspace((unsigned char)p[4]))) {
+            char opts[256];
+            snprintf(opts, sizeof opts, ".options reltol=%.17g abstol=%.17g vntol=%.17g",
+                     ans->reltol, ans->abstol, ans->vntol);
+            lines[n++] = strdup(opts);
+            lines[n++] = strdup(".end");
+            break;
+        }
+        if (!first && !strncasecmp(p, ".include", 8)) {
+            const char *f = p + 8;
+            while (*f == ' ' || *f == '\t' || *f == '"' || *f == '\'') ++f;
+            char inc[2048];
+            snprintf(inc, sizeof inc, ".include %s%s%s", *f == '/' ? "" : dir,
+                     *f == '/' ? "" : "/", f);
+            size_t k = strlen(inc);
+            while (k > 0 && (inc[k - 1] == '"' || inc[k - 1] == '\'' || isspace((unsigned char)inc[k - 1])))
+                inc[--k] = '\0';
+            lines[n++] = strdup(inc);
+        } else {
+            lines[n++] = strdup(line);
+        }
+        first = 0;
+    }
+    lines[n] = NULL;
+    free(text);
+    return lines;
+}
+
+/* ngspice on the raw netlist reproduces the golden (node by node). */
+static void check_case_raw(int i)
+{
+    load_manifest();
+    ck_assert_msg(i < n_cases, "no golden case %d", i);
+    const golden_case *g = &cases[i];
+    char golden_path[700], err[1024];
+    snprintf(golden_path, sizeof golden_path, "tests/golden/%.127s.csv", g->name);
+    golden_answer ans;
+    ck_assert_msg(answer_read(tu_path(golden_path), &ans, err, sizeof err) == 0, "%s", err);
+    ck_assert_msg(ans.has_opts, "%s: golden lacks '# options:'", g->name);
+    char **deck = raw_deck(tu_path(g->netlist), &ans);
+    ck_assert_msg(deck != NULL, "%s: cannot read %s", g->name, g->netlist);
+    double *v = calloc((size_t)ans.n, sizeof *v);
+    eqs_ctx *ctx = tu_ctx();
+    eqs_status st = eqs_ngspice_run_deck(ctx, deck, ans.n, (const char *const *)ans.node, v,
+                                         NULL, NULL);
+    ck_assert_msg(st == EQS_OK, "%s: %s", g->name, eqs_ctx_error(ctx));
+    for (int k = 0; k < ans.n; ++k)
+        ck_assert_msg(fabs(v[k] - ans.v[k]) <= GOLDEN_TOL_V,
+                      "%s (ngspice on the raw netlist): node %s = %.17g V, golden %.17g V",
+                      g->name, ans.node[k], v[k], ans.v[k]);
+    for (char **l = deck; *l; ++l) free(*l);
+    free(deck);
+    free(v);
+    eqs_ctx_free(&ctx);
+    answer_free(&ans);
+}
+
+START_TEST(test_golden_ngspice_raw) { check_case_raw(_i); }
+END_TEST
+
 START_TEST(test_golden_newton) { check_case(_i, EQS_BACKEND_NEWTON); }
 END_TEST
 
@@ -243,6 +337,10 @@ Suite *suite_golden(void)
     tc = tcase_create("ngspice");
     tcase_set_timeout(tc, 60);
     if (n_cases > 0) tcase_add_loop_test(tc, test_golden_ngspice_live, 0, n_cases);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("ngspice-raw");
+    tcase_set_timeout(tc, 60);
+    if (n_cases > 0) tcase_add_loop_test(tc, test_golden_ngspice_raw, 0, n_cases);
     suite_add_tcase(s, tc);
     return s;
 }
