@@ -10,6 +10,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include <fcntl.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -277,6 +278,34 @@ START_TEST(test_deck_no_model_no_bv)
 }
 END_TEST
 
+START_TEST(test_deck_options_from_netlist_and_overrides)
+{
+    /* the netlist's .options reach the deck, explicit overrides win */
+    eqs_ctx *ctx = tu_ctx();
+    hand h;
+    eqs_circuit *c = h_divider(&h, 1.0, 1000, 3000);
+    h.nl.options.reltol = 1e-7;
+    h.nl.options.reltol_set = 1;
+    h.nl.options.vntol = 1e-11;
+    h.nl.options.vntol_set = 1;
+    h.nl.options.itl1 = 77;
+    h.nl.options.itl1_set = 1;
+    eqs_solver_options opt;
+    eqs_solver_options_defaults(&opt);
+    opt.vntol = 1e-12;
+    opt.explicit_mask |= EQS_OPT_VNTOL; /* e.g. --vntol on the command line */
+    eqs_solver *s = NULL;
+    ck_assert_int_eq(eqs_solver_create(ctx, c, EQS_BACKEND_NGSPICE, &opt, &s), EQS_OK);
+    char **lines = NULL;
+    ck_assert_int_eq(eqs_deck_build(ctx, c, &s->opt, 0, &lines), EQS_OK);
+    ck_assert_str_eq(lines[1], ".options reltol=9.9999999999999995e-08 abstol=9.9999999999999998e-13 "
+                               "vntol=9.9999999999999998e-13 gmin=9.9999999999999998e-13 itl1=77");
+    eqs_deck_free(ctx, &lines);
+    eqs_solver_free(&s);
+    eqs_ctx_free(&ctx);
+}
+END_TEST
+
 /* ------------------------------------------------------------------ */
 /* Running decks                                                       */
 /* ------------------------------------------------------------------ */
@@ -539,6 +568,65 @@ START_TEST(test_nothing_printed)
 }
 END_TEST
 
+/* Two threads with their own contexts solve at the same time: the backend
+ * serialises them and each gets its own answer. */
+typedef struct {
+    double r2;
+    int ok;
+} thread_job;
+
+static void *solve_thread(void *arg)
+{
+    thread_job *job = arg;
+    eqs_ctx *ctx = tu_ctx();
+    hand h;
+    eqs_circuit *c = h_divider(&h, 1.0, 1000, job->r2);
+    eqs_solver *s = NULL;
+    job->ok = eqs_solver_create(ctx, c, EQS_BACKEND_NGSPICE, NULL, &s) == EQS_OK;
+    for (int k = 0; job->ok && k < 20; ++k) {
+        job->ok = eqs_solver_solve(s, EQS_SOLVE_COLD, NULL) == EQS_OK &&
+                  fabs(eqs_solver_voltages(s)[2] - job->r2 / (1000 + job->r2)) < 1e-9;
+    }
+    eqs_solver_free(&s);
+    eqs_ctx_free(&ctx);
+    return NULL;
+}
+
+START_TEST(test_threads_serialised)
+{
+    thread_job jobs[2] = {{3000, 0}, {500, 0}};
+    pthread_t t[2];
+    for (int k = 0; k < 2; ++k) ck_assert_int_eq(pthread_create(&t[k], NULL, solve_thread, &jobs[k]), 0);
+    for (int k = 0; k < 2; ++k) pthread_join(t[k], NULL);
+    ck_assert(jobs[0].ok);
+    ck_assert(jobs[1].ok);
+}
+END_TEST
+
+/* The CLI with --solver ngspice prints the CSV and nothing of ngspice's. */
+START_TEST(test_cli_solver_ngspice)
+{
+    const char *net = tu_write_temp("cli divider\nv1 in 0 dc 2\nr1 in mid 1k\nr2 mid 0 3k\n.end\n",
+                                    ".cir");
+    const char *argv[] = {"op", net, "--solver", "ngspice", NULL};
+    char *out = NULL, *err = NULL;
+    int rc = tu_run_cli(argv, &out, &err, 30);
+    ck_assert_msg(rc == 0, "rc=%d stderr=%s", rc, err ? err : "");
+    ck_assert_str_eq(out, "node,voltage_V\nin,2\nmid,1.5\n");
+    ck_assert_str_eq(err, "");
+    free(out);
+    free(err);
+
+    /* with -vv ngspice's own output shows up as debug log lines */
+    const char *argv2[] = {"op", net, "--solver", "ngspice", "-vv", NULL};
+    rc = tu_run_cli(argv2, &out, &err, 30);
+    ck_assert_msg(rc == 0, "rc=%d stderr=%s", rc, err ? err : "");
+    ck_assert_ptr_nonnull(strstr(err, "ngspice: stdout"));
+    free(out);
+    free(err);
+}
+END_TEST
+
 /* Log lines reach the context sink (DEBUG), including the spinit note. */
 typedef struct {
     int n;
@@ -573,6 +661,7 @@ Suite *suite_ngspice(void)
     TCase *tc = tcase_create("deck");
     tcase_add_test(tc, test_deck_lines);
     tcase_add_test(tc, test_deck_no_model_no_bv);
+    tcase_add_test(tc, test_deck_options_from_netlist_and_overrides);
     suite_add_tcase(s, tc);
     tc = tcase_create("backend");
     tcase_set_timeout(tc, 60);
@@ -585,6 +674,8 @@ Suite *suite_ngspice(void)
     tcase_add_test(tc, test_repeated_solves_bounded);
     tcase_add_test(tc, test_nothing_printed);
     tcase_add_test(tc, test_output_goes_to_log);
+    tcase_add_test(tc, test_threads_serialised);
+    tcase_add_test(tc, test_cli_solver_ngspice);
     suite_add_tcase(s, tc);
     return s;
 }
