@@ -35,6 +35,15 @@ struct eqs_backend_ops {
 extern const eqs_backend_ops eqs_backend_newton;
 extern const eqs_backend_ops eqs_backend_ngspice;
 
+/* Test hook of the ngspice backend (ngspice.c), serialised like every use
+ * of the library: load `deck` (NULL-terminated lines ending with ".end";
+ * NULL: none), run "op", copy the op value of each of the n vectors in
+ * names[] into values[], remove every plot and circuit, then report how
+ * many plots (besides "const") and circuits ngspice still holds (NULL: not
+ * asked).  Any ngspice failure gives EQS_ERR_NGSPICE. */
+eqs_status eqs_ngspice_run_deck(eqs_ctx *ctx, char **deck, int n, const char *const *names,
+                                double *values, int *n_plots, int *n_circuits);
+
 /* ---- sparse linear solvers used by Newton ---- */
 typedef struct eqs_linsolve eqs_linsolve;
 

@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# golden-update.sh: regenerate tests/golden/ with real ngspice (run by
+# `make golden-update`, the only way golden files change).
+#
+# For every golden netlist (netlists/*.cir and tests/golden/cases/*.cir) it
+# runs ngspice through eqspice's ngspice backend with tight tolerances,
+#   eqspice op NETLIST --solver ngspice --reltol R --abstol A --vntol V -o CSV
+# and writes tests/golden/<name>.csv: '#' provenance lines (ngspice
+# version, options, date, netlist) followed by the CSV exactly as
+# `eqspice op` prints it (node,voltage_V).  tests/golden/MANIFEST lists
+# "<name> <netlist path>" for tests/test_golden.c.
+#
+# Usage: scripts/golden-update.sh [path/to/eqspice]   (from the repository root)
+set -euo pipefail
+
+cli=${1:-build/eqspice}
+out=tests/golden
+# Tight tolerances ngspice 39 converges with on every case; the CLI flags
+# override the netlists' own .options.  gmin and itl1 stay at the netlist's
+# value or eqspice's default (1e-12 S, 100).
+RELTOL=1e-10
+ABSTOL=1e-16
+VNTOL=1e-13
+
+[ -x "$cli" ] || { echo "golden-update: $cli not found (run make all)" >&2; exit 2; }
+[ -d "$out/cases" ] || { echo "golden-update: run from the repository root" >&2; exit 2; }
+
+pkg=$(dpkg-query -W -f='${Package} ${Version}' libngspice0 2>/dev/null || echo "libngspice0 unknown")
+date=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+names=()
+paths=()
+for f in netlists/*.cir "$out"/cases/*.cir; do
+    [ -f "$f" ] || continue
+    name=$(basename "$f" .cir)
+    for n in "${names[@]+"${names[@]}"}"; do
+        [ "$n" != "$name" ] || { echo "golden-update: duplicate case name $name ($f)" >&2; exit 2; }
+    done
+    names+=("$name")
+    paths+=("$f")
+done
+
+banner=""
+for i in "${!names[@]}"; do
+    name=${names[$i]}
+    f=${paths[$i]}
+    if ! "$cli" op "$f" --solver ngspice --reltol "$RELTOL" --abstol "$ABSTOL" \
+            --vntol "$VNTOL" -o "$tmp/$name.csv" -vv 2>"$tmp/$name.log"; then
+        echo "golden-update: ngspice failed on $f:" >&2
+        grep -v 'ngspice: std' "$tmp/$name.log" | tail -n 5 >&2
+        exit 1
+    fi
+    # the library's own banner ("** ngspice-39 shared library"), logged at debug
+    b=$(grep -o 'ngspice-[0-9][0-9.]*' "$tmp/$name.log" | head -n 1 || true)
+    [ -z "$b" ] || banner=$b
+    {
+        echo "# golden DC operating point for eqspice; do not edit: make golden-update"
+        echo "# netlist: $f"
+        echo "# ngspice: ${banner:-unknown} shared library ($pkg), through eqspice --solver ngspice"
+        echo "# options: reltol=$RELTOL abstol=$ABSTOL vntol=$VNTOL"
+        echo "# date: $date"
+        cat "$tmp/$name.csv"
+    } >"$tmp/$name.golden"
+    echo "golden-update: $name ($f): $(($(wc -l <"$tmp/$name.csv") - 1)) nodes"
+done
+
+# every case succeeded: install the new files together
+rm -f "$out"/*.csv
+for name in "${names[@]}"; do
+    mv "$tmp/$name.golden" "$out/$name.csv"
+done
+{
+    echo "# golden cases: <name> <netlist>; answers in tests/golden/<name>.csv"
+    echo "# written by scripts/golden-update.sh on $date"
+    for i in "${!names[@]}"; do echo "${names[$i]} ${paths[$i]}"; done
+} >"$out/MANIFEST"
+echo "golden-update: ${#names[@]} cases written to $out/ (ngspice ${banner:-unknown}, $pkg)"
