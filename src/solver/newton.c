@@ -20,11 +20,14 @@
  * A = Jlin + sum_d g_d (+ gshunt on node diagonals) and
  * rhs = -s b0 - sum_d (i_d - g_d v_d), v_d the limited junction voltages.
  */
+#define _DEFAULT_SOURCE /* madvise (Linux), see advise_huge */
 #include "solver.h"
 
 #include <float.h>
 #include <math.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "../devices/devices.h"
 
@@ -32,7 +35,22 @@
  * defaults (1e-12 S, 10 steps) 1e-2 S, as in SPICE's gmin stepping. */
 #define NT_GMIN_DECADE 10.0
 
+/* How many logged changes ahead to prefetch when applying them. */
+#define NT_PREFETCH_AHEAD 16
+
 typedef enum { NT_OK = 0, NT_SINGULAR = 1, NT_NOCONV = 2, NT_FATAL = -1 } nt_result;
+
+/* Everything a conductance change touches, in one 64-byte record per
+ * parameter, so that applying a change costs about one cache miss
+ * (warm re-solves after thousands of changes in a 1.6 M-resistor net). */
+typedef struct {
+    double g;        /* conductance currently stamped (S) */
+    double vfa, vfb; /* fixed voltage of n[0] / n[1] at scale 1, 0 if free */
+    int s[4];        /* Jlin slots (R layout of circuit.h) */
+    int ua, ub;      /* unknowns of n[0] / n[1], -1 if eliminated */
+    int ra, rb;      /* fixed-node rows of n[0] / n[1], -1 if not fixed */
+    int ca, cb;      /* fx entries of terminal n[0] / n[1], -1 if none */
+} nt_rplan;
 
 typedef struct {
     const eqs_linsolve_ops *lops;
@@ -47,8 +65,9 @@ typedef struct {
     double *fs;   /* per-row sum of |terms| (n) */
     double *cm;   /* per-row largest element current (n) */
     double *vn;   /* all circuit node voltages (n_nodes) */
+    double *vfix1; /* fixed node voltages at scale 1, 0 for others (n_nodes) */
     int *diag;    /* slot of (i,i) for node unknowns (n_node_unknowns) */
-    double *p_g;  /* conductance of each parameter as stamped into Jlin */
+    nt_rplan *plan; /* per parameter (n_params) */
 
     int nd;       /* diodes */
     int *d_elem;
@@ -67,7 +86,6 @@ typedef struct {
     int *fx_row;  /* node -> row, -1 if the node is not fixed (n_nodes) */
     int *fx_p, *fx_j;
     double *fx_x, *fx_s0;
-    int *p_ca, *p_cb; /* per parameter: fx entry of terminal a / b, or -1 */
     double *fx_new, *fx_old; /* work (n_fx) */
     /* Cheap path: linear part of the currents at a reference point
      * (fx_lref at x_ref, scale fx_sref) and per-row sums of |coefficients|
@@ -89,6 +107,25 @@ typedef struct {
     double resid;
     int worst_row;
 } newton;
+
+/* Large per-parameter arrays (100 MB for a 1.6 M-resistor network) are
+ * accessed at random when conductance changes are applied: ask for
+ * transparent huge pages before first touch so that each access costs
+ * one cache miss and not a page walk as well (Linux; no-op elsewhere).
+ * Same helper as in circuit/compile.c. */
+static void advise_huge(void *p, size_t size)
+{
+#ifdef MADV_HUGEPAGE
+    long pg = sysconf(_SC_PAGESIZE);
+    if (!p || pg <= 0 || size < ((size_t)4 << 20)) return;
+    uintptr_t a = ((uintptr_t)p + (uintptr_t)pg - 1) & ~((uintptr_t)pg - 1);
+    uintptr_t e = ((uintptr_t)p + size) & ~((uintptr_t)pg - 1);
+    if (e > a) (void)madvise((void *)a, e - a, MADV_HUGEPAGE);
+#else
+    (void)p;
+    (void)size;
+#endif
+}
 
 /* ---- linear part ---------------------------------------------------- */
 
@@ -211,6 +248,8 @@ static eqs_status fx_build(eqs_ctx *ctx, const eqs_circuit *c, newton *nt)
     size_t nq = (size_t)nt->fx_p[nt->n_fx];
     nt->fx_j = eqs_malloc(ctx, (nq ? nq : 1) * sizeof *nt->fx_j);
     nt->fx_x = eqs_malloc(ctx, (nq ? nq : 1) * sizeof *nt->fx_x);
+    advise_huge(nt->fx_j, (nq ? nq : 1) * sizeof *nt->fx_j);
+    advise_huge(nt->fx_x, (nq ? nq : 1) * sizeof *nt->fx_x);
     if (!nt->fx_j || !nt->fx_x) return EQS_ERR_NOMEM;
     return EQS_OK;
 }
@@ -226,8 +265,8 @@ static void fx_fill(const eqs_circuit *c, newton *nt)
         int ca, cb;
         fx_visit(c, nt, el, 1, &ca, &cb);
         if (el->param >= 0) {
-            nt->p_ca[el->param] = ca;
-            nt->p_cb[el->param] = cb;
+            nt->plan[el->param].ca = ca;
+            nt->plan[el->param].cb = cb;
         }
     }
     for (int r = nt->n_fx; r > 0; --r) nt->fx_p[r] = nt->fx_p[r - 1];
@@ -240,28 +279,36 @@ static void fx_fill(const eqs_circuit *c, newton *nt)
     nt->fx_ref_ok = 0;
 }
 
-/* Resistor parameter k changed by d (S): update its fixed-row terms. */
-static void fx_update(const eqs_circuit *c, newton *nt, int k, const eqs_celem *e, double d)
+/* Parameter with plan pl changed by d (S): Jlin, b0 and the fixed-node
+ * rows (values, |coefficient| sums, reference currents). */
+static void plan_apply(newton *nt, const nt_rplan *pl, double d)
 {
-    int a = e->n[0], b = e->n[1];
-    double k0 = d * (vfix(c, a) - vfix(c, b));
-    if (nt->fx_row[a] >= 0) nt->fx_s0[nt->fx_row[a]] += k0;
-    if (nt->fx_row[b] >= 0) nt->fx_s0[nt->fx_row[b]] -= k0;
-    int ra = nt->fx_row[a], rb = nt->fx_row[b];
-    int ua = unk(c, a), ub = unk(c, b);
-    if (nt->p_ca[k] >= 0) {
-        double *x = &nt->fx_x[nt->p_ca[k]];
-        nt->fx_gsum[ra] += fabs(*x - d) - fabs(*x);
+    double *J = nt->Jlin;
+    if (pl->s[0] >= 0) J[pl->s[0]] += d;
+    if (pl->s[1] >= 0) J[pl->s[1]] += d;
+    if (pl->s[2] >= 0) J[pl->s[2]] -= d;
+    if (pl->s[3] >= 0) J[pl->s[3]] -= d;
+    if (pl->ua >= 0 && pl->ub < 0) nt->b0[pl->ua] -= d * pl->vfb;
+    if (pl->ub >= 0 && pl->ua < 0) nt->b0[pl->ub] -= d * pl->vfa;
+    if (pl->ra < 0 && pl->rb < 0) return;
+    double k0 = d * (pl->vfa - pl->vfb);
+    if (pl->ra >= 0) nt->fx_s0[pl->ra] += k0;
+    if (pl->rb >= 0) nt->fx_s0[pl->rb] -= k0;
+    if (pl->ca >= 0) {
+        double *x = &nt->fx_x[pl->ca];
+        nt->fx_gsum[pl->ra] += fabs(*x - d) - fabs(*x);
         *x -= d;
     }
-    if (nt->p_cb[k] >= 0) {
-        double *x = &nt->fx_x[nt->p_cb[k]];
-        nt->fx_gsum[rb] += fabs(*x - d) - fabs(*x);
+    if (pl->cb >= 0) {
+        double *x = &nt->fx_x[pl->cb];
+        nt->fx_gsum[pl->rb] += fabs(*x - d) - fabs(*x);
         *x -= d;
     }
     if (nt->fx_ref_ok) { /* keep the reference currents exact */
-        if (ra >= 0) nt->fx_lref[ra] += nt->fx_sref * k0 - (ub >= 0 ? d * nt->x_ref[ub] : 0.0);
-        if (rb >= 0) nt->fx_lref[rb] -= nt->fx_sref * k0 + (ua >= 0 ? d * nt->x_ref[ua] : 0.0);
+        if (pl->ra >= 0)
+            nt->fx_lref[pl->ra] += nt->fx_sref * k0 - (pl->ub >= 0 ? d * nt->x_ref[pl->ub] : 0.0);
+        if (pl->rb >= 0)
+            nt->fx_lref[pl->rb] -= nt->fx_sref * k0 + (pl->ua >= 0 ? d * nt->x_ref[pl->ua] : 0.0);
     }
 }
 
@@ -275,8 +322,8 @@ static void fx_diodes(const eqs_circuit *c, newton *nt, const double *x, const d
         int rp = nt->fx_row[e->n[0]], rn = nt->fx_row[e->n[1]];
         if (rp < 0 && rn < 0) continue;
         int up = unk(c, e->n[0]), un = unk(c, e->n[1]);
-        double vp = up >= 0 ? x[up] : eqs_circuit_fixed_voltage(c, e->n[0], nt->scale);
-        double vn = un >= 0 ? x[un] : eqs_circuit_fixed_voltage(c, e->n[1], nt->scale);
+        double vp = up >= 0 ? x[up] : nt->scale * nt->vfix1[e->n[0]];
+        double vn = un >= 0 ? x[un] : nt->scale * nt->vfix1[e->n[1]];
         double i = cd[d] + gd[d] * (vp - vn - vl[d]);
         if (rp >= 0) out[rp] += i;
         if (rn >= 0) out[rn] -= i;
@@ -349,6 +396,7 @@ static int fx_converged(const eqs_circuit *c, newton *nt, const eqs_solver_optio
 /* Recompute Jlin, b0 and the parameter snapshot from all element values. */
 static void refresh_all(const eqs_circuit *c, newton *nt)
 {
+    for (int i = 0; i < c->n_nodes; ++i) nt->vfix1[i] = vfix(c, i);
     memset(nt->Jlin, 0, (size_t)nt->nnz * sizeof *nt->Jlin);
     memset(nt->b0, 0, (size_t)nt->n * sizeof *nt->b0);
     for (int i = 0; i < c->n_elems; ++i) {
@@ -358,7 +406,18 @@ static void refresh_all(const eqs_circuit *c, newton *nt)
         switch (e->kind) {
         case EQS_EL_R:
             stamp_resistor(c, nt, e, val);
-            if (e->param >= 0) nt->p_g[e->param] = val;
+            if (e->param >= 0) {
+                nt_rplan *pl = &nt->plan[e->param];
+                pl->g = val;
+                pl->vfa = vfix(c, e->n[0]);
+                pl->vfb = vfix(c, e->n[1]);
+                for (int q = 0; q < 4; ++q) pl->s[q] = e->slot[q];
+                pl->ua = ua;
+                pl->ub = ub;
+                pl->ra = nt->fx_row[e->n[0]];
+                pl->rb = nt->fx_row[e->n[1]];
+                pl->ca = pl->cb = -1; /* set by fx_fill */
+            }
             break;
         case EQS_EL_I:
             if (ua >= 0) nt->b0[ua] += val;
@@ -414,15 +473,23 @@ static void refresh_values(const eqs_circuit *c, newton *nt)
         refresh_all(c, nt);
         return;
     }
-    for (int q = nt->seen_pos; q < c->n_chg; ++q) {
-        int k = c->chg[q];
-        const eqs_celem *e = &c->elems[c->params[k]];
-        double d = e->value - nt->p_g[k];
-        if (d != 0) {
-            stamp_resistor(c, nt, e, d);
-            fx_update(c, nt, k, e, d);
+    const int end = c->n_chg;
+    for (int q = nt->seen_pos; q < end; ++q) {
+#ifdef __GNUC__
+        /* the records are scattered over ~100 MB: fetch ahead (two stages:
+         * the record, then the fx entry it points to) */
+        if (q + NT_PREFETCH_AHEAD < end)
+            __builtin_prefetch(&nt->plan[c->chg[q + NT_PREFETCH_AHEAD]], 1);
+        if (q + NT_PREFETCH_AHEAD / 2 < end) {
+            const nt_rplan *ahead = &nt->plan[c->chg[q + NT_PREFETCH_AHEAD / 2]];
+            if (ahead->ca >= 0) __builtin_prefetch(&nt->fx_x[ahead->ca], 1);
+            if (ahead->cb >= 0) __builtin_prefetch(&nt->fx_x[ahead->cb], 1);
         }
-        nt->p_g[k] = e->value;
+#endif
+        nt_rplan *pl = &nt->plan[c->chg[q]];
+        double d = c->chg_val[q] - pl->g;
+        if (d != 0) plan_apply(nt, pl, d);
+        pl->g = c->chg_val[q];
     }
     nt->seen_pos = c->n_chg;
 }
@@ -448,7 +515,7 @@ static void fill_node_voltages(const eqs_circuit *c, newton *nt, const double *x
     nt->vn[0] = 0;
     for (int i = 1; i < c->n_nodes; ++i) {
         int u = c->node_unknown[i];
-        nt->vn[i] = u >= 0 ? x[u] : eqs_circuit_fixed_voltage(c, i, nt->scale);
+        nt->vn[i] = u >= 0 ? x[u] : nt->scale * nt->vfix1[i];
     }
 }
 
@@ -671,8 +738,9 @@ static void nt_destroy(eqs_solver *s)
     eqs_free(ctx, nt->fs);
     eqs_free(ctx, nt->cm);
     eqs_free(ctx, nt->vn);
+    eqs_free(ctx, nt->vfix1);
     eqs_free(ctx, nt->diag);
-    eqs_free(ctx, nt->p_g);
+    eqs_free(ctx, nt->plan);
     eqs_free(ctx, nt->d_elem);
     eqs_free(ctx, nt->dp);
     eqs_free(ctx, nt->d_v);
@@ -691,8 +759,6 @@ static void nt_destroy(eqs_solver *s)
     eqs_free(ctx, nt->fx_gsum);
     eqs_free(ctx, nt->fx_lref);
     eqs_free(ctx, nt->x_ref);
-    eqs_free(ctx, nt->p_ca);
-    eqs_free(ctx, nt->p_cb);
     eqs_free(ctx, nt);
     s->impl = NULL;
 }
@@ -717,8 +783,10 @@ static eqs_status nt_create(eqs_solver *s)
     nt->fs = eqs_calloc(ctx, n, sizeof(double));
     nt->cm = eqs_calloc(ctx, n, sizeof(double));
     nt->vn = eqs_calloc(ctx, (size_t)c->n_nodes, sizeof(double));
+    nt->vfix1 = eqs_calloc(ctx, (size_t)c->n_nodes, sizeof(double));
     nt->diag = eqs_calloc(ctx, (size_t)(c->n_node_unknowns + 1), sizeof(int));
-    nt->p_g = eqs_calloc(ctx, (size_t)(c->n_params + 1), sizeof(double));
+    nt->plan = eqs_calloc(ctx, (size_t)(c->n_params + 1), sizeof(nt_rplan));
+    advise_huge(nt->plan, (size_t)(c->n_params + 1) * sizeof(nt_rplan));
     for (int e = 0; e < c->n_elems; ++e) nt->nd += c->elems[e].kind == EQS_EL_D;
     size_t nd = (size_t)(nt->nd ? nt->nd : 1);
     nt->d_elem = eqs_calloc(ctx, nd, sizeof(int));
@@ -729,11 +797,9 @@ static eqs_status nt_create(eqs_solver *s)
     nt->d_vp = eqs_calloc(ctx, nd, sizeof(double));
     nt->d_ip = eqs_calloc(ctx, nd, sizeof(double));
     nt->d_gp = eqs_calloc(ctx, nd, sizeof(double));
-    nt->p_ca = eqs_calloc(ctx, (size_t)(c->n_params + 1), sizeof(int));
-    nt->p_cb = eqs_calloc(ctx, (size_t)(c->n_params + 1), sizeof(int));
     if (!nt->Jlin || !nt->Ax || !nt->b0 || !nt->x || !nt->rhs || !nt->F || !nt->fs || !nt->cm ||
-        !nt->vn || !nt->diag || !nt->p_g || !nt->d_elem || !nt->dp || !nt->d_v || !nt->d_i ||
-        !nt->d_g || !nt->d_vp || !nt->d_ip || !nt->d_gp || !nt->p_ca || !nt->p_cb)
+        !nt->vn || !nt->vfix1 || !nt->diag || !nt->plan || !nt->d_elem || !nt->dp || !nt->d_v || !nt->d_i ||
+        !nt->d_g || !nt->d_vp || !nt->d_ip || !nt->d_gp)
         return EQS_ERR_NOMEM;
 
     for (int i = 0; i < c->n_node_unknowns; ++i) {
