@@ -137,6 +137,10 @@ static inline double vfix(const eqs_circuit *c, int nd)
     return (nd < 0 || c->node_unknown[nd] >= 0) ? 0.0 : eqs_circuit_fixed_voltage(c, nd, 1.0);
 }
 
+/* Cached fixed voltage at scale 1 (nt->vfix1, filled first in refresh_all);
+ * ground index -1 never occurs here because unused terminals are skipped. */
+#define VF(nd) (nt->vfix1[(nd)])
+
 static inline void addslot(double *A, int slot, double v)
 {
     if (slot >= 0) A[slot] += v;
@@ -150,8 +154,8 @@ static void stamp_resistor(const eqs_circuit *c, newton *nt, const eqs_celem *e,
     addslot(nt->Jlin, e->slot[1], g);
     addslot(nt->Jlin, e->slot[2], -g);
     addslot(nt->Jlin, e->slot[3], -g);
-    if (ua >= 0 && ub < 0) nt->b0[ua] -= g * vfix(c, e->n[1]);
-    if (ub >= 0 && ua < 0) nt->b0[ub] -= g * vfix(c, e->n[0]);
+    if (ua >= 0 && ub < 0) nt->b0[ua] -= g * VF(e->n[1]);
+    if (ub >= 0 && ua < 0) nt->b0[ub] -= g * VF(e->n[0]);
 }
 
 /* ---- currents of eliminated voltage sources ------------------------ */
@@ -176,7 +180,7 @@ static void fx_visit(const eqs_circuit *c, newton *nt, const eqs_celem *e, int f
         switch (e->kind) {
         case EQS_EL_R: {
             int other = e->n[1 - t];
-            k0 = e->value * (vfix(c, nd) - vfix(c, other));
+            k0 = e->value * (VF(nd) - VF(other));
             js[0] = unk(c, other);
             cs[0] = -e->value;
             break;
@@ -196,7 +200,7 @@ static void fx_visit(const eqs_circuit *c, newton *nt, const eqs_celem *e, int f
             cs[0] = sg * e->value;
             js[1] = unk(c, e->n[3]);
             cs[1] = -sg * e->value;
-            k0 = sg * e->value * (vfix(c, e->n[2]) - vfix(c, e->n[3]));
+            k0 = sg * e->value * (VF(e->n[2]) - VF(e->n[3]));
             break;
         case EQS_EL_F:
             js[0] = kc;
@@ -409,8 +413,8 @@ static void refresh_all(const eqs_circuit *c, newton *nt)
             if (e->param >= 0) {
                 nt_rplan *pl = &nt->plan[e->param];
                 pl->g = val;
-                pl->vfa = vfix(c, e->n[0]);
-                pl->vfb = vfix(c, e->n[1]);
+                pl->vfa = VF(e->n[0]);
+                pl->vfb = VF(e->n[1]);
                 for (int q = 0; q < 4; ++q) pl->s[q] = e->slot[q];
                 pl->ua = ua;
                 pl->ub = ub;
@@ -431,19 +435,19 @@ static void refresh_all(const eqs_circuit *c, newton *nt)
             addslot(nt->Jlin, e->slot[1], -1.0);
             addslot(nt->Jlin, e->slot[2], 1.0);
             addslot(nt->Jlin, e->slot[3], -1.0);
-            nt->b0[k] += vfix(c, e->n[0]) - vfix(c, e->n[1]);
+            nt->b0[k] += VF(e->n[0]) - VF(e->n[1]);
             if (e->kind == EQS_EL_V) {
                 nt->b0[k] -= val;
             } else if (e->kind == EQS_EL_E) {
                 addslot(nt->Jlin, e->slot[4], -val);
                 addslot(nt->Jlin, e->slot[5], val);
-                nt->b0[k] -= val * (vfix(c, e->n[2]) - vfix(c, e->n[3]));
+                nt->b0[k] -= val * (VF(e->n[2]) - VF(e->n[3]));
             } else {
                 addslot(nt->Jlin, e->slot[4], -val);
             }
             break;
         case EQS_EL_G: {
-            double fixed = val * (vfix(c, e->n[2]) - vfix(c, e->n[3]));
+            double fixed = val * (VF(e->n[2]) - VF(e->n[3]));
             addslot(nt->Jlin, e->slot[0], val);
             addslot(nt->Jlin, e->slot[1], -val);
             addslot(nt->Jlin, e->slot[2], -val);
