@@ -580,6 +580,7 @@ START_TEST(test_errors)
         {"t\nr1 1 0 rx\n", "t.cir:2:8: error: undefined parameter 'rx'"},
         {"t\nr1 1 0 {2*rx}\n", "t.cir:2:11: error: undefined parameter 'rx'"},
         {"t\nr1 1 0 =\n", "t.cir:2:8: error: expected a value, got '='"},
+        {"t\n,,\n", "t.cir:2:1: error: unexpected ','"},
         /* expressions */
         {"t\n.param a={1/(2-2)}\n", "t.cir:2:12: error: division by zero"},
         {"t\n.param a={sqrt(-1)}\n", "t.cir:2:11: error: expression result is not finite"},
@@ -741,6 +742,17 @@ START_TEST(test_garbage)
     buf[19999] = '}';
     ck_assert_int_eq(eqs_netlist_read_string(ctx, buf, "g.cir", &nl), EQS_ERR_PARSE);
     ck_assert_str_eq(eqs_ctx_error(ctx), "g.cir:2:209: error: expression nested too deeply");
+    eqs_ctx_clear_error(ctx);
+    /* long right-associative power chain */
+    size_t k = (size_t)snprintf(buf, 20001, "t\nr1 1 0 {2");
+    while (k < 19990) {
+        buf[k++] = '^';
+        buf[k++] = '1';
+    }
+    buf[k++] = '}';
+    buf[k] = '\0';
+    ck_assert_int_eq(eqs_netlist_read_string(ctx, buf, "g.cir", &nl), EQS_ERR_PARSE);
+    ck_assert_str_eq(eqs_ctx_error(ctx), "g.cir:2:408: error: expression nested too deeply");
     free(buf);
     eqs_ctx_free(&ctx);
 }

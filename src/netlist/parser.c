@@ -384,7 +384,8 @@ static eqs_status do_element(parser *P, const inst *in, const eqs_card *c)
     if (st) return st;
     const eqs_tok *t = P->lx.toks;
     int n = P->lx.n_toks;
-    if (n == 0) return EQS_OK; /* cannot happen: a card has a first character */
+    if (n == 0) /* only separators, e.g. ",," */
+        return EQS_ERROR_AT(P->ctx, EQS_ERR_PARSE, card_loc(c), "unexpected '%c'", c->start[0]);
     const eqs_tok *t0 = &t[0];
     eqs_elem_kind kind;
     int nn; /* nodes */
