@@ -553,6 +553,15 @@ START_TEST(test_extension_cards)
     nl = rd(ctx, "t\nr1 a 0 1\n.trainable\n");
     ck_assert_int_eq(nl->n_trainable, 0);
     eqs_netlist_free(&nl);
+    /* a pattern that selects nothing is probably a typo: warning */
+    logbuf[0] = '\0';
+    n_warn = 0;
+    eqs_ctx_set_log(ctx, capture, NULL, EQS_LOG_WARN);
+    nl = rd(ctx, "t\nr1 a 0 1\n.trainable r? q*\n");
+    ck_assert_int_eq(nl->n_trainable, 2);
+    ck_assert_int_eq(n_warn, 1);
+    ck_assert_str_eq(logbuf, "t.cir:3:15: warning: '.trainable' pattern 'q*' matches no element\n");
+    eqs_netlist_free(&nl);
     eqs_ctx_free(&ctx);
 }
 END_TEST
@@ -634,6 +643,8 @@ START_TEST(test_errors)
         {"t\n.subckt amp a b c\nr1 a b 1\n.ends\nx1 1 2 amp\n",
          "t.cir:5:1: error: subcircuit 'amp' expects 3 nodes, got 2"},
         {"t\nx1 1 2 nosub\n", "t.cir:2:8: error: unknown subcircuit 'nosub' in 'x1'"},
+        {"t\n.subckt outer a\n.subckt inner b\n.ends\n.ends\nx1 1 inner\n",
+         "t.cir:6:6: error: unknown subcircuit 'inner' in 'x1'"}, /* nested: not visible */
         {"t\nx1\n", "t.cir:2:1: error: too few fields in 'x1' (expected: x<name> nodes... subcircuit [name=value ...])"},
         {"t\n.subckt s a\nx1 a s\n.ends\nx1 n s\n",
          "t.cir:3:1: error: recursive instantiation of subcircuit 's' in 'x1'"},

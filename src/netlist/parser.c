@@ -25,7 +25,7 @@
 #include <string.h>
 
 #define MAX_INSTANCE_DEPTH 1000 /* nested X levels (a recursion is caught earlier) */
-#define GLOB_SCAN_LIMIT 100000000.0 /* patterns x elements checked for .trainable */
+#define GLOB_SCAN_LIMIT 2e7 /* glob matches spent looking for .trainable typos */
 
 enum { K_ELEM = 0, K_SUBCKT, K_ENDS, K_PARAM, K_MODEL, K_OTHER };
 
@@ -1081,31 +1081,43 @@ static eqs_status final_checks(parser *P)
                                 "controlling source '%s' of '%s' is %s", e->ctrl, e->name,
                                 k < 0 ? "not defined" : "not a voltage source");
     }
-    for (int i = 0; i < nl->n_inputs; ++i) {
+    /* inputs: V elements, each once (a temporary set keeps this linear) */
+    eqs_strmap seen = {0};
+    eqs_status st = EQS_OK;
+    for (int i = 0; i < nl->n_inputs && !st; ++i) {
         const char *s = nl->inputs[i];
-        int k = eqs_strmap_get(&nl->priv->elems, s, strlen(s));
+        size_t len = strlen(s);
+        int k = eqs_strmap_get(&nl->priv->elems, s, len);
         if (k < 0 || nl->elems[k].kind != EQS_EL_V)
-            return EQS_ERROR_AT(ctx, EQS_ERR_PARSE, nl->input_loc[i],
-                                "input '%s' is not a voltage source of the netlist", s);
-        for (int j = 0; j < i; ++j)
-            if (strcmp(nl->inputs[j], s) == 0)
-                return EQS_ERROR_AT(ctx, EQS_ERR_PARSE, nl->input_loc[i],
-                                    "input '%s' listed twice", s);
+            st = EQS_ERROR_AT(ctx, EQS_ERR_PARSE, nl->input_loc[i],
+                              "input '%s' is not a voltage source of the netlist", s);
+        else if (eqs_strmap_get(&seen, s, len) >= 0)
+            st = EQS_ERROR_AT(ctx, EQS_ERR_PARSE, nl->input_loc[i], "input '%s' listed twice", s);
+        else
+            st = eqs_strmap_put(ctx, &seen, s, i);
     }
-    for (int i = 0; i < nl->n_outputs; ++i) {
+    eqs_strmap_free(ctx, &seen);
+    if (st) return st;
+    /* outputs: existing nodes, not ground, each once */
+    char *mark = eqs_calloc(ctx, (size_t)nl->n_nodes, 1);
+    if (!mark) return EQS_ERR_NOMEM;
+    for (int i = 0; i < nl->n_outputs && !st; ++i) {
         const char *s = nl->outputs[i];
         int k = eqs_netlist_node_find(nl, s);
         if (k < 0)
-            return EQS_ERROR_AT(ctx, EQS_ERR_PARSE, nl->output_loc[i],
-                                "output node '%s' does not exist", s);
-        if (k == 0)
-            return EQS_ERROR_AT(ctx, EQS_ERR_PARSE, nl->output_loc[i],
-                                "output node '%s' is ground", s);
-        for (int j = 0; j < i; ++j)
-            if (eqs_netlist_node_find(nl, nl->outputs[j]) == k)
-                return EQS_ERROR_AT(ctx, EQS_ERR_PARSE, nl->output_loc[i],
-                                    "output node '%s' listed twice", s);
+            st = EQS_ERROR_AT(ctx, EQS_ERR_PARSE, nl->output_loc[i],
+                              "output node '%s' does not exist", s);
+        else if (k == 0)
+            st = EQS_ERROR_AT(ctx, EQS_ERR_PARSE, nl->output_loc[i], "output node '%s' is ground",
+                              s);
+        else if (mark[k])
+            st = EQS_ERROR_AT(ctx, EQS_ERR_PARSE, nl->output_loc[i],
+                              "output node '%s' listed twice", s);
+        else
+            mark[k] = 1;
     }
+    eqs_free(ctx, mark);
+    if (st) return st;
     /* patterns that match nothing are probably typos: warn (bounded cost) */
     for (int i = 0; i < nl->n_trainable; ++i) {
         const char *pat = nl->trainable[i];
@@ -1177,8 +1189,6 @@ static eqs_status read_netlist(eqs_ctx *ctx, const char *name, const char *text,
             "params/models %.3f s, expansion %.3f s, checks %.3f s", name, P.nl->n_elems,
             P.nl->n_nodes, t1 - t0, t2 - t1, t3 - t2, t4 - t3, eqs_now_s() - t4);
 done:
-    if (!st && eqs_ctx_status(ctx) != EQS_OK && eqs_ctx_status(ctx) != EQS_WARN_IGNORED)
-        st = eqs_ctx_status(ctx);
     eqs_lex_free(&P.lx);
     for (int i = 0; i < P.n_defs; ++i) {
         eqs_strmap_free(ctx, &P.defs[i].portmap);
