@@ -650,7 +650,7 @@ START_TEST(test_errors)
          "t.cir:3:1: error: recursive instantiation of subcircuit 's' in 'x1'"},
         {"t\n.subckt s a\nx1 a u\n.ends\n.subckt u a\nx1 a s\n.ends\nx1 n s\n",
          "t.cir:6:1: error: recursive instantiation of subcircuit 's' in 'x1'"},
-        {"t\n.subckt amp a b\nr1 a b 1\n", "t.cir:2:1: error: unterminated '.subckt amp' (no '.ends')"},
+        {"t\n.subckt amp a b\nr1 a b 1\n", "t.cir:2:1: error: unterminated .subckt 'amp' (no .ends)"},
         {"t\n.ends\n", "t.cir:2:1: error: '.ends' without '.subckt'"},
         {"t\n.subckt s a\n.ends t\n", "t.cir:3:7: error: '.ends t' does not match '.subckt s'"},
         {"t\n.subckt\n", "t.cir:2:1: error: missing subcircuit name"},

@@ -1060,7 +1060,7 @@ static eqs_status structure(parser *P)
     if (depth) {
         const eqs_card *c = &P->lx.cards[P->defs[stack[depth - 1]].card];
         st = EQS_ERROR_AT(ctx, EQS_ERR_PARSE, card_loc(c),
-                          "unterminated '.subckt %s' (no '.ends')", P->defs[stack[depth - 1]].name);
+                          "unterminated .subckt '%s' (no .ends)", P->defs[stack[depth - 1]].name);
     }
 out:
     eqs_free(ctx, stack);
