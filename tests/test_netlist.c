@@ -409,6 +409,15 @@ START_TEST(test_include)
     ck_assert_int_eq(nl->n_models, 1);
     eqs_netlist_free(&nl);
 
+    /* from a string, a relative path is relative to the current directory
+     * (the repository root when the tests run) */
+    ck_assert_int_eq(eqs_netlist_read_string(ctx, "t\n.include tests/bad/parse_model_type.cir\n",
+                                             "s.cir", &nl),
+                     EQS_ERR_PARSE);
+    ck_assert_str_eq(eqs_ctx_error(ctx), "tests/bad/parse_model_type.cir:2:16: error: "
+                                         "unsupported model type 'NPN' in model 'q2n2222' (only d)");
+    eqs_ctx_clear_error(ctx);
+
     /* missing file: error at the path token, path as resolved */
     write_file(dir, "miss.cir", "t\n.include   nope.inc\n");
     snprintf(path, sizeof path, "%s/miss.cir", dir);
