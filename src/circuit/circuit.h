@@ -83,7 +83,32 @@ struct eqs_circuit {
 
     int *params;        /* trainable elements: indices into elems */
     int n_params;
+
+    /* Added by the compiler (newton branch): */
+    int n_internal;     /* internal nodes (n_user_nodes .. n_nodes-1) */
+    int *node_user;     /* node -> user node to name in messages (internal
+                           node of a diode: its anode; user node: itself) */
+    int has_nonlinear;  /* at least one diode */
+    int n_branches;     /* = n_unknowns - n_node_unknowns */
+
+    /* Value change log, so that solvers update only what changed.
+     * eqs_circuit_param_set appends the parameter index; when the log is
+     * full it is emptied and `chg_epoch` increases, which tells every
+     * solver to refresh all values.  A solver remembers (epoch, position)
+     * of what it has consumed. */
+    int *chg;
+    int n_chg;
+    int chg_cap;
+    uint64_t chg_epoch;
 };
+
+/* Capacity of the value change log (entries); beyond it, solvers refresh
+ * every value (a full pass over the elements). */
+#define EQS_CIRCUIT_CHANGE_LOG 65536
+
+/* Tell solvers that element values other than through
+ * eqs_circuit_param_set changed (e.g. a source value): full refresh. */
+void eqs_circuit_values_changed(eqs_circuit *c);
 
 /* Value (V) that a fixed node is held at, with sources scaled by `scale`
  * (1 normally, <1 during source stepping). */

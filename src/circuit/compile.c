@@ -1,19 +1,703 @@
-/* compile.c: STUB, replaced by the circuit compiler. */
+/*
+ * compile.c: the circuit compiler (netlist -> nodes, unknowns, pattern,
+ * slots).  See circuit.h for the data layout and docs/solver.md for the
+ * rules (node elimination, CHOLMOD vs KLU, topology checks).
+ *
+ * Everything is O(elements + nodes) apart from one binary search per
+ * stamp: the compressed-column pattern is built with two counting sorts
+ * (by row, then stably by column), so rows come out sorted per column and
+ * duplicates are adjacent.
+ */
+#define _DEFAULT_SOURCE /* madvise (Linux), see advise_huge */
 #include "circuit.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+/* ---- small helpers ------------------------------------------------ */
+
+/* The element array of a generated network is large (1.6 M elements,
+ * ~150 MB) and freshly mapped: on this VM first-touch page faults cost
+ * more than the compilation itself.  Ask for transparent huge pages
+ * (Linux, madvise mode) before the array is touched; a no-op elsewhere. */
+static void advise_huge(void *p, size_t size)
+{
+#ifdef MADV_HUGEPAGE
+    long pg = sysconf(_SC_PAGESIZE);
+    if (pg <= 0 || size < ((size_t)4 << 20)) return;
+    uintptr_t a = ((uintptr_t)p + (uintptr_t)pg - 1) & ~((uintptr_t)pg - 1);
+    uintptr_t e = ((uintptr_t)p + size) & ~((uintptr_t)pg - 1);
+    if (e > a) (void)madvise((void *)a, e - a, MADV_HUGEPAGE);
+#else
+    (void)p;
+    (void)size;
+#endif
+}
+
+static const char *kind_word(eqs_elem_kind k)
+{
+    switch (k) {
+    case EQS_EL_R: return "resistor";
+    case EQS_EL_D: return "diode";
+    case EQS_EL_V: return "voltage source";
+    case EQS_EL_I: return "current source";
+    case EQS_EL_E: return "vcvs";
+    case EQS_EL_G: return "vccs";
+    case EQS_EL_F: return "cccs";
+    case EQS_EL_H: return "ccvs";
+    case EQS_EL_NKINDS: break;
+    }
+    return "element";
+}
+
+static int uf_find(int *parent, int x)
+{
+    while (parent[x] != x) {
+        parent[x] = parent[parent[x]];
+        x = parent[x];
+    }
+    return x;
+}
+
+/* Returns 0 if a and b were already in the same set. */
+static int uf_union(int *parent, int a, int b)
+{
+    int ra = uf_find(parent, a), rb = uf_find(parent, b);
+    if (ra == rb) return 0;
+    if (ra < rb) parent[rb] = ra; /* keep ground (0) as the root */
+    else parent[ra] = rb;
+    return 1;
+}
+
+/* Hash table of element names (open addressing, FNV-1a), built only when
+ * F/H controls or .input names must be looked up. */
+typedef struct {
+    int *slot;
+    size_t mask;
+} name_table;
+
+static uint64_t fnv1a(const char *s)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (; *s; ++s) h = (h ^ (uint64_t)(unsigned char)(*s | 0x20)) * 1099511628211ULL;
+    return h;
+}
+
+static eqs_status names_build(eqs_ctx *ctx, const eqs_netlist *nl, name_table *t)
+{
+    size_t cap = 16;
+    while (cap < 2 * (size_t)nl->n_elems + 1) cap *= 2;
+    t->slot = eqs_malloc(ctx, cap * sizeof *t->slot);
+    if (!t->slot) return EQS_ERR_NOMEM;
+    t->mask = cap - 1;
+    for (size_t i = 0; i < cap; ++i) t->slot[i] = -1;
+    for (int e = 0; e < nl->n_elems; ++e) {
+        size_t h = (size_t)fnv1a(nl->elems[e].name) & t->mask;
+        while (t->slot[h] >= 0) h = (h + 1) & t->mask;
+        t->slot[h] = e;
+    }
+    return EQS_OK;
+}
+
+static int names_find(const name_table *t, const eqs_netlist *nl, const char *name)
+{
+    size_t h = (size_t)fnv1a(name) & t->mask;
+    int found = -1;
+    while (t->slot[h] >= 0) {
+        /* the first element of that name wins (the parser rejects
+         * duplicates; keep the lowest index if not) */
+        int e = t->slot[h];
+        if (eqs_str_ieq(nl->elems[e].name, name) && (found < 0 || e < found)) found = e;
+        h = (h + 1) & t->mask;
+    }
+    return found;
+}
+
+/* ---- stamps ------------------------------------------------------- */
+
+/* Unknown index of circuit node `nd` (-1: ground, fixed or unused). */
+static inline int unk(const eqs_circuit *c, int nd) { return nd < 0 ? -1 : c->node_unknown[nd]; }
+
+/* The (row, col) unknown pairs of element e, in slot order (circuit.h);
+ * -1 when eliminated.  Returns the number of slots. */
+static int stamp_list(const eqs_circuit *c, const eqs_celem *e, int *rows, int *cols)
+{
+    int a = unk(c, e->n[0]), b = unk(c, e->n[1]);
+    int k = e->branch;
+    int kc = e->ctrl >= 0 ? c->elems[e->ctrl].branch : -1;
+    switch (e->kind) {
+    case EQS_EL_R:
+    case EQS_EL_D:
+        rows[0] = a, cols[0] = a;
+        rows[1] = b, cols[1] = b;
+        if (c->reciprocal) {
+            int hi = a > b ? a : b, lo = a > b ? b : a;
+            rows[2] = hi, cols[2] = (lo < 0 ? -1 : lo);
+            rows[3] = -1, cols[3] = -1;
+        } else {
+            rows[2] = a, cols[2] = b;
+            rows[3] = b, cols[3] = a;
+        }
+        return 4;
+    case EQS_EL_G: {
+        int cc = unk(c, e->n[2]), cd = unk(c, e->n[3]);
+        rows[0] = a, cols[0] = cc;
+        rows[1] = a, cols[1] = cd;
+        rows[2] = b, cols[2] = cc;
+        rows[3] = b, cols[3] = cd;
+        return 4;
+    }
+    case EQS_EL_V:
+    case EQS_EL_E:
+    case EQS_EL_H:
+        if (k < 0) return 0;
+        rows[0] = a, cols[0] = k;
+        rows[1] = b, cols[1] = k;
+        rows[2] = k, cols[2] = a;
+        rows[3] = k, cols[3] = b;
+        if (e->kind == EQS_EL_E) {
+            rows[4] = k, cols[4] = unk(c, e->n[2]);
+            rows[5] = k, cols[5] = unk(c, e->n[3]);
+            return 6;
+        }
+        if (e->kind == EQS_EL_H) {
+            rows[4] = k, cols[4] = kc;
+            return 5;
+        }
+        return 4;
+    case EQS_EL_F:
+        rows[0] = a, cols[0] = kc;
+        rows[1] = b, cols[1] = kc;
+        return 2;
+    case EQS_EL_I:
+    case EQS_EL_NKINDS:
+        break;
+    }
+    return 0;
+}
+
+static int find_slot(const eqs_circuit *c, int row, int col)
+{
+    if (row < 0 || col < 0) return -1;
+    int lo = c->Ap[col], hi = c->Ap[col + 1] - 1;
+    while (lo <= hi) {
+        int mid = lo + (hi - lo) / 2;
+        if (c->Ai[mid] == row) return mid;
+        if (c->Ai[mid] < row) lo = mid + 1;
+        else hi = mid - 1;
+    }
+    return -1;
+}
+
+/* Build Ap/Ai (deduplicated, rows sorted) from all stamps plus every node
+ * diagonal, then the slots of every element. */
+static eqs_status build_pattern(eqs_circuit *c)
+{
+    eqs_ctx *ctx = c->ctx;
+    const int n = c->n_unknowns;
+    int rows[EQS_MAX_SLOTS], cols[EQS_MAX_SLOTS];
+    eqs_status st = EQS_ERR_NOMEM;
+    int *rp = NULL, *rc = NULL, *cnt = NULL;
+
+    /* pass 1: count entries per row */
+    rp = eqs_calloc(ctx, (size_t)n + 1, sizeof *rp);
+    cnt = eqs_calloc(ctx, (size_t)n + 1, sizeof *cnt);
+    if (!rp || !cnt) goto done;
+    for (int i = 0; i < c->n_node_unknowns; ++i) rp[i + 1]++;
+    for (int e = 0; e < c->n_elems; ++e) {
+        int ns = stamp_list(c, &c->elems[e], rows, cols);
+        for (int s = 0; s < ns; ++s)
+            if (rows[s] >= 0 && cols[s] >= 0 && (!c->reciprocal || rows[s] >= cols[s]))
+                rp[rows[s] + 1]++;
+    }
+    for (int i = 0; i < n; ++i) rp[i + 1] += rp[i];
+    size_t total = (size_t)rp[n];
+    rc = eqs_malloc(ctx, (total ? total : 1) * sizeof *rc);
+    if (!rc) goto done;
+    /* pass 2: fill row-major column indices */
+    memcpy(cnt, rp, (size_t)n * sizeof *cnt);
+    for (int i = 0; i < c->n_node_unknowns; ++i) rc[cnt[i]++] = i;
+    for (int e = 0; e < c->n_elems; ++e) {
+        int ns = stamp_list(c, &c->elems[e], rows, cols);
+        for (int s = 0; s < ns; ++s)
+            if (rows[s] >= 0 && cols[s] >= 0 && (!c->reciprocal || rows[s] >= cols[s]))
+                rc[cnt[rows[s]]++] = cols[s];
+    }
+    /* column-major, stable in row order -> rows sorted per column */
+    c->Ap = eqs_calloc(ctx, (size_t)n + 1, sizeof *c->Ap);
+    if (!c->Ap) goto done;
+    for (size_t q = 0; q < total; ++q) c->Ap[rc[q] + 1]++;
+    for (int j = 0; j < n; ++j) c->Ap[j + 1] += c->Ap[j];
+    int *ai = eqs_malloc(ctx, (total ? total : 1) * sizeof *ai);
+    if (!ai) goto done;
+    memcpy(cnt, c->Ap, (size_t)n * sizeof *cnt);
+    for (int i = 0; i < n; ++i)
+        for (int q = rp[i]; q < rp[i + 1]; ++q) ai[cnt[rc[q]]++] = i;
+    /* merge duplicates in place */
+    int w = 0;
+    for (int j = 0; j < n; ++j) {
+        int start = c->Ap[j], end = c->Ap[j + 1];
+        c->Ap[j] = w;
+        for (int q = start; q < end; ++q)
+            if (q == start || ai[q] != ai[q - 1]) ai[w++] = ai[q];
+    }
+    c->Ap[n] = w;
+    c->nnz = w;
+    c->Ai = eqs_realloc(ctx, ai, (size_t)(w ? w : 1) * sizeof *ai);
+    if (!c->Ai) {
+        eqs_free(ctx, ai);
+        goto done;
+    }
+    /* slots */
+    for (int e = 0; e < c->n_elems; ++e) {
+        eqs_celem *el = &c->elems[e];
+        int ns = stamp_list(c, el, rows, cols);
+        for (int s = 0; s < EQS_MAX_SLOTS; ++s) el->slot[s] = -1;
+        for (int s = 0; s < ns; ++s) el->slot[s] = find_slot(c, rows[s], cols[s]);
+    }
+    st = EQS_OK;
+done:
+    eqs_free(ctx, rp);
+    eqs_free(ctx, rc);
+    eqs_free(ctx, cnt);
+    return st;
+}
+
+/* ---- trainable parameters ----------------------------------------- */
+
+static eqs_status select_params(eqs_circuit *c)
+{
+    const eqs_netlist *nl = c->nl;
+    int n = 0;
+    c->params = eqs_malloc(c->ctx, (size_t)(c->n_elems ? c->n_elems : 1) * sizeof *c->params);
+    if (!c->params) return EQS_ERR_NOMEM;
+    for (int e = 0; e < c->n_elems; ++e) {
+        eqs_celem *el = &c->elems[e];
+        el->param = -1;
+        if (el->kind != EQS_EL_R || el->origin < 0) continue;
+        int take = nl->n_trainable == 0;
+        for (int p = 0; p < nl->n_trainable && !take; ++p)
+            take = eqs_glob_match(nl->trainable[p], nl->elems[el->origin].name);
+        if (take) {
+            el->param = n;
+            c->params[n++] = e;
+        }
+    }
+    c->n_params = n;
+    for (int p = 0; p < nl->n_trainable; ++p) {
+        int any = 0;
+        for (int e = 0; e < nl->n_elems; ++e) {
+            if (!eqs_glob_match(nl->trainable[p], nl->elems[e].name)) continue;
+            if (nl->elems[e].kind == EQS_EL_R) {
+                any = 1;
+                continue;
+            }
+            eqs_warn_at(c->ctx, nl->trainable_loc ? nl->trainable_loc[p] : EQS_NOLOC,
+                        "trainable pattern '%s' matches %s '%s'; only resistors are trainable",
+                        nl->trainable[p], kind_word(nl->elems[e].kind), nl->elems[e].name);
+            any = 1;
+            break;
+        }
+        if (!any)
+            eqs_warn_at(c->ctx, nl->trainable_loc ? nl->trainable_loc[p] : EQS_NOLOC,
+                        "trainable pattern '%s' matches no element", nl->trainable[p]);
+    }
+    return EQS_OK;
+}
+
+/* ---- the compiler ------------------------------------------------- */
 
 eqs_status eqs_circuit_create(eqs_ctx *ctx, const eqs_netlist *nl, eqs_circuit **out)
 {
-    (void)nl;
     *out = NULL;
-    return EQS_ERROR(ctx, EQS_ERR_UNSUPPORTED, "circuit compiler not implemented");
+    eqs_status st = EQS_ERR_NOMEM;
+    int *parent = NULL, *first_elem = NULL;
+    char *needs_branch = NULL;
+    name_table names = {NULL, 0};
+
+    eqs_circuit *c = eqs_calloc(ctx, 1, sizeof *c);
+    if (!c) return EQS_ERR_NOMEM;
+    c->ctx = ctx;
+    c->nl = nl;
+    c->n_user_nodes = nl->n_nodes;
+
+    /* element checks in netlist order; count internal nodes */
+    int n_int = 0, need_names = nl->n_inputs > 0;
+    for (int e = 0; e < nl->n_elems; ++e) {
+        const eqs_element *el = &nl->elems[e];
+        for (int t = 0; t < el->n_nodes; ++t)
+            if (el->node[t] < 0 || el->node[t] >= nl->n_nodes) {
+                st = EQS_ERROR_AT(ctx, EQS_ERR_INTERNAL, el->loc, "%s '%s' has an invalid node",
+                                  kind_word(el->kind), el->name);
+                goto fail;
+            }
+        switch (el->kind) {
+        case EQS_EL_R:
+            if (!isfinite(el->value)) {
+                st = EQS_ERROR_AT(ctx, EQS_ERR_INPUT, el->loc,
+                                  "resistor '%s' has a non-finite resistance", el->name);
+                goto fail;
+            }
+            if (el->value == 0 || !isfinite(1.0 / el->value)) {
+                st = EQS_ERROR_AT(ctx, EQS_ERR_INPUT, el->loc,
+                                  "resistor '%s' has zero resistance", el->name);
+                goto fail;
+            }
+            break;
+        case EQS_EL_D:
+            if (el->model < 0 || el->model >= nl->n_models) {
+                st = EQS_ERROR_AT(ctx, EQS_ERR_INPUT, el->loc, "diode '%s' has no model",
+                                  el->name);
+                goto fail;
+            }
+            if (!(el->area > 0) || !isfinite(el->area)) {
+                st = EQS_ERROR_AT(ctx, EQS_ERR_INPUT, el->loc,
+                                  "diode '%s' has a non-positive or non-finite area", el->name);
+                goto fail;
+            }
+            {
+                const eqs_diode_model *m = &nl->models[el->model];
+                if (!(m->is_A > 0) || !(m->n > 0) || !(m->rs_Ohm >= 0) || !isfinite(m->is_A) ||
+                    !isfinite(m->n) || !isfinite(m->rs_Ohm) ||
+                    (m->has_bv && (!(m->bv_V > 0) || !(m->ibv_A > 0)))) {
+                    st = EQS_ERROR_AT(ctx, EQS_ERR_INPUT, el->loc,
+                                      "diode '%s': model '%s' has invalid parameters", el->name,
+                                      m->name);
+                    goto fail;
+                }
+                if (m->rs_Ohm > 0) n_int++;
+            }
+            break;
+        case EQS_EL_F:
+        case EQS_EL_H:
+            need_names = 1;
+            /* fall through */
+        default:
+            if (!isfinite(el->value)) {
+                st = EQS_ERROR_AT(ctx, EQS_ERR_INPUT, el->loc, "%s '%s' has a non-finite value",
+                                  kind_word(el->kind), el->name);
+                goto fail;
+            }
+            break;
+        }
+    }
+
+    /* nodes */
+    c->n_internal = n_int;
+    c->n_nodes = nl->n_nodes + n_int;
+    c->node_names = eqs_calloc(ctx, (size_t)c->n_nodes, sizeof *c->node_names);
+    c->node_user = eqs_malloc(ctx, (size_t)c->n_nodes * sizeof *c->node_user);
+    c->node_unknown = eqs_malloc(ctx, (size_t)c->n_nodes * sizeof *c->node_unknown);
+    c->node_fixed_by = eqs_malloc(ctx, (size_t)c->n_nodes * sizeof *c->node_fixed_by);
+    c->node_fixed_sign = eqs_calloc(ctx, (size_t)c->n_nodes, sizeof *c->node_fixed_sign);
+    c->n_elems = nl->n_elems + n_int;
+    c->elems = eqs_calloc(ctx, (size_t)(c->n_elems ? c->n_elems : 1), sizeof *c->elems);
+    if (!c->node_names || !c->node_user || !c->node_unknown || !c->node_fixed_by ||
+        !c->node_fixed_sign || !c->elems)
+        goto fail;
+    advise_huge(c->elems, (size_t)c->n_elems * sizeof *c->elems);
+    for (int i = 0; i < c->n_nodes; ++i) {
+        if (i < nl->n_nodes) c->node_names[i] = nl->node_names[i];
+        c->node_user[i] = i;
+        c->node_fixed_by[i] = -1;
+    }
+
+    /* elements: netlist elements keep their index; implicit RS resistors
+     * are appended */
+    int next_int = nl->n_nodes, next_imp = nl->n_elems;
+    for (int e = 0; e < nl->n_elems; ++e) {
+        const eqs_element *el = &nl->elems[e];
+        eqs_celem *ce = &c->elems[e];
+        ce->kind = el->kind;
+        ce->origin = e;
+        for (int t = 0; t < 4; ++t) ce->n[t] = t < el->n_nodes ? el->node[t] : -1;
+        ce->ctrl = -1;
+        ce->branch = -1;
+        ce->param = -1;
+        ce->value = el->kind == EQS_EL_R ? 1.0 / el->value : el->value;
+        if (el->kind == EQS_EL_D) {
+            ce->model = &nl->models[el->model];
+            ce->area = el->area;
+            if (ce->model->rs_Ohm > 0) {
+                size_t len = strlen(el->name) + sizeof "#internal";
+                char *nm = eqs_malloc(ctx, len);
+                if (!nm) goto fail;
+                snprintf(nm, len, "%s#internal", el->name);
+                c->node_names[next_int] = nm;
+                c->node_user[next_int] = el->node[0];
+                eqs_celem *rs = &c->elems[next_imp++];
+                rs->kind = EQS_EL_R;
+                rs->origin = -1;
+                rs->n[0] = el->node[0];
+                rs->n[1] = next_int;
+                rs->n[2] = rs->n[3] = -1;
+                rs->ctrl = -1;
+                rs->branch = -1;
+                rs->param = -1;
+                rs->value = el->area / ce->model->rs_Ohm; /* ngspice: RS / area */
+                ce->n[0] = next_int++;
+            }
+        }
+        if (el->kind == EQS_EL_R && el->value < 0)
+            eqs_warn_at(ctx, el->loc,
+                        "negative resistance %g Ohm in '%s'; the circuit is solved as "
+                        "non-reciprocal (KLU)",
+                        el->value, el->name);
+    }
+
+    /* controlling sources of F and H */
+    needs_branch = eqs_calloc(ctx, (size_t)(nl->n_elems ? nl->n_elems : 1), 1);
+    if (!needs_branch) goto fail;
+    if (need_names && (st = names_build(ctx, nl, &names)) != EQS_OK) goto fail;
+    for (int e = 0; e < nl->n_elems; ++e) {
+        const eqs_element *el = &nl->elems[e];
+        if (el->kind != EQS_EL_F && el->kind != EQS_EL_H) continue;
+        int j = el->ctrl ? names_find(&names, nl, el->ctrl) : -1;
+        if (j < 0) {
+            st = EQS_ERROR_AT(ctx, EQS_ERR_INPUT, el->loc,
+                              "%s '%s': controlling source '%s' not found", kind_word(el->kind),
+                              el->name, el->ctrl ? el->ctrl : "");
+            goto fail;
+        }
+        if (nl->elems[j].kind != EQS_EL_V) {
+            st = EQS_ERROR_AT(ctx, EQS_ERR_INPUT, el->loc,
+                              "%s '%s': controlling source '%s' is not a voltage source",
+                              kind_word(el->kind), el->name, el->ctrl);
+            goto fail;
+        }
+        c->elems[e].ctrl = j;
+        needs_branch[j] = 1;
+    }
+    for (int i = 0; i < nl->n_inputs; ++i) {
+        int j = names_find(&names, nl, nl->inputs[i]);
+        eqs_loc loc = nl->input_loc ? nl->input_loc[i] : EQS_NOLOC;
+        if (j < 0 || nl->elems[j].kind != EQS_EL_V) {
+            st = EQS_ERROR_AT(ctx, EQS_ERR_INPUT, loc, "'.input' names '%s', %s", nl->inputs[i],
+                              j < 0 ? "which does not exist" : "which is not a voltage source");
+            goto fail;
+        }
+    }
+
+    /* loops of voltage-defined branches (V, E, H outputs) */
+    parent = eqs_malloc(ctx, (size_t)c->n_nodes * sizeof *parent);
+    if (!parent) goto fail;
+    for (int i = 0; i < c->n_nodes; ++i) parent[i] = i;
+    for (int e = 0; e < nl->n_elems; ++e) {
+        const eqs_celem *ce = &c->elems[e];
+        if (ce->kind != EQS_EL_V && ce->kind != EQS_EL_E && ce->kind != EQS_EL_H) continue;
+        if (!uf_union(parent, ce->n[0], ce->n[1])) {
+            const eqs_element *el = &nl->elems[e];
+            st = EQS_ERROR_AT(ctx, EQS_ERR_TOPOLOGY, el->loc,
+                              "%s '%s' between nodes '%s' and '%s' closes a loop of voltage "
+                              "sources (V, E, H)",
+                              kind_word(el->kind), el->name, nl->node_names[el->node[0]],
+                              nl->node_names[el->node[1]]);
+            goto fail;
+        }
+    }
+
+    /* DC paths to ground: R, D, V, E, H (RS included) */
+    for (int i = 0; i < c->n_nodes; ++i) parent[i] = i;
+    first_elem = eqs_malloc(ctx, (size_t)c->n_nodes * sizeof *first_elem);
+    if (!first_elem) goto fail;
+    for (int i = 0; i < c->n_nodes; ++i) first_elem[i] = -1;
+    for (int e = 0; e < c->n_elems; ++e) {
+        const eqs_celem *ce = &c->elems[e];
+        for (int t = 0; t < 4; ++t)
+            if (ce->n[t] >= 0 && first_elem[ce->n[t]] < 0) first_elem[ce->n[t]] = e;
+        switch (ce->kind) {
+        case EQS_EL_R: case EQS_EL_D: case EQS_EL_V: case EQS_EL_E: case EQS_EL_H:
+            uf_union(parent, ce->n[0], ce->n[1]);
+            break;
+        default:
+            break;
+        }
+    }
+    for (int i = 1; i < c->n_nodes; ++i) {
+        if (uf_find(parent, i) == uf_find(parent, 0)) continue;
+        int user = c->node_user[i];
+        int fe = first_elem[user] >= 0 ? first_elem[user] : first_elem[i];
+        if (fe >= 0 && c->elems[fe].origin < 0) fe = -1;
+        if (fe >= 0) {
+            const eqs_element *el = &nl->elems[c->elems[fe].origin];
+            st = EQS_ERROR_AT(ctx, EQS_ERR_TOPOLOGY, el->loc,
+                              "node '%s' has no DC path to ground (%s)", c->node_names[user],
+                              el->name);
+        } else {
+            st = EQS_ERROR(ctx, EQS_ERR_TOPOLOGY, "node '%s' has no DC path to ground",
+                           c->node_names[user]);
+        }
+        goto fail;
+    }
+
+    /* fixed nodes: grounded V sources that control no F/H */
+    for (int e = 0; e < nl->n_elems; ++e) {
+        eqs_celem *ce = &c->elems[e];
+        if (ce->kind != EQS_EL_V || needs_branch[e]) continue;
+        if (ce->n[1] == 0 && ce->n[0] != 0) {
+            c->node_fixed_by[ce->n[0]] = e;
+            c->node_fixed_sign[ce->n[0]] = 1.0;
+        } else if (ce->n[0] == 0 && ce->n[1] != 0) {
+            c->node_fixed_by[ce->n[1]] = e;
+            c->node_fixed_sign[ce->n[1]] = -1.0;
+        }
+    }
+
+    /* unknowns: free nodes, then branch currents */
+    int nu = 0;
+    c->node_unknown[0] = -1;
+    for (int i = 1; i < c->n_nodes; ++i)
+        c->node_unknown[i] = c->node_fixed_by[i] >= 0 ? -1 : nu++;
+    c->n_node_unknowns = nu;
+    c->reciprocal = 1;
+    for (int e = 0; e < c->n_elems; ++e) {
+        eqs_celem *ce = &c->elems[e];
+        int branch = 0;
+        switch (ce->kind) {
+        case EQS_EL_V:
+            branch = ce->n[0] != 0 && ce->n[1] != 0 ? 1 : needs_branch[e];
+            break;
+        case EQS_EL_E: case EQS_EL_H:
+            branch = 1;
+            break;
+        case EQS_EL_G: case EQS_EL_F:
+            c->reciprocal = 0;
+            break;
+        case EQS_EL_R:
+            if (ce->value < 0) c->reciprocal = 0;
+            break;
+        case EQS_EL_D:
+            c->has_nonlinear = 1;
+            break;
+        default:
+            break;
+        }
+        if (branch) {
+            ce->branch = nu++;
+            c->reciprocal = 0;
+        }
+    }
+    c->n_unknowns = nu;
+    c->n_branches = nu - c->n_node_unknowns;
+    c->unknown_node = eqs_malloc(ctx, (size_t)(nu ? nu : 1) * sizeof *c->unknown_node);
+    c->unknown_elem = eqs_malloc(ctx, (size_t)(nu ? nu : 1) * sizeof *c->unknown_elem);
+    if (!c->unknown_node || !c->unknown_elem) goto fail;
+    for (int i = 0; i < nu; ++i) c->unknown_node[i] = c->unknown_elem[i] = -1;
+    for (int i = 0; i < c->n_nodes; ++i)
+        if (c->node_unknown[i] >= 0) c->unknown_node[c->node_unknown[i]] = i;
+    for (int e = 0; e < c->n_elems; ++e)
+        if (c->elems[e].branch >= 0) c->unknown_elem[c->elems[e].branch] = e;
+
+    if ((st = build_pattern(c)) != EQS_OK) goto fail;
+    if ((st = select_params(c)) != EQS_OK) goto fail;
+
+    c->chg_cap = EQS_CIRCUIT_CHANGE_LOG;
+    c->chg = eqs_malloc(ctx, (size_t)c->chg_cap * sizeof *c->chg);
+    if (!c->chg) goto fail;
+
+    eqs_free(ctx, parent);
+    eqs_free(ctx, first_elem);
+    eqs_free(ctx, needs_branch);
+    eqs_free(ctx, names.slot);
+    *out = c;
+    return EQS_OK;
+fail:
+    if (st == EQS_OK) st = EQS_ERR_NOMEM;
+    eqs_free(ctx, parent);
+    eqs_free(ctx, first_elem);
+    eqs_free(ctx, needs_branch);
+    eqs_free(ctx, names.slot);
+    eqs_circuit_free(&c);
+    return st;
 }
-void eqs_circuit_free(eqs_circuit **c) { (void)c; }
+
+void eqs_circuit_free(eqs_circuit **cp)
+{
+    if (!cp || !*cp) return;
+    eqs_circuit *c = *cp;
+    eqs_ctx *ctx = c->ctx;
+    if (c->node_names)
+        for (int i = c->n_user_nodes; i < c->n_nodes; ++i) eqs_free(ctx, c->node_names[i]);
+    eqs_free(ctx, c->node_names);
+    eqs_free(ctx, c->node_user);
+    eqs_free(ctx, c->node_unknown);
+    eqs_free(ctx, c->node_fixed_by);
+    eqs_free(ctx, c->node_fixed_sign);
+    eqs_free(ctx, c->unknown_node);
+    eqs_free(ctx, c->unknown_elem);
+    eqs_free(ctx, c->elems);
+    eqs_free(ctx, c->Ap);
+    eqs_free(ctx, c->Ai);
+    eqs_free(ctx, c->params);
+    eqs_free(ctx, c->chg);
+    eqs_free(ctx, c);
+    *cp = NULL;
+}
+
+/* ---- accessors ---------------------------------------------------- */
+
 int eqs_circuit_node_count(const eqs_circuit *c) { return c->n_user_nodes; }
-const char *eqs_circuit_node_name(const eqs_circuit *c, int node) { return c->node_names[node]; }
-int eqs_circuit_node_find(const eqs_circuit *c, const char *name) { (void)c; (void)name; return -1; }
+
+const char *eqs_circuit_node_name(const eqs_circuit *c, int node)
+{
+    if (node < 0 || node >= c->n_nodes) return NULL;
+    return c->node_names[node];
+}
+
+int eqs_circuit_node_find(const eqs_circuit *c, const char *name)
+{
+    if (!name) return -1;
+    if (eqs_str_ieq(name, "gnd")) return 0;
+    for (int i = 0; i < c->n_user_nodes; ++i)
+        if (eqs_str_ieq(c->node_names[i], name)) return i;
+    return -1;
+}
+
 int eqs_circuit_is_reciprocal(const eqs_circuit *c) { return c->reciprocal; }
 int eqs_circuit_unknown_count(const eqs_circuit *c) { return c->n_unknowns; }
 int eqs_circuit_param_count(const eqs_circuit *c) { return c->n_params; }
-const char *eqs_circuit_param_name(const eqs_circuit *c, int k) { (void)c; (void)k; return ""; }
-double eqs_circuit_param_get(const eqs_circuit *c, int k) { return c->elems[c->params[k]].value; }
-eqs_status eqs_circuit_param_set(eqs_circuit *c, int k, double g) { (void)c; (void)k; (void)g; return EQS_ERR_UNSUPPORTED; }
+
+const char *eqs_circuit_param_name(const eqs_circuit *c, int k)
+{
+    if (k < 0 || k >= c->n_params) return NULL;
+    return c->nl->elems[c->elems[c->params[k]].origin].name;
+}
+
+double eqs_circuit_param_get(const eqs_circuit *c, int k)
+{
+    if (k < 0 || k >= c->n_params) return NAN;
+    return c->elems[c->params[k]].value;
+}
+
+eqs_status eqs_circuit_param_set(eqs_circuit *c, int k, double g)
+{
+    if (k < 0 || k >= c->n_params)
+        return EQS_ERROR(c->ctx, EQS_ERR_INPUT, "parameter index %d out of range (0..%d)", k,
+                         c->n_params - 1);
+    if (!isfinite(g) || g == 0)
+        return EQS_ERROR(c->ctx, EQS_ERR_INPUT,
+                         "conductance of '%s' must be finite and non-zero (got %g S)",
+                         eqs_circuit_param_name(c, k), g);
+    if (g < 0 && c->reciprocal)
+        return EQS_ERROR(c->ctx, EQS_ERR_INPUT,
+                         "conductance of '%s' must be positive in a reciprocal circuit "
+                         "(got %g S)",
+                         eqs_circuit_param_name(c, k), g);
+    c->elems[c->params[k]].value = g;
+    if (c->n_chg < c->chg_cap) {
+        c->chg[c->n_chg++] = k;
+    } else {
+        c->n_chg = 0;
+        c->chg_epoch++;
+    }
+    return EQS_OK;
+}
+
+void eqs_circuit_values_changed(eqs_circuit *c)
+{
+    c->n_chg = 0;
+    c->chg_epoch++;
+}

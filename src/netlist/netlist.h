@@ -112,6 +112,13 @@ struct eqs_netlist {
     char **files;
     int n_files;
     size_t file_cap;
+
+    /* Added by the parser: string arena holding every name above and the
+     * hash indexes behind eqs_netlist_*_find (O(1) look-ups).  NULL for a
+     * netlist built by hand: then names are individually allocated with
+     * eqs_malloc, eqs_netlist_free frees them one by one and the find
+     * functions scan linearly. */
+    struct eqs_netlist_priv *priv;
 };
 
 /* Index of a node name (lower case), or -1. */
@@ -126,5 +133,115 @@ int eqs_netlist_model_find(const eqs_netlist *nl, const char *name);
  * text is not a number.  Trailing letters after a recognised suffix (or
  * after the number) are ignored as SPICE does. */
 int eqs_parse_number(const char *text, double *out);
+
+/* ================================================================== */
+/* Internal to src/netlist/ (lexer.c, expr.c, netlist.c, parser.c).    */
+/* ================================================================== */
+
+/* A token: points into a file buffer (not NUL-terminated). */
+typedef struct {
+    const char *s;
+    int len;
+    int line, col; /* 1-based, on the physical line the token is on */
+} eqs_tok;
+
+/* A card (a logical line: first line plus its '+' continuations). */
+typedef struct {
+    const char *start, *end; /* [start, end) inside a file buffer */
+    const char *file;        /* pooled file name (nl->files) */
+    int line, col;           /* of the card's first character */
+    int kind;                /* parser: card class (parser.c) */
+    int scope;               /* parser: enclosing .subckt definition, -1 = top */
+    int aux;                 /* parser: .subckt -> its definition index */
+} eqs_card;
+
+#define EQS_MAX_INCLUDE_DEPTH 64
+
+/* Lexer state (the parser embeds it). */
+typedef struct {
+    eqs_ctx *ctx;
+    eqs_netlist *nl;
+    char **bufs; /* file buffers (NUL-terminated), alive until parsing ends */
+    int n_bufs;
+    size_t buf_cap;
+    eqs_card *cards;
+    size_t n_cards, card_cap;
+    eqs_tok *toks; /* tokens of the last card lexed (scratch) */
+    int n_toks;
+    size_t tok_cap;
+    struct { unsigned long long dev, ino; } inc[EQS_MAX_INCLUDE_DEPTH + 1];
+    int inc_depth;
+} eqs_lexer;
+
+/* lexer.c: read the top file (title line first) and everything it
+ * includes into lx->cards.  `text` non-NULL: read from that string,
+ * `name` is the file name used in messages. */
+eqs_status eqs_lex_top(eqs_lexer *lx, const char *name, const char *text);
+/* Split one card into tokens (lx->toks, lx->n_toks). */
+eqs_status eqs_lex_card(eqs_lexer *lx, const eqs_card *c);
+void eqs_lex_free(eqs_lexer *lx);
+eqs_loc eqs_tok_loc(const eqs_card *c, const eqs_tok *t);
+/* Case-insensitive comparison of a token with a lower-case word. */
+int eqs_tok_is(const eqs_tok *t, const char *word);
+
+/* expr.c.  Scan a number with suffix at s[0..len): returns 1 and the
+ * number of characters used (mantissa, exponent, suffix and unit
+ * letters), 0 if s does not start with a well-formed number. */
+int eqs_number_scan(const char *s, size_t len, size_t *used, double *out);
+/* Parameter look-up callback: 1 and *val if `name` (len chars, any case)
+ * is defined, else 0. */
+typedef int (*eqs_param_fn)(void *user, const char *name, size_t len, double *val);
+/* Evaluate the expression s[0..len) whose first character is at `loc`.
+ * Errors (EQS_ERR_PARSE) point at the offending column. */
+eqs_status eqs_expr_eval(eqs_ctx *ctx, const char *s, size_t len, eqs_loc loc,
+                         eqs_param_fn lookup, void *user, double *out);
+
+/* netlist.c: string arena and hash maps (string -> int). */
+typedef struct {
+    const char *key; /* lower case, NUL-terminated, not owned; NULL = empty */
+    uint32_t hash;
+    int val;
+} eqs_strmap_slot;
+
+typedef struct {
+    eqs_strmap_slot *slots; /* one array: one cache line per probe */
+    size_t cap, n;
+} eqs_strmap;
+
+uint32_t eqs_str_hash(const char *s, size_t len); /* case-insensitive */
+/* Index of key s[0..len) (case-insensitive) or -1. */
+int eqs_strmap_get(const eqs_strmap *m, const char *s, size_t len);
+/* Insert key (stored pointer, lower case) -> val; the key must be absent. */
+eqs_status eqs_strmap_put(eqs_ctx *ctx, eqs_strmap *m, const char *key, int val);
+/* Same with the hash (eqs_str_hash) already computed. */
+int eqs_strmap_get_h(const eqs_strmap *m, const char *s, size_t len, uint32_t h);
+eqs_status eqs_strmap_put_h(eqs_ctx *ctx, eqs_strmap *m, const char *key, uint32_t h, int val);
+/* Start loading the slot of hash h into the cache (the element index of a
+ * large netlist does not fit in any cache: overlap the miss with parsing). */
+void eqs_strmap_prefetch(const eqs_strmap *m, uint32_t h);
+/* Hint that a large block should use huge pages (no-op if unsupported). */
+void eqs_nl_hint_huge(void *p, size_t size);
+/* Make room for n keys without rehashing. */
+eqs_status eqs_strmap_reserve(eqs_ctx *ctx, eqs_strmap *m, size_t n);
+void eqs_strmap_free(eqs_ctx *ctx, eqs_strmap *m);
+
+struct eqs_netlist_priv {
+    char **blocks; /* arena blocks */
+    int n_blocks;
+    size_t block_cap;
+    char *cur;     /* bump pointer in the last block */
+    size_t left;
+    eqs_strmap nodes, elems, models;
+};
+
+/* Copy s[0..len), lower-cased, into the netlist's arena. */
+char *eqs_nl_strdup(eqs_netlist *nl, const char *s, size_t len);
+/* Create an empty netlist (ground node "0" present). */
+eqs_status eqs_nl_create(eqs_ctx *ctx, eqs_netlist **out);
+/* Intern a node name (any case; stored lower case); "0"/"gnd" -> 0.
+ * Returns the index or -1 on out-of-memory. */
+int eqs_nl_node(eqs_netlist *nl, const char *s, size_t len);
+/* Pool a file name; returns the pooled copy or NULL. */
+const char *eqs_nl_file(eqs_netlist *nl, const char *name);
 
 #endif /* EQS_NETLIST_H */

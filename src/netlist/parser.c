@@ -1,20 +1,1232 @@
-/* parser.c: STUB, replaced by the netlist parser. */
+/*
+ * parser.c: cards -> flattened eqs_netlist.
+ *
+ * Passes over the card list produced by lexer.c (includes already in
+ * place):
+ *   1. structure: classify dot cards, find .subckt/.ends ranges (nested
+ *      definitions allowed), collect .global nodes;
+ *   2. top-level .param cards, in order (elements may use a parameter
+ *      defined further down, as in ngspice; a .param may only use
+ *      parameters defined before it);
+ *   3. once-per-card cards anywhere: .model (global), .options, .op,
+ *      extension cards (top level only), ignored/unknown cards (warning);
+ *   4. expansion: elements of the top level, X cards recursively (each
+ *      instance: parameters first, then elements);
+ *   5. checks needing the whole netlist: F/H controlling sources,
+ *      .input/.output names, .trainable patterns.
+ * Everything is hashed (nodes, elements, models, subcircuits, parameters),
+ * so the parser is linear in the size of the flattened netlist.
+ */
 #include "netlist.h"
+
+#include <ctype.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#define MAX_INSTANCE_DEPTH 1000 /* nested X levels (a recursion is caught earlier) */
+#define GLOB_SCAN_LIMIT 2e7 /* glob matches spent looking for .trainable typos */
+
+enum { K_ELEM = 0, K_SUBCKT, K_ENDS, K_PARAM, K_MODEL, K_OTHER };
+
+typedef struct {
+    const char *name; /* lower case (arena) */
+    int parent;       /* enclosing definition, -1 = top level */
+    int card;         /* index of the .subckt card */
+    int last;         /* index of the .ends card */
+    int n_ports;
+    eqs_strmap portmap;  /* port name -> port index */
+    int n_params;
+    const char **pname;  /* lower case (arena) */
+    eqs_tok *pname_tok;
+    eqs_tok *pval_tok;   /* default value tokens (point into file buffers) */
+    int active;          /* being expanded (recursion check) */
+} subdef;
+
+typedef struct {
+    const char *prefix; /* "x1.x2." ("" at top level) */
+    size_t plen;
+    const subdef *def;  /* NULL at top level */
+    const int *ports;   /* caller's node index for each port */
+    int scope;          /* parameter scope id */
+    int depth;
+} inst;
+
+typedef struct {
+    eqs_lexer lx;
+    eqs_ctx *ctx;
+    eqs_netlist *nl;
+    subdef *defs;
+    int n_defs;
+    size_t def_cap;
+    eqs_strmap defmap;  /* "<parent>:<name>" -> definition */
+    eqs_strmap params;  /* "<scope>:<name>" -> index into pvals */
+    double *pvals;
+    size_t n_pvals, pval_cap;
+    int *scope_parent;
+    size_t n_scopes, scope_cap;
+    int cur_scope;      /* scope used by param_lookup */
+    eqs_strmap globals; /* .global node names */
+    eqs_strmap insts;   /* flattened X instance names -> card index */
+    char *kbuf;         /* scratch for keys */
+    size_t kbuf_cap;
+    char *nbuf;         /* scratch for flattened names */
+    size_t nbuf_cap;
+    char *ebuf;         /* flattened name of the element being read */
+    size_t ebuf_cap, ebuf_len;
+    uint32_t ebuf_hash;
+} parser;
+
+/* ---------------------------------------------------------------- */
+/* helpers                                                           */
+/* ---------------------------------------------------------------- */
+
+static eqs_loc card_loc(const eqs_card *c)
+{
+    eqs_loc l = {c->file, c->line, c->col};
+    return l;
+}
+
+#define TOK(t) (t)->len, (t)->s /* for "%.*s" */
+
+static int is_ident(const eqs_tok *t)
+{
+    if (t->len == 0 || !(isalpha((unsigned char)t->s[0]) || t->s[0] == '_')) return 0;
+    for (int i = 1; i < t->len; ++i)
+        if (!(isalnum((unsigned char)t->s[i]) || t->s[i] == '_')) return 0;
+    return 1;
+}
+
+/* a token usable as a name (node, element, model, subcircuit) */
+static int is_name(const eqs_tok *t)
+{
+    if (t->len == 0) return 0;
+    char c = t->s[0];
+    return c != '=' && c != '(' && c != ')' && c != '{';
+}
+
+static int is_eq(const eqs_tok *t) { return t->len == 1 && t->s[0] == '='; }
+
+/* Build "<prefix><tok>" lower case in P->nbuf; returns its length. */
+static eqs_status build_name(parser *P, const char *prefix, size_t plen, const eqs_tok *t,
+                             size_t *len)
+{
+    size_t need = plen + (size_t)t->len + 1;
+    if (eqs_grow(P->ctx, (void **)&P->nbuf, &P->nbuf_cap, need, 1)) return EQS_ERR_NOMEM;
+    memcpy(P->nbuf, prefix, plen);
+    for (int i = 0; i < t->len; ++i)
+        P->nbuf[plen + (size_t)i] = (char)tolower((unsigned char)t->s[i]);
+    P->nbuf[plen + (size_t)t->len] = '\0';
+    *len = plen + (size_t)t->len;
+    return EQS_OK;
+}
+
+/* Build "<id>:<name>" in P->kbuf. */
+static eqs_status build_key(parser *P, int id, const char *s, size_t len, size_t *klen)
+{
+    if (eqs_grow(P->ctx, (void **)&P->kbuf, &P->kbuf_cap, len + 16, 1)) return EQS_ERR_NOMEM;
+    int n = snprintf(P->kbuf, 16, "%d:", id);
+    for (size_t i = 0; i < len; ++i) P->kbuf[(size_t)n + i] = (char)tolower((unsigned char)s[i]);
+    P->kbuf[(size_t)n + len] = '\0';
+    *klen = (size_t)n + len;
+    return EQS_OK;
+}
+
+/* ---------------------------------------------------------------- */
+/* parameters                                                        */
+/* ---------------------------------------------------------------- */
+
+static int param_lookup(void *user, const char *name, size_t len, double *val)
+{
+    parser *P = user;
+    for (int s = P->cur_scope; s >= 0; s = P->scope_parent[s]) {
+        size_t klen;
+        if (build_key(P, s, name, len, &klen)) return 0;
+        int k = eqs_strmap_get(&P->params, P->kbuf, klen);
+        if (k >= 0) {
+            *val = P->pvals[k];
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static eqs_status param_set(parser *P, int scope, const char *name, size_t len, double v)
+{
+    size_t klen;
+    if (build_key(P, scope, name, len, &klen)) return EQS_ERR_NOMEM;
+    int k = eqs_strmap_get(&P->params, P->kbuf, klen);
+    if (k >= 0) {
+        P->pvals[k] = v;
+        return EQS_OK;
+    }
+    if (eqs_grow(P->ctx, (void **)&P->pvals, &P->pval_cap, P->n_pvals + 1, sizeof *P->pvals))
+        return EQS_ERR_NOMEM;
+    char *key = eqs_nl_strdup(P->nl, P->kbuf, klen);
+    if (!key || eqs_strmap_put(P->ctx, &P->params, key, (int)P->n_pvals)) return EQS_ERR_NOMEM;
+    P->pvals[P->n_pvals++] = v;
+    return EQS_OK;
+}
+
+static int new_scope(parser *P, int parent)
+{
+    if (eqs_grow(P->ctx, (void **)&P->scope_parent, &P->scope_cap, P->n_scopes + 1,
+                 sizeof *P->scope_parent))
+        return -1;
+    P->scope_parent[P->n_scopes] = parent;
+    return (int)P->n_scopes++;
+}
+
+static eqs_status eval_text(parser *P, int scope, const char *s, size_t len, eqs_loc loc,
+                            double *out)
+{
+    P->cur_scope = scope;
+    return eqs_expr_eval(P->ctx, s, len, loc, param_lookup, P, out);
+}
+
+/* An element value: number, {expression} or a bare parameter name. */
+static eqs_status value_of(parser *P, int scope, const eqs_card *c, const eqs_tok *t,
+                           double *out)
+{
+    eqs_loc loc = eqs_tok_loc(c, t);
+    char ch = t->s[0];
+    if (t->len == 0) return EQS_ERROR_AT(P->ctx, EQS_ERR_PARSE, loc, "empty value");
+    if (ch == '{') {
+        loc.col++;
+        return eval_text(P, scope, t->s + 1, (size_t)t->len - 2, loc, out);
+    }
+    if (isdigit((unsigned char)ch) || ch == '.' || ch == '+' || ch == '-') {
+        size_t used = 0;
+        if (!eqs_number_scan(t->s, (size_t)t->len, &used, out) || used != (size_t)t->len)
+            return EQS_ERROR_AT(P->ctx, EQS_ERR_PARSE, loc, "malformed number '%.*s'", TOK(t));
+        return EQS_OK;
+    }
+    if (ch == '=' || ch == '(' || ch == ')')
+        return EQS_ERROR_AT(P->ctx, EQS_ERR_PARSE, loc, "expected a value, got '%.*s'", TOK(t));
+    return eval_text(P, scope, t->s, (size_t)t->len, loc, out);
+}
+
+/* `.param a=1 b={a*2} c = a * 2 ...` in scope `scope` */
+static eqs_status do_param(parser *P, const eqs_card *c, int scope)
+{
+    eqs_status st = eqs_lex_card(&P->lx, c);
+    if (st) return st;
+    const eqs_tok *t = P->lx.toks;
+    int n = P->lx.n_toks;
+    if (n < 2)
+        return EQS_ERROR_AT(P->ctx, EQS_ERR_PARSE, card_loc(c), "'.param' needs name=value");
+    for (int i = 1; i < n;) {
+        if (!is_ident(&t[i]))
+            return EQS_ERROR_AT(P->ctx, EQS_ERR_PARSE, eqs_tok_loc(c, &t[i]),
+                                "invalid parameter name '%.*s'", TOK(&t[i]));
+        if (i + 1 >= n || !is_eq(&t[i + 1]))
+            return EQS_ERROR_AT(P->ctx, EQS_ERR_PARSE, eqs_tok_loc(c, &t[i]),
+                                "expected '=' after parameter name '%.*s'", TOK(&t[i]));
+        int j = i + 2, k = j;
+        if (j >= n)
+            return EQS_ERROR_AT(P->ctx, EQS_ERR_PARSE, eqs_tok_loc(c, &t[i + 1]),
+                                "missing value for parameter '%.*s'", TOK(&t[i]));
+        while (k < n && !(k + 1 < n && is_eq(&t[k + 1]) && k > j)) k++;
+        double v;
+        eqs_loc vloc = eqs_tok_loc(c, &t[j]);
+        if (k == j + 1 && t[j].s[0] == '{') {
+            st = value_of(P, scope, c, &t[j], &v);
+        } else {
+            if (t[k - 1].line != t[j].line)
+                return EQS_ERROR_AT(P->ctx, EQS_ERR_PARSE, vloc,
+                                    "parameter expression spans lines (use {...})");
+            const char *s = t[j].s, *e = t[k - 1].s + t[k - 1].len;
+            st = eval_text(P, scope, s, (size_t)(e - s), vloc, &v);
+        }
+        if (st) return st;
+        st = param_set(P, scope, t[i].s, (size_t)t[i].len, v);
+        if (st) return st;
+        i = k;
+    }
+    return EQS_OK;
+}
+
+/* ---------------------------------------------------------------- */
+/* nodes and elements                                                */
+/* ---------------------------------------------------------------- */
+
+/* Node index of token t inside instance `in` (ports map to the caller's
+ * nodes, ground and .global names stay global, others get the prefix). */
+static eqs_status node_of(parser *P, const inst *in, const eqs_card *c, const eqs_tok *t,
+                          int *out)
+{
+    if (!is_name(t))
+        return EQS_ERROR_AT(P->ctx, EQS_ERR_PARSE, eqs_tok_loc(c, t), "invalid node name '%.*s'",
+                            TOK(t));
+    int k;
+    if (in->def) {
+        if ((k = eqs_strmap_get(&in->def->portmap, t->s, (size_t)t->len)) >= 0) {
+            *out = in->ports[k];
+            return EQS_OK;
+        }
+        if (eqs_strmap_get(&P->globals, t->s, (size_t)t->len) < 0 &&
+            !(t->len == 1 && t->s[0] == '0') && !eqs_tok_is(t, "gnd")) {
+            size_t len;
+            if (build_name(P, in->prefix, in->plen, t, &len)) return EQS_ERR_NOMEM;
+            k = eqs_nl_node(P->nl, P->nbuf, len);
+            if (k < 0) return EQS_ERR_NOMEM;
+            *out = k;
+            return EQS_OK;
+        }
+    }
+    k = eqs_nl_node(P->nl, t->s, (size_t)t->len);
+    if (k < 0) return EQS_ERR_NOMEM;
+    *out = k;
+    return EQS_OK;
+}
+
+/* Flattened name of the element of the current card into P->ebuf, with
+ * its hash; the index slot is prefetched while the card is parsed. */
+static eqs_status elem_name(parser *P, const inst *in, const eqs_tok *t0)
+{
+    size_t need = in->plen + (size_t)t0->len + 1;
+    if (eqs_grow(P->ctx, (void **)&P->ebuf, &P->ebuf_cap, need, 1)) return EQS_ERR_NOMEM;
+    memcpy(P->ebuf, in->prefix, in->plen);
+    for (int i = 0; i < t0->len; ++i)
+        P->ebuf[in->plen + (size_t)i] = (char)tolower((unsigned char)t0->s[i]);
+    P->ebuf_len = need - 1;
+    P->ebuf[P->ebuf_len] = '\0';
+    P->ebuf_hash = eqs_str_hash(P->ebuf, P->ebuf_len);
+    eqs_strmap_prefetch(&P->nl->priv->elems, P->ebuf_hash);
+    return EQS_OK;
+}
+
+/* Append the element named by elem_name(); checks for duplicates. */
+static eqs_status add_elem(parser *P, const eqs_card *c, eqs_elem_kind kind, eqs_element **out)
+{
+    eqs_netlist *nl = P->nl;
+    int k = eqs_strmap_get_h(&nl->priv->elems, P->ebuf, P->ebuf_len, P->ebuf_hash);
+    if (k >= 0) {
+        const eqs_loc *f = &nl->elems[k].loc;
+        if (f->file == c->file)
+            return EQS_ERROR_AT(P->ctx, EQS_ERR_PARSE, card_loc(c),
+                                "duplicate element name '%s' (first defined at line %d)",
+                                P->ebuf, f->line);
+        return EQS_ERROR_AT(P->ctx, EQS_ERR_PARSE, card_loc(c),
+                            "duplicate element name '%s' (first defined at %s:%d)", P->ebuf,
+                            f->file, f->line);
+    }
+    if (eqs_grow(P->ctx, (void **)&nl->elems, &nl->elem_cap, (size_t)nl->n_elems + 1,
+                 sizeof *nl->elems))
+        return EQS_ERR_NOMEM;
+    char *name = eqs_nl_strdup(nl, P->ebuf, P->ebuf_len);
+    if (!name || eqs_strmap_put_h(P->ctx, &nl->priv->elems, name, P->ebuf_hash, nl->n_elems))
+        return EQS_ERR_NOMEM;
+    eqs_element *e = &nl->elems[nl->n_elems++];
+    memset(e, 0, sizeof *e);
+    e->kind = kind;
+    e->name = name;
+    e->node[0] = e->node[1] = e->node[2] = e->node[3] = -1;
+    e->model = -1;
+    e->area = 1.0;
+    e->loc = card_loc(c);
+    *out = e;
+    return EQS_OK;
+}
+
+static const char *const usage[EQS_EL_NKINDS] = {
+    [EQS_EL_R] = "r<name> n+ n- value",
+    [EQS_EL_D] = "d<name> anode cathode model [area]",
+    [EQS_EL_V] = "v<name> n+ n- [dc] value [ac mag [phase]]",
+    [EQS_EL_I] = "i<name> n+ n- [dc] value [ac mag [phase]]",
+    [EQS_EL_E] = "e<name> n+ n- nc+ nc- gain",
+    [EQS_EL_G] = "g<name> n+ n- nc+ nc- transconductance",
+    [EQS_EL_F] = "f<name> n+ n- vcontrol gain",
+    [EQS_EL_H] = "h<name> n+ n- vcontrol transresistance",
+};
+
+static eqs_status too_few(parser *P, const eqs_card *c, const eqs_tok *t0, eqs_elem_kind k)
+{
+    return EQS_ERROR_AT(P->ctx, EQS_ERR_PARSE, card_loc(c),
+                        "too few fields in '%.*s' (expected: %s)", TOK(t0), usage[k]);
+}
+
+static eqs_status unexpected_tok(parser *P, const eqs_card *c, const eqs_tok *t,
+                                 const eqs_tok *t0)
+{
+    return EQS_ERROR_AT(P->ctx, EQS_ERR_PARSE, eqs_tok_loc(c, t), "unexpected '%.*s' in '%.*s'",
+                        TOK(t), TOK(t0));
+}
+
+static const char *const source_functions[] = {"sin", "pulse", "exp", "pwl", "sffm", "am",
+                                               "trnoise", "trrandom", "distof1", "distof2"};
+
+/* V and I: n+ n- [dc] value [ac mag [phase]] */
+static eqs_status source_value(parser *P, const inst *in, const eqs_card *c, int i,
+                               double *value)
+{
+    const eqs_tok *t = P->lx.toks, *t0 = &t[0];
+    int n = P->lx.n_toks, have = 0;
+    eqs_status st;
+    *value = 0.0;
+    if (i < n && eqs_tok_is(&t[i], "dc")) {
+        i++;
+        if (i >= n || eqs_tok_is(&t[i], "ac"))
+            return EQS_ERROR_AT(P->ctx, EQS_ERR_PARSE, eqs_tok_loc(c, &t[i - 1]),
+                                "missing value after 'dc' in '%.*s'", TOK(t0));
+    }
+    if (i < n && !eqs_tok_is(&t[i], "ac")) {
+        for (size_t f = 0; f < sizeof source_functions / sizeof *source_functions; ++f)
+            if (eqs_tok_is(&t[i], source_functions[f]))
+                return EQS_ERROR_AT(P->ctx, EQS_ERR_PARSE, eqs_tok_loc(c, &t[i]),
+                                    "unsupported source function '%.*s' in '%.*s' (only dc and ac)",
+                                    TOK(&t[i]), TOK(t0));
+        if ((st = value_of(P, in->scope, c, &t[i], value))) return st;
+        have = 1;
+        i++;
+    }
+    if (i < n && eqs_tok_is(&t[i], "ac")) {
+        have = 1;
+        i++;
+        double ignored;
+        for (int k = 0; k < 2 && i < n; ++k, ++i) /* magnitude, phase: checked, unused */
+            if ((st = value_of(P, in->scope, c, &t[i], &ignored))) return st;
+    }
+    if (!have) return too_few(P, c, t0, t0->s[0] == 'v' || t0->s[0] == 'V' ? EQS_EL_V : EQS_EL_I);
+    if (i < n) return unexpected_tok(P, c, &t[i], t0);
+    return EQS_OK;
+}
+
+static eqs_status do_instance(parser *P, const inst *in, const eqs_card *c);
+
+static eqs_status do_element(parser *P, const inst *in, const eqs_card *c)
+{
+    eqs_status st = eqs_lex_card(&P->lx, c);
+    if (st) return st;
+    const eqs_tok *t = P->lx.toks;
+    int n = P->lx.n_toks;
+    if (n == 0) /* only separators, e.g. ",," */
+        return EQS_ERROR_AT(P->ctx, EQS_ERR_PARSE, card_loc(c), "unexpected '%c'", c->start[0]);
+    const eqs_tok *t0 = &t[0];
+    eqs_elem_kind kind;
+    int nn; /* nodes */
+    switch (tolower((unsigned char)t0->s[0])) {
+    case 'r': kind = EQS_EL_R; nn = 2; break;
+    case 'd': kind = EQS_EL_D; nn = 2; break;
+    case 'v': kind = EQS_EL_V; nn = 2; break;
+    case 'i': kind = EQS_EL_I; nn = 2; break;
+    case 'e': kind = EQS_EL_E; nn = 4; break;
+    case 'g': kind = EQS_EL_G; nn = 4; break;
+    case 'f': kind = EQS_EL_F; nn = 2; break;
+    case 'h': kind = EQS_EL_H; nn = 2; break;
+    case 'x': return do_instance(P, in, c);
+    default: {
+        unsigned char ch = (unsigned char)t0->s[0];
+        if (ch < 0x20 || ch >= 0x7f)
+            return EQS_ERROR_AT(P->ctx, EQS_ERR_PARSE, card_loc(c),
+                                "unknown element type (byte 0x%02x)", ch);
+        return EQS_ERROR_AT(P->ctx, EQS_ERR_PARSE, card_loc(c),
+                            "unknown element type '%c' in '%.*s'", tolower(ch), TOK(t0));
+    }
+    }
+    if (!is_name(t0))
+        return EQS_ERROR_AT(P->ctx, EQS_ERR_PARSE, card_loc(c), "invalid element name '%.*s'",
+                            TOK(t0));
+    if ((st = elem_name(P, in, t0))) return st;
+    /* name, nodes, value or model (F, H: controlling source too) */
+    int need = 1 + nn + 1 + ((kind == EQS_EL_F || kind == EQS_EL_H) ? 1 : 0);
+    if (n < need) return too_few(P, c, t0, kind);
+    int nodes[4];
+    for (int k = 0; k < nn; ++k)
+        if ((st = node_of(P, in, c, &t[1 + k], &nodes[k]))) return st;
+    double value = 0.0, area = 1.0;
+    int model = -1;
+    const eqs_tok *ctrl = NULL;
+    int i = 1 + nn;
+    switch (kind) {
+    case EQS_EL_R:
+    case EQS_EL_E:
+    case EQS_EL_G:
+        if ((st = value_of(P, in->scope, c, &t[i], &value))) return st;
+        i++;
+        break;
+    case EQS_EL_F:
+    case EQS_EL_H:
+        if (!is_name(&t[i]))
+            return EQS_ERROR_AT(P->ctx, EQS_ERR_PARSE, eqs_tok_loc(c, &t[i]),
+                                "invalid controlling source name '%.*s'", TOK(&t[i]));
+        ctrl = &t[i++];
+        if ((st = value_of(P, in->scope, c, &t[i], &value))) return st;
+        i++;
+        break;
+    case EQS_EL_D:
+        model = eqs_strmap_get(&P->nl->priv->models, t[i].s, (size_t)t[i].len);
+        if (model < 0)
+            return EQS_ERROR_AT(P->ctx, EQS_ERR_PARSE, eqs_tok_loc(c, &t[i]),
+                                "unknown diode model '%.*s' in '%.*s'", TOK(&t[i]), TOK(t0));
+        i++;
+        if (i + 1 < n && eqs_tok_is(&t[i], "area") && is_eq(&t[i + 1])) {
+            i += 2;
+            if (i >= n)
+                return EQS_ERROR_AT(P->ctx, EQS_ERR_PARSE, eqs_tok_loc(c, &t[i - 1]),
+                                    "missing value for 'area' in '%.*s'", TOK(t0));
+        }
+        if (i < n) {
+            if ((st = value_of(P, in->scope, c, &t[i], &area))) return st;
+            i++;
+        }
+        break;
+    default: /* V, I */
+        if ((st = source_value(P, in, c, i, &value))) return st;
+        i = n;
+        break;
+    }
+    if (i < n) return unexpected_tok(P, c, &t[i], t0);
+    eqs_element *e = NULL;
+    if ((st = add_elem(P, c, kind, &e))) return st;
+    e->n_nodes = nn;
+    for (int k = 0; k < nn; ++k) e->node[k] = nodes[k];
+    e->value = value;
+    e->model = model;
+    e->area = area;
+    if (ctrl) {
+        size_t len;
+        if (build_name(P, in->prefix, in->plen, ctrl, &len)) return EQS_ERR_NOMEM;
+        e->ctrl = eqs_nl_strdup(P->nl, P->nbuf, len);
+        if (!e->ctrl) return EQS_ERR_NOMEM;
+    }
+    return EQS_OK;
+}
+
+/* ---------------------------------------------------------------- */
+/* subcircuits                                                       */
+/* ---------------------------------------------------------------- */
+
+/* Definition visible from inside definition `from` (-1: top level). */
+static int find_def(parser *P, int from, const eqs_tok *t)
+{
+    for (int d = from;; d = P->defs[d].parent) {
+        size_t klen;
+        if (build_key(P, d, t->s, (size_t)t->len, &klen)) return -1;
+        int k = eqs_strmap_get(&P->defmap, P->kbuf, klen);
+        if (k >= 0 || d < 0) return k;
+    }
+}
+
+static eqs_status expand(parser *P, const inst *in, int params_done);
+
+static eqs_status do_instance(parser *P, const inst *in, const eqs_card *c)
+{
+    eqs_ctx *ctx = P->ctx;
+    const eqs_tok *t = P->lx.toks, *t0 = &t[0];
+    int n = P->lx.n_toks, m = 1;
+    while (m < n && !eqs_tok_is(&t[m], "params:") && !(m + 1 < n && is_eq(&t[m + 1]))) m++;
+    if (m < 2)
+        return EQS_ERROR_AT(ctx, EQS_ERR_PARSE, card_loc(c),
+                            "too few fields in '%.*s' (expected: x<name> nodes... subcircuit "
+                            "[name=value ...])",
+                            TOK(t0));
+    const eqs_tok *sub = &t[m - 1];
+    int from = in->def ? (int)(in->def - P->defs) : -1;
+    int d = find_def(P, from, sub);
+    if (d < 0)
+        return EQS_ERROR_AT(ctx, EQS_ERR_PARSE, eqs_tok_loc(c, sub),
+                            "unknown subcircuit '%.*s' in '%.*s'", TOK(sub), TOK(t0));
+    subdef *def = &P->defs[d];
+    if (m - 2 != def->n_ports)
+        return EQS_ERROR_AT(ctx, EQS_ERR_PARSE, card_loc(c),
+                            "subcircuit '%s' expects %d node%s, got %d", def->name, def->n_ports,
+                            def->n_ports == 1 ? "" : "s", m - 2);
+    if (def->active)
+        return EQS_ERROR_AT(ctx, EQS_ERR_PARSE, card_loc(c),
+                            "recursive instantiation of subcircuit '%s' in '%.*s'", def->name,
+                            TOK(t0));
+    if (in->depth >= MAX_INSTANCE_DEPTH)
+        return EQS_ERROR_AT(ctx, EQS_ERR_PARSE, card_loc(c),
+                            "subcircuit instances nested too deeply (more than %d levels)",
+                            MAX_INSTANCE_DEPTH);
+    if (!is_name(t0))
+        return EQS_ERROR_AT(ctx, EQS_ERR_PARSE, card_loc(c), "invalid element name '%.*s'", TOK(t0));
+
+    eqs_status st = EQS_OK;
+    int *ports = eqs_malloc(ctx, sizeof *ports * (size_t)(def->n_ports + 1));
+    double *vals = eqs_malloc(ctx, sizeof *vals * (size_t)(def->n_params + 1));
+    char *given = eqs_calloc(ctx, (size_t)def->n_params + 1, 1);
+    char *prefix = eqs_malloc(ctx, in->plen + (size_t)t0->len + 2);
+    if (!ports || !vals || !given || !prefix) {
+        st = EQS_ERR_NOMEM;
+        goto done;
+    }
+    for (int k = 0; k < def->n_ports; ++k)
+        if ((st = node_of(P, in, c, &t[1 + k], &ports[k]))) goto done;
+    int i = m;
+    if (i < n && eqs_tok_is(&t[i], "params:")) i++;
+    while (i < n) {
+        if (!is_ident(&t[i]) || i + 2 >= n || !is_eq(&t[i + 1])) {
+            st = EQS_ERROR_AT(ctx, EQS_ERR_PARSE, eqs_tok_loc(c, &t[i]),
+                              "expected 'name=value' in '%.*s', got '%.*s'", TOK(t0), TOK(&t[i]));
+            goto done;
+        }
+        int k = 0;
+        while (k < def->n_params && !eqs_tok_is(&t[i], def->pname[k])) k++;
+        if (k == def->n_params) {
+            st = EQS_ERROR_AT(ctx, EQS_ERR_PARSE, eqs_tok_loc(c, &t[i]),
+                              "subcircuit '%s' has no parameter '%.*s'", def->name, TOK(&t[i]));
+            goto done;
+        }
+        if ((st = value_of(P, in->scope, c, &t[i + 2], &vals[k]))) goto done;
+        given[k] = 1;
+        i += 3;
+    }
+    /* flattened instance name: duplicate check through the prefix map */
+    size_t len;
+    if ((st = build_name(P, in->prefix, in->plen, t0, &len))) goto done;
+    {
+        int old = eqs_strmap_get(&P->insts, P->nbuf, len);
+        if (old >= 0) {
+            const eqs_card *oc = &P->lx.cards[old];
+            if (oc->file == c->file)
+                st = EQS_ERROR_AT(ctx, EQS_ERR_PARSE, card_loc(c),
+                                  "duplicate element name '%s' (first defined at line %d)",
+                                  P->nbuf, oc->line);
+            else
+                st = EQS_ERROR_AT(ctx, EQS_ERR_PARSE, card_loc(c),
+                                  "duplicate element name '%s' (first defined at %s:%d)", P->nbuf,
+                                  oc->file, oc->line);
+            goto done;
+        }
+        char *iname = eqs_nl_strdup(P->nl, P->nbuf, len);
+        if (!iname || eqs_strmap_put(ctx, &P->insts, iname, (int)(c - P->lx.cards))) {
+            st = EQS_ERR_NOMEM;
+            goto done;
+        }
+    }
+    memcpy(prefix, P->nbuf, len);
+    prefix[len] = '.';
+    prefix[len + 1] = '\0';
+    {
+        int s = new_scope(P, in->scope);
+        if (s < 0) {
+            st = EQS_ERR_NOMEM;
+            goto done;
+        }
+        const eqs_card *dc = &P->lx.cards[def->card];
+        for (int k = 0; k < def->n_params; ++k) {
+            double v = vals[k];
+            if (!given[k] && (st = value_of(P, s, dc, &def->pval_tok[k], &v))) goto done;
+            if ((st = param_set(P, s, def->pname[k], strlen(def->pname[k]), v))) goto done;
+        }
+        inst sub_in = {prefix, len + 1, def, ports, s, in->depth + 1};
+        def->active = 1;
+        st = expand(P, &sub_in, 0);
+        def->active = 0;
+    }
+done:
+    eqs_free(ctx, ports);
+    eqs_free(ctx, vals);
+    eqs_free(ctx, given);
+    eqs_free(ctx, prefix);
+    return st;
+}
+
+/* Elements (and, unless done, .param cards) of one scope. */
+static eqs_status expand(parser *P, const inst *in, int params_done)
+{
+    size_t first = 0, last = P->lx.n_cards;
+    if (in->def) {
+        first = (size_t)in->def->card + 1;
+        last = (size_t)in->def->last;
+    }
+    eqs_status st;
+    for (int pass = params_done; pass < 2; ++pass) {
+        for (size_t ci = first; ci < last; ++ci) {
+            const eqs_card *c = &P->lx.cards[ci];
+            if (c->kind == K_SUBCKT) {
+                ci = (size_t)P->defs[c->aux].last; /* skip the nested definition */
+                continue;
+            }
+            if (pass == 0 && c->kind == K_PARAM && (st = do_param(P, c, in->scope))) return st;
+            if (pass == 1 && c->kind == K_ELEM && (st = do_element(P, in, c))) return st;
+        }
+    }
+    return EQS_OK;
+}
+
+/* `.subckt name ports... [params:] [p=default ...]` */
+static eqs_status do_subckt_header(parser *P, size_t ci, int parent)
+{
+    eqs_ctx *ctx = P->ctx;
+    eqs_card *c = &P->lx.cards[ci];
+    const eqs_tok *t = P->lx.toks;
+    int n = P->lx.n_toks;
+    if (n < 2 || !is_name(&t[1]))
+        return EQS_ERROR_AT(ctx, EQS_ERR_PARSE, card_loc(c), "missing subcircuit name");
+    if (eqs_grow(ctx, (void **)&P->defs, &P->def_cap, (size_t)P->n_defs + 1, sizeof *P->defs))
+        return EQS_ERR_NOMEM;
+    size_t klen;
+    if (build_key(P, parent, t[1].s, (size_t)t[1].len, &klen)) return EQS_ERR_NOMEM;
+    int old = eqs_strmap_get(&P->defmap, P->kbuf, klen);
+    if (old >= 0) {
+        const eqs_card *oc = &P->lx.cards[P->defs[old].card];
+        return EQS_ERROR_AT(ctx, EQS_ERR_PARSE, eqs_tok_loc(c, &t[1]),
+                            "duplicate subcircuit '%s' (first defined at %s:%d)",
+                            P->defs[old].name, oc->file, oc->line);
+    }
+    char *key = eqs_nl_strdup(P->nl, P->kbuf, klen);
+    if (!key || eqs_strmap_put(ctx, &P->defmap, key, P->n_defs)) return EQS_ERR_NOMEM;
+    subdef *d = &P->defs[P->n_defs];
+    memset(d, 0, sizeof *d);
+    P->n_defs++;
+    d->parent = parent;
+    d->card = (int)ci;
+    d->last = -1;
+    d->name = eqs_nl_strdup(P->nl, t[1].s, (size_t)t[1].len);
+    if (!d->name) return EQS_ERR_NOMEM;
+    c->aux = P->n_defs - 1;
+    int i = 2;
+    for (; i < n; ++i) {
+        if (eqs_tok_is(&t[i], "params:") || (i + 1 < n && is_eq(&t[i + 1]))) break;
+        if (!is_name(&t[i]) || (t[i].len == 1 && t[i].s[0] == '0') || eqs_tok_is(&t[i], "gnd"))
+            return EQS_ERROR_AT(ctx, EQS_ERR_PARSE, eqs_tok_loc(c, &t[i]),
+                                "invalid port name '%.*s' in subcircuit '%s'", TOK(&t[i]), d->name);
+        if (eqs_strmap_get(&d->portmap, t[i].s, (size_t)t[i].len) >= 0)
+            return EQS_ERROR_AT(ctx, EQS_ERR_PARSE, eqs_tok_loc(c, &t[i]),
+                                "duplicate port '%.*s' in subcircuit '%s'", TOK(&t[i]), d->name);
+        char *pn = eqs_nl_strdup(P->nl, t[i].s, (size_t)t[i].len);
+        if (!pn || eqs_strmap_put(ctx, &d->portmap, pn, d->n_ports)) return EQS_ERR_NOMEM;
+        d->n_ports++;
+    }
+    if (i < n && eqs_tok_is(&t[i], "params:")) i++;
+    int np = (n - i) / 3 + 1;
+    d->pname = eqs_malloc(ctx, sizeof *d->pname * (size_t)np);
+    d->pname_tok = eqs_malloc(ctx, sizeof *d->pname_tok * (size_t)np);
+    d->pval_tok = eqs_malloc(ctx, sizeof *d->pval_tok * (size_t)np);
+    if (!d->pname || !d->pname_tok || !d->pval_tok) return EQS_ERR_NOMEM;
+    while (i < n) {
+        if (!is_ident(&t[i]) || i + 2 >= n || !is_eq(&t[i + 1]))
+            return EQS_ERROR_AT(ctx, EQS_ERR_PARSE, eqs_tok_loc(c, &t[i]),
+                                "expected 'name=value' in '.subckt %s', got '%.*s'", d->name,
+                                TOK(&t[i]));
+        for (int k = 0; k < d->n_params; ++k)
+            if (eqs_tok_is(&t[i], d->pname[k]))
+                return EQS_ERROR_AT(ctx, EQS_ERR_PARSE, eqs_tok_loc(c, &t[i]),
+                                    "duplicate parameter '%.*s' in subcircuit '%s'", TOK(&t[i]),
+                                    d->name);
+        d->pname[d->n_params] = eqs_nl_strdup(P->nl, t[i].s, (size_t)t[i].len);
+        if (!d->pname[d->n_params]) return EQS_ERR_NOMEM;
+        d->pname_tok[d->n_params] = t[i];
+        d->pval_tok[d->n_params] = t[i + 2];
+        d->n_params++;
+        i += 3;
+    }
+    return EQS_OK;
+}
+
+/* ---------------------------------------------------------------- */
+/* .model, .options, extension cards                                 */
+/* ---------------------------------------------------------------- */
+
+enum { M_IS, M_N, M_RS, M_BV, M_IBV, M_TNOM, M_LEVEL, M_IGNORED };
+
+static const struct {
+    const char *name;
+    int field;
+} model_params[] = {
+    {"is", M_IS},       {"n", M_N},         {"rs", M_RS},       {"bv", M_BV},
+    {"ibv", M_IBV},     {"tnom", M_TNOM},   {"level", M_LEVEL}, {"cjo", M_IGNORED},
+    {"cj0", M_IGNORED}, {"vj", M_IGNORED},  {"m", M_IGNORED},   {"tt", M_IGNORED},
+    {"eg", M_IGNORED},  {"xti", M_IGNORED}, {"kf", M_IGNORED},  {"af", M_IGNORED},
+    {"fc", M_IGNORED},
+};
+
+/* append "key=value" to a growing text */
+static eqs_status card_append(parser *P, char **buf, size_t *cap, size_t *len, const char *key,
+                              double v)
+{
+    char tmp[64];
+    int k = snprintf(tmp, sizeof tmp, "%s%s=%.17g", *len ? " " : "", key, v);
+    if (eqs_grow(P->ctx, (void **)buf, cap, *len + (size_t)k + 1, 1)) return EQS_ERR_NOMEM;
+    memcpy(*buf + *len, tmp, (size_t)k + 1);
+    *len += (size_t)k;
+    return EQS_OK;
+}
+
+/* `.model name d [(] key=value ... [)]` */
+static eqs_status do_model(parser *P, const eqs_card *c)
+{
+    eqs_ctx *ctx = P->ctx;
+    eqs_netlist *nl = P->nl;
+    eqs_status st = eqs_lex_card(&P->lx, c);
+    if (st) return st;
+    const eqs_tok *t = P->lx.toks;
+    int n = P->lx.n_toks;
+    if (n < 2 || !is_name(&t[1]))
+        return EQS_ERROR_AT(ctx, EQS_ERR_PARSE, card_loc(c), "missing model name in '.model'");
+    if (n < 3 || !is_name(&t[2]))
+        return EQS_ERROR_AT(ctx, EQS_ERR_PARSE, card_loc(c), "missing type of model '%.*s'",
+                            TOK(&t[1]));
+    if (!eqs_tok_is(&t[2], "d"))
+        return EQS_ERROR_AT(ctx, EQS_ERR_PARSE, eqs_tok_loc(c, &t[2]),
+                            "unsupported model type '%.*s' in model '%.*s' (only d)", TOK(&t[2]),
+                            TOK(&t[1]));
+    int old = eqs_strmap_get(&nl->priv->models, t[1].s, (size_t)t[1].len);
+    if (old >= 0) {
+        const eqs_loc *f = &nl->models[old].loc;
+        return EQS_ERROR_AT(ctx, EQS_ERR_PARSE, eqs_tok_loc(c, &t[1]),
+                            "duplicate model '%s' (first defined at %s:%d)", nl->models[old].name,
+                            f->file, f->line);
+    }
+    eqs_diode_model m = {0};
+    m.is_A = 1e-14;
+    m.n = 1.0;
+    m.rs_Ohm = 0.0;
+    m.bv_V = INFINITY;
+    m.has_bv = 0;
+    m.ibv_A = 1e-3;
+    m.tnom_C = 27.0;
+    m.loc = card_loc(c);
+    char *text = NULL;
+    size_t tcap = 0, tlen = 0;
+    int i = 3, open = -1;
+    if (i < n && t[i].len == 1 && t[i].s[0] == '(') open = i++;
+    while (i < n) {
+        if (t[i].len == 1 && t[i].s[0] == ')') {
+            if (open < 0) {
+                st = EQS_ERROR_AT(ctx, EQS_ERR_PARSE, eqs_tok_loc(c, &t[i]),
+                                  "unbalanced ')' in model '%.*s'", TOK(&t[1]));
+                goto fail;
+            }
+            open = -1;
+            if (++i < n) {
+                st = EQS_ERROR_AT(ctx, EQS_ERR_PARSE, eqs_tok_loc(c, &t[i]),
+                                  "unexpected '%.*s' after ')' in model '%.*s'", TOK(&t[i]),
+                                  TOK(&t[1]));
+                goto fail;
+            }
+            break;
+        }
+        if (!is_ident(&t[i]) || i + 2 >= n || !is_eq(&t[i + 1])) {
+            st = EQS_ERROR_AT(ctx, EQS_ERR_PARSE, eqs_tok_loc(c, &t[i]),
+                              "expected 'name=value' in model '%.*s', got '%.*s'", TOK(&t[1]),
+                              TOK(&t[i]));
+            goto fail;
+        }
+        size_t k = 0;
+        while (k < sizeof model_params / sizeof *model_params &&
+               !eqs_tok_is(&t[i], model_params[k].name))
+            k++;
+        if (k == sizeof model_params / sizeof *model_params) {
+            st = EQS_ERROR_AT(ctx, EQS_ERR_PARSE, eqs_tok_loc(c, &t[i]),
+                              "unknown diode model parameter '%.*s' in model '%.*s'", TOK(&t[i]),
+                              TOK(&t[1]));
+            goto fail;
+        }
+        double v;
+        if ((st = value_of(P, 0, c, &t[i + 2], &v))) goto fail;
+        switch (model_params[k].field) {
+        case M_IS: m.is_A = v; break;
+        case M_N: m.n = v; break;
+        case M_RS: m.rs_Ohm = v; break;
+        case M_BV: m.bv_V = v; m.has_bv = 1; break;
+        case M_IBV: m.ibv_A = v; break;
+        case M_TNOM: m.tnom_C = v; break;
+        case M_LEVEL:
+            if (v != 1.0) {
+                st = EQS_ERROR_AT(ctx, EQS_ERR_PARSE, eqs_tok_loc(c, &t[i + 2]),
+                                  "unsupported diode level %g in model '%.*s' (only 1)", v,
+                                  TOK(&t[1]));
+                goto fail;
+            }
+            break;
+        default: break;
+        }
+        if ((st = card_append(P, &text, &tcap, &tlen, model_params[k].name, v))) goto fail;
+        i += 3;
+    }
+    if (open >= 0) {
+        st = EQS_ERROR_AT(ctx, EQS_ERR_PARSE, eqs_tok_loc(c, &t[open]),
+                          "unbalanced '(' in model '%.*s'", TOK(&t[1]));
+        goto fail;
+    }
+    m.name = eqs_nl_strdup(nl, t[1].s, (size_t)t[1].len);
+    m.card = eqs_nl_strdup(nl, text ? text : "", tlen);
+    if (!m.name || !m.card ||
+        eqs_grow(ctx, (void **)&nl->models, &nl->model_cap, (size_t)nl->n_models + 1,
+                 sizeof *nl->models) ||
+        eqs_strmap_put(ctx, &nl->priv->models, m.name, nl->n_models)) {
+        st = EQS_ERR_NOMEM;
+        goto fail;
+    }
+    nl->models[nl->n_models++] = m;
+fail:
+    eqs_free(ctx, text);
+    return st;
+}
+
+/* `.options key=value flag ...` */
+static eqs_status do_options(parser *P, const eqs_card *c)
+{
+    const eqs_tok *t = P->lx.toks;
+    int n = P->lx.n_toks;
+    eqs_netlist_options *o = &P->nl->options;
+    for (int i = 1; i < n;) {
+        const eqs_tok *key = &t[i];
+        if (!is_name(key))
+            return EQS_ERROR_AT(P->ctx, EQS_ERR_PARSE, eqs_tok_loc(c, key),
+                                "unexpected '%.*s' in '.options'", TOK(key));
+        const eqs_tok *val = NULL;
+        if (i + 1 < n && is_eq(&t[i + 1])) {
+            if (i + 2 >= n)
+                return EQS_ERROR_AT(P->ctx, EQS_ERR_PARSE, eqs_tok_loc(c, &t[i + 1]),
+                                    "missing value for option '%.*s'", TOK(key));
+            val = &t[i + 2];
+            i += 3;
+        } else {
+            i += 1;
+        }
+        double *dst = NULL;
+        int *set = NULL, is_int = 0;
+        if (eqs_tok_is(key, "reltol")) dst = &o->reltol, set = &o->reltol_set;
+        else if (eqs_tok_is(key, "abstol")) dst = &o->abstol, set = &o->abstol_set;
+        else if (eqs_tok_is(key, "vntol")) dst = &o->vntol, set = &o->vntol_set;
+        else if (eqs_tok_is(key, "gmin")) dst = &o->gmin, set = &o->gmin_set;
+        else if (eqs_tok_is(key, "itl1")) set = &o->itl1_set, is_int = 1;
+        if (!set) {
+            eqs_log(P->ctx, EQS_LOG_DEBUG, "%s:%d:%d: option '%.*s' ignored", c->file, key->line,
+                    key->col, TOK(key));
+            continue;
+        }
+        if (!val)
+            return EQS_ERROR_AT(P->ctx, EQS_ERR_PARSE, eqs_tok_loc(c, key),
+                                "missing value for option '%.*s'", TOK(key));
+        double v;
+        eqs_status st = value_of(P, 0, c, val, &v);
+        if (st) return st;
+        if (is_int) {
+            if (v < 1 || v > 1e9 || v != floor(v))
+                return EQS_ERROR_AT(P->ctx, EQS_ERR_PARSE, eqs_tok_loc(c, val),
+                                    "option 'itl1' needs a positive integer, got '%.*s'",
+                                    TOK(val));
+            o->itl1 = (int)v;
+        } else {
+            if (!(v > 0))
+                return EQS_ERROR_AT(P->ctx, EQS_ERR_PARSE, eqs_tok_loc(c, val),
+                                    "option '%.*s' must be positive, got '%.*s'", TOK(key),
+                                    TOK(val));
+            *dst = v;
+        }
+        *set = 1;
+    }
+    return EQS_OK;
+}
+
+/* .trainable / .input / .output: names with their locations */
+static eqs_status do_ext(parser *P, const eqs_card *c, char ***names, eqs_loc **locs,
+                         int *count)
+{
+    const eqs_tok *t = P->lx.toks;
+    int n = P->lx.n_toks;
+    if (c->scope >= 0)
+        return EQS_ERROR_AT(P->ctx, EQS_ERR_PARSE, card_loc(c),
+                            "'%.*s' is only allowed at the top level, not inside '.subckt %s'",
+                            TOK(&t[0]), P->defs[c->scope].name);
+    if (n < 2 && names != &P->nl->trainable)
+        return EQS_ERROR_AT(P->ctx, EQS_ERR_PARSE, card_loc(c), "'%.*s' needs at least one name",
+                            TOK(&t[0]));
+    size_t need = (size_t)*count + (size_t)n;
+    char **nn = eqs_realloc(P->ctx, *names, need * sizeof *nn);
+    if (!nn) return EQS_ERR_NOMEM;
+    *names = nn;
+    eqs_loc *nlocs = eqs_realloc(P->ctx, *locs, need * sizeof *nlocs);
+    if (!nlocs) return EQS_ERR_NOMEM;
+    *locs = nlocs;
+    for (int i = 1; i < n; ++i) {
+        if (!is_name(&t[i]))
+            return EQS_ERROR_AT(P->ctx, EQS_ERR_PARSE, eqs_tok_loc(c, &t[i]),
+                                "unexpected '%.*s' in '%.*s'", TOK(&t[i]), TOK(&t[0]));
+        char *s = eqs_nl_strdup(P->nl, t[i].s, (size_t)t[i].len);
+        if (!s) return EQS_ERR_NOMEM;
+        (*names)[*count] = s;
+        (*locs)[*count] = eqs_tok_loc(c, &t[i]);
+        (*count)++;
+    }
+    return EQS_OK;
+}
+
+static const char *const ignored_cards[] = {
+    ".tran", ".dc",    ".ac",    ".print", ".plot",  ".save",    ".probe", ".temp",
+    ".ic",   ".nodeset", ".meas", ".measure", ".four", ".noise", ".tf",    ".sens",
+    ".pz",   ".disto", ".width", ".title", ".lib",   ".func",    ".csparam", ".step",
+};
+
+/* Cards handled once wherever they are: .model, .options, .op,
+ * extension cards, ignored and unknown cards. */
+static eqs_status do_once(parser *P, const eqs_card *c)
+{
+    if (c->kind == K_MODEL) return do_model(P, c);
+    eqs_status st = eqs_lex_card(&P->lx, c);
+    if (st) return st;
+    const eqs_tok *t0 = &P->lx.toks[0];
+    eqs_netlist *nl = P->nl;
+    if (eqs_tok_is(t0, ".options") || eqs_tok_is(t0, ".option") || eqs_tok_is(t0, ".opt"))
+        return do_options(P, c);
+    if (eqs_tok_is(t0, ".op")) {
+        nl->has_op = 1;
+        if (P->lx.n_toks > 1)
+            return EQS_ERROR_AT(P->ctx, EQS_ERR_PARSE, eqs_tok_loc(c, &P->lx.toks[1]),
+                                "unexpected '%.*s' in '.op'", TOK(&P->lx.toks[1]));
+        return EQS_OK;
+    }
+    if (eqs_tok_is(t0, ".global")) return EQS_OK; /* collected in the structure pass */
+    if (eqs_tok_is(t0, ".trainable"))
+        return do_ext(P, c, &nl->trainable, &nl->trainable_loc, &nl->n_trainable);
+    if (eqs_tok_is(t0, ".input")) return do_ext(P, c, &nl->inputs, &nl->input_loc, &nl->n_inputs);
+    if (eqs_tok_is(t0, ".output"))
+        return do_ext(P, c, &nl->outputs, &nl->output_loc, &nl->n_outputs);
+    nl->n_ignored_cards++;
+    for (size_t k = 0; k < sizeof ignored_cards / sizeof *ignored_cards; ++k)
+        if (eqs_tok_is(t0, ignored_cards[k])) {
+            eqs_warn_at(P->ctx, card_loc(c), "'%s' card ignored", ignored_cards[k]);
+            return EQS_OK;
+        }
+    eqs_warn_at(P->ctx, card_loc(c), "unknown card '%.*s' ignored", TOK(t0));
+    return EQS_OK;
+}
+
+/* ---------------------------------------------------------------- */
+/* passes                                                            */
+/* ---------------------------------------------------------------- */
+
+/* Pass 1: card kinds, .subckt ranges, .global names. */
+static eqs_status structure(parser *P)
+{
+    eqs_ctx *ctx = P->ctx;
+    int *stack = NULL;
+    size_t scap = 0;
+    int depth = 0;
+    eqs_status st = EQS_OK;
+    for (size_t ci = 0; ci < P->lx.n_cards; ++ci) {
+        eqs_card *c = &P->lx.cards[ci];
+        c->scope = depth ? stack[depth - 1] : -1;
+        if (c->start[0] != '.') {
+            c->kind = K_ELEM;
+            continue;
+        }
+        if ((st = eqs_lex_card(&P->lx, c))) goto out;
+        const eqs_tok *t = P->lx.toks;
+        int n = P->lx.n_toks;
+        c->kind = K_OTHER;
+        if (eqs_tok_is(&t[0], ".subckt")) {
+            c->kind = K_SUBCKT;
+            if ((st = do_subckt_header(P, ci, c->scope))) goto out;
+            if (eqs_grow(ctx, (void **)&stack, &scap, (size_t)depth + 1, sizeof *stack)) {
+                st = EQS_ERR_NOMEM;
+                goto out;
+            }
+            stack[depth++] = c->aux;
+        } else if (eqs_tok_is(&t[0], ".ends")) {
+            c->kind = K_ENDS;
+            if (!depth) {
+                st = EQS_ERROR_AT(ctx, EQS_ERR_PARSE, card_loc(c), "'.ends' without '.subckt'");
+                goto out;
+            }
+            subdef *d = &P->defs[stack[--depth]];
+            if (n > 1 && !eqs_tok_is(&t[1], d->name)) {
+                st = EQS_ERROR_AT(ctx, EQS_ERR_PARSE, eqs_tok_loc(c, &t[1]),
+                                  "'.ends %.*s' does not match '.subckt %s'", TOK(&t[1]), d->name);
+                goto out;
+            }
+            if (n > 2) {
+                st = EQS_ERROR_AT(ctx, EQS_ERR_PARSE, eqs_tok_loc(c, &t[2]),
+                                  "unexpected '%.*s' in '.ends'", TOK(&t[2]));
+                goto out;
+            }
+            d->last = (int)ci;
+        } else if (eqs_tok_is(&t[0], ".param")) {
+            c->kind = K_PARAM;
+        } else if (eqs_tok_is(&t[0], ".model")) {
+            c->kind = K_MODEL;
+        } else if (eqs_tok_is(&t[0], ".global")) {
+            for (int i = 1; i < n; ++i) {
+                if (!is_name(&t[i])) {
+                    st = EQS_ERROR_AT(ctx, EQS_ERR_PARSE, eqs_tok_loc(c, &t[i]),
+                                      "invalid node name '%.*s'", TOK(&t[i]));
+                    goto out;
+                }
+                if (eqs_strmap_get(&P->globals, t[i].s, (size_t)t[i].len) >= 0) continue;
+                char *g = eqs_nl_strdup(P->nl, t[i].s, (size_t)t[i].len);
+                if (!g || eqs_strmap_put(ctx, &P->globals, g, 1)) {
+                    st = EQS_ERR_NOMEM;
+                    goto out;
+                }
+            }
+        }
+    }
+    if (depth) {
+        const eqs_card *c = &P->lx.cards[P->defs[stack[depth - 1]].card];
+        st = EQS_ERROR_AT(ctx, EQS_ERR_PARSE, card_loc(c),
+                          "unterminated .subckt '%s' (no .ends)", P->defs[stack[depth - 1]].name);
+    }
+out:
+    eqs_free(ctx, stack);
+    return st;
+}
+
+/* Pass 5: names that need the whole flattened netlist. */
+static eqs_status final_checks(parser *P)
+{
+    eqs_netlist *nl = P->nl;
+    eqs_ctx *ctx = P->ctx;
+    for (int i = 0; i < nl->n_elems; ++i) {
+        const eqs_element *e = &nl->elems[i];
+        if (e->kind != EQS_EL_F && e->kind != EQS_EL_H) continue;
+        int k = eqs_strmap_get(&nl->priv->elems, e->ctrl, strlen(e->ctrl));
+        if (k < 0 || nl->elems[k].kind != EQS_EL_V)
+            return EQS_ERROR_AT(ctx, EQS_ERR_PARSE, e->loc,
+                                "controlling source '%s' of '%s' is %s", e->ctrl, e->name,
+                                k < 0 ? "not defined" : "not a voltage source");
+    }
+    /* inputs: V elements, each once (a temporary set keeps this linear) */
+    eqs_strmap seen = {0};
+    eqs_status st = EQS_OK;
+    for (int i = 0; i < nl->n_inputs && !st; ++i) {
+        const char *s = nl->inputs[i];
+        size_t len = strlen(s);
+        int k = eqs_strmap_get(&nl->priv->elems, s, len);
+        if (k < 0 || nl->elems[k].kind != EQS_EL_V)
+            st = EQS_ERROR_AT(ctx, EQS_ERR_PARSE, nl->input_loc[i],
+                              "input '%s' is not a voltage source of the netlist", s);
+        else if (eqs_strmap_get(&seen, s, len) >= 0)
+            st = EQS_ERROR_AT(ctx, EQS_ERR_PARSE, nl->input_loc[i], "input '%s' listed twice", s);
+        else
+            st = eqs_strmap_put(ctx, &seen, s, i);
+    }
+    eqs_strmap_free(ctx, &seen);
+    if (st) return st;
+    /* outputs: existing nodes, not ground, each once */
+    char *mark = eqs_calloc(ctx, (size_t)nl->n_nodes, 1);
+    if (!mark) return EQS_ERR_NOMEM;
+    for (int i = 0; i < nl->n_outputs && !st; ++i) {
+        const char *s = nl->outputs[i];
+        int k = eqs_netlist_node_find(nl, s);
+        if (k < 0)
+            st = EQS_ERROR_AT(ctx, EQS_ERR_PARSE, nl->output_loc[i],
+                              "output node '%s' does not exist", s);
+        else if (k == 0)
+            st = EQS_ERROR_AT(ctx, EQS_ERR_PARSE, nl->output_loc[i], "output node '%s' is ground",
+                              s);
+        else if (mark[k])
+            st = EQS_ERROR_AT(ctx, EQS_ERR_PARSE, nl->output_loc[i],
+                              "output node '%s' listed twice", s);
+        else
+            mark[k] = 1;
+    }
+    eqs_free(ctx, mark);
+    if (st) return st;
+    /* patterns that match nothing are probably typos: warn (bounded cost) */
+    for (int i = 0; i < nl->n_trainable; ++i) {
+        const char *pat = nl->trainable[i];
+        int found = 0;
+        if (!strpbrk(pat, "*?")) {
+            found = eqs_strmap_get(&nl->priv->elems, pat, strlen(pat)) >= 0;
+        } else if ((double)nl->n_trainable * nl->n_elems <= GLOB_SCAN_LIMIT) {
+            for (int k = 0; k < nl->n_elems && !found; ++k)
+                found = eqs_glob_match(pat, nl->elems[k].name);
+        } else {
+            found = 1;
+        }
+        if (!found) eqs_warn_at(ctx, nl->trainable_loc[i], "'.trainable' pattern '%s' matches no element", pat);
+    }
+    return EQS_OK;
+}
+
+static eqs_status read_netlist(eqs_ctx *ctx, const char *name, const char *text,
+                               eqs_netlist **out)
+{
+    if (!out) return EQS_ERROR(ctx, EQS_ERR_INPUT, "eqs_netlist_read: out is NULL");
+    *out = NULL;
+    if (!name) return EQS_ERROR(ctx, EQS_ERR_INPUT, "eqs_netlist_read: no file name");
+    parser P;
+    memset(&P, 0, sizeof P);
+    P.ctx = ctx;
+    eqs_status st = eqs_nl_create(ctx, &P.nl);
+    if (st) return st;
+    P.lx.ctx = ctx;
+    P.lx.nl = P.nl;
+    P.nl->path = eqs_strdup(ctx, name);
+    if (!P.nl->path) {
+        st = EQS_ERR_NOMEM;
+        goto done;
+    }
+    double t0 = eqs_now_s();
+    if ((st = eqs_lex_top(&P.lx, name, text))) goto done;
+    double t1 = eqs_now_s();
+    if ((st = structure(&P))) goto done;
+    double t2 = eqs_now_s();
+    if (new_scope(&P, -1) != 0) { /* scope 0: top-level parameters */
+        st = EQS_ERR_NOMEM;
+        goto done;
+    }
+    for (size_t ci = 0; ci < P.lx.n_cards; ++ci) {
+        const eqs_card *c = &P.lx.cards[ci];
+        if (c->kind == K_PARAM && c->scope < 0 && (st = do_param(&P, c, 0))) goto done;
+    }
+    for (size_t ci = 0; ci < P.lx.n_cards; ++ci) {
+        const eqs_card *c = &P.lx.cards[ci];
+        if ((c->kind == K_MODEL || c->kind == K_OTHER) && (st = do_once(&P, c))) goto done;
+    }
+    {   /* size the element array and index once for the top-level cards */
+        size_t n_el = 0;
+        for (size_t ci = 0; ci < P.lx.n_cards; ++ci) n_el += P.lx.cards[ci].kind == K_ELEM;
+        if (eqs_strmap_reserve(ctx, &P.nl->priv->elems, n_el) ||
+            eqs_grow(ctx, (void **)&P.nl->elems, &P.nl->elem_cap, n_el, sizeof *P.nl->elems)) {
+            st = EQS_ERR_NOMEM;
+            goto done;
+        }
+        eqs_nl_hint_huge(P.nl->elems, P.nl->elem_cap * sizeof *P.nl->elems);
+    }
+    inst top = {"", 0, NULL, NULL, 0, 0};
+    double t3 = eqs_now_s();
+    if ((st = expand(&P, &top, 1))) goto done;
+    double t4 = eqs_now_s();
+    st = final_checks(&P);
+    eqs_log(ctx, EQS_LOG_INFO, "netlist '%s': %d elements, %d nodes; lex %.3f s, structure %.3f s, "
+            "params/models %.3f s, expansion %.3f s, checks %.3f s", name, P.nl->n_elems,
+            P.nl->n_nodes, t1 - t0, t2 - t1, t3 - t2, t4 - t3, eqs_now_s() - t4);
+done:
+    eqs_lex_free(&P.lx);
+    for (int i = 0; i < P.n_defs; ++i) {
+        eqs_strmap_free(ctx, &P.defs[i].portmap);
+        eqs_free(ctx, (void *)P.defs[i].pname);
+        eqs_free(ctx, P.defs[i].pname_tok);
+        eqs_free(ctx, P.defs[i].pval_tok);
+    }
+    eqs_free(ctx, P.defs);
+    eqs_strmap_free(ctx, &P.defmap);
+    eqs_strmap_free(ctx, &P.params);
+    eqs_strmap_free(ctx, &P.globals);
+    eqs_strmap_free(ctx, &P.insts);
+    eqs_free(ctx, P.pvals);
+    eqs_free(ctx, P.scope_parent);
+    eqs_free(ctx, P.kbuf);
+    eqs_free(ctx, P.nbuf);
+    eqs_free(ctx, P.ebuf);
+    if (st) {
+        if (st == EQS_ERR_NOMEM && eqs_ctx_status(ctx) == EQS_OK)
+            EQS_ERROR(ctx, EQS_ERR_NOMEM, "out of memory reading '%s'", name);
+        eqs_netlist_free(&P.nl);
+        return st;
+    }
+    *out = P.nl;
+    return EQS_OK;
+}
 
 eqs_status eqs_netlist_read(eqs_ctx *ctx, const char *path, eqs_netlist **out)
 {
-    *out = NULL;
-    return EQS_ERROR(ctx, EQS_ERR_UNSUPPORTED, "netlist reader not implemented (%s)", path);
+    return read_netlist(ctx, path, NULL, out);
 }
+
 eqs_status eqs_netlist_read_string(eqs_ctx *ctx, const char *text, const char *name,
                                    eqs_netlist **out)
 {
-    (void)text;
-    *out = NULL;
-    return EQS_ERROR(ctx, EQS_ERR_UNSUPPORTED, "netlist reader not implemented (%s)", name);
+    if (!text) {
+        if (out) *out = NULL;
+        return EQS_ERROR(ctx, EQS_ERR_INPUT, "eqs_netlist_read_string: text is NULL");
+    }
+    return read_netlist(ctx, name ? name : "<string>", text, out);
 }
-void eqs_netlist_free(eqs_netlist **nl) { (void)nl; }
-int eqs_netlist_node_find(const eqs_netlist *nl, const char *name) { (void)nl; (void)name; return -1; }
-int eqs_netlist_elem_find(const eqs_netlist *nl, const char *name) { (void)nl; (void)name; return -1; }
-int eqs_netlist_model_find(const eqs_netlist *nl, const char *name) { (void)nl; (void)name; return -1; }
-int eqs_parse_number(const char *text, double *out) { (void)text; (void)out; return 0; }

@@ -1,0 +1,88 @@
+/*
+ * devices.h: private header of the devices module.
+ *
+ * Every element kind has a const device table (one file per device, a
+ * registry indexed by eqs_elem_kind).  A device turns the compiled element
+ * into precomputed parameters once per solver (`setup`, e.g. ngspice's
+ * temperature update of a diode), then evaluates the branch current and
+ * its derivative at a branch voltage (`eval`) and limits Newton steps on
+ * that voltage (`limit`).  Linear elements (R, V, I, E, G, F, H) are
+ * stamped by the solver from their values and slots; their tables carry
+ * `eval` only where it is meaningful (the resistor) so that tests and
+ * future callers can evaluate them uniformly.
+ */
+#ifndef EQS_DEVICES_H
+#define EQS_DEVICES_H
+
+#include "../circuit/circuit.h"
+
+/* Physical constants exactly as ngspice 39 defines them
+ * (src/include/ngspice/const.h; CONSTKoverQ is computed at run time in
+ * src/sharedspice.c as CONSTboltz / CHARGE). */
+#define EQS_CONST_BOLTZ 1.38064852e-23       /* J/K */
+#define EQS_CONST_CHARGE 1.6021766208e-19    /* C */
+#define EQS_CONST_CTOK 273.15                /* K */
+#define EQS_CONST_SQRT2 1.4142135623730950488016887242097
+#define EQS_CONST_E 2.7182818284590452353602874713527
+/* Default circuit temperature (ngspice cktntask.c: TSKtemp = 300.15 K). */
+#define EQS_DEFAULT_TEMP_K 300.15
+/* ngspice CKTepsmin (cktinit.c): lower bound of a diode's IS. */
+#define EQS_DIODE_IS_MIN 1e-28
+/* ngspice diotemp.c: at most 25 iterations to match IBV at BV. */
+#define EQS_DIODE_BV_MAXITER 25
+/* ngspice 39 diode model defaults not exposed by the netlist module
+ * (diosetup.c): EG = 1.11 eV, XTI = 3, NBV = N, TCV = 0, level 1, m = 1. */
+#define EQS_DIODE_EG_EV 1.11
+#define EQS_DIODE_XTI 3.0
+
+/* Parameters of one element after setup (units in the field comments). */
+typedef struct {
+    double g_S;      /* resistor: conductance */
+    /* diode (ngspice DIOtempUpdate in diotemp.c), at temperature T: */
+    double is_A;     /* DIOtSatCur = IS * area, temperature-adjusted */
+    double vt_V;     /* k T / q */
+    double vte_V;    /* N * vt */
+    double vtebrk_V; /* NBV * vt (NBV = N) */
+    double bv_V;     /* DIOtBrkdwnV: breakdown voltage matched to IBV */
+    int has_bv;      /* BV given */
+    double vcrit_V;  /* DIOtVcrit = vte * log(vte / (sqrt(2) * IS)) */
+} eqs_devparams;
+
+typedef struct {
+    eqs_elem_kind kind;
+    const char *name;  /* "resistor", "diode", ... */
+    char letter;       /* SPICE card letter */
+    int nonlinear;     /* 1: needs eval/limit every Newton iteration */
+    /* Precompute parameters of element e (reltol: the solver's relative
+     * tolerance, which ngspice uses to match IBV).  EQS_OK or an error. */
+    eqs_status (*setup)(eqs_ctx *ctx, const eqs_circuit *c, const eqs_celem *e, double reltol,
+                        eqs_devparams *p);
+    /* Branch current i (A, flowing n[0] -> n[1] through the device) and
+     * conductance g = di/dv (S) at branch voltage v = V(n[0]) - V(n[1]),
+     * with `gmin` (S) in parallel where the device has a junction. */
+    void (*eval)(const eqs_devparams *p, double v, double gmin, double *i, double *g);
+    /* Limit a Newton step on the branch voltage from vold to vnew; sets
+     * *limited to 1 when the value was changed.  NULL: no limiting. */
+    double (*limit)(const eqs_devparams *p, double vnew, double vold, int *limited);
+} eqs_device;
+
+extern const eqs_device eqs_device_resistor;
+extern const eqs_device eqs_device_diode;
+extern const eqs_device eqs_device_vsource;
+extern const eqs_device eqs_device_isource;
+extern const eqs_device eqs_device_vcvs;
+extern const eqs_device eqs_device_vccs;
+extern const eqs_device eqs_device_cccs;
+extern const eqs_device eqs_device_ccvs;
+
+/* Registry: the table of an element kind (never NULL for a valid kind). */
+const eqs_device *eqs_device_get(eqs_elem_kind kind);
+
+/* ngspice DEVpnjlim (src/spicelib/devices/devsup.c): limit the change of
+ * a pn-junction voltage (V).  vt: N*kT/q (V); vcrit (V). */
+double eqs_pnjlim(double vnew, double vold, double vt, double vcrit, int *icheck);
+
+/* Thermal voltage kT/q (V) at temperature T (K), computed as ngspice does. */
+double eqs_thermal_voltage(double temp_K);
+
+#endif /* EQS_DEVICES_H */

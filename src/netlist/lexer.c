@@ -1,0 +1,408 @@
+/*
+ * lexer.c: files -> cards -> tokens.
+ *
+ * A file is read into one buffer.  The lexer splits it into physical lines
+ * and groups them into cards (a line plus its '+' continuation lines;
+ * blank and '*' comment lines in between are skipped).  `.include` is
+ * expanded in place (the included file's cards take the place of the
+ * card), `.control ... .endc` blocks are skipped and `.end` stops reading
+ * the file.  Cards are not tokenized when stored: eqs_lex_card splits a
+ * card into tokens on demand into a scratch array, so 1.6 million
+ * resistor cards cost no per-token allocation.
+ *
+ * Tokens: runs of characters separated by whitespace and ',' ; '=', '('
+ * and ')' are tokens of their own; '{...}' (balanced, on one physical
+ * line) is one token including the braces; "..." is one token without
+ * the quotes.  ';' anywhere, and '$' at the start of a token (i.e. after
+ * whitespace), start a comment that runs to the end of the line.
+ */
+#include "netlist.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static int is_ws(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\f' || c == '\v'; }
+
+eqs_loc eqs_tok_loc(const eqs_card *c, const eqs_tok *t)
+{
+    eqs_loc l = {c->file, t->line, t->col};
+    return l;
+}
+
+int eqs_tok_is(const eqs_tok *t, const char *word)
+{
+    size_t n = strlen(word);
+    if ((size_t)t->len != n) return 0;
+    for (size_t i = 0; i < n; ++i)
+        if (tolower((unsigned char)t->s[i]) != word[i]) return 0;
+    return 1;
+}
+
+static eqs_status push_tok(eqs_lexer *lx, const char *s, size_t len, int line, int col)
+{
+    if (eqs_grow(lx->ctx, (void **)&lx->toks, &lx->tok_cap, (size_t)lx->n_toks + 1,
+                 sizeof *lx->toks))
+        return EQS_ERR_NOMEM;
+    eqs_tok *t = &lx->toks[lx->n_toks++];
+    t->s = s;
+    t->len = (int)len;
+    t->line = line;
+    t->col = col;
+    return EQS_OK;
+}
+
+/* Tokenize the physical line [p, eol) (p after any leading '+'). */
+static eqs_status lex_line(eqs_lexer *lx, const char *file, const char *bol, const char *p,
+                           const char *eol, int line)
+{
+    eqs_ctx *ctx = lx->ctx;
+    while (p < eol) {
+        char c = *p;
+        int col = (int)(p - bol) + 1;
+        eqs_loc loc = {file, line, col};
+        if (is_ws(c) || c == ',') {
+            p++;
+            continue;
+        }
+        if (c == ';') break;
+        if (c == '$' && (p == bol || is_ws(p[-1]) || p[-1] == ',')) break;
+        if (c == '=' || c == '(' || c == ')') {
+            if (push_tok(lx, p, 1, line, col)) return EQS_ERR_NOMEM;
+            p++;
+            continue;
+        }
+        if (c == '{') {
+            const char *q = p;
+            int depth = 0;
+            for (; q < eol; ++q) {
+                if (*q == '{') depth++;
+                else if (*q == '}' && --depth == 0) break;
+            }
+            if (q >= eol) return EQS_ERROR_AT(ctx, EQS_ERR_PARSE, loc, "unbalanced '{'");
+            if (push_tok(lx, p, (size_t)(q + 1 - p), line, col)) return EQS_ERR_NOMEM;
+            p = q + 1;
+            continue;
+        }
+        if (c == '}') return EQS_ERROR_AT(ctx, EQS_ERR_PARSE, loc, "unbalanced '}'");
+        if (c == '"') {
+            const char *q = memchr(p + 1, '"', (size_t)(eol - p - 1));
+            if (!q) return EQS_ERROR_AT(ctx, EQS_ERR_PARSE, loc, "unterminated string");
+            if (push_tok(lx, p + 1, (size_t)(q - p - 1), line, col)) return EQS_ERR_NOMEM;
+            p = q + 1;
+            continue;
+        }
+        if ((unsigned char)c < 0x20 || c == 0x7f)
+            return EQS_ERROR_AT(ctx, EQS_ERR_PARSE, loc, "invalid character (byte 0x%02x)",
+                                (unsigned char)c);
+        const char *q = p;
+        while (q < eol && !is_ws(*q) && *q != ',' && *q != ';' && *q != '=' && *q != '(' &&
+               *q != ')' && *q != '{' && *q != '}' && *q != '"' && (unsigned char)*q >= 0x20 &&
+               *q != 0x7f)
+            q++;
+        if (push_tok(lx, p, (size_t)(q - p), line, col)) return EQS_ERR_NOMEM;
+        p = q;
+    }
+    return EQS_OK;
+}
+
+static const char *line_end(const char *p, const char *end)
+{
+    const char *q = memchr(p, '\n', (size_t)(end - p));
+    return q ? q : end;
+}
+
+eqs_status eqs_lex_card(eqs_lexer *lx, const eqs_card *c)
+{
+    lx->n_toks = 0;
+    const char *p = c->start;
+    int line = c->line;
+    const char *bol = c->start - (c->col - 1);
+    int first = 1;
+    while (p < c->end) {
+        const char *eol = line_end(p, c->end);
+        const char *q = p;
+        if (first) {
+            q = c->start;
+        } else {
+            bol = p;
+            while (q < eol && is_ws(*q)) q++;
+            if (q < eol && *q == '+')
+                q++;
+            else
+                q = eol; /* blank or comment line between continuations */
+        }
+        eqs_status st = lex_line(lx, c->file, bol, q, eol, line);
+        if (st) return st;
+        first = 0;
+        p = eol + 1;
+        line++;
+    }
+    return EQS_OK;
+}
+
+/* First word of a card (up to whitespace or a token delimiter). */
+static int first_word_is(const char *p, const char *eol, const char *word)
+{
+    size_t n = strlen(word), i = 0;
+    for (; i < n; ++i)
+        if (p + i >= eol || tolower((unsigned char)p[i]) != word[i]) return 0;
+    if (p + i >= eol) return 1;
+    char c = p[i];
+    return is_ws(c) || c == ';' || c == '"' || c == '(' || c == ',' || c == '=';
+}
+
+static eqs_status read_file(eqs_lexer *lx, const char *path, eqs_loc where, char **buf,
+                            size_t *len, unsigned long long *dev, unsigned long long *ino)
+{
+    eqs_ctx *ctx = lx->ctx;
+    eqs_status code = where.file ? EQS_ERR_PARSE : EQS_ERR_IO;
+    const char *what = where.file ? "include file" : "netlist";
+    FILE *f = fopen(path, "rb");
+    if (!f) return EQS_ERROR_AT(ctx, code, where, "cannot open %s '%s': %s", what, path, strerror(errno));
+    struct stat sb;
+    if (fstat(fileno(f), &sb) != 0 || S_ISDIR(sb.st_mode)) {
+        fclose(f);
+        return EQS_ERROR_AT(ctx, code, where, "cannot read %s '%s': not a regular file", what, path);
+    }
+    *dev = (unsigned long long)sb.st_dev;
+    *ino = (unsigned long long)sb.st_ino;
+    size_t cap = sb.st_size > 0 ? (size_t)sb.st_size + 1 : 4096, n = 0;
+    char *b = eqs_malloc(ctx, cap);
+    if (!b) {
+        fclose(f);
+        return EQS_ERR_NOMEM;
+    }
+    eqs_nl_hint_huge(b, cap);
+    for (;;) {
+        if (n + 1 >= cap) {
+            char *nb = eqs_realloc(ctx, b, cap * 2);
+            if (!nb) {
+                eqs_free(ctx, b);
+                fclose(f);
+                return EQS_ERR_NOMEM;
+            }
+            b = nb;
+            cap *= 2;
+        }
+        size_t k = fread(b + n, 1, cap - n - 1, f);
+        n += k;
+        if (k == 0) break;
+    }
+    int bad = ferror(f);
+    fclose(f);
+    if (bad) {
+        eqs_free(ctx, b);
+        return EQS_ERROR_AT(ctx, code, where, "cannot read %s '%s'", what, path);
+    }
+    b[n] = '\0';
+    *buf = b;
+    *len = n;
+    return EQS_OK;
+}
+
+static eqs_status keep_buffer(eqs_lexer *lx, char *b)
+{
+    if (eqs_grow(lx->ctx, (void **)&lx->bufs, &lx->buf_cap, (size_t)lx->n_bufs + 1,
+                 sizeof *lx->bufs)) {
+        eqs_free(lx->ctx, b);
+        return EQS_ERR_NOMEM;
+    }
+    lx->bufs[lx->n_bufs++] = b;
+    return EQS_OK;
+}
+
+static eqs_status lex_buffer(eqs_lexer *lx, const char *buf, size_t len, const char *file,
+                             int is_top, int dir_relative);
+
+/* Handle a finished `.include` card: read the file and lex it in place. */
+static eqs_status do_include(eqs_lexer *lx, const eqs_card *c, int dir_relative)
+{
+    eqs_ctx *ctx = lx->ctx;
+    eqs_status st = eqs_lex_card(lx, c);
+    if (st) return st;
+    eqs_loc cloc = {c->file, c->line, c->col};
+    if (lx->n_toks < 2)
+        return EQS_ERROR_AT(ctx, EQS_ERR_PARSE, cloc, "missing file name in '%.*s'",
+                            lx->toks[0].len, lx->toks[0].s);
+    if (lx->n_toks > 2)
+        return EQS_ERROR_AT(ctx, EQS_ERR_PARSE, eqs_tok_loc(c, &lx->toks[2]),
+                            "unexpected '%.*s' after the file name", lx->toks[2].len,
+                            lx->toks[2].s);
+    eqs_tok t = lx->toks[1];
+    eqs_loc tloc = eqs_tok_loc(c, &t);
+    if (t.len == 0) return EQS_ERROR_AT(ctx, EQS_ERR_PARSE, tloc, "empty file name");
+    /* resolve relative to the including file's directory */
+    size_t dlen = 0;
+    if (t.s[0] != '/' && dir_relative) {
+        const char *slash = strrchr(c->file, '/');
+        if (slash) dlen = (size_t)(slash - c->file) + 1;
+    }
+    char *path = eqs_malloc(ctx, dlen + (size_t)t.len + 1);
+    if (!path) return EQS_ERR_NOMEM;
+    memcpy(path, c->file, dlen);
+    memcpy(path + dlen, t.s, (size_t)t.len);
+    path[dlen + (size_t)t.len] = '\0';
+    const char *pooled = eqs_nl_file(lx->nl, path);
+    eqs_free(ctx, path);
+    if (!pooled) return EQS_ERR_NOMEM;
+    if (lx->inc_depth >= EQS_MAX_INCLUDE_DEPTH)
+        return EQS_ERROR_AT(ctx, EQS_ERR_PARSE, tloc, "includes nested too deeply (more than %d)",
+                            EQS_MAX_INCLUDE_DEPTH);
+    char *b = NULL;
+    size_t n = 0;
+    unsigned long long dev = 0, ino = 0;
+    st = read_file(lx, pooled, tloc, &b, &n, &dev, &ino);
+    if (st) return st;
+    st = keep_buffer(lx, b);
+    if (st) return st;
+    for (int i = 0; i <= lx->inc_depth; ++i)
+        if (lx->inc[i].dev == dev && lx->inc[i].ino == ino)
+            return EQS_ERROR_AT(ctx, EQS_ERR_PARSE, tloc, "include cycle: '%s' is already being read",
+                                pooled);
+    lx->inc_depth++;
+    lx->inc[lx->inc_depth].dev = dev;
+    lx->inc[lx->inc_depth].ino = ino;
+    st = lex_buffer(lx, b, n, pooled, 0, 1);
+    lx->inc_depth--;
+    return st;
+}
+
+/* A card is complete: store it, or expand it if it is an .include. */
+static eqs_status finish_card(eqs_lexer *lx, const eqs_card *c, int dir_relative)
+{
+    const char *eol = line_end(c->start, c->end);
+    if (first_word_is(c->start, eol, ".include") || first_word_is(c->start, eol, ".inc"))
+        return do_include(lx, c, dir_relative);
+    if (eqs_grow(lx->ctx, (void **)&lx->cards, &lx->card_cap, lx->n_cards + 1,
+                 sizeof *lx->cards))
+        return EQS_ERR_NOMEM;
+    lx->cards[lx->n_cards++] = *c;
+    return EQS_OK;
+}
+
+static eqs_status lex_buffer(eqs_lexer *lx, const char *buf, size_t len, const char *file,
+                             int is_top, int dir_relative)
+{
+    eqs_ctx *ctx = lx->ctx;
+    const char *p = buf, *end = buf + len;
+    int line = 1;
+    if (is_top) {
+        const char *eol = line_end(p, end);
+        const char *e = eol;
+        while (e > p && (is_ws(e[-1]) || e[-1] == '\0')) e--;
+        size_t tl = (size_t)(e - p);
+        char *title = eqs_malloc(ctx, tl + 1);
+        if (!title) return EQS_ERR_NOMEM;
+        for (size_t i = 0; i < tl; ++i) /* keep the title printable */
+            title[i] = ((unsigned char)p[i] < 0x20 || p[i] == 0x7f) ? ' ' : p[i];
+        title[tl] = '\0';
+        lx->nl->title = title;
+        p = eol < end ? eol + 1 : end;
+        line = 2;
+    }
+    {   /* one card per line at most: size the card array once */
+        size_t lines = 1;
+        for (const char *q = p; (q = memchr(q, '\n', (size_t)(end - q))) != NULL; ++q) lines++;
+        size_t old_cap = lx->card_cap;
+        if (eqs_grow(ctx, (void **)&lx->cards, &lx->card_cap, lx->n_cards + lines,
+                     sizeof *lx->cards))
+            return EQS_ERR_NOMEM;
+        if (lx->card_cap != old_cap) eqs_nl_hint_huge(lx->cards, lx->card_cap * sizeof *lx->cards);
+    }
+    eqs_card cur;
+    int have = 0;
+    for (; p < end; p = line_end(p, end) + 1, line++) {
+        const char *eol = line_end(p, end);
+        const char *q = p;
+        while (q < eol && is_ws(*q)) q++;
+        if (q == eol || *q == '*' || *q == ';' || *q == '$') continue; /* blank / comment */
+        if (*q == '+') {
+            if (!have) {
+                eqs_loc loc = {file, line, (int)(q - p) + 1};
+                return EQS_ERROR_AT(ctx, EQS_ERR_PARSE, loc,
+                                    "continuation line '+' without a card to continue");
+            }
+            cur.end = eol;
+            continue;
+        }
+        if (have) {
+            eqs_status st = finish_card(lx, &cur, dir_relative);
+            if (st) return st;
+            have = 0;
+        }
+        if (first_word_is(q, eol, ".end")) break; /* the rest of the file is ignored */
+        if (first_word_is(q, eol, ".control")) {
+            eqs_loc loc = {file, line, (int)(q - p) + 1};
+            eqs_warn_at(ctx, loc, "'.control' block ignored (up to '.endc')");
+            lx->nl->n_ignored_cards++;
+            int found = 0;
+            while (!found) {
+                p = line_end(p, end) + 1;
+                line++;
+                if (p >= end) break;
+                const char *e2 = line_end(p, end);
+                const char *r = p;
+                while (r < e2 && is_ws(*r)) r++;
+                found = first_word_is(r, e2, ".endc");
+            }
+            if (!found) return EQS_ERROR_AT(ctx, EQS_ERR_PARSE, loc, "'.control' without '.endc'");
+            continue;
+        }
+        cur.start = q;
+        cur.end = eol;
+        cur.file = file;
+        cur.line = line;
+        cur.col = (int)(q - p) + 1;
+        cur.scope = -1;
+        cur.aux = -1;
+        cur.kind = 0;
+        have = 1;
+        if (eol >= end) break;
+    }
+    if (have) return finish_card(lx, &cur, dir_relative);
+    return EQS_OK;
+}
+
+eqs_status eqs_lex_top(eqs_lexer *lx, const char *name, const char *text)
+{
+    const char *file = eqs_nl_file(lx->nl, name);
+    if (!file) return EQS_ERR_NOMEM;
+    char *b = NULL;
+    size_t n = 0;
+    eqs_status st;
+    lx->inc_depth = 0;
+    if (text) {
+        n = strlen(text);
+        b = eqs_strndup(lx->ctx, text, n);
+        if (!b) return EQS_ERR_NOMEM;
+        lx->inc[0].dev = lx->inc[0].ino = ~0ull; /* a string is never re-included */
+    } else {
+        st = read_file(lx, file, EQS_NOLOC, &b, &n, &lx->inc[0].dev, &lx->inc[0].ino);
+        if (st) return st;
+    }
+    st = keep_buffer(lx, b);
+    if (st) return st;
+    if (n == 0) {
+        eqs_loc loc = {file, 1, 1};
+        return EQS_ERROR_AT(lx->ctx, EQS_ERR_PARSE, loc, "empty netlist (no title line)");
+    }
+    return lex_buffer(lx, b, n, file, 1, text == NULL);
+}
+
+void eqs_lex_free(eqs_lexer *lx)
+{
+    for (int i = 0; i < lx->n_bufs; ++i) eqs_free(lx->ctx, lx->bufs[i]);
+    eqs_free(lx->ctx, lx->bufs);
+    eqs_free(lx->ctx, lx->cards);
+    eqs_free(lx->ctx, lx->toks);
+    lx->bufs = NULL;
+    lx->cards = NULL;
+    lx->toks = NULL;
+    lx->n_bufs = 0;
+    lx->n_cards = 0;
+    lx->n_toks = 0;
+}
