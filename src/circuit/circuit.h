@@ -97,6 +97,7 @@ struct eqs_circuit {
      * solver to refresh all values.  A solver remembers (epoch, position)
      * of what it has consumed. */
     int *chg;
+    double *chg_val;    /* the conductance set by each logged change (S) */
     int n_chg;
     int chg_cap;
     uint64_t chg_epoch;

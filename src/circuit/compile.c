@@ -596,7 +596,8 @@ eqs_status eqs_circuit_create(eqs_ctx *ctx, const eqs_netlist *nl, eqs_circuit *
 
     c->chg_cap = EQS_CIRCUIT_CHANGE_LOG;
     c->chg = eqs_malloc(ctx, (size_t)c->chg_cap * sizeof *c->chg);
-    if (!c->chg) goto fail;
+    c->chg_val = eqs_malloc(ctx, (size_t)c->chg_cap * sizeof *c->chg_val);
+    if (!c->chg || !c->chg_val) goto fail;
 
     eqs_free(ctx, parent);
     eqs_free(ctx, first_elem);
@@ -633,6 +634,7 @@ void eqs_circuit_free(eqs_circuit **cp)
     eqs_free(ctx, c->Ai);
     eqs_free(ctx, c->params);
     eqs_free(ctx, c->chg);
+    eqs_free(ctx, c->chg_val);
     eqs_free(ctx, c);
     *cp = NULL;
 }
@@ -688,7 +690,8 @@ eqs_status eqs_circuit_param_set(eqs_circuit *c, int k, double g)
                          eqs_circuit_param_name(c, k), g);
     c->elems[c->params[k]].value = g;
     if (c->n_chg < c->chg_cap) {
-        c->chg[c->n_chg++] = k;
+        c->chg[c->n_chg] = k;
+        c->chg_val[c->n_chg++] = g;
     } else {
         c->n_chg = 0;
         c->chg_epoch++;

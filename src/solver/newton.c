@@ -20,10 +20,14 @@
  * A = Jlin + sum_d g_d (+ gshunt on node diagonals) and
  * rhs = -s b0 - sum_d (i_d - g_d v_d), v_d the limited junction voltages.
  */
+#define _DEFAULT_SOURCE /* madvise (Linux), see advise_huge */
 #include "solver.h"
 
+#include <float.h>
 #include <math.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "../devices/devices.h"
 
@@ -31,7 +35,22 @@
  * defaults (1e-12 S, 10 steps) 1e-2 S, as in SPICE's gmin stepping. */
 #define NT_GMIN_DECADE 10.0
 
+/* How many logged changes ahead to prefetch when applying them. */
+#define NT_PREFETCH_AHEAD 16
+
 typedef enum { NT_OK = 0, NT_SINGULAR = 1, NT_NOCONV = 2, NT_FATAL = -1 } nt_result;
+
+/* Everything a conductance change touches, in one 64-byte record per
+ * parameter, so that applying a change costs about one cache miss
+ * (warm re-solves after thousands of changes in a 1.6 M-resistor net). */
+typedef struct {
+    double g;        /* conductance currently stamped (S) */
+    double vfa, vfb; /* fixed voltage of n[0] / n[1] at scale 1, 0 if free */
+    int s[4];        /* Jlin slots (R layout of circuit.h) */
+    int ua, ub;      /* unknowns of n[0] / n[1], -1 if eliminated */
+    int ra, rb;      /* fixed-node rows of n[0] / n[1], -1 if not fixed */
+    int ca, cb;      /* fx entries of terminal n[0] / n[1], -1 if none */
+} nt_rplan;
 
 typedef struct {
     const eqs_linsolve_ops *lops;
@@ -43,16 +62,38 @@ typedef struct {
     double *x;    /* current iterate (n) */
     double *rhs;  /* right-hand side, then the new iterate (n) */
     double *F;    /* residual (n) */
-    double *fs;   /* per-row current scale for the KCL test (n) */
+    double *fs;   /* per-row sum of |terms| (n) */
+    double *cm;   /* per-row largest element current (n) */
     double *vn;   /* all circuit node voltages (n_nodes) */
+    double *vfix1; /* fixed node voltages at scale 1, 0 for others (n_nodes) */
     int *diag;    /* slot of (i,i) for node unknowns (n_node_unknowns) */
-    double *p_g;  /* conductance of each parameter as stamped into Jlin */
+    nt_rplan *plan; /* per parameter (n_params) */
 
     int nd;       /* diodes */
     int *d_elem;
     eqs_devparams *dp;
     double *d_v;  /* junction voltage of the last evaluation (V) */
     double *d_i;  /* junction current of the last evaluation (A) */
+    double *d_g;  /* junction conductance of the last evaluation (S) */
+    double *d_vp, *d_ip, *d_gp; /* the same for the evaluation before */
+
+    /* Currents of the eliminated (grounded) voltage sources, which ngspice
+     * carries as branch unknowns and tests like every unknown: per fixed
+     * node f (row fx_row[f]), the current leaving f through the linear
+     * elements is  s * fx_s0[r] + sum fx_x[q] x[fx_j[q]]  (q in row r);
+     * diodes touching f are added from their companion models. */
+    int n_fx;
+    int *fx_row;  /* node -> row, -1 if the node is not fixed (n_nodes) */
+    int *fx_p, *fx_j;
+    double *fx_x, *fx_s0;
+    double *fx_new, *fx_old; /* work (n_fx) */
+    /* Cheap path: linear part of the currents at a reference point
+     * (fx_lref at x_ref, scale fx_sref) and per-row sums of |coefficients|
+     * bound the currents at nearby points without a pass over all
+     * entries (1.6 M in a 784-1024-10 DRN). */
+    double *fx_gsum, *fx_lref, *x_ref;
+    double fx_sref;
+    int fx_ref_ok;
 
     uint64_t seen_epoch;
     int seen_pos;
@@ -60,11 +101,31 @@ typedef struct {
     /* per-iteration state */
     double scale, gshunt;
     int init_jct, damped;
+    int cold;     /* this attempt started from zero */
     int iterations;
     double max_update;
     double resid;
     int worst_row;
 } newton;
+
+/* Large per-parameter arrays (100 MB for a 1.6 M-resistor network) are
+ * accessed at random when conductance changes are applied: ask for
+ * transparent huge pages before first touch so that each access costs
+ * one cache miss and not a page walk as well (Linux; no-op elsewhere).
+ * Same helper as in circuit/compile.c. */
+static void advise_huge(void *p, size_t size)
+{
+#ifdef MADV_HUGEPAGE
+    long pg = sysconf(_SC_PAGESIZE);
+    if (!p || pg <= 0 || size < ((size_t)4 << 20)) return;
+    uintptr_t a = ((uintptr_t)p + (uintptr_t)pg - 1) & ~((uintptr_t)pg - 1);
+    uintptr_t e = ((uintptr_t)p + size) & ~((uintptr_t)pg - 1);
+    if (e > a) (void)madvise((void *)a, e - a, MADV_HUGEPAGE);
+#else
+    (void)p;
+    (void)size;
+#endif
+}
 
 /* ---- linear part ---------------------------------------------------- */
 
@@ -93,9 +154,249 @@ static void stamp_resistor(const eqs_circuit *c, newton *nt, const eqs_celem *e,
     if (ub >= 0 && ua < 0) nt->b0[ub] -= g * vfix(c, e->n[0]);
 }
 
+/* ---- currents of eliminated voltage sources ------------------------ */
+
+/* Visit the linear current leaving each fixed terminal of element e:
+ * constant part into fx_s0, terms in the unknowns as fx entries.  With
+ * fill = 0 only counts entries per row (fx_p[r + 1]).  Returns the entry
+ * index used for terminal 0 / 1 of a resistor through *ca / *cb. */
+static void fx_visit(const eqs_circuit *c, newton *nt, const eqs_celem *e, int fill, int *ca,
+                     int *cb)
+{
+    const int kc = e->ctrl >= 0 ? c->elems[e->ctrl].branch : -1;
+    if (ca) *ca = -1;
+    if (cb) *cb = -1;
+    for (int t = 0; t < 2; ++t) {
+        int nd = e->n[t];
+        int r = nd >= 0 ? nt->fx_row[nd] : -1;
+        if (r < 0) continue;
+        double sg = t == 0 ? 1.0 : -1.0; /* current leaving n[t] */
+        int js[2] = {-1, -1};
+        double cs[2] = {0, 0}, k0 = 0;
+        switch (e->kind) {
+        case EQS_EL_R: {
+            int other = e->n[1 - t];
+            k0 = e->value * (vfix(c, nd) - vfix(c, other));
+            js[0] = unk(c, other);
+            cs[0] = -e->value;
+            break;
+        }
+        case EQS_EL_I:
+            k0 = sg * e->value;
+            break;
+        case EQS_EL_V:
+        case EQS_EL_E:
+        case EQS_EL_H:
+            if (e->branch < 0) continue; /* the fixing source itself */
+            js[0] = e->branch;
+            cs[0] = sg;
+            break;
+        case EQS_EL_G:
+            js[0] = unk(c, e->n[2]);
+            cs[0] = sg * e->value;
+            js[1] = unk(c, e->n[3]);
+            cs[1] = -sg * e->value;
+            k0 = sg * e->value * (vfix(c, e->n[2]) - vfix(c, e->n[3]));
+            break;
+        case EQS_EL_F:
+            js[0] = kc;
+            cs[0] = sg * e->value;
+            break;
+        case EQS_EL_D:
+        case EQS_EL_NKINDS:
+            continue;
+        }
+        if (fill) nt->fx_s0[r] += k0;
+        for (int m = 0; m < 2; ++m) {
+            if (js[m] < 0) continue;
+            if (!fill) {
+                nt->fx_p[r + 1]++;
+                continue;
+            }
+            int q = nt->fx_p[r]++; /* fx_p holds the next free slot while filling */
+            nt->fx_j[q] = js[m];
+            nt->fx_x[q] = cs[m];
+            if (e->kind == EQS_EL_R) {
+                if (t == 0 && ca) *ca = q;
+                if (t == 1 && cb) *cb = q;
+            }
+        }
+    }
+}
+
+/* Build the fixed-node rows (once, in create). */
+static eqs_status fx_build(eqs_ctx *ctx, const eqs_circuit *c, newton *nt)
+{
+    nt->fx_row = eqs_malloc(ctx, (size_t)c->n_nodes * sizeof *nt->fx_row);
+    if (!nt->fx_row) return EQS_ERR_NOMEM;
+    nt->n_fx = 0;
+    for (int i = 0; i < c->n_nodes; ++i)
+        nt->fx_row[i] = (i > 0 && c->node_unknown[i] < 0 && c->node_fixed_by[i] >= 0) ? nt->n_fx++ : -1;
+    size_t nf = (size_t)nt->n_fx + 1;
+    nt->fx_p = eqs_calloc(ctx, nf, sizeof *nt->fx_p);
+    nt->fx_s0 = eqs_calloc(ctx, nf, sizeof *nt->fx_s0);
+    nt->fx_new = eqs_calloc(ctx, nf, sizeof *nt->fx_new);
+    nt->fx_old = eqs_calloc(ctx, nf, sizeof *nt->fx_old);
+    nt->fx_gsum = eqs_calloc(ctx, nf, sizeof *nt->fx_gsum);
+    nt->fx_lref = eqs_calloc(ctx, nf, sizeof *nt->fx_lref);
+    nt->x_ref = eqs_calloc(ctx, (size_t)(c->n_unknowns + 1), sizeof *nt->x_ref);
+    if (!nt->fx_p || !nt->fx_s0 || !nt->fx_new || !nt->fx_old || !nt->fx_gsum || !nt->fx_lref ||
+        !nt->x_ref)
+        return EQS_ERR_NOMEM;
+    for (int e = 0; e < c->n_elems; ++e) fx_visit(c, nt, &c->elems[e], 0, NULL, NULL);
+    for (int r = 0; r < nt->n_fx; ++r) nt->fx_p[r + 1] += nt->fx_p[r];
+    size_t nq = (size_t)nt->fx_p[nt->n_fx];
+    nt->fx_j = eqs_malloc(ctx, (nq ? nq : 1) * sizeof *nt->fx_j);
+    nt->fx_x = eqs_malloc(ctx, (nq ? nq : 1) * sizeof *nt->fx_x);
+    advise_huge(nt->fx_j, (nq ? nq : 1) * sizeof *nt->fx_j);
+    advise_huge(nt->fx_x, (nq ? nq : 1) * sizeof *nt->fx_x);
+    if (!nt->fx_j || !nt->fx_x) return EQS_ERR_NOMEM;
+    return EQS_OK;
+}
+
+/* (Re)compute the values of the fixed-node rows from all elements. */
+static void fx_fill(const eqs_circuit *c, newton *nt)
+{
+    if (nt->n_fx == 0) return;
+    memset(nt->fx_s0, 0, (size_t)nt->n_fx * sizeof *nt->fx_s0);
+    /* fx_p[r] runs as the insertion point of row r, then is shifted back */
+    for (int e = 0; e < c->n_elems; ++e) {
+        const eqs_celem *el = &c->elems[e];
+        int ca, cb;
+        fx_visit(c, nt, el, 1, &ca, &cb);
+        if (el->param >= 0) {
+            nt->plan[el->param].ca = ca;
+            nt->plan[el->param].cb = cb;
+        }
+    }
+    for (int r = nt->n_fx; r > 0; --r) nt->fx_p[r] = nt->fx_p[r - 1];
+    nt->fx_p[0] = 0;
+    for (int r = 0; r < nt->n_fx; ++r) {
+        double g = 0;
+        for (int q = nt->fx_p[r]; q < nt->fx_p[r + 1]; ++q) g += fabs(nt->fx_x[q]);
+        nt->fx_gsum[r] = g;
+    }
+    nt->fx_ref_ok = 0;
+}
+
+/* Parameter with plan pl changed by d (S): Jlin, b0 and the fixed-node
+ * rows (values, |coefficient| sums, reference currents). */
+static void plan_apply(newton *nt, const nt_rplan *pl, double d)
+{
+    double *J = nt->Jlin;
+    if (pl->s[0] >= 0) J[pl->s[0]] += d;
+    if (pl->s[1] >= 0) J[pl->s[1]] += d;
+    if (pl->s[2] >= 0) J[pl->s[2]] -= d;
+    if (pl->s[3] >= 0) J[pl->s[3]] -= d;
+    if (pl->ua >= 0 && pl->ub < 0) nt->b0[pl->ua] -= d * pl->vfb;
+    if (pl->ub >= 0 && pl->ua < 0) nt->b0[pl->ub] -= d * pl->vfa;
+    if (pl->ra < 0 && pl->rb < 0) return;
+    double k0 = d * (pl->vfa - pl->vfb);
+    if (pl->ra >= 0) nt->fx_s0[pl->ra] += k0;
+    if (pl->rb >= 0) nt->fx_s0[pl->rb] -= k0;
+    if (pl->ca >= 0) {
+        double *x = &nt->fx_x[pl->ca];
+        nt->fx_gsum[pl->ra] += fabs(*x - d) - fabs(*x);
+        *x -= d;
+    }
+    if (pl->cb >= 0) {
+        double *x = &nt->fx_x[pl->cb];
+        nt->fx_gsum[pl->rb] += fabs(*x - d) - fabs(*x);
+        *x -= d;
+    }
+    if (nt->fx_ref_ok) { /* keep the reference currents exact */
+        if (pl->ra >= 0)
+            nt->fx_lref[pl->ra] += nt->fx_sref * k0 - (pl->ub >= 0 ? d * nt->x_ref[pl->ub] : 0.0);
+        if (pl->rb >= 0)
+            nt->fx_lref[pl->rb] -= nt->fx_sref * k0 + (pl->ua >= 0 ? d * nt->x_ref[pl->ua] : 0.0);
+    }
+}
+
+/* Diode part of the source currents: companion models (cd, gd at limited
+ * voltage vl) evaluated at x, i = cd + gd (v(x) - vl), added to out. */
+static void fx_diodes(const eqs_circuit *c, newton *nt, const double *x, const double *cd,
+                      const double *gd, const double *vl, double *out)
+{
+    for (int d = 0; d < nt->nd; ++d) {
+        const eqs_celem *e = &c->elems[nt->d_elem[d]];
+        int rp = nt->fx_row[e->n[0]], rn = nt->fx_row[e->n[1]];
+        if (rp < 0 && rn < 0) continue;
+        int up = unk(c, e->n[0]), un = unk(c, e->n[1]);
+        double vp = up >= 0 ? x[up] : nt->scale * nt->vfix1[e->n[0]];
+        double vn = un >= 0 ? x[un] : nt->scale * nt->vfix1[e->n[1]];
+        double i = cd[d] + gd[d] * (vp - vn - vl[d]);
+        if (rp >= 0) out[rp] += i;
+        if (rn >= 0) out[rn] -= i;
+    }
+}
+
+static int fx_rows_pass(const newton *nt, const eqs_solver_options *opt)
+{
+    for (int r = 0; r < nt->n_fx; ++r) {
+        double o = nt->fx_old[r], n = nt->fx_new[r];
+        if (!(fabs(n - o) <= opt->reltol * fmax(fabs(n), fabs(o)) + opt->abstol)) return 0;
+    }
+    return 1;
+}
+
+/* ngspice's branch-current test for the eliminated sources between the
+ * previous solution (x, with the previous load's companions) and the new
+ * one (rhs, with this load's companions).  First a bound from the
+ * reference point; only when it cannot decide, the exact currents (one
+ * pass over all entries), which also become the new reference. */
+static int fx_converged(const eqs_circuit *c, newton *nt, const eqs_solver_options *opt)
+{
+    if (nt->n_fx == 0) return 1;
+    const int n = nt->n;
+    const double *xo = nt->x, *xn = nt->rhs;
+    if (nt->fx_ref_ok && nt->fx_sref == nt->scale) {
+        double dref = 0, dstep = 0;
+        for (int j = 0; j < n; ++j) {
+            double a = fabs(xo[j] - nt->x_ref[j]), b = fabs(xn[j] - nt->x_ref[j]);
+            double st = fabs(xn[j] - xo[j]);
+            if (a > dref) dref = a;
+            if (b > dref) dref = b;
+            if (st > dstep) dstep = st;
+        }
+        memset(nt->fx_old, 0, (size_t)nt->n_fx * sizeof *nt->fx_old);
+        memset(nt->fx_new, 0, (size_t)nt->n_fx * sizeof *nt->fx_new);
+        fx_diodes(c, nt, xo, nt->d_ip, nt->d_gp, nt->d_vp, nt->fx_old);
+        fx_diodes(c, nt, xn, nt->d_i, nt->d_g, nt->d_v, nt->fx_new);
+        int decided = 1;
+        for (int r = 0; r < nt->n_fx && decided; ++r) {
+            double g = nt->fx_gsum[r], l = nt->fx_lref[r];
+            double lo = fmax(fabs(l + nt->fx_old[r]), fabs(l + nt->fx_new[r])) - g * dref;
+            double up = g * dstep + fabs(nt->fx_new[r] - nt->fx_old[r]);
+            /* rounding margin: the exact test would see the same sums */
+            if (!(up <= opt->reltol * fmax(lo, 0.0) + opt->abstol)) decided = 0;
+        }
+        if (decided) return 1;
+    }
+    /* exact: linear parts at x and rhs in one pass */
+    for (int r = 0; r < nt->n_fx; ++r) {
+        double so = nt->scale * nt->fx_s0[r], sn = so;
+        for (int q = nt->fx_p[r]; q < nt->fx_p[r + 1]; ++q) {
+            double cq = nt->fx_x[q];
+            int j = nt->fx_j[q];
+            so += cq * xo[j];
+            sn += cq * xn[j];
+        }
+        nt->fx_old[r] = so;
+        nt->fx_new[r] = sn;
+        nt->fx_lref[r] = sn;
+    }
+    memcpy(nt->x_ref, xn, (size_t)n * sizeof *xn);
+    nt->fx_sref = nt->scale;
+    nt->fx_ref_ok = 1;
+    fx_diodes(c, nt, xo, nt->d_ip, nt->d_gp, nt->d_vp, nt->fx_old);
+    fx_diodes(c, nt, xn, nt->d_i, nt->d_g, nt->d_v, nt->fx_new);
+    return fx_rows_pass(nt, opt);
+}
+
 /* Recompute Jlin, b0 and the parameter snapshot from all element values. */
 static void refresh_all(const eqs_circuit *c, newton *nt)
 {
+    for (int i = 0; i < c->n_nodes; ++i) nt->vfix1[i] = vfix(c, i);
     memset(nt->Jlin, 0, (size_t)nt->nnz * sizeof *nt->Jlin);
     memset(nt->b0, 0, (size_t)nt->n * sizeof *nt->b0);
     for (int i = 0; i < c->n_elems; ++i) {
@@ -105,7 +406,18 @@ static void refresh_all(const eqs_circuit *c, newton *nt)
         switch (e->kind) {
         case EQS_EL_R:
             stamp_resistor(c, nt, e, val);
-            if (e->param >= 0) nt->p_g[e->param] = val;
+            if (e->param >= 0) {
+                nt_rplan *pl = &nt->plan[e->param];
+                pl->g = val;
+                pl->vfa = vfix(c, e->n[0]);
+                pl->vfb = vfix(c, e->n[1]);
+                for (int q = 0; q < 4; ++q) pl->s[q] = e->slot[q];
+                pl->ua = ua;
+                pl->ub = ub;
+                pl->ra = nt->fx_row[e->n[0]];
+                pl->rb = nt->fx_row[e->n[1]];
+                pl->ca = pl->cb = -1; /* set by fx_fill */
+            }
             break;
         case EQS_EL_I:
             if (ua >= 0) nt->b0[ua] += val;
@@ -149,6 +461,7 @@ static void refresh_all(const eqs_circuit *c, newton *nt)
             break;
         }
     }
+    fx_fill(c, nt);
     nt->seen_epoch = c->chg_epoch;
     nt->seen_pos = c->n_chg;
 }
@@ -160,12 +473,23 @@ static void refresh_values(const eqs_circuit *c, newton *nt)
         refresh_all(c, nt);
         return;
     }
-    for (int q = nt->seen_pos; q < c->n_chg; ++q) {
-        int k = c->chg[q];
-        const eqs_celem *e = &c->elems[c->params[k]];
-        double d = e->value - nt->p_g[k];
-        if (d != 0) stamp_resistor(c, nt, e, d);
-        nt->p_g[k] = e->value;
+    const int end = c->n_chg;
+    for (int q = nt->seen_pos; q < end; ++q) {
+#ifdef __GNUC__
+        /* the records are scattered over ~100 MB: fetch ahead (two stages:
+         * the record, then the fx entry it points to) */
+        if (q + NT_PREFETCH_AHEAD < end)
+            __builtin_prefetch(&nt->plan[c->chg[q + NT_PREFETCH_AHEAD]], 1);
+        if (q + NT_PREFETCH_AHEAD / 2 < end) {
+            const nt_rplan *ahead = &nt->plan[c->chg[q + NT_PREFETCH_AHEAD / 2]];
+            if (ahead->ca >= 0) __builtin_prefetch(&nt->fx_x[ahead->ca], 1);
+            if (ahead->cb >= 0) __builtin_prefetch(&nt->fx_x[ahead->cb], 1);
+        }
+#endif
+        nt_rplan *pl = &nt->plan[c->chg[q]];
+        double d = c->chg_val[q] - pl->g;
+        if (d != 0) plan_apply(nt, pl, d);
+        pl->g = c->chg_val[q];
     }
     nt->seen_pos = c->n_chg;
 }
@@ -176,6 +500,7 @@ static void refresh_values(const eqs_circuit *c, newton *nt)
  * as ngspice's MODEINITJCT) or the current state (warm). */
 static void nt_set(newton *nt, int cold)
 {
+    nt->cold = cold;
     if (cold) {
         memset(nt->x, 0, (size_t)nt->n * sizeof *nt->x);
         for (int d = 0; d < nt->nd; ++d) nt->d_v[d] = 0;
@@ -190,7 +515,7 @@ static void fill_node_voltages(const eqs_circuit *c, newton *nt, const double *x
     nt->vn[0] = 0;
     for (int i = 1; i < c->n_nodes; ++i) {
         int u = c->node_unknown[i];
-        nt->vn[i] = u >= 0 ? x[u] : eqs_circuit_fixed_voltage(c, i, nt->scale);
+        nt->vn[i] = u >= 0 ? x[u] : nt->scale * nt->vfix1[i];
     }
 }
 
@@ -206,6 +531,11 @@ static int load(const eqs_circuit *c, newton *nt, double gmin, int exact)
         for (int i = 0; i < nt->n; ++i) nt->rhs[i] = -nt->scale * nt->b0[i];
         if (nt->gshunt > 0)
             for (int i = 0; i < c->n_node_unknowns; ++i) nt->Ax[nt->diag[i]] += nt->gshunt;
+    }
+    if (!exact && nt->nd > 0) {
+        memcpy(nt->d_vp, nt->d_v, (size_t)nt->nd * sizeof *nt->d_v);
+        memcpy(nt->d_ip, nt->d_i, (size_t)nt->nd * sizeof *nt->d_i);
+        memcpy(nt->d_gp, nt->d_g, (size_t)nt->nd * sizeof *nt->d_g);
     }
     for (int d = 0; d < nt->nd; ++d) {
         const eqs_celem *e = &c->elems[nt->d_elem[d]];
@@ -224,6 +554,7 @@ static int load(const eqs_circuit *c, newton *nt, double gmin, int exact)
         eqs_device_diode.eval(p, vd, gmin, &cd, &gd);
         nt->d_v[d] = vd;
         nt->d_i[d] = cd;
+        nt->d_g[d] = gd;
         if (exact) continue;
         int up = unk(c, np), un = unk(c, nn);
         double ceq = cd - gd * vd;
@@ -238,48 +569,76 @@ static int load(const eqs_circuit *c, newton *nt, double gmin, int exact)
     return limited;
 }
 
-static inline void acc(double *F, double *fs, int row, double term)
-{
-    F[row] += term;
-    double a = fabs(term);
-    if (a > fs[row]) fs[row] = a;
-}
+/* Multiple of machine epsilon times the sum of |terms| of a row that the
+ * KCL test always tolerates: the rounding noise of assembling the row and
+ * of the linear solve, so that a converged linear node never fails. */
+#define NT_ROUNDING_ULPS 1024.0
 
 /* Residual F(x) (currents leaving each node, A; branch equations, V) with
- * diodes at their last evaluation, and per-row scales fs (the largest
- * single contribution).  Returns 1 when every row passes the KCL test. */
+ * diodes at their last evaluation.  Per row it also records the largest
+ * element current flowing into the node (cm: diode currents, currents
+ * through the off-diagonal couplings, branch currents) and the sum of
+ * |terms| (fs, for the rounding floor).  Row i passes when
+ *   |F_i| <= reltol * cm_i + abstol (vntol for branch rows)
+ *            + NT_ROUNDING_ULPS * eps * fs_i.
+ * After a Newton step F equals the diodes' current prediction errors, so
+ * this is ngspice's device current test expressed per node.  Returns 1
+ * when every row passes. */
 static int residual(const eqs_circuit *c, newton *nt, const eqs_solver_options *opt)
 {
-    const int n = nt->n;
+    const int n = nt->n, nn = c->n_node_unknowns;
     const int *Ap = c->Ap, *Ai = c->Ai;
     const double *x = nt->x, *J = nt->Jlin;
-    double *F = nt->F, *fs = nt->fs;
+    double *F = nt->F, *fs = nt->fs, *cm = nt->cm;
     for (int i = 0; i < n; ++i) {
-        F[i] = 0;
-        fs[i] = 0;
-        acc(F, fs, i, nt->scale * nt->b0[i]);
+        F[i] = nt->scale * nt->b0[i];
+        fs[i] = fabs(F[i]);
+        cm[i] = 0;
     }
     for (int j = 0; j < n; ++j) {
         for (int q = Ap[j]; q < Ap[j + 1]; ++q) {
             int i = Ai[q];
-            acc(F, fs, i, J[q] * x[j]);
-            if (c->reciprocal && i != j) acc(F, fs, j, J[q] * x[i]);
+            double t = J[q] * x[j];
+            F[i] += t;
+            fs[i] += fabs(t);
+            if (i == j) continue;
+            double pc = (i < nn && j < nn) ? fabs(J[q] * (x[j] - x[i])) : fabs(t);
+            if (pc > cm[i]) cm[i] = pc;
+            if (c->reciprocal) {
+                double u = J[q] * x[i];
+                F[j] += u;
+                fs[j] += fabs(u);
+                if (pc > cm[j]) cm[j] = pc;
+            }
         }
     }
     if (nt->gshunt > 0)
-        for (int i = 0; i < c->n_node_unknowns; ++i) acc(F, fs, i, nt->gshunt * x[i]);
+        for (int i = 0; i < nn; ++i) {
+            F[i] += nt->gshunt * x[i];
+            fs[i] += fabs(nt->gshunt * x[i]);
+        }
     for (int d = 0; d < nt->nd; ++d) {
         const eqs_celem *e = &c->elems[nt->d_elem[d]];
         int up = unk(c, e->n[0]), un = unk(c, e->n[1]);
-        if (up >= 0) acc(F, fs, up, nt->d_i[d]);
-        if (un >= 0) acc(F, fs, un, -nt->d_i[d]);
+        double id = nt->d_i[d], a = fabs(id);
+        if (up >= 0) {
+            F[up] += id;
+            fs[up] += a;
+            if (a > cm[up]) cm[up] = a;
+        }
+        if (un >= 0) {
+            F[un] -= id;
+            fs[un] += a;
+            if (a > cm[un]) cm[un] = a;
+        }
     }
     int ok = 1;
     double worst = -1, rmax = 0;
     nt->worst_row = -1;
     for (int i = 0; i < n; ++i) {
-        int is_node = i < c->n_node_unknowns;
-        double tol = opt->reltol * fs[i] + (is_node ? opt->abstol : opt->vntol);
+        int is_node = i < nn;
+        double tol = opt->reltol * cm[i] + (is_node ? opt->abstol : opt->vntol) +
+                     NT_ROUNDING_ULPS * DBL_EPSILON * fs[i];
         double r = fabs(F[i]);
         if (!(r <= tol)) ok = 0;
         if (is_node && !(r <= rmax)) rmax = r;
@@ -293,9 +652,10 @@ static int residual(const eqs_circuit *c, newton *nt, const eqs_solver_options *
     return ok;
 }
 
-/* One Newton step from nt->x (Ax/rhs already loaded): factor, solve,
- * optionally damp, and the update test.  NT_OK with *small set when the
- * update passes the node/branch tolerances. */
+/* One Newton step from nt->x (Ax/rhs already loaded): factor and solve;
+ * the new iterate (damped in source stepping) is left in nt->rhs and
+ * *small says whether the step passed the node/branch tolerances
+ * (ngspice NIconvTest).  nt->x is not changed: see nt_newton. */
 static nt_result nt_iterate(const eqs_circuit *c, newton *nt, const eqs_solver_options *opt,
                             int *small)
 {
@@ -311,41 +671,52 @@ static nt_result nt_iterate(const eqs_circuit *c, newton *nt, const eqs_solver_o
         int is_node = i < c->n_node_unknowns;
         if (is_node && nt->damped && fabs(dx) > opt->max_step_V) {
             dx = dx > 0 ? opt->max_step_V : -opt->max_step_V;
-            xn = xo + dx;
+            nt->rhs[i] = xo + dx;
         }
         double tol = opt->reltol * fmax(fabs(xn), fabs(xo)) + (is_node ? opt->vntol : opt->abstol);
         if (!(fabs(dx) <= tol)) ok = 0;
         if (is_node && fabs(dx) > maxup) maxup = fabs(dx);
-        nt->x[i] = xn;
     }
     nt->max_update = maxup;
     *small = ok;
     return NT_OK;
 }
 
-/* Convergence test at the current iterate (after load): no junction was
- * limited, the last update was small (or the circuit is linear and has
- * been solved once), and KCL holds at every row. */
-static int nt_test(const eqs_circuit *c, newton *nt, const eqs_solver_options *opt, int limited,
-                   int small, int it)
-{
-    if (limited) return 0;
-    if (!(small || (!c->has_nonlinear && it > 0))) return 0;
-    return residual(c, nt, opt);
-}
+/* Convergence test of one iteration (ngspice NIiter/NIconvTest): the load
+ * at x_k limited no junction, the step x_k -> x_{k+1} passed the node and
+ * branch tolerances, and (our addition) KCL held at the load point x_k
+ * (`kcl`, see residual()).  The answer is then x_k, the point where the
+ * devices were evaluated: ngspice's DCop dumps CKTrhsOld, not the last
+ * solution (dcop.c, cktdump.c). */
+static int nt_test(int limited, int small, int kcl) { return !limited && small && kcl; }
 
-/* Newton loop: at most itl1 iterations. */
+/* Newton loop, at most itl1 iterations.  A cold start replays ngspice's
+ * initialisation modes: MODEINITJCT (junctions at Vcrit, never converged),
+ * MODEINITFIX (a converged iteration only switches to MODEINITFLOAT) and
+ * MODEINITFLOAT (a converged iteration returns); ngspice also never
+ * accepts its first iteration.  Following its path exactly matters: at
+ * default tolerances ngspice's own answer can be micro-volts away from the
+ * exact solution, and we must agree with it within 1 uV. */
 static nt_result nt_newton(const eqs_circuit *c, newton *nt, const eqs_solver_options *opt)
 {
-    int small = 0;
-    for (int it = 0; it <= opt->itl1; ++it) {
+    int fix = nt->init_jct && c->has_nonlinear;
+    if (!c->has_nonlinear) nt->init_jct = 0;
+    for (int it = 1; it <= opt->itl1; ++it) {
+        int jct = nt->init_jct;
         int limited = load(c, nt, opt->gmin, 0);
         nt->init_jct = 0;
-        if (nt_test(c, nt, opt, limited, small, it)) return NT_OK;
-        if (it == opt->itl1) break;
+        int kcl = limited ? 0 : residual(c, nt, opt);
+        int small = 0;
         nt_result r = nt_iterate(c, nt, opt, &small);
         nt->iterations++;
         if (r != NT_OK) return r;
+        /* ngspice's criterion alone moves MODEINITFIX to MODEINITFLOAT;
+         * returning also needs KCL */
+        int conv = nt_test(limited, small, 1) && (it > 1 || !nt->cold);
+        if (conv) conv = fx_converged(c, nt, opt);
+        if (conv && kcl && !jct && !fix) return NT_OK; /* keep x_k */
+        memcpy(nt->x, nt->rhs, (size_t)nt->n * sizeof *nt->x);
+        if (fix && conv) fix = 0;
     }
     return NT_NOCONV;
 }
@@ -365,13 +736,29 @@ static void nt_destroy(eqs_solver *s)
     eqs_free(ctx, nt->rhs);
     eqs_free(ctx, nt->F);
     eqs_free(ctx, nt->fs);
+    eqs_free(ctx, nt->cm);
     eqs_free(ctx, nt->vn);
+    eqs_free(ctx, nt->vfix1);
     eqs_free(ctx, nt->diag);
-    eqs_free(ctx, nt->p_g);
+    eqs_free(ctx, nt->plan);
     eqs_free(ctx, nt->d_elem);
     eqs_free(ctx, nt->dp);
     eqs_free(ctx, nt->d_v);
     eqs_free(ctx, nt->d_i);
+    eqs_free(ctx, nt->d_g);
+    eqs_free(ctx, nt->d_vp);
+    eqs_free(ctx, nt->d_ip);
+    eqs_free(ctx, nt->d_gp);
+    eqs_free(ctx, nt->fx_row);
+    eqs_free(ctx, nt->fx_p);
+    eqs_free(ctx, nt->fx_j);
+    eqs_free(ctx, nt->fx_x);
+    eqs_free(ctx, nt->fx_s0);
+    eqs_free(ctx, nt->fx_new);
+    eqs_free(ctx, nt->fx_old);
+    eqs_free(ctx, nt->fx_gsum);
+    eqs_free(ctx, nt->fx_lref);
+    eqs_free(ctx, nt->x_ref);
     eqs_free(ctx, nt);
     s->impl = NULL;
 }
@@ -394,17 +781,25 @@ static eqs_status nt_create(eqs_solver *s)
     nt->rhs = eqs_calloc(ctx, n, sizeof(double));
     nt->F = eqs_calloc(ctx, n, sizeof(double));
     nt->fs = eqs_calloc(ctx, n, sizeof(double));
+    nt->cm = eqs_calloc(ctx, n, sizeof(double));
     nt->vn = eqs_calloc(ctx, (size_t)c->n_nodes, sizeof(double));
+    nt->vfix1 = eqs_calloc(ctx, (size_t)c->n_nodes, sizeof(double));
     nt->diag = eqs_calloc(ctx, (size_t)(c->n_node_unknowns + 1), sizeof(int));
-    nt->p_g = eqs_calloc(ctx, (size_t)(c->n_params + 1), sizeof(double));
+    nt->plan = eqs_calloc(ctx, (size_t)(c->n_params + 1), sizeof(nt_rplan));
+    advise_huge(nt->plan, (size_t)(c->n_params + 1) * sizeof(nt_rplan));
     for (int e = 0; e < c->n_elems; ++e) nt->nd += c->elems[e].kind == EQS_EL_D;
     size_t nd = (size_t)(nt->nd ? nt->nd : 1);
     nt->d_elem = eqs_calloc(ctx, nd, sizeof(int));
     nt->dp = eqs_calloc(ctx, nd, sizeof(eqs_devparams));
     nt->d_v = eqs_calloc(ctx, nd, sizeof(double));
     nt->d_i = eqs_calloc(ctx, nd, sizeof(double));
-    if (!nt->Jlin || !nt->Ax || !nt->b0 || !nt->x || !nt->rhs || !nt->F || !nt->fs ||
-        !nt->vn || !nt->diag || !nt->p_g || !nt->d_elem || !nt->dp || !nt->d_v || !nt->d_i)
+    nt->d_g = eqs_calloc(ctx, nd, sizeof(double));
+    nt->d_vp = eqs_calloc(ctx, nd, sizeof(double));
+    nt->d_ip = eqs_calloc(ctx, nd, sizeof(double));
+    nt->d_gp = eqs_calloc(ctx, nd, sizeof(double));
+    if (!nt->Jlin || !nt->Ax || !nt->b0 || !nt->x || !nt->rhs || !nt->F || !nt->fs || !nt->cm ||
+        !nt->vn || !nt->vfix1 || !nt->diag || !nt->plan || !nt->d_elem || !nt->dp || !nt->d_v || !nt->d_i ||
+        !nt->d_g || !nt->d_vp || !nt->d_ip || !nt->d_gp)
         return EQS_ERR_NOMEM;
 
     for (int i = 0; i < c->n_node_unknowns; ++i) {
@@ -428,6 +823,8 @@ static eqs_status nt_create(eqs_solver *s)
         eqs_status st = nt->lops->create(ctx, nt->n, c->Ap, c->Ai, c->reciprocal, &nt->ls);
         if (st != EQS_OK) return st;
     }
+    eqs_status fst = fx_build(ctx, c, nt);
+    if (fst != EQS_OK) return fst;
     refresh_all(c, nt);
     return EQS_OK;
 }
