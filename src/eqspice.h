@@ -144,7 +144,7 @@ typedef struct eqs_solver eqs_solver;
 typedef enum { EQS_BACKEND_NEWTON = 0, EQS_BACKEND_NGSPICE = 1 } eqs_backend_id;
 
 typedef struct {
-    double reltol;     /* Default: 1e-3 (netlist .options reltol) */
+    double reltol;     /* Default: 1e-6 (SPICE: 1e-3; netlist .options reltol) */
     double abstol;     /* Default: 1e-12 A (KCL residual, .options abstol) */
     double vntol;      /* Default: 1e-6 V (.options vntol) */
     double gmin;       /* Default: 1e-12 S across every junction (.options gmin) */

@@ -110,6 +110,42 @@ START_TEST(test_op_divider_csv_and_file)
 }
 END_TEST
 
+/* -o onto a device (through a symlink in a temp dir, so that a regression
+ * replaces only the link) writes in place; -o onto a symlink to a regular
+ * file writes through it and keeps the link. */
+START_TEST(test_op_output_special_files)
+{
+    const char *net = tu_write_temp(divider, ".cir");
+    const char *dir = tu_temp_dir();
+    char devlink[4200], target[4200], filelink[4200];
+    snprintf(devlink, sizeof devlink, "%s/devnull", dir);
+    snprintf(target, sizeof target, "%s/target.csv", dir);
+    snprintf(filelink, sizeof filelink, "%s/link.csv", dir);
+    ck_assert_int_eq(symlink("/dev/null", devlink), 0);
+    FILE *f = fopen(target, "w");
+    fputs("old\n", f);
+    fclose(f);
+    ck_assert_int_eq(symlink(target, filelink), 0);
+
+    const char *const a1[] = {"op", net, "-o", devlink, NULL};
+    ck_assert_int_eq(tu_run_cli(a1, NULL, NULL, 20), 0);
+    struct stat sb;
+    ck_assert_int_eq(lstat(devlink, &sb), 0);
+    ck_assert(S_ISLNK(sb.st_mode));
+    ck_assert_int_eq(stat("/dev/null", &sb), 0);
+    ck_assert(S_ISCHR(sb.st_mode));
+
+    const char *const a2[] = {"op", net, "-o", filelink, NULL};
+    ck_assert_int_eq(tu_run_cli(a2, NULL, NULL, 20), 0);
+    ck_assert_int_eq(lstat(filelink, &sb), 0);
+    ck_assert(S_ISLNK(sb.st_mode));
+    char *text = tu_read_file(target);
+    ck_assert_ptr_nonnull(text);
+    ck_assert_int_eq(strncmp(text, "node,voltage_V\n", 15), 0);
+    free(text);
+}
+END_TEST
+
 START_TEST(test_op_missing_file)
 {
     const char *dir = tu_temp_dir();
@@ -223,6 +259,7 @@ Suite *suite_cli(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_help_and_usage_errors);
     tcase_add_test(tc, test_op_divider_csv_and_file);
+    tcase_add_test(tc, test_op_output_special_files);
     tcase_add_test(tc, test_op_missing_file);
     tcase_add_test(tc, test_bad_netlists_directory);
     tcase_add_test(tc, test_gen_cli_deterministic);

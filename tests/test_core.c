@@ -13,6 +13,8 @@ START_TEST(test_status_names)
     ck_assert_int_eq(eqs_status_is_user_error(EQS_ERR_PARSE), 1);
     ck_assert_int_eq(eqs_status_is_user_error(EQS_ERR_INTERNAL), 0);
     ck_assert_int_eq(eqs_status_is_user_error(EQS_ERR_NOMEM), 0);
+    ck_assert_int_eq(eqs_status_is_user_error(EQS_ERR_NGSPICE), 1);
+    ck_assert_int_eq(eqs_status_is_user_error(EQS_ERR_NOCONV), 1);
 }
 END_TEST
 

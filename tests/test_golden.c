@@ -2,7 +2,8 @@
  * test_golden.c: golden operating points produced by real ngspice
  * (scripts/golden-update.sh, `make golden-update`) against
  *   - the built-in Newton solver with default options (plus the netlist's
- *     own .options), and
+ *     own .options), as a user runs it,
+ *   - the same solver with the golden's tolerances (physics only), and
  *   - the live ngspice backend with the options recorded in the golden, and
  *   - ngspice reading the netlist file itself (its own parser, subcircuit
  *     and parameter expansion; extension cards removed), which checks our
@@ -128,8 +129,11 @@ static int answer_read(const char *path, golden_answer *a, char *err, size_t err
     return rc;
 }
 
-/* Solve case i with `backend` and compare with its golden answer. */
-static void check_case(int i, eqs_backend_id backend)
+/* Solve case i with `backend` and compare with its golden answer; with
+ * `golden_opts` the solver runs with the tolerances recorded in the golden
+ * (they win over the netlist's .options), else with default options plus
+ * the netlist's .options. */
+static void check_case(int i, eqs_backend_id backend, int golden_opts)
 {
     load_manifest();
     ck_assert_msg(i < n_cases, "no golden case %d", i);
@@ -151,7 +155,7 @@ static void check_case(int i, eqs_backend_id backend)
 
     eqs_solver_options opt;
     eqs_solver_options_defaults(&opt);
-    if (backend == EQS_BACKEND_NGSPICE) {
+    if (golden_opts) {
         /* reproduce the golden run: its tolerances win over .options */
         ck_assert_msg(ans.has_opts, "%s: golden lacks '# options:'", g->name);
         opt.reltol = ans.reltol;
@@ -187,9 +191,10 @@ static void check_case(int i, eqs_backend_id backend)
     for (int k = 0; k < ans.n; ++k) {
         int idx = eqs_circuit_node_find(c, ans.node[k]);
         ck_assert_msg(fabs(v[idx] - ans.v[k]) <= GOLDEN_TOL_V,
-                      "%s (%s, %s): node %s = %.17g V, golden %.17g V, |dV| = %.3g V "
-                      "(worst node %s: %.3g V)",
+                      "%s (%s, %s, %s options): node %s = %.17g V, golden %.17g V, "
+                      "|dV| = %.3g V (worst node %s: %.3g V)",
                       g->name, eqs_backend_name(backend), info.backend ? info.backend : "?",
+                      golden_opts ? "golden" : "default",
                       ans.node[k], v[idx], ans.v[k], fabs(v[idx] - ans.v[k]), worst_node,
                       worst);
     }
@@ -288,10 +293,17 @@ static void check_case_raw(int i)
 START_TEST(test_golden_ngspice_raw) { check_case_raw(_i); }
 END_TEST
 
-START_TEST(test_golden_newton) { check_case(_i, EQS_BACKEND_NEWTON); }
+/* Newton as a user runs it: default options (reltol 1e-3, vntol 1e-6 V)
+ * plus the netlist's .options. */
+START_TEST(test_golden_newton) { check_case(_i, EQS_BACKEND_NEWTON, 0); }
 END_TEST
 
-START_TEST(test_golden_ngspice_live) { check_case(_i, EQS_BACKEND_NGSPICE); }
+/* Newton with the golden's tolerances: the device physics and the linear
+ * algebra alone, without the stopping point of the iteration. */
+START_TEST(test_golden_newton_tight) { check_case(_i, EQS_BACKEND_NEWTON, 1); }
+END_TEST
+
+START_TEST(test_golden_ngspice_live) { check_case(_i, EQS_BACKEND_NGSPICE, 1); }
 END_TEST
 
 /* The set of goldens is complete and every file carries its provenance. */
@@ -333,6 +345,10 @@ Suite *suite_golden(void)
     tc = tcase_create("newton");
     tcase_set_timeout(tc, 30);
     if (n_cases > 0) tcase_add_loop_test(tc, test_golden_newton, 0, n_cases);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("newton-tight");
+    tcase_set_timeout(tc, 30);
+    if (n_cases > 0) tcase_add_loop_test(tc, test_golden_newton_tight, 0, n_cases);
     suite_add_tcase(s, tc);
     tc = tcase_create("ngspice");
     tcase_set_timeout(tc, 60);

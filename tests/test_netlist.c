@@ -409,6 +409,15 @@ START_TEST(test_include)
     ck_assert_int_eq(nl->n_models, 1);
     eqs_netlist_free(&nl);
 
+    /* from a string, a relative path is relative to the current directory
+     * (the repository root when the tests run) */
+    ck_assert_int_eq(eqs_netlist_read_string(ctx, "t\n.include tests/bad/parse_model_type.cir\n",
+                                             "s.cir", &nl),
+                     EQS_ERR_PARSE);
+    ck_assert_str_eq(eqs_ctx_error(ctx), "tests/bad/parse_model_type.cir:2:16: error: "
+                                         "unsupported model type 'NPN' in model 'q2n2222' (only d)");
+    eqs_ctx_clear_error(ctx);
+
     /* missing file: error at the path token, path as resolved */
     write_file(dir, "miss.cir", "t\n.include   nope.inc\n");
     snprintf(path, sizeof path, "%s/miss.cir", dir);
@@ -553,6 +562,15 @@ START_TEST(test_extension_cards)
     nl = rd(ctx, "t\nr1 a 0 1\n.trainable\n");
     ck_assert_int_eq(nl->n_trainable, 0);
     eqs_netlist_free(&nl);
+    /* a pattern that selects nothing is probably a typo: warning */
+    logbuf[0] = '\0';
+    n_warn = 0;
+    eqs_ctx_set_log(ctx, capture, NULL, EQS_LOG_WARN);
+    nl = rd(ctx, "t\nr1 a 0 1\n.trainable r? q*\n");
+    ck_assert_int_eq(nl->n_trainable, 2);
+    ck_assert_int_eq(n_warn, 1);
+    ck_assert_str_eq(logbuf, "t.cir:3:15: warning: '.trainable' pattern 'q*' matches no element\n");
+    eqs_netlist_free(&nl);
     eqs_ctx_free(&ctx);
 }
 END_TEST
@@ -580,6 +598,7 @@ START_TEST(test_errors)
         {"t\nr1 1 0 rx\n", "t.cir:2:8: error: undefined parameter 'rx'"},
         {"t\nr1 1 0 {2*rx}\n", "t.cir:2:11: error: undefined parameter 'rx'"},
         {"t\nr1 1 0 =\n", "t.cir:2:8: error: expected a value, got '='"},
+        {"t\n,,\n", "t.cir:2:1: error: unexpected ','"},
         /* expressions */
         {"t\n.param a={1/(2-2)}\n", "t.cir:2:12: error: division by zero"},
         {"t\n.param a={sqrt(-1)}\n", "t.cir:2:11: error: expression result is not finite"},
@@ -633,12 +652,14 @@ START_TEST(test_errors)
         {"t\n.subckt amp a b c\nr1 a b 1\n.ends\nx1 1 2 amp\n",
          "t.cir:5:1: error: subcircuit 'amp' expects 3 nodes, got 2"},
         {"t\nx1 1 2 nosub\n", "t.cir:2:8: error: unknown subcircuit 'nosub' in 'x1'"},
+        {"t\n.subckt outer a\n.subckt inner b\n.ends\n.ends\nx1 1 inner\n",
+         "t.cir:6:6: error: unknown subcircuit 'inner' in 'x1'"}, /* nested: not visible */
         {"t\nx1\n", "t.cir:2:1: error: too few fields in 'x1' (expected: x<name> nodes... subcircuit [name=value ...])"},
         {"t\n.subckt s a\nx1 a s\n.ends\nx1 n s\n",
          "t.cir:3:1: error: recursive instantiation of subcircuit 's' in 'x1'"},
         {"t\n.subckt s a\nx1 a u\n.ends\n.subckt u a\nx1 a s\n.ends\nx1 n s\n",
          "t.cir:6:1: error: recursive instantiation of subcircuit 's' in 'x1'"},
-        {"t\n.subckt amp a b\nr1 a b 1\n", "t.cir:2:1: error: unterminated '.subckt amp' (no '.ends')"},
+        {"t\n.subckt amp a b\nr1 a b 1\n", "t.cir:2:1: error: unterminated .subckt 'amp' (no .ends)"},
         {"t\n.ends\n", "t.cir:2:1: error: '.ends' without '.subckt'"},
         {"t\n.subckt s a\n.ends t\n", "t.cir:3:7: error: '.ends t' does not match '.subckt s'"},
         {"t\n.subckt\n", "t.cir:2:1: error: missing subcircuit name"},
@@ -741,6 +762,17 @@ START_TEST(test_garbage)
     buf[19999] = '}';
     ck_assert_int_eq(eqs_netlist_read_string(ctx, buf, "g.cir", &nl), EQS_ERR_PARSE);
     ck_assert_str_eq(eqs_ctx_error(ctx), "g.cir:2:209: error: expression nested too deeply");
+    eqs_ctx_clear_error(ctx);
+    /* long right-associative power chain */
+    size_t k = (size_t)snprintf(buf, 20001, "t\nr1 1 0 {2");
+    while (k < 19990) {
+        buf[k++] = '^';
+        buf[k++] = '1';
+    }
+    buf[k++] = '}';
+    buf[k] = '\0';
+    ck_assert_int_eq(eqs_netlist_read_string(ctx, buf, "g.cir", &nl), EQS_ERR_PARSE);
+    ck_assert_str_eq(eqs_ctx_error(ctx), "g.cir:2:408: error: expression nested too deeply");
     free(buf);
     eqs_ctx_free(&ctx);
 }

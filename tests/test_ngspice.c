@@ -368,6 +368,36 @@ START_TEST(test_backend_divider_and_trained_conductance)
 }
 END_TEST
 
+START_TEST(test_backend_param_set_through_compiler)
+{
+    /* the real parser + compiler: a trained conductance set with
+     * eqs_circuit_param_set reaches ngspice (warm re-solve) */
+    eqs_ctx *ctx = tu_ctx();
+    eqs_netlist *nl = NULL;
+    eqs_circuit *c = NULL;
+    eqs_solver *s = NULL;
+    const char *text = "trained divider\nv1 in 0 dc 2\nx1 in mid half\nr2 mid 0 3k\n"
+                       ".subckt half a b\nr1 a b 1k\n.ends\n.trainable x1.r1\n.end\n";
+    ck_assert_msg(eqs_netlist_read_string(ctx, text, "trained.cir", &nl) == EQS_OK, "%s",
+                  eqs_ctx_error(ctx));
+    ck_assert_msg(eqs_circuit_create(ctx, nl, &c) == EQS_OK, "%s", eqs_ctx_error(ctx));
+    ck_assert_int_eq(eqs_circuit_param_count(c), 1);
+    ck_assert_int_eq(eqs_solver_create(ctx, c, EQS_BACKEND_NGSPICE, NULL, &s), EQS_OK);
+    int mid = eqs_circuit_node_find(c, "mid");
+    ck_assert_int_gt(mid, 0);
+    ck_assert_int_eq(eqs_solver_solve(s, EQS_SOLVE_COLD, NULL), EQS_OK);
+    ck_assert_double_eq_tol(eqs_solver_voltages(s)[mid], 1.5, 1e-9);
+    ck_assert_int_eq(eqs_circuit_param_set(c, 0, 1.0 / 3000), EQS_OK); /* r.x1.r1 = 3k */
+    eqs_status st = eqs_solver_solve(s, EQS_SOLVE_WARM, NULL);
+    ck_assert_msg(st == EQS_OK, "%s", eqs_ctx_error(ctx));
+    ck_assert_double_eq_tol(eqs_solver_voltages(s)[mid], 1.0, 1e-9);
+    eqs_solver_free(&s);
+    eqs_circuit_free(&c);
+    eqs_netlist_free(&nl);
+    eqs_ctx_free(&ctx);
+}
+END_TEST
+
 START_TEST(test_backend_controlled_sources)
 {
     /* e1 = 2 V(mid); f1 = 3 I(vs); closed forms by hand */
@@ -667,6 +697,7 @@ Suite *suite_ngspice(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_run_deck_hook);
     tcase_add_test(tc, test_backend_divider_and_trained_conductance);
+    tcase_add_test(tc, test_backend_param_set_through_compiler);
     tcase_add_test(tc, test_backend_controlled_sources);
     tcase_add_test(tc, test_rejected_deck_then_recovers);
     tcase_add_test(tc, test_no_convergence_then_recovers);

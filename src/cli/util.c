@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -123,15 +124,30 @@ int cli_out_open(cli_out *o, const char *path)
         o->f = stdout;
         return 0;
     }
-    o->path = strdup(path);
-    size_t n = strlen(path) + 32;
+    /* A path that exists and is not a regular file (/dev/null, a FIFO, a
+     * terminal) is written directly: renaming over it would replace the
+     * device with a file. */
+    struct stat sb;
+    if (stat(path, &sb) == 0 && !S_ISREG(sb.st_mode)) {
+        o->f = fopen(path, "w");
+        if (!o->f) {
+            fprintf(stderr, "error: cannot write '%s': %s\n", path, strerror(errno));
+            return -1;
+        }
+        return 0;
+    }
+    /* An existing symlink is written through: the file it names is
+     * replaced, the link stays. */
+    char *real = realpath(path, NULL);
+    o->path = real ? real : strdup(path);
+    size_t n = strlen(o->path) + 32;
     o->tmp = malloc(n);
     if (!o->path || !o->tmp) {
         fprintf(stderr, "error: out of memory\n");
         cli_out_abort(o);
         return -1;
     }
-    snprintf(o->tmp, n, "%s.tmp.%ld", path, (long)getpid());
+    snprintf(o->tmp, n, "%s.tmp.%ld", o->path, (long)getpid());
     o->f = fopen(o->tmp, "w");
     if (!o->f) {
         fprintf(stderr, "error: cannot write '%s': %s\n", path, strerror(errno));
@@ -146,10 +162,10 @@ int cli_out_open(cli_out *o, const char *path)
 int cli_out_commit(cli_out *o)
 {
     if (!o->f) return -1;
-    if (o->f == stdout) {
-        int bad = fflush(stdout) != 0 || ferror(stdout);
+    if (o->f == stdout || !o->tmp) { /* stdout, or a device written in place */
+        int bad = ferror(o->f) || (o->f == stdout ? fflush(stdout) : fclose(o->f)) != 0;
         o->f = NULL;
-        if (bad) fprintf(stderr, "error: write error on standard output\n");
+        if (bad) fprintf(stderr, "error: write error on the output\n");
         return bad ? -1 : 0;
     }
     int bad = ferror(o->f);

@@ -35,6 +35,7 @@ int eqs_status_is_user_error(eqs_status s)
     case EQS_ERR_NOCONV:
     case EQS_ERR_SINGULAR:
     case EQS_ERR_UNSUPPORTED:
+    case EQS_ERR_NGSPICE: /* mostly: ngspice cannot solve the user's circuit */
         return 1;
     default:
         return 0;

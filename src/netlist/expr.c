@@ -278,7 +278,10 @@ static eqs_status parse_power(ev *e, double *out)
     else
         return EQS_OK;
     double rhs;
+    if (++e->depth > EXPR_MAX_DEPTH) /* 2^2^2^... recurses too */
+        return EQS_ERROR_AT(e->ctx, EQS_ERR_PARSE, at(e, op), "expression nested too deeply");
     st = parse_unary(e, &rhs); /* right-associative, allows 2^-1 */
+    e->depth--;
     if (st) return st;
     *out = pow(*out, rhs);
     return finite_or_error(e, *out, op);

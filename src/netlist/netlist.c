@@ -47,16 +47,30 @@ static int key_eq(const char *key, const char *s, size_t len)
     return key[len] == '\0';
 }
 
-int eqs_strmap_get(const eqs_strmap *m, const char *s, size_t len)
+int eqs_strmap_get_h(const eqs_strmap *m, const char *s, size_t len, uint32_t h)
 {
     if (!m->cap) return -1;
-    uint32_t h = eqs_str_hash(s, len);
     size_t mask = m->cap - 1;
     for (size_t i = h & mask;; i = (i + 1) & mask) {
         const eqs_strmap_slot *sl = &m->slots[i];
         if (!sl->key) return -1;
         if (sl->hash == h && key_eq(sl->key, s, len)) return sl->val;
     }
+}
+
+int eqs_strmap_get(const eqs_strmap *m, const char *s, size_t len)
+{
+    return eqs_strmap_get_h(m, s, len, eqs_str_hash(s, len));
+}
+
+void eqs_strmap_prefetch(const eqs_strmap *m, uint32_t h)
+{
+#if defined(__GNUC__)
+    if (m->cap) __builtin_prefetch(&m->slots[h & (m->cap - 1)]);
+#else
+    (void)m;
+    (void)h;
+#endif
 }
 
 static eqs_status strmap_rehash(eqs_ctx *ctx, eqs_strmap *m, size_t ncap)
@@ -76,13 +90,12 @@ static eqs_status strmap_rehash(eqs_ctx *ctx, eqs_strmap *m, size_t ncap)
     return EQS_OK;
 }
 
-eqs_status eqs_strmap_put(eqs_ctx *ctx, eqs_strmap *m, const char *key, int val)
+eqs_status eqs_strmap_put_h(eqs_ctx *ctx, eqs_strmap *m, const char *key, uint32_t h, int val)
 {
     if (2 * (m->n + 1) > m->cap) { /* load factor <= 1/2 */
         eqs_status st = strmap_rehash(ctx, m, m->cap ? 2 * m->cap : 64);
         if (st) return st;
     }
-    uint32_t h = eqs_str_hash(key, strlen(key));
     size_t mask = m->cap - 1, i = h & mask;
     while (m->slots[i].key) i = (i + 1) & mask;
     m->slots[i].key = key;
@@ -90,6 +103,11 @@ eqs_status eqs_strmap_put(eqs_ctx *ctx, eqs_strmap *m, const char *key, int val)
     m->slots[i].val = val;
     m->n++;
     return EQS_OK;
+}
+
+eqs_status eqs_strmap_put(eqs_ctx *ctx, eqs_strmap *m, const char *key, int val)
+{
+    return eqs_strmap_put_h(ctx, m, key, eqs_str_hash(key, strlen(key)), val);
 }
 
 eqs_status eqs_strmap_reserve(eqs_ctx *ctx, eqs_strmap *m, size_t n)

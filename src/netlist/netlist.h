@@ -213,6 +213,12 @@ uint32_t eqs_str_hash(const char *s, size_t len); /* case-insensitive */
 int eqs_strmap_get(const eqs_strmap *m, const char *s, size_t len);
 /* Insert key (stored pointer, lower case) -> val; the key must be absent. */
 eqs_status eqs_strmap_put(eqs_ctx *ctx, eqs_strmap *m, const char *key, int val);
+/* Same with the hash (eqs_str_hash) already computed. */
+int eqs_strmap_get_h(const eqs_strmap *m, const char *s, size_t len, uint32_t h);
+eqs_status eqs_strmap_put_h(eqs_ctx *ctx, eqs_strmap *m, const char *key, uint32_t h, int val);
+/* Start loading the slot of hash h into the cache (the element index of a
+ * large netlist does not fit in any cache: overlap the miss with parsing). */
+void eqs_strmap_prefetch(const eqs_strmap *m, uint32_t h);
 /* Hint that a large block should use huge pages (no-op if unsupported). */
 void eqs_nl_hint_huge(void *p, size_t size);
 /* Make room for n keys without rehashing. */

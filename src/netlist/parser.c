@@ -25,7 +25,7 @@
 #include <string.h>
 
 #define MAX_INSTANCE_DEPTH 1000 /* nested X levels (a recursion is caught earlier) */
-#define GLOB_SCAN_LIMIT 100000000.0 /* patterns x elements checked for .trainable */
+#define GLOB_SCAN_LIMIT 2e7 /* glob matches spent looking for .trainable typos */
 
 enum { K_ELEM = 0, K_SUBCKT, K_ENDS, K_PARAM, K_MODEL, K_OTHER };
 
@@ -72,6 +72,9 @@ typedef struct {
     size_t kbuf_cap;
     char *nbuf;         /* scratch for flattened names */
     size_t nbuf_cap;
+    char *ebuf;         /* flattened name of the element being read */
+    size_t ebuf_cap, ebuf_len;
+    uint32_t ebuf_hash;
 } parser;
 
 /* ---------------------------------------------------------------- */
@@ -277,29 +280,42 @@ static eqs_status node_of(parser *P, const inst *in, const eqs_card *c, const eq
     return EQS_OK;
 }
 
-/* Append an element named <prefix><t0>; checks for duplicates. */
-static eqs_status add_elem(parser *P, const inst *in, const eqs_card *c, const eqs_tok *t0,
-                           eqs_elem_kind kind, eqs_element **out)
+/* Flattened name of the element of the current card into P->ebuf, with
+ * its hash; the index slot is prefetched while the card is parsed. */
+static eqs_status elem_name(parser *P, const inst *in, const eqs_tok *t0)
+{
+    size_t need = in->plen + (size_t)t0->len + 1;
+    if (eqs_grow(P->ctx, (void **)&P->ebuf, &P->ebuf_cap, need, 1)) return EQS_ERR_NOMEM;
+    memcpy(P->ebuf, in->prefix, in->plen);
+    for (int i = 0; i < t0->len; ++i)
+        P->ebuf[in->plen + (size_t)i] = (char)tolower((unsigned char)t0->s[i]);
+    P->ebuf_len = need - 1;
+    P->ebuf[P->ebuf_len] = '\0';
+    P->ebuf_hash = eqs_str_hash(P->ebuf, P->ebuf_len);
+    eqs_strmap_prefetch(&P->nl->priv->elems, P->ebuf_hash);
+    return EQS_OK;
+}
+
+/* Append the element named by elem_name(); checks for duplicates. */
+static eqs_status add_elem(parser *P, const eqs_card *c, eqs_elem_kind kind, eqs_element **out)
 {
     eqs_netlist *nl = P->nl;
-    size_t len;
-    if (build_name(P, in->prefix, in->plen, t0, &len)) return EQS_ERR_NOMEM;
-    int k = eqs_strmap_get(&nl->priv->elems, P->nbuf, len);
+    int k = eqs_strmap_get_h(&nl->priv->elems, P->ebuf, P->ebuf_len, P->ebuf_hash);
     if (k >= 0) {
         const eqs_loc *f = &nl->elems[k].loc;
         if (f->file == c->file)
             return EQS_ERROR_AT(P->ctx, EQS_ERR_PARSE, card_loc(c),
                                 "duplicate element name '%s' (first defined at line %d)",
-                                P->nbuf, f->line);
+                                P->ebuf, f->line);
         return EQS_ERROR_AT(P->ctx, EQS_ERR_PARSE, card_loc(c),
-                            "duplicate element name '%s' (first defined at %s:%d)", P->nbuf,
+                            "duplicate element name '%s' (first defined at %s:%d)", P->ebuf,
                             f->file, f->line);
     }
     if (eqs_grow(P->ctx, (void **)&nl->elems, &nl->elem_cap, (size_t)nl->n_elems + 1,
                  sizeof *nl->elems))
         return EQS_ERR_NOMEM;
-    char *name = eqs_nl_strdup(nl, P->nbuf, len);
-    if (!name || eqs_strmap_put(P->ctx, &nl->priv->elems, name, nl->n_elems))
+    char *name = eqs_nl_strdup(nl, P->ebuf, P->ebuf_len);
+    if (!name || eqs_strmap_put_h(P->ctx, &nl->priv->elems, name, P->ebuf_hash, nl->n_elems))
         return EQS_ERR_NOMEM;
     eqs_element *e = &nl->elems[nl->n_elems++];
     memset(e, 0, sizeof *e);
@@ -384,7 +400,8 @@ static eqs_status do_element(parser *P, const inst *in, const eqs_card *c)
     if (st) return st;
     const eqs_tok *t = P->lx.toks;
     int n = P->lx.n_toks;
-    if (n == 0) return EQS_OK; /* cannot happen: a card has a first character */
+    if (n == 0) /* only separators, e.g. ",," */
+        return EQS_ERROR_AT(P->ctx, EQS_ERR_PARSE, card_loc(c), "unexpected '%c'", c->start[0]);
     const eqs_tok *t0 = &t[0];
     eqs_elem_kind kind;
     int nn; /* nodes */
@@ -410,6 +427,7 @@ static eqs_status do_element(parser *P, const inst *in, const eqs_card *c)
     if (!is_name(t0))
         return EQS_ERROR_AT(P->ctx, EQS_ERR_PARSE, card_loc(c), "invalid element name '%.*s'",
                             TOK(t0));
+    if ((st = elem_name(P, in, t0))) return st;
     /* name, nodes, value or model (F, H: controlling source too) */
     int need = 1 + nn + 1 + ((kind == EQS_EL_F || kind == EQS_EL_H) ? 1 : 0);
     if (n < need) return too_few(P, c, t0, kind);
@@ -460,7 +478,7 @@ static eqs_status do_element(parser *P, const inst *in, const eqs_card *c)
     }
     if (i < n) return unexpected_tok(P, c, &t[i], t0);
     eqs_element *e = NULL;
-    if ((st = add_elem(P, in, c, t0, kind, &e))) return st;
+    if ((st = add_elem(P, c, kind, &e))) return st;
     e->n_nodes = nn;
     for (int k = 0; k < nn; ++k) e->node[k] = nodes[k];
     e->value = value;
@@ -1042,7 +1060,7 @@ static eqs_status structure(parser *P)
     if (depth) {
         const eqs_card *c = &P->lx.cards[P->defs[stack[depth - 1]].card];
         st = EQS_ERROR_AT(ctx, EQS_ERR_PARSE, card_loc(c),
-                          "unterminated '.subckt %s' (no '.ends')", P->defs[stack[depth - 1]].name);
+                          "unterminated .subckt '%s' (no .ends)", P->defs[stack[depth - 1]].name);
     }
 out:
     eqs_free(ctx, stack);
@@ -1063,31 +1081,43 @@ static eqs_status final_checks(parser *P)
                                 "controlling source '%s' of '%s' is %s", e->ctrl, e->name,
                                 k < 0 ? "not defined" : "not a voltage source");
     }
-    for (int i = 0; i < nl->n_inputs; ++i) {
+    /* inputs: V elements, each once (a temporary set keeps this linear) */
+    eqs_strmap seen = {0};
+    eqs_status st = EQS_OK;
+    for (int i = 0; i < nl->n_inputs && !st; ++i) {
         const char *s = nl->inputs[i];
-        int k = eqs_strmap_get(&nl->priv->elems, s, strlen(s));
+        size_t len = strlen(s);
+        int k = eqs_strmap_get(&nl->priv->elems, s, len);
         if (k < 0 || nl->elems[k].kind != EQS_EL_V)
-            return EQS_ERROR_AT(ctx, EQS_ERR_PARSE, nl->input_loc[i],
-                                "input '%s' is not a voltage source of the netlist", s);
-        for (int j = 0; j < i; ++j)
-            if (strcmp(nl->inputs[j], s) == 0)
-                return EQS_ERROR_AT(ctx, EQS_ERR_PARSE, nl->input_loc[i],
-                                    "input '%s' listed twice", s);
+            st = EQS_ERROR_AT(ctx, EQS_ERR_PARSE, nl->input_loc[i],
+                              "input '%s' is not a voltage source of the netlist", s);
+        else if (eqs_strmap_get(&seen, s, len) >= 0)
+            st = EQS_ERROR_AT(ctx, EQS_ERR_PARSE, nl->input_loc[i], "input '%s' listed twice", s);
+        else
+            st = eqs_strmap_put(ctx, &seen, s, i);
     }
-    for (int i = 0; i < nl->n_outputs; ++i) {
+    eqs_strmap_free(ctx, &seen);
+    if (st) return st;
+    /* outputs: existing nodes, not ground, each once */
+    char *mark = eqs_calloc(ctx, (size_t)nl->n_nodes, 1);
+    if (!mark) return EQS_ERR_NOMEM;
+    for (int i = 0; i < nl->n_outputs && !st; ++i) {
         const char *s = nl->outputs[i];
         int k = eqs_netlist_node_find(nl, s);
         if (k < 0)
-            return EQS_ERROR_AT(ctx, EQS_ERR_PARSE, nl->output_loc[i],
-                                "output node '%s' does not exist", s);
-        if (k == 0)
-            return EQS_ERROR_AT(ctx, EQS_ERR_PARSE, nl->output_loc[i],
-                                "output node '%s' is ground", s);
-        for (int j = 0; j < i; ++j)
-            if (eqs_netlist_node_find(nl, nl->outputs[j]) == k)
-                return EQS_ERROR_AT(ctx, EQS_ERR_PARSE, nl->output_loc[i],
-                                    "output node '%s' listed twice", s);
+            st = EQS_ERROR_AT(ctx, EQS_ERR_PARSE, nl->output_loc[i],
+                              "output node '%s' does not exist", s);
+        else if (k == 0)
+            st = EQS_ERROR_AT(ctx, EQS_ERR_PARSE, nl->output_loc[i], "output node '%s' is ground",
+                              s);
+        else if (mark[k])
+            st = EQS_ERROR_AT(ctx, EQS_ERR_PARSE, nl->output_loc[i],
+                              "output node '%s' listed twice", s);
+        else
+            mark[k] = 1;
     }
+    eqs_free(ctx, mark);
+    if (st) return st;
     /* patterns that match nothing are probably typos: warn (bounded cost) */
     for (int i = 0; i < nl->n_trainable; ++i) {
         const char *pat = nl->trainable[i];
@@ -1159,8 +1189,6 @@ static eqs_status read_netlist(eqs_ctx *ctx, const char *name, const char *text,
             "params/models %.3f s, expansion %.3f s, checks %.3f s", name, P.nl->n_elems,
             P.nl->n_nodes, t1 - t0, t2 - t1, t3 - t2, t4 - t3, eqs_now_s() - t4);
 done:
-    if (!st && eqs_ctx_status(ctx) != EQS_OK && eqs_ctx_status(ctx) != EQS_WARN_IGNORED)
-        st = eqs_ctx_status(ctx);
     eqs_lex_free(&P.lx);
     for (int i = 0; i < P.n_defs; ++i) {
         eqs_strmap_free(ctx, &P.defs[i].portmap);
@@ -1177,6 +1205,7 @@ done:
     eqs_free(ctx, P.scope_parent);
     eqs_free(ctx, P.kbuf);
     eqs_free(ctx, P.nbuf);
+    eqs_free(ctx, P.ebuf);
     if (st) {
         if (st == EQS_ERR_NOMEM && eqs_ctx_status(ctx) == EQS_OK)
             EQS_ERROR(ctx, EQS_ERR_NOMEM, "out of memory reading '%s'", name);

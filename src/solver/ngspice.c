@@ -193,26 +193,26 @@ static int cb_send_data(pvecvaluesall all, int count, int id, void *user)
     (void)id;
     (void)user;
     if (!call.ctx || !all) return 0;
+    /* an op has one point; keep only the latest one */
+    for (int k = 0; k < call.n_snap; ++k) eqs_free(call.ctx, call.snap[k].name);
+    call.n_snap = 0;
+    if (all->veccount > 0 &&
+        eqs_grow(call.ctx, (void **)&call.snap, &call.snap_cap, (size_t)all->veccount,
+                 sizeof *call.snap) != EQS_OK) {
+        call.snap_failed = 1;
+        return 0;
+    }
     for (int i = 0; i < all->veccount; ++i) {
         pvecvalues v = all->vecsa[i];
         if (!v || !v->name) continue;
-        int k;
-        for (k = 0; k < call.n_snap; ++k)
-            if (strcmp(call.snap[k].name, v->name) == 0) break;
-        if (k == call.n_snap) {
-            if (eqs_grow(call.ctx, (void **)&call.snap, &call.snap_cap, (size_t)k + 1,
-                         sizeof *call.snap) != EQS_OK) {
-                call.snap_failed = 1;
-                return 0;
-            }
-            call.snap[k].name = eqs_strdup(call.ctx, v->name);
-            if (!call.snap[k].name) {
-                call.snap_failed = 1;
-                return 0;
-            }
-            call.n_snap++;
+        char *name = eqs_strdup(call.ctx, v->name);
+        if (!name) {
+            call.snap_failed = 1;
+            return 0;
         }
-        call.snap[k].value = v->creal;
+        call.snap[call.n_snap].name = name;
+        call.snap[call.n_snap].value = v->creal;
+        call.n_snap++;
     }
     return 0;
 }
@@ -287,6 +287,8 @@ static eqs_status ensure_loaded(eqs_ctx *ctx)
         unload_library();
         return EQS_ERROR(ctx, EQS_ERR_NGSPICE, "ngspice: ngSpice_Init failed (%d)", rc);
     }
+    eqs_log(ctx, EQS_LOG_DEBUG, "ngspice: loaded %s (%s, load %d)", NG_LIBNAME,
+            ng.version[0] ? ng.version : "unknown version", ng.loads);
     return EQS_OK;
 }
 
@@ -426,6 +428,7 @@ static eqs_status read_vector(eqs_ctx *ctx, const char *name, double *out)
         int k;
         for (k = 0; k < call.n_snap; ++k)
             if (eqs_str_ieq(call.snap[k].name, name)) break;
+        if (k == call.n_snap && call.snap_failed) return EQS_ERR_NOMEM;
         if (k == call.n_snap)
             return EQS_ERROR(ctx, EQS_ERR_NGSPICE,
                              "ngspice: no result for node '%s' in plot %s", name,

@@ -6,7 +6,11 @@
 
 void eqs_solver_options_defaults(eqs_solver_options *opt)
 {
-    opt->reltol = 1e-3;
+    /* 1e-6, not SPICE's 1e-3: at 1e-3 Newton (ours and ngspice's) stops up
+     * to 3.3e-5 V short of the operating point on the golden diode cases;
+     * at 1e-6 the worst error is 6.7e-12 V for about one more iteration.
+     * `.options reltol=1e-3` in a netlist restores SPICE behaviour. */
+    opt->reltol = 1e-6;
     opt->abstol = 1e-12;
     opt->vntol = 1e-6;
     opt->gmin = 1e-12;
