@@ -717,7 +717,9 @@ static nt_result nt_newton(const eqs_circuit *c, newton *nt, const eqs_solver_op
         /* ngspice's criterion alone moves MODEINITFIX to MODEINITFLOAT;
          * returning also needs KCL */
         int conv = nt_test(limited, small, 1) && (it > 1 || !nt->cold);
-        if (conv) conv = fx_converged(c, nt, opt);
+        /* the source-current test is the expensive one: skip it when the
+         * iteration could not return anyway (KCL failed in FLOAT mode) */
+        if (conv && (fix || jct || kcl)) conv = fx_converged(c, nt, opt);
         if (conv && kcl && !jct && !fix) return NT_OK; /* keep x_k */
         memcpy(nt->x, nt->rhs, (size_t)nt->n * sizeof *nt->x);
         if (fix && conv) fix = 0;
