@@ -568,6 +568,31 @@ START_TEST(test_warm_equals_cold_and_no_alloc)
 }
 END_TEST
 
+/* More changes than the change log holds: the solver must notice the new
+ * epoch and refresh every value. */
+START_TEST(test_change_log_overflow)
+{
+    run r = solve_nl(small_drn(20, 16, 4, 9, 1.0), NULL);
+    ASSERT_OK(r);
+    int np = eqs_circuit_param_count(r.c);
+    int sets = 0;
+    for (int round = 0; sets <= EQS_CIRCUIT_CHANGE_LOG + 10; ++round)
+        for (int k = 0; k < np; ++k, ++sets)
+            eqs_circuit_param_set(r.c, k, (1e-6 + 99e-6 * urand()));
+    ck_assert_int_gt((int)r.c->chg_epoch, 0);
+    ck_assert_int_eq(eqs_solver_solve(r.s, EQS_SOLVE_WARM, &r.info), EQS_OK);
+    /* reference: a fresh solver on the same (changed) circuit */
+    eqs_solver *s2 = NULL;
+    ck_assert_int_eq(eqs_solver_create(r.ctx, r.c, EQS_BACKEND_NEWTON, NULL, &s2), EQS_OK);
+    ck_assert_int_eq(eqs_solver_solve(s2, EQS_SOLVE_COLD, NULL), EQS_OK);
+    const double *v1 = eqs_solver_voltages(r.s), *v2 = eqs_solver_voltages(s2);
+    for (int i = 0; i < eqs_circuit_node_count(r.c); ++i)
+        ck_assert_double_eq_tol(v1[i], v2[i], 1e-9);
+    eqs_solver_free(&s2);
+    run_free(&r);
+}
+END_TEST
+
 START_TEST(test_param_set_rejects)
 {
     run r = solve_nl(small_drn(2, 2, 1, 3, 1.0), NULL);
@@ -701,6 +726,7 @@ Suite *suite_solver(void)
     tcase_add_test(tn, test_noconv_names_node);
     tcase_add_test(tn, test_warm_equals_cold_and_no_alloc);
     tcase_add_test(tn, test_param_set_rejects);
+    tcase_add_test(tn, test_change_log_overflow);
     tcase_add_test(tn, test_drn_timing);
     tcase_add_test(tn, test_agrees_with_ngspice_default_tolerances);
     suite_add_tcase(s, tn);
