@@ -34,6 +34,8 @@
 /* First gmin-stepping shunt conductance = gmin * 10^gmin_steps; with the
  * defaults (1e-12 S, 10 steps) 1e-2 S, as in SPICE's gmin stepping. */
 #define NT_GMIN_DECADE 10.0
+/* Base of gmin stepping when the options set gmin = 0 (SPICE's default). */
+#define NT_GMIN_STEP_BASE 1e-12
 
 /* How many logged changes ahead to prefetch when applying them. */
 #define NT_PREFETCH_AHEAD 16
@@ -861,7 +863,7 @@ static nt_result attempt(const eqs_circuit *c, newton *nt, const eqs_solver_opti
 static nt_result gmin_stepping(const eqs_circuit *c, newton *nt, const eqs_solver_options *opt)
 {
     nt_set(nt, 1);
-    double g = opt->gmin > 0 ? opt->gmin : 1e-12;
+    double g = opt->gmin > 0 ? opt->gmin : NT_GMIN_STEP_BASE;
     double gs = g * pow(NT_GMIN_DECADE, opt->gmin_steps);
     for (int k = 0; k < opt->gmin_steps; ++k, gs /= NT_GMIN_DECADE) {
         nt_result r = attempt(c, nt, opt, 1.0, gs, 0);
