@@ -638,8 +638,8 @@ static int residual(const eqs_circuit *c, newton *nt, const eqs_solver_options *
             if (a > cm[un]) cm[un] = a;
         }
     }
-    int ok = 1;
-    double worst = -1, rmax = 0;
+    int ok = 1, worst_branch = -1;
+    double worst = -1, worst_b = -1, rmax = 0;
     nt->worst_row = -1;
     for (int i = 0; i < n; ++i) {
         int is_node = i < nn;
@@ -649,11 +649,16 @@ static int residual(const eqs_circuit *c, newton *nt, const eqs_solver_options *
         if (!(r <= tol)) ok = 0;
         if (is_node && !(r <= rmax)) rmax = r;
         double ratio = r / tol;
-        if (!(ratio <= worst)) {
+        if (is_node && !(ratio <= worst)) {
             worst = ratio;
             nt->worst_row = i;
+        } else if (!is_node && !(ratio <= worst_b)) {
+            worst_b = ratio;
+            worst_branch = i;
         }
     }
+    /* messages name a node when one is out of tolerance (or exists) */
+    if (nt->worst_row < 0 || (worst <= 1 && worst_b > 1)) nt->worst_row = worst_branch;
     nt->resid = rmax;
     return ok;
 }
