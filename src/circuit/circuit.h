@@ -101,6 +101,8 @@ struct eqs_circuit {
     int n_chg;
     int chg_cap;
     uint64_t chg_epoch;
+    uint64_t values_epoch; /* bumped by eqs_circuit_values_changed: values
+                              other than parameters may have changed */
 };
 
 /* Capacity of the value change log (entries); beyond it, solvers refresh

@@ -703,4 +703,5 @@ void eqs_circuit_values_changed(eqs_circuit *c)
 {
     c->n_chg = 0;
     c->chg_epoch++;
+    c->values_epoch++;
 }

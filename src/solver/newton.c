@@ -37,6 +37,10 @@
 /* Base of gmin stepping when the options set gmin = 0 (SPICE's default). */
 #define NT_GMIN_STEP_BASE 1e-12
 
+/* Incremental updates of Jlin and b0 accumulate rounding: after this many
+ * applied changes per parameter, recompute everything from the values. */
+#define NT_REFRESH_AFTER 64.0
+
 /* How many logged changes ahead to prefetch when applying them. */
 #define NT_PREFETCH_AHEAD 16
 
@@ -97,8 +101,9 @@ typedef struct {
     double fx_sref;
     int fx_ref_ok;
 
-    uint64_t seen_epoch;
+    uint64_t seen_epoch, seen_values_epoch;
     int seen_pos;
+    double n_incremental; /* changes applied since the last full refresh */
 
     /* per-iteration state */
     double scale, gshunt;
@@ -469,16 +474,36 @@ static void refresh_all(const eqs_circuit *c, newton *nt)
     }
     fx_fill(c, nt);
     nt->seen_epoch = c->chg_epoch;
+    nt->seen_values_epoch = c->values_epoch;
     nt->seen_pos = c->n_chg;
+    nt->n_incremental = 0;
 }
 
 /* Bring Jlin/b0 up to date with the circuit's change log: O(changes). */
 static void refresh_values(const eqs_circuit *c, newton *nt)
 {
-    if (nt->seen_epoch != c->chg_epoch || nt->seen_pos > c->n_chg) {
+    if (nt->seen_values_epoch != c->values_epoch ||
+        nt->n_incremental > NT_REFRESH_AFTER * (double)(c->n_params + 1)) {
         refresh_all(c, nt);
         return;
     }
+    if (nt->seen_epoch != c->chg_epoch || nt->seen_pos > c->n_chg) {
+        /* the log overflowed, but only parameters changed: compare every
+         * parameter with its record (one sequential pass) */
+        for (int k = 0; k < c->n_params; ++k) {
+            nt_rplan *pl = &nt->plan[k];
+            double g = c->elems[c->params[k]].value;
+            if (g != pl->g) {
+                plan_apply(nt, pl, g - pl->g);
+                pl->g = g;
+            }
+        }
+        nt->n_incremental += c->n_params;
+        nt->seen_epoch = c->chg_epoch;
+        nt->seen_pos = c->n_chg;
+        return;
+    }
+    nt->n_incremental += c->n_chg - nt->seen_pos;
     const int end = c->n_chg;
     for (int q = nt->seen_pos; q < end; ++q) {
 #ifdef __GNUC__
