@@ -8,34 +8,15 @@
  * (by row, then stably by column), so rows come out sorted per column and
  * duplicates are adjacent.
  */
-#define _DEFAULT_SOURCE /* madvise (Linux), see advise_huge */
 #include "circuit.h"
 
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 /* ---- small helpers ------------------------------------------------ */
 
-/* The element array of a generated network is large (1.6 M elements,
- * ~150 MB) and freshly mapped: on this VM first-touch page faults cost
- * more than the compilation itself.  Ask for transparent huge pages
- * (Linux, madvise mode) before the array is touched; a no-op elsewhere. */
-static void advise_huge(void *p, size_t size)
-{
-#ifdef MADV_HUGEPAGE
-    long pg = sysconf(_SC_PAGESIZE);
-    if (pg <= 0 || size < ((size_t)4 << 20)) return;
-    uintptr_t a = ((uintptr_t)p + (uintptr_t)pg - 1) & ~((uintptr_t)pg - 1);
-    uintptr_t e = ((uintptr_t)p + size) & ~((uintptr_t)pg - 1);
-    if (e > a) (void)madvise((void *)a, e - a, MADV_HUGEPAGE);
-#else
-    (void)p;
-    (void)size;
-#endif
-}
 
 static const char *kind_word(eqs_elem_kind k)
 {
@@ -398,7 +379,7 @@ eqs_status eqs_circuit_create(eqs_ctx *ctx, const eqs_netlist *nl, eqs_circuit *
     if (!c->node_names || !c->node_user || !c->node_unknown || !c->node_fixed_by ||
         !c->node_fixed_sign || !c->elems)
         goto fail;
-    advise_huge(c->elems, (size_t)c->n_elems * sizeof *c->elems);
+    eqs_advise_huge(c->elems, (size_t)c->n_elems * sizeof *c->elems);
     for (int i = 0; i < c->n_nodes; ++i) {
         if (i < nl->n_nodes) c->node_names[i] = nl->node_names[i];
         c->node_user[i] = i;

@@ -1,11 +1,13 @@
 /* context.c: the eqs_ctx (errors, logging, allocation counters, RNG). */
 #define _POSIX_C_SOURCE 200809L
+#define _DEFAULT_SOURCE /* madvise */
 #include "core.h"
 
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 
 eqs_status eqs_ctx_create(eqs_ctx **out)
@@ -166,6 +168,20 @@ eqs_status eqs_grow(eqs_ctx *ctx, void **arr, size_t *cap, size_t need, size_t e
     *arr = p;
     *cap = ncap;
     return EQS_OK;
+}
+
+void eqs_advise_huge(void *p, size_t size)
+{
+#ifdef MADV_HUGEPAGE
+    const uintptr_t huge = (uintptr_t)2 << 20;
+    if (!p || size < ((size_t)4 << 20)) return;
+    uintptr_t a = ((uintptr_t)p + huge - 1) & ~(huge - 1);
+    uintptr_t b = ((uintptr_t)p + size) & ~(huge - 1);
+    if (b > a) (void)madvise((void *)a, b - a, MADV_HUGEPAGE);
+#else
+    (void)p;
+    (void)size;
+#endif
 }
 
 double eqs_now_s(void)

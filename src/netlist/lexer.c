@@ -176,7 +176,7 @@ static eqs_status read_file(eqs_lexer *lx, const char *path, eqs_loc where, char
         fclose(f);
         return EQS_ERR_NOMEM;
     }
-    eqs_nl_hint_huge(b, cap);
+    eqs_advise_huge(b, cap);
     for (;;) {
         if (n + 1 >= cap) {
             char *nb = eqs_realloc(ctx, b, cap * 2);
@@ -311,7 +311,7 @@ static eqs_status lex_buffer(eqs_lexer *lx, const char *buf, size_t len, const c
         if (eqs_grow(ctx, (void **)&lx->cards, &lx->card_cap, lx->n_cards + lines,
                      sizeof *lx->cards))
             return EQS_ERR_NOMEM;
-        if (lx->card_cap != old_cap) eqs_nl_hint_huge(lx->cards, lx->card_cap * sizeof *lx->cards);
+        if (lx->card_cap != old_cap) eqs_advise_huge(lx->cards, lx->card_cap * sizeof *lx->cards);
     }
     eqs_card cur;
     int have = 0;

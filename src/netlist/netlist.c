@@ -5,12 +5,10 @@
  * names are bump-allocated from large blocks (no per-name malloc) and
  * every look-up is an open-addressing hash probe (linear total time).
  */
-#define _DEFAULT_SOURCE /* madvise(MADV_HUGEPAGE) */
 #include "netlist.h"
 
 #include <ctype.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 #define ARENA_BLOCK (256u * 1024u) /* bytes per arena block */
@@ -77,7 +75,7 @@ static eqs_status strmap_rehash(eqs_ctx *ctx, eqs_strmap *m, size_t ncap)
 {
     eqs_strmap_slot *slots = eqs_calloc(ctx, ncap, sizeof *slots);
     if (!slots) return EQS_ERR_NOMEM;
-    eqs_nl_hint_huge(slots, ncap * sizeof *slots);
+    eqs_advise_huge(slots, ncap * sizeof *slots);
     for (size_t j = 0; j < m->cap; ++j) {
         if (!m->slots[j].key) continue;
         size_t i = m->slots[j].hash & (ncap - 1);
@@ -123,22 +121,6 @@ void eqs_strmap_free(eqs_ctx *ctx, eqs_strmap *m)
     memset(m, 0, sizeof *m);
 }
 
-void eqs_nl_hint_huge(void *p, size_t size)
-{
-#ifdef MADV_HUGEPAGE
-    /* Large arrays of a 1.6-million-element netlist are touched once,
-     * page by page: on virtual machines the page faults and TLB misses
-     * cost more than the parsing.  Ask for transparent huge pages on the
-     * 2 MiB-aligned interior of the block (a hint; failure is harmless). */
-    const uintptr_t huge = 2u << 20;
-    uintptr_t a = ((uintptr_t)p + huge - 1) & ~(huge - 1);
-    uintptr_t b = ((uintptr_t)p + size) & ~(huge - 1);
-    if (b > a) (void)madvise((void *)a, b - a, MADV_HUGEPAGE);
-#else
-    (void)p;
-    (void)size;
-#endif
-}
 
 /* ---------------------------------------------------------------- */
 /* Arena                                                             */

@@ -219,8 +219,6 @@ eqs_status eqs_strmap_put_h(eqs_ctx *ctx, eqs_strmap *m, const char *key, uint32
 /* Start loading the slot of hash h into the cache (the element index of a
  * large netlist does not fit in any cache: overlap the miss with parsing). */
 void eqs_strmap_prefetch(const eqs_strmap *m, uint32_t h);
-/* Hint that a large block should use huge pages (no-op if unsupported). */
-void eqs_nl_hint_huge(void *p, size_t size);
 /* Make room for n keys without rehashing. */
 eqs_status eqs_strmap_reserve(eqs_ctx *ctx, eqs_strmap *m, size_t n);
 void eqs_strmap_free(eqs_ctx *ctx, eqs_strmap *m);

@@ -1178,7 +1178,7 @@ static eqs_status read_netlist(eqs_ctx *ctx, const char *name, const char *text,
             st = EQS_ERR_NOMEM;
             goto done;
         }
-        eqs_nl_hint_huge(P.nl->elems, P.nl->elem_cap * sizeof *P.nl->elems);
+        eqs_advise_huge(P.nl->elems, P.nl->elem_cap * sizeof *P.nl->elems);
     }
     inst top = {"", 0, NULL, NULL, 0, 0};
     double t3 = eqs_now_s();

@@ -20,13 +20,11 @@
  * A = Jlin + sum_d g_d (+ gshunt on node diagonals) and
  * rhs = -s b0 - sum_d (i_d - g_d v_d), v_d the limited junction voltages.
  */
-#define _DEFAULT_SOURCE /* madvise (Linux), see advise_huge */
 #include "solver.h"
 
 #include <float.h>
 #include <math.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 #include "../devices/devices.h"
@@ -115,24 +113,6 @@ typedef struct {
     int worst_row;
 } newton;
 
-/* Large per-parameter arrays (100 MB for a 1.6 M-resistor network) are
- * accessed at random when conductance changes are applied: ask for
- * transparent huge pages before first touch so that each access costs
- * one cache miss and not a page walk as well (Linux; no-op elsewhere).
- * Same helper as in circuit/compile.c. */
-static void advise_huge(void *p, size_t size)
-{
-#ifdef MADV_HUGEPAGE
-    long pg = sysconf(_SC_PAGESIZE);
-    if (!p || pg <= 0 || size < ((size_t)4 << 20)) return;
-    uintptr_t a = ((uintptr_t)p + (uintptr_t)pg - 1) & ~((uintptr_t)pg - 1);
-    uintptr_t e = ((uintptr_t)p + size) & ~((uintptr_t)pg - 1);
-    if (e > a) (void)madvise((void *)a, e - a, MADV_HUGEPAGE);
-#else
-    (void)p;
-    (void)size;
-#endif
-}
 
 /* ---- linear part ---------------------------------------------------- */
 
@@ -259,8 +239,8 @@ static eqs_status fx_build(eqs_ctx *ctx, const eqs_circuit *c, newton *nt)
     size_t nq = (size_t)nt->fx_p[nt->n_fx];
     nt->fx_j = eqs_malloc(ctx, (nq ? nq : 1) * sizeof *nt->fx_j);
     nt->fx_x = eqs_malloc(ctx, (nq ? nq : 1) * sizeof *nt->fx_x);
-    advise_huge(nt->fx_j, (nq ? nq : 1) * sizeof *nt->fx_j);
-    advise_huge(nt->fx_x, (nq ? nq : 1) * sizeof *nt->fx_x);
+    eqs_advise_huge(nt->fx_j, (nq ? nq : 1) * sizeof *nt->fx_j);
+    eqs_advise_huge(nt->fx_x, (nq ? nq : 1) * sizeof *nt->fx_x);
     if (!nt->fx_j || !nt->fx_x) return EQS_ERR_NOMEM;
     return EQS_OK;
 }
@@ -824,7 +804,7 @@ static eqs_status nt_create(eqs_solver *s)
     nt->vfix1 = eqs_calloc(ctx, (size_t)c->n_nodes, sizeof(double));
     nt->diag = eqs_calloc(ctx, (size_t)(c->n_node_unknowns + 1), sizeof(int));
     nt->plan = eqs_calloc(ctx, (size_t)(c->n_params + 1), sizeof(nt_rplan));
-    advise_huge(nt->plan, (size_t)(c->n_params + 1) * sizeof(nt_rplan));
+    eqs_advise_huge(nt->plan, (size_t)(c->n_params + 1) * sizeof(nt_rplan));
     for (int e = 0; e < c->n_elems; ++e) nt->nd += c->elems[e].kind == EQS_EL_D;
     size_t nd = (size_t)(nt->nd ? nt->nd : 1);
     nt->d_elem = eqs_calloc(ctx, nd, sizeof(int));
