@@ -25,6 +25,11 @@
 #include <string.h>
 
 #define MAX_INSTANCE_DEPTH 1000 /* nested X levels (a recursion is caught earlier) */
+/* Flattened element and instance cards: a few lines of nested .subckt
+ * fan-out can expand to 10^12 elements; stop with a parse error instead of
+ * exhausting memory.  12x the largest generated network (784-1024-10,
+ * 1.6 M elements), about 2.5 GB of flattened netlist. */
+#define MAX_FLAT_CARDS 20000000L
 #define GLOB_SCAN_LIMIT 2e7 /* glob matches spent looking for .trainable typos */
 
 enum { K_ELEM = 0, K_SUBCKT, K_ENDS, K_PARAM, K_MODEL, K_OTHER };
@@ -41,6 +46,8 @@ typedef struct {
     eqs_tok *pname_tok;
     eqs_tok *pval_tok;   /* default value tokens (point into file buffers) */
     int active;          /* being expanded (recursion check) */
+    int flat_state;      /* flat_count: 0 not yet, 1 counting, 2 done */
+    double flat;         /* element + instance cards one instance expands to */
 } subdef;
 
 typedef struct {
@@ -75,6 +82,7 @@ typedef struct {
     char *ebuf;         /* flattened name of the element being read */
     size_t ebuf_cap, ebuf_len;
     uint32_t ebuf_hash;
+    long n_flat;        /* element and instance cards expanded so far */
 } parser;
 
 /* ---------------------------------------------------------------- */
@@ -396,6 +404,11 @@ static eqs_status do_instance(parser *P, const inst *in, const eqs_card *c);
 
 static eqs_status do_element(parser *P, const inst *in, const eqs_card *c)
 {
+    if (++P->n_flat > MAX_FLAT_CARDS)
+        return EQS_ERROR_AT(P->ctx, EQS_ERR_PARSE, card_loc(c),
+                            "the netlist expands to more than %ld elements (subcircuit "
+                            "fan-out too large)",
+                            MAX_FLAT_CARDS);
     eqs_status st = eqs_lex_card(&P->lx, c);
     if (st) return st;
     const eqs_tok *t = P->lx.toks;
@@ -510,8 +523,76 @@ static int find_def(parser *P, int from, const eqs_tok *t)
 
 static eqs_status expand(parser *P, const inst *in, int params_done);
 
+/* Index of the token naming the subcircuit in the lexed X card (the last
+ * one before "params:" or the first name=value), or -1 if too few fields. */
+static int instance_sub_tok(const parser *P)
+{
+    const eqs_tok *t = P->lx.toks;
+    int n = P->lx.n_toks, m = 1;
+    while (m < n && !eqs_tok_is(&t[m], "params:") && !(m + 1 < n && is_eq(&t[m + 1]))) m++;
+    return m < 2 ? -1 : m - 1;
+}
+
+/* Element and instance cards that one instance of definition d expands to
+ * (memoised; saturates above MAX_FLAT_CARDS).  Recursive definitions count
+ * 0 here: the expansion reports them.  Lexes cards into P->lx. */
+static eqs_status flat_count(parser *P, int d, double *out)
+{
+    subdef *def = &P->defs[d];
+    if (def->flat_state) {
+        *out = def->flat_state == 2 ? def->flat : 0;
+        return EQS_OK;
+    }
+    def->flat_state = 1;
+    double n = 0;
+    for (size_t ci = (size_t)def->card + 1; ci < (size_t)def->last && n <= MAX_FLAT_CARDS;
+         ++ci) {
+        const eqs_card *c = &P->lx.cards[ci];
+        if (c->kind == K_SUBCKT) {
+            ci = (size_t)P->defs[c->aux].last;
+            continue;
+        }
+        if (c->kind != K_ELEM) continue;
+        n += 1;
+        if (tolower((unsigned char)c->start[0]) != 'x') continue;
+        eqs_status st = eqs_lex_card(&P->lx, c);
+        if (st) return st;
+        int k = instance_sub_tok(P);
+        int sd = k < 0 ? -1 : find_def(P, d, &P->lx.toks[k]);
+        double sub = 0;
+        if (sd >= 0 && (st = flat_count(P, sd, &sub))) return st;
+        n += sub;
+    }
+    def->flat = n;
+    def->flat_state = 2;
+    *out = n;
+    return EQS_OK;
+}
+
+/* Refuse an X card whose expansion would exceed MAX_FLAT_CARDS before
+ * expanding anything (a few lines of nested fan-out can describe 10^12
+ * elements).  Leaves the card c lexed in P->lx as on entry. */
+static eqs_status check_fanout(parser *P, const inst *in, const eqs_card *c)
+{
+    int k = instance_sub_tok(P);
+    int from = in->def ? (int)(in->def - P->defs) : -1;
+    int d = k < 0 ? -1 : find_def(P, from, &P->lx.toks[k]);
+    if (d < 0) return EQS_OK; /* reported by do_instance */
+    double n = 0;
+    eqs_status st = flat_count(P, d, &n);
+    if (st == EQS_OK) st = eqs_lex_card(&P->lx, c); /* flat_count lexed other cards */
+    if (st == EQS_OK && (double)P->n_flat + n > MAX_FLAT_CARDS)
+        return EQS_ERROR_AT(P->ctx, EQS_ERR_PARSE, card_loc(c),
+                            "'%.*s' expands to more than %ld elements (subcircuit fan-out too "
+                            "large)",
+                            TOK(&P->lx.toks[0]), MAX_FLAT_CARDS);
+    return st;
+}
+
 static eqs_status do_instance(parser *P, const inst *in, const eqs_card *c)
 {
+    eqs_status st0 = check_fanout(P, in, c);
+    if (st0) return st0;
     eqs_ctx *ctx = P->ctx;
     const eqs_tok *t = P->lx.toks, *t0 = &t[0];
     int n = P->lx.n_toks, m = 1;

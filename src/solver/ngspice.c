@@ -409,25 +409,39 @@ static eqs_status run_op(eqs_ctx *ctx, char **deck)
     return EQS_OK;
 }
 
-/* Value of vector `name` at the op point (lock held, op succeeded). */
-static eqs_status read_vector(eqs_ctx *ctx, const char *name, double *out)
+/* Ask ngGet_Vec_Info for `query`; accept the vector when ngspice names it
+ * `name` or `v(name)` (numeric node names such as "2" are only found as
+ * "v(2)").  Returns 1 and stores the value, 0 if not found. */
+static int query_vector(const char *query, const char *name, const char *vname, double *out)
 {
-    char buf[512];
-    if (strlen(name) >= sizeof buf)
-        return EQS_ERROR(ctx, EQS_ERR_NGSPICE, "ngspice: node name too long: %.40s...", name);
-    memcpy(buf, name, strlen(name) + 1);
+    char buf[600];
+    memcpy(buf, query, strlen(query) + 1);
     int errs = call.error_lines, nl = call.n_lines;
     pvector_info v = ng.vec_info(buf);
-    call.error_lines = errs; /* "vector not found" is handled here */
+    call.error_lines = errs; /* "vector not found" is handled by the caller */
     call.n_lines = nl;
-    if (v && v->v_name && eqs_str_ieq(v->v_name, name) && v->v_realdata && v->v_length >= 1) {
+    if (v && v->v_name && (eqs_str_ieq(v->v_name, name) || eqs_str_ieq(v->v_name, vname)) &&
+        v->v_realdata && v->v_length >= 1) {
         *out = v->v_realdata[0];
-    } else {
+        return 1;
+    }
+    return 0;
+}
+
+/* Value of node `name` at the op point (lock held, op succeeded). */
+static eqs_status read_vector(eqs_ctx *ctx, const char *name, double *out)
+{
+    char vname[600];
+    if (strlen(name) >= 512)
+        return EQS_ERROR(ctx, EQS_ERR_NGSPICE, "ngspice: node name too long: %.40s...", name);
+    snprintf(vname, sizeof vname, "v(%s)", name);
+    if (!query_vector(name, name, vname, out) && !query_vector(vname, name, vname, out)) {
         /* ngGet_Vec_Info parses its argument ("all", "plot.vec", ...):
          * fall back to the values SendData delivered for the op point. */
         int k;
         for (k = 0; k < call.n_snap; ++k)
-            if (eqs_str_ieq(call.snap[k].name, name)) break;
+            if (eqs_str_ieq(call.snap[k].name, name) || eqs_str_ieq(call.snap[k].name, vname))
+                break;
         if (k == call.n_snap && call.snap_failed) return EQS_ERR_NOMEM;
         if (k == call.n_snap)
             return EQS_ERROR(ctx, EQS_ERR_NGSPICE,
