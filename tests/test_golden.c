@@ -293,7 +293,7 @@ static void check_case_raw(int i)
 START_TEST(test_golden_ngspice_raw) { check_case_raw(_i); }
 END_TEST
 
-/* Newton as a user runs it: default options (reltol 1e-3, vntol 1e-6 V)
+/* Newton as a user runs it: default options (reltol 1e-6, vntol 1e-6 V)
  * plus the netlist's .options. */
 START_TEST(test_golden_newton) { check_case(_i, EQS_BACKEND_NEWTON, 0); }
 END_TEST

@@ -30,8 +30,9 @@ static void expect_err(const char *text, const char *msg)
     eqs_ctx *ctx = tu_ctx();
     eqs_netlist *nl = (eqs_netlist *)&nl; /* must be reset to NULL */
     eqs_status st = eqs_netlist_read_string(ctx, text, "t.cir", &nl);
-    ck_assert_msg(st == EQS_ERR_PARSE, "expected a parse error for:\n%s\ngot status %d", text,
-                  (int)st);
+    /* unsupported SPICE features are input errors of their own kind */
+    ck_assert_msg(st == EQS_ERR_PARSE || st == EQS_ERR_UNSUPPORTED,
+                  "expected a parse error for:\n%s\ngot status %d", text, (int)st);
     ck_assert_ptr_null(nl);
     ck_assert_str_eq(eqs_ctx_error(ctx), msg);
     eqs_ctx_free(&ctx);
@@ -619,7 +620,9 @@ START_TEST(test_errors)
         {"t\n.param a=\n", "t.cir:2:9: error: missing value for parameter 'a'"},
         {"t\n.param a=1 +\n+ 2\n", "t.cir:2:10: error: parameter expression spans lines (use {...})"},
         /* elements */
-        {"t\nq1 1 2 3 qmod\n", "t.cir:2:1: error: unknown element type 'q' in 'q1'"},
+        {"t\nq1 1 2 3 qmod\n", "t.cir:2:1: error: element type 'q' in 'q1' is not supported (eqspice reads R D V I E G F H X)"},
+        {"t\nc1 1 0 1p\n", "t.cir:2:1: error: element type 'c' in 'c1' is not supported (eqspice reads R D V I E G F H X)"},
+        {"t\ny1 1 0 1\n", "t.cir:2:1: error: unknown element type 'y' in 'y1'"},
         {"t\nr1 1 0\n", "t.cir:2:1: error: too few fields in 'r1' (expected: r<name> n+ n- value)"},
         {"t\nr1 1 0 1 2\n", "t.cir:2:10: error: unexpected '2' in 'r1'"},
         {"t\nr1 1 ( 1\n", "t.cir:2:6: error: invalid node name '('"},
@@ -675,7 +678,9 @@ START_TEST(test_errors)
         /* options */
         {"t\n.options reltol\n", "t.cir:2:10: error: missing value for option 'reltol'"},
         {"t\n.options gmin=\n", "t.cir:2:14: error: missing value for option 'gmin'"},
-        {"t\n.options itl1=2.5\n", "t.cir:2:15: error: option 'itl1' needs a positive integer, got '2.5'"},
+        {"t\n.options itl1=2.5\n", "t.cir:2:15: error: option 'itl1' needs an integer from 1 to 100000, got '2.5'"},
+        {"t\n.options itl1=200000\n", "t.cir:2:15: error: option 'itl1' needs an integer from 1 to 100000, got '200000'"},
+        {"t\n.options gmin=-1e-12\n", "t.cir:2:15: error: option 'gmin' must be zero or positive, got '-1e-12'"},
         {"t\n.options reltol=-1\n", "t.cir:2:17: error: option 'reltol' must be positive, got '-1'"},
         {"t\n.op now\n", "t.cir:2:5: error: unexpected 'now' in '.op'"},
         /* extension cards */
@@ -715,7 +720,8 @@ START_TEST(test_bad_files)
         eqs_ctx *ctx = tu_ctx();
         eqs_netlist *nl = NULL;
         eqs_status st = eqs_netlist_read(ctx, path, &nl);
-        ck_assert_msg(st == EQS_ERR_PARSE, "%s: status %d", path, (int)st);
+        ck_assert_msg(st == EQS_ERR_PARSE || st == EQS_ERR_UNSUPPORTED, "%s: status %d", path,
+                      (int)st);
         ck_assert_ptr_null(nl);
         ck_assert_str_eq(eqs_ctx_error(ctx), expect);
         eqs_ctx_free(&ctx);
@@ -745,7 +751,7 @@ START_TEST(test_garbage)
         buf[len] = '\0';
         eqs_netlist *nl = NULL;
         eqs_status st = eqs_netlist_read_string(ctx, buf, "g.cir", &nl);
-        ck_assert(st == EQS_OK || st == EQS_ERR_PARSE);
+        ck_assert(st == EQS_OK || st == EQS_ERR_PARSE || st == EQS_ERR_UNSUPPORTED);
         ck_assert(st == EQS_OK ? nl != NULL : nl == NULL);
         eqs_netlist_free(&nl);
         eqs_ctx_clear_error(ctx);
@@ -808,6 +814,22 @@ START_TEST(test_large)
 }
 END_TEST
 
+/* gmin = 0 is legal SPICE and reaches the options; itl1 at its cap too. */
+START_TEST(test_options_limits)
+{
+    eqs_ctx *ctx = tu_ctx();
+    eqs_netlist *nl = NULL;
+    eqs_status st = eqs_netlist_read_string(ctx, "t\nr1 a 0 1k\nv1 a 0 1\n.options gmin=0 itl1=100000\n",
+                                            "t.cir", &nl);
+    ck_assert_msg(st == EQS_OK, "%s", eqs_ctx_error(ctx));
+    ck_assert_int_eq(nl->options.gmin_set, 1);
+    ck_assert_double_eq(nl->options.gmin, 0.0);
+    ck_assert_int_eq(nl->options.itl1, 100000);
+    eqs_netlist_free(&nl);
+    eqs_ctx_free(&ctx);
+}
+END_TEST
+
 Suite *suite_netlist(void)
 {
     Suite *s = suite_create("netlist");
@@ -824,6 +846,7 @@ Suite *suite_netlist(void)
     tcase_add_test(tc, test_errors);
     tcase_add_test(tc, test_bad_files);
     tcase_add_test(tc, test_garbage);
+    tcase_add_test(tc, test_options_limits);
     suite_add_tcase(s, tc);
     TCase *big = tcase_create("large");
     tcase_set_timeout(big, 60);

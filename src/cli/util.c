@@ -210,7 +210,7 @@ int cli_solver_flag(int argc, char **argv, int *i, eqs_solver_options *opt)
         *dst = x;
     } else {
         long n;
-        if (cli_parse_int(v, 1, 1000000, &n)) return -1;
+        if (cli_parse_int(v, 1, 100000, &n)) return -1; /* as .options itl1 */
         opt->itl1 = (int)n;
     }
     /* an explicit flag wins over the netlist's .options */

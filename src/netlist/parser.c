@@ -381,7 +381,7 @@ static eqs_status source_value(parser *P, const inst *in, const eqs_card *c, int
     if (i < n && !eqs_tok_is(&t[i], "ac")) {
         for (size_t f = 0; f < sizeof source_functions / sizeof *source_functions; ++f)
             if (eqs_tok_is(&t[i], source_functions[f]))
-                return EQS_ERROR_AT(P->ctx, EQS_ERR_PARSE, eqs_tok_loc(c, &t[i]),
+                return EQS_ERROR_AT(P->ctx, EQS_ERR_UNSUPPORTED, eqs_tok_loc(c, &t[i]),
                                     "unsupported source function '%.*s' in '%.*s' (only dc and ac)",
                                     TOK(&t[i]), TOK(t0));
         if ((st = value_of(P, in->scope, c, &t[i], value))) return st;
@@ -428,6 +428,24 @@ static eqs_status do_element(parser *P, const inst *in, const eqs_card *c)
     case 'f': kind = EQS_EL_F; nn = 2; break;
     case 'h': kind = EQS_EL_H; nn = 2; break;
     case 'x': return do_instance(P, in, c);
+    case 'c':
+    case 'l':
+    case 'k':
+    case 'q':
+    case 'm':
+    case 'j':
+    case 'b':
+    case 's':
+    case 'w':
+    case 't':
+    case 'u':
+    case 'o':
+    case 'z':
+        /* SPICE3 element letters that eqspice does not model (yet) */
+        return EQS_ERROR_AT(P->ctx, EQS_ERR_UNSUPPORTED, card_loc(c),
+                            "element type '%c' in '%.*s' is not supported (eqspice reads R D V I "
+                            "E G F H X)",
+                            tolower((unsigned char)t0->s[0]), TOK(t0));
     default: {
         unsigned char ch = (unsigned char)t0->s[0];
         if (ch < 0x20 || ch >= 0x7f)
@@ -979,16 +997,20 @@ static eqs_status do_options(parser *P, const eqs_card *c)
         eqs_status st = value_of(P, 0, c, val, &v);
         if (st) return st;
         if (is_int) {
-            if (v < 1 || v > 1e9 || v != floor(v))
+            /* capped so that a non-converging circuit (up to 21 attempts of
+             * itl1 iterations with gmin and source stepping) ends in seconds */
+            if (v < 1 || v > 100000 || v != floor(v))
                 return EQS_ERROR_AT(P->ctx, EQS_ERR_PARSE, eqs_tok_loc(c, val),
-                                    "option 'itl1' needs a positive integer, got '%.*s'",
+                                    "option 'itl1' needs an integer from 1 to 100000, got '%.*s'",
                                     TOK(val));
             o->itl1 = (int)v;
         } else {
-            if (!(v > 0))
+            /* gmin = 0 is legal SPICE (no junction shunt); the tolerances
+             * must be positive */
+            if (dst == &o->gmin ? !(v >= 0) : !(v > 0))
                 return EQS_ERROR_AT(P->ctx, EQS_ERR_PARSE, eqs_tok_loc(c, val),
-                                    "option '%.*s' must be positive, got '%.*s'", TOK(key),
-                                    TOK(val));
+                                    "option '%.*s' must be %s, got '%.*s'", TOK(key),
+                                    dst == &o->gmin ? "zero or positive" : "positive", TOK(val));
             *dst = v;
         }
         *set = 1;

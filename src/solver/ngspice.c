@@ -263,7 +263,8 @@ static eqs_status ensure_loaded(eqs_ctx *ctx)
     void *h = dlopen(NG_LIBNAME, RTLD_NOW | RTLD_LOCAL);
     if (!h) {
         const char *why = dlerror();
-        return EQS_ERROR(ctx, EQS_ERR_NGSPICE, "ngspice: cannot load %s: %s", NG_LIBNAME,
+        /* an installation problem, not the user's circuit: exit 2 */
+        return EQS_ERROR(ctx, EQS_ERR_INTERNAL, "ngspice: cannot load %s: %s", NG_LIBNAME,
                          why ? why : "unknown reason");
     }
     ng.handle = h;
@@ -275,7 +276,7 @@ static eqs_status ensure_loaded(eqs_ctx *ctx)
     ng.all_plots = (ng_allplots_fn)dlsym(h, "ngSpice_AllPlots");
     if (!ng.init || !ng.command || !ng.circ || !ng.vec_info || !ng.cur_plot || !ng.all_plots) {
         unload_library();
-        return EQS_ERROR(ctx, EQS_ERR_NGSPICE,
+        return EQS_ERROR(ctx, EQS_ERR_INTERNAL,
                          "ngspice: %s lacks the shared-library API (ngSpice_Init, ...)",
                          NG_LIBNAME);
     }
