@@ -30,7 +30,6 @@
  * exhausting memory.  12x the largest generated network (784-1024-10,
  * 1.6 M elements), about 2.5 GB of flattened netlist. */
 #define MAX_FLAT_CARDS 20000000L
-#define GLOB_SCAN_LIMIT 2e7 /* glob matches spent looking for .trainable typos */
 
 enum { K_ELEM = 0, K_SUBCKT, K_ENDS, K_PARAM, K_MODEL, K_OTHER };
 
@@ -1221,20 +1220,8 @@ static eqs_status final_checks(parser *P)
     }
     eqs_free(ctx, mark);
     if (st) return st;
-    /* patterns that match nothing are probably typos: warn (bounded cost) */
-    for (int i = 0; i < nl->n_trainable; ++i) {
-        const char *pat = nl->trainable[i];
-        int found = 0;
-        if (!strpbrk(pat, "*?")) {
-            found = eqs_strmap_get(&nl->priv->elems, pat, strlen(pat)) >= 0;
-        } else if ((double)nl->n_trainable * nl->n_elems <= GLOB_SCAN_LIMIT) {
-            for (int k = 0; k < nl->n_elems && !found; ++k)
-                found = eqs_glob_match(pat, nl->elems[k].name);
-        } else {
-            found = 1;
-        }
-        if (!found) eqs_warn_at(ctx, nl->trainable_loc[i], "'.trainable' pattern '%s' matches no element", pat);
-    }
+    /* .trainable patterns are applied (and typos warned about) by the
+     * circuit compiler, which knows which elements can be trained */
     return EQS_OK;
 }
 
