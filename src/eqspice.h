@@ -172,6 +172,9 @@ typedef struct {
     double residual_A;     /* largest |KCL residual| at the solution */
     double max_update_V;   /* last Newton update, max norm */
     const char *backend;   /* "newton-cholmod", "newton-klu", "ngspice" (static) */
+    double core_s;         /* wall time of the solve proper (s): ngspice's "op"
+                              command alone (without loading the deck); for
+                              newton the whole eqs_solver_solve call */
     int used_gmin_stepping;
     int used_source_stepping;
 } eqs_solve_info;

@@ -70,6 +70,7 @@ static struct {
     eqs_ctx *ctx;            /* receives the log lines */
     int failed;              /* a message said the circuit or the analysis failed */
     int error_lines;         /* stderr lines mentioning "error" */
+    double op_s;             /* wall time of the last "op" command (s) */
     char lines[NG_NLINES][NG_LINE_MAX]; /* last significant stderr lines (ring) */
     int n_lines;
     int iterations;          /* parsed from "Total iterations = N", -1 unknown */
@@ -401,7 +402,9 @@ static eqs_status run_op(eqs_ctx *ctx, char **deck)
     if (ng.dead || rc != 0 || call.failed || call.error_lines > 0)
         return call_error(ctx, "the circuit was rejected");
     char cmd_op[] = "op";
+    double t0 = eqs_now_s();
     rc = ng.command(cmd_op);
+    call.op_s = eqs_now_s() - t0;
     if (ng.dead || rc != 0 || call.failed || call.error_lines > 0)
         return call_error(ctx, "the operating point failed");
     const char *plot = ng.cur_plot();
@@ -533,6 +536,7 @@ static eqs_status ng_solve(eqs_solver *s, eqs_solve_mode mode, eqs_solve_info *i
 
     if (info) {
         info->backend = "ngspice";
+        info->core_s = call.op_s;
         info->iterations = iterations > 0 ? iterations : 0;
         info->residual_A = 0.0;
         info->max_update_V = 0.0;

@@ -103,7 +103,9 @@ eqs_status eqs_solver_solve(eqs_solver *s, eqs_solve_mode mode, eqs_solve_info *
     if (!info) info = &local;
     memset(info, 0, sizeof *info);
     if (mode == EQS_SOLVE_WARM && !s->has_solution) mode = EQS_SOLVE_COLD;
+    double t0 = eqs_now_s();
     eqs_status st = s->ops->solve(s, mode, info);
+    if (info->core_s == 0) info->core_s = eqs_now_s() - t0;
     s->has_solution = (st == EQS_OK);
     return st;
 }
