@@ -238,7 +238,7 @@ START_TEST(test_compare_backends_agree)
     snprintf(a, sizeof a, "%s/a.cir", dir);
     const char *const g[] = {"gen", "drn", "--layers", "6,5,3", "--seed", "2", "-o", a, NULL};
     ck_assert_int_eq(tu_run_cli(g, NULL, NULL, 20), 0);
-    const char *const cmp[] = {"compare", a, "--reltol", "1e-9", "--vntol", "1e-12", NULL};
+    const char *const cmp[] = {"compare", a, "--reltol", "1e-9", "--vntol", "1e-12", "--stats", NULL};
     char *out = NULL, *err = NULL;
     int rc = tu_run_cli(cmp, &out, &err, 60);
     ck_assert_msg(rc == 0, "rc=%d %s", rc, err);
@@ -247,6 +247,9 @@ START_TEST(test_compare_backends_agree)
     double d = strtod(p + strlen("max_abs_dV_V="), NULL);
     ck_assert_msg(d < 1e-6, "newton and ngspice differ by %g V", d);
     ck_assert_ptr_nonnull(strstr(out, " node="));
+    ck_assert_ptr_nonnull(strstr(err, "stats: parse_s="));
+    ck_assert_ptr_nonnull(strstr(err, " backend=newton-cholmod\n"));
+    ck_assert_ptr_nonnull(strstr(err, " backend=ngspice\n"));
     free(out);
     free(err);
 }

@@ -12,12 +12,13 @@ static const char help[] =
     "Solve NETLIST with the built-in Newton solver and with ngspice (shared\n"
     "library), then print one line:\n"
     "  max_abs_dV_V=<largest |V_newton - V_ngspice|> node=<where> newton_V=... ngspice_V=...\n"
-    "With --csv, print every node instead: node,newton_V,ngspice_V,abs_dV_V.\n";
+    "With --csv, print every node instead: node,newton_V,ngspice_V,abs_dV_V.\n"
+    "With --stats, print one 'stats: ...' line per backend to stderr (as 'op').\n";
 
 int cli_cmd_compare(int argc, char **argv)
 {
     const char *netlist = NULL;
-    int verbosity = 0, csv = 0;
+    int verbosity = 0, csv = 0, stats = 0;
     eqs_solver_options opt;
     eqs_solver_options_defaults(&opt);
     for (int i = 1; i < argc; ++i) {
@@ -30,6 +31,8 @@ int cli_cmd_compare(int argc, char **argv)
             return CLI_OK;
         } else if (!strcmp(a, "--csv")) {
             csv = 1;
+        } else if (!strcmp(a, "--stats")) {
+            stats = 1;
         } else if (!strcmp(a, "-v")) {
             verbosity = 1;
         } else if (!strcmp(a, "-vv")) {
@@ -55,10 +58,23 @@ int cli_cmd_compare(int argc, char **argv)
         eqs_ctx_free(&ctx);
         return rc;
     }
+    eqs_solve_info in = {0}, ig = {0};
+    double t0 = cli_now_s(), tn = 0, tg = 0;
     st = eqs_solver_create(ctx, L.c, EQS_BACKEND_NEWTON, &opt, &sn);
-    if (st == EQS_OK) st = eqs_solver_solve(sn, EQS_SOLVE_COLD, NULL);
+    if (st == EQS_OK) st = eqs_solver_solve(sn, EQS_SOLVE_COLD, &in);
+    tn = cli_now_s() - t0;
+    t0 = cli_now_s();
     if (st == EQS_OK) st = eqs_solver_create(ctx, L.c, EQS_BACKEND_NGSPICE, &opt, &sg);
-    if (st == EQS_OK) st = eqs_solver_solve(sg, EQS_SOLVE_COLD, NULL);
+    if (st == EQS_OK) st = eqs_solver_solve(sg, EQS_SOLVE_COLD, &ig);
+    tg = cli_now_s() - t0;
+    if (st == EQS_OK && stats) {
+        fprintf(stderr,
+                "stats: parse_s=%.6g compile_s=%.6g solve_s=%.6g iterations=%d backend=%s\n",
+                L.parse_s, L.compile_s, tn, in.iterations, in.backend ? in.backend : "newton");
+        fprintf(stderr,
+                "stats: parse_s=%.6g compile_s=%.6g solve_s=%.6g iterations=%d backend=%s\n",
+                L.parse_s, L.compile_s, tg, ig.iterations, ig.backend ? ig.backend : "ngspice");
+    }
     if (st != EQS_OK) {
         rc = cli_fail(ctx, st);
     } else {
