@@ -53,50 +53,6 @@ static int uf_union(int *parent, int a, int b)
     return 1;
 }
 
-/* Hash table of element names (open addressing, FNV-1a), built only when
- * F/H controls or .input names must be looked up. */
-typedef struct {
-    int *slot;
-    size_t mask;
-} name_table;
-
-static uint64_t fnv1a(const char *s)
-{
-    uint64_t h = 1469598103934665603ULL;
-    for (; *s; ++s) h = (h ^ (uint64_t)(unsigned char)(*s | 0x20)) * 1099511628211ULL;
-    return h;
-}
-
-static eqs_status names_build(eqs_ctx *ctx, const eqs_netlist *nl, name_table *t)
-{
-    size_t cap = 16;
-    while (cap < 2 * (size_t)nl->n_elems + 1) cap *= 2;
-    t->slot = eqs_malloc(ctx, cap * sizeof *t->slot);
-    if (!t->slot) return EQS_ERR_NOMEM;
-    t->mask = cap - 1;
-    for (size_t i = 0; i < cap; ++i) t->slot[i] = -1;
-    for (int e = 0; e < nl->n_elems; ++e) {
-        size_t h = (size_t)fnv1a(nl->elems[e].name) & t->mask;
-        while (t->slot[h] >= 0) h = (h + 1) & t->mask;
-        t->slot[h] = e;
-    }
-    return EQS_OK;
-}
-
-static int names_find(const name_table *t, const eqs_netlist *nl, const char *name)
-{
-    size_t h = (size_t)fnv1a(name) & t->mask;
-    int found = -1;
-    while (t->slot[h] >= 0) {
-        /* the first element of that name wins (the parser rejects
-         * duplicates; keep the lowest index if not) */
-        int e = t->slot[h];
-        if (eqs_str_ieq(nl->elems[e].name, name) && (found < 0 || e < found)) found = e;
-        h = (h + 1) & t->mask;
-    }
-    return found;
-}
-
 /* ---- stamps ------------------------------------------------------- */
 
 /* Unknown index of circuit node `nd` (-1: ground, fixed or unused). */
@@ -297,7 +253,6 @@ eqs_status eqs_circuit_create(eqs_ctx *ctx, const eqs_netlist *nl, eqs_circuit *
     eqs_status st = EQS_ERR_NOMEM;
     int *parent = NULL, *first_elem = NULL;
     char *needs_branch = NULL;
-    name_table names = {NULL, 0};
 
     eqs_circuit *c = eqs_calloc(ctx, 1, sizeof *c);
     if (!c) return EQS_ERR_NOMEM;
@@ -306,7 +261,7 @@ eqs_status eqs_circuit_create(eqs_ctx *ctx, const eqs_netlist *nl, eqs_circuit *
     c->n_user_nodes = nl->n_nodes;
 
     /* element checks in netlist order; count internal nodes */
-    int n_int = 0, need_names = nl->n_inputs > 0;
+    int n_int = 0;
     for (int e = 0; e < nl->n_elems; ++e) {
         const eqs_element *el = &nl->elems[e];
         for (int t = 0; t < el->n_nodes; ++t)
@@ -352,10 +307,6 @@ eqs_status eqs_circuit_create(eqs_ctx *ctx, const eqs_netlist *nl, eqs_circuit *
                 if (m->rs_Ohm > 0) n_int++;
             }
             break;
-        case EQS_EL_F:
-        case EQS_EL_H:
-            need_names = 1;
-            /* fall through */
         default:
             if (!isfinite(el->value)) {
                 st = EQS_ERROR_AT(ctx, EQS_ERR_INPUT, el->loc, "%s '%s' has a non-finite value",
@@ -432,11 +383,10 @@ eqs_status eqs_circuit_create(eqs_ctx *ctx, const eqs_netlist *nl, eqs_circuit *
     /* controlling sources of F and H */
     needs_branch = eqs_calloc(ctx, (size_t)(nl->n_elems ? nl->n_elems : 1), 1);
     if (!needs_branch) goto fail;
-    if (need_names && (st = names_build(ctx, nl, &names)) != EQS_OK) goto fail;
     for (int e = 0; e < nl->n_elems; ++e) {
         const eqs_element *el = &nl->elems[e];
         if (el->kind != EQS_EL_F && el->kind != EQS_EL_H) continue;
-        int j = el->ctrl ? names_find(&names, nl, el->ctrl) : -1;
+        int j = el->ctrl ? eqs_netlist_elem_find(nl, el->ctrl) : -1;
         if (j < 0) {
             st = EQS_ERROR_AT(ctx, EQS_ERR_INPUT, el->loc,
                               "%s '%s': controlling source '%s' not found", kind_word(el->kind),
@@ -453,7 +403,7 @@ eqs_status eqs_circuit_create(eqs_ctx *ctx, const eqs_netlist *nl, eqs_circuit *
         needs_branch[j] = 1;
     }
     for (int i = 0; i < nl->n_inputs; ++i) {
-        int j = names_find(&names, nl, nl->inputs[i]);
+        int j = eqs_netlist_elem_find(nl, nl->inputs[i]);
         eqs_loc loc = nl->input_loc ? nl->input_loc[i] : EQS_NOLOC;
         if (j < 0 || nl->elems[j].kind != EQS_EL_V) {
             st = EQS_ERROR_AT(ctx, EQS_ERR_INPUT, loc, "'.input' names '%s', %s", nl->inputs[i],
@@ -583,7 +533,6 @@ eqs_status eqs_circuit_create(eqs_ctx *ctx, const eqs_netlist *nl, eqs_circuit *
     eqs_free(ctx, parent);
     eqs_free(ctx, first_elem);
     eqs_free(ctx, needs_branch);
-    eqs_free(ctx, names.slot);
     *out = c;
     return EQS_OK;
 fail:
@@ -591,7 +540,6 @@ fail:
     eqs_free(ctx, parent);
     eqs_free(ctx, first_elem);
     eqs_free(ctx, needs_branch);
-    eqs_free(ctx, names.slot);
     eqs_circuit_free(&c);
     return st;
 }
