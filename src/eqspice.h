@@ -216,6 +216,95 @@ void eqs_drn_spec_defaults(eqs_drn_spec *spec);
  * are drawn uniformly in [0,1) from the seed. */
 eqs_status eqs_gen_drn(eqs_ctx *ctx, const eqs_drn_spec *spec, FILE *out);
 
+/* ------------------------------------------------------------------ */
+/* Datasets                                                            */
+/* ------------------------------------------------------------------ */
+/* A dataset is n samples of d features (double, stored contiguously,
+ * n x d, allocated once: 8 bytes per feature, 376 MB for the 60000
+ * Fashion-MNIST training images) and one integer label in
+ * [0, n_classes) per sample.  Formats and the synthetic tasks are
+ * described in docs/datasets.md. */
+typedef struct eqs_dataset eqs_dataset;
+
+typedef struct {
+    int n_classes;            /* labels must be < n_classes (error naming the record);
+                                 0: infer as largest label + 1. Default: 0 */
+    size_t limit;             /* read only the first `limit` samples; 0: all. Default: 0 */
+    const char *label_column; /* CSV: header name of the label column, or its 1-based
+                                 number ("3"); NULL: the last column. Default: NULL */
+    int header;               /* CSV: -1 auto (the first row is a header when one of its
+                                 fields is not a number), 0 none, 1 present. Default: -1 */
+} eqs_dataset_options;
+
+void eqs_dataset_options_defaults(eqs_dataset_options *opt);
+
+/* Read a pair of IDX files (MNIST layout: images magic 0x00000803, or
+ * 0x00000802 for plain feature vectors, unsigned bytes; labels magic
+ * 0x00000801), each gzip-compressed or not (detected from the bytes
+ * 1f 8b).  Pixels become features in [0,1] (byte / 255).  opt NULL means
+ * defaults.  Errors name the file, the byte offset and the record. */
+eqs_status eqs_dataset_read_idx(eqs_ctx *ctx, const char *images_path,
+                                const char *labels_path, const eqs_dataset_options *opt,
+                                eqs_dataset **out);
+/* Read a CSV file: numeric feature columns and one integer label column;
+ * every row has the same number of columns.  Errors are file:line:col. */
+eqs_status eqs_dataset_read_csv(eqs_ctx *ctx, const char *path,
+                                const eqs_dataset_options *opt, eqs_dataset **out);
+
+/* Built-in synthetic tasks (exact definitions in docs/datasets.md):
+ *   "xor":   2 features, 2 classes; points jittered around the four
+ *            corners (0.25|0.75, 0.25|0.75), label = XOR of the corner bits;
+ *   "blobs": n_features features, n_classes classes; class centres uniform
+ *            in [0.2, 0.8]^d, label of sample i = i mod n_classes, features
+ *            = centre + uniform jitter, clipped to [0,1].
+ * Deterministic from `seed` alone (splitmix64); the context's RNG streams
+ * are not touched. */
+typedef struct {
+    const char *name;  /* "xor" or "blobs". Default: "xor" */
+    size_t n;          /* number of samples (>= 1). Default: 256 */
+    uint64_t seed;     /* Default: 1 */
+    int n_features;    /* blobs: d >= 1 (xor: must be 2 or 0). 0: task default (2 / 4) */
+    int n_classes;     /* blobs: K >= 2 (xor: must be 2 or 0). 0: task default (2 / 3) */
+    double noise;      /* half-width of the uniform jitter per feature; < 0: task
+                          default (xor 0.15, must stay < 0.25; blobs 0.1) */
+} eqs_synthetic_spec;
+
+void eqs_synthetic_spec_defaults(eqs_synthetic_spec *spec);
+eqs_status eqs_dataset_synthetic(eqs_ctx *ctx, const eqs_synthetic_spec *spec,
+                                 eqs_dataset **out);
+
+/* A copy of samples [first, first + count) (count clipped to the end). */
+eqs_status eqs_dataset_subset(eqs_ctx *ctx, const eqs_dataset *ds, size_t first,
+                              size_t count, eqs_dataset **out);
+void eqs_dataset_free(eqs_dataset **ds);
+
+size_t eqs_dataset_size(const eqs_dataset *ds);
+int eqs_dataset_n_features(const eqs_dataset *ds);
+/* Number of classes: given by the reader's options, else largest label + 1. */
+int eqs_dataset_n_classes(const eqs_dataset *ds);
+/* The d features of sample i (i < size).  Borrowed, valid until free. */
+const double *eqs_dataset_features(const eqs_dataset *ds, size_t i);
+/* All features, row-major n x d.  Borrowed. */
+const double *eqs_dataset_feature_matrix(const eqs_dataset *ds);
+int eqs_dataset_label(const eqs_dataset *ds, size_t i);
+/* Where the data came from, for messages: the (images) file path or
+ * "synthetic:xor".  Borrowed. */
+const char *eqs_dataset_source(const eqs_dataset *ds);
+
+/* EQS_ERR_INPUT naming the dataset when its samples do not have exactly
+ * `expected` features (e.g. the network's input count). */
+eqs_status eqs_dataset_check_features(eqs_ctx *ctx, const eqs_dataset *ds, int expected);
+/* EQS_ERR_INPUT naming the first sample whose label is >= n_classes
+ * (e.g. the network's output count). */
+eqs_status eqs_dataset_check_labels(eqs_ctx *ctx, const eqs_dataset *ds, int n_classes);
+
+/* Fill idx with 0..n-1. */
+void eqs_shuffle_identity(size_t *idx, size_t n);
+/* Permute idx in place (Fisher-Yates, i from n-1 down to 1, j uniform in
+ * [0, i] by rejection from the context's EQS_RNG_SHUFFLE stream): the
+ * same seed and the same number of earlier shuffles give the same order. */
+void eqs_shuffle(eqs_ctx *ctx, size_t *idx, size_t n);
+
 #ifdef __cplusplus
 }
 #endif
