@@ -305,6 +305,141 @@ void eqs_shuffle_identity(size_t *idx, size_t n);
  * same seed and the same number of earlier shuffles give the same order. */
 void eqs_shuffle(eqs_ctx *ctx, size_t *idx, size_t n);
 
+/* ------------------------------------------------------------------ */
+/* Experiment files                                                    */
+/* ------------------------------------------------------------------ */
+/* An experiment file (XML, validated against models/experiment.xsd, which
+ * is compiled into the program) describes one training run; every element
+ * is documented in docs/experiment.md.  eqs_experiment_read fills this
+ * plain struct; absent optional values hold the defaults noted here.
+ * Paths are resolved: relative paths in the file are taken relative to
+ * the directory of the XML file, and stored as absolute paths. */
+typedef enum { EQS_NETWORK_NETLIST = 0, EQS_NETWORK_DRN = 1 } eqs_network_kind;
+typedef enum { EQS_DATA_IDX = 0, EQS_DATA_CSV = 1, EQS_DATA_SYNTHETIC = 2 } eqs_data_kind;
+typedef enum {
+    EQS_ALGO_CENTERED = 0, /* phases (-beta, +beta) */
+    EQS_ALGO_POSITIVE = 1, /* phases (0, +beta) */
+    EQS_ALGO_NEGATIVE = 2, /* phases (-beta, 0) */
+    EQS_ALGO_ADJOINT = 3   /* exact gradient by implicit differentiation */
+} eqs_algorithm;
+typedef enum {
+    EQS_NUDGE_CONDUCTANCE = 0, /* conductance beta from each output to its target */
+    EQS_NUDGE_CURRENT = 1      /* constant currents beta (y - V_free) */
+} eqs_nudge_kind;
+typedef enum {
+    EQS_ENCODE_AUTO = 0,   /* pair if the network has 2 inputs per feature, else single */
+    EQS_ENCODE_SINGLE = 1, /* feature i drives input source i at gain * x */
+    EQS_ENCODE_PAIR = 2    /* feature i drives sources 2i, 2i+1 at +gain*x, -gain*x */
+} eqs_input_encoding;
+
+/* One learning-rate group: trainable elements whose (flattened, lower
+ * case) name matches `pattern` (glob: * and ?, case-insensitive). */
+typedef struct {
+    char *pattern;
+    double rate; /* >= 0, in S^2/V^2: the update is -rate * dL/dG (dL/dG in V^2/S) */
+    int line;    /* line of the <rate> element */
+} eqs_lr_group;
+
+/* One part (train or test) of a file-based dataset. */
+typedef struct {
+    int present;  /* 0: no such part (test is optional) */
+    char *images; /* IDX: images file (absolute); NULL for CSV */
+    char *labels; /* IDX: labels file (absolute); NULL for CSV */
+    char *path;   /* CSV: the file (absolute); NULL for IDX */
+    size_t limit; /* first `limit` samples only; 0: all. Default: 0 */
+} eqs_data_part;
+
+typedef struct eqs_experiment {
+    eqs_ctx *ctx;          /* owner of every allocation below (set by the reader) */
+    char *source;          /* the file as named by the caller (NULL when built by hand) */
+    char *dir;             /* absolute directory of the file: relative paths resolve here */
+    char *eqspice_version; /* version attribute of a written copy, else NULL */
+
+    /* <network>: a netlist or a generated DRN */
+    eqs_network_kind network;
+    char *netlist;    /* EQS_NETWORK_NETLIST: absolute path */
+    eqs_drn_spec drn; /* EQS_NETWORK_DRN: layers owned by the experiment; gain = input_gain_V;
+                         seed defaults to the training seed */
+
+    /* <dataset> */
+    eqs_data_kind data;
+    int n_classes;       /* classes="": labels must be < n_classes; 0: infer. Default: 0 */
+    eqs_data_part train; /* IDX and CSV */
+    eqs_data_part test;
+    char *label_column;  /* CSV: name or 1-based number; NULL: last column */
+    int csv_header;      /* CSV: -1 auto, 0 no, 1 yes. Default: -1 */
+    eqs_synthetic_spec synthetic; /* SYNTHETIC: name (owned), seed (default: the training
+                                     seed), n_features, noise (< 0: task default); n and
+                                     n_classes are set per part by the trainer */
+    size_t synthetic_train; /* SYNTHETIC: training samples (>= 1) */
+    size_t synthetic_test;  /* SYNTHETIC: test samples (0: none); generated after the
+                               training samples from the same stream. Default: 0 */
+
+    /* <input> */
+    double input_gain_V;         /* volts per unit feature. Default: 1 V */
+    eqs_input_encoding encoding; /* Default: EQS_ENCODE_AUTO */
+
+    /* <targets>: one-hot targets */
+    double target_on_V;  /* output of the correct class. Default: 1 V */
+    double target_off_V; /* the other outputs. Default: 0 V */
+
+    /* <algorithm> */
+    eqs_algorithm algorithm; /* Default: EQS_ALGO_CENTERED */
+    double beta;             /* > 0, nudging strength in S (conductance nudge). Required */
+    eqs_nudge_kind nudge;    /* Default: EQS_NUDGE_CONDUCTANCE */
+
+    /* <learning> */
+    eqs_lr_group *lr; /* >= 1 groups, in file order: the first match wins; elements
+                         matched by no group are not trained */
+    int n_lr;
+    double momentum; /* [0, 1). Default: 0 */
+    double lr_decay; /* (0, 1]: rates are multiplied by it after every epoch. Default: 1 */
+
+    /* <training> */
+    int epochs;    /* >= 1. Required */
+    int batch;     /* >= 1 samples per update. Default: 1 */
+    uint64_t seed; /* Default: 1 */
+
+    /* <conductance>: bounds applied after every update */
+    double g_min_S; /* >= 0. Default: 0 S */
+    double g_max_S; /* > g_min_S; INFINITY when not given. Default: none */
+
+    /* <solver> */
+    eqs_backend_id backend; /* Default: EQS_BACKEND_NEWTON */
+
+    /* <output> */
+    char *output_dir;     /* absolute path of the run directory (not created here) */
+    int checkpoint_every; /* batches between checkpoints; 0: at the end of each epoch only.
+                             Default: 0 */
+
+    /* Line of each top-level element in the file (0 if absent), for
+     * messages about values found wrong later (e.g. feature counts). */
+    struct {
+        int network, dataset, input, targets, algorithm, learning, training, conductance,
+            solver, output;
+    } line;
+} eqs_experiment;
+
+/* Read and validate an experiment file.  Parsing never loads DTDs or
+ * external entities and never touches the network; documents with a
+ * DOCTYPE are rejected.  Errors are "file:line:col: error: ..." for
+ * malformed XML, schema violations and semantic errors (both networks,
+ * g_max_S < g_min_S, missing files).  On error *out is NULL. */
+eqs_status eqs_experiment_read(eqs_ctx *ctx, const char *path, eqs_experiment **out);
+/* Write the experiment as XML (every value explicit, paths absolute,
+ * numbers %.17g, eqspice_version set) atomically: temporary file in the
+ * same directory, then rename.  The result validates against the same
+ * schema and reads back equal. */
+eqs_status eqs_experiment_write(eqs_ctx *ctx, const eqs_experiment *exp, const char *path);
+void eqs_experiment_free(eqs_experiment **exp);
+/* Learning rate of a trainable element: the first group whose pattern
+ * matches `element` (case-insensitive); -1 when no group matches. */
+double eqs_experiment_rate(const eqs_experiment *exp, const char *element);
+/* Names used in files: "centered", "positive", ... */
+const char *eqs_algorithm_name(eqs_algorithm a);
+/* The schema text compiled into the program (models/experiment.xsd). */
+const char *eqs_experiment_schema(void);
+
 #ifdef __cplusplus
 }
 #endif
