@@ -128,7 +128,11 @@ START_TEST(test_idx_bad_input)
                      "does-not-exist");
     /* a gzip stream cut in the middle of the deflate data */
     expect_idx_error(truncated_copy(data("tiny-images-idx3-ubyte.gz"), 60), lab, 0,
-                     EQS_ERR_IO, "cut.gz: truncated gzip stream", NULL);
+                     EQS_ERR_IO, "cut.gz: truncated gzip stream at byte 29 (record 2 of 6): "
+                                 "unexpected end of file",
+                     NULL);
+    /* a gzip header followed by garbage (corrupt-deflate.gz) */
+    expect_idx_error(data("corrupt-deflate.gz"), lab, 0, EQS_ERR_IO, "corrupt gzip stream at byte 0 (magic number)", NULL);
     /* cut inside the gzip header */
     expect_idx_error(truncated_copy(data("tiny-images-idx3-ubyte.gz"), 5), lab, 0,
                      EQS_ERR_IO, "cut.gz", "gzip");

@@ -184,6 +184,15 @@ typedef struct {
     uint64_t off; /* uncompressed bytes consumed so far */
 } idx_file;
 
+/* zlib's message without the "path: " it puts in front. */
+static const char *gz_message(gzFile f, const char *path, int *zerr)
+{
+    const char *msg = gzerror(f, zerr);
+    size_t n = strlen(path);
+    if (msg && !strncmp(msg, path, n) && msg[n] == ':' && msg[n + 1] == ' ') msg += n + 2;
+    return msg ? msg : "";
+}
+
 /* Read exactly n bytes; on failure an error naming the file, the byte
  * offset and `what` (a record description). */
 static eqs_status idx_read(eqs_ctx *ctx, idx_file *fl, void *buf, size_t n, const char *what)
@@ -195,14 +204,15 @@ static eqs_status idx_read(eqs_ctx *ctx, idx_file *fl, void *buf, size_t n, cons
         int k = gzread(fl->f, p + got, (unsigned)chunk);
         if (k < 0) {
             int zerr = 0;
-            const char *msg = gzerror(fl->f, &zerr);
-            return EQS_ERROR(ctx, EQS_ERR_IO, "%s: corrupt gzip stream at byte %llu (%s): %s",
-                             fl->path, (unsigned long long)(fl->off + got), what,
+            const char *msg = gz_message(fl->f, fl->path, &zerr);
+            return EQS_ERROR(ctx, EQS_ERR_IO, "%s: %s gzip stream at byte %llu (%s): %s",
+                             fl->path, zerr == Z_BUF_ERROR ? "truncated" : "corrupt",
+                             (unsigned long long)(fl->off + got), what,
                              zerr == Z_ERRNO ? strerror(errno) : msg);
         }
         if (k == 0) {
             int zerr = 0;
-            const char *msg = gzerror(fl->f, &zerr);
+            const char *msg = gz_message(fl->f, fl->path, &zerr);
             if (zerr != Z_OK)
                 return EQS_ERROR(ctx, EQS_ERR_IO,
                                  "%s: truncated gzip stream at byte %llu (%s): %s", fl->path,
@@ -347,10 +357,11 @@ eqs_status eqs_dataset_read_idx(eqs_ctx *ctx, const char *images_path,
             unsigned char extra;
             int r = gzread(fs[k]->f, &extra, 1);
             int zerr = 0;
-            const char *msg = gzerror(fs[k]->f, &zerr);
+            const char *msg = gz_message(fs[k]->f, fs[k]->path, &zerr);
             if (r < 0 || (r == 0 && zerr != Z_OK)) {
-                st = EQS_ERROR(ctx, EQS_ERR_IO, "%s: corrupt gzip stream at byte %llu: %s",
-                               fs[k]->path, (unsigned long long)fs[k]->off, msg);
+                st = EQS_ERROR(ctx, EQS_ERR_IO, "%s: %s gzip stream at byte %llu: %s",
+                               fs[k]->path, zerr == Z_BUF_ERROR ? "truncated" : "corrupt",
+                               (unsigned long long)fs[k]->off, msg);
                 goto fail;
             }
             if (r > 0) {
