@@ -151,6 +151,12 @@ START_TEST(test_read_base_and_defaults)
     eqs_experiment_free(&e);
     ck_assert_ptr_null(e);
     eqs_experiment_free(&e);
+    /* a schema-location hint for editors is allowed (and not followed) */
+    path = doc_with(2, "<experiment version=\"1\" "
+                       "xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" "
+                       "xsi:noNamespaceSchemaLocation=\"http://127.0.0.1:9/x.xsd\">");
+    ck_assert_msg(eqs_experiment_read(ctx, path, &e) == EQS_OK, "%s", eqs_ctx_error(ctx));
+    eqs_experiment_free(&e);
     eqs_ctx_free(&ctx);
 }
 END_TEST
