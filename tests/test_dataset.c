@@ -139,6 +139,63 @@ START_TEST(test_idx_bad_input)
 }
 END_TEST
 
+/* Write bytes (NULs included) to a fresh temporary file. */
+static const char *write_bytes(const void *b, size_t n)
+{
+    const char *dir = tu_temp_dir();
+    static char out[4][4200];
+    static int k;
+    char *p = out[k++ % 4];
+    snprintf(p, sizeof out[0], "%s/bytes", dir);
+    FILE *f = fopen(p, "wb");
+    fwrite(b, 1, n, f);
+    fclose(f);
+    return p;
+}
+
+START_TEST(test_idx_feature_vectors)
+{
+    /* magic 0x00000802: 3 records of 2 features; labels 0x00000801 */
+    static const unsigned char im[] = {0, 0, 8, 2, 0, 0, 0, 3, 0, 0, 0, 2,
+                                       0, 255, 51, 102, 255, 0};
+    static const unsigned char lb[] = {0, 0, 8, 1, 0, 0, 0, 3, 1, 0, 1};
+    eqs_ctx *ctx = tu_ctx();
+    eqs_dataset *ds = NULL;
+    char imp[4200];
+    snprintf(imp, sizeof imp, "%s", write_bytes(im, sizeof im));
+    ck_assert_int_eq(eqs_dataset_read_idx(ctx, imp, write_bytes(lb, sizeof lb), NULL, &ds),
+                     EQS_OK);
+    ck_assert_uint_eq(eqs_dataset_size(ds), 3);
+    ck_assert_int_eq(eqs_dataset_n_features(ds), 2);
+    ck_assert_int_eq(eqs_dataset_n_classes(ds), 2);
+    ck_assert_double_eq(eqs_dataset_features(ds, 0)[1], 1.0);
+    ck_assert_double_eq(eqs_dataset_features(ds, 1)[0], 0.2);
+    ck_assert_double_eq(eqs_dataset_features(ds, 1)[1], 0.4);
+    ck_assert_int_eq(eqs_dataset_label(ds, 1), 0);
+    eqs_dataset_free(&ds);
+    /* a header announcing 0 records, and a zero dimension */
+    static const unsigned char zero[] = {0, 0, 8, 2, 0, 0, 0, 0, 0, 0, 0, 2};
+    ck_assert_int_eq(eqs_dataset_read_idx(ctx, write_bytes(zero, sizeof zero),
+                                          write_bytes(lb, sizeof lb), NULL, &ds),
+                     EQS_ERR_INPUT);
+    ck_assert_msg(strstr(eqs_ctx_error(ctx), "announces 0 records"), "%s", eqs_ctx_error(ctx));
+    eqs_ctx_clear_error(ctx);
+    static const unsigned char zdim[] = {0, 0, 8, 2, 0, 0, 0, 3, 0, 0, 0, 0};
+    ck_assert_int_eq(eqs_dataset_read_idx(ctx, write_bytes(zdim, sizeof zdim),
+                                          write_bytes(lb, sizeof lb), NULL, &ds),
+                     EQS_ERR_INPUT);
+    ck_assert_msg(strstr(eqs_ctx_error(ctx), "dimension 1 of the header (byte 8) is 0"), "%s",
+                  eqs_ctx_error(ctx));
+    eqs_ctx_clear_error(ctx);
+    /* a directory is not a dataset */
+    ck_assert_int_eq(eqs_dataset_read_idx(ctx, tu_temp_dir(), write_bytes(lb, sizeof lb), NULL,
+                                          &ds),
+                     EQS_ERR_IO);
+    ck_assert_ptr_null(ds);
+    eqs_ctx_free(&ctx);
+}
+END_TEST
+
 START_TEST(test_csv_read)
 {
     eqs_ctx *ctx = tu_ctx();
@@ -180,6 +237,15 @@ START_TEST(test_csv_read)
     opt.header = 1;
     ck_assert_int_eq(eqs_dataset_read_csv(ctx, data("noheader.csv"), &opt, &ds), EQS_OK);
     ck_assert_uint_eq(eqs_dataset_size(ds), 1);
+    eqs_dataset_free(&ds);
+    /* a UTF-8 byte-order mark before a numeric first row: still data */
+    ck_assert_int_eq(eqs_dataset_read_csv(ctx, tu_write_temp("\xEF\xBB\xBF" "0.5,1\r\n0.25,0\r\n",
+                                                             ".csv"),
+                                          NULL, &ds),
+                     EQS_OK);
+    ck_assert_uint_eq(eqs_dataset_size(ds), 2);
+    ck_assert_double_eq(eqs_dataset_features(ds, 0)[0], 0.5);
+    ck_assert_int_eq(eqs_dataset_label(ds, 1), 0);
     eqs_dataset_free(&ds);
     eqs_ctx_free(&ctx);
 }
@@ -401,6 +467,7 @@ Suite *suite_dataset(void)
     TCase *tc = tcase_create("dataset");
     tcase_add_test(tc, test_idx_plain_and_gzip);
     tcase_add_test(tc, test_idx_bad_input);
+    tcase_add_test(tc, test_idx_feature_vectors);
     tcase_add_test(tc, test_csv_read);
     tcase_add_test(tc, test_csv_bad_input);
     tcase_add_test(tc, test_check_features_and_labels);

@@ -205,10 +205,13 @@ static eqs_status idx_read(eqs_ctx *ctx, idx_file *fl, void *buf, size_t n, cons
         if (k < 0) {
             int zerr = 0;
             const char *msg = gz_message(fl->f, fl->path, &zerr);
+            if (zerr == Z_ERRNO)
+                return EQS_ERROR(ctx, EQS_ERR_IO, "%s: read error at byte %llu (%s): %s",
+                                 fl->path, (unsigned long long)(fl->off + got), what,
+                                 strerror(errno));
             return EQS_ERROR(ctx, EQS_ERR_IO, "%s: %s gzip stream at byte %llu (%s): %s",
                              fl->path, zerr == Z_BUF_ERROR ? "truncated" : "corrupt",
-                             (unsigned long long)(fl->off + got), what,
-                             zerr == Z_ERRNO ? strerror(errno) : msg);
+                             (unsigned long long)(fl->off + got), what, msg);
         }
         if (k == 0) {
             int zerr = 0;
@@ -519,10 +522,13 @@ eqs_status eqs_dataset_read_csv(eqs_ctx *ctx, const char *path,
     eqs_status st = csv_read_file(ctx, path, &buf, &len);
     if (st) return st;
     const char *end = buf + len;
+    /* a UTF-8 byte-order mark is not part of the first field */
+    const char *start = buf;
+    if (len >= 3 && !memcmp(buf, "\xEF\xBB\xBF", 3)) start += 3;
 
     /* First pass: the first non-skipped line fixes the column count and
      * tells whether there is a header; count the data rows. */
-    const char *p = buf, *eol;
+    const char *p = start, *eol;
     int line = 0, ncol = 0, first_line = 0, header = 0;
     const char *first = NULL, *first_end = NULL;
     size_t rows = 0;
@@ -607,7 +613,7 @@ eqs_status eqs_dataset_read_csv(eqs_ctx *ctx, const char *path,
     if ((st = dataset_alloc(ctx, rows, ncol - 1, path, &ds))) goto done;
 
     /* Second pass: parse the rows. */
-    p = buf;
+    p = start;
     line = 0;
     size_t r = 0;
     while (p < end && r < rows) {
