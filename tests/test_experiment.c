@@ -148,6 +148,8 @@ START_TEST(test_read_base_and_defaults)
     ck_assert_int_eq(e->line.input, 0);
     ck_assert_double_eq(eqs_experiment_rate(e, "R12"), 0.01);
     ck_assert_double_eq(eqs_experiment_rate(e, "d1"), -1.0);
+    ck_assert_str_eq(eqs_algorithm_name(e->algorithm), "positive");
+    ck_assert_str_eq(eqs_algorithm_name(EQS_ALGO_ADJOINT), "adjoint");
     eqs_experiment_free(&e);
     ck_assert_ptr_null(e);
     eqs_experiment_free(&e);
@@ -264,6 +266,38 @@ START_TEST(test_malformed_xml)
     ck_assert_msg(strstr(eqs_ctx_error(ctx), "cannot open experiment file '/nonexistent/exp.xml'"),
                   "%s", eqs_ctx_error(ctx));
     eqs_ctx_free(&ctx);
+}
+END_TEST
+
+/* libxml2 prints nothing: every message goes to the context. */
+START_TEST(test_nothing_on_stderr)
+{
+    const char *bad[] = {doc_with(13, "    <rate elements=\"r*\" value=\"0.01\">"),
+                         doc_with(11, "  <algorithm beta=\"0\"/>"),
+                         doc_with(2, "<experiment xmlns=\"urn:other\">"),
+                         tu_write_temp("<?xml version=\"1.0\"?>\n<!DOCTYPE e SYSTEM "
+                                       "\"http://127.0.0.1:9/e.dtd\">\n<e>&undefined;</e>\n",
+                                       ".xml"),
+                         tu_write_temp("\xff\xfe<garbage", ".xml")};
+    const char *errpath = tu_write_temp("", ".err");
+    fflush(stderr);
+    int saved = dup(2);
+    FILE *ef = fopen(errpath, "w");
+    dup2(fileno(ef), 2);
+    for (size_t k = 0; k < sizeof bad / sizeof bad[0]; ++k) {
+        eqs_ctx *ctx = tu_ctx();
+        eqs_experiment *e = NULL;
+        ck_assert_int_ne(eqs_experiment_read(ctx, bad[k], &e), EQS_OK);
+        ck_assert_msg(strstr(eqs_ctx_error(ctx), ": error: "), "%s", eqs_ctx_error(ctx));
+        eqs_ctx_free(&ctx);
+    }
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    fclose(ef);
+    char *text = tu_read_file(errpath);
+    ck_assert_str_eq(text, "");
+    free(text);
 }
 END_TEST
 
@@ -507,6 +541,7 @@ Suite *suite_experiment(void)
     tcase_add_test(tc, test_read_example_file);
     tcase_add_test(tc, test_schema_violations);
     tcase_add_test(tc, test_malformed_xml);
+    tcase_add_test(tc, test_nothing_on_stderr);
     tcase_add_test(tc, test_semantic_errors);
     tcase_add_test(tc, test_semantic_errors_drn);
     tcase_add_test(tc, test_doctype_and_xxe_rejected);
