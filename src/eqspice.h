@@ -439,6 +439,14 @@ double eqs_experiment_rate(const eqs_experiment *exp, const char *element);
 const char *eqs_algorithm_name(eqs_algorithm a);
 /* The schema text compiled into the program (models/experiment.xsd). */
 const char *eqs_experiment_schema(void);
+/* Load the experiment's training set and, when it has one, its test set
+ * (else *test is NULL): IDX or CSV files with the experiment's classes,
+ * limits and CSV options, or the synthetic task generated once (train +
+ * test samples) and split, training samples first.  Both sets get the same
+ * n_classes (the larger one when inferred) and must have the same number of
+ * features.  On error both are NULL. */
+eqs_status eqs_experiment_load_data(eqs_ctx *ctx, const eqs_experiment *exp,
+                                    eqs_dataset **train, eqs_dataset **test);
 
 #ifdef __cplusplus
 }

@@ -520,6 +520,47 @@ START_TEST(test_round_trip)
 }
 END_TEST
 
+START_TEST(test_load_data)
+{
+    eqs_ctx *ctx = tu_ctx();
+    eqs_experiment *e = NULL;
+    eqs_dataset *tr = NULL, *te = NULL, *all = NULL;
+    /* synthetic: one stream, training samples first */
+    ck_assert_int_eq(eqs_experiment_read(ctx, "netlists/xor-experiment.xml", &e), EQS_OK);
+    ck_assert_int_eq(eqs_experiment_load_data(ctx, e, &tr, &te), EQS_OK);
+    ck_assert_uint_eq(eqs_dataset_size(tr), 512);
+    ck_assert_uint_eq(eqs_dataset_size(te), 256);
+    ck_assert_int_eq(eqs_dataset_n_features(te), 2);
+    eqs_synthetic_spec sp = e->synthetic;
+    ck_assert_int_eq(eqs_dataset_synthetic(ctx, &sp, &all), EQS_OK);
+    ck_assert(!memcmp(eqs_dataset_features(te, 0), eqs_dataset_features(all, 512),
+                      2 * sizeof(double)));
+    ck_assert(!memcmp(eqs_dataset_features(tr, 511), eqs_dataset_features(all, 511),
+                      2 * sizeof(double)));
+    eqs_dataset_free(&all);
+    eqs_dataset_free(&tr);
+    eqs_dataset_free(&te);
+    eqs_experiment_free(&e);
+    /* IDX: limit and classes from the file; no test set */
+    ck_assert_int_eq(eqs_experiment_read(ctx, doc_with(0, NULL), &e), EQS_OK);
+    ck_assert_int_eq(eqs_experiment_load_data(ctx, e, &tr, &te), EQS_OK);
+    ck_assert_ptr_null(te);
+    ck_assert_uint_eq(eqs_dataset_size(tr), 4);
+    ck_assert_int_eq(eqs_dataset_n_classes(tr), 3);
+    eqs_dataset_free(&tr);
+    eqs_experiment_free(&e);
+    /* a label out of range for the experiment's classes names the record */
+    ck_assert_int_eq(eqs_experiment_read(ctx, doc_with(6, "  <dataset classes=\"2\">"), &e),
+                     EQS_OK);
+    ck_assert_int_eq(eqs_experiment_load_data(ctx, e, &tr, &te), EQS_ERR_INPUT);
+    ck_assert_ptr_null(tr);
+    ck_assert_msg(strstr(eqs_ctx_error(ctx), "record 2 (byte 10): label 2 is out of range"),
+                  "%s", eqs_ctx_error(ctx));
+    eqs_experiment_free(&e);
+    eqs_ctx_free(&ctx);
+}
+END_TEST
+
 START_TEST(test_write_errors)
 {
     eqs_ctx *ctx = tu_ctx();
@@ -547,6 +588,7 @@ Suite *suite_experiment(void)
     tcase_add_test(tc, test_doctype_and_xxe_rejected);
     tcase_add_test(tc, test_schema_compiled_in_matches_file);
     tcase_add_test(tc, test_round_trip);
+    tcase_add_test(tc, test_load_data);
     tcase_add_test(tc, test_write_errors);
     suite_add_tcase(s, tc);
     return s;

@@ -756,3 +756,57 @@ eqs_status eqs_dataset_synthetic(eqs_ctx *ctx, const eqs_synthetic_spec *spec,
     return EQS_ERROR(ctx, EQS_ERR_INPUT, "unknown synthetic task '%s' (known: xor, blobs)",
                      name);
 }
+
+/* ------------------------------------------------------------------ */
+/* The data of an experiment                                           */
+/* ------------------------------------------------------------------ */
+static eqs_status load_part(eqs_ctx *ctx, const eqs_experiment *e, const eqs_data_part *p,
+                            eqs_dataset **out)
+{
+    eqs_dataset_options opt;
+    eqs_dataset_options_defaults(&opt);
+    opt.n_classes = e->n_classes;
+    opt.limit = p->limit;
+    if (e->data == EQS_DATA_IDX) return eqs_dataset_read_idx(ctx, p->images, p->labels, &opt, out);
+    opt.label_column = e->label_column;
+    opt.header = e->csv_header;
+    return eqs_dataset_read_csv(ctx, p->path, &opt, out);
+}
+
+eqs_status eqs_experiment_load_data(eqs_ctx *ctx, const eqs_experiment *e,
+                                    eqs_dataset **train, eqs_dataset **test)
+{
+    *train = NULL;
+    *test = NULL;
+    eqs_status st;
+    if (e->data == EQS_DATA_SYNTHETIC) {
+        eqs_synthetic_spec sp = e->synthetic;
+        sp.n = e->synthetic_train + e->synthetic_test;
+        eqs_dataset *all = NULL;
+        if ((st = eqs_dataset_synthetic(ctx, &sp, &all))) return st;
+        st = eqs_dataset_subset(ctx, all, 0, e->synthetic_train, train);
+        if (!st && e->synthetic_test > 0)
+            st = eqs_dataset_subset(ctx, all, e->synthetic_train, e->synthetic_test, test);
+        eqs_dataset_free(&all);
+    } else {
+        if (!e->train.present)
+            return EQS_ERROR(ctx, EQS_ERR_INPUT, "the experiment names no training data");
+        st = load_part(ctx, e, &e->train, train);
+        if (!st && e->test.present) st = load_part(ctx, e, &e->test, test);
+        if (!st && *test && (*test)->d != (*train)->d)
+            st = EQS_ERROR(ctx, EQS_ERR_INPUT,
+                           "%s: %d features per sample, but the training set (%s) has %d",
+                           (*test)->source, (*test)->d, (*train)->source, (*train)->d);
+    }
+    if (st) {
+        eqs_dataset_free(train);
+        eqs_dataset_free(test);
+        return st;
+    }
+    if (*test && (*test)->n_classes != (*train)->n_classes) {
+        int k = (*test)->n_classes > (*train)->n_classes ? (*test)->n_classes
+                                                         : (*train)->n_classes;
+        (*test)->n_classes = (*train)->n_classes = k;
+    }
+    return EQS_OK;
+}
