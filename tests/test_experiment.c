@@ -4,6 +4,7 @@
  * models/experiment.xsd, and write -> read round trips. */
 #define _POSIX_C_SOURCE 200809L
 #include "testutil.h"
+#include "core/core.h" /* allocation counters */
 
 #include <math.h>
 #include <stdio.h>
@@ -561,6 +562,41 @@ START_TEST(test_load_data)
 }
 END_TEST
 
+/* Every allocation made through the context is released, on success and
+ * on every error path (ASan checks libxml2's side in make check-asan). */
+START_TEST(test_allocations_balance)
+{
+    eqs_ctx *ctx = tu_ctx();
+    const char *files[] = {"netlists/xor-experiment.xml", doc_with(0, NULL),
+                           doc_with(11, "  <algorithm beta=\"0\"/>"),
+                           doc_with(4, "    <netlist path=\"missing.cir\"/>"),
+                           doc_with(6, "  <dataset classes=\"2\">"),
+                           doc_with(16, "  <output dir=\"out\"/><conductance g_min_S=\"1\" "
+                                        "g_max_S=\"0.5\"/>")};
+    for (size_t k = 0; k < sizeof files / sizeof files[0]; ++k) {
+        eqs_experiment *e = NULL;
+        eqs_dataset *tr = NULL, *te = NULL;
+        if (eqs_experiment_read(ctx, files[k], &e) == EQS_OK) {
+            if (eqs_experiment_load_data(ctx, e, &tr, &te) == EQS_OK) {
+                const char *dir = tu_temp_dir();
+                char out[4200];
+                snprintf(out, sizeof out, "%s/w.xml", dir);
+                ck_assert_int_eq(eqs_experiment_write(ctx, e, out), EQS_OK);
+                unlink(out);
+                rmdir(dir);
+            }
+        }
+        eqs_dataset_free(&tr);
+        eqs_dataset_free(&te);
+        eqs_experiment_free(&e);
+        eqs_ctx_clear_error(ctx);
+        ck_assert_uint_eq(ctx->n_alloc, ctx->n_free);
+    }
+    ck_assert_uint_gt(ctx->n_alloc, 10);
+    eqs_ctx_free(&ctx);
+}
+END_TEST
+
 START_TEST(test_write_errors)
 {
     eqs_ctx *ctx = tu_ctx();
@@ -589,6 +625,7 @@ Suite *suite_experiment(void)
     tcase_add_test(tc, test_schema_compiled_in_matches_file);
     tcase_add_test(tc, test_round_trip);
     tcase_add_test(tc, test_load_data);
+    tcase_add_test(tc, test_allocations_balance);
     tcase_add_test(tc, test_write_errors);
     suite_add_tcase(s, tc);
     return s;
