@@ -102,13 +102,12 @@ int eqs_dataset_label(const eqs_dataset *ds, size_t i) { return ds->y[i]; }
 const char *eqs_dataset_source(const eqs_dataset *ds) { return ds->source; }
 
 /* Set n_classes from the options (checking every label) or infer it. */
-static eqs_status finish_labels(eqs_ctx *ctx, eqs_dataset *ds, int n_classes)
+static void finish_labels(eqs_dataset *ds, int n_classes)
 {
     int maxl = 0;
     for (size_t i = 0; i < ds->n; ++i)
         if (ds->y[i] > maxl) maxl = ds->y[i];
     ds->n_classes = n_classes > 0 ? n_classes : maxl + 1;
-    return EQS_OK;
 }
 
 eqs_status eqs_dataset_check_features(eqs_ctx *ctx, const eqs_dataset *ds, int expected)
@@ -376,7 +375,7 @@ eqs_status eqs_dataset_read_idx(eqs_ctx *ctx, const char *images_path,
             }
         }
     }
-    finish_labels(ctx, ds, opt->n_classes);
+    finish_labels(ds, opt->n_classes);
     eqs_free(ctx, rec);
     gzclose(im.f);
     gzclose(lb.f);
@@ -660,7 +659,7 @@ eqs_status eqs_dataset_read_csv(eqs_ctx *ctx, const char *path,
         }
         ++r;
     }
-    finish_labels(ctx, ds, opt->n_classes);
+    finish_labels(ds, opt->n_classes);
     *out = ds;
     ds = NULL;
 done:

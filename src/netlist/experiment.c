@@ -801,9 +801,12 @@ eqs_status eqs_experiment_write(eqs_ctx *ctx, const eqs_experiment *e, const cha
         return EQS_ERROR(ctx, EQS_ERR_IO, "cannot write '%s': %s", path, strerror(errno));
     }
     write_body(f, e);
-    int bad = ferror(f) | fflush(f) | fsync(fileno(f));
-    int err = errno;
-    bad |= fclose(f);
+    /* in this order: buffered data to the kernel, then to the disk */
+    int bad = ferror(f) != 0;
+    if (fflush(f) != 0) bad = 1;
+    if (!bad && fsync(fileno(f)) != 0) bad = 1;
+    int err = bad ? errno : 0;
+    if (fclose(f) != 0) bad = 1;
     if (!bad && rename(tmp, path) == 0) {
         eqs_free(ctx, tmp);
         return EQS_OK;
