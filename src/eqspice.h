@@ -219,6 +219,238 @@ void eqs_drn_spec_defaults(eqs_drn_spec *spec);
  * are drawn uniformly in [0,1) from the seed. */
 eqs_status eqs_gen_drn(eqs_ctx *ctx, const eqs_drn_spec *spec, FILE *out);
 
+/* ------------------------------------------------------------------ */
+/* Datasets                                                            */
+/* ------------------------------------------------------------------ */
+/* A dataset is n samples of d features (double, stored contiguously,
+ * n x d, allocated once: 8 bytes per feature, 376 MB for the 60000
+ * Fashion-MNIST training images) and one integer label in
+ * [0, n_classes) per sample.  Formats and the synthetic tasks are
+ * described in docs/datasets.md. */
+typedef struct eqs_dataset eqs_dataset;
+
+typedef struct {
+    int n_classes;            /* labels must be < n_classes (error naming the record);
+                                 0: infer as largest label + 1. Default: 0 */
+    size_t limit;             /* read only the first `limit` samples; 0: all. Default: 0 */
+    const char *label_column; /* CSV: header name of the label column, or its 1-based
+                                 number ("3"); NULL: the last column. Default: NULL */
+    int header;               /* CSV: -1 auto (the first row is a header when one of its
+                                 fields is not a number), 0 none, 1 present. Default: -1 */
+} eqs_dataset_options;
+
+void eqs_dataset_options_defaults(eqs_dataset_options *opt);
+
+/* Read a pair of IDX files (MNIST layout: images magic 0x00000803, or
+ * 0x00000802 for plain feature vectors, unsigned bytes; labels magic
+ * 0x00000801), each gzip-compressed or not (detected from the bytes
+ * 1f 8b).  Pixels become features in [0,1] (byte / 255).  opt NULL means
+ * defaults.  Errors name the file, the byte offset and the record. */
+eqs_status eqs_dataset_read_idx(eqs_ctx *ctx, const char *images_path,
+                                const char *labels_path, const eqs_dataset_options *opt,
+                                eqs_dataset **out);
+/* Read a CSV file: numeric feature columns and one integer label column;
+ * every row has the same number of columns.  Errors are file:line:col. */
+eqs_status eqs_dataset_read_csv(eqs_ctx *ctx, const char *path,
+                                const eqs_dataset_options *opt, eqs_dataset **out);
+
+/* Built-in synthetic tasks (exact definitions in docs/datasets.md):
+ *   "xor":   2 features, 2 classes; points jittered around the four
+ *            corners (0.25|0.75, 0.25|0.75), label = XOR of the corner bits;
+ *   "blobs": n_features features, n_classes classes; class centres uniform
+ *            in [0.2, 0.8]^d, label of sample i = i mod n_classes, features
+ *            = centre + uniform jitter, clipped to [0,1].
+ * Deterministic from `seed` alone (splitmix64); the context's RNG streams
+ * are not touched. */
+typedef struct {
+    const char *name;  /* "xor" or "blobs". Default: "xor" */
+    size_t n;          /* number of samples (>= 1). Default: 256 */
+    uint64_t seed;     /* Default: 1 */
+    int n_features;    /* blobs: d >= 1 (xor: must be 2 or 0). 0: task default (2 / 4) */
+    int n_classes;     /* blobs: K >= 2 (xor: must be 2 or 0). 0: task default (2 / 3) */
+    double noise;      /* half-width of the uniform jitter per feature; < 0: task
+                          default (xor 0.15, must stay < 0.25; blobs 0.1) */
+} eqs_synthetic_spec;
+
+void eqs_synthetic_spec_defaults(eqs_synthetic_spec *spec);
+eqs_status eqs_dataset_synthetic(eqs_ctx *ctx, const eqs_synthetic_spec *spec,
+                                 eqs_dataset **out);
+
+/* A copy of samples [first, first + count) (count clipped to the end). */
+eqs_status eqs_dataset_subset(eqs_ctx *ctx, const eqs_dataset *ds, size_t first,
+                              size_t count, eqs_dataset **out);
+void eqs_dataset_free(eqs_dataset **ds);
+
+size_t eqs_dataset_size(const eqs_dataset *ds);
+int eqs_dataset_n_features(const eqs_dataset *ds);
+/* Number of classes: given by the reader's options, else largest label + 1. */
+int eqs_dataset_n_classes(const eqs_dataset *ds);
+/* The d features of sample i (i < size).  Borrowed, valid until free. */
+const double *eqs_dataset_features(const eqs_dataset *ds, size_t i);
+/* All features, row-major n x d.  Borrowed. */
+const double *eqs_dataset_feature_matrix(const eqs_dataset *ds);
+int eqs_dataset_label(const eqs_dataset *ds, size_t i);
+/* Where the data came from, for messages: the (images) file path or
+ * "synthetic:xor".  Borrowed. */
+const char *eqs_dataset_source(const eqs_dataset *ds);
+
+/* EQS_ERR_INPUT naming the dataset when its samples do not have exactly
+ * `expected` features (e.g. the network's input count). */
+eqs_status eqs_dataset_check_features(eqs_ctx *ctx, const eqs_dataset *ds, int expected);
+/* EQS_ERR_INPUT naming the first sample whose label is >= n_classes
+ * (e.g. the network's output count). */
+eqs_status eqs_dataset_check_labels(eqs_ctx *ctx, const eqs_dataset *ds, int n_classes);
+
+/* Fill idx with 0..n-1. */
+void eqs_shuffle_identity(size_t *idx, size_t n);
+/* Permute idx in place (Fisher-Yates, i from n-1 down to 1, j uniform in
+ * [0, i] by rejection from the context's EQS_RNG_SHUFFLE stream): the
+ * same seed and the same number of earlier shuffles give the same order. */
+void eqs_shuffle(eqs_ctx *ctx, size_t *idx, size_t n);
+
+/* ------------------------------------------------------------------ */
+/* Experiment files                                                    */
+/* ------------------------------------------------------------------ */
+/* An experiment file (XML, validated against models/experiment.xsd, which
+ * is compiled into the program) describes one training run; every element
+ * is documented in docs/experiment.md.  eqs_experiment_read fills this
+ * plain struct; absent optional values hold the defaults noted here.
+ * Paths are resolved: relative paths in the file are taken relative to
+ * the directory of the XML file, and stored as absolute paths. */
+typedef enum { EQS_NETWORK_NETLIST = 0, EQS_NETWORK_DRN = 1 } eqs_network_kind;
+typedef enum { EQS_DATA_IDX = 0, EQS_DATA_CSV = 1, EQS_DATA_SYNTHETIC = 2 } eqs_data_kind;
+typedef enum {
+    EQS_ALGO_CENTERED = 0, /* phases (-beta, +beta) */
+    EQS_ALGO_POSITIVE = 1, /* phases (0, +beta) */
+    EQS_ALGO_NEGATIVE = 2, /* phases (-beta, 0) */
+    EQS_ALGO_ADJOINT = 3   /* exact gradient by implicit differentiation */
+} eqs_algorithm;
+typedef enum {
+    EQS_NUDGE_CONDUCTANCE = 0, /* conductance beta from each output to its target */
+    EQS_NUDGE_CURRENT = 1      /* constant currents beta (y - V_free) */
+} eqs_nudge_kind;
+typedef enum {
+    EQS_ENCODE_AUTO = 0,   /* pair if the network has 2 inputs per feature, else single */
+    EQS_ENCODE_SINGLE = 1, /* feature i drives input source i at gain * x */
+    EQS_ENCODE_PAIR = 2    /* feature i drives sources 2i, 2i+1 at +gain*x, -gain*x */
+} eqs_input_encoding;
+
+/* One learning-rate group: trainable elements whose (flattened, lower
+ * case) name matches `pattern` (glob: * and ?, case-insensitive). */
+typedef struct {
+    char *pattern;
+    double rate; /* >= 0, in S^2/V^2: the update is -rate * dL/dG (dL/dG in V^2/S) */
+    int line;    /* line of the <rate> element */
+} eqs_lr_group;
+
+/* One part (train or test) of a file-based dataset. */
+typedef struct {
+    int present;  /* 0: no such part (test is optional) */
+    char *images; /* IDX: images file (absolute); NULL for CSV */
+    char *labels; /* IDX: labels file (absolute); NULL for CSV */
+    char *path;   /* CSV: the file (absolute); NULL for IDX */
+    size_t limit; /* first `limit` samples only; 0: all. Default: 0 */
+} eqs_data_part;
+
+typedef struct eqs_experiment {
+    eqs_ctx *ctx;          /* owner of every allocation below (set by the reader) */
+    char *source;          /* the file as named by the caller (NULL when built by hand) */
+    char *dir;             /* absolute directory of the file: relative paths resolve here */
+    char *eqspice_version; /* version attribute of a written copy, else NULL */
+
+    /* <network>: a netlist or a generated DRN */
+    eqs_network_kind network;
+    char *netlist;    /* EQS_NETWORK_NETLIST: absolute path */
+    eqs_drn_spec drn; /* EQS_NETWORK_DRN: layers owned by the experiment; gain = input_gain_V;
+                         seed defaults to the training seed */
+
+    /* <dataset> */
+    eqs_data_kind data;
+    int n_classes;       /* classes="": labels must be < n_classes; 0: infer. Default: 0 */
+    eqs_data_part train; /* IDX and CSV */
+    eqs_data_part test;
+    char *label_column;  /* CSV: name or 1-based number; NULL: last column */
+    int csv_header;      /* CSV: -1 auto, 0 no, 1 yes. Default: -1 */
+    eqs_synthetic_spec synthetic; /* SYNTHETIC: name (owned), seed (default: the training
+                                     seed), n_features, noise (< 0: task default); n and
+                                     n_classes are set per part by the trainer */
+    size_t synthetic_train; /* SYNTHETIC: training samples (>= 1) */
+    size_t synthetic_test;  /* SYNTHETIC: test samples (0: none); generated after the
+                               training samples from the same stream. Default: 0 */
+
+    /* <input> */
+    double input_gain_V;         /* volts per unit feature. Default: 1 V */
+    eqs_input_encoding encoding; /* Default: EQS_ENCODE_AUTO */
+
+    /* <targets>: one-hot targets */
+    double target_on_V;  /* output of the correct class. Default: 1 V */
+    double target_off_V; /* the other outputs. Default: 0 V */
+
+    /* <algorithm> */
+    eqs_algorithm algorithm; /* Default: EQS_ALGO_CENTERED */
+    double beta;             /* > 0, nudging strength in S (conductance nudge). Required */
+    eqs_nudge_kind nudge;    /* Default: EQS_NUDGE_CONDUCTANCE */
+
+    /* <learning> */
+    eqs_lr_group *lr; /* >= 1 groups, in file order: the first match wins; elements
+                         matched by no group are not trained */
+    int n_lr;
+    double momentum; /* [0, 1). Default: 0 */
+    double lr_decay; /* (0, 1]: rates are multiplied by it after every epoch. Default: 1 */
+
+    /* <training> */
+    int epochs;    /* >= 1. Required */
+    int batch;     /* >= 1 samples per update. Default: 1 */
+    uint64_t seed; /* Default: 1 */
+
+    /* <conductance>: bounds applied after every update */
+    double g_min_S; /* >= 0. Default: 0 S */
+    double g_max_S; /* > g_min_S; INFINITY when not given. Default: none */
+
+    /* <solver> */
+    eqs_backend_id backend; /* Default: EQS_BACKEND_NEWTON */
+
+    /* <output> */
+    char *output_dir;     /* absolute path of the run directory (not created here) */
+    int checkpoint_every; /* batches between checkpoints; 0: at the end of each epoch only.
+                             Default: 0 */
+
+    /* Line of each top-level element in the file (0 if absent), for
+     * messages about values found wrong later (e.g. feature counts). */
+    struct {
+        int network, dataset, input, targets, algorithm, learning, training, conductance,
+            solver, output;
+    } line;
+} eqs_experiment;
+
+/* Read and validate an experiment file.  Parsing never loads DTDs or
+ * external entities and never touches the network; documents with a
+ * DOCTYPE are rejected.  Errors are "file:line:col: error: ..." for
+ * malformed XML, schema violations and semantic errors (both networks,
+ * g_max_S < g_min_S, missing files).  On error *out is NULL. */
+eqs_status eqs_experiment_read(eqs_ctx *ctx, const char *path, eqs_experiment **out);
+/* Write the experiment as XML (every value explicit, paths absolute,
+ * numbers %.17g, eqspice_version set) atomically: temporary file in the
+ * same directory, then rename.  The result validates against the same
+ * schema and reads back equal. */
+eqs_status eqs_experiment_write(eqs_ctx *ctx, const eqs_experiment *exp, const char *path);
+void eqs_experiment_free(eqs_experiment **exp);
+/* Learning rate of a trainable element: the first group whose pattern
+ * matches `element` (case-insensitive); -1 when no group matches. */
+double eqs_experiment_rate(const eqs_experiment *exp, const char *element);
+/* Names used in files: "centered", "positive", ... */
+const char *eqs_algorithm_name(eqs_algorithm a);
+/* The schema text compiled into the program (models/experiment.xsd). */
+const char *eqs_experiment_schema(void);
+/* Load the experiment's training set and, when it has one, its test set
+ * (else *test is NULL): IDX or CSV files with the experiment's classes,
+ * limits and CSV options, or the synthetic task generated once (train +
+ * test samples) and split, training samples first.  Both sets get the same
+ * n_classes (the larger one when inferred) and must have the same number of
+ * features.  On error both are NULL. */
+eqs_status eqs_experiment_load_data(eqs_ctx *ctx, const eqs_experiment *exp,
+                                    eqs_dataset **train, eqs_dataset **test);
+
 #ifdef __cplusplus
 }
 #endif
