@@ -41,6 +41,12 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
+# The experiment schema is compiled into the library; models/experiment.xsd
+# is the single source (a test also checks that the two agree).
+src/netlist/experiment_xsd.inc: models/experiment.xsd scripts/embed-xsd.sh
+	sh scripts/embed-xsd.sh $< $@
+$(BUILD)/src/netlist/experiment.o: src/netlist/experiment_xsd.inc
+
 $(LIB): $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@
