@@ -3,6 +3,8 @@
 #define _POSIX_C_SOURCE 200809L
 #include "testutil.h"
 
+#include <cairo.h> /* reads the plot back */
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -519,6 +521,100 @@ START_TEST(test_run_dir_resume)
 }
 END_TEST
 
+/* ------------------------------------------------------------------ */
+/* Learning-curve plot                                                 */
+/* ------------------------------------------------------------------ */
+
+/* Pixels of exactly colour rgb (0xRRGGBB) in a PNG read back with cairo;
+ * -1 if the file is not a PNG of the expected size. */
+static long count_colour(const char *png, unsigned rgb)
+{
+    cairo_surface_t *s = cairo_image_surface_create_from_png(png);
+    if (cairo_surface_status(s) != CAIRO_STATUS_SUCCESS ||
+        cairo_image_surface_get_width(s) != EQS_PLOT_WIDTH ||
+        cairo_image_surface_get_height(s) != EQS_PLOT_HEIGHT) {
+        cairo_surface_destroy(s);
+        return -1;
+    }
+    cairo_surface_flush(s);
+    const unsigned char *d = cairo_image_surface_get_data(s);
+    int stride = cairo_image_surface_get_stride(s);
+    long n = 0;
+    for (int y = 0; y < EQS_PLOT_HEIGHT; ++y) {
+        const uint32_t *row = (const uint32_t *)(const void *)(d + (size_t)y * (size_t)stride);
+        for (int x = 0; x < EQS_PLOT_WIDTH; ++x)
+            if ((row[x] & 0xffffffu) == rgb) n++;
+    }
+    cairo_surface_destroy(s);
+    return n;
+}
+
+#define TRAIN_COLOUR 0x1f77b4u
+#define TEST_COLOUR 0xff7f0eu
+
+START_TEST(test_plot_learning_curve)
+{
+    eqs_ctx *ctx = tu_ctx();
+    const char *csv = tu_write_temp("epoch,train_loss,train_error,test_loss,test_error,seconds\n"
+                                    "1,0.5,0.62,0.5,0.65,1\n"
+                                    "2,0.4,0.41,0.45,0.47,1\n"
+                                    "3,0.3,0.30,0.35,0.36,1\n"
+                                    "4,0.2,0.22,0.3,0.29,1\n",
+                                    ".csv");
+    char png[512];
+    snprintf(png, sizeof png, "%s.png", csv);
+    ck_assert_msg(eqs_plot_learning_curve(ctx, csv, png) == EQS_OK, "%s", eqs_ctx_error(ctx));
+    size_t n;
+    unsigned char *b = read_bytes(png, &n);
+    ck_assert_uint_gt(n, 8);
+    ck_assert_int_eq(memcmp(b, "\x89PNG\r\n\x1a\n", 8), 0);
+    free(b);
+    long tr = count_colour(png, TRAIN_COLOUR), te = count_colour(png, TEST_COLOUR);
+    ck_assert_int_gt(tr, 200); /* three segments 2.5 px wide, markers, legend */
+    ck_assert_int_gt(te, 200);
+    ck_assert_int_gt(count_colour(png, 0xffffffu), EQS_PLOT_WIDTH * EQS_PLOT_HEIGHT / 2);
+
+    /* no test set ("nan"): only the train curve */
+    csv = tu_write_temp("epoch,train_loss,train_error,test_loss,test_error,seconds\n"
+                        "1,0.5,0.031,nan,nan,1\n",
+                        ".csv");
+    snprintf(png, sizeof png, "%s.png", csv);
+    ck_assert_int_eq(eqs_plot_learning_curve(ctx, csv, png), EQS_OK);
+    ck_assert_int_gt(count_colour(png, TRAIN_COLOUR), 20);
+    ck_assert_int_eq(count_colour(png, TEST_COLOUR), 0);
+    eqs_ctx_free(&ctx);
+}
+END_TEST
+
+static void expect_plot_error(const char *csv, const char *what)
+{
+    eqs_ctx *ctx = tu_ctx();
+    const char *dir = tu_temp_dir();
+    char png[512];
+    snprintf(png, sizeof png, "%s/curve.png", dir);
+    ck_assert_int_eq(eqs_plot_learning_curve(ctx, csv, png), EQS_ERR_INPUT);
+    ck_assert_msg(strstr(eqs_ctx_error(ctx), csv) && strstr(eqs_ctx_error(ctx), what),
+                  "want '%s': %s", what, eqs_ctx_error(ctx));
+    ck_assert_int_ne(access(png, F_OK), 0); /* nothing written */
+    eqs_ctx_free(&ctx);
+}
+
+START_TEST(test_plot_bad_metrics)
+{
+    expect_plot_error("/nonexistent/metrics.csv", "cannot read");
+    expect_plot_error(tu_write_temp("", ".csv"), "empty");
+    expect_plot_error(
+        tu_write_temp("epoch,train_loss,train_error,test_loss,test_error,seconds\n", ".csv"),
+        "no epochs");
+    expect_plot_error(tu_write_temp("a,b,c\n1,2,3\n", ".csv"), "not a metrics file");
+    expect_plot_error(tu_write_temp("epoch,train_loss,train_error,test_loss,test_error,seconds\n"
+                                    "1,0.5,0.5,0.5,0.5,1\n"
+                                    "2,0.5,oops,0.5,0.5,1\n",
+                                    ".csv"),
+                      ":3:1: error: malformed");
+}
+END_TEST
+
 Suite *suite_run(void)
 {
     Suite *s = suite_create("run");
@@ -532,6 +628,10 @@ Suite *suite_run(void)
     tc = tcase_create("rundir");
     tcase_add_test(tc, test_run_dir_create);
     tcase_add_test(tc, test_run_dir_resume);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("plot");
+    tcase_add_test(tc, test_plot_learning_curve);
+    tcase_add_test(tc, test_plot_bad_metrics);
     suite_add_tcase(s, tc);
     return s;
 }
