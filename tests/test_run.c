@@ -124,7 +124,9 @@ static const char *make_checkpoint(char **text_out, double *mom, int *n_out)
     eqs_ctx_seed(ctx, 1234);
     for (int i = 0; i < 17; ++i) eqs_rng_u64(ctx, EQS_RNG_SHUFFLE);
     eqs_rng_uniform(ctx, EQS_RNG_NOISE);
-    eqs_train_state st = {.epoch = 3, .batch = 17, .lr_scale = 0.9801, .momentum = mom};
+    static size_t order[10] = {3, 1, 4, 0, 5, 9, 2, 6, 8, 7};
+    eqs_train_state st = {.epoch = 3, .batch = 17, .lr_scale = 0.9801, .momentum = mom,
+                          .order = order, .n_order = 10};
     const char *dir = tu_temp_dir();
     static char path[512];
     snprintf(path, sizeof path, "%s/checkpoint.bin", dir);
@@ -165,7 +167,9 @@ START_TEST(test_checkpoint_roundtrip)
     net_load(&N, ctx, text);
     double got_m[64];
     memset(got_m, 0xff, sizeof got_m);
-    eqs_train_state st = {.momentum = got_m};
+    size_t got_o[10] = {0};
+    const size_t want_o[10] = {3, 1, 4, 0, 5, 9, 2, 6, 8, 7};
+    eqs_train_state st = {.momentum = got_m, .order = got_o, .n_order = 10};
     ck_assert_msg(eqs_checkpoint_read(ctx, N.c, path, &st) == EQS_OK, "%s", eqs_ctx_error(ctx));
     double *got_g = params(N.c);
     ck_assert_int_eq(memcmp(got_g, want_g, (size_t)n * sizeof *got_g), 0);
@@ -175,6 +179,8 @@ START_TEST(test_checkpoint_roundtrip)
     ck_assert_uint_eq(st.batch, 17);
     ck_assert(st.lr_scale == 0.9801);
     ck_assert_int_eq(st.has_momentum, 1);
+    ck_assert_int_eq(st.has_order, 1);
+    ck_assert_int_eq(memcmp(got_o, want_o, sizeof got_o), 0);
     eqs_rng_state got_rng;
     eqs_ctx_rng_state_get(ctx, &got_rng);
     ck_assert_int_eq(memcmp(&got_rng, &want_rng, sizeof got_rng), 0);
@@ -197,7 +203,7 @@ START_TEST(test_checkpoint_roundtrip)
     unsigned char *a = read_bytes(path, &la), *b = read_bytes(path2, &lb);
     ck_assert_uint_eq(la, lb);
     ck_assert_int_eq(memcmp(a, b, la), 0);
-    ck_assert_uint_eq(la, 176 + 16 * (size_t)n + 8);
+    ck_assert_uint_eq(la, 184 + 16 * (size_t)n + 8 * 10 + 8);
     free(a);
     free(b);
 
@@ -229,6 +235,7 @@ START_TEST(test_checkpoint_without_momentum)
     ck_assert_int_eq(in.has_momentum, 0);
     for (int k = 0; k < eqs_circuit_param_count(N.c); ++k) ck_assert(m[k] == 0.0);
     ck_assert_uint_eq(in.epoch, 1);
+    ck_assert_int_eq(in.has_order, 0);
     net_free(&N);
     eqs_ctx_free(&ctx);
     free(text);
@@ -265,6 +272,17 @@ static void expect_bad(const char *text, const unsigned char *b, size_t n, const
     eqs_ctx_free(&ctx);
 }
 
+/* Recompute the trailing FNV-1a 64 checksum after an edit (format v1). */
+static void reseal(unsigned char *b, size_t len)
+{
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (size_t i = 0; i < len - 8; ++i) {
+        h ^= b[i];
+        h *= 0x100000001b3ULL;
+    }
+    for (int i = 0; i < 8; ++i) b[len - 8 + (size_t)i] = (unsigned char)(h >> (8 * i));
+}
+
 START_TEST(test_checkpoint_corruption)
 {
     double mom[64];
@@ -287,7 +305,7 @@ START_TEST(test_checkpoint_corruption)
 
     /* truncated: inside the header, inside the data, the checksum cut */
     expect_bad(text, good, 100, "truncated");
-    expect_bad(text, good, 176 + 8 * 3, "truncated");
+    expect_bad(text, good, 184 + 8 * 3, "truncated");
     expect_bad(text, good, len - 1, "truncated");
 
     memcpy(b, good, len);
@@ -295,7 +313,7 @@ START_TEST(test_checkpoint_corruption)
     expect_bad(text, b, len + 5, "unexpected bytes");
 
     /* one flipped bit in a conductance, in the epoch, in the checksum */
-    size_t where[] = {176 + 8 * 5 + 3, 44, len - 2};
+    size_t where[] = {184 + 8 * 5 + 3, 44, len - 2};
     for (size_t i = 0; i < 3; ++i) {
         memcpy(b, good, len);
         b[where[i]] ^= 0x10;
@@ -306,6 +324,41 @@ START_TEST(test_checkpoint_corruption)
     memcpy(b, good, len);
     b[172] |= 4;
     expect_bad(text, b, len, "flags");
+
+    /* well-formed (checksum recomputed) but invalid contents */
+    memcpy(b, good, len);
+    memset(b + 76 + 32, 0, 32); /* shuffle stream all zero */
+    reseal(b, len);
+    expect_bad(text, b, len, "RNG stream 1");
+    memcpy(b, good, len);
+    memset(b + 184 + 8 * 4, 0, 8); /* conductance 4 = +0.0 */
+    reseal(b, len);
+    expect_bad(text, b, len, "invalid conductance");
+    memcpy(b, good, len);
+    b[len - 8 - 8] = 10; /* last order entry = 10 >= 10 samples */
+    reseal(b, len);
+    expect_bad(text, b, len, "out of range");
+    memcpy(b, good, len);
+    memset(b + 60, 0xff, 8); /* lr_scale NaN */
+    reseal(b, len);
+    expect_bad(text, b, len, "learning-rate scale");
+
+    /* the order must fit the caller's training set */
+    {
+        const char *dir = tu_temp_dir();
+        char p2[512];
+        snprintf(p2, sizeof p2, "%s/ok.bin", dir);
+        write_bytes(p2, good, len);
+        eqs_ctx *cx = tu_ctx();
+        net M;
+        net_load(&M, cx, text);
+        size_t ord[12];
+        eqs_train_state st = {.order = ord, .n_order = 12};
+        ck_assert_int_eq(eqs_checkpoint_read(cx, M.c, p2, &st), EQS_ERR_INPUT);
+        ck_assert_ptr_nonnull(strstr(eqs_ctx_error(cx), "training set has 12"));
+        net_free(&M);
+        eqs_ctx_free(&cx);
+    }
 
     /* another network: a different layout, and the same sizes with one
      * element renamed */
