@@ -517,7 +517,7 @@ eqs_status eqs_checkpoint_write(eqs_ctx *ctx, const eqs_circuit *c, const eqs_tr
 /* Read and validate a checkpoint (magic, format version, size, checksum,
  * topology hash of c, parameter count, RNG state, order length) and only
  * then apply it: conductances into c (bit-exact), RNG into ctx, the rest
- * into *st.  Every failure, a missing file included, is EQS_ERR_INPUT
+ * into *st (st may be NULL).  Every failure, a missing file included, is EQS_ERR_INPUT
  * naming the file (EQS_ERR_IO for other read errors); nothing is changed
  * on error. */
 eqs_status eqs_checkpoint_read(eqs_ctx *ctx, eqs_circuit *c, const char *path,

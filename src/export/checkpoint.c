@@ -245,6 +245,8 @@ static eqs_status read_all(eqs_ctx *ctx, const char *path, unsigned char **buf, 
 eqs_status eqs_checkpoint_read(eqs_ctx *ctx, eqs_circuit *c, const char *path,
                                eqs_train_state *st)
 {
+    eqs_train_state ignored = {0};
+    if (!st) st = &ignored; /* only the circuit and the RNG wanted */
     unsigned char *b = NULL;
     size_t len = 0;
     eqs_status s = read_all(ctx, path, &b, &len);
