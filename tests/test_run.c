@@ -10,7 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 typedef struct {
@@ -756,6 +758,126 @@ START_TEST(test_progress_tty_rate_limit)
 }
 END_TEST
 
+/* ------------------------------------------------------------------ */
+/* End to end: a mock training loop killed with SIGKILL and resumed    */
+/* ------------------------------------------------------------------ */
+/* The loop follows the contract of docs/training.md: shuffle at the start
+ * of an epoch, checkpoint every CK_EVERY batches and at the end of every
+ * epoch (with the epoch's order), metrics row after the end-of-epoch
+ * checkpoint; "updates" draw from the noise stream and use momentum, so
+ * any state not restored exactly shows in the final conductances. */
+#define MOCK_N 10
+#define MOCK_BATCH 3
+#define MOCK_EPOCHS 3
+#define MOCK_CK_EVERY 2
+
+/* Run (or resume) the mock training in `dir`; raise SIGKILL just after
+ * global batch `kill_at` (-1: never).  Returns the final conductances. */
+static double *mock_train(const char *text, const char *dir, int resume, int kill_at)
+{
+    eqs_ctx *ctx = tu_ctx();
+    eqs_ctx_seed(ctx, 5);
+    net N;
+    net_load(&N, ctx, text);
+    int np = eqs_circuit_param_count(N.c);
+    double *mom = calloc((size_t)np, sizeof *mom);
+    size_t order[MOCK_N];
+    eqs_train_state st = {.lr_scale = 1.0, .momentum = mom, .order = order, .n_order = MOCK_N};
+    eqs_run *run = NULL;
+    ck_assert_msg(eqs_run_open(ctx, dir, resume, &run) == EQS_OK, "%s", eqs_ctx_error(ctx));
+    if (resume) {
+        ck_assert_msg(eqs_checkpoint_read(ctx, N.c, eqs_run_path(run, EQS_RUN_CHECKPOINT), &st) ==
+                          EQS_OK,
+                      "%s", eqs_ctx_error(ctx));
+        ck_assert_int_eq(eqs_run_metrics_truncate(run, (int)st.epoch), EQS_OK);
+    }
+    const int nb = (MOCK_N + MOCK_BATCH - 1) / MOCK_BATCH;
+    int global = 0;
+    for (int epoch = (int)st.epoch; epoch < MOCK_EPOCHS; ++epoch) {
+        if (st.batch == 0) {
+            eqs_shuffle_identity(order, MOCK_N);
+            eqs_shuffle(ctx, order, MOCK_N);
+        }
+        for (int b = (int)st.batch; b < nb; ++b) {
+            for (int i = b * MOCK_BATCH; i < (b + 1) * MOCK_BATCH && i < MOCK_N; ++i)
+                for (int k = 0; k < np; ++k) {
+                    double u = eqs_rng_uniform(ctx, EQS_RNG_NOISE) - 0.5;
+                    mom[k] = 0.9 * mom[k] + 1e-3 * st.lr_scale * u * (double)(order[i] + 1);
+                    double g = eqs_circuit_param_get(N.c, k) * (1.0 + mom[k]);
+                    ck_assert_int_eq(eqs_circuit_param_set(N.c, k, g), EQS_OK);
+                }
+            st.epoch = (uint64_t)epoch;
+            st.batch = (uint64_t)b + 1;
+            if ((b + 1) % MOCK_CK_EVERY == 0 && b + 1 < nb)
+                ck_assert_int_eq(
+                    eqs_checkpoint_write(ctx, N.c, &st, eqs_run_path(run, EQS_RUN_CHECKPOINT)),
+                    EQS_OK);
+            global = epoch * nb + b;
+            if (global == kill_at) raise(SIGKILL);
+        }
+        st.epoch = (uint64_t)epoch + 1;
+        st.batch = 0;
+        st.lr_scale *= 0.9;
+        ck_assert_int_eq(eqs_checkpoint_write(ctx, N.c, &st, eqs_run_path(run, EQS_RUN_CHECKPOINT)),
+                         EQS_OK);
+        eqs_epoch_metrics m = {epoch + 1, eqs_circuit_param_get(N.c, 0), 0.1 * epoch, NAN, NAN, 0};
+        ck_assert_int_eq(eqs_run_metrics_append(run, &m), EQS_OK);
+    }
+    double *g = params(N.c);
+    eqs_run_close(&run);
+    free(mom);
+    net_free(&N);
+    eqs_ctx_free(&ctx);
+    return g;
+}
+
+START_TEST(test_resume_after_sigkill_is_bit_identical)
+{
+    char *text = gen_drn(LAYERS, 3, 6);
+    const char *base = tu_temp_dir();
+    char ref_dir[512], dir[512];
+    snprintf(ref_dir, sizeof ref_dir, "%s/ref", base);
+    double *ref = mock_train(text, ref_dir, 0, -1);
+    char *ref_metrics = tu_read_file(strcat(strcpy((char[600]){0}, ref_dir), "/metrics.csv"));
+    int np = 0;
+    {
+        eqs_ctx *ctx = tu_ctx();
+        net N;
+        net_load(&N, ctx, text);
+        np = eqs_circuit_param_count(N.c);
+        net_free(&N);
+        eqs_ctx_free(&ctx);
+    }
+    /* kill points: mid-epoch after a checkpoint, mid-epoch before one, and
+     * on the last batch of an epoch (before its end-of-epoch checkpoint) */
+    const int kills[] = {1, 4, 6, 7};
+    for (size_t t = 0; t < sizeof kills / sizeof *kills; ++t) {
+        snprintf(dir, sizeof dir, "%s/run%zu", base, t);
+        fflush(NULL);
+        pid_t pid = fork();
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0) {
+            mock_train(text, dir, 0, kills[t]);
+            _exit(3); /* not reached */
+        }
+        int status = 0;
+        ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+        ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL, "kill point %d",
+                      kills[t]);
+        double *got = mock_train(text, dir, 1, -1);
+        ck_assert_msg(memcmp(got, ref, (size_t)np * sizeof *got) == 0,
+                      "kill at batch %d: conductances differ", kills[t]);
+        char *metrics = tu_read_file(strcat(strcpy((char[600]){0}, dir), "/metrics.csv"));
+        ck_assert_str_eq(metrics, ref_metrics);
+        free(metrics);
+        free(got);
+    }
+    free(ref_metrics);
+    free(ref);
+    free(text);
+}
+END_TEST
+
 Suite *suite_run(void)
 {
     Suite *s = suite_create("run");
@@ -769,6 +891,7 @@ Suite *suite_run(void)
     tc = tcase_create("rundir");
     tcase_add_test(tc, test_run_dir_create);
     tcase_add_test(tc, test_run_dir_resume);
+    tcase_add_test(tc, test_resume_after_sigkill_is_bit_identical);
     suite_add_tcase(s, tc);
     tc = tcase_create("plot");
     tcase_add_test(tc, test_plot_learning_curve);
