@@ -18,6 +18,7 @@ Suite *suite_golden(void);
 Suite *suite_gen(void);
 Suite *suite_cli(void);
 Suite *suite_robust(void);
+Suite *suite_eqprop(void);
 
 /* Absolute path of a file relative to the repository root (the directory
  * `make check` runs in).  Returns a static buffer (overwritten per call). */
