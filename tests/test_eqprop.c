@@ -441,6 +441,69 @@ START_TEST(test_beta_orders)
 }
 END_TEST
 
+/* ---- the nudge hook vs the same element written in the netlist ----------- */
+
+/* Solve `text` with, at every output, a resistor 1/beta to a source at its
+ * target added as netlist cards; compare with the hook's nudged phase. */
+static void check_nudge_element(const char *text, double beta)
+{
+    fixture f;
+    fx_open(&f, text, NULL, EQS_BACKEND_NEWTON);
+    fx_grad(&f, EQS_GRAD_EQPROP, EQS_NUDGE_CONDUCTANCE, beta, f.est);
+    const double *vn = eqs_eqprop_voltages(f.ep, 2);
+
+    size_t cap = strlen(text) + 128 * (size_t)f.nout + 1, len = 0;
+    char *t2 = malloc(cap);
+    const char *end = strstr(text, ".end");
+    ck_assert_ptr_nonnull(end);
+    len = (size_t)(end - text);
+    memcpy(t2, text, len);
+    for (int k = 0; k < f.nout; ++k)
+        len += (size_t)snprintf(t2 + len, cap - len, "rnudge%d %s tgt%d %.17g\nvnudge%d tgt%d 0 %.17g\n", k,
+                                eqs_circuit_node_name(f.c, eqs_eqprop_output_node(f.ep, k)), k,
+                                1.0 / beta, k, k, f.y[k]);
+    snprintf(t2 + len, cap - len, ".end\n");
+    eqs_ctx *ctx = tu_ctx();
+    eqs_netlist *nl = NULL;
+    eqs_circuit *c = NULL;
+    eqs_solver *s = NULL;
+    ck_assert_msg(eqs_netlist_read_string(ctx, t2, "explicit.cir", &nl) == EQS_OK, "%s",
+                  eqs_ctx_error(ctx));
+    ck_assert_int_eq(eqs_circuit_create(ctx, nl, &c), EQS_OK);
+    ck_assert_int_eq(eqs_circuit_is_reciprocal(c), eqs_circuit_is_reciprocal(f.c));
+    eqs_solver_options opt;
+    eqs_solver_options_defaults(&opt);
+    opt.reltol = T_RELTOL;
+    opt.vntol = T_VNTOL;
+    opt.abstol = T_ABSTOL;
+    opt.explicit_mask = EQS_OPT_RELTOL | EQS_OPT_VNTOL | EQS_OPT_ABSTOL;
+    ck_assert_int_eq(eqs_solver_create(ctx, c, EQS_BACKEND_NEWTON, &opt, &s), EQS_OK);
+    ck_assert_int_eq(eqs_solver_solve(s, EQS_SOLVE_COLD, NULL), EQS_OK);
+    const double *ve = eqs_solver_voltages(s);
+    for (int nd = 1; nd < eqs_circuit_node_count(f.c); ++nd) {
+        int m = eqs_circuit_node_find(c, eqs_circuit_node_name(f.c, nd));
+        ck_assert_int_gt(m, 0);
+        ck_assert_msg(fabs(ve[m] - vn[nd]) <= 1e-10 * (1 + fabs(ve[m])), "node %s: %.17g vs %.17g",
+                      eqs_circuit_node_name(f.c, nd), vn[nd], ve[m]);
+    }
+    eqs_solver_free(&s);
+    eqs_circuit_free(&c);
+    eqs_netlist_free(&nl);
+    eqs_ctx_free(&ctx);
+    free(t2);
+    fx_close(&f);
+}
+
+START_TEST(test_nudge_equals_element)
+{
+    check_nudge_element(mna_diodes, 1e-4);      /* KLU */
+    static const int l[] = {8, 6, 3};
+    char *text = drn_text(l, 3, 12.0, 11);     /* CHOLMOD */
+    check_nudge_element(text, 2e-5);
+    free(text);
+}
+END_TEST
+
 /* ---- allocation-free phases ------------------------------------------- */
 
 START_TEST(test_phases_no_alloc)
@@ -487,6 +550,14 @@ START_TEST(test_api_errors)
     int in = eqs_circuit_node_find(c, "in");
     double g = 1, i0 = 0;
     ck_assert_int_eq(eqs_solver_set_nudge(s, 1, &in, &g, &i0), EQS_ERR_INPUT);
+    eqs_solver_free(&s);
+    /* ngspice cannot do adjoint solves */
+    eqs_ctx_clear_error(ctx);
+    ck_assert_int_eq(eqs_solver_create(ctx, c, EQS_BACKEND_NGSPICE, NULL, &s), EQS_OK);
+    ck_assert_int_eq(eqs_solver_solve(s, EQS_SOLVE_COLD, NULL), EQS_OK);
+    double b[8] = {0}, lam[8];
+    ck_assert_int_le(eqs_circuit_node_count(c), 8);
+    ck_assert_int_eq(eqs_solver_adjoint(s, b, lam), EQS_ERR_UNSUPPORTED);
     eqs_solver_free(&s);
     eqs_circuit_free(&c);
     eqs_netlist_free(&nl);
@@ -679,6 +750,7 @@ Suite *suite_eqprop(void)
     tcase_add_test(tc, test_adjoint_fd_drn);
     tcase_add_test(tc, test_centered_vs_adjoint);
     tcase_add_test(tc, test_beta_orders);
+    tcase_add_test(tc, test_nudge_equals_element);
     tcase_add_test(tc, test_phases_no_alloc);
     tcase_add_test(tc, test_api_errors);
     suite_add_tcase(s, tc);
