@@ -79,7 +79,8 @@ static void fx_open(fixture *f, const char *text, const char *path, eqs_backend_
     ck_assert_int_eq(eqs_eqprop_set_targets(f->ep, f->y), EQS_OK);
     ck_assert_int_eq(eqs_eqprop_free_phase(f->ep, EQS_SOLVE_COLD, NULL), EQS_OK);
     const double *v = eqs_eqprop_voltages(f->ep, 0);
-    for (int k = 0; k < f->nout; ++k) f->y[k] = v[eqs_eqprop_output_node(f->ep, k)] + target_offset(k);
+    for (int k = 0; k < f->nout; ++k)
+        f->y[k] = v[eqs_eqprop_output_node(f->ep, k)] + target_offset(k);
     ck_assert_int_eq(eqs_eqprop_set_targets(f->ep, f->y), EQS_OK);
     ck_assert_int_eq(eqs_eqprop_free_phase(f->ep, EQS_SOLVE_WARM, NULL), EQS_OK);
 }
@@ -406,10 +407,13 @@ static void check_orders(fixture *f, const char *what)
     double s1 = loglog_slope(beta, e1, NB), sn = loglog_slope(beta, en, NB);
     double s2 = loglog_slope(beta, e2, NB), sc1 = loglog_slope(beta, ec1, NB);
     double sc2 = loglog_slope(beta, ec2, NB);
+    const int z = NB - 1;
     fprintf(stderr,
             "%s: slopes eqprop %.3f negative %.3f centered %.3f (current nudge: %.3f %.3f); "
-            "errors at beta=%.3g..%.3g S: %.3g..%.3g %.3g..%.3g %.3g..%.3g (current: %.3g..%.3g %.3g..%.3g)\n",
-            what, s1, sn, s2, sc1, sc2, beta[0], beta[NB - 1], e1[0], e1[NB - 1], en[0], en[NB - 1], e2[0], e2[NB - 1], ec1[0], ec1[NB-1], ec2[0], ec2[NB-1]);
+            "errors at beta=%.3g..%.3g S: %.3g..%.3g %.3g..%.3g %.3g..%.3g "
+            "(current: %.3g..%.3g %.3g..%.3g)\n",
+            what, s1, sn, s2, sc1, sc2, beta[0], beta[z], e1[0], e1[z], en[0], en[z], e2[0],
+            e2[z], ec1[0], ec1[z], ec2[0], ec2[z]);
     ck_assert_msg(s1 >= 0.8 && s1 <= 1.2, "%s: one-sided slope %.3f", what, s1);
     ck_assert_msg(sn >= 0.8 && sn <= 1.2, "%s: negative slope %.3f", what, sn);
     ck_assert_msg(s2 >= 1.7 && s2 <= 2.3, "%s: centered slope %.3f", what, s2);
@@ -459,7 +463,8 @@ static void check_nudge_element(const char *text, double beta)
     len = (size_t)(end - text);
     memcpy(t2, text, len);
     for (int k = 0; k < f.nout; ++k)
-        len += (size_t)snprintf(t2 + len, cap - len, "rnudge%d %s tgt%d %.17g\nvnudge%d tgt%d 0 %.17g\n", k,
+        len += (size_t)snprintf(t2 + len, cap - len,
+                                "rnudge%d %s tgt%d %.17g\nvnudge%d tgt%d 0 %.17g\n", k,
                                 eqs_circuit_node_name(f.c, eqs_eqprop_output_node(f.ep, k)), k,
                                 1.0 / beta, k, k, f.y[k]);
     snprintf(t2 + len, cap - len, ".end\n");
@@ -702,7 +707,8 @@ START_TEST(test_cli_grad_errors)
          "'h1' is not an .output node"},
         {{"grad", lay, "--target", "o1=0.2", "--target", "o2=0", "--target", "nosuch=0", NULL},
          "'nosuch' is not an .output node"},
-        {{"grad", lay, "--target", "o1=0.2", "-o", outfile, NULL}, "no --target for output node 'o2'"},
+        {{"grad", lay, "--target", "o1=0.2", "-o", outfile, NULL},
+         "no --target for output node 'o2'"},
         {{"grad", lay, "--target", "o1=0.2", "--target", "o2=0", "--beta", "0", NULL},
          "--beta must be positive"},
         {{"grad", lay, "--target", "o1=0.2", "--target", "o2=0", "--beta", "-1e-6", NULL},

@@ -217,7 +217,8 @@ int cli_cmd_grad(int argc, char **argv)
         goto out;
     }
     fprintf(o.f, "element,gradient\n");
-    for (int k = 0; k < np; ++k) fprintf(o.f, "%s,%.17g\n", eqs_circuit_param_name(L.c, k), grad[k]);
+    for (int k = 0; k < np; ++k)
+        fprintf(o.f, "%s,%.17g\n", eqs_circuit_param_name(L.c, k), grad[k]);
     if (cli_out_commit(&o)) rc = CLI_USER;
 out:
     free(y);

@@ -1022,7 +1022,8 @@ static eqs_status nt_adjoint(eqs_solver *s, const double *b, double *lambda)
     for (int d = 0; d < nt->nd; ++d) {
         const eqs_celem *e = &c->elems[nt->d_elem[d]];
         double cd, gd;
-        eqs_device_diode.eval(&nt->dp[d], nt->vn[e->n[0]] - nt->vn[e->n[1]], s->opt.gmin, &cd, &gd);
+        double vd = nt->vn[e->n[0]] - nt->vn[e->n[1]];
+        eqs_device_diode.eval(&nt->dp[d], vd, s->opt.gmin, &cd, &gd);
         addslot(nt->Ax, e->slot[0], gd);
         addslot(nt->Ax, e->slot[1], gd);
         addslot(nt->Ax, e->slot[2], -gd);
@@ -1030,7 +1031,8 @@ static eqs_status nt_adjoint(eqs_solver *s, const double *b, double *lambda)
     }
     int r = nt->lops->factor(nt->ls, nt->Ax);
     if (r > 0)
-        return EQS_ERROR(s->ctx, EQS_ERR_SINGULAR, "adjoint: the Jacobian at the solution is singular");
+        return EQS_ERROR(s->ctx, EQS_ERR_SINGULAR,
+                         "adjoint: the Jacobian at the solution is singular");
     if (r < 0)
         return EQS_ERROR(s->ctx, EQS_ERR_INTERNAL, "adjoint: linear solver (%s) failed",
                          nt->lops->name);
