@@ -20,6 +20,7 @@ Suite *suite_cli(void);
 Suite *suite_robust(void);
 Suite *suite_dataset(void);
 Suite *suite_experiment(void);
+Suite *suite_eqprop(void);
 
 /* Absolute path of a file relative to the repository root (the directory
  * `make check` runs in).  Returns a static buffer (overwritten per call). */
