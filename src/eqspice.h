@@ -198,6 +198,31 @@ const double *eqs_solver_voltages(const eqs_solver *s);
 int eqs_backend_from_name(const char *name);
 const char *eqs_backend_name(eqs_backend_id b);
 
+/* Nudge for EqProp phases: for each k, an extra conductance g_S[k] (S,
+ * any sign) from user node nodes[k] to ground and a current inj_A[k] (A)
+ * injected into that node; its KCL gains g V - inj.  A conductance beta
+ * to an ideal source at y_k is g = beta, inj = beta * y_k.  The nodes
+ * must be free (not ground, not held by a voltage source: EQS_ERR_INPUT).
+ * Applies to every following solve until replaced or cleared.  The first
+ * call (or one with more nodes than before) allocates; later calls do
+ * not.  Newton adds it to the assembled matrix and residual; ngspice gets
+ * it as extra VCCS and current-source cards. */
+eqs_status eqs_solver_set_nudge(eqs_solver *s, int n, const int *nodes, const double *g_S,
+                                const double *inj_A);
+void eqs_solver_clear_nudge(eqs_solver *s);
+/* Remember the last solution as the warm start point / go back to it
+ * (voltages and, for Newton, the iterate and junction voltages).  The
+ * first save allocates.  EQS_ERR_INPUT without a solution / saved state. */
+eqs_status eqs_solver_save_state(eqs_solver *s);
+eqs_status eqs_solver_restore_state(eqs_solver *s);
+/* Adjoint solve at the last solution: J^T lambda = b, J the Jacobian of
+ * the KCL residual (currents leaving each node, A) with respect to the
+ * unknowns at the solution, diode conductances included, nudge excluded.
+ * b and lambda have eqs_circuit_node_count entries (user nodes); b of
+ * ground/fixed nodes is ignored and their lambda is 0.  Refactors the
+ * Jacobian at the solution.  Newton only (EQS_ERR_UNSUPPORTED else). */
+eqs_status eqs_solver_adjoint(eqs_solver *s, const double *b, double *lambda);
+
 /* ------------------------------------------------------------------ */
 /* Generators.                                                         */
 /* ------------------------------------------------------------------ */
@@ -450,6 +475,68 @@ const char *eqs_experiment_schema(void);
  * features.  On error both are NULL. */
 eqs_status eqs_experiment_load_data(eqs_ctx *ctx, const eqs_experiment *exp,
                                     eqs_dataset **train, eqs_dataset **test);
+
+/* ------------------------------------------------------------------ */
+/* EqProp gradients (src/eqprop/, docs/eqprop.md).                     */
+/* ------------------------------------------------------------------ */
+/* Loss C = 1/2 sum_k (V_k - y_k)^2 (V^2) over the netlist's .output nodes.
+ * Nudged phases minimise E + beta C: beta > 0 pulls the outputs TOWARD
+ * their targets.  Gradients are dL/dG in V^2/S for every trainable
+ * element (eqs_circuit_param_*), i.e. the gradient, not the update. */
+typedef struct eqs_eqprop eqs_eqprop;
+
+typedef enum {
+    EQS_GRAD_ADJOINT = 0,  /* exact: implicit differentiation (Newton only) */
+    EQS_GRAD_EQPROP = 1,   /* one-sided EqProp, phases (0, +beta) */
+    EQS_GRAD_NEGATIVE = 2, /* one-sided EqProp, phases (-beta, 0) */
+    EQS_GRAD_CENTERED = 3  /* centered EqProp, phases (-beta, +beta) */
+} eqs_grad_method;
+
+/* eqs_nudge_kind (EQS_NUDGE_CONDUCTANCE: a conductance beta from each output
+ * to a source at y_k; EQS_NUDGE_CURRENT: constant currents beta (y_k -
+ * V_k^free)) is declared with the experiment file above. */
+
+typedef struct {
+    eqs_grad_method method; /* Default: EQS_GRAD_CENTERED */
+    double beta_S;          /* nudge strength (S), > 0.  Default: 0 = automatic,
+                               eqs_eqprop_default_beta */
+    eqs_nudge_kind nudge;   /* Default: EQS_NUDGE_CONDUCTANCE */
+} eqs_grad_options;
+
+void eqs_grad_options_defaults(eqs_grad_options *opt);
+/* "adjoint", "eqprop" (also "positive"), "negative", "centered"; -1 if unknown. */
+int eqs_grad_method_from_name(const char *name);
+const char *eqs_grad_method_name(eqs_grad_method m);
+/* "conductance", "current"; -1 if unknown. */
+int eqs_nudge_kind_from_name(const char *name);
+const char *eqs_nudge_kind_name(eqs_nudge_kind k);
+
+/* Gradient machinery on solver s (borrowed; its circuit must outlive ep).
+ * Errors (EQS_ERR_INPUT): the netlist has no .output card, an output node
+ * is held by a voltage source.  Allocates everything the phases need. */
+eqs_status eqs_eqprop_create(eqs_ctx *ctx, eqs_solver *s, eqs_eqprop **out);
+void eqs_eqprop_free(eqs_eqprop **ep);
+int eqs_eqprop_output_count(const eqs_eqprop *ep);
+/* User node index (eqs_circuit_node_name) of output k, in .output order. */
+int eqs_eqprop_output_node(const eqs_eqprop *ep, int k);
+/* Targets y_k (V), one per output in .output order; must be finite. */
+eqs_status eqs_eqprop_set_targets(eqs_eqprop *ep, const double *y_V);
+/* Default beta (S): 1e-3 times the mean trainable conductance (all
+ * resistors if none is trainable; 1e-9 S without resistors). */
+double eqs_eqprop_default_beta(const eqs_eqprop *ep);
+/* Loss (V^2) of node voltages v (eqs_solver_voltages layout). */
+double eqs_eqprop_loss(const eqs_eqprop *ep, const double *v);
+/* Free phase (no nudge) from a cold or warm start; *loss_V2 may be NULL.
+ * Its state becomes the warm start of every nudged phase. */
+eqs_status eqs_eqprop_free_phase(eqs_eqprop *ep, eqs_solve_mode mode, double *loss_V2);
+/* Gradient estimate (or exact gradient) after eqs_eqprop_free_phase:
+ * grad has eqs_circuit_param_count entries (V^2/S).  Nudged phases start
+ * warm from the free state; afterwards the solver is back at the free
+ * state, nudge cleared.  Nothing is allocated here. */
+eqs_status eqs_eqprop_gradient(eqs_eqprop *ep, const eqs_grad_options *opt, double *grad);
+/* Node voltages (V) of the last phase pair used by eqs_eqprop_gradient
+ * (beta_1 < beta_2) and of the free phase; borrowed, user-node layout. */
+const double *eqs_eqprop_voltages(const eqs_eqprop *ep, int which /* 0 free, 1, 2 */);
 
 /* ------------------------------------------------------------------ */
 /* Training runs and export                                            */

@@ -40,7 +40,8 @@ START_TEST(test_help_and_usage_errors)
 {
     const char *const cmds[][3] = {{"--help", NULL, NULL}, {"op", "--help", NULL},
                                    {"compare", "--help", NULL}, {"gen", "--help", NULL},
-                                   {"gen", "drn", "--help"}, {"bench", "--help", NULL}};
+                                   {"gen", "drn", "--help"}, {"bench", "--help", NULL},
+                                   {"grad", "--help", NULL}};
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; ++i) {
         char *out = NULL, *err = NULL;
         int rc = tu_run_cli(cmds[i], &out, &err, 20);

@@ -20,6 +20,7 @@ Suite *suite_cli(void);
 Suite *suite_robust(void);
 Suite *suite_dataset(void);
 Suite *suite_experiment(void);
+Suite *suite_eqprop(void);
 Suite *suite_export(void);
 Suite *suite_run(void);
 

@@ -12,6 +12,7 @@ static const char usage[] =
     "  compare NETLIST   solve with newton and ngspice, report the largest |dV|\n"
     "  gen drn           write a layered diode-resistor network netlist\n"
     "  bench op          time parse/compile/solve of a generated network\n"
+    "  grad NETLIST      dL/dG of every trainable element (EqProp or adjoint) as CSV\n"
     "\n"
     "Run 'eqspice <command> --help' for the options of a command.\n"
     "Exit status: 0 success, 1 bad input, 2 internal error.\n";
@@ -35,6 +36,7 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "compare")) return cli_cmd_compare(argc - 1, argv + 1);
     if (!strcmp(cmd, "gen")) return cli_cmd_gen(argc - 1, argv + 1);
     if (!strcmp(cmd, "bench")) return cli_cmd_bench(argc - 1, argv + 1);
+    if (!strcmp(cmd, "grad")) return cli_cmd_grad(argc - 1, argv + 1);
     fprintf(stderr, "eqspice: error: unknown command '%s'\n%s", cmd, usage);
     return CLI_USER;
 }

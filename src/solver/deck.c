@@ -93,6 +93,13 @@ void eqs_deck_free(eqs_ctx *ctx, char ***lines)
 eqs_status eqs_deck_build(eqs_ctx *ctx, const eqs_circuit *c, const eqs_solver_options *opt,
                           int with_op, char ***lines_out)
 {
+    return eqs_deck_build_nudged(ctx, c, opt, NULL, with_op, lines_out);
+}
+
+eqs_status eqs_deck_build_nudged(eqs_ctx *ctx, const eqs_circuit *c,
+                                 const eqs_solver_options *opt, const eqs_nudge *nu, int with_op,
+                                 char ***lines_out)
+{
     *lines_out = NULL;
     const eqs_netlist *nl = c->nl;
     deck_buf d = {ctx, NULL, 0, 0};
@@ -199,6 +206,15 @@ eqs_status eqs_deck_build(eqs_ctx *ctx, const eqs_circuit *c, const eqs_solver_o
             break;
         }
         if (st != EQS_OK) goto fail;
+    }
+    for (int k = 0; nu && k < nu->n; ++k) {
+        const char *a = node_name(nl, nu->node[k]);
+        if (nu->g[k] != 0 &&
+            (st = deck_add(&d, "g.eqs_nudge%d %s 0 %s 0 %.17g", k, a, a, nu->g[k])) != EQS_OK)
+            goto fail;
+        if (nu->inj[k] != 0 &&
+            (st = deck_add(&d, "i.eqs_nudge%d 0 %s dc %.17g", k, a, nu->inj[k])) != EQS_OK)
+            goto fail;
     }
     if (with_op && (st = deck_add(&d, ".op")) != EQS_OK) goto fail;
     if ((st = deck_add(&d, ".end")) != EQS_OK) goto fail;

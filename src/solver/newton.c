@@ -99,6 +99,9 @@ typedef struct {
     double fx_sref;
     int fx_ref_ok;
 
+    const eqs_nudge *nu; /* the solver's nudge (EqProp), applied in load/residual */
+    double *x_saved, *dv_saved; /* eqs_solver_save_state (lazily allocated) */
+
     uint64_t seen_epoch, seen_values_epoch;
     int seen_pos;
     double n_incremental; /* changes applied since the last full refresh */
@@ -542,6 +545,13 @@ static int load(const eqs_circuit *c, newton *nt, double gmin, int exact)
         for (int i = 0; i < nt->n; ++i) nt->rhs[i] = -nt->scale * nt->b0[i];
         if (nt->gshunt > 0)
             for (int i = 0; i < c->n_node_unknowns; ++i) nt->Ax[nt->diag[i]] += nt->gshunt;
+        /* nudge: conductance g to ground, current inj into the node (the
+         * target source is scaled with the others in source stepping) */
+        for (int k = 0; nt->nu && k < nt->nu->n; ++k) {
+            int u = c->node_unknown[nt->nu->node[k]];
+            nt->Ax[nt->diag[u]] += nt->nu->g[k];
+            nt->rhs[u] += nt->scale * nt->nu->inj[k];
+        }
     }
     if (!exact && nt->nd > 0) {
         memcpy(nt->d_vp, nt->d_v, (size_t)nt->nd * sizeof *nt->d_v);
@@ -628,6 +638,14 @@ static int residual(const eqs_circuit *c, newton *nt, const eqs_solver_options *
             F[i] += nt->gshunt * x[i];
             fs[i] += fabs(nt->gshunt * x[i]);
         }
+    for (int k = 0; nt->nu && k < nt->nu->n; ++k) {
+        int u = c->node_unknown[nt->nu->node[k]];
+        double gx = nt->nu->g[k] * x[u], in = nt->scale * nt->nu->inj[k];
+        double a = fabs(gx - in);
+        F[u] += gx - in;
+        fs[u] += fabs(gx) + fabs(in);
+        if (a > cm[u]) cm[u] = a;
+    }
     for (int d = 0; d < nt->nd; ++d) {
         const eqs_celem *e = &c->elems[nt->d_elem[d]];
         int up = unk(c, e->n[0]), un = unk(c, e->n[1]);
@@ -777,6 +795,8 @@ static void nt_destroy(eqs_solver *s)
     eqs_free(ctx, nt->fx_gsum);
     eqs_free(ctx, nt->fx_lref);
     eqs_free(ctx, nt->x_ref);
+    eqs_free(ctx, nt->x_saved);
+    eqs_free(ctx, nt->dv_saved);
     eqs_free(ctx, nt);
     s->impl = NULL;
 }
@@ -902,6 +922,7 @@ static eqs_status nt_solve(eqs_solver *s, eqs_solve_mode mode, eqs_solve_info *i
     nt->iterations = 0;
     nt->max_update = 0;
     nt->resid = 0;
+    nt->nu = s->nudge.n > 0 ? &s->nudge : NULL;
     refresh_values(c, nt);
     if (nt->n == 0) { /* everything fixed */
         publish(s, nt, info);
@@ -958,9 +979,85 @@ static eqs_status nt_solve(eqs_solver *s, eqs_solve_mode mode, eqs_solve_info *i
                      row < c->n_node_unknowns ? "A" : "V");
 }
 
+/* ---- warm-start checkpoints and adjoint ------------------------------ */
+
+static eqs_status nt_save_state(eqs_solver *s)
+{
+    newton *nt = s->impl;
+    if (!nt->x_saved) { /* setup: once per solver */
+        nt->x_saved = eqs_malloc(s->ctx, (size_t)(nt->n + 1) * sizeof *nt->x_saved);
+        nt->dv_saved = eqs_malloc(s->ctx, (size_t)(nt->nd + 1) * sizeof *nt->dv_saved);
+        if (!nt->x_saved || !nt->dv_saved) return EQS_ERR_NOMEM;
+    }
+    memcpy(nt->x_saved, nt->x, (size_t)nt->n * sizeof *nt->x);
+    memcpy(nt->dv_saved, nt->d_v, (size_t)nt->nd * sizeof *nt->d_v);
+    return EQS_OK;
+}
+
+static eqs_status nt_restore_state(eqs_solver *s)
+{
+    newton *nt = s->impl;
+    if (!nt->x_saved) return EQS_ERROR(s->ctx, EQS_ERR_INTERNAL, "newton: no saved state");
+    memcpy(nt->x, nt->x_saved, (size_t)nt->n * sizeof *nt->x);
+    memcpy(nt->d_v, nt->dv_saved, (size_t)nt->nd * sizeof *nt->d_v);
+    return EQS_OK;
+}
+
+/* J^T lambda = b at the solution nt->x.  The matrix is reassembled and
+ * refactored here: J = Jlin + the exact diode conductances at x (gmin
+ * included, as in the residual), without gshunt or nudge.  The last
+ * Newton factorisation cannot be reused as is: it may include the nudge,
+ * and after a warm solve that converged without limiting it was made at
+ * x_k, but after restore_state x is a different point.  Uses Ax and F as
+ * workspace (both are rebuilt by the next load), so nothing allocates. */
+static eqs_status nt_adjoint(eqs_solver *s, const double *b, double *lambda)
+{
+    newton *nt = s->impl;
+    const eqs_circuit *c = s->c;
+    for (int i = 0; i < c->n_user_nodes; ++i) lambda[i] = 0.0;
+    if (nt->n == 0) return EQS_OK;
+    nt->scale = 1.0;
+    fill_node_voltages(c, nt, nt->x);
+    memcpy(nt->Ax, nt->Jlin, (size_t)nt->nnz * sizeof *nt->Ax);
+    for (int d = 0; d < nt->nd; ++d) {
+        const eqs_celem *e = &c->elems[nt->d_elem[d]];
+        double cd, gd;
+        double vd = nt->vn[e->n[0]] - nt->vn[e->n[1]];
+        eqs_device_diode.eval(&nt->dp[d], vd, s->opt.gmin, &cd, &gd);
+        addslot(nt->Ax, e->slot[0], gd);
+        addslot(nt->Ax, e->slot[1], gd);
+        addslot(nt->Ax, e->slot[2], -gd);
+        addslot(nt->Ax, e->slot[3], -gd);
+    }
+    int r = nt->lops->factor(nt->ls, nt->Ax);
+    if (r > 0)
+        return EQS_ERROR(s->ctx, EQS_ERR_SINGULAR,
+                         "adjoint: the Jacobian at the solution is singular");
+    if (r < 0)
+        return EQS_ERROR(s->ctx, EQS_ERR_INTERNAL, "adjoint: linear solver (%s) failed",
+                         nt->lops->name);
+    double *w = nt->F;
+    memset(w, 0, (size_t)nt->n * sizeof *w);
+    for (int i = 1; i < c->n_user_nodes; ++i) {
+        int u = c->node_unknown[i];
+        if (u >= 0) w[u] = b[i];
+    }
+    if (nt->lops->solve_transpose(nt->ls, w) != 0)
+        return EQS_ERROR(s->ctx, EQS_ERR_INTERNAL, "adjoint: linear solver (%s) failed",
+                         nt->lops->name);
+    for (int i = 1; i < c->n_user_nodes; ++i) {
+        int u = c->node_unknown[i];
+        if (u >= 0) lambda[i] = w[u];
+    }
+    return EQS_OK;
+}
+
 const eqs_backend_ops eqs_backend_newton = {
     .name = "newton",
     .create = nt_create,
     .solve = nt_solve,
     .destroy = nt_destroy,
+    .save_state = nt_save_state,
+    .restore_state = nt_restore_state,
+    .adjoint = nt_adjoint,
 };

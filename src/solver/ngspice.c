@@ -509,7 +509,7 @@ static eqs_status ng_solve(eqs_solver *s, eqs_solve_mode mode, eqs_solve_info *i
     eqs_ctx *ctx = s->ctx;
     const eqs_circuit *c = s->c;
     char **deck = NULL;
-    eqs_status st = eqs_deck_build(ctx, c, &s->opt, 0, &deck);
+    eqs_status st = eqs_deck_build_nudged(ctx, c, &s->opt, &s->nudge, 0, &deck);
     if (st != EQS_OK) return st;
 
     pthread_mutex_lock(&ng_lock);

@@ -92,6 +92,10 @@ void eqs_solver_free(eqs_solver **sp)
     if (!sp || !*sp) return;
     eqs_solver *s = *sp;
     if (s->ops && s->ops->destroy) s->ops->destroy(s);
+    eqs_free(s->ctx, s->nudge.node);
+    eqs_free(s->ctx, s->nudge.g);
+    eqs_free(s->ctx, s->nudge.inj);
+    eqs_free(s->ctx, s->v_saved);
     eqs_free(s->ctx, s->v);
     eqs_free(s->ctx, s);
     *sp = NULL;
@@ -111,3 +115,92 @@ eqs_status eqs_solver_solve(eqs_solver *s, eqs_solve_mode mode, eqs_solve_info *
 }
 
 const double *eqs_solver_voltages(const eqs_solver *s) { return s->v; }
+
+eqs_status eqs_solver_set_nudge(eqs_solver *s, int n, const int *nodes, const double *g_S,
+                                const double *inj_A)
+{
+    const eqs_circuit *c = s->c;
+    eqs_nudge *nu = &s->nudge;
+    if (n < 0) return EQS_ERROR(s->ctx, EQS_ERR_INPUT, "negative number of nudged nodes");
+    for (int k = 0; k < n; ++k) {
+        int nd = nodes[k];
+        if (nd <= 0 || nd >= c->n_user_nodes)
+            return EQS_ERROR(s->ctx, EQS_ERR_INPUT, "cannot nudge node index %d", nd);
+        if (c->node_unknown[nd] < 0)
+            return EQS_ERROR(s->ctx, EQS_ERR_INPUT,
+                             "node '%s' is held by a voltage source and cannot be nudged",
+                             c->node_names[nd]);
+        if (!isfinite(g_S[k]) || !isfinite(inj_A[k]))
+            return EQS_ERROR(s->ctx, EQS_ERR_INPUT, "non-finite nudge at node '%s'",
+                             c->node_names[nd]);
+    }
+    if (n > nu->cap) { /* setup: grows once, later nudges reuse the arrays */
+        int *nn = eqs_malloc(s->ctx, (size_t)n * sizeof *nn);
+        double *ng = eqs_malloc(s->ctx, (size_t)n * sizeof *ng);
+        double *ni = eqs_malloc(s->ctx, (size_t)n * sizeof *ni);
+        if (!nn || !ng || !ni) {
+            eqs_free(s->ctx, nn);
+            eqs_free(s->ctx, ng);
+            eqs_free(s->ctx, ni);
+            return EQS_ERR_NOMEM;
+        }
+        eqs_free(s->ctx, nu->node);
+        eqs_free(s->ctx, nu->g);
+        eqs_free(s->ctx, nu->inj);
+        nu->node = nn;
+        nu->g = ng;
+        nu->inj = ni;
+        nu->cap = n;
+    }
+    for (int k = 0; k < n; ++k) {
+        nu->node[k] = nodes[k];
+        nu->g[k] = g_S[k];
+        nu->inj[k] = inj_A[k];
+    }
+    nu->n = n;
+    return EQS_OK;
+}
+
+void eqs_solver_clear_nudge(eqs_solver *s) { s->nudge.n = 0; }
+
+eqs_status eqs_solver_save_state(eqs_solver *s)
+{
+    if (!s->has_solution)
+        return EQS_ERROR(s->ctx, EQS_ERR_INPUT, "no solution to save: solve first");
+    size_t nv = (size_t)s->c->n_user_nodes;
+    if (!s->v_saved) {
+        s->v_saved = eqs_malloc(s->ctx, nv * sizeof *s->v_saved);
+        if (!s->v_saved) return EQS_ERR_NOMEM;
+    }
+    if (s->ops->save_state) {
+        eqs_status st = s->ops->save_state(s);
+        if (st != EQS_OK) return st;
+    }
+    memcpy(s->v_saved, s->v, nv * sizeof *s->v);
+    s->has_saved = 1;
+    return EQS_OK;
+}
+
+eqs_status eqs_solver_restore_state(eqs_solver *s)
+{
+    if (!s->has_saved)
+        return EQS_ERROR(s->ctx, EQS_ERR_INPUT, "no saved solver state to restore");
+    if (s->ops->restore_state) {
+        eqs_status st = s->ops->restore_state(s);
+        if (st != EQS_OK) return st;
+    }
+    memcpy(s->v, s->v_saved, (size_t)s->c->n_user_nodes * sizeof *s->v);
+    s->has_solution = 1;
+    return EQS_OK;
+}
+
+eqs_status eqs_solver_adjoint(eqs_solver *s, const double *b, double *lambda)
+{
+    if (!s->ops->adjoint)
+        return EQS_ERROR(s->ctx, EQS_ERR_UNSUPPORTED,
+                         "the %s solver cannot do adjoint solves (use the newton solver)",
+                         s->ops->name);
+    if (!s->has_solution)
+        return EQS_ERROR(s->ctx, EQS_ERR_INPUT, "adjoint solve needs a solution: solve first");
+    return s->ops->adjoint(s, b, lambda);
+}

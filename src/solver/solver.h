@@ -14,6 +14,18 @@
 
 typedef struct eqs_backend_ops eqs_backend_ops;
 
+/* Nudge of the EqProp phases (eqs_solver_set_nudge): for each of n user
+ * nodes node[k] (free: not ground, not held by a source) an extra
+ * conductance g[k] (S) to ground and a current inj[k] (A) injected into
+ * the node, i.e. the node's KCL residual gains g V - inj.  Arrays have
+ * `cap` entries, allocated on first use (setup, not per solve). */
+typedef struct {
+    int n, cap;
+    int *node;
+    double *g;   /* S */
+    double *inj; /* A */
+} eqs_nudge;
+
 struct eqs_solver {
     eqs_ctx *ctx;
     eqs_circuit *c;
@@ -22,6 +34,9 @@ struct eqs_solver {
     void *impl;                 /* backend state */
     double *v;                  /* node voltages, c->n_user_nodes entries (V) */
     int has_solution;
+    eqs_nudge nudge;            /* applied by every solve while n > 0 */
+    double *v_saved;            /* eqs_solver_save_state (lazily allocated) */
+    int has_saved;
 };
 
 struct eqs_backend_ops {
@@ -30,6 +45,15 @@ struct eqs_backend_ops {
     /* Solve; on success fill s->v[0..n_user_nodes) and info. */
     eqs_status (*solve)(eqs_solver *s, eqs_solve_mode mode, eqs_solve_info *info);
     void (*destroy)(eqs_solver *s);                     /* free s->impl; NULL-safe */
+    /* Optional (NULL: unsupported).  Remember / go back to the state a
+     * warm start begins from (the last solution). */
+    eqs_status (*save_state)(eqs_solver *s);
+    eqs_status (*restore_state)(eqs_solver *s);
+    /* Optional.  Adjoint solve at the last solution: J^T lambda = b with
+     * J = dF/dx of the circuit WITHOUT the nudge (diode conductances at
+     * the solution).  b and lambda over user nodes; entries of fixed
+     * nodes: b ignored, lambda set to 0. */
+    eqs_status (*adjoint)(eqs_solver *s, const double *b, double *lambda);
 };
 
 extern const eqs_backend_ops eqs_backend_newton;
@@ -73,6 +97,13 @@ extern const eqs_linsolve_ops eqs_linsolve_klu;
  * that export/ can reuse it.  *lines_out is freed with eqs_deck_free. */
 eqs_status eqs_deck_build(eqs_ctx *ctx, const eqs_circuit *c, const eqs_solver_options *opt,
                           int with_op, char ***lines_out);
+/* Same, plus the nudge `nu` (NULL or n = 0: none) written as a VCCS
+ * "g.eqs_nudge<k> node 0 node 0 <g>" (current g V leaving the node) and a
+ * current source "i.eqs_nudge<k> 0 node dc <inj>" (inj entering it), so
+ * that any sign of g is expressible. */
+eqs_status eqs_deck_build_nudged(eqs_ctx *ctx, const eqs_circuit *c,
+                                 const eqs_solver_options *opt, const eqs_nudge *nu, int with_op,
+                                 char ***lines_out);
 void eqs_deck_free(eqs_ctx *ctx, char ***lines);
 
 #endif /* EQS_SOLVER_H */

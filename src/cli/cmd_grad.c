@@ -1,0 +1,232 @@
+/* cmd_grad.c: `eqspice grad NETLIST --target NODE=VALUE ...`: dL/dG of
+ * every trainable element by EqProp or by the adjoint method, as CSV. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const char help[] =
+    "usage: eqspice grad NETLIST --target NODE=VALUE [--target NODE=VALUE ...]\n"
+    "                    [--method adjoint|eqprop|negative|centered] [--beta B]\n"
+    "                    [--nudge conductance|current] [--solver newton|ngspice]\n"
+    "                    [-o FILE] [--reltol X] [--abstol A] [--vntol V] [--gmin S]\n"
+    "                    [--itl1 N] [-v]\n"
+    "\n"
+    "Gradient of the loss C = 1/2 sum_k (V_k - y_k)^2 over the netlist's .output\n"
+    "nodes with respect to every trainable conductance, at the DC operating point.\n"
+    "Prints CSV with the header element,gradient and one row per trainable element\n"
+    "(lower-case name, dL/dG in V^2/S, %.17g): the gradient, not the update.\n"
+    "\n"
+    "  --target NODE=VALUE  target voltage y (V) of output NODE; one per .output node\n"
+    "  --method M     centered (default): EqProp with phases (-beta, +beta);\n"
+    "                 eqprop: one-sided (0, +beta); negative: (-beta, 0);\n"
+    "                 adjoint: exact gradient by implicit differentiation (newton only)\n"
+    "  --beta B       nudge strength in siemens, > 0 (default: 1e-3 x the mean\n"
+    "                 trainable conductance); +beta pulls outputs toward the targets\n"
+    "  --nudge K      conductance (default): a conductance beta from each output to\n"
+    "                 a source at its target; current: constant currents\n"
+    "                 beta (y - V_free) computed from the free state\n"
+    "  --solver NAME  newton (built-in, default) or ngspice (EqProp methods only; the\n"
+    "                 nudge reaches ngspice as VCCS and current-source cards)\n"
+    "  -o FILE        write the CSV to FILE (atomically; nothing written on error)\n"
+    "  --reltol, --abstol (A), --vntol (V), --gmin (S), --itl1\n"
+    "                 solver tolerances.  grad defaults to reltol 1e-12, vntol 1e-12 V,\n"
+    "                 abstol 1e-15 A (over the netlist's .options): EqProp differences\n"
+    "                 voltages of nearby states, which needs tight convergence\n"
+    "  -v             print method, beta and loss to stderr\n"
+    "\n"
+    "See docs/eqprop.md for the conventions and the estimators.\n";
+
+/* Defaults of the solver tolerances for grad (see the help text). */
+#define GRAD_RELTOL 1e-12
+#define GRAD_VNTOL_V 1e-12
+#define GRAD_ABSTOL_A 1e-15
+
+typedef struct {
+    char *node;
+    double value;
+    int used;
+} target;
+
+int cli_cmd_grad(int argc, char **argv)
+{
+    const char *netlist = NULL, *outpath = NULL, *solver_name = "newton";
+    const char *method_name = "centered", *nudge_name = "conductance";
+    int verbosity = 0, n_tg = 0;
+    double beta = 0.0;
+    int beta_given = 0;
+    eqs_solver_options opt;
+    eqs_solver_options_defaults(&opt);
+    opt.reltol = GRAD_RELTOL;
+    opt.vntol = GRAD_VNTOL_V;
+    opt.abstol = GRAD_ABSTOL_A;
+    opt.explicit_mask |= EQS_OPT_RELTOL | EQS_OPT_VNTOL | EQS_OPT_ABSTOL;
+    target *tg = calloc((size_t)argc, sizeof *tg); /* at most one per argument */
+    if (!tg) return CLI_INTERNAL;
+    int rc = CLI_OK;
+
+#define USAGE(...)                                   \
+    do {                                             \
+        rc = cli_usage_error("grad", __VA_ARGS__);   \
+        goto done_args;                              \
+    } while (0)
+    for (int i = 1; i < argc; ++i) {
+        const char *a = argv[i];
+        int r = cli_solver_flag(argc, argv, &i, &opt);
+        if (r < 0) USAGE("bad value for %s", a);
+        if (r > 0) continue;
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            fputs(help, stdout);
+            goto done_args;
+        } else if (!strcmp(a, "--target")) {
+            if (++i >= argc) USAGE("--target needs NODE=VALUE");
+            const char *eq = strchr(argv[i], '=');
+            double v;
+            if (!eq || eq == argv[i] || cli_parse_double(eq + 1, &v))
+                USAGE("bad --target '%s' (expected NODE=VALUE, VALUE in volts)", argv[i]);
+            tg[n_tg].node = argv[i];
+            tg[n_tg].value = v;
+            argv[i][eq - argv[i]] = '\0';
+            for (int k = 0; k < n_tg; ++k)
+                if (!strcmp(tg[k].node, argv[i])) USAGE("two targets for node '%s'", argv[i]);
+            n_tg++;
+        } else if (!strcmp(a, "--method")) {
+            if (++i >= argc) USAGE("--method needs a value");
+            method_name = argv[i];
+        } else if (!strcmp(a, "--nudge")) {
+            if (++i >= argc) USAGE("--nudge needs a value");
+            nudge_name = argv[i];
+        } else if (!strcmp(a, "--beta")) {
+            if (++i >= argc || cli_parse_double(argv[i], &beta))
+                USAGE("--beta needs a number (siemens)");
+            if (!(beta > 0)) USAGE("--beta must be positive (got %s)", argv[i]);
+            beta_given = 1;
+        } else if (!strcmp(a, "--solver")) {
+            if (++i >= argc) USAGE("--solver needs a value");
+            solver_name = argv[i];
+        } else if (!strcmp(a, "-o")) {
+            if (++i >= argc) USAGE("-o needs a file name");
+            outpath = argv[i];
+        } else if (!strcmp(a, "-v")) {
+            verbosity = 1;
+        } else if (a[0] == '-' && a[1]) {
+            USAGE("unknown option '%s'", a);
+        } else if (!netlist) {
+            netlist = a;
+        } else {
+            USAGE("more than one netlist given ('%s')", a);
+        }
+    }
+#undef USAGE
+    if (0) {
+    done_args:
+        free(tg);
+        return rc;
+    }
+    if (!netlist) {
+        free(tg);
+        return cli_usage_error("grad", "no netlist given");
+    }
+    int method = eqs_grad_method_from_name(method_name);
+    int nudge = eqs_nudge_kind_from_name(nudge_name);
+    int backend = eqs_backend_from_name(solver_name);
+    const char *bad = NULL;
+    if (method < 0) bad = "unknown method";
+    else if (nudge < 0) bad = "unknown nudge";
+    else if (backend < 0) bad = "unknown solver";
+    if (bad) {
+        free(tg);
+        return cli_usage_error("grad", "%s '%s'", bad,
+                               method < 0 ? method_name : nudge < 0 ? nudge_name : solver_name);
+    }
+    if (method == EQS_GRAD_ADJOINT && backend == EQS_BACKEND_NGSPICE) {
+        free(tg);
+        return cli_usage_error("grad", "--method adjoint needs --solver newton (ngspice "
+                                       "cannot solve the adjoint system)");
+    }
+    if (n_tg == 0) {
+        free(tg);
+        return cli_usage_error("grad", "no --target given");
+    }
+
+    eqs_ctx *ctx = cli_ctx_create(verbosity);
+    if (!ctx) {
+        free(tg);
+        return CLI_INTERNAL;
+    }
+    cli_loaded L = {0};
+    eqs_solver *s = NULL;
+    eqs_eqprop *ep = NULL;
+    double *y = NULL, *grad = NULL;
+    eqs_status st = cli_load(ctx, netlist, &L);
+    if (st == EQS_OK) st = eqs_solver_create(ctx, L.c, (eqs_backend_id)backend, &opt, &s);
+    if (st == EQS_OK) st = eqs_eqprop_create(ctx, s, &ep);
+    if (st != EQS_OK) {
+        rc = cli_fail(ctx, st);
+        goto out;
+    }
+    int n_out = eqs_eqprop_output_count(ep), np = eqs_circuit_param_count(L.c);
+    y = calloc((size_t)n_out, sizeof *y);
+    grad = calloc((size_t)(np ? np : 1), sizeof *grad);
+    if (!y || !grad) {
+        fprintf(stderr, "error: out of memory\n");
+        rc = CLI_INTERNAL;
+        goto out;
+    }
+    for (int k = 0; k < n_out; ++k) {
+        const char *name = eqs_circuit_node_name(L.c, eqs_eqprop_output_node(ep, k));
+        int found = -1;
+        for (int t = 0; t < n_tg && found < 0; ++t)
+            if (eqs_circuit_node_find(L.c, tg[t].node) == eqs_eqprop_output_node(ep, k)) found = t;
+        if (found < 0) {
+            fprintf(stderr, "error: %s: no --target for output node '%s'\n", netlist, name);
+            rc = CLI_USER;
+            goto out;
+        }
+        tg[found].used = 1;
+        y[k] = tg[found].value;
+    }
+    for (int t = 0; t < n_tg; ++t)
+        if (!tg[t].used) {
+            fprintf(stderr, "error: %s: --target '%s' is not an .output node of the netlist\n",
+                    netlist, tg[t].node);
+            rc = CLI_USER;
+            goto out;
+        }
+
+    eqs_grad_options go;
+    eqs_grad_options_defaults(&go);
+    go.method = (eqs_grad_method)method;
+    go.nudge = (eqs_nudge_kind)nudge;
+    go.beta_S = beta_given ? beta : eqs_eqprop_default_beta(ep);
+    double loss = 0;
+    st = eqs_eqprop_set_targets(ep, y);
+    if (st == EQS_OK) st = eqs_eqprop_free_phase(ep, EQS_SOLVE_COLD, &loss);
+    if (st == EQS_OK) st = eqs_eqprop_gradient(ep, &go, grad);
+    if (st != EQS_OK) {
+        rc = cli_fail(ctx, st);
+        goto out;
+    }
+    if (verbosity)
+        fprintf(stderr, "grad: method=%s nudge=%s beta_S=%.17g loss_V2=%.17g solver=%s\n",
+                eqs_grad_method_name(go.method), eqs_nudge_kind_name(go.nudge), go.beta_S, loss,
+                solver_name);
+    cli_out o;
+    if (cli_out_open(&o, outpath)) {
+        rc = CLI_USER;
+        goto out;
+    }
+    fprintf(o.f, "element,gradient\n");
+    for (int k = 0; k < np; ++k)
+        fprintf(o.f, "%s,%.17g\n", eqs_circuit_param_name(L.c, k), grad[k]);
+    if (cli_out_commit(&o)) rc = CLI_USER;
+out:
+    free(y);
+    free(grad);
+    free(tg);
+    eqs_eqprop_free(&ep);
+    eqs_solver_free(&s);
+    cli_unload(&L);
+    eqs_ctx_free(&ctx);
+    return rc;
+}

@@ -1,0 +1,44 @@
+/*
+ * eqprop.h: private header of the eqprop module (gradients: loss, nudged
+ * phases, EqProp estimates, adjoint).  See docs/eqprop.md.
+ *
+ * Conventions: the loss is C = 1/2 sum_k (V_k - y_k)^2 over the .output
+ * nodes; a nudged phase at beta minimises E + beta C, i.e. KCL at output k
+ * gains beta (V_k - y_k) leaving the node (a conductance beta to an ideal
+ * source at y_k), so beta > 0 moves outputs toward their targets.  Every
+ * gradient is dL/dG (V^2/S) of a trainable conductance.
+ */
+#ifndef EQS_EQPROP_H
+#define EQS_EQPROP_H
+
+#include "../solver/solver.h"
+
+struct eqs_eqprop {
+    eqs_ctx *ctx;
+    eqs_solver *s;
+    eqs_circuit *c;
+    int n_out;
+    int *out_node;    /* user node of output k */
+    double *y;        /* targets (V), n_out */
+    int has_targets;
+    int has_free;     /* free phase solved (and saved as warm start) */
+    double *v0;       /* free-phase node voltages (n_user_nodes) */
+    double *v1, *v2;  /* phases beta_1 < beta_2 (n_user_nodes) */
+    double *nu_g, *nu_i; /* nudge being applied (n_out) */
+    double *dcdv;     /* dC/dV over user nodes (adjoint right-hand side) */
+    double *lambda;   /* adjoint solution over user nodes */
+    double beta_default;
+};
+
+/* loss.c: dC/dV (V) of voltages v into ep->dcdv (zero off the outputs). */
+void eqs_eqprop_loss_grad(const eqs_eqprop *ep, const double *v, double *dcdv);
+
+/* phases.c: solve the phase nudged with strength beta (S, any sign; 0 is
+ * the free phase again) warm from the saved free state, copying the node
+ * voltages into vout. */
+eqs_status eqs_eqprop_phase(eqs_eqprop *ep, eqs_nudge_kind kind, double beta, double *vout);
+
+/* adjoint.c: exact dL/dG at the free state into grad (n_params). */
+eqs_status eqs_eqprop_adjoint(eqs_eqprop *ep, double *grad);
+
+#endif /* EQS_EQPROP_H */

@@ -1,0 +1,178 @@
+/*
+ * phases.c: the eqprop object (outputs, targets, workspaces), the free
+ * phase and the nudged phases.
+ *
+ * A nudged phase is a physical element added to the circuit through the
+ * solver's nudge hook (eqs_solver_set_nudge):
+ *   conductance: g = beta from output k to an ideal source at y_k, i.e.
+ *                injected current beta (y_k - V_k), Jacobian +beta on the
+ *                node's diagonal;
+ *   current:     a constant current beta (y_k - V_k^free) computed from the
+ *                free state (the same to first order in beta).
+ * Every nudged phase starts warm from the saved free state, so the
+ * symbolic factorisation and the free iterate are reused and nothing is
+ * allocated.
+ */
+#include "eqprop.h"
+
+#include <math.h>
+#include <string.h>
+
+void eqs_eqprop_free(eqs_eqprop **pp)
+{
+    if (!pp || !*pp) return;
+    eqs_eqprop *ep = *pp;
+    eqs_ctx *ctx = ep->ctx;
+    eqs_free(ctx, ep->out_node);
+    eqs_free(ctx, ep->y);
+    eqs_free(ctx, ep->v0);
+    eqs_free(ctx, ep->v1);
+    eqs_free(ctx, ep->v2);
+    eqs_free(ctx, ep->nu_g);
+    eqs_free(ctx, ep->nu_i);
+    eqs_free(ctx, ep->dcdv);
+    eqs_free(ctx, ep->lambda);
+    eqs_free(ctx, ep);
+    *pp = NULL;
+}
+
+/* 1e-3 of the mean trainable conductance: small enough that centered
+ * EqProp's O(beta^2) bias is far below 1e-3 relative on the example
+ * networks, large enough that the nudge moves the outputs by about 1e-3
+ * of their error, well above the solver's tolerances (docs/eqprop.md). */
+#define EP_BETA_REL 1e-3
+/* Fallback beta without any resistor (S). */
+#define EP_BETA_FALLBACK 1e-9
+
+static double default_beta(const eqs_circuit *c)
+{
+    double sum = 0.0;
+    int n = 0;
+    for (int k = 0; k < c->n_params; ++k, ++n) sum += fabs(c->elems[c->params[k]].value);
+    if (n == 0)
+        for (int e = 0; e < c->n_elems; ++e)
+            if (c->elems[e].kind == EQS_EL_R && c->elems[e].origin >= 0) {
+                sum += fabs(c->elems[e].value);
+                n++;
+            }
+    return (n > 0 && sum > 0) ? EP_BETA_REL * sum / n : EP_BETA_FALLBACK;
+}
+
+eqs_status eqs_eqprop_create(eqs_ctx *ctx, eqs_solver *s, eqs_eqprop **out)
+{
+    *out = NULL;
+    eqs_circuit *c = s->c;
+    const eqs_netlist *nl = c->nl;
+    if (nl->n_outputs == 0)
+        return EQS_ERROR(ctx, EQS_ERR_INPUT,
+                         "%s: the netlist has no .output card (gradients need output nodes)",
+                         nl->path ? nl->path : "netlist");
+    eqs_eqprop *ep = eqs_calloc(ctx, 1, sizeof *ep);
+    if (!ep) return EQS_ERR_NOMEM;
+    ep->ctx = ctx;
+    ep->s = s;
+    ep->c = c;
+    ep->n_out = nl->n_outputs;
+    size_t no = (size_t)ep->n_out, nv = (size_t)c->n_user_nodes;
+    ep->out_node = eqs_malloc(ctx, no * sizeof *ep->out_node);
+    ep->y = eqs_calloc(ctx, no, sizeof *ep->y);
+    ep->nu_g = eqs_calloc(ctx, no, sizeof *ep->nu_g);
+    ep->nu_i = eqs_calloc(ctx, no, sizeof *ep->nu_i);
+    ep->v0 = eqs_calloc(ctx, nv, sizeof *ep->v0);
+    ep->v1 = eqs_calloc(ctx, nv, sizeof *ep->v1);
+    ep->v2 = eqs_calloc(ctx, nv, sizeof *ep->v2);
+    ep->dcdv = eqs_calloc(ctx, nv, sizeof *ep->dcdv);
+    ep->lambda = eqs_calloc(ctx, nv, sizeof *ep->lambda);
+    eqs_status st = EQS_ERR_NOMEM;
+    if (!ep->out_node || !ep->y || !ep->nu_g || !ep->nu_i || !ep->v0 || !ep->v1 || !ep->v2 ||
+        !ep->dcdv || !ep->lambda)
+        goto fail;
+    for (int k = 0; k < ep->n_out; ++k) {
+        int nd = eqs_circuit_node_find(c, nl->outputs[k]);
+        eqs_loc loc = nl->output_loc ? nl->output_loc[k] : EQS_NOLOC;
+        if (nd <= 0) {
+            st = EQS_ERROR_AT(ctx, EQS_ERR_INPUT, loc, "output node '%s' does not exist",
+                              nl->outputs[k]);
+            goto fail;
+        }
+        if (c->node_unknown[nd] < 0) {
+            st = EQS_ERROR_AT(ctx, EQS_ERR_INPUT, loc,
+                              "output node '%s' is held by a voltage source: it cannot be "
+                              "nudged",
+                              nl->outputs[k]);
+            goto fail;
+        }
+        ep->out_node[k] = nd;
+    }
+    /* allocate the solver's nudge arrays now (setup), not in a phase */
+    st = eqs_solver_set_nudge(s, ep->n_out, ep->out_node, ep->nu_g, ep->nu_i);
+    if (st != EQS_OK) goto fail;
+    eqs_solver_clear_nudge(s);
+    ep->beta_default = default_beta(c);
+    *out = ep;
+    return EQS_OK;
+fail:
+    eqs_eqprop_free(&ep);
+    return st;
+}
+
+int eqs_eqprop_output_count(const eqs_eqprop *ep) { return ep->n_out; }
+
+int eqs_eqprop_output_node(const eqs_eqprop *ep, int k)
+{
+    return (k >= 0 && k < ep->n_out) ? ep->out_node[k] : -1;
+}
+
+double eqs_eqprop_default_beta(const eqs_eqprop *ep) { return ep->beta_default; }
+
+eqs_status eqs_eqprop_set_targets(eqs_eqprop *ep, const double *y)
+{
+    for (int k = 0; k < ep->n_out; ++k)
+        if (!isfinite(y[k]))
+            return EQS_ERROR(ep->ctx, EQS_ERR_INPUT, "target of output '%s' is not finite",
+                             ep->c->node_names[ep->out_node[k]]);
+    memcpy(ep->y, y, (size_t)ep->n_out * sizeof *y);
+    ep->has_targets = 1;
+    return EQS_OK;
+}
+
+eqs_status eqs_eqprop_free_phase(eqs_eqprop *ep, eqs_solve_mode mode, double *loss)
+{
+    if (!ep->has_targets)
+        return EQS_ERROR(ep->ctx, EQS_ERR_INPUT, "eqprop: targets not set");
+    ep->has_free = 0;
+    eqs_solver_clear_nudge(ep->s);
+    eqs_status st = eqs_solver_solve(ep->s, mode, NULL);
+    if (st != EQS_OK) return st;
+    st = eqs_solver_save_state(ep->s);
+    if (st != EQS_OK) return st;
+    memcpy(ep->v0, eqs_solver_voltages(ep->s), (size_t)ep->c->n_user_nodes * sizeof *ep->v0);
+    ep->has_free = 1;
+    if (loss) *loss = eqs_eqprop_loss(ep, ep->v0);
+    return EQS_OK;
+}
+
+eqs_status eqs_eqprop_phase(eqs_eqprop *ep, eqs_nudge_kind kind, double beta, double *vout)
+{
+    for (int k = 0; k < ep->n_out; ++k) {
+        if (kind == EQS_NUDGE_CURRENT) {
+            ep->nu_g[k] = 0.0;
+            ep->nu_i[k] = beta * (ep->y[k] - ep->v0[ep->out_node[k]]);
+        } else {
+            ep->nu_g[k] = beta;
+            ep->nu_i[k] = beta * ep->y[k];
+        }
+    }
+    eqs_status st = eqs_solver_restore_state(ep->s);
+    if (st == EQS_OK) st = eqs_solver_set_nudge(ep->s, ep->n_out, ep->out_node, ep->nu_g, ep->nu_i);
+    if (st == EQS_OK) st = eqs_solver_solve(ep->s, EQS_SOLVE_WARM, NULL);
+    eqs_solver_clear_nudge(ep->s);
+    if (st != EQS_OK) return st;
+    memcpy(vout, eqs_solver_voltages(ep->s), (size_t)ep->c->n_user_nodes * sizeof *vout);
+    return EQS_OK;
+}
+
+const double *eqs_eqprop_voltages(const eqs_eqprop *ep, int which)
+{
+    return which == 1 ? ep->v1 : which == 2 ? ep->v2 : ep->v0;
+}
