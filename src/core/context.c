@@ -246,6 +246,24 @@ void eqs_ctx_seed(eqs_ctx *ctx, uint64_t seed)
 
 uint64_t eqs_ctx_get_seed(const eqs_ctx *ctx) { return ctx->seed; }
 
+/* Whole RNG state (checkpoints restore it for bit-identical resumes). */
+void eqs_ctx_rng_state_get(const eqs_ctx *ctx, eqs_rng_state *out)
+{
+    out->seed = ctx->seed;
+    memcpy(out->s, ctx->rng, sizeof out->s);
+}
+
+eqs_status eqs_ctx_rng_state_set(eqs_ctx *ctx, const eqs_rng_state *st)
+{
+    for (int s = 0; s < EQS_RNG_NSTREAMS; ++s)
+        if (!(st->s[s][0] | st->s[s][1] | st->s[s][2] | st->s[s][3]))
+            return EQS_ERROR(ctx, EQS_ERR_INPUT,
+                             "RNG stream %d is all zero (not a valid xoshiro256** state)", s);
+    ctx->seed = st->seed;
+    memcpy(ctx->rng, st->s, sizeof ctx->rng);
+    return EQS_OK;
+}
+
 static inline uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
 
 uint64_t eqs_rng_u64(eqs_ctx *ctx, eqs_rng_stream stream)

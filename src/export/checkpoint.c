@@ -1,6 +1,7 @@
 /*
- * checkpoint.c: the context's RNG state, the circuit's topology hash and
- * checkpoint files (format in docs/training.md).
+ * checkpoint.c: the circuit's topology hash and checkpoint files (format
+ * in docs/training.md); the RNG state they carry comes from core's
+ * eqs_ctx_rng_state_get.
  *
  * Format version 1, every integer little-endian, every double as the
  * little-endian bytes of its IEEE-754 binary64 pattern (so values round-trip
@@ -82,25 +83,6 @@ static double bitsd(uint64_t u)
     double d;
     memcpy(&d, &u, sizeof d);
     return d;
-}
-
-/* ---- RNG state ----------------------------------------------------- */
-
-void eqs_ctx_rng_state_get(const eqs_ctx *ctx, eqs_rng_state *out)
-{
-    out->seed = ctx->seed;
-    memcpy(out->s, ctx->rng, sizeof out->s);
-}
-
-eqs_status eqs_ctx_rng_state_set(eqs_ctx *ctx, const eqs_rng_state *st)
-{
-    for (int s = 0; s < EQS_RNG_NSTREAMS; ++s)
-        if (!(st->s[s][0] | st->s[s][1] | st->s[s][2] | st->s[s][3]))
-            return EQS_ERROR(ctx, EQS_ERR_INPUT,
-                             "RNG stream %d is all zero (not a valid xoshiro256** state)", s);
-    ctx->seed = st->seed;
-    memcpy(ctx->rng, st->s, sizeof ctx->rng);
-    return EQS_OK;
 }
 
 /* ---- topology hash --------------------------------------------------- */
