@@ -538,6 +538,120 @@ eqs_status eqs_eqprop_gradient(eqs_eqprop *ep, const eqs_grad_options *opt, doub
  * (beta_1 < beta_2) and of the free phase; borrowed, user-node layout. */
 const double *eqs_eqprop_voltages(const eqs_eqprop *ep, int which /* 0 free, 1, 2 */);
 
+/* Training runs and export                                            */
+/* ------------------------------------------------------------------ */
+/* Inputs and outputs of a compiled circuit, in the order of the
+ * netlist's .input / .output cards. */
+int eqs_circuit_input_count(const eqs_circuit *c);
+/* Name of the k-th .input voltage source (lower case); NULL if out of range. */
+const char *eqs_circuit_input_name(const eqs_circuit *c, int k);
+/* Current value (V) of input source k; NaN if out of range. */
+double eqs_circuit_input_get(const eqs_circuit *c, int k);
+/* Drive input source k at `volts` (finite), grounded or floating.  O(1),
+ * but the next Newton solve refreshes its linear part once (O(elements)),
+ * however many inputs changed: set all inputs of a sample, then solve. */
+eqs_status eqs_circuit_input_set(eqs_circuit *c, int k, double volts);
+int eqs_circuit_output_count(const eqs_circuit *c);
+/* Node index (as in eqs_solver_voltages) of the k-th .output node; -1 if
+ * out of range. */
+int eqs_circuit_output_node(const eqs_circuit *c, int k);
+
+/* Write the circuit with its current values (trained conductances as
+ * R = 1/G, input source values, %.17g) as a netlist that stock ngspice runs
+ * (".op" included) and eqspice reads back with the same inputs, outputs
+ * and trainable set.  The extension cards are written as "*eqspice .input
+ * ..." comment lines (ngspice 39 rejects unknown dot cards; eqspice reads
+ * these lines as cards, docs/training.md).  Atomic: temp file + rename. */
+eqs_status eqs_export_netlist(eqs_ctx *ctx, const eqs_circuit *c, const char *path);
+/* CSV "element,conductance_S": one row per trainable element (flattened
+ * lower-case name, %.17g).  Atomic. */
+eqs_status eqs_export_conductances(eqs_ctx *ctx, const eqs_circuit *c, const char *path);
+
+/* Complete state of the context's RNG. */
+typedef struct {
+    uint64_t seed;
+    uint64_t s[EQS_RNG_NSTREAMS][4]; /* xoshiro256** state per stream */
+} eqs_rng_state;
+void eqs_ctx_rng_state_get(const eqs_ctx *ctx, eqs_rng_state *out);
+/* EQS_ERR_INPUT when a stream is all zero (not a valid xoshiro state). */
+eqs_status eqs_ctx_rng_state_set(eqs_ctx *ctx, const eqs_rng_state *st);
+
+/* Trainer state kept in a checkpoint besides the conductances (taken from
+ * and restored into the circuit) and the RNG (taken from and restored into
+ * the context). */
+typedef struct {
+    uint64_t epoch;   /* epochs completed */
+    uint64_t batch;   /* batches completed in epoch `epoch` (0 at an epoch boundary) */
+    double lr_scale;  /* learning-rate multiplier in force (lr_decay^epoch). Default: 1 */
+    double *momentum; /* write: n_params velocities or NULL (none); read: caller's buffer
+                         of n_params entries or NULL (not wanted) */
+    int has_momentum; /* read: 1 when the file held momentum (0: buffer zeroed) */
+} eqs_train_state;
+
+/* Checkpoint file: binary, little-endian, versioned, checksummed
+ * (docs/training.md).  Written atomically: temp file, fsync, rename,
+ * fsync of the directory. */
+#define EQS_CHECKPOINT_FORMAT 1
+eqs_status eqs_checkpoint_write(eqs_ctx *ctx, const eqs_circuit *c, const eqs_train_state *st,
+                                const char *path);
+/* Read and validate a checkpoint (magic, format version, size, checksum,
+ * topology hash of c, parameter count, RNG state) and only then apply it:
+ * conductances into c (bit-exact), RNG into ctx, the rest into *st.
+ * Every failure is EQS_ERR_INPUT naming the file (EQS_ERR_IO when it
+ * cannot be opened); nothing is changed on error. */
+eqs_status eqs_checkpoint_read(eqs_ctx *ctx, eqs_circuit *c, const char *path,
+                               eqs_train_state *st);
+/* Hash of the circuit's topology (node names, element kinds, names and
+ * terminals, trainable set): a checkpoint only loads into the same network. */
+uint64_t eqs_circuit_topology_hash(const eqs_circuit *c);
+
+/* Run directory: metrics.csv, experiment.xml, checkpoint.bin, trained.cir,
+ * conductances.csv, learning_curve.png (docs/training.md). */
+typedef struct eqs_run eqs_run;
+typedef enum {
+    EQS_RUN_METRICS = 0,   /* metrics.csv */
+    EQS_RUN_EXPERIMENT,    /* experiment.xml */
+    EQS_RUN_CHECKPOINT,    /* checkpoint.bin */
+    EQS_RUN_NETLIST,       /* trained.cir */
+    EQS_RUN_CONDUCTANCES,  /* conductances.csv */
+    EQS_RUN_PLOT,          /* learning_curve.png */
+    EQS_RUN_NFILES
+} eqs_run_file;
+
+/* One row of metrics.csv.  Errors are fractions in [0, 1]; a missing test
+ * set gives NaN (written "nan"). */
+typedef struct {
+    int epoch;          /* 1-based */
+    double train_loss;  /* mean loss per sample (V^2) */
+    double train_error; /* fraction misclassified */
+    double test_loss;
+    double test_error;
+    double seconds;     /* wall time of the epoch (s) */
+} eqs_epoch_metrics;
+
+/* resume = 0: create `dir` (and missing parents); EQS_ERR_INPUT if it exists
+ * and is not empty; write the metrics header.  resume = 1: `dir` must hold
+ * metrics.csv and checkpoint.bin; metrics.csv is reopened for appending. */
+eqs_status eqs_run_open(eqs_ctx *ctx, const char *dir, int resume, eqs_run **out);
+void eqs_run_close(eqs_run **run);
+/* Absolute path of one of the run's files.  Borrowed. */
+const char *eqs_run_path(const eqs_run *run, eqs_run_file f);
+/* Copy of the experiment (seed and eqspice version included), atomic. */
+eqs_status eqs_run_write_experiment(eqs_run *run, const eqs_experiment *exp);
+/* Append one row (%.17g), then fflush and fsync. */
+eqs_status eqs_run_metrics_append(eqs_run *run, const eqs_epoch_metrics *m);
+/* Resume: drop metrics rows of epochs > `epochs_done` (rows written after
+ * the checkpoint the run resumes from), atomically. */
+eqs_status eqs_run_metrics_truncate(eqs_run *run, int epochs_done);
+
+/* Learning curve: train and test error (%) against epoch from a metrics
+ * CSV, drawn with cairo into a PNG of EQS_PLOT_WIDTH x EQS_PLOT_HEIGHT
+ * pixels, atomically.  EQS_ERR_INPUT for a missing, empty or malformed
+ * metrics file. */
+#define EQS_PLOT_WIDTH 800
+#define EQS_PLOT_HEIGHT 500
+eqs_status eqs_plot_learning_curve(eqs_ctx *ctx, const char *metrics_csv, const char *png_path);
+
 #ifdef __cplusplus
 }
 #endif

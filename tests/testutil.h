@@ -21,6 +21,8 @@ Suite *suite_robust(void);
 Suite *suite_dataset(void);
 Suite *suite_experiment(void);
 Suite *suite_eqprop(void);
+Suite *suite_export(void);
+Suite *suite_run(void);
 
 /* Absolute path of a file relative to the repository root (the directory
  * `make check` runs in).  Returns a static buffer (overwritten per call). */

@@ -3,7 +3,8 @@
  *
  * A file is read into one buffer.  The lexer splits it into physical lines
  * and groups them into cards (a line plus its '+' continuation lines;
- * blank and '*' comment lines in between are skipped).  `.include` is
+ * blank and '*' comment lines in between are skipped; "*eqspice .input"
+ * lines are extension cards, see ext_comment).  `.include` is
  * expanded in place (the included file's cards take the place of the
  * card), `.control ... .endc` blocks are skipped and `.end` stops reading
  * the file.  Cards are not tokenized when stored: eqs_lex_card splits a
@@ -153,6 +154,27 @@ static int first_word_is(const char *p, const char *eol, const char *word)
     if (p + i >= eol) return 1;
     char c = p[i];
     return is_ws(c) || c == ';' || c == '"' || c == '(' || c == ',' || c == '=';
+}
+
+/* Extension cards hidden from ngspice: a comment line "*eqspice <card>"
+ * whose card is .input, .output or .trainable is read as that card (ngspice
+ * 39 rejects unknown dot cards, so eqspice writes its extension cards this
+ * way, docs/training.md).  Returns the start of the card, or q unchanged
+ * (an ordinary comment).  No '+' continuation may follow such a line. */
+static const char *ext_comment(const char *q, const char *eol)
+{
+    static const char prefix[] = "*eqspice";
+    size_t n = sizeof prefix - 1;
+    if ((size_t)(eol - q) <= n) return q;
+    for (size_t i = 0; i < n; ++i)
+        if (tolower((unsigned char)q[i]) != prefix[i]) return q;
+    const char *r = q + n;
+    if (!is_ws(*r)) return q;
+    while (r < eol && is_ws(*r)) r++;
+    if (first_word_is(r, eol, ".input") || first_word_is(r, eol, ".output") ||
+        first_word_is(r, eol, ".trainable"))
+        return r;
+    return q;
 }
 
 static eqs_status read_file(eqs_lexer *lx, const char *path, eqs_loc where, char **buf,
@@ -319,6 +341,7 @@ static eqs_status lex_buffer(eqs_lexer *lx, const char *buf, size_t len, const c
         const char *eol = line_end(p, end);
         const char *q = p;
         while (q < eol && is_ws(*q)) q++;
+        if (q < eol && *q == '*') q = ext_comment(q, eol); /* "*eqspice .input ..." */
         if (q == eol || *q == '*' || *q == ';' || *q == '$') continue; /* blank / comment */
         if (*q == '+') {
             if (!have) {
