@@ -8,7 +8,7 @@
 #include "cli.h"
 
 static const char help[] =
-    "usage: eqspice train EXPERIMENT.xml [--resume RUNDIR] [--stats] [-v]\n"
+    "usage: eqspice train EXPERIMENT.xml [-o RUNDIR] [--resume RUNDIR] [--stats] [-v]\n"
     "       eqspice train --resume RUNDIR [--stats] [-v]\n"
     "\n"
     "Train the network an experiment file describes (docs/experiment.md) by\n"
@@ -21,6 +21,8 @@ static const char help[] =
     "created.  Progress goes to stderr, one line per epoch; the final test\n"
     "accuracy (or training accuracy without a test set) to stdout.\n"
     "\n"
+    "  -o, --output RUNDIR  run directory instead of the experiment's <output dir>\n"
+    "                   (which the copy experiment.xml then names)\n"
     "  --resume RUNDIR  continue the run in RUNDIR from its last checkpoint\n"
     "                   (conductances, momentum, epoch and batch, RNG state,\n"
     "                   learning-rate scale); the result is bit-identical to an\n"
@@ -74,7 +76,7 @@ static eqs_status end_epoch(train_job *j, double seconds, eqs_epoch_metrics *m)
 
 int cli_cmd_train(int argc, char **argv)
 {
-    const char *xml = NULL, *resume = NULL;
+    const char *xml = NULL, *resume = NULL, *outdir = NULL;
     int verbosity = 0, stats = 0;
     for (int i = 1; i < argc; ++i) {
         const char *a = argv[i];
@@ -84,6 +86,9 @@ int cli_cmd_train(int argc, char **argv)
         } else if (!strcmp(a, "--resume")) {
             if (++i >= argc) return cli_usage_error("train", "--resume needs a run directory");
             resume = argv[i];
+        } else if (!strcmp(a, "-o") || !strcmp(a, "--output")) {
+            if (++i >= argc) return cli_usage_error("train", "%s needs a directory", a);
+            outdir = argv[i];
         } else if (!strcmp(a, "--stats")) {
             stats = 1;
         } else if (!strcmp(a, "-v")) {
@@ -102,6 +107,9 @@ int cli_cmd_train(int argc, char **argv)
         xml = copy;
     }
     if (!xml) return cli_usage_error("train", "no experiment file given");
+    if (outdir && resume)
+        return cli_usage_error("train", "-o and --resume exclude each other (--resume names "
+                                        "the run directory)");
 
     train_job j = {0};
     j.ctx = cli_ctx_create(verbosity);
@@ -122,9 +130,20 @@ int cli_cmd_train(int argc, char **argv)
     }
 
     /* 2. the run directory */
-    const char *dir = resume ? resume : j.exp->output_dir;
+    const char *dir = resume ? resume : outdir ? outdir : j.exp->output_dir;
     st = eqs_run_open(j.ctx, dir, resume != NULL, &j.run);
-    if (st == EQS_OK && !resume) st = eqs_run_write_experiment(j.run, j.exp);
+    if (st == EQS_OK && !resume) {
+        /* the copy names the directory really used (borrowed for the write) */
+        char *own = j.exp->output_dir, abs[4096];
+        if (outdir) { /* absolute: the directory of metrics.csv */
+            snprintf(abs, sizeof abs, "%s", eqs_run_path(j.run, EQS_RUN_METRICS));
+            char *slash = strrchr(abs, '/');
+            if (slash) *slash = '\0';
+            j.exp->output_dir = abs;
+        }
+        st = eqs_run_write_experiment(j.run, j.exp);
+        j.exp->output_dir = own;
+    }
     if (st == EQS_OK && resume) {
         st = eqs_trainer_checkpoint_read(j.tr, eqs_run_path(j.run, EQS_RUN_CHECKPOINT));
         eqs_trainer_status p;
