@@ -218,7 +218,11 @@ int cli_cmd_train(int argc, char **argv)
         printf("train_accuracy=%.2f%% train_error=%.2f%% train_loss=%.6g (%zu samples, no "
                "test set)\n",
                100 * (1 - m.train_error), 100 * m.train_error, m.train_loss, n_train);
-    printf("run directory: %s\n", dir);
+    char absdir[4096]; /* the directory of metrics.csv, absolute */
+    snprintf(absdir, sizeof absdir, "%s", eqs_run_path(j.run, EQS_RUN_METRICS));
+    char *slash = strrchr(absdir, '/');
+    if (slash) *slash = '\0';
+    printf("run directory: %s\n", absdir);
     if (stats)
         fprintf(stderr,
                 "stats: setup_s=%.3f train_s=%.3f eval_s=%.3f samples=%zu "
