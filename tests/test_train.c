@@ -456,6 +456,16 @@ START_TEST(test_cli_eval_bad_input)
     ck_assert_int_eq(tu_run_cli(a3, &out, &err, 30), 1);
     free(out);
     free(err);
+    const char *a5[] = {"train", NULL};
+    ck_assert_int_eq(tu_run_cli(a5, &out, &err, 30), 1);
+    ck_assert_msg(strstr(err, "no experiment") != NULL, "%s", err);
+    free(out);
+    free(err);
+    const char *a6[] = {"train", "--help", NULL};
+    ck_assert_int_eq(tu_run_cli(a6, &out, &err, 30), 0);
+    ck_assert_msg(strstr(out, "usage: eqspice train") != NULL, "%s", out);
+    free(out);
+    free(err);
     const char *a4[] = {"eval", "--help", NULL};
     ck_assert_int_eq(tu_run_cli(a4, &out, &err, 30), 0);
     ck_assert_msg(strstr(out, "--synthetic") != NULL, "%s", out);
