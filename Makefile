@@ -11,12 +11,12 @@ SAN     ?=
 WARN    := -std=c11 -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wstrict-prototypes \
            -Wmissing-prototypes -Wno-unused-parameter
 # Third-party include dirs (each library is used by exactly one .c file).
-PKG_CFLAGS := $(shell pkg-config --cflags libxml-2.0 check 2>/dev/null) \
+PKG_CFLAGS := $(shell pkg-config --cflags libxml-2.0 check cairo 2>/dev/null) \
               -I/usr/include/suitesparse -I/usr/include/ngspice
 CFLAGS  ?= $(OPT) -g
 ALL_CFLAGS = $(WARN) $(CFLAGS) $(SAN) -D_POSIX_C_SOURCE=200809L -Isrc $(PKG_CFLAGS) -MMD -MP
 LIBS    := -lcholmod -lklu -lamd -lcolamd -lbtf -lsuitesparseconfig \
-           $(shell pkg-config --libs libxml-2.0 zlib openblas 2>/dev/null) -ldl -lm -lpthread
+           $(shell pkg-config --libs libxml-2.0 zlib openblas cairo 2>/dev/null) -ldl -lm -lpthread
 TEST_LIBS := $(shell pkg-config --libs check 2>/dev/null)
 
 LIB_SRC  := $(sort $(shell find src -name '*.c' -not -path 'src/cli/*'))

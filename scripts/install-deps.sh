@@ -12,6 +12,7 @@ pkgs=(
   check                      # unit-test framework
   zlib1g-dev                 # gzip-compressed datasets
   libopenblas-dev            # dense BLAS for the layered solver
+  libcairo2-dev              # learning-curve plots (PNG)
 )
 # Optional extras: install with EQS_EXTRA_PKGS="..." (space separated).
 if [ -n "${EQS_EXTRA_PKGS:-}" ]; then

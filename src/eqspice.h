@@ -538,6 +538,7 @@ eqs_status eqs_eqprop_gradient(eqs_eqprop *ep, const eqs_grad_options *opt, doub
  * (beta_1 < beta_2) and of the free phase; borrowed, user-node layout. */
 const double *eqs_eqprop_voltages(const eqs_eqprop *ep, int which /* 0 free, 1, 2 */);
 
+/* ------------------------------------------------------------------ */
 /* Training runs and export                                            */
 /* ------------------------------------------------------------------ */
 /* Inputs and outputs of a compiled circuit, in the order of the
@@ -586,6 +587,12 @@ typedef struct {
     double *momentum; /* write: n_params velocities or NULL (none); read: caller's buffer
                          of n_params entries or NULL (not wanted) */
     int has_momentum; /* read: 1 when the file held momentum (0: buffer zeroed) */
+    size_t *order;    /* sample order of the current epoch (the shuffle already drawn),
+                         so that a run resumed mid-epoch continues it.  write: n_order
+                         indices or NULL (none); read: caller's buffer or NULL */
+    size_t n_order;   /* write: entries in order; read: capacity of order (the file's
+                         count must match, else EQS_ERR_INPUT) */
+    int has_order;    /* read: 1 when the file held an order */
 } eqs_train_state;
 
 /* Checkpoint file: binary, little-endian, versioned, checksummed
@@ -595,10 +602,11 @@ typedef struct {
 eqs_status eqs_checkpoint_write(eqs_ctx *ctx, const eqs_circuit *c, const eqs_train_state *st,
                                 const char *path);
 /* Read and validate a checkpoint (magic, format version, size, checksum,
- * topology hash of c, parameter count, RNG state) and only then apply it:
- * conductances into c (bit-exact), RNG into ctx, the rest into *st.
- * Every failure is EQS_ERR_INPUT naming the file (EQS_ERR_IO when it
- * cannot be opened); nothing is changed on error. */
+ * topology hash of c, parameter count, RNG state, order length) and only
+ * then apply it: conductances into c (bit-exact), RNG into ctx, the rest
+ * into *st (st may be NULL).  Every failure, a missing file included, is EQS_ERR_INPUT
+ * naming the file (EQS_ERR_IO for other read errors); nothing is changed
+ * on error. */
 eqs_status eqs_checkpoint_read(eqs_ctx *ctx, eqs_circuit *c, const char *path,
                                eqs_train_state *st);
 /* Hash of the circuit's topology (node names, element kinds, names and

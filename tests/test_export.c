@@ -150,6 +150,17 @@ START_TEST(test_io_divider_and_floating)
     solve(&L, EQS_SOLVE_WARM);
     ck_assert_double_eq_tol(node_v(&L, "out"), 1.5, 1e-12);
 
+    /* the ngspice backend sees the driven values too */
+    eqs_solver *ng = NULL;
+    ck_assert_int_eq(eqs_solver_create(ctx, L.c, EQS_BACKEND_NGSPICE, NULL, &ng), EQS_OK);
+    eqs_solve_info info;
+    ck_assert_msg(eqs_solver_solve(ng, EQS_SOLVE_COLD, &info) == EQS_OK, "%s",
+                  eqs_ctx_error(ctx));
+    const double *vn = eqs_solver_voltages(ng);
+    ck_assert_double_eq_tol(vn[eqs_circuit_node_find(L.c, "out")], 1.5, 1e-9);
+    ck_assert_double_eq_tol(vn[eqs_circuit_node_find(L.c, "p")], (1.0 + 0.0) / 2, 1e-9);
+    eqs_solver_free(&ng);
+
     ck_assert_int_eq(eqs_circuit_input_set(L.c, 2, 1.0), EQS_ERR_INPUT);
     eqs_ctx_clear_error(ctx);
     ck_assert_int_eq(eqs_circuit_input_set(L.c, 0, NAN), EQS_ERR_INPUT);

@@ -63,6 +63,32 @@ void cli_unload(cli_loaded *L);
 /* CSV "node,voltage_V" with one row per non-ground node, %.17g. */
 void cli_write_voltages(FILE *f, const eqs_circuit *c, const double *v);
 
+/* Training progress on stderr (data never goes there).  On a terminal a
+ * live bar (epoch, percentage, samples/s, running loss) is redrawn in place
+ * at most 1/CLI_PROGRESS_INTERVAL_S times per second; otherwise, and at the
+ * end of every epoch on a terminal too, one line per epoch.  Times are
+ * passed in (seconds, any monotonic origin) so that the output is testable. */
+#define CLI_PROGRESS_INTERVAL_S 0.1 /* at most 10 redraws per second */
+#define CLI_PROGRESS_BAR_WIDTH 30   /* characters of the bar */
+typedef struct {
+    FILE *f;
+    int tty;          /* 1: live bar, 0: one line per epoch */
+    int epoch, epochs;
+    size_t total;     /* samples in the current epoch */
+    double t_start;   /* start of the epoch (s) */
+    double t_drawn;   /* last redraw (s) */
+    int drawn;        /* a bar is on the terminal line */
+} cli_progress;
+/* tty < 0: decide with isatty(fileno(f)). */
+void cli_progress_init(cli_progress *p, FILE *f, int tty, int epochs);
+void cli_progress_epoch_begin(cli_progress *p, int epoch, size_t total, double now_s);
+/* `done` samples of the epoch processed, mean loss over them so far. */
+void cli_progress_update(cli_progress *p, size_t done, double running_loss, double now_s);
+/* Erase the bar and print the epoch's line:
+ * "epoch 3/20: train loss 0.0123 error 12.50% | test loss ... | 512 samples in 1.23 s (416 samples/s)"
+ * (the test part only when test_loss is finite). */
+void cli_progress_epoch_end(cli_progress *p, const eqs_epoch_metrics *m, double now_s);
+
 double cli_now_s(void);
 /* Median of n values (sorts in place). */
 double cli_median(double *v, int n);

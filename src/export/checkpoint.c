@@ -17,9 +17,12 @@
  *       60     8  f64 learning-rate scale
  *       68     8  u64 RNG seed
  *       76    96  u64[3][4] RNG state (streams init, shuffle, noise)
- *      172     4  u32 flags: bit 0 = momentum present; other bits 0
- *      176    8n  f64 conductances (S), parameter order
+ *      172     4  u32 flags: bit 0 = momentum present, bit 1 = sample order
+ *                 present; other bits 0
+ *      176     8  u64 m = number of entries of the sample order (0 without)
+ *      184    8n  f64 conductances (S), parameter order
  *             8n  f64 momentum (only with flag bit 0)
+ *             8m  u64 sample order of the current epoch (only with flag bit 1)
  *      end-8   8  u64 FNV-1a 64 checksum of every byte before it
  */
 #include "export.h"
@@ -31,8 +34,9 @@
 #define CK_MAGIC "EQSCKPT\n"
 #define CK_MAGIC_LEN 8
 #define CK_VERSION_LEN 16
-#define CK_HEADER 176 /* bytes before the conductances */
+#define CK_HEADER 184 /* bytes before the conductances */
 #define CK_FLAG_MOMENTUM 1u
+#define CK_FLAG_ORDER 2u
 
 #define FNV_OFFSET 0xcbf29ce484222325ULL
 #define FNV_PRIME 0x100000001b3ULL
@@ -175,10 +179,14 @@ eqs_status eqs_checkpoint_write(eqs_ctx *ctx, const eqs_circuit *c, const eqs_tr
     ck_u64(&w, r.seed);
     for (int q = 0; q < EQS_RNG_NSTREAMS; ++q)
         for (int k = 0; k < 4; ++k) ck_u64(&w, r.s[q][k]);
-    ck_u32(&w, st->momentum ? CK_FLAG_MOMENTUM : 0u);
+    int has_order = st->order != NULL && st->n_order > 0;
+    ck_u32(&w, (st->momentum ? CK_FLAG_MOMENTUM : 0u) | (has_order ? CK_FLAG_ORDER : 0u));
+    ck_u64(&w, has_order ? (uint64_t)st->n_order : 0u);
     for (int k = 0; k < c->n_params; ++k) ck_u64(&w, dbits(c->elems[c->params[k]].value));
     if (st->momentum)
         for (int k = 0; k < c->n_params; ++k) ck_u64(&w, dbits(st->momentum[k]));
+    if (has_order)
+        for (size_t i = 0; i < st->n_order; ++i) ck_u64(&w, (uint64_t)st->order[i]);
     unsigned char sum[8];
     put_u64(sum, w.h);
     fwrite(sum, 1, 8, a.f);
@@ -237,6 +245,8 @@ static eqs_status read_all(eqs_ctx *ctx, const char *path, unsigned char **buf, 
 eqs_status eqs_checkpoint_read(eqs_ctx *ctx, eqs_circuit *c, const char *path,
                                eqs_train_state *st)
 {
+    eqs_train_state ignored = {0};
+    if (!st) st = &ignored; /* only the circuit and the RNG wanted */
     unsigned char *b = NULL;
     size_t len = 0;
     eqs_status s = read_all(ctx, path, &b, &len);
@@ -262,18 +272,24 @@ eqs_status eqs_checkpoint_read(eqs_ctx *ctx, eqs_circuit *c, const char *path,
     version[CK_VERSION_LEN] = '\0';
     uint64_t topo = get_u64(b + 28), n = get_u64(b + 36);
     uint32_t flags = get_u32(b + 172);
-    if (flags & ~CK_FLAG_MOMENTUM) {
+    if (flags & ~(CK_FLAG_MOMENTUM | CK_FLAG_ORDER)) {
         s = CK_BAD("checkpoint '%s': unknown flags 0x%x", path, (unsigned)flags);
         goto done;
     }
-    int has_m = (flags & CK_FLAG_MOMENTUM) != 0;
-    /* expected size, without overflow for absurd n */
-    if (n > (uint64_t)(SIZE_MAX / 32)) {
+    int has_m = (flags & CK_FLAG_MOMENTUM) != 0, has_o = (flags & CK_FLAG_ORDER) != 0;
+    uint64_t n_ord = get_u64(b + 176);
+    if (!has_o && n_ord != 0) {
+        s = CK_BAD("checkpoint '%s': order length %llu without an order", path,
+                   (unsigned long long)n_ord);
+        goto done;
+    }
+    /* expected size, without overflow for absurd counts */
+    if (n > (uint64_t)(SIZE_MAX / 32) || n_ord > (uint64_t)(SIZE_MAX / 32)) {
         s = CK_BAD("checkpoint '%s': truncated (%zu bytes for %llu conductances)", path, len,
                    (unsigned long long)n);
         goto done;
     }
-    size_t want = CK_HEADER + (size_t)n * 8 * (has_m ? 2 : 1) + 8;
+    size_t want = CK_HEADER + (size_t)n * 8 * (has_m ? 2 : 1) + (size_t)n_ord * 8 + 8;
     if (len < want) {
         s = CK_BAD("checkpoint '%s': truncated (%zu of %zu bytes)", path, len, want);
         goto done;
@@ -311,7 +327,18 @@ eqs_status eqs_checkpoint_read(eqs_ctx *ctx, eqs_circuit *c, const char *path,
             goto done;
         }
     }
+    if (has_o && st->order && n_ord != (uint64_t)st->n_order) {
+        s = CK_BAD("checkpoint '%s': sample order for %llu samples, the training set has %zu",
+                   path, (unsigned long long)n_ord, st->n_order);
+        goto done;
+    }
     const unsigned char *g = b + CK_HEADER, *m = g + 8 * (size_t)n;
+    const unsigned char *o = m + (has_m ? 8 * (size_t)n : 0);
+    for (size_t i = 0; i < (size_t)n_ord; ++i)
+        if (get_u64(o + 8 * i) >= n_ord) {
+            s = CK_BAD("checkpoint '%s': sample order entry %zu out of range", path, i);
+            goto done;
+        }
     for (size_t k = 0; k < (size_t)n; ++k) {
         double v = bitsd(get_u64(g + 8 * k));
         if (!isfinite(v) || v == 0 || (v < 0 && c->reciprocal)) {
@@ -344,6 +371,9 @@ eqs_status eqs_checkpoint_read(eqs_ctx *ctx, eqs_circuit *c, const char *path,
     if (st->momentum)
         for (size_t k = 0; k < (size_t)n; ++k)
             st->momentum[k] = has_m ? bitsd(get_u64(m + 8 * k)) : 0.0;
+    st->has_order = has_o;
+    if (has_o && st->order)
+        for (size_t i = 0; i < (size_t)n_ord; ++i) st->order[i] = (size_t)get_u64(o + 8 * i);
     s = EQS_OK;
 done:
     eqs_free(ctx, b);
