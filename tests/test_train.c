@@ -317,10 +317,10 @@ START_TEST(test_cli_train_eval)
     int rc = tu_run_cli(argv, &out, &err, 60);
     ck_assert_msg(rc == 0, "rc %d: %s", rc, err);
     ck_assert_msg(strstr(out, "test_accuracy=") != NULL, "%s", out);
-    ck_assert_msg(strstr(err, "epoch 3/3 train_loss=") != NULL, "%s", err);
-    ck_assert_msg(strstr(err, "samples_per_s=") != NULL, "%s", err);
+    ck_assert_msg(strstr(err, "epoch 3/3: train loss") != NULL, "%s", err);
+    ck_assert_msg(strstr(err, "samples/s)") != NULL, "%s", err);
     const char *files[] = {"metrics.csv", "experiment.xml", "checkpoint.bin", "trained.cir",
-                           "conductances.csv"};
+                           "conductances.csv", "learning_curve.png"};
     for (size_t i = 0; i < sizeof files / sizeof *files; ++i) {
         snprintf(net, sizeof net, "%s/%s", run, files[i]);
         ck_assert_msg(exists(net), "%s missing", net);

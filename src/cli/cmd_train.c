@@ -70,6 +70,9 @@ static eqs_status end_epoch(train_job *j, double seconds, eqs_epoch_metrics *m)
     /* the row first: a crash before the checkpoint drops it again on resume */
     if (st == EQS_OK) st = eqs_run_metrics_append(j->run, m);
     if (st == EQS_OK)
+        st = eqs_plot_learning_curve(j->ctx, eqs_run_path(j->run, EQS_RUN_METRICS),
+                                     eqs_run_path(j->run, EQS_RUN_PLOT));
+    if (st == EQS_OK)
         st = eqs_trainer_checkpoint_write(j->tr, eqs_run_path(j->run, EQS_RUN_CHECKPOINT));
     return st;
 }
@@ -168,29 +171,40 @@ int cli_cmd_train(int argc, char **argv)
     size_t trained = 0;
     eqs_trainer_status p;
     eqs_trainer_progress(j.tr, &p);
+    cli_progress bar;
+    cli_progress_init(&bar, stderr, -1, epochs);
+    /* a resumed epoch counts from the batch it resumes at */
+    size_t done = (size_t)p.batches_done * (size_t)batch;
     double t_epoch = cli_now_s();
+    cli_progress_epoch_begin(&bar, (int)p.epochs_done + 1, n_train - done, t_epoch);
+    done = 0;
     while ((int)p.epochs_done < epochs) {
         uint64_t e = p.epochs_done, b = p.batches_done;
         double t0 = cli_now_s();
         st = eqs_trainer_step(j.tr);
-        t_train += cli_now_s() - t0;
+        double t1 = cli_now_s();
+        t_train += t1 - t0;
         if (st != EQS_OK) break;
         size_t first = (size_t)b * (size_t)batch;
-        trained += n_train - first < (size_t)batch ? n_train - first : (size_t)batch;
+        size_t nb = n_train - first < (size_t)batch ? n_train - first : (size_t)batch;
+        trained += nb;
+        done += nb;
         eqs_trainer_progress(j.tr, &p);
         if (p.epochs_done != e) {
-            double secs = cli_now_s() - t_epoch;
-            t0 = cli_now_s();
+            /* seconds and samples/s of the training proper (not the evaluation) */
+            double secs = t1 - t_epoch;
             st = end_epoch(&j, secs, &m);
-            t_eval += cli_now_s() - t0;
+            t_eval += cli_now_s() - t1;
             if (st != EQS_OK) break;
-            fprintf(stderr,
-                    "epoch %d/%d train_loss=%.6g train_error=%.2f%% test_error=%.2f%% "
-                    "samples_per_s=%.0f s=%.2f\n",
-                    m.epoch, epochs, m.train_loss, 100 * m.train_error, 100 * m.test_error,
-                    (double)n_train / (secs > 0 ? secs : 1e-9), secs);
+            cli_progress_epoch_end(&bar, &m, t1);
             t_epoch = cli_now_s();
-        } else if (every > 0 && p.batches_done % (uint64_t)every == 0) {
+            done = 0;
+            if ((int)p.epochs_done < epochs)
+                cli_progress_epoch_begin(&bar, (int)p.epochs_done + 1, n_train, t_epoch);
+        } else {
+            cli_progress_update(&bar, done, p.train_loss, t1);
+        }
+        if (p.epochs_done == e && every > 0 && p.batches_done % (uint64_t)every == 0) {
             st = eqs_trainer_checkpoint_write(j.tr, eqs_run_path(j.run, EQS_RUN_CHECKPOINT));
             if (st != EQS_OK) break;
         }
