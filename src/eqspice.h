@@ -723,8 +723,7 @@ const eqs_solver *eqs_trainer_solver(const eqs_trainer *tr);
 /* Learning rate of parameter k (S^2/V^2); < 0 when it is not trained. */
 double eqs_trainer_rate(const eqs_trainer *tr, int k);
 /* Checkpoint with eqs_checkpoint_write: conductances, momentum, epoch,
- * batch, lr scale and the RNG state of the start of the current epoch (so
- * that a resumed run draws the same permutation). */
+ * batch, lr scale, RNG state and, mid-epoch, the epoch's sample order. */
 eqs_status eqs_trainer_checkpoint_write(eqs_trainer *tr, const char *path);
 /* Restore all of that; the next step continues where the checkpoint was. */
 eqs_status eqs_trainer_checkpoint_read(eqs_trainer *tr, const char *path);

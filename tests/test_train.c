@@ -224,6 +224,42 @@ START_TEST(test_update_rule)
 }
 END_TEST
 
+
+/* In process: a checkpoint taken mid-epoch (and one at an epoch boundary)
+ * read into a fresh trainer continues bit-identically. */
+START_TEST(test_checkpoint_resume_in_process)
+{
+    const char *xml = xor_xml(8, 40, 0, 3, 4, 1e-8, 0.9, 9, 0, "/nonexistent");
+    const char *dir = tu_temp_dir();
+    char ck[4300];
+    const int stops[2] = {13, 20}; /* batch 3 of epoch 2; end of epoch 2 */
+    for (int t = 0; t < 2; ++t) {
+        snprintf(ck, sizeof ck, "%s/ck%d.bin", dir, t);
+        job a, b;
+        job_open(&a, xml);
+        for (int s = 0; s < stops[t]; ++s) ck_assert_int_eq(eqs_trainer_step(a.tr), EQS_OK);
+        ck_assert_msg(eqs_trainer_checkpoint_write(a.tr, ck) == EQS_OK, "%s",
+                      eqs_ctx_error(a.ctx));
+        for (int s = stops[t]; s < 30; ++s) ck_assert_int_eq(eqs_trainer_step(a.tr), EQS_OK);
+        job_open(&b, xml);
+        ck_assert_int_eq(eqs_trainer_step(b.tr), EQS_OK); /* state to be overwritten */
+        ck_assert_msg(eqs_trainer_checkpoint_read(b.tr, ck) == EQS_OK, "%s",
+                      eqs_ctx_error(b.ctx));
+        eqs_trainer_status pa;
+        eqs_trainer_progress(b.tr, &pa);
+        ck_assert_uint_eq(pa.epochs_done * 10 + pa.batches_done, (uint64_t)stops[t]);
+        for (int s = stops[t]; s < 30; ++s) ck_assert_int_eq(eqs_trainer_step(b.tr), EQS_OK);
+        int n = eqs_circuit_param_count(a.c);
+        double *ga = conductances(a.c), *gb = conductances(b.c);
+        ck_assert_int_eq(memcmp(ga, gb, (size_t)n * sizeof *ga), 0);
+        free(ga);
+        free(gb);
+        job_close(&a);
+        job_close(&b);
+    }
+}
+END_TEST
+
 /* ---------------------------------------------------------------- */
 /* CLI                                                              */
 /* ---------------------------------------------------------------- */
@@ -483,6 +519,7 @@ Suite *suite_train(void)
     tcase_add_test(tc, test_deterministic);
     tcase_add_test(tc, test_step_no_alloc);
     tcase_add_test(tc, test_update_rule);
+    tcase_add_test(tc, test_checkpoint_resume_in_process);
     suite_add_tcase(s, tc);
     TCase *cli = tcase_create("cli");
     tcase_set_timeout(cli, 120);

@@ -23,9 +23,10 @@
  * the decay after every epoch.
  *
  * Shuffling: at the first step of an epoch the sample order is a fresh
- * permutation from the context's EQS_RNG_SHUFFLE stream.  The RNG state of
- * the start of the epoch (before that shuffle) is what checkpoints store,
- * so that a resumed run draws the same permutation again.
+ * permutation from the context's EQS_RNG_SHUFFLE stream.  A mid-epoch
+ * checkpoint stores that order with the RNG state (which is past the
+ * shuffle), so a resumed run finishes the epoch in the same order and then
+ * draws the next permutation exactly as an uninterrupted run does.
  */
 #include "eqprop.h"
 
@@ -71,7 +72,6 @@ struct eqs_trainer {
     uint64_t batch_done; /* batches completed in the current epoch */
     double lr_scale;
     int shuffled; /* order drawn for the current epoch */
-    eqs_rng_state rng_epoch;
 
     double run_loss, run_err; /* sums over the samples of the current epoch */
     size_t run_n;
@@ -246,7 +246,6 @@ eqs_status eqs_trainer_create(eqs_ctx *ctx, const eqs_experiment *exp, eqs_circu
     if ((st = eqs_eqprop_create(ctx, tr->s, &tr->ep)) != EQS_OK) goto fail;
     /* the DRN generator reseeds the context: the run's streams start here */
     eqs_ctx_seed(ctx, exp->seed);
-    eqs_ctx_rng_state_get(ctx, &tr->rng_epoch);
     *out = tr;
     return EQS_OK;
 fail:
@@ -311,7 +310,6 @@ eqs_status eqs_trainer_step(eqs_trainer *tr)
     if (!tr->train || tr->n_train == 0)
         return EQS_ERROR(ctx, EQS_ERR_INPUT, "trainer has no training set");
     if (!tr->shuffled) {
-        eqs_ctx_rng_state_get(ctx, &tr->rng_epoch);
         eqs_shuffle_identity(tr->order, tr->n_train);
         eqs_shuffle(ctx, tr->order, tr->n_train);
         tr->shuffled = 1;
@@ -413,40 +411,43 @@ double eqs_trainer_rate(const eqs_trainer *tr, int k)
 
 eqs_status eqs_trainer_checkpoint_write(eqs_trainer *tr, const char *path)
 {
-    eqs_rng_state cur;
-    eqs_ctx_rng_state_get(tr->ctx, &cur);
-    /* mid-epoch: store the state from before this epoch's shuffle */
-    if (tr->shuffled) eqs_ctx_rng_state_set(tr->ctx, &tr->rng_epoch);
+    /* mid-epoch: the RNG is past this epoch's shuffle, so the order goes
+     * with it (docs/training.md, "Resume semantics") */
+    int mid = tr->shuffled && tr->batch_done > 0;
     eqs_train_state ts = {
         .epoch = tr->epoch,
         .batch = tr->batch_done,
         .lr_scale = tr->lr_scale,
         .momentum = tr->n_params > 0 ? tr->mom : NULL,
+        .order = mid ? tr->order : NULL,
+        .n_order = mid ? tr->n_train : 0,
     };
-    eqs_status st = eqs_checkpoint_write(tr->ctx, tr->c, &ts, path);
-    eqs_ctx_rng_state_set(tr->ctx, &cur);
-    return st;
+    return eqs_checkpoint_write(tr->ctx, tr->c, &ts, path);
 }
 
 eqs_status eqs_trainer_checkpoint_read(eqs_trainer *tr, const char *path)
 {
-    eqs_train_state ts = {.momentum = tr->n_params > 0 ? tr->mom : NULL};
-    eqs_status st = eqs_checkpoint_read(tr->ctx, tr->c, path, &ts);
-    if (st != EQS_OK) return st;
     eqs_trainer_status p;
     eqs_trainer_progress(tr, &p);
-    if (ts.batch >= p.batches_per_epoch && p.batches_per_epoch > 0)
+    eqs_train_state ts = {
+        .momentum = tr->n_params > 0 ? tr->mom : NULL,
+        .order = tr->order,
+        .n_order = tr->order ? tr->n_train : 0,
+    };
+    eqs_status st = eqs_checkpoint_read(tr->ctx, tr->c, path, &ts);
+    if (st != EQS_OK) return st;
+    if (ts.batch > 0 && (ts.batch >= p.batches_per_epoch || !ts.has_order))
         return EQS_ERROR(tr->ctx, EQS_ERR_INPUT,
-                         "%s: checkpoint is at batch %llu of an epoch of %llu batches (another "
+                         "%s: checkpoint at batch %llu of an epoch of %llu batches%s (another "
                          "training set or batch size?)",
                          path, (unsigned long long)ts.batch,
-                         (unsigned long long)p.batches_per_epoch);
+                         (unsigned long long)p.batches_per_epoch,
+                         ts.has_order ? "" : " without the epoch's sample order");
     tr->epoch = ts.epoch;
     tr->batch_done = ts.batch;
     tr->lr_scale = ts.lr_scale;
-    tr->shuffled = 0;
+    tr->shuffled = ts.batch > 0; /* mid-epoch: continue the stored order */
     tr->run_loss = tr->run_err = 0;
     tr->run_n = 0;
-    eqs_ctx_rng_state_get(tr->ctx, &tr->rng_epoch);
     return EQS_OK;
 }
