@@ -11,9 +11,12 @@ fm=/usr/share/datasets/fashion-mnist
 if [ -f "$fm/train-images-idx3-ubyte.gz" ] && [ -f "$fm/t10k-labels-idx1-ubyte.gz" ]; then
     exp=netlists/fmnist-demo-experiment.xml
     what="784-32-10 diode-resistor network on 4000 Fashion-MNIST images"
+    data=(--idx "$fm/t10k-images-idx3-ubyte.gz" "$fm/t10k-labels-idx1-ubyte.gz" --limit 1000
+          --gain 10 --on 0.5)
 else
     exp=netlists/demo-experiment.xml
     what="2-16-2 diode-resistor network on the built-in XOR task"
+    data=(--synthetic xor --n 1000 --seed 12345 --noise 0.05 --gain 8 --on 0.5)
 fi
 rm -rf runs/demo
 echo "== eqspice demo: train a $what by centered EqProp =="
@@ -23,3 +26,6 @@ echo
 echo "== runs/demo/metrics.csv (errors are fractions, seconds per epoch) =="
 column -s, -t runs/demo/metrics.csv 2>/dev/null || cat runs/demo/metrics.csv
 echo "   (runs/demo also holds trained.cir, a netlist stock ngspice runs, and conductances.csv)"
+echo
+echo "== the exported netlist evaluated again: eqspice eval runs/demo/trained.cir ${data[*]} =="
+"$cli" eval runs/demo/trained.cir "${data[@]}"
