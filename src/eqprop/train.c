@@ -236,7 +236,7 @@ eqs_status eqs_trainer_create(eqs_ctx *ctx, const eqs_experiment *exp, eqs_circu
     if (train) {
         if ((st = eqs_trainer_check_data(tr, train)) != EQS_OK) goto fail;
         tr->n_train = eqs_dataset_size(train);
-        tr->order = eqs_malloc(ctx, tr->n_train * sizeof *tr->order);
+        tr->order = eqs_malloc(ctx, (tr->n_train ? tr->n_train : 1) * sizeof *tr->order);
         if (!tr->order) {
             st = EQS_ERR_NOMEM;
             goto fail;
