@@ -660,6 +660,74 @@ eqs_status eqs_run_metrics_truncate(eqs_run *run, int epochs_done);
 #define EQS_PLOT_HEIGHT 500
 eqs_status eqs_plot_learning_curve(eqs_ctx *ctx, const char *metrics_csv, const char *png_path);
 
+
+/* ------------------------------------------------------------------ */
+/* Training (src/eqprop/train.c, docs/training.md "Trainer")           */
+/* ------------------------------------------------------------------ */
+/* The network an experiment describes: its netlist read, or its DRN spec
+ * generated (eqs_gen_drn, which reseeds the context) into memory and read. */
+eqs_status eqs_experiment_network(eqs_ctx *ctx, const eqs_experiment *exp, eqs_netlist **out);
+
+typedef struct {
+    eqs_solver_options solver; /* Default: eqs_solver_options_defaults with reltol 1e-12,
+                                  vntol 1e-12 V, abstol 1e-15 A (EqProp differences
+                                  nearby states), winning over the netlist's .options */
+    double g_floor_S;          /* smallest conductance written back when the lower bound
+                                  is below it (G = 0 is an open circuit). Default: 1e-12 S */
+} eqs_trainer_options;
+void eqs_trainer_options_defaults(eqs_trainer_options *opt);
+
+/* Trainer: set (create) / iterate (step) / test (progress, evaluate). */
+typedef struct eqs_trainer eqs_trainer;
+
+/* Train circuit c (borrowed, compiled from eqs_experiment_network) with the
+ * experiment's encoding, targets, algorithm, beta, learning-rate groups,
+ * momentum, decay, batch, bounds and solver backend (copied: exp may be
+ * freed afterwards) on `train` (borrowed; NULL: evaluation only).  Checks
+ * .input/.output cards, feature count against the inputs (pair: 2 sources
+ * per feature, in .input order +x then -x) and labels against the outputs
+ * (EQS_ERR_INPUT naming the dataset and the netlist).  Allocates every
+ * buffer, then seeds the context with exp->seed.  opt NULL: defaults. */
+eqs_status eqs_trainer_create(eqs_ctx *ctx, const eqs_experiment *exp, eqs_circuit *c,
+                              const eqs_dataset *train, const eqs_trainer_options *opt,
+                              eqs_trainer **out);
+void eqs_trainer_free(eqs_trainer **tr);
+/* Check that ds fits the network (features, labels); fixes the encoding. */
+eqs_status eqs_trainer_check_data(eqs_trainer *tr, const eqs_dataset *ds);
+/* One mini-batch: free phase (first sample cold, then warm), gradient per
+ * sample, batch mean g; m <- momentum m + g; G <- clip(G - lr_scale rate m,
+ * [max(g_min_S, g_floor_S), g_max_S]).  The first step of an epoch shuffles
+ * (EQS_RNG_SHUFFLE); the last one ends the epoch (lr_scale *= decay).
+ * Allocates nothing. */
+eqs_status eqs_trainer_step(eqs_trainer *tr);
+/* Driver: steps until the current epoch ends. */
+eqs_status eqs_trainer_epoch(eqs_trainer *tr);
+/* Mean loss (V^2) and error rate (fraction in [0,1]) of the free phases
+ * over ds (first sample cold, then warm); NaN for an empty set.  Does not
+ * change the conductances.  Allocates nothing. */
+eqs_status eqs_trainer_evaluate(eqs_trainer *tr, const eqs_dataset *ds, double *loss_V2,
+                                double *error);
+
+typedef struct {
+    uint64_t epochs_done;       /* completed epochs */
+    uint64_t batches_done;      /* batches completed in the current epoch */
+    uint64_t batches_per_epoch; /* ceil(train size / batch) */
+    double lr_scale;            /* decay^epochs_done */
+    size_t samples;             /* samples trained in the current epoch (since resume) */
+    double train_loss;          /* their mean free-phase loss before the update (V^2) */
+    double train_error;         /* their error rate; NaN without samples */
+} eqs_trainer_status;
+void eqs_trainer_progress(const eqs_trainer *tr, eqs_trainer_status *out);
+/* The solver the trainer uses (borrowed). */
+const eqs_solver *eqs_trainer_solver(const eqs_trainer *tr);
+/* Learning rate of parameter k (S^2/V^2); < 0 when it is not trained. */
+double eqs_trainer_rate(const eqs_trainer *tr, int k);
+/* Checkpoint with eqs_checkpoint_write: conductances, momentum, epoch,
+ * batch, lr scale, RNG state and, mid-epoch, the epoch's sample order. */
+eqs_status eqs_trainer_checkpoint_write(eqs_trainer *tr, const char *path);
+/* Restore all of that; the next step continues where the checkpoint was. */
+eqs_status eqs_trainer_checkpoint_read(eqs_trainer *tr, const char *path);
+
 #ifdef __cplusplus
 }
 #endif

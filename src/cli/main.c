@@ -13,6 +13,8 @@ static const char usage[] =
     "  gen drn           write a layered diode-resistor network netlist\n"
     "  bench op          time parse/compile/solve of a generated network\n"
     "  grad NETLIST      dL/dG of every trainable element (EqProp or adjoint) as CSV\n"
+    "  train EXPERIMENT  train a network by EqProp as an experiment file describes\n"
+    "  eval NETLIST      test loss and error of a trained network on a dataset\n"
     "\n"
     "Run 'eqspice <command> --help' for the options of a command.\n"
     "Exit status: 0 success, 1 bad input, 2 internal error.\n";
@@ -37,6 +39,8 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "gen")) return cli_cmd_gen(argc - 1, argv + 1);
     if (!strcmp(cmd, "bench")) return cli_cmd_bench(argc - 1, argv + 1);
     if (!strcmp(cmd, "grad")) return cli_cmd_grad(argc - 1, argv + 1);
+    if (!strcmp(cmd, "train")) return cli_cmd_train(argc - 1, argv + 1);
+    if (!strcmp(cmd, "eval")) return cli_cmd_eval(argc - 1, argv + 1);
     fprintf(stderr, "eqspice: error: unknown command '%s'\n%s", cmd, usage);
     return CLI_USER;
 }

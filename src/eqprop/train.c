@@ -1,0 +1,453 @@
+/*
+ * train.c: the trainer (docs/training.md, section "Trainer").
+ *
+ * Set / iterate / test, like Newton: eqs_trainer_create sets everything up
+ * (solver, EqProp workspaces, every buffer), eqs_trainer_step trains one
+ * mini-batch, the caller tests (epochs done, losses) and logs between
+ * steps; eqs_trainer_epoch is the driver for one pass.  Nothing is
+ * allocated after create.
+ *
+ * One step, for each sample i of the batch:
+ *   - inputs: feature x drives its .input source(s) at gain*x (single), or
+ *     the pair (2f, 2f+1) at +gain*x and -gain*x (pair);
+ *   - targets: one-hot, on_V for output `label`, off_V for the others
+ *     (outputs in .output order = class index);
+ *   - free phase: the batch's first sample from a cold start, the others
+ *     warm from the previous sample's state (so every batch is computed
+ *     the same way whatever happened before it: resuming at a batch
+ *     boundary reproduces an uninterrupted run bit for bit);
+ *   - gradient dL/dG with the experiment's method and beta, accumulated.
+ * Then, with g the batch mean of dL/dG, for each trained conductance:
+ *     m <- mu m + g;   G <- clip(G - lr_scale * rate * m, [g_lo, g_hi])
+ * (SGD with momentum as in the reference code); lr_scale is multiplied by
+ * the decay after every epoch.
+ *
+ * Shuffling: at the first step of an epoch the sample order is a fresh
+ * permutation from the context's EQS_RNG_SHUFFLE stream.  A mid-epoch
+ * checkpoint stores that order with the RNG state (which is past the
+ * shuffle), so a resumed run finishes the epoch in the same order and then
+ * draws the next permutation exactly as an uninterrupted run does.
+ */
+#include "eqprop.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Solver tolerances for training: EqProp differences the voltages of
+ * nearby states, which needs tight convergence (same values as
+ * `eqspice grad`). */
+#define TR_RELTOL 1e-12
+#define TR_VNTOL_V 1e-12
+#define TR_ABSTOL_A 1e-15
+/* Smallest conductance written back (S) when the lower bound is 0: a
+ * resistor cannot have G = 0 (it would be an open circuit). */
+#define TR_G_FLOOR_S 1e-12
+
+struct eqs_trainer {
+    eqs_ctx *ctx;
+    eqs_circuit *c;
+    const eqs_dataset *train; /* borrowed, may be NULL (evaluation only) */
+    eqs_solver *s;
+    eqs_eqprop *ep;
+
+    int n_in, n_out, n_params;
+    int n_feat;       /* features per sample once resolved (-1: not yet) */
+    int pair;         /* 1: pair encoding */
+    eqs_input_encoding encoding;
+    double gain, on_V, off_V;
+    eqs_grad_options go;
+    double momentum, decay, g_lo, g_hi;
+    int batch, epochs;
+
+    double *rate;  /* per parameter (S^2/V^2), < 0: not trained */
+    double *grad;  /* one sample's dL/dG */
+    double *acc;   /* batch sum of dL/dG */
+    double *mom;   /* momentum buffer */
+    double *y;     /* targets */
+    size_t *order; /* sample order of the current epoch */
+    size_t n_train;
+
+    uint64_t epoch;      /* epochs completed */
+    uint64_t batch_done; /* batches completed in the current epoch */
+    double lr_scale;
+    int shuffled; /* order drawn for the current epoch */
+
+    double run_loss, run_err; /* sums over the samples of the current epoch */
+    size_t run_n;
+};
+
+void eqs_trainer_options_defaults(eqs_trainer_options *opt)
+{
+    eqs_solver_options_defaults(&opt->solver);
+    opt->solver.reltol = TR_RELTOL;
+    opt->solver.vntol = TR_VNTOL_V;
+    opt->solver.abstol = TR_ABSTOL_A;
+    opt->solver.explicit_mask |= EQS_OPT_RELTOL | EQS_OPT_VNTOL | EQS_OPT_ABSTOL;
+    opt->g_floor_S = TR_G_FLOOR_S;
+}
+
+eqs_status eqs_experiment_network(eqs_ctx *ctx, const eqs_experiment *exp, eqs_netlist **out)
+{
+    *out = NULL;
+    if (exp->network == EQS_NETWORK_NETLIST) {
+        if (!exp->netlist) return EQS_ERROR(ctx, EQS_ERR_INPUT, "experiment names no netlist");
+        return eqs_netlist_read(ctx, exp->netlist, out);
+    }
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    if (!f) return EQS_ERROR(ctx, EQS_ERR_NOMEM, "cannot open a memory stream for the DRN");
+    eqs_status st = eqs_gen_drn(ctx, &exp->drn, f);
+    if (fclose(f) != 0 && st == EQS_OK)
+        st = EQS_ERROR(ctx, EQS_ERR_NOMEM, "cannot write the generated DRN");
+    if (st == EQS_OK) {
+        char name[512];
+        snprintf(name, sizeof name, "%s (generated drn)",
+                 exp->source ? exp->source : "experiment");
+        st = eqs_netlist_read_string(ctx, text, name, out);
+    }
+    free(text);
+    return st;
+}
+
+void eqs_trainer_free(eqs_trainer **pt)
+{
+    if (!pt || !*pt) return;
+    eqs_trainer *tr = *pt;
+    eqs_ctx *ctx = tr->ctx;
+    eqs_eqprop_free(&tr->ep);
+    eqs_solver_free(&tr->s);
+    eqs_free(ctx, tr->rate);
+    eqs_free(ctx, tr->grad);
+    eqs_free(ctx, tr->acc);
+    eqs_free(ctx, tr->mom);
+    eqs_free(ctx, tr->y);
+    eqs_free(ctx, tr->order);
+    eqs_free(ctx, tr);
+    *pt = NULL;
+}
+
+static eqs_grad_method method_of(eqs_algorithm a)
+{
+    switch (a) {
+    case EQS_ALGO_POSITIVE: return EQS_GRAD_EQPROP;
+    case EQS_ALGO_NEGATIVE: return EQS_GRAD_NEGATIVE;
+    case EQS_ALGO_ADJOINT: return EQS_GRAD_ADJOINT;
+    case EQS_ALGO_CENTERED: break;
+    }
+    return EQS_GRAD_CENTERED;
+}
+
+static const char *network_name(const eqs_trainer *tr)
+{
+    const char *p = tr->c->nl->path;
+    return p ? p : "network";
+}
+
+eqs_status eqs_trainer_check_data(eqs_trainer *tr, const eqs_dataset *ds)
+{
+    eqs_ctx *ctx = tr->ctx;
+    int d = eqs_dataset_n_features(ds);
+    int pair;
+    switch (tr->encoding) {
+    case EQS_ENCODE_PAIR: pair = 1; break;
+    case EQS_ENCODE_SINGLE: pair = 0; break;
+    default: pair = (tr->n_in == 2 * d && tr->n_in != d); break;
+    }
+    int need = pair ? 2 * d : d;
+    if (need != tr->n_in)
+        return EQS_ERROR(ctx, EQS_ERR_INPUT,
+                         "%s: %d feature%s per sample, but the network %s has %d .input "
+                         "source%s (%s encoding needs %d)",
+                         eqs_dataset_source(ds), d, d == 1 ? "" : "s", network_name(tr),
+                         tr->n_in, tr->n_in == 1 ? "" : "s", pair ? "pair" : "single", need);
+    if (tr->n_feat >= 0 && (tr->n_feat != d || tr->pair != pair))
+        return EQS_ERROR(ctx, EQS_ERR_INPUT, "%s: %d features, but the trainer uses %d",
+                         eqs_dataset_source(ds), d, tr->n_feat);
+    eqs_status st = eqs_dataset_check_labels(ctx, ds, tr->n_out);
+    if (st != EQS_OK) return st;
+    tr->n_feat = d;
+    tr->pair = pair;
+    return EQS_OK;
+}
+
+eqs_status eqs_trainer_create(eqs_ctx *ctx, const eqs_experiment *exp, eqs_circuit *c,
+                              const eqs_dataset *train, const eqs_trainer_options *opt,
+                              eqs_trainer **out)
+{
+    *out = NULL;
+    eqs_trainer_options dflt;
+    if (!opt) {
+        eqs_trainer_options_defaults(&dflt);
+        opt = &dflt;
+    }
+    const char *net = c->nl->path ? c->nl->path : "network";
+    if (eqs_circuit_output_count(c) == 0)
+        return EQS_ERROR(ctx, EQS_ERR_INPUT, "%s: the netlist has no .output card (training "
+                                             "needs output nodes, one per class)", net);
+    if (eqs_circuit_input_count(c) == 0)
+        return EQS_ERROR(ctx, EQS_ERR_INPUT, "%s: the netlist has no .input card (the "
+                                             "features need input sources)", net);
+    if (!(exp->beta > 0) || !isfinite(exp->beta))
+        return EQS_ERROR(ctx, EQS_ERR_INPUT, "beta must be positive and finite (got %g S)",
+                         exp->beta);
+    if (exp->batch < 1 || exp->epochs < 1)
+        return EQS_ERROR(ctx, EQS_ERR_INPUT, "batch and epochs must be at least 1");
+    if (exp->algorithm == EQS_ALGO_ADJOINT && exp->backend == EQS_BACKEND_NGSPICE)
+        return EQS_ERROR(ctx, EQS_ERR_INPUT, "the adjoint method needs the newton solver");
+
+    eqs_trainer *tr = eqs_calloc(ctx, 1, sizeof *tr);
+    if (!tr) return EQS_ERR_NOMEM;
+    tr->ctx = ctx;
+    tr->c = c;
+    tr->train = train;
+    tr->n_in = eqs_circuit_input_count(c);
+    tr->n_out = eqs_circuit_output_count(c);
+    tr->n_params = eqs_circuit_param_count(c);
+    tr->n_feat = -1;
+    tr->encoding = exp->encoding;
+    tr->gain = exp->input_gain_V;
+    tr->on_V = exp->target_on_V;
+    tr->off_V = exp->target_off_V;
+    eqs_grad_options_defaults(&tr->go);
+    tr->go.method = method_of(exp->algorithm);
+    tr->go.beta_S = exp->beta;
+    tr->go.nudge = exp->nudge;
+    tr->momentum = exp->momentum;
+    tr->decay = exp->lr_decay;
+    tr->g_lo = exp->g_min_S > opt->g_floor_S ? exp->g_min_S : opt->g_floor_S;
+    tr->g_hi = exp->g_max_S > 0 ? exp->g_max_S : INFINITY;
+    tr->batch = exp->batch;
+    tr->epochs = exp->epochs;
+    tr->lr_scale = 1.0;
+
+    size_t np = (size_t)(tr->n_params > 0 ? tr->n_params : 1);
+    size_t no = (size_t)tr->n_out;
+    eqs_status st = EQS_ERR_NOMEM;
+    tr->rate = eqs_malloc(ctx, np * sizeof *tr->rate);
+    tr->grad = eqs_calloc(ctx, np, sizeof *tr->grad);
+    tr->acc = eqs_calloc(ctx, np, sizeof *tr->acc);
+    tr->mom = eqs_calloc(ctx, np, sizeof *tr->mom);
+    tr->y = eqs_calloc(ctx, no, sizeof *tr->y);
+    if (!tr->rate || !tr->grad || !tr->acc || !tr->mom || !tr->y) goto fail;
+    for (int k = 0; k < tr->n_params; ++k)
+        tr->rate[k] = eqs_experiment_rate(exp, eqs_circuit_param_name(c, k));
+    if (train) {
+        if ((st = eqs_trainer_check_data(tr, train)) != EQS_OK) goto fail;
+        tr->n_train = eqs_dataset_size(train);
+        tr->order = eqs_malloc(ctx, (tr->n_train ? tr->n_train : 1) * sizeof *tr->order);
+        if (!tr->order) {
+            st = EQS_ERR_NOMEM;
+            goto fail;
+        }
+    }
+    if ((st = eqs_solver_create(ctx, c, exp->backend, &opt->solver, &tr->s)) != EQS_OK) goto fail;
+    if ((st = eqs_eqprop_create(ctx, tr->s, &tr->ep)) != EQS_OK) goto fail;
+    /* the DRN generator reseeds the context: the run's streams start here */
+    eqs_ctx_seed(ctx, exp->seed);
+    *out = tr;
+    return EQS_OK;
+fail:
+    eqs_trainer_free(&tr);
+    return st;
+}
+
+/* Drive the inputs with sample x. */
+static eqs_status set_inputs(eqs_trainer *tr, const double *x)
+{
+    eqs_status st = EQS_OK;
+    for (int f = 0; f < tr->n_feat && st == EQS_OK; ++f) {
+        double v = tr->gain * x[f];
+        if (tr->pair) {
+            st = eqs_circuit_input_set(tr->c, 2 * f, v);
+            if (st == EQS_OK) st = eqs_circuit_input_set(tr->c, 2 * f + 1, -v);
+        } else {
+            st = eqs_circuit_input_set(tr->c, f, v);
+        }
+    }
+    return st;
+}
+
+static eqs_status set_targets(eqs_trainer *tr, int label)
+{
+    for (int k = 0; k < tr->n_out; ++k) tr->y[k] = k == label ? tr->on_V : tr->off_V;
+    return eqs_eqprop_set_targets(tr->ep, tr->y);
+}
+
+/* Class predicted by the free-phase voltages: argmax over the outputs (the
+ * first one on a tie). */
+static int predict(const eqs_trainer *tr)
+{
+    const double *v = eqs_eqprop_voltages(tr->ep, 0);
+    int best = 0;
+    double bv = v[eqs_eqprop_output_node(tr->ep, 0)];
+    for (int k = 1; k < tr->n_out; ++k) {
+        double vk = v[eqs_eqprop_output_node(tr->ep, k)];
+        if (vk > bv) {
+            bv = vk;
+            best = k;
+        }
+    }
+    return best;
+}
+
+/* Inputs, targets and free phase of one sample; *loss and *wrong out. */
+static eqs_status free_sample(eqs_trainer *tr, const eqs_dataset *ds, size_t i,
+                              eqs_solve_mode mode, double *loss, int *wrong)
+{
+    int label = eqs_dataset_label(ds, i);
+    eqs_status st = set_inputs(tr, eqs_dataset_features(ds, i));
+    if (st == EQS_OK) st = set_targets(tr, label);
+    if (st == EQS_OK) st = eqs_eqprop_free_phase(tr->ep, mode, loss);
+    if (st == EQS_OK) *wrong = predict(tr) != label;
+    return st;
+}
+
+eqs_status eqs_trainer_step(eqs_trainer *tr)
+{
+    eqs_ctx *ctx = tr->ctx;
+    if (!tr->train || tr->n_train == 0)
+        return EQS_ERROR(ctx, EQS_ERR_INPUT, "trainer has no training set");
+    if (!tr->shuffled) {
+        eqs_shuffle_identity(tr->order, tr->n_train);
+        eqs_shuffle(ctx, tr->order, tr->n_train);
+        tr->shuffled = 1;
+        if (tr->batch_done == 0) tr->run_loss = tr->run_err = 0, tr->run_n = 0;
+    }
+    size_t first = (size_t)tr->batch_done * (size_t)tr->batch;
+    if (first >= tr->n_train)
+        return EQS_ERROR(ctx, EQS_ERR_INTERNAL, "batch %llu is past the end of the epoch",
+                         (unsigned long long)tr->batch_done);
+    size_t nb = tr->n_train - first < (size_t)tr->batch ? tr->n_train - first : (size_t)tr->batch;
+    const int np = tr->n_params;
+    memset(tr->acc, 0, (size_t)(np > 0 ? np : 1) * sizeof *tr->acc);
+    for (size_t j = 0; j < nb; ++j) {
+        double loss = 0;
+        int wrong = 0;
+        eqs_status st = free_sample(tr, tr->train, tr->order[first + j],
+                                    j == 0 ? EQS_SOLVE_COLD : EQS_SOLVE_WARM, &loss, &wrong);
+        if (st == EQS_OK) st = eqs_eqprop_gradient(tr->ep, &tr->go, tr->grad);
+        if (st != EQS_OK) return st;
+        tr->run_loss += loss;
+        tr->run_err += wrong;
+        tr->run_n++;
+        for (int k = 0; k < np; ++k) tr->acc[k] += tr->grad[k];
+    }
+    const double inv = 1.0 / (double)nb;
+    for (int k = 0; k < np; ++k) {
+        if (tr->rate[k] < 0) continue; /* matched by no learning-rate group */
+        double g = tr->acc[k] * inv;
+        tr->mom[k] = tr->momentum * tr->mom[k] + g;
+        double G = eqs_circuit_param_get(tr->c, k) - tr->lr_scale * tr->rate[k] * tr->mom[k];
+        if (G < tr->g_lo) G = tr->g_lo;
+        if (G > tr->g_hi) G = tr->g_hi;
+        if (!isfinite(G))
+            return EQS_ERROR(ctx, EQS_ERR_NOCONV,
+                             "training diverged: conductance of '%s' is not finite",
+                             eqs_circuit_param_name(tr->c, k));
+        eqs_status st = eqs_circuit_param_set(tr->c, k, G);
+        if (st != EQS_OK) return st;
+    }
+    tr->batch_done++;
+    if (first + nb >= tr->n_train) {
+        tr->epoch++;
+        tr->batch_done = 0;
+        tr->lr_scale *= tr->decay;
+        tr->shuffled = 0;
+    }
+    return EQS_OK;
+}
+
+eqs_status eqs_trainer_epoch(eqs_trainer *tr)
+{
+    uint64_t e = tr->epoch;
+    while (tr->epoch == e) {
+        eqs_status st = eqs_trainer_step(tr);
+        if (st != EQS_OK) return st;
+    }
+    return EQS_OK;
+}
+
+eqs_status eqs_trainer_evaluate(eqs_trainer *tr, const eqs_dataset *ds, double *loss_V2,
+                                double *error)
+{
+    eqs_status st = eqs_trainer_check_data(tr, ds);
+    if (st != EQS_OK) return st;
+    size_t n = eqs_dataset_size(ds);
+    double sum = 0;
+    size_t wrong = 0;
+    for (size_t i = 0; i < n; ++i) {
+        double l = 0;
+        int w = 0;
+        st = free_sample(tr, ds, i, i == 0 ? EQS_SOLVE_COLD : EQS_SOLVE_WARM, &l, &w);
+        if (st != EQS_OK) return st;
+        sum += l;
+        wrong += (size_t)w;
+    }
+    if (loss_V2) *loss_V2 = n ? sum / (double)n : NAN;
+    if (error) *error = n ? (double)wrong / (double)n : NAN;
+    return EQS_OK;
+}
+
+void eqs_trainer_progress(const eqs_trainer *tr, eqs_trainer_status *out)
+{
+    out->epochs_done = tr->epoch;
+    out->batches_done = tr->batch_done;
+    out->batches_per_epoch =
+        tr->n_train ? (tr->n_train + (size_t)tr->batch - 1) / (size_t)tr->batch : 0;
+    out->lr_scale = tr->lr_scale;
+    out->samples = tr->run_n;
+    out->train_loss = tr->run_n ? tr->run_loss / (double)tr->run_n : NAN;
+    out->train_error = tr->run_n ? tr->run_err / (double)tr->run_n : NAN;
+}
+
+const eqs_solver *eqs_trainer_solver(const eqs_trainer *tr) { return tr->s; }
+
+double eqs_trainer_rate(const eqs_trainer *tr, int k)
+{
+    return (k >= 0 && k < tr->n_params) ? tr->rate[k] : -1.0;
+}
+
+eqs_status eqs_trainer_checkpoint_write(eqs_trainer *tr, const char *path)
+{
+    /* mid-epoch: the RNG is past this epoch's shuffle, so the order goes
+     * with it (docs/training.md, "Resume semantics") */
+    int mid = tr->shuffled && tr->batch_done > 0;
+    eqs_train_state ts = {
+        .epoch = tr->epoch,
+        .batch = tr->batch_done,
+        .lr_scale = tr->lr_scale,
+        .momentum = tr->n_params > 0 ? tr->mom : NULL,
+        .order = mid ? tr->order : NULL,
+        .n_order = mid ? tr->n_train : 0,
+    };
+    return eqs_checkpoint_write(tr->ctx, tr->c, &ts, path);
+}
+
+eqs_status eqs_trainer_checkpoint_read(eqs_trainer *tr, const char *path)
+{
+    eqs_trainer_status p;
+    eqs_trainer_progress(tr, &p);
+    eqs_train_state ts = {
+        .momentum = tr->n_params > 0 ? tr->mom : NULL,
+        .order = tr->order,
+        .n_order = tr->order ? tr->n_train : 0,
+    };
+    eqs_status st = eqs_checkpoint_read(tr->ctx, tr->c, path, &ts);
+    if (st != EQS_OK) return st;
+    if (ts.batch > 0 && (ts.batch >= p.batches_per_epoch || !ts.has_order))
+        return EQS_ERROR(tr->ctx, EQS_ERR_INPUT,
+                         "%s: checkpoint at batch %llu of an epoch of %llu batches%s (another "
+                         "training set or batch size?)",
+                         path, (unsigned long long)ts.batch,
+                         (unsigned long long)p.batches_per_epoch,
+                         ts.has_order ? "" : " without the epoch's sample order");
+    tr->epoch = ts.epoch;
+    tr->batch_done = ts.batch;
+    tr->lr_scale = ts.lr_scale;
+    tr->shuffled = ts.batch > 0; /* mid-epoch: continue the stored order */
+    tr->run_loss = tr->run_err = 0;
+    tr->run_n = 0;
+    return EQS_OK;
+}
