@@ -8,6 +8,12 @@
 set -euo pipefail
 cli=${1:-build/eqspice}
 fm=/usr/share/datasets/fashion-mnist
+if [ ! -f "$fm/train-images-idx3-ubyte.gz" ]; then
+    # The demo prefers real data: try to install the Debian package; without
+    # it (no network, not root) fall back to the built-in XOR task.
+    EQS_EXTRA_PKGS=dataset-fashion-mnist bash scripts/install-deps.sh >/dev/null 2>&1 ||
+        echo "note: could not install dataset-fashion-mnist; using the built-in XOR task" >&2
+fi
 if [ -f "$fm/train-images-idx3-ubyte.gz" ] && [ -f "$fm/t10k-labels-idx1-ubyte.gz" ]; then
     exp=netlists/fmnist-demo-experiment.xml
     what="784-32-10 diode-resistor network on 4000 Fashion-MNIST images"
