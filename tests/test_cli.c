@@ -41,7 +41,7 @@ START_TEST(test_help_and_usage_errors)
     const char *const cmds[][3] = {{"--help", NULL, NULL}, {"op", "--help", NULL},
                                    {"compare", "--help", NULL}, {"gen", "--help", NULL},
                                    {"gen", "drn", "--help"}, {"bench", "--help", NULL},
-                                   {"grad", "--help", NULL}};
+                                   {"grad", "--help", NULL}, {"bench", "train", "--help"}};
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; ++i) {
         char *out = NULL, *err = NULL;
         int rc = tu_run_cli(cmds[i], &out, &err, 20);
@@ -232,6 +232,29 @@ START_TEST(test_gen_cli_deterministic)
 }
 END_TEST
 
+/* bench train runs the real trainer and reports a positive throughput. */
+START_TEST(test_bench_train_runs)
+{
+    const char *const argv[] = {"bench", "train", "--layers", "6,4,3", "--batch", "2",
+                                "--seconds", "0.2", NULL};
+    char *out = NULL, *err = NULL;
+    int rc = tu_run_cli(argv, &out, &err, 60);
+    ck_assert_msg(rc == 0, "rc=%d %s", rc, err);
+    const char *p = strstr(out, "samples_per_s=");
+    ck_assert_ptr_nonnull(p);
+    ck_assert(strtod(p + strlen("samples_per_s="), NULL) > 0);
+    ck_assert_ptr_nonnull(strstr(out, "bench: layers=6,4,3 batch=2 solver=newton method=centered"));
+    free(out);
+    free(err);
+    const char *const bad[] = {"bench", "train", "--layers", "6,4,3", "--method", "magic", NULL};
+    rc = tu_run_cli(bad, &out, &err, 20);
+    ck_assert_int_eq(rc, 1);
+    ck_assert_ptr_nonnull(strstr(err, "--method"));
+    free(out);
+    free(err);
+}
+END_TEST
+
 START_TEST(test_compare_backends_agree)
 {
     const char *dir = tu_temp_dir();
@@ -268,6 +291,7 @@ Suite *suite_cli(void)
     tcase_add_test(tc, test_bad_netlists_directory);
     tcase_add_test(tc, test_gen_cli_deterministic);
     tcase_add_test(tc, test_compare_backends_agree);
+    tcase_add_test(tc, test_bench_train_runs);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -16,6 +16,8 @@ int cli_cmd_op(int argc, char **argv);
 int cli_cmd_compare(int argc, char **argv);
 int cli_cmd_gen(int argc, char **argv);
 int cli_cmd_bench(int argc, char **argv);
+/* `bench train` (argv[0] = "bench", argv[1] = "train"). */
+int cli_bench_train(int argc, char **argv);
 int cli_cmd_grad(int argc, char **argv);
 int cli_cmd_train(int argc, char **argv);
 int cli_cmd_eval(int argc, char **argv);

@@ -29,8 +29,9 @@ int cli_cmd_bench(int argc, char **argv)
         fputs(help, argc < 2 ? stderr : stdout);
         return argc < 2 ? CLI_USER : CLI_OK;
     }
+    if (!strcmp(argv[1], "train")) return cli_bench_train(argc, argv);
     if (strcmp(argv[1], "op") != 0)
-        return cli_usage_error("bench", "unknown benchmark '%s' (known: op)", argv[1]);
+        return cli_usage_error("bench", "unknown benchmark '%s' (known: op, train)", argv[1]);
     eqs_drn_spec spec;
     eqs_drn_spec_defaults(&spec);
     eqs_solver_options opt;
