@@ -177,6 +177,12 @@ typedef struct {
                               newton the whole eqs_solver_solve call */
     int used_gmin_stepping;
     int used_source_stepping;
+    int full_refresh;      /* newton: 1 when this solve rebuilt its linear part from
+                              every element value (after eqs_circuit_values_changed,
+                              a floating input source, an input node touching a
+                              controlled source or branch, or the periodic refresh
+                              that bounds rounding drift); 0 when it applied the
+                              logged conductance and input changes incrementally */
 } eqs_solve_info;
 
 typedef enum {
