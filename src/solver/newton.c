@@ -293,6 +293,7 @@ static eqs_status in_build(eqs_ctx *ctx, const eqs_circuit *c, newton *nt)
                 if (r < 0) continue;
                 switch (e->kind) {
                 case EQS_EL_R: {
+                    if (t >= 2) break; /* unused terminal slots (defensive) */
                     int o = e->n[1 - t];
                     if (o == nd || c->node_unknown[o] >= 0) break; /* no effect / an fx entry */
                     if (pass == 0) nt->fx_ep[r + 1]++;
