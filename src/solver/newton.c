@@ -36,9 +36,10 @@
 #define NT_GMIN_STEP_BASE 1e-12
 
 /* Incremental updates of Jlin, b0 and the fixed-node rows accumulate
- * rounding: after this many applied terms per parameter on average (a
- * conductance change counts 1, an input change 1 + the resistors at its
- * node), recompute everything from the values. */
+ * rounding: after this many applied terms per parameter (or per entry of
+ * the fixed-node rows, if more) on average (a conductance change counts 1,
+ * an input change 1 + the resistors at its node), recompute everything
+ * from the values. */
 #define NT_REFRESH_AFTER 64.0
 
 /* How many logged changes ahead to prefetch when applying them. */
@@ -663,13 +664,16 @@ static int apply_input_changes(const eqs_circuit *c, newton *nt)
  * change logs: conductances first, then inputs (input_apply reads the
  * stamped conductances).  A full refresh instead when other values
  * changed, when an input node does not allow the incremental update, or
- * after NT_REFRESH_AFTER incremental terms per parameter on average
- * (bounds the rounding drift of b0 and fx_s0).  Returns 1 after a full
+ * after NT_REFRESH_AFTER incremental terms per parameter (or per fixed-row
+ * entry, if more) on average (bounds the rounding drift of b0 and fx_s0).  Returns 1 after a full
  * refresh, 0 otherwise. */
 static int refresh_values(const eqs_circuit *c, newton *nt)
 {
-    if (nt->seen_values_epoch != c->values_epoch ||
-        nt->n_incremental > NT_REFRESH_AFTER * (double)(c->n_params + 1)) {
+    /* per parameter, or per resistor at a fixed node when there are more
+     * of those (a circuit without trainable elements still has inputs) */
+    const int nq = nt->n_fx ? nt->fx_p[nt->n_fx] : 0;
+    const double base = (double)(c->n_params > nq ? c->n_params : nq) + 1.0;
+    if (nt->seen_values_epoch != c->values_epoch || nt->n_incremental > NT_REFRESH_AFTER * base) {
         refresh_all(c, nt);
         return 1;
     }
