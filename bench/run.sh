@@ -34,16 +34,18 @@ ms() { awk -v x="$1" 'BEGIN { if (x == "nan") print "n/a"; else printf "%.3f", x
   echo "analysis already done. Warm = re-solve from the previous solution after a random"
   echo "relative step of up to 1e-3 on one conductance (warm 1), on a random 1% of them"
   echo "(warm 1%), or on all of them (warm all: one training step's worth of change)."
+  echo "Inputs = warm re-solve after one input moved (1) or every input drawn anew (all:"
+  echo "a new sample); sample = new inputs + warm free phase + centered EqProp gradient."
   echo "ngspice ms = loading the deck (ngSpice_Circ) + 'op'; in brackets the 'op' command"
   echo "alone. The first ratio is per solve with the analysis done once per topology (how"
   echo "eqspice is used: one analysis, many solves); the second charges Newton its symbolic"
   echo "analysis and ngspice only its 'op'. max |dV| = newton vs ngspice (default tolerances)."
   echo
-  echo "| layers | unknowns | parse ms | compile ms | RSS MiB | analyse ms | newton cold ms (iters) | warm 1 ms (iters) | warm 1% ms (iters) | warm all ms (iters) | ngspice ms (op alone) | ngspice / newton cold | ngspice op / (newton analyse + cold) | max abs dV (V) |"
-  echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+  echo "| layers | unknowns | parse ms | compile ms | RSS MiB | analyse ms | newton cold ms (iters) | warm 1 ms (iters) | warm 1% ms (iters) | warm all ms (iters) | inputs 1 ms (iters) | inputs all ms (iters) | sample ms | ngspice ms (op alone) | ngspice / newton cold | ngspice op / (newton analyse + cold) | max abs dV (V) |"
+  echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
   while read -r line; do
     [ -n "$line" ] || continue
-    printf '| %s | %s | %s | %s | %s | %s | %s (%s) | %s (%s) | %s (%s) | %s (%s) | %s (%s) | %s | %s | %s |\n' \
+    printf '| %s | %s | %s | %s | %s | %s | %s (%s) | %s (%s) | %s (%s) | %s (%s) | %s (%s) | %s (%s) | %s | %s (%s) | %s | %s | %s |\n' \
       "$(field "$line" layers)" "$(field "$line" unknowns)" \
       "$(ms "$(field "$line" parse_s)")" "$(ms "$(field "$line" compile_s)")" \
       "$(field "$line" maxrss_MiB)" "$(ms "$(field "$line" newton_analyse_s)")" \
@@ -51,6 +53,9 @@ ms() { awk -v x="$1" 'BEGIN { if (x == "nan") print "n/a"; else printf "%.3f", x
       "$(ms "$(field "$line" newton_warm1_s)")" "$(field "$line" newton_warm1_iters)" \
       "$(ms "$(field "$line" newton_warm_s)")" "$(field "$line" newton_warm_iters)" \
       "$(ms "$(field "$line" newton_warm_all_s)")" "$(field "$line" newton_warm_all_iters)" \
+      "$(ms "$(field "$line" newton_input1_s)")" "$(field "$line" newton_input1_iters)" \
+      "$(ms "$(field "$line" newton_inputs_s)")" "$(field "$line" newton_inputs_iters)" \
+      "$(ms "$(field "$line" newton_sample_s)")" \
       "$(ms "$(field "$line" ngspice_s)")" "$(ms "$(field "$line" ngspice_op_s)")" \
       "$(field "$line" ngspice_over_newton)" "$(field "$line" ngspice_op_over_newton_total)" \
       "$(field "$line" max_abs_dV_V)"

@@ -177,6 +177,12 @@ typedef struct {
                               newton the whole eqs_solver_solve call */
     int used_gmin_stepping;
     int used_source_stepping;
+    int full_refresh;      /* newton: 1 when this solve rebuilt its linear part from
+                              every element value (after eqs_circuit_values_changed,
+                              a floating input source, an input node touching a
+                              controlled source or branch, or the periodic refresh
+                              that bounds rounding drift); 0 when it applied the
+                              logged conductance and input changes incrementally */
 } eqs_solve_info;
 
 typedef enum {
@@ -548,9 +554,11 @@ int eqs_circuit_input_count(const eqs_circuit *c);
 const char *eqs_circuit_input_name(const eqs_circuit *c, int k);
 /* Current value (V) of input source k; NaN if out of range. */
 double eqs_circuit_input_get(const eqs_circuit *c, int k);
-/* Drive input source k at `volts` (finite), grounded or floating.  O(1),
- * but the next Newton solve refreshes its linear part once (O(elements)),
- * however many inputs changed: set all inputs of a sample, then solve. */
+/* Drive input source k at `volts` (finite), grounded or floating.  O(1).
+ * A grounded source is logged and the next Newton solve applies it in
+ * O(resistors at its node); a floating source, or one whose node touches a
+ * controlled source or a branch, makes the next Newton solve refresh its
+ * linear part once (O(elements)).  Set all inputs of a sample, then solve. */
 eqs_status eqs_circuit_input_set(eqs_circuit *c, int k, double volts);
 int eqs_circuit_output_count(const eqs_circuit *c);
 /* Node index (as in eqs_solver_voltages) of the k-th .output node; -1 if

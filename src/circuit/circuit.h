@@ -103,11 +103,34 @@ struct eqs_circuit {
     uint64_t chg_epoch;
     uint64_t values_epoch; /* bumped by eqs_circuit_values_changed: values
                               other than parameters may have changed */
+
+    /* Input change log: eqs_circuit_input_set appends the node fixed by a
+     * grounded (eliminated) source whose value it changed.  Same protocol
+     * as `chg`: a solver remembers (ichg_epoch, position); when the log is
+     * full it is emptied and `ichg_epoch` increases, and a solver then
+     * compares the voltage of every fixed node with its cached one
+     * (O(fixed nodes), no full refresh).  Entries carry no value: the
+     * solver reads the source's current value and keeps the voltage it
+     * last applied, so repeated entries are harmless.  A change of a
+     * floating source (MNA branch) goes through eqs_circuit_values_changed
+     * instead. */
+    int *ichg;
+    int n_ichg;
+    int ichg_cap;
+    uint64_t ichg_epoch;
 };
 
 /* Capacity of the value change log (entries); beyond it, solvers refresh
  * every value (a full pass over the elements). */
 #define EQS_CIRCUIT_CHANGE_LOG 65536
+
+/* Capacity of the input change log (entries); beyond it, solvers compare
+ * every fixed node (cheap: one pass over the fixed nodes). */
+#define EQS_CIRCUIT_INPUT_LOG 16384
+
+/* Record that the voltage of fixed node `node` (held by a grounded source)
+ * changed; called by eqs_circuit_input_set after storing the new value. */
+void eqs_circuit_input_changed(eqs_circuit *c, int node);
 
 /* Tell solvers that element values other than through
  * eqs_circuit_param_set changed (e.g. a source value): full refresh. */

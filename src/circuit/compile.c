@@ -529,6 +529,9 @@ eqs_status eqs_circuit_create(eqs_ctx *ctx, const eqs_netlist *nl, eqs_circuit *
     c->chg = eqs_malloc(ctx, (size_t)c->chg_cap * sizeof *c->chg);
     c->chg_val = eqs_malloc(ctx, (size_t)c->chg_cap * sizeof *c->chg_val);
     if (!c->chg || !c->chg_val) goto fail;
+    c->ichg_cap = EQS_CIRCUIT_INPUT_LOG;
+    c->ichg = eqs_malloc(ctx, (size_t)c->ichg_cap * sizeof *c->ichg);
+    if (!c->ichg) goto fail;
 
     eqs_free(ctx, parent);
     eqs_free(ctx, first_elem);
@@ -564,6 +567,7 @@ void eqs_circuit_free(eqs_circuit **cp)
     eqs_free(ctx, c->params);
     eqs_free(ctx, c->chg);
     eqs_free(ctx, c->chg_val);
+    eqs_free(ctx, c->ichg);
     eqs_free(ctx, c);
     *cp = NULL;
 }
@@ -632,5 +636,17 @@ void eqs_circuit_values_changed(eqs_circuit *c)
 {
     c->n_chg = 0;
     c->chg_epoch++;
+    c->n_ichg = 0;
+    c->ichg_epoch++;
     c->values_epoch++;
+}
+
+void eqs_circuit_input_changed(eqs_circuit *c, int node)
+{
+    if (c->n_ichg < c->ichg_cap) {
+        c->ichg[c->n_ichg++] = node;
+    } else {
+        c->n_ichg = 0;
+        c->ichg_epoch++;
+    }
 }

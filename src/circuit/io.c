@@ -8,14 +8,15 @@
  * index of the source.
  *
  * Cost of changing an input.  A grounded source was eliminated by the
- * compiler: its value enters the Newton solver only through cached data
- * (fixed node voltages, the constant part b0 of the residual at every
- * neighbour, the currents of fixed nodes), and the circuit's change log
- * records conductance changes only.  eqs_circuit_input_set is O(1) itself
- * (one hash look-up, one store) but marks the circuit's values as changed
- * (eqs_circuit_values_changed), so the next solve refreshes the linear part
- * once: O(elements + nonzeros), whatever the number of inputs changed
- * since the previous solve.  Set every input of a sample, then solve.
+ * compiler: its value fixes a node, and enters the Newton solver only
+ * through cached data (the fixed node's voltage, the constant part b0 of
+ * the residual at its neighbours, the currents of fixed nodes).
+ * eqs_circuit_input_set is O(1) (one hash look-up, one store, one entry in
+ * the circuit's input change log); the next solve applies each logged
+ * node in O(its degree) (newton.c, input_apply).  A floating source (MNA
+ * branch) marks every value as changed (eqs_circuit_values_changed): the
+ * next solve refreshes the linear part, O(elements + nonzeros).  Set every
+ * input of a sample, then solve.
  */
 #include "circuit.h"
 
@@ -55,7 +56,12 @@ eqs_status eqs_circuit_input_set(eqs_circuit *c, int k, double volts)
                          c->nl->inputs[k], volts);
     if (c->elems[j].value == volts) return EQS_OK; /* nothing to refresh */
     c->elems[j].value = volts;
-    eqs_circuit_values_changed(c);
+    const eqs_celem *e = &c->elems[j];
+    int f = -1; /* the node this source fixes, if it was eliminated */
+    for (int t = 0; t < 2 && e->branch < 0; ++t)
+        if (e->n[t] > 0 && c->node_fixed_by[e->n[t]] == j) f = e->n[t];
+    if (f > 0) eqs_circuit_input_changed(c, f);
+    else eqs_circuit_values_changed(c);
     return EQS_OK;
 }
 

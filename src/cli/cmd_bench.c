@@ -1,5 +1,6 @@
 /* cmd_bench.c: `eqspice bench op`: time reading, compiling and solving a
- * generated layered network with both backends in one run. */
+ * generated layered network with both backends in one run, and the
+ * per-sample work of training (new inputs, warm solve, gradient). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -165,6 +166,55 @@ int cli_cmd_bench(int argc, char **argv)
         else if (pass == 1) warm_s = med, warm_it = it;
         else warm_all_s = med, warm_all_it = it;
     }
+    /* New samples: (0) one input moved, (1) every input drawn anew, as a
+     * training step does per sample; (2) the whole per-sample work of
+     * gradient training: inputs, warm free phase, centered EqProp
+     * gradient (targets 0 V: the values do not matter for the timing). */
+    double input1_s = 0, inputs_s = 0, sample_s = 0;
+    int input1_it = 0, inputs_it = 0;
+    int ni = L.c ? eqs_circuit_input_count(L.c) : 0;
+    eqs_eqprop *ep = NULL;
+    double *grad = NULL, *yt = NULL;
+    if (st == EQS_OK) st = eqs_eqprop_create(ctx, sn, &ep);
+    if (st == EQS_OK) {
+        grad = calloc((size_t)(np ? np : 1), sizeof *grad);
+        yt = calloc((size_t)eqs_eqprop_output_count(ep) + 1, sizeof *yt);
+        if (!grad || !yt) st = EQS_ERR_NOMEM;
+        else st = eqs_eqprop_set_targets(ep, yt);
+    }
+    eqs_grad_options go;
+    eqs_grad_options_defaults(&go);
+    for (int pass = 0; pass < 3 && st == EQS_OK && ni > 0; ++pass) {
+        long it_sum = 0;
+        for (long r = 0; st == EQS_OK && r < repeat; ++r) {
+            if (pass == 0) {
+                int k = (int)(eqs_rng_u64(ctx, EQS_RNG_NOISE) % (uint64_t)ni);
+                double v = eqs_circuit_input_get(L.c, k);
+                st = eqs_circuit_input_set(L.c, k, v + 0.01 * (eqs_rng_uniform(ctx, EQS_RNG_NOISE) - 0.5));
+            } else {
+                for (int k = 0; k < ni && st == EQS_OK; k += 2) {
+                    double x = eqs_rng_uniform(ctx, EQS_RNG_NOISE);
+                    st = eqs_circuit_input_set(L.c, k, x);
+                    if (st == EQS_OK && k + 1 < ni) st = eqs_circuit_input_set(L.c, k + 1, -x);
+                }
+            }
+            double t0 = cli_now_s();
+            if (st == EQS_OK && pass < 2) st = eqs_solver_solve(sn, EQS_SOLVE_WARM, &info);
+            if (st == EQS_OK && pass == 2) st = eqs_eqprop_free_phase(ep, EQS_SOLVE_WARM, NULL);
+            if (st == EQS_OK && pass == 2) st = eqs_eqprop_gradient(ep, &go, grad);
+            t[r] = cli_now_s() - t0;
+            it_sum += info.iterations;
+        }
+        if (st != EQS_OK) break;
+        double med = cli_median(t, (int)repeat);
+        int it = (int)lround((double)it_sum / (double)repeat);
+        if (pass == 0) input1_s = med, input1_it = it;
+        else if (pass == 1) inputs_s = med, inputs_it = it;
+        else sample_s = med;
+    }
+    eqs_eqprop_free(&ep);
+    free(grad);
+    free(yt);
     if (st == EQS_OK) {
         /* compare both backends on the final (perturbed) circuit */
         st = eqs_solver_solve(sn, EQS_SOLVE_COLD, &info);
@@ -198,11 +248,13 @@ int cli_cmd_bench(int argc, char **argv)
                " newton_analyse_s=%.4g newton_cold_s=%.4g newton_cold_iters=%d"
                " newton_warm1_s=%.4g newton_warm1_iters=%d"
                " newton_warm_s=%.4g newton_warm_iters=%d newton_warm_all_s=%.4g"
-               " newton_warm_all_iters=%d ngspice_s=%.4g ngspice_op_s=%.4g"
+               " newton_warm_all_iters=%d newton_input1_s=%.4g newton_input1_iters=%d"
+               " newton_inputs_s=%.4g newton_inputs_iters=%d newton_sample_s=%.4g"
+               " ngspice_s=%.4g ngspice_op_s=%.4g"
                " ngspice_over_newton=%.4g ngspice_op_over_newton_total=%.4g"
                " max_abs_dV_V=%.3g backend=%s\n",
                n - 1, eqs_circuit_unknown_count(L.c), np, L.parse_s, L.compile_s, rss, analyse_s,
-               cold_s, cold_it, warm1_s, warm1_it, warm_s, warm_it, warm_all_s, warm_all_it, ng_s, ng_op_s, ng_s / cold_s,
+               cold_s, cold_it, warm1_s, warm1_it, warm_s, warm_it, warm_all_s, warm_all_it, input1_s, input1_it, inputs_s, inputs_it, sample_s, ng_s, ng_op_s, ng_s / cold_s,
                ng_op_s / (analyse_s + cold_s), dmax,
                info.backend ? info.backend : "newton");
     }

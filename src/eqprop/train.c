@@ -12,10 +12,13 @@
  *     the pair (2f, 2f+1) at +gain*x and -gain*x (pair);
  *   - targets: one-hot, on_V for output `label`, off_V for the others
  *     (outputs in .output order = class index);
- *   - free phase: the batch's first sample from a cold start, the others
- *     warm from the previous sample's state (so every batch is computed
- *     the same way whatever happened before it: resuming at a batch
- *     boundary reproduces an uninterrupted run bit for bit);
+ *   - free phase: the batch's first sample from a cold start with the
+ *     solver's linear part rebuilt from the circuit (the incremental
+ *     input and conductance updates round differently depending on their
+ *     history), the others warm from the previous sample's state; so every
+ *     batch is computed the same way whatever happened before it, and
+ *     resuming at a batch boundary reproduces an uninterrupted run bit for
+ *     bit;
  *   - gradient dL/dG with the experiment's method and beta, accumulated.
  * Then, with g the batch mean of dL/dG, for each trained conductance:
  *     m <- mu m + g;   G <- clip(G - lr_scale * rate * m, [g_lo, g_hi])
@@ -322,6 +325,7 @@ eqs_status eqs_trainer_step(eqs_trainer *tr)
     size_t nb = tr->n_train - first < (size_t)tr->batch ? tr->n_train - first : (size_t)tr->batch;
     const int np = tr->n_params;
     memset(tr->acc, 0, (size_t)(np > 0 ? np : 1) * sizeof *tr->acc);
+    eqs_circuit_values_changed(tr->c); /* history-free start, see the top */
     for (size_t j = 0; j < nb; ++j) {
         double loss = 0;
         int wrong = 0;
@@ -377,6 +381,7 @@ eqs_status eqs_trainer_evaluate(eqs_trainer *tr, const eqs_dataset *ds, double *
     size_t n = eqs_dataset_size(ds);
     double sum = 0;
     size_t wrong = 0;
+    eqs_circuit_values_changed(tr->c); /* history-free start, as a step */
     for (size_t i = 0; i < n; ++i) {
         double l = 0;
         int w = 0;

@@ -35,8 +35,11 @@
 /* Base of gmin stepping when the options set gmin = 0 (SPICE's default). */
 #define NT_GMIN_STEP_BASE 1e-12
 
-/* Incremental updates of Jlin and b0 accumulate rounding: after this many
- * applied changes per parameter, recompute everything from the values. */
+/* Incremental updates of Jlin, b0 and the fixed-node rows accumulate
+ * rounding: after this many applied terms per parameter (or per entry of
+ * the fixed-node rows, if more) on average (a conductance change counts 1,
+ * an input change 1 + the resistors at its node), recompute everything
+ * from the values. */
 #define NT_REFRESH_AFTER 64.0
 
 /* How many logged changes ahead to prefetch when applying them. */
@@ -44,12 +47,13 @@
 
 typedef enum { NT_OK = 0, NT_SINGULAR = 1, NT_NOCONV = 2, NT_FATAL = -1 } nt_result;
 
-/* Everything a conductance change touches, in one 64-byte record per
+/* Everything a conductance change touches, in one 48-byte record per
  * parameter, so that applying a change costs about one cache miss
- * (warm re-solves after thousands of changes in a 1.6 M-resistor net). */
+ * (warm re-solves after thousands of changes in a 1.6 M-resistor net).
+ * The voltages of fixed terminals are not copied here but read through
+ * ra / rb (row_vf), so that an input change never touches the plans. */
 typedef struct {
     double g;        /* conductance currently stamped (S) */
-    double vfa, vfb; /* fixed voltage of n[0] / n[1] at scale 1, 0 if free */
     int s[4];        /* Jlin slots (R layout of circuit.h) */
     int ua, ub;      /* unknowns of n[0] / n[1], -1 if eliminated */
     int ra, rb;      /* fixed-node rows of n[0] / n[1], -1 if not fixed */
@@ -98,12 +102,24 @@ typedef struct {
     double *fx_gsum, *fx_lref, *x_ref;
     double fx_sref;
     int fx_ref_ok;
+    int *fx_node; /* row -> fixed node (n_fx) */
+
+    /* Input changes (a new value of the grounded source fixing the node of
+     * row r), applied in O(degree) by input_apply when fx_inc[r]: every
+     * element touching the node is a resistor, a diode, a current source
+     * or the fixing source itself.  Then the row's fx entries are exactly
+     * the resistors to unknowns (fx_x = -G), and fx_ee[fx_ep[r] ..
+     * fx_ep[r + 1]) lists the other resistors at the node (to ground or to
+     * another fixed node).  Otherwise (a controlled source or a branch
+     * touches the node) a change refreshes everything. */
+    unsigned char *fx_inc;
+    int *fx_ep, *fx_ee;
 
     const eqs_nudge *nu; /* the solver's nudge (EqProp), applied in load/residual */
     double *x_saved, *dv_saved; /* eqs_solver_save_state (lazily allocated) */
 
-    uint64_t seen_epoch, seen_values_epoch;
-    int seen_pos;
+    uint64_t seen_epoch, seen_values_epoch, seen_ichg_epoch;
+    int seen_pos, seen_ipos;
     double n_incremental; /* changes applied since the last full refresh */
 
     /* per-iteration state */
@@ -130,6 +146,13 @@ static inline double vfix(const eqs_circuit *c, int nd)
 /* Cached fixed voltage at scale 1 (nt->vfix1, filled first in refresh_all);
  * ground index -1 never occurs here because unused terminals are skipped. */
 #define VF(nd) (nt->vfix1[(nd)])
+
+/* Fixed voltage (scale 1) of the node of fixed-node row r; 0 when r < 0
+ * (a free node or ground: exactly VF of that node). */
+static inline double row_vf(const newton *nt, int r)
+{
+    return r >= 0 ? nt->vfix1[nt->fx_node[r]] : 0.0;
+}
 
 static inline void addslot(double *A, int slot, double v)
 {
@@ -227,6 +250,10 @@ static eqs_status fx_build(eqs_ctx *ctx, const eqs_circuit *c, newton *nt)
     for (int i = 0; i < c->n_nodes; ++i)
         nt->fx_row[i] = (i > 0 && c->node_unknown[i] < 0 && c->node_fixed_by[i] >= 0) ? nt->n_fx++ : -1;
     size_t nf = (size_t)nt->n_fx + 1;
+    nt->fx_node = eqs_malloc(ctx, nf * sizeof *nt->fx_node);
+    if (!nt->fx_node) return EQS_ERR_NOMEM;
+    for (int i = 0; i < c->n_nodes; ++i)
+        if (nt->fx_row[i] >= 0) nt->fx_node[nt->fx_row[i]] = i;
     nt->fx_p = eqs_calloc(ctx, nf, sizeof *nt->fx_p);
     nt->fx_s0 = eqs_calloc(ctx, nf, sizeof *nt->fx_s0);
     nt->fx_new = eqs_calloc(ctx, nf, sizeof *nt->fx_new);
@@ -245,6 +272,61 @@ static eqs_status fx_build(eqs_ctx *ctx, const eqs_circuit *c, newton *nt)
     eqs_advise_huge(nt->fx_j, (nq ? nq : 1) * sizeof *nt->fx_j);
     eqs_advise_huge(nt->fx_x, (nq ? nq : 1) * sizeof *nt->fx_x);
     if (!nt->fx_j || !nt->fx_x) return EQS_ERR_NOMEM;
+    return EQS_OK;
+}
+
+/* Which fixed nodes take input changes incrementally (fx_inc) and their
+ * resistors to non-unknowns (fx_ep / fx_ee): two passes over the elements,
+ * once, in create (after fx_build). */
+static eqs_status in_build(eqs_ctx *ctx, const eqs_circuit *c, newton *nt)
+{
+    size_t nf = (size_t)nt->n_fx + 1;
+    nt->fx_inc = eqs_malloc(ctx, nf);
+    nt->fx_ep = eqs_calloc(ctx, nf, sizeof *nt->fx_ep);
+    if (!nt->fx_inc || !nt->fx_ep) return EQS_ERR_NOMEM;
+    memset(nt->fx_inc, 1, nf);
+    for (int pass = 0; pass < 2; ++pass) {
+        for (int i = 0; i < c->n_elems; ++i) {
+            const eqs_celem *e = &c->elems[i];
+            for (int t = 0; t < 4; ++t) {
+                int nd = e->n[t];
+                int r = nd > 0 ? nt->fx_row[nd] : -1;
+                if (r < 0) continue;
+                switch (e->kind) {
+                case EQS_EL_R: {
+                    if (t >= 2) break; /* unused terminal slots (defensive) */
+                    int o = e->n[1 - t];
+                    if (o == nd || c->node_unknown[o] >= 0) break; /* no effect / an fx entry */
+                    if (pass == 0) nt->fx_ep[r + 1]++;
+                    else nt->fx_ee[nt->fx_ep[r]++] = i; /* fx_ep: next free slot */
+                    break;
+                }
+                case EQS_EL_D:
+                case EQS_EL_I:
+                    break; /* diodes see vfix1 at every load; I does not depend on V */
+                case EQS_EL_V:
+                    if (e->branch < 0) break; /* the fixing source (node to ground) */
+                    nt->fx_inc[r] = 0;
+                    break;
+                case EQS_EL_E:
+                case EQS_EL_H:
+                case EQS_EL_G:
+                case EQS_EL_F:
+                case EQS_EL_NKINDS:
+                    nt->fx_inc[r] = 0;
+                    break;
+                }
+            }
+        }
+        if (pass == 0) {
+            for (int r = 0; r < nt->n_fx; ++r) nt->fx_ep[r + 1] += nt->fx_ep[r];
+            size_t ne = (size_t)nt->fx_ep[nt->n_fx];
+            nt->fx_ee = eqs_malloc(ctx, (ne ? ne : 1) * sizeof *nt->fx_ee);
+            if (!nt->fx_ee) return EQS_ERR_NOMEM;
+        }
+    }
+    for (int r = nt->n_fx; r > 0; --r) nt->fx_ep[r] = nt->fx_ep[r - 1];
+    nt->fx_ep[0] = 0;
     return EQS_OK;
 }
 
@@ -278,14 +360,15 @@ static void fx_fill(const eqs_circuit *c, newton *nt)
 static void plan_apply(newton *nt, const nt_rplan *pl, double d)
 {
     double *J = nt->Jlin;
+    const double vfa = row_vf(nt, pl->ra), vfb = row_vf(nt, pl->rb);
     if (pl->s[0] >= 0) J[pl->s[0]] += d;
     if (pl->s[1] >= 0) J[pl->s[1]] += d;
     if (pl->s[2] >= 0) J[pl->s[2]] -= d;
     if (pl->s[3] >= 0) J[pl->s[3]] -= d;
-    if (pl->ua >= 0 && pl->ub < 0) nt->b0[pl->ua] -= d * pl->vfb;
-    if (pl->ub >= 0 && pl->ua < 0) nt->b0[pl->ub] -= d * pl->vfa;
+    if (pl->ua >= 0 && pl->ub < 0) nt->b0[pl->ua] -= d * vfb;
+    if (pl->ub >= 0 && pl->ua < 0) nt->b0[pl->ub] -= d * vfa;
     if (pl->ra < 0 && pl->rb < 0) return;
-    double k0 = d * (pl->vfa - pl->vfb);
+    double k0 = d * (vfa - vfb);
     if (pl->ra >= 0) nt->fx_s0[pl->ra] += k0;
     if (pl->rb >= 0) nt->fx_s0[pl->rb] -= k0;
     if (pl->ca >= 0) {
@@ -403,8 +486,6 @@ static void refresh_all(const eqs_circuit *c, newton *nt)
             if (e->param >= 0) {
                 nt_rplan *pl = &nt->plan[e->param];
                 pl->g = val;
-                pl->vfa = VF(e->n[0]);
-                pl->vfb = VF(e->n[1]);
                 for (int q = 0; q < 4; ++q) pl->s[q] = e->slot[q];
                 pl->ua = ua;
                 pl->ub = ub;
@@ -459,17 +540,15 @@ static void refresh_all(const eqs_circuit *c, newton *nt)
     nt->seen_epoch = c->chg_epoch;
     nt->seen_values_epoch = c->values_epoch;
     nt->seen_pos = c->n_chg;
+    nt->seen_ichg_epoch = c->ichg_epoch;
+    nt->seen_ipos = c->n_ichg;
     nt->n_incremental = 0;
 }
 
-/* Bring Jlin/b0 up to date with the circuit's change log: O(changes). */
-static void refresh_values(const eqs_circuit *c, newton *nt)
+/* Apply the conductance change log (O(changes)), or after an overflow of
+ * the log one pass comparing every parameter with its record. */
+static void apply_param_changes(const eqs_circuit *c, newton *nt)
 {
-    if (nt->seen_values_epoch != c->values_epoch ||
-        nt->n_incremental > NT_REFRESH_AFTER * (double)(c->n_params + 1)) {
-        refresh_all(c, nt);
-        return;
-    }
     if (nt->seen_epoch != c->chg_epoch || nt->seen_pos > c->n_chg) {
         /* the log overflowed, but only parameters changed: compare every
          * parameter with its record (one sequential pass) */
@@ -506,6 +585,104 @@ static void refresh_values(const eqs_circuit *c, newton *nt)
         pl->g = c->chg_val[q];
     }
     nt->seen_pos = c->n_chg;
+}
+
+/* The grounded source fixing the node f of row r may have a new value:
+ * move everything that depends on V(f) from the cached vfix1[f] to it.
+ * With dV the change (V, scale 1):
+ *   - b0[u] -= G dV for every resistor G from f to an unknown u (the
+ *     row's fx entries: fx_x = -G, fx_j = u);
+ *   - the constant part of f's own current, fx_s0[r] += (sum of G at f) dV,
+ *     and for a resistor to another fixed node o, fx_s0[row of o] -= G dV;
+ *   - the reference currents fx_lref (= fx_sref fx_s0 + fx entries times
+ *     x_ref) by fx_sref times the same amounts;
+ *   - the parameter plans read vfix1 through row_vf: nothing to do.
+ * Diodes read vfix1 at every load.  Must run after the conductance log is
+ * applied (the G in fx_x and in the elements are then the stamped ones).
+ * Returns the number of terms updated (0 when V(f) did not change), or -1
+ * when the node does not allow it (fx_inc[r] = 0): refresh everything. */
+static int input_apply(const eqs_circuit *c, newton *nt, int r)
+{
+    const int f = nt->fx_node[r];
+    const double v = eqs_circuit_fixed_voltage(c, f, 1.0);
+    const double dv = v - nt->vfix1[f];
+    if (dv == 0) return 0;
+    if (!nt->fx_inc[r]) return -1;
+    nt->vfix1[f] = v;
+    const int *J = nt->fx_j;
+    const double *X = nt->fx_x;
+    double *b0 = nt->b0, gs = 0;
+    const int q0 = nt->fx_p[r], q1 = nt->fx_p[r + 1];
+    for (int q = q0; q < q1; ++q) {
+        b0[J[q]] += X[q] * dv;
+        gs -= X[q];
+    }
+    double ds = gs * dv;
+    for (int k = nt->fx_ep[r]; k < nt->fx_ep[r + 1]; ++k) {
+        const eqs_celem *e = &c->elems[nt->fx_ee[k]];
+        int o = e->n[0] == f ? e->n[1] : e->n[0];
+        double gd = e->value * dv;
+        ds += gd;
+        int ro = nt->fx_row[o];
+        if (ro >= 0) {
+            nt->fx_s0[ro] -= gd;
+            if (nt->fx_ref_ok) nt->fx_lref[ro] -= nt->fx_sref * gd;
+        }
+    }
+    nt->fx_s0[r] += ds;
+    if (nt->fx_ref_ok) nt->fx_lref[r] += nt->fx_sref * ds;
+    return 1 + (q1 - q0) + (nt->fx_ep[r + 1] - nt->fx_ep[r]);
+}
+
+/* Apply the input change log (O(degree) per logged node), or after an
+ * overflow of the log compare every fixed node.  Returns -1 when a changed
+ * node needs the full refresh. */
+static int apply_input_changes(const eqs_circuit *c, newton *nt)
+{
+    long terms = 0;
+    if (nt->seen_ichg_epoch != c->ichg_epoch || nt->seen_ipos > c->n_ichg) {
+        for (int r = 0; r < nt->n_fx; ++r) {
+            int m = input_apply(c, nt, r);
+            if (m < 0) return -1;
+            terms += m;
+        }
+    } else {
+        for (int q = nt->seen_ipos; q < c->n_ichg; ++q) {
+            int r = nt->fx_row[c->ichg[q]];
+            int m = r >= 0 ? input_apply(c, nt, r) : -1;
+            if (m < 0) return -1;
+            terms += m;
+        }
+    }
+    nt->n_incremental += (double)terms;
+    nt->seen_ichg_epoch = c->ichg_epoch;
+    nt->seen_ipos = c->n_ichg;
+    return 0;
+}
+
+/* Bring Jlin/b0 and the fixed-node rows up to date with the circuit's
+ * change logs: conductances first, then inputs (input_apply reads the
+ * stamped conductances).  A full refresh instead when other values
+ * changed, when an input node does not allow the incremental update, or
+ * after NT_REFRESH_AFTER incremental terms per parameter (or per fixed-row
+ * entry, if more) on average (bounds the rounding drift of b0 and fx_s0).  Returns 1 after a full
+ * refresh, 0 otherwise. */
+static int refresh_values(const eqs_circuit *c, newton *nt)
+{
+    /* per parameter, or per resistor at a fixed node when there are more
+     * of those (a circuit without trainable elements still has inputs) */
+    const int nq = nt->n_fx ? nt->fx_p[nt->n_fx] : 0;
+    const double base = (double)(c->n_params > nq ? c->n_params : nq) + 1.0;
+    if (nt->seen_values_epoch != c->values_epoch || nt->n_incremental > NT_REFRESH_AFTER * base) {
+        refresh_all(c, nt);
+        return 1;
+    }
+    apply_param_changes(c, nt);
+    if (apply_input_changes(c, nt) < 0) {
+        refresh_all(c, nt);
+        return 1;
+    }
+    return 0;
 }
 
 /* ---- set / iterate / test ------------------------------------------- */
@@ -786,6 +963,10 @@ static void nt_destroy(eqs_solver *s)
     eqs_free(ctx, nt->d_ip);
     eqs_free(ctx, nt->d_gp);
     eqs_free(ctx, nt->fx_row);
+    eqs_free(ctx, nt->fx_node);
+    eqs_free(ctx, nt->fx_inc);
+    eqs_free(ctx, nt->fx_ep);
+    eqs_free(ctx, nt->fx_ee);
     eqs_free(ctx, nt->fx_p);
     eqs_free(ctx, nt->fx_j);
     eqs_free(ctx, nt->fx_x);
@@ -862,6 +1043,7 @@ static eqs_status nt_create(eqs_solver *s)
         if (st != EQS_OK) return st;
     }
     eqs_status fst = fx_build(ctx, c, nt);
+    if (fst == EQS_OK) fst = in_build(ctx, c, nt);
     if (fst != EQS_OK) return fst;
     refresh_all(c, nt);
     return EQS_OK;
@@ -923,7 +1105,7 @@ static eqs_status nt_solve(eqs_solver *s, eqs_solve_mode mode, eqs_solve_info *i
     nt->max_update = 0;
     nt->resid = 0;
     nt->nu = s->nudge.n > 0 ? &s->nudge : NULL;
-    refresh_values(c, nt);
+    info->full_refresh = refresh_values(c, nt);
     if (nt->n == 0) { /* everything fixed */
         publish(s, nt, info);
         return EQS_OK;
@@ -1049,6 +1231,59 @@ static eqs_status nt_adjoint(eqs_solver *s, const double *b, double *lambda)
         int u = c->node_unknown[i];
         if (u >= 0) lambda[i] = w[u];
     }
+    return EQS_OK;
+}
+
+/* ---- test hook ------------------------------------------------------ */
+
+/* ||a - b||_inf / ||b||_inf (0 when both are 0). */
+static double rel_diff(const double *a, const double *b, int n)
+{
+    double d = 0, m = 0;
+    for (int i = 0; i < n; ++i) {
+        d = fmax(d, fabs(a[i] - b[i]));
+        m = fmax(m, fabs(b[i]));
+    }
+    return d == 0 ? 0.0 : d / m;
+}
+
+eqs_status eqs_newton_refresh_check(eqs_solver *s, double *max_rel)
+{
+    if (s->ops != &eqs_backend_newton)
+        return EQS_ERROR(s->ctx, EQS_ERR_UNSUPPORTED, "refresh check: not a newton solver");
+    newton *nt = s->impl;
+    const eqs_circuit *c = s->c;
+    refresh_values(c, nt);
+    const int nq = nt->n_fx ? nt->fx_p[nt->n_fx] : 0;
+    const int nf = nt->n_fx, nn = c->n_nodes, nz = nt->nnz, n = nt->n;
+    const size_t total = (size_t)nz + (size_t)n + (size_t)nq + 4 * (size_t)nf + (size_t)nn + 1;
+    double *w = eqs_malloc(s->ctx, total * sizeof *w);
+    if (!w) return EQS_ERR_NOMEM;
+    double *J = w, *b0 = J + nz, *fxx = b0 + n, *s0 = fxx + nq, *gsum = s0 + nf,
+           *lref = gsum + nf, *lexp = lref + nf, *vf = lexp + nf;
+    memcpy(J, nt->Jlin, (size_t)nz * sizeof *J);
+    memcpy(b0, nt->b0, (size_t)n * sizeof *b0);
+    memcpy(fxx, nt->fx_x, (size_t)nq * sizeof *fxx);
+    memcpy(s0, nt->fx_s0, (size_t)nf * sizeof *s0);
+    memcpy(gsum, nt->fx_gsum, (size_t)nf * sizeof *gsum);
+    memcpy(lref, nt->fx_lref, (size_t)nf * sizeof *lref);
+    memcpy(vf, nt->vfix1, (size_t)nn * sizeof *vf);
+    const int ref_ok = nt->fx_ref_ok;
+    refresh_all(c, nt);
+    double r = fmax(rel_diff(J, nt->Jlin, nz), rel_diff(b0, nt->b0, n));
+    r = fmax(r, fmax(rel_diff(fxx, nt->fx_x, nq), rel_diff(s0, nt->fx_s0, nf)));
+    r = fmax(r, fmax(rel_diff(gsum, nt->fx_gsum, nf), rel_diff(vf, nt->vfix1, nn)));
+    if (ref_ok) { /* the reference currents by their definition, from the rebuilt rows */
+        for (int q = 0; q < nf; ++q) {
+            double l = nt->fx_sref * nt->fx_s0[q];
+            for (int k = nt->fx_p[q]; k < nt->fx_p[q + 1]; ++k)
+                l += nt->fx_x[k] * nt->x_ref[nt->fx_j[k]];
+            lexp[q] = l;
+        }
+        r = fmax(r, rel_diff(lref, lexp, nf));
+    }
+    eqs_free(s->ctx, w);
+    *max_rel = r;
     return EQS_OK;
 }
 

@@ -68,6 +68,16 @@ extern const eqs_backend_ops eqs_backend_ngspice;
 eqs_status eqs_ngspice_run_deck(eqs_ctx *ctx, char **deck, int n, const char *const *names,
                                 double *values, int *n_plots, int *n_circuits);
 
+/* Test hook of the Newton backend (newton.c): bring the solver's linear
+ * part up to date with the circuit's change logs as a solve would (the
+ * incremental path when it applies), then compare it with a rebuild from
+ * every element value: Jlin, b0, the fixed-node rows (fx_x, fx_s0, |fx_x|
+ * sums, reference currents fx_lref) and the fixed voltages.  *max_rel gets
+ * the largest normwise relative difference ||inc - full||_inf /
+ * ||full||_inf over those arrays.  The solver keeps the rebuilt values.
+ * Allocates (test use only); EQS_ERR_UNSUPPORTED for other backends. */
+eqs_status eqs_newton_refresh_check(eqs_solver *s, double *max_rel);
+
 /* ---- sparse linear solvers used by Newton ---- */
 typedef struct eqs_linsolve eqs_linsolve;
 
