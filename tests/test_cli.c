@@ -38,7 +38,7 @@ static double csv_value(const char *csv, const char *name)
 
 START_TEST(test_help_and_usage_errors)
 {
-    const char *const cmds[][3] = {{"--help", NULL, NULL}, {"op", "--help", NULL},
+    const char *const cmds[][4] = {{"--help", NULL, NULL}, {"op", "--help", NULL},
                                    {"compare", "--help", NULL}, {"gen", "--help", NULL},
                                    {"gen", "drn", "--help"}, {"bench", "--help", NULL},
                                    {"grad", "--help", NULL}, {"bench", "train", "--help"}};
