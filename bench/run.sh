@@ -6,6 +6,10 @@ cli=${1:-build/eqspice}
 out=bench/results
 mkdir -p "$out" bench/tmp
 raw=$out/op.txt
+field() { sed -n "s/.* $2=\([^ ]*\).*/\1/p" <<<"$1"; }
+# BENCH_ONLY=op or BENCH_ONLY=train runs one of the two parts.
+only=${BENCH_ONLY:-all}
+if [ "$only" != train ]; then
 : > "$raw"
 
 # layers  newton-repeats  ngspice-repeats
@@ -21,7 +25,6 @@ for c in "${cases[@]}"; do
 done
 rm -f bench/tmp/drn.cir
 
-field() { sed -n "s/.* $2=\([^ ]*\).*/\1/p" <<<"$1"; }
 ms() { awk -v x="$1" 'BEGIN { if (x == "nan") print "n/a"; else printf "%.3f", x * 1000 }'; }
 {
   echo "# Operating-point benchmark"
@@ -66,8 +69,10 @@ ms() { awk -v x="$1" 'BEGIN { if (x == "nan") print "n/a"; else printf "%.3f", x
   echo "784-1024-10 <= 2 s and <= 1 GiB."
 } > "$out/op.md"
 cat "$out/op.md"
+fi
 
 # ---- training throughput (issue 4): the trainer of `eqspice train` ----------
+[ "$only" != op ] || exit 0
 rawt=$out/train.txt
 : > "$rawt"
 # layers  batch  solver  seconds

@@ -140,7 +140,7 @@ int cli_bench_train(int argc, char **argv)
         double el = t - t0, samples = (double)steps * (double)batch;
         printf("bench: layers=");
         for (int l = 0; l < nlayers; ++l) printf("%s%d", l ? "," : "", layers[l]);
-        printf(" batch=%ld solver=%s method=%s samples=%.0f seconds=%.3f samples_per_s=%.1f"
+        printf(" batch=%ld solver=%s method=%s samples=%.0f seconds=%.3f samples_per_s=%.4g"
                " step_ms=%.4g\n",
                batch, solver, method, samples, el, samples / el, 1e3 * el / (double)steps);
     }
