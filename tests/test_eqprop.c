@@ -850,6 +850,89 @@ START_TEST(test_cli_grad)
 }
 END_TEST
 
+/* `eqspice grad` with differential outputs: --target POS,NEG=VALUE, the
+ * CSV equals the library's adjoint, centered EqProp agrees, bad targets. */
+START_TEST(test_cli_grad_pairs)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/pairs.cir", tu_temp_dir());
+    FILE *fp = fopen(path, "w");
+    ck_assert_ptr_nonnull(fp);
+    fputs(pairs_chol, fp);
+    fclose(fp);
+    char *out = NULL, *err = NULL;
+    double adj[32], cen[32], ng[32];
+    const char *const a1[] = {"grad", path, "--target", "o1,o2=0.1", "--target", "O3,o4=-0.05",
+                              "--target", "o5,ref=0.2", "--method", "adjoint", NULL};
+    ck_assert_int_eq(run(a1, &out, &err), 0);
+    ck_assert_int_eq(csv_grad(out, adj, 32), 13);
+    free(out);
+    free(err);
+    /* the same through the library */
+    fixture f;
+    fx_open(&f, pairs_chol, NULL, EQS_BACKEND_NEWTON);
+    const double y[3] = {0.1, -0.05, 0.2};
+    ck_assert_int_eq(eqs_eqprop_set_targets(f.ep, y), EQS_OK);
+    memcpy(f.y, y, sizeof y);
+    fd_gradient(&f); /* independent of the CLI's adjoint */
+    double e = rel_inf(adj, f.fd, f.np);
+    ck_assert_msg(e <= 1e-5, "CLI adjoint vs FD: %.3g", e);
+    fx_close(&f);
+    const char *const a2[] = {"grad", path, "--target", "o1,o2=0.1", "--target", "o3,o4=-0.05",
+                              "--target", "o5,ref=0.2", NULL};
+    ck_assert_int_eq(run(a2, &out, &err), 0);
+    ck_assert_int_eq(csv_grad(out, cen, 32), 13);
+    free(out);
+    free(err);
+    ck_assert(cosine(cen, adj, 13) >= 0.9999 && rel_l2(cen, adj, 13) <= 1e-3);
+    const char *const a3[] = {"grad", path, "--target", "o1,o2=0.1", "--target", "o3,o4=-0.05",
+                              "--target", "o5,ref=0.2", "--solver", "ngspice", NULL};
+    ck_assert_int_eq(run(a3, &out, &err), 0);
+    ck_assert_int_eq(csv_grad(out, ng, 32), 13);
+    free(out);
+    free(err);
+    ck_assert_msg(rel_l2(ng, adj, 13) <= 1e-3, "ngspice pairs: %.3g", rel_l2(ng, adj, 13));
+
+    const struct {
+        const char *t1, *t2, *t3, *msg;
+    } bad[] = {
+        {"o1=0.1", "o3,o4=0", "o5,ref=0", "use --target POS,NEG=VALUE"},
+        {"o1,o2=0.1", "o3,o4=0", "o5,o4=0", "no --target for output pair 'o5,ref'"},
+        {"o1,o2=0.1", "o3,o4=0", "o2,o1=0", "no --target for output pair 'o5,ref'"},
+        {"o1,o2=0.1", "o1,o2=0", "o5,ref=0", "two targets for pair 'o1,o2'"},
+        {",o2=0.1", "o3,o4=0", "o5,ref=0", "expected POS,NEG=VALUE"},
+        {"o1,=0.1", "o3,o4=0", "o5,ref=0", "expected POS,NEG=VALUE"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; ++i) {
+        char b1[64], b2[64], b3[64];
+        snprintf(b1, sizeof b1, "%s", bad[i].t1);
+        snprintf(b2, sizeof b2, "%s", bad[i].t2);
+        snprintf(b3, sizeof b3, "%s", bad[i].t3);
+        const char *const av[] = {"grad", path, "--target", b1, "--target", b2,
+                                  "--target", b3, NULL};
+        ck_assert_int_ne(run(av, &out, &err), 0);
+        ck_assert_msg(strstr(err, bad[i].msg) != NULL, "case %zu: %s", i, err);
+        free(out);
+        free(err);
+    }
+    const char *const a4[] = {"grad", path, "--target", "o1,o2=0.1", "--target", "o3,o4=-0.05",
+                              "--target", "o5,ref=0.2", "--target", "o1,o3=0", NULL};
+    ck_assert_int_ne(run(a4, &out, &err), 0);
+    ck_assert_msg(strstr(err, "--target 'o1,o3' is not an .output_pair") != NULL, "%s", err);
+    free(out);
+    free(err);
+    /* a pair target on a single-ended netlist */
+    char lay[4096];
+    snprintf(lay, sizeof lay, "%s", tu_path("netlists/layered.cir"));
+    const char *const a5[] = {"grad", lay, "--target", "o1,o2=0.2", NULL};
+    ck_assert_int_ne(run(a5, &out, &err), 0);
+    ck_assert_msg(strstr(err, "names a pair, but the outputs are single-ended") != NULL, "%s",
+                  err);
+    free(out);
+    free(err);
+}
+END_TEST
+
 START_TEST(test_cli_grad_errors)
 {
     char lay[4096], div[4096];
@@ -931,6 +1014,7 @@ Suite *suite_eqprop(void)
     tcase_set_timeout(cli, 300);
     tcase_add_test(cli, test_cli_grad);
     tcase_add_test(cli, test_cli_grad_errors);
+    tcase_add_test(cli, test_cli_grad_pairs);
     suite_add_tcase(s, cli);
     return s;
 }
