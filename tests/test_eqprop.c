@@ -647,6 +647,28 @@ START_TEST(test_pairs_hook)
     eqs_deck_free(f.ctx, &deck);
     eqs_solver_clear_nudge(f.s);
     fx_close(&f);
+
+    /* a pair whose two nodes are held by sources cannot be nudged */
+    eqs_ctx *ctx = tu_ctx();
+    eqs_netlist *nl = NULL;
+    eqs_circuit *c = NULL;
+    eqs_solver *s = NULL;
+    eqs_eqprop *ep = NULL;
+    ck_assert_int_eq(eqs_netlist_read_string(ctx,
+                                             "t\nv1 a 0 1\nv2 b 0 2\nr1 a m 1k\nr2 m b 1k\n"
+                                             ".output_pair a b\n.end\n",
+                                             "fixed.cir", &nl),
+                     EQS_OK);
+    ck_assert_int_eq(eqs_circuit_create(ctx, nl, &c), EQS_OK);
+    ck_assert_int_eq(eqs_solver_create(ctx, c, EQS_BACKEND_NEWTON, NULL, &s), EQS_OK);
+    ck_assert_int_eq(eqs_eqprop_create(ctx, s, &ep), EQS_ERR_INPUT);
+    ck_assert_msg(strstr(eqs_ctx_error(ctx), "fixed.cir:6:14: error: output pair 'a b': both "
+                                             "nodes are held by voltage sources") != NULL,
+                  "%s", eqs_ctx_error(ctx));
+    eqs_solver_free(&s);
+    eqs_circuit_free(&c);
+    eqs_netlist_free(&nl);
+    eqs_ctx_free(&ctx);
 }
 END_TEST
 
