@@ -256,6 +256,8 @@ typedef struct {
     double bias_V;         /* Default: 0.0 V */
     double diode_is_A;     /* Default: 1e-14 A */
     double diode_n;        /* Default: 1 */
+    int output_pairs;      /* 1: differential outputs, 2 nodes o<k>p, o<k>n per unit
+                              of the last layer and .output_pair.  Default: 0 */
 } eqs_drn_spec;
 
 void eqs_drn_spec_defaults(eqs_drn_spec *spec);
