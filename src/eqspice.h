@@ -215,6 +215,19 @@ const char *eqs_backend_name(eqs_backend_id b);
  * it as extra VCCS and current-source cards. */
 eqs_status eqs_solver_set_nudge(eqs_solver *s, int n, const int *nodes, const double *g_S,
                                 const double *inj_A);
+/* Differential nudge (output pairs, .output_pair): for each k a
+ * conductance g_S[k] (S, any sign) between user nodes pos[k] and neg[k]
+ * and a current inj_A[k] (A) injected into pos[k] and drawn from neg[k]:
+ * KCL of pos gains g (V_pos - V_neg) - inj, KCL of neg the opposite.  A
+ * conductance beta in series with a source y_k from pos to neg is
+ * g = beta, inj = beta * y_k.  Either node may be ground or held by a
+ * source (its terms drop), not both; pos != neg; when both are free the
+ * pair's coupling must be in the compiled pattern (declared by
+ * .output_pair), else EQS_ERR_INPUT.  Replaces any per-node nudge (and
+ * eqs_solver_set_nudge replaces any pair nudge); eqs_solver_clear_nudge
+ * clears both.  Allocation as for eqs_solver_set_nudge. */
+eqs_status eqs_solver_set_nudge_pairs(eqs_solver *s, int n, const int *pos, const int *neg,
+                                      const double *g_S, const double *inj_A);
 void eqs_solver_clear_nudge(eqs_solver *s);
 /* Remember the last solution as the warm start point / go back to it
  * (voltages and, for Newton, the iterate and junction voltages).  The
@@ -243,6 +256,8 @@ typedef struct {
     double bias_V;         /* Default: 0.0 V */
     double diode_is_A;     /* Default: 1e-14 A */
     double diode_n;        /* Default: 1 */
+    int output_pairs;      /* 1: differential outputs, 2 nodes o<k>p, o<k>n per unit
+                              of the last layer and .output_pair.  Default: 0 */
 } eqs_drn_spec;
 
 void eqs_drn_spec_defaults(eqs_drn_spec *spec);
@@ -523,8 +538,15 @@ const char *eqs_nudge_kind_name(eqs_nudge_kind k);
 eqs_status eqs_eqprop_create(eqs_ctx *ctx, eqs_solver *s, eqs_eqprop **out);
 void eqs_eqprop_free(eqs_eqprop **ep);
 int eqs_eqprop_output_count(const eqs_eqprop *ep);
-/* User node index (eqs_circuit_node_name) of output k, in .output order. */
+/* User node index (eqs_circuit_node_name) of output k, in .output order;
+ * for differential outputs (.output_pair) the positive node of pair k. */
 int eqs_eqprop_output_node(const eqs_eqprop *ep, int k);
+/* Negative node of output pair k (.output_pair); 0 (ground) for a
+ * single-ended output, -1 if out of range.  Output k's value is always
+ * V[output_node] - V[output_neg] (V[0] = 0). */
+int eqs_eqprop_output_neg(const eqs_eqprop *ep, int k);
+/* 1 when the outputs are differential pairs (.output_pair). */
+int eqs_eqprop_output_pairs(const eqs_eqprop *ep);
 /* Targets y_k (V), one per output in .output order; must be finite. */
 eqs_status eqs_eqprop_set_targets(eqs_eqprop *ep, const double *y_V);
 /* Default beta (S): 1e-3 times the mean trainable conductance (all
@@ -560,10 +582,14 @@ double eqs_circuit_input_get(const eqs_circuit *c, int k);
  * controlled source or a branch, makes the next Newton solve refresh its
  * linear part once (O(elements)).  Set all inputs of a sample, then solve. */
 eqs_status eqs_circuit_input_set(eqs_circuit *c, int k, double volts);
+/* Number of outputs (classes): .output nodes, or .output_pair pairs. */
 int eqs_circuit_output_count(const eqs_circuit *c);
-/* Node index (as in eqs_solver_voltages) of the k-th .output node; -1 if
- * out of range. */
+/* Node index (as in eqs_solver_voltages) of the k-th .output node (the
+ * positive node of pair k with .output_pair); -1 if out of range. */
 int eqs_circuit_output_node(const eqs_circuit *c, int k);
+/* Negative node of pair k (.output_pair); 0 for single-ended outputs; -1
+ * if out of range. */
+int eqs_circuit_output_neg(const eqs_circuit *c, int k);
 
 /* Write the circuit with its current values (trained conductances as
  * R = 1/G, input source values, %.17g) as a netlist that stock ngspice runs

@@ -38,10 +38,11 @@ static double csv_value(const char *csv, const char *name)
 
 START_TEST(test_help_and_usage_errors)
 {
-    const char *const cmds[][4] = {{"--help", NULL, NULL}, {"op", "--help", NULL},
-                                   {"compare", "--help", NULL}, {"gen", "--help", NULL},
-                                   {"gen", "drn", "--help"}, {"bench", "--help", NULL},
-                                   {"grad", "--help", NULL}, {"bench", "train", "--help"}};
+    /* each row NULL-terminated (tu_run_cli reads up to the NULL) */
+    const char *const cmds[][4] = {{"--help", NULL, NULL, NULL}, {"op", "--help", NULL, NULL},
+                                   {"compare", "--help", NULL, NULL}, {"gen", "--help", NULL, NULL},
+                                   {"gen", "drn", "--help", NULL}, {"bench", "--help", NULL, NULL},
+                                   {"grad", "--help", NULL, NULL}, {"bench", "train", "--help", NULL}};
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; ++i) {
         char *out = NULL, *err = NULL;
         int rc = tu_run_cli(cmds[i], &out, &err, 20);
@@ -50,7 +51,8 @@ START_TEST(test_help_and_usage_errors)
         free(out);
         free(err);
     }
-    const char *const bad[][4] = {{"frobnicate", NULL, NULL, NULL},
+    /* [5]: every row ends with a NULL (missing initialisers are NULL) */
+    const char *const bad[][5] = {{"frobnicate", NULL, NULL, NULL},
                                   {"op", NULL, NULL, NULL},
                                   {"op", "x.cir", "--solver", "spectre"},
                                   {"op", "x.cir", "--repeat", "0"},

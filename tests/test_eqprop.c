@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 
 #include "netlist/netlist.h"
+#include "solver/solver.h"
 
 /* Tight tolerances: EqProp and finite differences difference nearby states. */
 #define T_RELTOL 1e-12
@@ -80,7 +81,8 @@ static void fx_open(fixture *f, const char *text, const char *path, eqs_backend_
     ck_assert_int_eq(eqs_eqprop_free_phase(f->ep, EQS_SOLVE_COLD, NULL), EQS_OK);
     const double *v = eqs_eqprop_voltages(f->ep, 0);
     for (int k = 0; k < f->nout; ++k)
-        f->y[k] = v[eqs_eqprop_output_node(f->ep, k)] + target_offset(k);
+        f->y[k] = v[eqs_eqprop_output_node(f->ep, k)] - v[eqs_eqprop_output_neg(f->ep, k)] +
+                  target_offset(k);
     ck_assert_int_eq(eqs_eqprop_set_targets(f->ep, f->y), EQS_OK);
     ck_assert_int_eq(eqs_eqprop_free_phase(f->ep, EQS_SOLVE_WARM, NULL), EQS_OK);
 }
@@ -102,7 +104,9 @@ static double loss_of(const fixture *f)
     const double *v = eqs_solver_voltages(f->s);
     double c = 0;
     for (int k = 0; k < f->nout; ++k) {
-        double d = v[eqs_eqprop_output_node(f->ep, k)] - f->y[k];
+        /* differential outputs: V+ - V- (the negative node is 0 = ground,
+         * V = 0, for single-ended outputs) */
+        double d = v[eqs_eqprop_output_node(f->ep, k)] - v[eqs_eqprop_output_neg(f->ep, k)] - f->y[k];
         c += 0.5 * d * d;
     }
     return c;
@@ -462,11 +466,15 @@ static void check_nudge_element(const char *text, double beta)
     ck_assert_ptr_nonnull(end);
     len = (size_t)(end - text);
     memcpy(t2, text, len);
+    /* an explicit resistor 1/beta from the output (positive node) to a
+     * source at y_k whose other end is ground or the pair's negative node */
     for (int k = 0; k < f.nout; ++k)
         len += (size_t)snprintf(t2 + len, cap - len,
-                                "rnudge%d %s tgt%d %.17g\nvnudge%d tgt%d 0 %.17g\n", k,
+                                "rnudge%d %s tgt%d %.17g\nvnudge%d tgt%d %s %.17g\n", k,
                                 eqs_circuit_node_name(f.c, eqs_eqprop_output_node(f.ep, k)), k,
-                                1.0 / beta, k, k, f.y[k]);
+                                1.0 / beta, k, k,
+                                eqs_circuit_node_name(f.c, eqs_eqprop_output_neg(f.ep, k)),
+                                f.y[k]);
     snprintf(t2 + len, cap - len, ".end\n");
     eqs_ctx *ctx = tu_ctx();
     eqs_netlist *nl = NULL;
@@ -475,7 +483,9 @@ static void check_nudge_element(const char *text, double beta)
     ck_assert_msg(eqs_netlist_read_string(ctx, t2, "explicit.cir", &nl) == EQS_OK, "%s",
                   eqs_ctx_error(ctx));
     ck_assert_int_eq(eqs_circuit_create(ctx, nl, &c), EQS_OK);
-    ck_assert_int_eq(eqs_circuit_is_reciprocal(c), eqs_circuit_is_reciprocal(f.c));
+    /* a floating target source makes the explicit circuit MNA (KLU) */
+    if (!eqs_eqprop_output_pairs(f.ep))
+        ck_assert_int_eq(eqs_circuit_is_reciprocal(c), eqs_circuit_is_reciprocal(f.c));
     eqs_solver_options opt;
     eqs_solver_options_defaults(&opt);
     opt.reltol = T_RELTOL;
@@ -506,6 +516,181 @@ START_TEST(test_nudge_equals_element)
     char *text = drn_text(l, 3, 12.0, 11);     /* CHOLMOD */
     check_nudge_element(text, 2e-5);
     free(text);
+}
+END_TEST
+
+/* ---- differential outputs (.output_pair) ------------------------------ */
+
+/* CHOLMOD: resistors, a diode, grounded sources; two pairs of free nodes
+ * and a third pair whose negative node is held by a source (its terms
+ * drop). */
+static const char pairs_chol[] =
+    "differential pairs, reciprocal\n"
+    ".model dm D(is=1e-14 n=1.5)\n"
+    "v1 in 0 dc 1.2\n"
+    "v2 ref 0 dc 0.3\n"
+    "r1 in a 1k\n"
+    "r2 a 0 2.2k\n"
+    "r3 a o1 1.5k\n"
+    "r4 a o2 3.3k\n"
+    "r5 o1 o2 4.7k\n"
+    "r6 o1 b 2k\n"
+    "r7 o2 b 2.7k\n"
+    "d1 b 0 dm\n"
+    "r8 b o3 1.2k\n"
+    "r9 o3 o4 5.6k\n"
+    "r10 o4 0 3.9k\n"
+    "r11 o3 ref 6.8k\n"
+    "r12 b o5 2k\n"
+    "r13 o5 0 8.2k\n"
+    ".output_pair o1 o2 o3 o4\n"
+    "*eqspice .output_pair o5 ref\n"
+    ".trainable r*\n"
+    ".end\n";
+
+/* KLU: the MNA network above with pair outputs (one across the VCVS-driven
+ * side, one across the floating source's node and its neighbour). */
+static char *pairs_klu_text(void)
+{
+    const char *out = strstr(mna_diodes, ".output o1 o2 b\n");
+    ck_assert_ptr_nonnull(out);
+    size_t pre = (size_t)(out - mna_diodes);
+    const char *rest = out + strlen(".output o1 o2 b\n");
+    char *t = malloc(strlen(mna_diodes) + 64);
+    memcpy(t, mna_diodes, pre);
+    sprintf(t + pre, ".output_pair o1 b o2 m\n%s", rest);
+    return t;
+}
+
+START_TEST(test_pairs_adjoint_fd)
+{
+    fixture f;
+    fx_open(&f, pairs_chol, NULL, EQS_BACKEND_NEWTON);
+    ck_assert_int_eq(eqs_circuit_is_reciprocal(f.c), 1);
+    ck_assert_int_eq(eqs_eqprop_output_pairs(f.ep), 1);
+    ck_assert_int_eq(f.nout, 3);
+    ck_assert_str_eq(eqs_circuit_node_name(f.c, eqs_eqprop_output_neg(f.ep, 2)), "ref");
+    ck_assert_int_eq(eqs_circuit_output_count(f.c), 3);
+    ck_assert_int_eq(eqs_circuit_output_neg(f.c, 1), eqs_eqprop_output_neg(f.ep, 1));
+    /* the loss is the differential one */
+    const double *v = eqs_eqprop_voltages(f.ep, 0);
+    double c = 0;
+    for (int k = 0; k < 3; ++k) {
+        double d = v[eqs_eqprop_output_node(f.ep, k)] - v[eqs_eqprop_output_neg(f.ep, k)] - f.y[k];
+        c += 0.5 * d * d;
+    }
+    ck_assert_double_eq_tol(eqs_eqprop_loss(f.ep, v), c, 1e-15);
+    ck_assert_double_gt(c, 1e-4);
+    check_adjoint_fd(&f, "pairs (cholmod)");
+    check_centered(&f, EQS_NUDGE_CONDUCTANCE, "pairs (cholmod)");
+    check_centered(&f, EQS_NUDGE_CURRENT, "pairs (cholmod)");
+    fx_close(&f);
+
+    char *t = pairs_klu_text();
+    fx_open(&f, t, NULL, EQS_BACKEND_NEWTON);
+    ck_assert_int_eq(eqs_circuit_is_reciprocal(f.c), 0);
+    ck_assert_int_eq(f.nout, 2);
+    /* non-reciprocal: EqProp does not estimate the gradient here (no
+     * energy), so only the adjoint is checked; the KLU pair nudge itself is
+     * checked against an explicit element in test_pairs_nudge_equals_element */
+    check_adjoint_fd(&f, "pairs (klu)");
+    fx_close(&f);
+    free(t);
+}
+END_TEST
+
+START_TEST(test_pairs_nudge_equals_element)
+{
+    check_nudge_element(pairs_chol, 1e-4); /* hook on CHOLMOD, explicit on KLU */
+    char *t = pairs_klu_text();
+    check_nudge_element(t, 1e-4); /* KLU */
+    free(t);
+}
+END_TEST
+
+/* The pair hook: errors, and the ngspice deck's VCCS + current source. */
+START_TEST(test_pairs_hook)
+{
+    fixture f;
+    fx_open(&f, pairs_chol, NULL, EQS_BACKEND_NEWTON);
+    int o1 = eqs_circuit_node_find(f.c, "o1"), o2 = eqs_circuit_node_find(f.c, "o2");
+    int o3 = eqs_circuit_node_find(f.c, "o3"), a = eqs_circuit_node_find(f.c, "a");
+    int in = eqs_circuit_node_find(f.c, "in"), ref = eqs_circuit_node_find(f.c, "ref");
+    double g = 1e-3, i0 = 2e-4;
+    /* not a declared pair: no coupling in the pattern */
+    ck_assert_int_eq(eqs_solver_set_nudge_pairs(f.s, 1, &o1, &o3, &g, &i0), EQS_ERR_INPUT);
+    ck_assert_int_eq(eqs_solver_set_nudge_pairs(f.s, 1, &o1, &o1, &g, &i0), EQS_ERR_INPUT);
+    ck_assert_int_eq(eqs_solver_set_nudge_pairs(f.s, 1, &in, &ref, &g, &i0), EQS_ERR_INPUT);
+    /* a node to ground or to a fixed node needs no coupling */
+    int zero = 0;
+    ck_assert_int_eq(eqs_solver_set_nudge_pairs(f.s, 1, &a, &zero, &g, &i0), EQS_OK);
+    ck_assert_int_eq(eqs_solver_set_nudge_pairs(f.s, 1, &in, &a, &g, &i0), EQS_OK);
+    /* pair to ground == per-node nudge */
+    ck_assert_int_eq(eqs_solver_set_nudge_pairs(f.s, 1, &a, &zero, &g, &i0), EQS_OK);
+    ck_assert_int_eq(eqs_solver_solve(f.s, EQS_SOLVE_COLD, NULL), EQS_OK);
+    double va = eqs_solver_voltages(f.s)[a];
+    ck_assert_int_eq(eqs_solver_set_nudge(f.s, 1, &a, &g, &i0), EQS_OK);
+    ck_assert_int_eq(eqs_solver_solve(f.s, EQS_SOLVE_COLD, NULL), EQS_OK);
+    ck_assert_double_eq_tol(eqs_solver_voltages(f.s)[a], va, 1e-12);
+    /* the deck */
+    ck_assert_int_eq(eqs_solver_set_nudge_pairs(f.s, 1, &o1, &o2, &g, &i0), EQS_OK);
+    char **deck = NULL;
+    eqs_solver_options opt;
+    eqs_solver_options_defaults(&opt);
+    ck_assert_int_eq(eqs_deck_build_nudged(f.ctx, f.c, &opt, &f.s->nudge, 1, &deck), EQS_OK);
+    int seen = 0;
+    for (char **l = deck; *l; ++l) {
+        if (!strcmp(*l, "g.eqs_nudgep0 o1 o2 o1 o2 0.001")) seen |= 1;
+        if (!strcmp(*l, "i.eqs_nudgep0 o2 o1 dc 0.00020000000000000001")) seen |= 2;
+    }
+    ck_assert_int_eq(seen, 3);
+    eqs_deck_free(f.ctx, &deck);
+    eqs_solver_clear_nudge(f.s);
+    fx_close(&f);
+
+    /* a pair whose two nodes are held by sources cannot be nudged */
+    eqs_ctx *ctx = tu_ctx();
+    eqs_netlist *nl = NULL;
+    eqs_circuit *c = NULL;
+    eqs_solver *s = NULL;
+    eqs_eqprop *ep = NULL;
+    ck_assert_int_eq(eqs_netlist_read_string(ctx,
+                                             "t\nv1 a 0 1\nv2 b 0 2\nr1 a m 1k\nr2 m b 1k\n"
+                                             ".output_pair a b\n.end\n",
+                                             "fixed.cir", &nl),
+                     EQS_OK);
+    ck_assert_int_eq(eqs_circuit_create(ctx, nl, &c), EQS_OK);
+    ck_assert_int_eq(eqs_solver_create(ctx, c, EQS_BACKEND_NEWTON, NULL, &s), EQS_OK);
+    ck_assert_int_eq(eqs_eqprop_create(ctx, s, &ep), EQS_ERR_INPUT);
+    ck_assert_msg(strstr(eqs_ctx_error(ctx), "fixed.cir:6:14: error: output pair 'a b': both "
+                                             "nodes are held by voltage sources") != NULL,
+                  "%s", eqs_ctx_error(ctx));
+    eqs_solver_free(&s);
+    eqs_circuit_free(&c);
+    eqs_netlist_free(&nl);
+    eqs_ctx_free(&ctx);
+}
+END_TEST
+
+/* ngspice runs the pair nudge deck to the same state as Newton. */
+START_TEST(test_pairs_ngspice)
+{
+    fixture f;
+    fx_open(&f, pairs_chol, NULL, EQS_BACKEND_NEWTON);
+    fx_grad(&f, EQS_GRAD_EQPROP, EQS_NUDGE_CONDUCTANCE, 1e-4, f.est);
+    const double *vn = eqs_eqprop_voltages(f.ep, 2);
+    fixture g;
+    fx_open(&g, pairs_chol, NULL, EQS_BACKEND_NGSPICE);
+    memcpy(g.y, f.y, (size_t)f.nout * sizeof *f.y);
+    ck_assert_int_eq(eqs_eqprop_set_targets(g.ep, g.y), EQS_OK);
+    ck_assert_int_eq(eqs_eqprop_free_phase(g.ep, EQS_SOLVE_COLD, NULL), EQS_OK);
+    fx_grad(&g, EQS_GRAD_EQPROP, EQS_NUDGE_CONDUCTANCE, 1e-4, g.est);
+    const double *vg = eqs_eqprop_voltages(g.ep, 2);
+    for (int nd = 1; nd < eqs_circuit_node_count(f.c); ++nd)
+        ck_assert_msg(fabs(vg[nd] - vn[nd]) <= 1e-6, "node %s: ngspice %.17g newton %.17g",
+                      eqs_circuit_node_name(f.c, nd), vg[nd], vn[nd]);
+    fx_close(&g);
+    fx_close(&f);
 }
 END_TEST
 
@@ -687,6 +872,89 @@ START_TEST(test_cli_grad)
 }
 END_TEST
 
+/* `eqspice grad` with differential outputs: --target POS,NEG=VALUE, the
+ * CSV equals the library's adjoint, centered EqProp agrees, bad targets. */
+START_TEST(test_cli_grad_pairs)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/pairs.cir", tu_temp_dir());
+    FILE *fp = fopen(path, "w");
+    ck_assert_ptr_nonnull(fp);
+    fputs(pairs_chol, fp);
+    fclose(fp);
+    char *out = NULL, *err = NULL;
+    double adj[32], cen[32], ng[32];
+    const char *const a1[] = {"grad", path, "--target", "o1,o2=0.1", "--target", "O3,o4=-0.05",
+                              "--target", "o5,ref=0.2", "--method", "adjoint", NULL};
+    ck_assert_int_eq(run(a1, &out, &err), 0);
+    ck_assert_int_eq(csv_grad(out, adj, 32), 13);
+    free(out);
+    free(err);
+    /* the same through the library */
+    fixture f;
+    fx_open(&f, pairs_chol, NULL, EQS_BACKEND_NEWTON);
+    const double y[3] = {0.1, -0.05, 0.2};
+    ck_assert_int_eq(eqs_eqprop_set_targets(f.ep, y), EQS_OK);
+    memcpy(f.y, y, sizeof y);
+    fd_gradient(&f); /* independent of the CLI's adjoint */
+    double e = rel_inf(adj, f.fd, f.np);
+    ck_assert_msg(e <= 1e-5, "CLI adjoint vs FD: %.3g", e);
+    fx_close(&f);
+    const char *const a2[] = {"grad", path, "--target", "o1,o2=0.1", "--target", "o3,o4=-0.05",
+                              "--target", "o5,ref=0.2", NULL};
+    ck_assert_int_eq(run(a2, &out, &err), 0);
+    ck_assert_int_eq(csv_grad(out, cen, 32), 13);
+    free(out);
+    free(err);
+    ck_assert(cosine(cen, adj, 13) >= 0.9999 && rel_l2(cen, adj, 13) <= 1e-3);
+    const char *const a3[] = {"grad", path, "--target", "o1,o2=0.1", "--target", "o3,o4=-0.05",
+                              "--target", "o5,ref=0.2", "--solver", "ngspice", NULL};
+    ck_assert_int_eq(run(a3, &out, &err), 0);
+    ck_assert_int_eq(csv_grad(out, ng, 32), 13);
+    free(out);
+    free(err);
+    ck_assert_msg(rel_l2(ng, adj, 13) <= 1e-3, "ngspice pairs: %.3g", rel_l2(ng, adj, 13));
+
+    const struct {
+        const char *t1, *t2, *t3, *msg;
+    } bad[] = {
+        {"o1=0.1", "o3,o4=0", "o5,ref=0", "use --target POS,NEG=VALUE"},
+        {"o1,o2=0.1", "o3,o4=0", "o5,o4=0", "no --target for output pair 'o5,ref'"},
+        {"o1,o2=0.1", "o3,o4=0", "o2,o1=0", "no --target for output pair 'o5,ref'"},
+        {"o1,o2=0.1", "o1,o2=0", "o5,ref=0", "two targets for pair 'o1,o2'"},
+        {",o2=0.1", "o3,o4=0", "o5,ref=0", "expected POS,NEG=VALUE"},
+        {"o1,=0.1", "o3,o4=0", "o5,ref=0", "expected POS,NEG=VALUE"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; ++i) {
+        char b1[64], b2[64], b3[64];
+        snprintf(b1, sizeof b1, "%s", bad[i].t1);
+        snprintf(b2, sizeof b2, "%s", bad[i].t2);
+        snprintf(b3, sizeof b3, "%s", bad[i].t3);
+        const char *const av[] = {"grad", path, "--target", b1, "--target", b2,
+                                  "--target", b3, NULL};
+        ck_assert_int_ne(run(av, &out, &err), 0);
+        ck_assert_msg(strstr(err, bad[i].msg) != NULL, "case %zu: %s", i, err);
+        free(out);
+        free(err);
+    }
+    const char *const a4[] = {"grad", path, "--target", "o1,o2=0.1", "--target", "o3,o4=-0.05",
+                              "--target", "o5,ref=0.2", "--target", "o1,o3=0", NULL};
+    ck_assert_int_ne(run(a4, &out, &err), 0);
+    ck_assert_msg(strstr(err, "--target 'o1,o3' is not an .output_pair") != NULL, "%s", err);
+    free(out);
+    free(err);
+    /* a pair target on a single-ended netlist */
+    char lay[4096];
+    snprintf(lay, sizeof lay, "%s", tu_path("netlists/layered.cir"));
+    const char *const a5[] = {"grad", lay, "--target", "o1,o2=0.2", NULL};
+    ck_assert_int_ne(run(a5, &out, &err), 0);
+    ck_assert_msg(strstr(err, "names a pair, but the outputs are single-ended") != NULL, "%s",
+                  err);
+    free(out);
+    free(err);
+}
+END_TEST
+
 START_TEST(test_cli_grad_errors)
 {
     char lay[4096], div[4096];
@@ -759,11 +1027,16 @@ Suite *suite_eqprop(void)
     tcase_add_test(tc, test_nudge_equals_element);
     tcase_add_test(tc, test_phases_no_alloc);
     tcase_add_test(tc, test_api_errors);
+    tcase_add_test(tc, test_pairs_adjoint_fd);
+    tcase_add_test(tc, test_pairs_nudge_equals_element);
+    tcase_add_test(tc, test_pairs_hook);
+    tcase_add_test(tc, test_pairs_ngspice);
     suite_add_tcase(s, tc);
     TCase *cli = tcase_create("cli");
     tcase_set_timeout(cli, 300);
     tcase_add_test(cli, test_cli_grad);
     tcase_add_test(cli, test_cli_grad_errors);
+    tcase_add_test(cli, test_cli_grad_pairs);
     suite_add_tcase(s, cli);
     return s;
 }

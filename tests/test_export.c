@@ -279,9 +279,12 @@ static void check_export(loaded *L, const char *path)
     ck_assert_int_eq(eqs_circuit_param_count(R.c), eqs_circuit_param_count(L->c));
     for (int k = 0; k < eqs_circuit_input_count(L->c); ++k)
         ck_assert(eqs_circuit_input_get(R.c, k) == eqs_circuit_input_get(L->c, k));
-    for (int k = 0; k < eqs_circuit_output_count(L->c); ++k)
+    for (int k = 0; k < eqs_circuit_output_count(L->c); ++k) {
         ck_assert_str_eq(eqs_circuit_node_name(R.c, eqs_circuit_output_node(R.c, k)),
                          eqs_circuit_node_name(L->c, eqs_circuit_output_node(L->c, k)));
+        ck_assert_str_eq(eqs_circuit_node_name(R.c, eqs_circuit_output_neg(R.c, k)),
+                         eqs_circuit_node_name(L->c, eqs_circuit_output_neg(L->c, k)));
+    }
     for (int k = 0; k < eqs_circuit_param_count(L->c); ++k) {
         double a = eqs_circuit_param_get(L->c, k), b = eqs_circuit_param_get(R.c, k);
         ck_assert_msg(fabs(a - b) <= 4 * DBL_EPSILON * fabs(a), "param %d: %.17g vs %.17g", k,
@@ -452,6 +455,53 @@ START_TEST(test_export_errors)
 }
 END_TEST
 
+/* Differential outputs survive the export as "*eqspice .output_pair"
+ * lines, wrapped between pairs (never inside one). */
+START_TEST(test_export_output_pairs)
+{
+    enum { NP = 12 };
+    size_t cap = 16384, len = 0;
+    char *text = malloc(cap);
+    len += (size_t)snprintf(text + len, cap - len, "pairs export\nv1 in 0 dc 1\n.input v1\n");
+    for (int k = 0; k < NP; ++k)
+        len += (size_t)snprintf(text + len, cap - len,
+                                "ra%d in differential_output_positive_%d %dk\n"
+                                "rb%d differential_output_positive_%d differential_output_negative_%d 2k\n"
+                                "rc%d differential_output_negative_%d 0 %dk\n",
+                                k, k, k + 1, k, k, k, k, k, 2 * k + 1);
+    len += (size_t)snprintf(text + len, cap - len, ".output_pair");
+    for (int k = 0; k < NP; ++k)
+        len += (size_t)snprintf(text + len, cap - len,
+                                " differential_output_positive_%d differential_output_negative_%d",
+                                k, k);
+    snprintf(text + len, cap - len, "\n.end\n");
+    eqs_ctx *ctx = tu_ctx();
+    loaded L;
+    load_text(&L, ctx, text);
+    free(text);
+    ck_assert_int_eq(eqs_circuit_output_count(L.c), NP);
+    solve(&L, EQS_SOLVE_COLD);
+    char path[512];
+    snprintf(path, sizeof path, "%s/pairs.cir", tu_temp_dir());
+    check_export(&L, path);
+    char *out = tu_read_file(path);
+    int lines = 0;
+    for (char *p = strstr(out, "\n*eqspice .output_pair "); p;
+         p = strstr(p + 1, "\n*eqspice .output_pair ")) {
+        lines++;
+        int words = 0;
+        for (char *q = p + strlen("\n*eqspice .output_pair"); *q && *q != '\n'; ++q)
+            if (*q == ' ' && q[1] != ' ' && q[1] != '\n') words++;
+        ck_assert_int_eq(words % 2, 0);
+    }
+    ck_assert_int_ge(lines, 2);
+    ck_assert_ptr_null(strstr(out, "\n*eqspice .output "));
+    free(out);
+    unload(&L);
+    eqs_ctx_free(&ctx);
+}
+END_TEST
+
 /* "*eqspice <card>" comment lines are extension cards; others stay comments. */
 START_TEST(test_export_lexer_ext_comments)
 {
@@ -530,6 +580,7 @@ Suite *suite_export(void)
     tcase_add_test(tc, test_export_long_cards);
     tcase_add_test(tc, test_export_errors);
     tcase_add_test(tc, test_export_lexer_ext_comments);
+    tcase_add_test(tc, test_export_output_pairs);
     tcase_add_test(tc, test_export_conductance_csv);
     suite_add_tcase(s, tc);
     return s;

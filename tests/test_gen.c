@@ -118,6 +118,49 @@ START_TEST(test_gen_roundtrip)
 }
 END_TEST
 
+/* Differential outputs: 2 nodes per output unit, .output_pair, the rest
+ * of the network unchanged; `eqspice gen drn --output-pairs` too. */
+START_TEST(test_gen_output_pairs)
+{
+    const int L[] = {6, 5, 2};
+    eqs_ctx *ctx = tu_ctx();
+    eqs_drn_spec sp;
+    eqs_drn_spec_defaults(&sp);
+    sp.layers = L;
+    sp.n_layers = 3;
+    sp.seed = 3;
+    sp.output_pairs = 1;
+    char *t = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&t, &len);
+    ck_assert_int_eq(eqs_gen_drn(ctx, &sp, f), EQS_OK);
+    fclose(f);
+    ck_assert_ptr_nonnull(strstr(t, "\n.output_pair o0p o0n o1p o1n\n"));
+    ck_assert_ptr_null(strstr(t, "\n.output "));
+    eqs_netlist *nl = NULL;
+    eqs_circuit *c = NULL;
+    eqs_status st = eqs_netlist_read_string(ctx, t, "gen.cir", &nl);
+    ck_assert_msg(st == EQS_OK, "%s", eqs_ctx_error(ctx));
+    ck_assert_int_eq(eqs_circuit_create(ctx, nl, &c), EQS_OK);
+    ck_assert_int_eq(eqs_circuit_node_count(c), 1 + 12 + 5 + 4);
+    ck_assert_int_eq(eqs_circuit_param_count(c), 12 * 5 + 5 * 4);
+    ck_assert_int_eq(eqs_circuit_output_count(c), 2);
+    ck_assert_str_eq(eqs_circuit_node_name(c, eqs_circuit_output_node(c, 1)), "o1p");
+    ck_assert_str_eq(eqs_circuit_node_name(c, eqs_circuit_output_neg(c, 1)), "o1n");
+    ck_assert_int_eq(eqs_circuit_is_reciprocal(c), 1);
+    eqs_circuit_free(&c);
+    eqs_netlist_free(&nl);
+    free(t);
+    eqs_ctx_free(&ctx);
+    char *out = NULL, *err = NULL;
+    const char *const av[] = {"gen", "drn", "--layers", "3,4,3", "--output-pairs", NULL};
+    ck_assert_int_eq(tu_run_cli(av, &out, &err, 20), 0);
+    ck_assert_msg(strstr(out, "\n.output_pair o0p o0n o1p o1n o2p o2n\n") != NULL, "%s", out);
+    free(out);
+    free(err);
+}
+END_TEST
+
 START_TEST(test_gen_bad_spec)
 {
     eqs_ctx *ctx = tu_ctx();
@@ -153,6 +196,7 @@ Suite *suite_gen(void)
     tcase_add_test(tc, test_gen_structure);
     tcase_add_test(tc, test_gen_roundtrip);
     tcase_add_test(tc, test_gen_bad_spec);
+    tcase_add_test(tc, test_gen_output_pairs);
     suite_add_tcase(s, tc);
     return s;
 }

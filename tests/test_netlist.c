@@ -698,6 +698,17 @@ START_TEST(test_errors)
         {"t\nr1 1 0 1\n.output 1 1\n", "t.cir:3:11: error: output node '1' listed twice"},
         {"t\n.subckt s a\n.output a\n.ends\n", "t.cir:3:1: error: '.output' is only allowed at the top level, not inside '.subckt s'"},
         {"t\n.trainable (\n", "t.cir:2:12: error: unexpected '(' in '.trainable'"},
+        /* differential outputs (.output_pair) */
+        {"t\nr1 1 2 1\nr2 2 3 1\n.output_pair 1 2 3\n", "t.cir:4:18: error: '.output_pair' needs node names in pairs (POS NEG ...): '3' has no negative node"},
+        {"t\nr1 1 2 1\n.output_pair 1 1\n", "t.cir:3:16: error: output node '1' listed twice"},
+        {"t\nr1 1 2 1\n.output_pair 1 9\n", "t.cir:3:16: error: output node '9' does not exist"},
+        {"t\nr1 1 2 1\n.output_pair 1 0\n", "t.cir:3:16: error: output node '0' is ground"},
+        {"t\nr1 1 2 1\nr2 2 3 1\n.output_pair 1 2 3 1\n", "t.cir:4:20: error: output node '1' listed twice"},
+        {"t\nr1 1 2 1\n.output 1\n.output_pair 1 2\n", "t.cir:4:1: error: '.output_pair' cannot be mixed with '.output' (line 3): outputs are either all single-ended or all differential pairs"},
+        {"t\nr1 1 2 1\n.output_pair 1 2\n.output 1\n", "t.cir:4:1: error: '.output' cannot be mixed with '.output_pair' (line 3): outputs are either all single-ended or all differential pairs"},
+        {"t\n.output_pair\n", "t.cir:2:1: error: '.output_pair' needs at least one name"},
+        {"t\n.subckt s a b\n.output_pair a b\n.ends\n", "t.cir:3:1: error: '.output_pair' is only allowed at the top level, not inside '.subckt s'"},
+        {"t\nr1 1 2 1\n.output_pair 1 (\n", "t.cir:3:16: error: unexpected '(' in '.output_pair'"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; ++i) expect_err(cases[i].text, cases[i].msg);
 }

@@ -116,6 +116,85 @@ START_TEST(test_xor_learns)
 }
 END_TEST
 
+/* XOR with differential outputs (class k <-> pair k, prediction = argmax of
+ * V+ - V-) reaches 100 % training accuracy; `network` is the <network>
+ * child. */
+static void xor_pairs(const char *network, const char *what)
+{
+    char xml[4096];
+    snprintf(xml, sizeof xml,
+             "<?xml version=\"1.0\"?>\n"
+             "<experiment version=\"1\">\n"
+             "  <network>%s</network>\n"
+             "  <dataset classes=\"2\"><synthetic task=\"xor\" train_size=\"256\" "
+             "test_size=\"0\" noise=\"0.05\"/></dataset>\n"
+             "  <input gain_V=\"8\" encoding=\"pair\"/>\n"
+             "  <targets on_V=\"0.5\" off_V=\"0\"/>\n"
+             "  <algorithm method=\"centered\" beta=\"1e-5\"/>\n"
+             "  <learning momentum=\"0.9\" decay=\"0.99\">\n"
+             "    <rate elements=\"r1_*\" value=\"1e-8\"/><rate elements=\"r*\" "
+             "value=\"5e-9\"/>\n"
+             "  </learning>\n"
+             "  <training epochs=\"30\" batch=\"4\" seed=\"1\"/>\n"
+             "  <conductance g_min_S=\"1e-7\" g_max_S=\"1e-3\"/>\n"
+             "  <output dir=\"/nonexistent\" checkpoint_every=\"0\"/>\n"
+             "</experiment>\n",
+             network);
+    job j;
+    job_open(&j, tu_write_temp(xml, ".xml"));
+    ck_assert_int_eq(eqs_circuit_output_count(j.c), 2);
+    ck_assert_int_gt(eqs_circuit_output_neg(j.c, 0), 0);
+    double loss0, err0, loss = NAN, err = 1;
+    ck_assert_int_eq(eqs_trainer_evaluate(j.tr, j.train, &loss0, &err0), EQS_OK);
+    int epoch = 0;
+    while (epoch < 30 && err > 0) {
+        ck_assert_msg(eqs_trainer_epoch(j.tr) == EQS_OK, "%s", eqs_ctx_error(j.ctx));
+        ck_assert_int_eq(eqs_trainer_evaluate(j.tr, j.train, &loss, &err), EQS_OK);
+        epoch++;
+    }
+    fprintf(stderr, "xor (%s): 100%% training accuracy after %d epochs (error %.4f -> "
+                    "%.4f, loss %.4g -> %.4g V^2)\n", what, epoch, err0, err, loss0, loss);
+    ck_assert_msg(err == 0.0, "%s: training error %.2f%% after %d epochs", what, 100 * err,
+                  epoch);
+    ck_assert(loss < loss0);
+    job_close(&j);
+}
+
+/* A 2-16-4 DRN netlist whose outputs are read as the pairs (o0, o1) and
+ * (o2, o3) by .output_pair; then the generator's own pairs (<drn
+ * outputs="pairs">: o0p/o0n, o1p/o1n). */
+START_TEST(test_xor_learns_pairs)
+{
+    eqs_ctx *ctx = tu_ctx();
+    eqs_drn_spec sp;
+    eqs_drn_spec_defaults(&sp);
+    static const int layers[] = {2, 16, 4};
+    sp.n_layers = 3;
+    sp.layers = layers;
+    sp.seed = 1;
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&buf, &len);
+    ck_assert_ptr_nonnull(m);
+    ck_assert_int_eq(eqs_gen_drn(ctx, &sp, m), EQS_OK);
+    fclose(m);
+    eqs_ctx_free(&ctx);
+    char *card = strstr(buf, "\n.output o0 o1 o2 o3\n");
+    ck_assert_ptr_nonnull(card);
+    size_t pre = (size_t)(card - buf) + 1;
+    char *text = malloc(len + 16);
+    memcpy(text, buf, pre);
+    sprintf(text + pre, ".output_pair o0 o1 o2 o3\n%s", card + strlen("\n.output o0 o1 o2 o3\n"));
+    const char *net = tu_write_temp(text, ".cir");
+    free(text);
+    free(buf);
+    char network[1200];
+    snprintf(network, sizeof network, "<netlist path=\"%s\"/>", net);
+    xor_pairs(network, "netlist with .output_pair");
+    xor_pairs("<drn layers=\"2 16 2\" outputs=\"pairs\"/>", "drn outputs=pairs");
+}
+END_TEST
+
 /* Same seed: bit-identical conductances after N steps; another seed:
  * different ones. */
 START_TEST(test_deterministic)
@@ -551,6 +630,7 @@ Suite *suite_train(void)
     TCase *tc = tcase_create("trainer");
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_xor_learns);
+    tcase_add_test(tc, test_xor_learns_pairs);
     tcase_add_test(tc, test_deterministic);
     tcase_add_test(tc, test_step_no_alloc);
     tcase_add_test(tc, test_update_rule);

@@ -128,6 +128,13 @@ struct eqs_circuit {
  * every fixed node (cheap: one pass over the fixed nodes). */
 #define EQS_CIRCUIT_INPUT_LOG 16384
 
+/* Position of Jacobian entry (row, col) (unknown indices) in the value
+ * array, or -1 if absent or either index is -1.  Reciprocal circuits store
+ * the lower triangle only: (row, col) and (col, row) give the same slot.
+ * The pattern includes the coupling of the two nodes of every output pair
+ * (.output_pair) for the differential nudge. */
+int eqs_circuit_find_slot(const eqs_circuit *c, int row, int col);
+
 /* Record that the voltage of fixed node `node` (held by a grounded source)
  * changed; called by eqs_circuit_input_set after storing the new value. */
 void eqs_circuit_input_changed(eqs_circuit *c, int node);

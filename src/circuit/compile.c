@@ -116,6 +116,41 @@ static int stamp_list(const eqs_circuit *c, const eqs_celem *e, int *rows, int *
     return 0;
 }
 
+static int find_slot(const eqs_circuit *c, int row, int col);
+
+int eqs_circuit_find_slot(const eqs_circuit *c, int row, int col)
+{
+    if (c->reciprocal && row < col) {
+        int t = row;
+        row = col;
+        col = t;
+    }
+    return find_slot(c, row, col);
+}
+
+/* Coupling (row, col) of output pair k (.output_pair): the unknowns of its
+ * two nodes, or -1.  The nudge of a differential output is a conductance
+ * between them (docs/eqprop.md), so both off-diagonal entries are in the
+ * pattern whenever both nodes are free. */
+static int pair_stamps(const eqs_circuit *c, int k, int *rows, int *cols)
+{
+    const eqs_netlist *nl = c->nl;
+    int p = eqs_netlist_node_find(nl, nl->outputs[2 * k]);
+    int q = eqs_netlist_node_find(nl, nl->outputs[2 * k + 1]);
+    int up = p < 0 ? -1 : c->node_unknown[p], uq = q < 0 ? -1 : c->node_unknown[q];
+    rows[0] = up;
+    cols[0] = uq;
+    rows[1] = uq;
+    cols[1] = up;
+    return 2;
+}
+
+static int n_pairs_of(const eqs_circuit *c)
+{
+    return c->nl->output_pairs ? c->nl->n_outputs / 2 : 0;
+}
+
+
 static int find_slot(const eqs_circuit *c, int row, int col)
 {
     if (row < 0 || col < 0) return -1;
@@ -150,6 +185,12 @@ static eqs_status build_pattern(eqs_circuit *c)
             if (rows[s] >= 0 && cols[s] >= 0 && (!c->reciprocal || rows[s] >= cols[s]))
                 rp[rows[s] + 1]++;
     }
+    for (int k = 0; k < n_pairs_of(c); ++k) {
+        int ns = pair_stamps(c, k, rows, cols);
+        for (int s = 0; s < ns; ++s)
+            if (rows[s] >= 0 && cols[s] >= 0 && (!c->reciprocal || rows[s] >= cols[s]))
+                rp[rows[s] + 1]++;
+    }
     for (int i = 0; i < n; ++i) rp[i + 1] += rp[i];
     size_t total = (size_t)rp[n];
     rc = eqs_malloc(ctx, (total ? total : 1) * sizeof *rc);
@@ -159,6 +200,12 @@ static eqs_status build_pattern(eqs_circuit *c)
     for (int i = 0; i < c->n_node_unknowns; ++i) rc[cnt[i]++] = i;
     for (int e = 0; e < c->n_elems; ++e) {
         int ns = stamp_list(c, &c->elems[e], rows, cols);
+        for (int s = 0; s < ns; ++s)
+            if (rows[s] >= 0 && cols[s] >= 0 && (!c->reciprocal || rows[s] >= cols[s]))
+                rc[cnt[rows[s]]++] = cols[s];
+    }
+    for (int k = 0; k < n_pairs_of(c); ++k) {
+        int ns = pair_stamps(c, k, rows, cols);
         for (int s = 0; s < ns; ++s)
             if (rows[s] >= 0 && cols[s] >= 0 && (!c->reciprocal || rows[s] >= cols[s]))
                 rc[cnt[rows[s]]++] = cols[s];

@@ -14,7 +14,9 @@
  *     V >= 0) and odd j "dn<l>_<j> h 0" (keeps V <= 0), optionally in series
  *     with a bias source vb<l>_<j>;
  *   - output nodes are linear (no diode);
- *   - cards: .input (all vxp/vxn), .output (all o<j>), .trainable r*.
+ *   - cards: .input (all vxp/vxn), .output (all o<j>), .trainable r*;
+ *   - output_pairs: output unit k is the pair o<k>p, o<k>n (both linear,
+ *     each fully connected to the previous layer), card .output_pair.
  * Conductances are uniform in [g_min_S, g_max_S] from the RNG's INIT stream
  * (inputs first, then crossbars in order), written as resistances with 9
  * significant digits: the file is the definition of the network.
@@ -37,6 +39,14 @@ void eqs_drn_spec_defaults(eqs_drn_spec *spec)
     spec->bias_V = 0.0;
     spec->diode_is_A = 1e-14;
     spec->diode_n = 1.0;
+    spec->output_pairs = 0;
+}
+
+/* Number of nodes of layer l >= 1 (the output layer has two per unit with
+ * differential outputs). */
+static int width(const eqs_drn_spec *sp, int l)
+{
+    return (l == sp->n_layers - 1 && sp->output_pairs) ? 2 * sp->layers[l] : sp->layers[l];
 }
 
 /* Name of node j of layer l into buf (layer 0 = inputs, two per pixel). */
@@ -45,6 +55,8 @@ static void node_name(char *buf, size_t n, const eqs_drn_spec *sp, int l, int j)
     if (l == 0) {
         int p = j / 2;
         snprintf(buf, n, "%s%d", (j % 2) ? "xn" : "xp", p);
+    } else if (l == sp->n_layers - 1 && sp->output_pairs) {
+        snprintf(buf, n, "o%d%s", j / 2, (j % 2) ? "n" : "p");
     } else if (l == sp->n_layers - 1) {
         snprintf(buf, n, "o%d", j);
     } else {
@@ -91,10 +103,10 @@ eqs_status eqs_gen_drn(eqs_ctx *ctx, const eqs_drn_spec *sp, FILE *out)
     /* Crossbars. */
     for (int l = 1; l < sp->n_layers; ++l) {
         int nin = (l == 1) ? 2 * n0 : sp->layers[l - 1];
-        fprintf(out, "* crossbar %d: %d x %d\n", l, nin, sp->layers[l]);
+        fprintf(out, "* crossbar %d: %d x %d\n", l, nin, width(sp, l));
         for (int i = 0; i < nin; ++i) {
             node_name(a, sizeof a, sp, l - 1, i);
-            for (int j = 0; j < sp->layers[l]; ++j) {
+            for (int j = 0; j < width(sp, l); ++j) {
                 node_name(b, sizeof b, sp, l, j);
                 double g = sp->g_min_S + (sp->g_max_S - sp->g_min_S) *
                                              eqs_rng_uniform(ctx, EQS_RNG_INIT);
@@ -127,10 +139,13 @@ eqs_status eqs_gen_drn(eqs_ctx *ctx, const eqs_drn_spec *sp, FILE *out)
         for (int q = p; q < p + 8 && q < n0; ++q) fprintf(out, " vxp%d vxn%d", q, q);
         fprintf(out, "\n");
     }
-    int nout = sp->layers[sp->n_layers - 1];
-    for (int j = 0; j < nout; j += 16) {
-        fprintf(out, ".output");
-        for (int q = j; q < j + 16 && q < nout; ++q) fprintf(out, " o%d", q);
+    int nout = width(sp, sp->n_layers - 1);
+    for (int j = 0; j < nout; j += 16) { /* 16 names: whole pairs per card */
+        fprintf(out, sp->output_pairs ? ".output_pair" : ".output");
+        for (int q = j; q < j + 16 && q < nout; ++q) {
+            node_name(a, sizeof a, sp, sp->n_layers - 1, q);
+            fprintf(out, " %s", a);
+        }
         fprintf(out, "\n");
     }
     fprintf(out, ".trainable r*\n.op\n.end\n");

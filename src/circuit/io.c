@@ -65,10 +65,20 @@ eqs_status eqs_circuit_input_set(eqs_circuit *c, int k, double volts)
     return EQS_OK;
 }
 
-int eqs_circuit_output_count(const eqs_circuit *c) { return c->nl->n_outputs; }
+int eqs_circuit_output_count(const eqs_circuit *c)
+{
+    return c->nl->output_pairs ? c->nl->n_outputs / 2 : c->nl->n_outputs;
+}
 
 int eqs_circuit_output_node(const eqs_circuit *c, int k)
 {
-    if (k < 0 || k >= c->nl->n_outputs) return -1;
-    return eqs_netlist_node_find(c->nl, c->nl->outputs[k]);
+    if (k < 0 || k >= eqs_circuit_output_count(c)) return -1;
+    return eqs_netlist_node_find(c->nl, c->nl->outputs[c->nl->output_pairs ? 2 * k : k]);
+}
+
+int eqs_circuit_output_neg(const eqs_circuit *c, int k)
+{
+    if (k < 0 || k >= eqs_circuit_output_count(c)) return -1;
+    if (!c->nl->output_pairs) return 0;
+    return eqs_netlist_node_find(c->nl, c->nl->outputs[2 * k + 1]);
 }

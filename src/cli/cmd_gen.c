@@ -6,7 +6,7 @@
 
 static const char help[] =
     "usage: eqspice gen drn --layers N0,N1,...,NL [--seed S] [--gain A] [--gmin-S G]\n"
-    "                       [--gmax-S G] [--bias V] [-o FILE]\n"
+    "                       [--gmax-S G] [--bias V] [--output-pairs] [-o FILE]\n"
     "\n"
     "Write a layered diode-resistor network (DRN) as a plain SPICE netlist:\n"
     "each of the N0 input pixels x in [0,1) (random from the seed) drives a pair of\n"
@@ -21,6 +21,8 @@ static const char help[] =
     "  --gmin-S G, --gmax-S G\n"
     "                 conductance range in siemens (default 1e-6 .. 1e-4)\n"
     "  --bias V       add a bias source of V volts in series with every hidden diode\n"
+    "  --output-pairs differential outputs: two nodes o<k>p, o<k>n per output unit,\n"
+    "                 card .output_pair (output k = V(o<k>p) - V(o<k>n))\n"
     "  -o FILE        output file (atomic; default stdout)\n";
 
 int cli_cmd_gen(int argc, char **argv)
@@ -71,6 +73,8 @@ int cli_cmd_gen(int argc, char **argv)
             else if (!strcmp(a, "--gmax-S")) spec.g_max_S = x;
             else spec.bias = 1, spec.bias_V = x;
             ++i;
+        } else if (!strcmp(a, "--output-pairs")) {
+            spec.output_pairs = 1;
         } else if (!strcmp(a, "-o")) {
             if (!v) {
                 rc = cli_usage_error("gen", "-o needs a file name");

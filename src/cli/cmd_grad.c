@@ -1,5 +1,6 @@
 /* cmd_grad.c: `eqspice grad NETLIST --target NODE=VALUE ...`: dL/dG of
- * every trainable element by EqProp or by the adjoint method, as CSV. */
+ * every trainable element by EqProp or by the adjoint method, as CSV.
+ * Differential outputs (.output_pair POS NEG): --target POS,NEG=VALUE. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,18 +14,22 @@ static const char help[] =
     "                    [--itl1 N] [-v]\n"
     "\n"
     "Gradient of the loss C = 1/2 sum_k (V_k - y_k)^2 over the netlist's .output\n"
-    "nodes with respect to every trainable conductance, at the DC operating point.\n"
+    "nodes (V_k = V_POS - V_NEG for .output_pair pairs) with respect to every\n"
+    "trainable conductance, at the DC operating point.\n"
     "Prints CSV with the header element,gradient and one row per trainable element\n"
     "(lower-case name, dL/dG in V^2/S, %.17g): the gradient, not the update.\n"
     "\n"
     "  --target NODE=VALUE  target voltage y (V) of output NODE; one per .output node\n"
+    "  --target POS,NEG=VALUE  target of the differential output V_POS - V_NEG (V);\n"
+    "                 one per .output_pair pair\n"
     "  --method M     centered (default): EqProp with phases (-beta, +beta);\n"
     "                 eqprop: one-sided (0, +beta); negative: (-beta, 0);\n"
     "                 adjoint: exact gradient by implicit differentiation (newton only)\n"
     "  --beta B       nudge strength in siemens, > 0 (default: 1e-3 x the mean\n"
     "                 trainable conductance); +beta pulls outputs toward the targets\n"
     "  --nudge K      conductance (default): a conductance beta from each output to\n"
-    "                 a source at its target; current: constant currents\n"
+    "                 a source at its target (pairs: from POS through beta and a\n"
+    "                 source y to NEG); current: constant currents\n"
     "                 beta (y - V_free) computed from the free state\n"
     "  --solver NAME  newton (built-in, default) or ngspice (EqProp methods only; the\n"
     "                 nudge reaches ngspice as VCCS and current-source cards)\n"
@@ -44,6 +49,7 @@ static const char help[] =
 
 typedef struct {
     char *node;
+    char *neg; /* POS,NEG=VALUE: the negative node; NULL for NODE=VALUE */
     double value;
     int used;
 } target;
@@ -87,8 +93,21 @@ int cli_cmd_grad(int argc, char **argv)
             tg[n_tg].node = argv[i];
             tg[n_tg].value = v;
             argv[i][eq - argv[i]] = '\0';
+            char *comma = strchr(argv[i], ',');
+            if (comma) {
+                *comma = '\0';
+                tg[n_tg].neg = comma + 1;
+                if (comma == argv[i] || !comma[1] || strchr(comma + 1, ','))
+                    USAGE("bad --target '%s,%s' (expected POS,NEG=VALUE for a pair)", argv[i],
+                          comma + 1);
+            }
             for (int k = 0; k < n_tg; ++k)
-                if (!strcmp(tg[k].node, argv[i])) USAGE("two targets for node '%s'", argv[i]);
+                if (!strcmp(tg[k].node, argv[i]) &&
+                    (!tg[k].neg) == (!tg[n_tg].neg) &&
+                    (!tg[k].neg || !strcmp(tg[k].neg, tg[n_tg].neg))) {
+                    if (tg[k].neg) USAGE("two targets for pair '%s,%s'", argv[i], tg[k].neg);
+                    USAGE("two targets for node '%s'", argv[i]);
+                }
             n_tg++;
         } else if (!strcmp(a, "--method")) {
             if (++i >= argc) USAGE("--method needs a value");
@@ -173,13 +192,36 @@ int cli_cmd_grad(int argc, char **argv)
         rc = CLI_INTERNAL;
         goto out;
     }
+    int pairs = eqs_eqprop_output_pairs(ep);
+    for (int t = 0; t < n_tg; ++t)
+        if ((tg[t].neg != NULL) != (pairs != 0)) {
+            if (pairs)
+                fprintf(stderr,
+                        "error: %s: --target '%s' names one node, but the outputs are "
+                        "differential pairs (.output_pair): use --target POS,NEG=VALUE\n",
+                        netlist, tg[t].node);
+            else
+                fprintf(stderr,
+                        "error: %s: --target '%s,%s' names a pair, but the outputs are "
+                        "single-ended (.output): use --target NODE=VALUE\n",
+                        netlist, tg[t].node, tg[t].neg);
+            rc = CLI_USER;
+            goto out;
+        }
     for (int k = 0; k < n_out; ++k) {
-        const char *name = eqs_circuit_node_name(L.c, eqs_eqprop_output_node(ep, k));
+        int pn = eqs_eqprop_output_node(ep, k), nn = eqs_eqprop_output_neg(ep, k);
+        const char *name = eqs_circuit_node_name(L.c, pn);
         int found = -1;
         for (int t = 0; t < n_tg && found < 0; ++t)
-            if (eqs_circuit_node_find(L.c, tg[t].node) == eqs_eqprop_output_node(ep, k)) found = t;
+            if (eqs_circuit_node_find(L.c, tg[t].node) == pn &&
+                (!pairs || eqs_circuit_node_find(L.c, tg[t].neg) == nn))
+                found = t;
         if (found < 0) {
-            fprintf(stderr, "error: %s: no --target for output node '%s'\n", netlist, name);
+            if (pairs)
+                fprintf(stderr, "error: %s: no --target for output pair '%s,%s'\n", netlist,
+                        name, eqs_circuit_node_name(L.c, nn));
+            else
+                fprintf(stderr, "error: %s: no --target for output node '%s'\n", netlist, name);
             rc = CLI_USER;
             goto out;
         }
@@ -188,8 +230,14 @@ int cli_cmd_grad(int argc, char **argv)
     }
     for (int t = 0; t < n_tg; ++t)
         if (!tg[t].used) {
-            fprintf(stderr, "error: %s: --target '%s' is not an .output node of the netlist\n",
-                    netlist, tg[t].node);
+            if (pairs)
+                fprintf(stderr,
+                        "error: %s: --target '%s,%s' is not an .output_pair of the netlist\n",
+                        netlist, tg[t].node, tg[t].neg);
+            else
+                fprintf(stderr,
+                        "error: %s: --target '%s' is not an .output node of the netlist\n",
+                        netlist, tg[t].node);
             rc = CLI_USER;
             goto out;
         }

@@ -3,7 +3,7 @@
  * phases, EqProp estimates, adjoint).  See docs/eqprop.md.
  *
  * Conventions: the loss is C = 1/2 sum_k (V_k - y_k)^2 over the .output
- * nodes; a nudged phase at beta minimises E + beta C, i.e. KCL at output k
+ * nodes (V_k = V_pos - V_neg for .output_pair pairs); a nudged phase at beta minimises E + beta C, i.e. KCL at output k
  * gains beta (V_k - y_k) leaving the node (a conductance beta to an ideal
  * source at y_k), so beta > 0 moves outputs toward their targets.  Every
  * gradient is dL/dG (V^2/S) of a trainable conductance.
@@ -18,7 +18,9 @@ struct eqs_eqprop {
     eqs_solver *s;
     eqs_circuit *c;
     int n_out;
-    int *out_node;    /* user node of output k */
+    int *out_node;    /* user node of output k (positive node of pair k) */
+    int *out_neg;     /* negative node of pair k; 0 (ground) single-ended */
+    int pairs;        /* 1: differential outputs (.output_pair) */
     double *y;        /* targets (V), n_out */
     int has_targets;
     int has_free;     /* free phase solved (and saved as warm start) */

@@ -9,7 +9,11 @@
  *                node's diagonal;
  *   current:     a constant current beta (y_k - V_k^free) computed from the
  *                free state (the same to first order in beta).
- * Every nudged phase starts warm from the saved free state, so the
+ * Differential outputs (.output_pair): the same element between the pair's
+ * nodes, a conductance beta in series with a source y_k from pos to neg,
+ * i.e. current beta (y_k - (V_pos - V_neg)) into pos and out of neg
+ * (eqs_solver_set_nudge_pairs); the current variant uses the free state's
+ * V_pos - V_neg.  Every nudged phase starts warm from the saved free state, so the
  * symbolic factorisation and the free iterate are reused and nothing is
  * allocated.
  */
@@ -24,6 +28,7 @@ void eqs_eqprop_free(eqs_eqprop **pp)
     eqs_eqprop *ep = *pp;
     eqs_ctx *ctx = ep->ctx;
     eqs_free(ctx, ep->out_node);
+    eqs_free(ctx, ep->out_neg);
     eqs_free(ctx, ep->y);
     eqs_free(ctx, ep->v0);
     eqs_free(ctx, ep->v1);
@@ -58,6 +63,14 @@ static double default_beta(const eqs_circuit *c)
     return (n > 0 && sum > 0) ? EP_BETA_REL * sum / n : EP_BETA_FALLBACK;
 }
 
+static eqs_status set_nudge(eqs_eqprop *ep)
+{
+    if (ep->pairs)
+        return eqs_solver_set_nudge_pairs(ep->s, ep->n_out, ep->out_node, ep->out_neg, ep->nu_g,
+                                          ep->nu_i);
+    return eqs_solver_set_nudge(ep->s, ep->n_out, ep->out_node, ep->nu_g, ep->nu_i);
+}
+
 eqs_status eqs_eqprop_create(eqs_ctx *ctx, eqs_solver *s, eqs_eqprop **out)
 {
     *out = NULL;
@@ -72,9 +85,11 @@ eqs_status eqs_eqprop_create(eqs_ctx *ctx, eqs_solver *s, eqs_eqprop **out)
     ep->ctx = ctx;
     ep->s = s;
     ep->c = c;
-    ep->n_out = nl->n_outputs;
+    ep->pairs = nl->output_pairs;
+    ep->n_out = eqs_circuit_output_count(c);
     size_t no = (size_t)ep->n_out, nv = (size_t)c->n_user_nodes;
     ep->out_node = eqs_malloc(ctx, no * sizeof *ep->out_node);
+    ep->out_neg = eqs_calloc(ctx, no, sizeof *ep->out_neg);
     ep->y = eqs_calloc(ctx, no, sizeof *ep->y);
     ep->nu_g = eqs_calloc(ctx, no, sizeof *ep->nu_g);
     ep->nu_i = eqs_calloc(ctx, no, sizeof *ep->nu_i);
@@ -84,10 +99,32 @@ eqs_status eqs_eqprop_create(eqs_ctx *ctx, eqs_solver *s, eqs_eqprop **out)
     ep->dcdv = eqs_calloc(ctx, nv, sizeof *ep->dcdv);
     ep->lambda = eqs_calloc(ctx, nv, sizeof *ep->lambda);
     eqs_status st = EQS_ERR_NOMEM;
-    if (!ep->out_node || !ep->y || !ep->nu_g || !ep->nu_i || !ep->v0 || !ep->v1 || !ep->v2 ||
+    if (!ep->out_node || !ep->out_neg || !ep->y || !ep->nu_g || !ep->nu_i || !ep->v0 || !ep->v1 || !ep->v2 ||
         !ep->dcdv || !ep->lambda)
         goto fail;
-    for (int k = 0; k < ep->n_out; ++k) {
+    for (int k = 0; k < ep->n_out && ep->pairs; ++k) {
+        /* differential pair: either node may be held by a source, not both */
+        int nd[2];
+        for (int t = 0; t < 2; ++t) {
+            nd[t] = eqs_circuit_node_find(c, nl->outputs[2 * k + t]);
+            if (nd[t] <= 0) {
+                st = EQS_ERROR_AT(ctx, EQS_ERR_INPUT,
+                                  nl->output_loc ? nl->output_loc[2 * k + t] : EQS_NOLOC,
+                                  "output node '%s' does not exist", nl->outputs[2 * k + t]);
+                goto fail;
+            }
+        }
+        if (c->node_unknown[nd[0]] < 0 && c->node_unknown[nd[1]] < 0) {
+            st = EQS_ERROR_AT(ctx, EQS_ERR_INPUT, nl->output_loc ? nl->output_loc[2 * k] : EQS_NOLOC,
+                              "output pair '%s %s': both nodes are held by voltage sources: it "
+                              "cannot be nudged",
+                              nl->outputs[2 * k], nl->outputs[2 * k + 1]);
+            goto fail;
+        }
+        ep->out_node[k] = nd[0];
+        ep->out_neg[k] = nd[1];
+    }
+    for (int k = 0; k < ep->n_out && !ep->pairs; ++k) {
         int nd = eqs_circuit_node_find(c, nl->outputs[k]);
         eqs_loc loc = nl->output_loc ? nl->output_loc[k] : EQS_NOLOC;
         if (nd <= 0) {
@@ -105,7 +142,7 @@ eqs_status eqs_eqprop_create(eqs_ctx *ctx, eqs_solver *s, eqs_eqprop **out)
         ep->out_node[k] = nd;
     }
     /* allocate the solver's nudge arrays now (setup), not in a phase */
-    st = eqs_solver_set_nudge(s, ep->n_out, ep->out_node, ep->nu_g, ep->nu_i);
+    st = set_nudge(ep);
     if (st != EQS_OK) goto fail;
     eqs_solver_clear_nudge(s);
     ep->beta_default = default_beta(c);
@@ -122,6 +159,13 @@ int eqs_eqprop_output_node(const eqs_eqprop *ep, int k)
 {
     return (k >= 0 && k < ep->n_out) ? ep->out_node[k] : -1;
 }
+
+int eqs_eqprop_output_neg(const eqs_eqprop *ep, int k)
+{
+    return (k >= 0 && k < ep->n_out) ? ep->out_neg[k] : -1;
+}
+
+int eqs_eqprop_output_pairs(const eqs_eqprop *ep) { return ep->pairs; }
 
 double eqs_eqprop_default_beta(const eqs_eqprop *ep) { return ep->beta_default; }
 
@@ -157,14 +201,15 @@ eqs_status eqs_eqprop_phase(eqs_eqprop *ep, eqs_nudge_kind kind, double beta, do
     for (int k = 0; k < ep->n_out; ++k) {
         if (kind == EQS_NUDGE_CURRENT) {
             ep->nu_g[k] = 0.0;
-            ep->nu_i[k] = beta * (ep->y[k] - ep->v0[ep->out_node[k]]);
+            ep->nu_i[k] =
+                beta * (ep->y[k] - (ep->v0[ep->out_node[k]] - ep->v0[ep->out_neg[k]]));
         } else {
             ep->nu_g[k] = beta;
             ep->nu_i[k] = beta * ep->y[k];
         }
     }
     eqs_status st = eqs_solver_restore_state(ep->s);
-    if (st == EQS_OK) st = eqs_solver_set_nudge(ep->s, ep->n_out, ep->out_node, ep->nu_g, ep->nu_i);
+    if (st == EQS_OK) st = set_nudge(ep);
     if (st == EQS_OK) st = eqs_solver_solve(ep->s, EQS_SOLVE_WARM, NULL);
     eqs_solver_clear_nudge(ep->s);
     if (st != EQS_OK) return st;

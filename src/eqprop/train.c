@@ -279,14 +279,14 @@ static eqs_status set_targets(eqs_trainer *tr, int label)
 }
 
 /* Class predicted by the free-phase voltages: argmax over the outputs (the
- * first one on a tie). */
+ * first one on a tie); a differential pair's output is V_pos - V_neg. */
 static int predict(const eqs_trainer *tr)
 {
     const double *v = eqs_eqprop_voltages(tr->ep, 0);
     int best = 0;
-    double bv = v[eqs_eqprop_output_node(tr->ep, 0)];
+    double bv = v[eqs_eqprop_output_node(tr->ep, 0)] - v[eqs_eqprop_output_neg(tr->ep, 0)];
     for (int k = 1; k < tr->n_out; ++k) {
-        double vk = v[eqs_eqprop_output_node(tr->ep, k)];
+        double vk = v[eqs_eqprop_output_node(tr->ep, k)] - v[eqs_eqprop_output_neg(tr->ep, k)];
         if (vk > bv) {
             bv = vk;
             best = k;

@@ -11,7 +11,7 @@
  *   * exported by eqspice <version>: current conductances (R = 1/G), ...
  *   .options ... / .model ... / elements        (eqs_deck_build)
  *   *eqspice .input <v sources>                 (extension cards, as comments)
- *   *eqspice .output <nodes>
+ *   *eqspice .output <nodes>   (or .output_pair <pos neg ...>)
  *   *eqspice .trainable <patterns or names>
  *   .op
  *   .end
@@ -32,6 +32,8 @@
 #include "../solver/solver.h"
 
 #include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* Longest extension-card line we write (characters, before the newline);
@@ -90,8 +92,23 @@ static void write_ext_cards(FILE *f, const eqs_circuit *c)
     for (int k = 0; k < nl->n_inputs; ++k)
         ext_word(&x, renamed('v', nl->inputs[k]) ? "v." : "", nl->inputs[k]);
     ext_end(&x);
-    x.card = ".output";
-    for (int k = 0; k < nl->n_outputs; ++k) ext_word(&x, "", nl->outputs[k]);
+    x.card = nl->output_pairs ? ".output_pair" : ".output";
+    if (nl->output_pairs) { /* a pair never straddles two lines (cards) */
+        for (int k = 0; k + 1 < nl->n_outputs; k += 2) {
+            size_t len = strlen(nl->outputs[k]) + 2;
+            char *pos = malloc(len);
+            if (pos) {
+                snprintf(pos, len, "%s ", nl->outputs[k]);
+                ext_word(&x, pos, nl->outputs[k + 1]);
+            } else {
+                ext_word(&x, "", nl->outputs[k]);
+                ext_word(&x, "", nl->outputs[k + 1]);
+            }
+            free(pos);
+        }
+    } else {
+        for (int k = 0; k < nl->n_outputs; ++k) ext_word(&x, "", nl->outputs[k]);
+    }
     ext_end(&x);
     if (nl->n_trainable == 0) return;
     int any_renamed = 0;

@@ -290,6 +290,9 @@ static eqs_status read_network(reader *r, xmlNodePtr net)
     if ((st = attr_double(r, drn, "bias_V", 0.0, &e->drn.bias_V))) return st;
     if ((st = attr_double(r, drn, "diode_is_A", 1e-14, &e->drn.diode_is_A))) return st;
     if ((st = attr_double(r, drn, "diode_n", 1.0, &e->drn.diode_n))) return st;
+    char *outs = attr(drn, "outputs"); /* schema: single | pairs */
+    e->drn.output_pairs = outs && !strcmp(outs, "pairs");
+    if (outs) xmlFree(outs);
     if (e->drn.g_max_S < e->drn.g_min_S)
         return EQS_ERROR_AT(r->ctx, EQS_ERR_INPUT, node_loc(r, drn),
                             "g_init_max_S (%g S) must not be below g_init_min_S (%g S)",
@@ -719,6 +722,7 @@ static void write_body(FILE *f, const eqs_experiment *e)
         put_num(f, "bias_V", e->drn.bias_V);
         put_num(f, "diode_is_A", e->drn.diode_is_A);
         put_num(f, "diode_n", e->drn.diode_n);
+        put_attr(f, "outputs", e->drn.output_pairs ? "pairs" : "single");
     }
     fputs("/>\n  </network>\n  <dataset", f);
     put_u64(f, "classes", (unsigned long long)(e->n_classes > 0 ? e->n_classes : 0));

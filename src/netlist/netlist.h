@@ -100,9 +100,12 @@ struct eqs_netlist {
     char **inputs;       /* names of V sources driven by data */
     int n_inputs;
     eqs_loc *input_loc;
-    char **outputs;      /* output node names */
-    int n_outputs;
+    char **outputs;      /* output node names; with output_pairs: POS NEG
+                            of pair k at [2k], [2k+1] (.output_pair) */
+    int n_outputs;       /* names in `outputs` (2 x pairs with output_pairs) */
     eqs_loc *output_loc;
+    int output_pairs;    /* 1: outputs are differential pairs (.output_pair) */
+    eqs_loc output_kind_loc; /* first .output / .output_pair card */
 
     int has_op;          /* an .op card was present */
     int n_ignored_cards; /* analysis cards read and reported as ignored */

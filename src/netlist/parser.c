@@ -1078,8 +1078,23 @@ static eqs_status do_once(parser *P, const eqs_card *c)
     if (eqs_tok_is(t0, ".trainable"))
         return do_ext(P, c, &nl->trainable, &nl->trainable_loc, &nl->n_trainable);
     if (eqs_tok_is(t0, ".input")) return do_ext(P, c, &nl->inputs, &nl->input_loc, &nl->n_inputs);
-    if (eqs_tok_is(t0, ".output"))
+    if (eqs_tok_is(t0, ".output") || eqs_tok_is(t0, ".output_pair")) {
+        int pairs = eqs_tok_is(t0, ".output_pair");
+        if (nl->n_outputs > 0 && nl->output_pairs != pairs)
+            return EQS_ERROR_AT(P->ctx, EQS_ERR_PARSE, card_loc(c),
+                                "'%s' cannot be mixed with '%s' (line %d): outputs are either "
+                                "all single-ended or all differential pairs",
+                                pairs ? ".output_pair" : ".output",
+                                pairs ? ".output" : ".output_pair", nl->output_kind_loc.line);
+        if (pairs && P->lx.n_toks >= 2 && (P->lx.n_toks - 1) % 2 != 0)
+            return EQS_ERROR_AT(P->ctx, EQS_ERR_PARSE, eqs_tok_loc(c, &P->lx.toks[P->lx.n_toks - 1]),
+                                "'.output_pair' needs node names in pairs (POS NEG ...): "
+                                "'%.*s' has no negative node",
+                                TOK(&P->lx.toks[P->lx.n_toks - 1]));
+        if (nl->n_outputs == 0) nl->output_kind_loc = card_loc(c);
+        nl->output_pairs = pairs;
         return do_ext(P, c, &nl->outputs, &nl->output_loc, &nl->n_outputs);
+    }
     nl->n_ignored_cards++;
     for (size_t k = 0; k < sizeof ignored_cards / sizeof *ignored_cards; ++k)
         if (eqs_tok_is(t0, ignored_cards[k])) {
@@ -1217,6 +1232,10 @@ static eqs_status final_checks(parser *P)
                               "output node '%s' listed twice", s);
         else
             mark[k] = 1;
+        if (!st && nl->output_pairs && i % 2 == 1 &&
+            eqs_netlist_node_find(nl, nl->outputs[i - 1]) == k)
+            st = EQS_ERROR_AT(ctx, EQS_ERR_PARSE, nl->output_loc[i],
+                              "output pair '%s %s' has the same node twice", nl->outputs[i - 1], s);
     }
     eqs_free(ctx, mark);
     if (st) return st;

@@ -216,6 +216,15 @@ eqs_status eqs_deck_build_nudged(eqs_ctx *ctx, const eqs_circuit *c,
             (st = deck_add(&d, "i.eqs_nudge%d 0 %s dc %.17g", k, a, nu->inj[k])) != EQS_OK)
             goto fail;
     }
+    for (int k = 0; nu && k < nu->np; ++k) {
+        const char *a = node_name(nl, nu->pos[k]), *b = node_name(nl, nu->neg[k]);
+        if (nu->pg[k] != 0 && (st = deck_add(&d, "g.eqs_nudgep%d %s %s %s %s %.17g", k, a, b, a,
+                                             b, nu->pg[k])) != EQS_OK)
+            goto fail;
+        if (nu->pinj[k] != 0 &&
+            (st = deck_add(&d, "i.eqs_nudgep%d %s %s dc %.17g", k, b, a, nu->pinj[k])) != EQS_OK)
+            goto fail;
+    }
     if (with_op && (st = deck_add(&d, ".op")) != EQS_OK) goto fail;
     if ((st = deck_add(&d, ".end")) != EQS_OK) goto fail;
 

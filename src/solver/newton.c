@@ -729,6 +729,24 @@ static int load(const eqs_circuit *c, newton *nt, double gmin, int exact)
             nt->Ax[nt->diag[u]] += nt->nu->g[k];
             nt->rhs[u] += nt->scale * nt->nu->inj[k];
         }
+        /* pair nudge: conductance g between pos and neg, current inj
+         * into pos and out of neg; a fixed node's voltage moves its term
+         * to the free node's right-hand side */
+        for (int k = 0; nt->nu && k < nt->nu->np; ++k) {
+            int p = nt->nu->pos[k], q = nt->nu->neg[k];
+            int up = c->node_unknown[p], uq = c->node_unknown[q];
+            double g = nt->nu->pg[k], in = nt->scale * nt->nu->pinj[k];
+            if (up >= 0) {
+                nt->Ax[nt->diag[up]] += g;
+                nt->rhs[up] += in + (uq < 0 ? g * nt->vn[q] : 0.0);
+            }
+            if (uq >= 0) {
+                nt->Ax[nt->diag[uq]] += g;
+                nt->rhs[uq] += -in + (up < 0 ? g * nt->vn[p] : 0.0);
+            }
+            if (nt->nu->pslot[k] >= 0) nt->Ax[nt->nu->pslot[k]] -= g;
+            if (nt->nu->pslot2[k] >= 0) nt->Ax[nt->nu->pslot2[k]] -= g;
+        }
     }
     if (!exact && nt->nd > 0) {
         memcpy(nt->d_vp, nt->d_v, (size_t)nt->nd * sizeof *nt->d_v);
@@ -822,6 +840,24 @@ static int residual(const eqs_circuit *c, newton *nt, const eqs_solver_options *
         F[u] += gx - in;
         fs[u] += fabs(gx) + fabs(in);
         if (a > cm[u]) cm[u] = a;
+    }
+    for (int k = 0; nt->nu && k < nt->nu->np; ++k) {
+        int p = nt->nu->pos[k], q = nt->nu->neg[k];
+        int up = c->node_unknown[p], uq = c->node_unknown[q];
+        double vp = up >= 0 ? x[up] : nt->scale * nt->vfix1[p];
+        double vq = uq >= 0 ? x[uq] : nt->scale * nt->vfix1[q];
+        double gp = nt->nu->pg[k] * vp, gq = nt->nu->pg[k] * vq, in = nt->scale * nt->nu->pinj[k];
+        double t = gp - gq - in, a = fabs(t), sum = fabs(gp) + fabs(gq) + fabs(in);
+        if (up >= 0) {
+            F[up] += t;
+            fs[up] += sum;
+            if (a > cm[up]) cm[up] = a;
+        }
+        if (uq >= 0) {
+            F[uq] -= t;
+            fs[uq] += sum;
+            if (a > cm[uq]) cm[uq] = a;
+        }
     }
     for (int d = 0; d < nt->nd; ++d) {
         const eqs_celem *e = &c->elems[nt->d_elem[d]];
@@ -1104,7 +1140,7 @@ static eqs_status nt_solve(eqs_solver *s, eqs_solve_mode mode, eqs_solve_info *i
     nt->iterations = 0;
     nt->max_update = 0;
     nt->resid = 0;
-    nt->nu = s->nudge.n > 0 ? &s->nudge : NULL;
+    nt->nu = (s->nudge.n > 0 || s->nudge.np > 0) ? &s->nudge : NULL;
     info->full_refresh = refresh_values(c, nt);
     if (nt->n == 0) { /* everything fixed */
         publish(s, nt, info);

@@ -95,6 +95,12 @@ void eqs_solver_free(eqs_solver **sp)
     eqs_free(s->ctx, s->nudge.node);
     eqs_free(s->ctx, s->nudge.g);
     eqs_free(s->ctx, s->nudge.inj);
+    eqs_free(s->ctx, s->nudge.pos);
+    eqs_free(s->ctx, s->nudge.neg);
+    eqs_free(s->ctx, s->nudge.pslot);
+    eqs_free(s->ctx, s->nudge.pslot2);
+    eqs_free(s->ctx, s->nudge.pg);
+    eqs_free(s->ctx, s->nudge.pinj);
     eqs_free(s->ctx, s->v_saved);
     eqs_free(s->ctx, s->v);
     eqs_free(s->ctx, s);
@@ -158,10 +164,86 @@ eqs_status eqs_solver_set_nudge(eqs_solver *s, int n, const int *nodes, const do
         nu->inj[k] = inj_A[k];
     }
     nu->n = n;
+    nu->np = 0;
     return EQS_OK;
 }
 
-void eqs_solver_clear_nudge(eqs_solver *s) { s->nudge.n = 0; }
+eqs_status eqs_solver_set_nudge_pairs(eqs_solver *s, int n, const int *pos, const int *neg,
+                                      const double *g_S, const double *inj_A)
+{
+    const eqs_circuit *c = s->c;
+    eqs_nudge *nu = &s->nudge;
+    if (n < 0) return EQS_ERROR(s->ctx, EQS_ERR_INPUT, "negative number of nudged pairs");
+    for (int k = 0; k < n; ++k) {
+        int p = pos[k], q = neg[k];
+        if (p < 0 || p >= c->n_user_nodes || q < 0 || q >= c->n_user_nodes)
+            return EQS_ERROR(s->ctx, EQS_ERR_INPUT, "cannot nudge node pair (%d, %d)", p, q);
+        if (p == q)
+            return EQS_ERROR(s->ctx, EQS_ERR_INPUT, "nudged pair has node '%s' twice",
+                             c->node_names[p]);
+        int up = c->node_unknown[p], uq = c->node_unknown[q];
+        if (up < 0 && uq < 0)
+            return EQS_ERROR(s->ctx, EQS_ERR_INPUT,
+                             "pair '%s' '%s': both nodes are ground or held by voltage sources "
+                             "and cannot be nudged",
+                             c->node_names[p], c->node_names[q]);
+        if (up >= 0 && uq >= 0 && eqs_circuit_find_slot(c, up, uq) < 0)
+            return EQS_ERROR(s->ctx, EQS_ERR_INPUT,
+                             "pair '%s' '%s' is not an .output_pair of the netlist (its coupling "
+                             "is not in the compiled pattern)",
+                             c->node_names[p], c->node_names[q]);
+        if (!isfinite(g_S[k]) || !isfinite(inj_A[k]))
+            return EQS_ERROR(s->ctx, EQS_ERR_INPUT, "non-finite nudge at pair '%s' '%s'",
+                             c->node_names[p], c->node_names[q]);
+    }
+    if (n > nu->pcap) { /* setup: grows once */
+        size_t m = (size_t)n;
+        int *a = eqs_malloc(s->ctx, m * sizeof *a), *b = eqs_malloc(s->ctx, m * sizeof *b);
+        int *sl = eqs_malloc(s->ctx, m * sizeof *sl), *sl2 = eqs_malloc(s->ctx, m * sizeof *sl2);
+        double *g = eqs_malloc(s->ctx, m * sizeof *g), *in = eqs_malloc(s->ctx, m * sizeof *in);
+        if (!a || !b || !sl || !sl2 || !g || !in) {
+            eqs_free(s->ctx, a);
+            eqs_free(s->ctx, b);
+            eqs_free(s->ctx, sl);
+            eqs_free(s->ctx, sl2);
+            eqs_free(s->ctx, g);
+            eqs_free(s->ctx, in);
+            return EQS_ERR_NOMEM;
+        }
+        eqs_free(s->ctx, nu->pos);
+        eqs_free(s->ctx, nu->neg);
+        eqs_free(s->ctx, nu->pslot);
+        eqs_free(s->ctx, nu->pslot2);
+        eqs_free(s->ctx, nu->pg);
+        eqs_free(s->ctx, nu->pinj);
+        nu->pos = a;
+        nu->neg = b;
+        nu->pslot = sl;
+        nu->pslot2 = sl2;
+        nu->pg = g;
+        nu->pinj = in;
+        nu->pcap = n;
+    }
+    for (int k = 0; k < n; ++k) {
+        int up = c->node_unknown[pos[k]], uq = c->node_unknown[neg[k]];
+        nu->pos[k] = pos[k];
+        nu->neg[k] = neg[k];
+        nu->pg[k] = g_S[k];
+        nu->pinj[k] = inj_A[k];
+        nu->pslot[k] = (up >= 0 && uq >= 0) ? eqs_circuit_find_slot(c, up, uq) : -1;
+        nu->pslot2[k] =
+            (up >= 0 && uq >= 0 && !c->reciprocal) ? eqs_circuit_find_slot(c, uq, up) : -1;
+    }
+    nu->np = n;
+    nu->n = 0;
+    return EQS_OK;
+}
+
+void eqs_solver_clear_nudge(eqs_solver *s)
+{
+    s->nudge.n = 0;
+    s->nudge.np = 0;
+}
 
 eqs_status eqs_solver_save_state(eqs_solver *s)
 {

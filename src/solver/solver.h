@@ -24,6 +24,17 @@ typedef struct {
     int *node;
     double *g;   /* S */
     double *inj; /* A */
+    /* Differential entries (eqs_solver_set_nudge_pairs): for each of np
+     * pairs a conductance pg[k] between user nodes pos[k] and neg[k] and a
+     * current pinj[k] injected into pos[k] and drawn from neg[k]: KCL of
+     * pos gains pg (V_pos - V_neg) - pinj, KCL of neg its negative.
+     * pslot[k]: value-array slot of the (pos, neg) coupling (lower
+     * triangle when reciprocal), pslot2[k] of (neg, pos) (MNA only);
+     * -1 when either node is fixed (its terms drop into the free node's
+     * right-hand side). */
+    int np, pcap;
+    int *pos, *neg, *pslot, *pslot2;
+    double *pg, *pinj;
 } eqs_nudge;
 
 struct eqs_solver {
@@ -110,7 +121,10 @@ eqs_status eqs_deck_build(eqs_ctx *ctx, const eqs_circuit *c, const eqs_solver_o
 /* Same, plus the nudge `nu` (NULL or n = 0: none) written as a VCCS
  * "g.eqs_nudge<k> node 0 node 0 <g>" (current g V leaving the node) and a
  * current source "i.eqs_nudge<k> 0 node dc <inj>" (inj entering it), so
- * that any sign of g is expressible. */
+ * that any sign of g is expressible.  Pair entries: a VCCS
+ * "g.eqs_nudgep<k> pos neg pos neg <g>" (current g (V_pos - V_neg) from
+ * pos through the element to neg) and "i.eqs_nudgep<k> neg pos dc <inj>"
+ * (inj leaving neg, entering pos). */
 eqs_status eqs_deck_build_nudged(eqs_ctx *ctx, const eqs_circuit *c,
                                  const eqs_solver_options *opt, const eqs_nudge *nu, int with_op,
                                  char ***lines_out);
