@@ -76,22 +76,6 @@ static double node_v(loaded *L, const char *name)
 }
 
 /* A DRN netlist generated into a malloc'd string. */
-static char *gen_drn(const int *layers, int n, uint64_t seed)
-{
-    eqs_ctx *ctx = tu_ctx();
-    eqs_drn_spec sp;
-    eqs_drn_spec_defaults(&sp);
-    sp.layers = layers;
-    sp.n_layers = n;
-    sp.seed = seed;
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&buf, &len);
-    ck_assert_int_eq(eqs_gen_drn(ctx, &sp, f), EQS_OK);
-    fclose(f);
-    eqs_ctx_free(&ctx);
-    return buf;
-}
 
 /* ------------------------------------------------------------------ */
 /* Inputs and outputs                                                  */
@@ -200,7 +184,7 @@ static void set_source_text(char **text, const char *name, double v)
 START_TEST(test_io_drn_matches_fresh_netlist)
 {
     const int layers[] = {4, 3, 2};
-    char *text = gen_drn(layers, 3, 11);
+    char *text = tu_gen_drn(layers, 3, 11);
     eqs_ctx *ctx = tu_ctx();
     loaded L;
     load_text(&L, ctx, text);
@@ -326,7 +310,7 @@ static void check_export(loaded *L, const char *path)
 START_TEST(test_export_drn_trained)
 {
     const int layers[] = {4, 5, 3};
-    char *text = gen_drn(layers, 3, 5);
+    char *text = tu_gen_drn(layers, 3, 5);
     eqs_ctx *ctx = tu_ctx();
     loaded L;
     load_text(&L, ctx, text);
@@ -414,7 +398,7 @@ END_TEST
 START_TEST(test_export_long_cards)
 {
     const int layers[] = {40, 2};
-    char *text = gen_drn(layers, 2, 3);
+    char *text = tu_gen_drn(layers, 2, 3);
     eqs_ctx *ctx = tu_ctx();
     loaded L;
     load_text(&L, ctx, text);

@@ -20,22 +20,6 @@ typedef struct {
     eqs_circuit *c;
 } net;
 
-static char *gen_drn(const int *layers, int n, uint64_t seed)
-{
-    eqs_ctx *ctx = tu_ctx();
-    eqs_drn_spec sp;
-    eqs_drn_spec_defaults(&sp);
-    sp.layers = layers;
-    sp.n_layers = n;
-    sp.seed = seed;
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&buf, &len);
-    ck_assert_int_eq(eqs_gen_drn(ctx, &sp, f), EQS_OK);
-    fclose(f);
-    eqs_ctx_free(&ctx);
-    return buf;
-}
 
 static void net_load(net *N, eqs_ctx *ctx, const char *text)
 {
@@ -111,7 +95,7 @@ END_TEST
  * double must be bit-identical. */
 static const char *make_checkpoint(char **text_out, double *mom, int *n_out)
 {
-    char *text = gen_drn(LAYERS, 3, 9);
+    char *text = tu_gen_drn(LAYERS, 3, 9);
     eqs_ctx *ctx = tu_ctx();
     net N;
     net_load(&N, ctx, text);
@@ -222,7 +206,7 @@ END_TEST
 
 START_TEST(test_checkpoint_without_momentum)
 {
-    char *text = gen_drn(LAYERS, 3, 2);
+    char *text = tu_gen_drn(LAYERS, 3, 2);
     eqs_ctx *ctx = tu_ctx();
     net N;
     net_load(&N, ctx, text);
@@ -366,7 +350,7 @@ START_TEST(test_checkpoint_corruption)
     /* another network: a different layout, and the same sizes with one
      * element renamed */
     const int other[] = {3, 5, 2};
-    char *text2 = gen_drn(other, 3, 9);
+    char *text2 = tu_gen_drn(other, 3, 9);
     expect_bad(text2, good, len, "another network");
     free(text2);
     char *text3 = strdup(text);
@@ -397,7 +381,7 @@ END_TEST
  * checkpoint in force: simulate it by writing the temp file by hand. */
 START_TEST(test_checkpoint_atomic)
 {
-    char *text = gen_drn(LAYERS, 3, 4);
+    char *text = tu_gen_drn(LAYERS, 3, 4);
     eqs_ctx *ctx = tu_ctx();
     net N;
     net_load(&N, ctx, text);
@@ -538,7 +522,7 @@ START_TEST(test_run_dir_resume)
     ck_assert_ptr_nonnull(strstr(eqs_ctx_error(ctx), "checkpoint.bin"));
     eqs_ctx_clear_error(ctx);
 
-    char *text = gen_drn(LAYERS, 3, 1);
+    char *text = tu_gen_drn(LAYERS, 3, 1);
     net N;
     net_load(&N, ctx, text);
     eqs_train_state st = {.epoch = 2, .lr_scale = 1};
@@ -833,7 +817,7 @@ static double *mock_train(const char *text, const char *dir, int resume, int kil
 
 START_TEST(test_resume_after_sigkill_is_bit_identical)
 {
-    char *text = gen_drn(LAYERS, 3, 6);
+    char *text = tu_gen_drn(LAYERS, 3, 6);
     const char *base = tu_temp_dir();
     char ref_dir[512], dir[512];
     snprintf(ref_dir, sizeof ref_dir, "%s/ref", base);

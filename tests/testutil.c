@@ -129,3 +129,20 @@ eqs_ctx *tu_ctx(void)
     eqs_ctx_create(&ctx);
     return ctx;
 }
+
+char *tu_gen_drn(const int *layers, int n, uint64_t seed)
+{
+    eqs_ctx *ctx = tu_ctx();
+    eqs_drn_spec sp;
+    eqs_drn_spec_defaults(&sp);
+    sp.layers = layers;
+    sp.n_layers = n;
+    sp.seed = seed;
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    ck_assert_int_eq(eqs_gen_drn(ctx, &sp, f), EQS_OK);
+    fclose(f);
+    eqs_ctx_free(&ctx);
+    return buf;
+}

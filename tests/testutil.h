@@ -47,6 +47,10 @@ int tu_run_cli(const char *const *argv, char **out, char **err, int timeout_s);
 /* Read a whole file into a malloc'd string (NULL if unreadable). */
 char *tu_read_file(const char *path);
 
+/* A generated DRN (eqs_gen_drn, default spec but layers and seed) as a
+ * malloc'd netlist text; the test fails if generation fails. */
+char *tu_gen_drn(const int *layers, int n, uint64_t seed);
+
 /* A context whose log goes nowhere (tests provoke errors on purpose). */
 eqs_ctx *tu_ctx(void);
 

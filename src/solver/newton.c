@@ -790,6 +790,17 @@ static int load(const eqs_circuit *c, newton *nt, double gmin, int exact)
  * of the linear solve, so that a converged linear node never fails. */
 #define NT_ROUNDING_ULPS 1024.0
 
+/* A current t (A) leaving unknown u's node through one element (u < 0:
+ * eliminated, nothing to do): add it to the KCL residual F, its magnitude
+ * scale `sum` to fs and |t| to the node's largest element current cm. */
+static inline void kcl_add(double *F, double *fs, double *cm, int u, double t, double sum)
+{
+    if (u < 0) return;
+    F[u] += t;
+    fs[u] += sum;
+    if (fabs(t) > cm[u]) cm[u] = fabs(t);
+}
+
 /* Residual F(x) (currents leaving each node, A; branch equations, V) with
  * diodes at their last evaluation.  Per row it also records the largest
  * element current flowing into the node (cm: diode currents, currents
@@ -836,10 +847,7 @@ static int residual(const eqs_circuit *c, newton *nt, const eqs_solver_options *
     for (int k = 0; nt->nu && k < nt->nu->n; ++k) {
         int u = c->node_unknown[nt->nu->node[k]];
         double gx = nt->nu->g[k] * x[u], in = nt->scale * nt->nu->inj[k];
-        double a = fabs(gx - in);
-        F[u] += gx - in;
-        fs[u] += fabs(gx) + fabs(in);
-        if (a > cm[u]) cm[u] = a;
+        kcl_add(F, fs, cm, u, gx - in, fabs(gx) + fabs(in));
     }
     for (int k = 0; nt->nu && k < nt->nu->np; ++k) {
         int p = nt->nu->pos[k], q = nt->nu->neg[k];
@@ -847,32 +855,16 @@ static int residual(const eqs_circuit *c, newton *nt, const eqs_solver_options *
         double vp = up >= 0 ? x[up] : nt->scale * nt->vfix1[p];
         double vq = uq >= 0 ? x[uq] : nt->scale * nt->vfix1[q];
         double gp = nt->nu->pg[k] * vp, gq = nt->nu->pg[k] * vq, in = nt->scale * nt->nu->pinj[k];
-        double t = gp - gq - in, a = fabs(t), sum = fabs(gp) + fabs(gq) + fabs(in);
-        if (up >= 0) {
-            F[up] += t;
-            fs[up] += sum;
-            if (a > cm[up]) cm[up] = a;
-        }
-        if (uq >= 0) {
-            F[uq] -= t;
-            fs[uq] += sum;
-            if (a > cm[uq]) cm[uq] = a;
-        }
+        double t = gp - gq - in, sum = fabs(gp) + fabs(gq) + fabs(in);
+        kcl_add(F, fs, cm, up, t, sum);
+        kcl_add(F, fs, cm, uq, -t, sum);
     }
     for (int d = 0; d < nt->nd; ++d) {
         const eqs_celem *e = &c->elems[nt->d_elem[d]];
         int up = unk(c, e->n[0]), un = unk(c, e->n[1]);
-        double id = nt->d_i[d], a = fabs(id);
-        if (up >= 0) {
-            F[up] += id;
-            fs[up] += a;
-            if (a > cm[up]) cm[up] = a;
-        }
-        if (un >= 0) {
-            F[un] -= id;
-            fs[un] += a;
-            if (a > cm[un]) cm[un] = a;
-        }
+        double id = nt->d_i[d];
+        kcl_add(F, fs, cm, up, id, fabs(id));
+        kcl_add(F, fs, cm, un, -id, fabs(id));
     }
     int ok = 1, worst_branch = -1;
     double worst = -1, worst_b = -1, rmax = 0;
