@@ -369,8 +369,17 @@ typedef enum {
     EQS_ALGO_CENTERED = 0, /* phases (-beta, +beta) */
     EQS_ALGO_POSITIVE = 1, /* phases (0, +beta) */
     EQS_ALGO_NEGATIVE = 2, /* phases (-beta, 0) */
-    EQS_ALGO_ADJOINT = 3   /* exact gradient by implicit differentiation */
+    EQS_ALGO_ADJOINT = 3,  /* exact gradient by implicit differentiation */
+    EQS_ALGO_AEQPROP = 4,  /* Agnostic EqProp: parameters relax under knobs (aeqprop.c) */
+    EQS_ALGO_NCEP = 5      /* EqProp for non-reciprocal circuits, phases (-beta, +beta)
+                              with the -2A(s - s0) correction (ncep.c) */
 } eqs_algorithm;
+/* Phase pair of Agnostic EqProp (beta = the algorithm's beta). */
+typedef enum {
+    EQS_AEQ_CENTERED = 0,   /* (beta1, beta2) = (-beta/2, +beta/2) */
+    EQS_AEQ_OPTIMISTIC = 1, /* (0, +beta) */
+    EQS_AEQ_PESSIMISTIC = 2 /* (-beta, 0) */
+} eqs_aeq_phases;
 typedef enum {
     EQS_NUDGE_CONDUCTANCE = 0, /* conductance beta from each output to its target */
     EQS_NUDGE_CURRENT = 1      /* constant currents beta (y - V_free) */
@@ -436,6 +445,9 @@ typedef struct eqs_experiment {
     eqs_algorithm algorithm; /* Default: EQS_ALGO_CENTERED */
     double beta;             /* > 0, nudging strength in S (conductance nudge). Required */
     eqs_nudge_kind nudge;    /* Default: EQS_NUDGE_CONDUCTANCE */
+    double epsilon_S_per_V2; /* aeqprop: knob coupling (u - G)^2 / (2 epsilon), > 0 (S/V^2).
+                                Default: 0 = automatic (see eqs_grad_options) */
+    eqs_aeq_phases aeq_phases; /* aeqprop phase pair. Default: EQS_AEQ_CENTERED */
 
     /* <learning> */
     eqs_lr_group *lr; /* >= 1 groups, in file order: the first match wins; elements
@@ -510,7 +522,12 @@ typedef enum {
     EQS_GRAD_ADJOINT = 0,  /* exact: implicit differentiation (Newton only) */
     EQS_GRAD_EQPROP = 1,   /* one-sided EqProp, phases (0, +beta) */
     EQS_GRAD_NEGATIVE = 2, /* one-sided EqProp, phases (-beta, 0) */
-    EQS_GRAD_CENTERED = 3  /* centered EqProp, phases (-beta, +beta) */
+    EQS_GRAD_CENTERED = 3, /* centered EqProp, phases (-beta, +beta) */
+    EQS_GRAD_AEQPROP = 4,  /* Agnostic EqProp (aeqprop.c): the update comes out of the
+                              joint relaxation of states and parameters; reported as
+                              -(G_after - G_before) / (epsilon (beta2 - beta1)) */
+    EQS_GRAD_NCEP = 5      /* non-conservative EqProp (ncep.c): centered phases with the
+                              -2A(s - s0) term, A = (J - J^T)/2 at the free state s0 */
 } eqs_grad_method;
 
 /* eqs_nudge_kind (EQS_NUDGE_CONDUCTANCE: a conductance beta from each output
@@ -522,15 +539,22 @@ typedef struct {
     double beta_S;          /* nudge strength (S), > 0.  Default: 0 = automatic,
                                eqs_eqprop_default_beta */
     eqs_nudge_kind nudge;   /* Default: EQS_NUDGE_CONDUCTANCE */
+    double epsilon_S_per_V2; /* aeqprop only: knob coupling (u - G)^2 / (2 epsilon)
+                                (S/V^2), > 0.  Default: 0 = automatic (aeqprop.c) */
+    eqs_aeq_phases aeq_phases; /* aeqprop only.  Default: EQS_AEQ_CENTERED */
 } eqs_grad_options;
 
 void eqs_grad_options_defaults(eqs_grad_options *opt);
-/* "adjoint", "eqprop" (also "positive"), "negative", "centered"; -1 if unknown. */
+/* "adjoint", "eqprop" (also "positive"), "negative", "centered", "aeqprop",
+ * "ncep"; -1 if unknown. */
 int eqs_grad_method_from_name(const char *name);
 const char *eqs_grad_method_name(eqs_grad_method m);
 /* "conductance", "current"; -1 if unknown. */
 int eqs_nudge_kind_from_name(const char *name);
 const char *eqs_nudge_kind_name(eqs_nudge_kind k);
+/* "centered", "optimistic", "pessimistic"; -1 if unknown. */
+int eqs_aeq_phases_from_name(const char *name);
+const char *eqs_aeq_phases_name(eqs_aeq_phases p);
 
 /* Gradient machinery on solver s (borrowed; its circuit must outlive ep).
  * Errors (EQS_ERR_INPUT): the netlist has no .output card, an output node

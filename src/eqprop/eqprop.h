@@ -43,4 +43,12 @@ eqs_status eqs_eqprop_phase(eqs_eqprop *ep, eqs_nudge_kind kind, double beta, do
 /* adjoint.c: exact dL/dG at the free state into grad (n_params). */
 eqs_status eqs_eqprop_adjoint(eqs_eqprop *ep, double *grad);
 
+/* aeqprop.c: Agnostic EqProp estimate after the free phase (see
+ * EQS_GRAD_AEQPROP); the solver is left at the free state. */
+eqs_status eqs_eqprop_aeqprop(eqs_eqprop *ep, const eqs_grad_options *opt, double *grad);
+
+/* ncep.c: non-conservative EqProp estimate after the free phase (see
+ * EQS_GRAD_NCEP); the solver is left at the free state. */
+eqs_status eqs_eqprop_ncep(eqs_eqprop *ep, const eqs_grad_options *opt, double *grad);
+
 #endif /* EQS_EQPROP_H */

@@ -18,6 +18,8 @@ void eqs_grad_options_defaults(eqs_grad_options *opt)
     opt->method = EQS_GRAD_CENTERED;
     opt->beta_S = 0.0;
     opt->nudge = EQS_NUDGE_CONDUCTANCE;
+    opt->epsilon_S_per_V2 = 0.0;
+    opt->aeq_phases = EQS_AEQ_CENTERED;
 }
 
 int eqs_grad_method_from_name(const char *name)
@@ -27,6 +29,8 @@ int eqs_grad_method_from_name(const char *name)
     if (eqs_str_ieq(name, "eqprop") || eqs_str_ieq(name, "positive")) return EQS_GRAD_EQPROP;
     if (eqs_str_ieq(name, "negative")) return EQS_GRAD_NEGATIVE;
     if (eqs_str_ieq(name, "centered")) return EQS_GRAD_CENTERED;
+    if (eqs_str_ieq(name, "aeqprop")) return EQS_GRAD_AEQPROP;
+    if (eqs_str_ieq(name, "ncep")) return EQS_GRAD_NCEP;
     return -1;
 }
 
@@ -37,6 +41,8 @@ const char *eqs_grad_method_name(eqs_grad_method m)
     case EQS_GRAD_EQPROP: return "eqprop";
     case EQS_GRAD_NEGATIVE: return "negative";
     case EQS_GRAD_CENTERED: return "centered";
+    case EQS_GRAD_AEQPROP: return "aeqprop";
+    case EQS_GRAD_NCEP: return "ncep";
     }
     return "unknown";
 }
@@ -47,6 +53,25 @@ int eqs_nudge_kind_from_name(const char *name)
     if (eqs_str_ieq(name, "conductance")) return EQS_NUDGE_CONDUCTANCE;
     if (eqs_str_ieq(name, "current")) return EQS_NUDGE_CURRENT;
     return -1;
+}
+
+int eqs_aeq_phases_from_name(const char *name)
+{
+    if (!name) return -1;
+    if (eqs_str_ieq(name, "centered")) return EQS_AEQ_CENTERED;
+    if (eqs_str_ieq(name, "optimistic")) return EQS_AEQ_OPTIMISTIC;
+    if (eqs_str_ieq(name, "pessimistic")) return EQS_AEQ_PESSIMISTIC;
+    return -1;
+}
+
+const char *eqs_aeq_phases_name(eqs_aeq_phases p)
+{
+    switch (p) {
+    case EQS_AEQ_CENTERED: return "centered";
+    case EQS_AEQ_OPTIMISTIC: return "optimistic";
+    case EQS_AEQ_PESSIMISTIC: return "pessimistic";
+    }
+    return "unknown";
 }
 
 const char *eqs_nudge_kind_name(eqs_nudge_kind k)
@@ -68,6 +93,8 @@ eqs_status eqs_eqprop_gradient(eqs_eqprop *ep, const eqs_grad_options *opt, doub
     if (!ep->has_free)
         return EQS_ERROR(ep->ctx, EQS_ERR_INPUT, "eqprop: solve the free phase first");
     if (opt->method == EQS_GRAD_ADJOINT) return eqs_eqprop_adjoint(ep, grad);
+    if (opt->method == EQS_GRAD_AEQPROP) return eqs_eqprop_aeqprop(ep, opt, grad);
+    if (opt->method == EQS_GRAD_NCEP) return eqs_eqprop_ncep(ep, opt, grad);
 
     double beta = opt->beta_S == 0.0 ? ep->beta_default : opt->beta_S;
     if (!(beta > 0) || !isfinite(beta))

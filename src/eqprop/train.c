@@ -137,6 +137,8 @@ static eqs_grad_method method_of(eqs_algorithm a)
     case EQS_ALGO_POSITIVE: return EQS_GRAD_EQPROP;
     case EQS_ALGO_NEGATIVE: return EQS_GRAD_NEGATIVE;
     case EQS_ALGO_ADJOINT: return EQS_GRAD_ADJOINT;
+    case EQS_ALGO_AEQPROP: return EQS_GRAD_AEQPROP;
+    case EQS_ALGO_NCEP: return EQS_GRAD_NCEP;
     case EQS_ALGO_CENTERED: break;
     }
     return EQS_GRAD_CENTERED;
@@ -217,6 +219,8 @@ eqs_status eqs_trainer_create(eqs_ctx *ctx, const eqs_experiment *exp, eqs_circu
     tr->go.method = method_of(exp->algorithm);
     tr->go.beta_S = exp->beta;
     tr->go.nudge = exp->nudge;
+    tr->go.epsilon_S_per_V2 = exp->epsilon_S_per_V2;
+    tr->go.aeq_phases = exp->aeq_phases;
     tr->momentum = exp->momentum;
     tr->decay = exp->lr_decay;
     tr->g_lo = exp->g_min_S > opt->g_floor_S ? exp->g_min_S : opt->g_floor_S;

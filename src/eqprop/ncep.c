@@ -1,0 +1,11 @@
+/*
+ * ncep.c: EqProp for non-reciprocal circuits (issue 5); not implemented yet.
+ */
+#include "eqprop.h"
+
+eqs_status eqs_eqprop_ncep(eqs_eqprop *ep, const eqs_grad_options *opt, double *grad)
+{
+    (void)opt;
+    (void)grad;
+    return EQS_ERROR(ep->ctx, EQS_ERR_UNSUPPORTED, "gradient method 'ncep' is not implemented yet");
+}
