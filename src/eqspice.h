@@ -542,6 +542,12 @@ typedef struct {
     double epsilon_S_per_V2; /* aeqprop only: knob coupling (u - G)^2 / (2 epsilon)
                                 (S/V^2), > 0.  Default: 0 = automatic (aeqprop.c) */
     eqs_aeq_phases aeq_phases; /* aeqprop only.  Default: EQS_AEQ_CENTERED */
+    double aeq_reltol;       /* aeqprop only: phase 2 has settled when every parameter is
+                                within aeq_reltol * G of its exact minimiser given the
+                                circuit state (KCL holds to the solver's tolerances).
+                                Default: 1e-12 (0 also means the default) */
+    int aeq_max_iter;        /* aeqprop only: cap on the circuit solves of phase 2
+                                (EQS_ERR_NOCONV beyond).  Default: 100 (0: default) */
 } eqs_grad_options;
 
 void eqs_grad_options_defaults(eqs_grad_options *opt);

@@ -8,7 +8,8 @@
 
 static const char help[] =
     "usage: eqspice grad NETLIST --target NODE=VALUE [--target NODE=VALUE ...]\n"
-    "                    [--method adjoint|eqprop|negative|centered] [--beta B]\n"
+    "                    [--method adjoint|eqprop|negative|centered|aeqprop] [--beta B]\n"
+    "                    [--epsilon E] [--phases centered|optimistic|pessimistic]\n"
     "                    [--nudge conductance|current] [--solver newton|ngspice]\n"
     "                    [-o FILE] [--reltol X] [--abstol A] [--vntol V] [--gmin S]\n"
     "                    [--itl1 N] [-v]\n"
@@ -24,7 +25,14 @@ static const char help[] =
     "                 one per .output_pair pair\n"
     "  --method M     centered (default): EqProp with phases (-beta, +beta);\n"
     "                 eqprop: one-sided (0, +beta); negative: (-beta, 0);\n"
-    "                 adjoint: exact gradient by implicit differentiation (newton only)\n"
+    "                 adjoint: exact gradient by implicit differentiation (newton only);\n"
+    "                 aeqprop: Agnostic EqProp, the conductances relax with the circuit\n"
+    "                 under knobs (u - G)^2 / (2 epsilon); prints\n"
+    "                 -(G_after - G_before) / (epsilon (beta2 - beta1))\n"
+    "  --epsilon E    aeqprop: knob coupling in S/V^2, > 0 (default: automatic, each\n"
+    "                 knob offset epsilon dV^2/2 at most 1e-3 of its conductance)\n"
+    "  --phases P     aeqprop: centered (default) (-beta/2, +beta/2); optimistic\n"
+    "                 (0, +beta); pessimistic (-beta, 0)\n"
     "  --beta B       nudge strength in siemens, > 0 (default: 1e-3 x the mean\n"
     "                 trainable conductance); +beta pulls outputs toward the targets\n"
     "  --nudge K      conductance (default): a conductance beta from each output to\n"
@@ -61,6 +69,8 @@ int cli_cmd_grad(int argc, char **argv)
     int verbosity = 0, n_tg = 0;
     double beta = 0.0;
     int beta_given = 0;
+    double epsilon = 0.0; /* aeqprop: 0 = automatic */
+    const char *phases_name = NULL;
     eqs_solver_options opt;
     eqs_solver_options_defaults(&opt);
     opt.reltol = GRAD_RELTOL;
@@ -120,6 +130,13 @@ int cli_cmd_grad(int argc, char **argv)
                 USAGE("--beta needs a number (siemens)");
             if (!(beta > 0)) USAGE("--beta must be positive (got %s)", argv[i]);
             beta_given = 1;
+        } else if (!strcmp(a, "--epsilon")) {
+            if (++i >= argc || cli_parse_double(argv[i], &epsilon))
+                USAGE("--epsilon needs a number (S/V^2)");
+            if (!(epsilon > 0)) USAGE("--epsilon must be positive (got %s)", argv[i]);
+        } else if (!strcmp(a, "--phases")) {
+            if (++i >= argc) USAGE("--phases needs a value");
+            phases_name = argv[i];
         } else if (!strcmp(a, "--solver")) {
             if (++i >= argc) USAGE("--solver needs a value");
             solver_name = argv[i];
@@ -157,6 +174,17 @@ int cli_cmd_grad(int argc, char **argv)
         free(tg);
         return cli_usage_error("grad", "%s '%s'", bad,
                                method < 0 ? method_name : nudge < 0 ? nudge_name : solver_name);
+    }
+    int phases = phases_name ? eqs_aeq_phases_from_name(phases_name) : EQS_AEQ_CENTERED;
+    if (phases < 0) {
+        free(tg);
+        return cli_usage_error("grad", "unknown phases '%s' (centered, optimistic, pessimistic)",
+                               phases_name);
+    }
+    if (method != EQS_GRAD_AEQPROP && (epsilon > 0 || phases_name)) {
+        free(tg);
+        return cli_usage_error("grad", "%s applies to --method aeqprop only",
+                               epsilon > 0 ? "--epsilon" : "--phases");
     }
     if (method == EQS_GRAD_ADJOINT && backend == EQS_BACKEND_NGSPICE) {
         free(tg);
@@ -247,6 +275,8 @@ int cli_cmd_grad(int argc, char **argv)
     go.method = (eqs_grad_method)method;
     go.nudge = (eqs_nudge_kind)nudge;
     go.beta_S = beta_given ? beta : eqs_eqprop_default_beta(ep);
+    go.epsilon_S_per_V2 = epsilon;
+    go.aeq_phases = (eqs_aeq_phases)phases;
     double loss = 0;
     st = eqs_eqprop_set_targets(ep, y);
     if (st == EQS_OK) st = eqs_eqprop_free_phase(ep, EQS_SOLVE_COLD, &loss);

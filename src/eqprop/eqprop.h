@@ -30,6 +30,10 @@ struct eqs_eqprop {
     double *dcdv;     /* dC/dV over user nodes (adjoint right-hand side) */
     double *lambda;   /* adjoint solution over user nodes */
     double beta_default;
+    /* Agnostic EqProp (aeqprop.c), n_params entries each: the parameters
+     * before the call (S), the knob settings u (S) and the relaxing
+     * parameters of phase 2 (S). */
+    double *aeq_theta0, *aeq_u, *aeq_theta;
 };
 
 /* loss.c: dC/dV (V) of voltages v into ep->dcdv (zero off the outputs). */
@@ -46,6 +50,9 @@ eqs_status eqs_eqprop_adjoint(eqs_eqprop *ep, double *grad);
 /* aeqprop.c: Agnostic EqProp estimate after the free phase (see
  * EQS_GRAD_AEQPROP); the solver is left at the free state. */
 eqs_status eqs_eqprop_aeqprop(eqs_eqprop *ep, const eqs_grad_options *opt, double *grad);
+/* Defaults of eqs_grad_options.aeq_reltol and .aeq_max_iter. */
+#define EQS_AEQ_RELTOL_DEFAULT 1e-12
+#define EQS_AEQ_MAX_ITER_DEFAULT 100
 
 /* ncep.c: non-conservative EqProp estimate after the free phase (see
  * EQS_GRAD_NCEP); the solver is left at the free state. */

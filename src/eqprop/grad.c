@@ -20,6 +20,8 @@ void eqs_grad_options_defaults(eqs_grad_options *opt)
     opt->nudge = EQS_NUDGE_CONDUCTANCE;
     opt->epsilon_S_per_V2 = 0.0;
     opt->aeq_phases = EQS_AEQ_CENTERED;
+    opt->aeq_reltol = EQS_AEQ_RELTOL_DEFAULT;
+    opt->aeq_max_iter = EQS_AEQ_MAX_ITER_DEFAULT;
 }
 
 int eqs_grad_method_from_name(const char *name)

@@ -37,6 +37,9 @@ void eqs_eqprop_free(eqs_eqprop **pp)
     eqs_free(ctx, ep->nu_i);
     eqs_free(ctx, ep->dcdv);
     eqs_free(ctx, ep->lambda);
+    eqs_free(ctx, ep->aeq_theta0);
+    eqs_free(ctx, ep->aeq_u);
+    eqs_free(ctx, ep->aeq_theta);
     eqs_free(ctx, ep);
     *pp = NULL;
 }
@@ -98,7 +101,12 @@ eqs_status eqs_eqprop_create(eqs_ctx *ctx, eqs_solver *s, eqs_eqprop **out)
     ep->v2 = eqs_calloc(ctx, nv, sizeof *ep->v2);
     ep->dcdv = eqs_calloc(ctx, nv, sizeof *ep->dcdv);
     ep->lambda = eqs_calloc(ctx, nv, sizeof *ep->lambda);
+    size_t np = (size_t)(c->n_params > 0 ? c->n_params : 1); /* aeqprop.c */
+    ep->aeq_theta0 = eqs_calloc(ctx, np, sizeof *ep->aeq_theta0);
+    ep->aeq_u = eqs_calloc(ctx, np, sizeof *ep->aeq_u);
+    ep->aeq_theta = eqs_calloc(ctx, np, sizeof *ep->aeq_theta);
     eqs_status st = EQS_ERR_NOMEM;
+    if (!ep->aeq_theta0 || !ep->aeq_u || !ep->aeq_theta) goto fail;
     if (!ep->out_node || !ep->out_neg || !ep->y || !ep->nu_g || !ep->nu_i || !ep->v0 || !ep->v1 || !ep->v2 ||
         !ep->dcdv || !ep->lambda)
         goto fail;
