@@ -63,11 +63,11 @@ static inline double force(const eqs_circuit *c, int k, const double *v)
     return 0.5 * d * d;
 }
 
-/* Set every parameter to theta[k] (S). */
-static eqs_status set_params(eqs_circuit *c, const double *theta)
+/* Set every parameter to theta0[k] + delta[k] (S); delta NULL: theta0. */
+static eqs_status set_params(eqs_circuit *c, const double *theta0, const double *delta)
 {
     for (int k = 0; k < c->n_params; ++k) {
-        eqs_status st = eqs_circuit_param_set(c, k, theta[k]);
+        eqs_status st = eqs_circuit_param_set(c, k, delta ? theta0[k] + delta[k] : theta0[k]);
         if (st != EQS_OK) return st;
     }
     return EQS_OK;
@@ -119,8 +119,12 @@ eqs_status eqs_eqprop_aeqprop(eqs_eqprop *ep, const eqs_grad_options *opt, doubl
     }
     if (np == 0) return EQS_OK; /* nothing to relax; the solver is at the free state */
     const size_t nv = (size_t)c->n_user_nodes;
-    double *th0 = ep->aeq_theta0, *u = ep->aeq_u, *th = ep->aeq_theta;
-    for (int k = 0; k < np; ++k) th0[k] = th[k] = eqs_circuit_param_get(c, k);
+    /* Numerics: the knobs and the relaxing parameters are held as offsets
+     * from theta_0, w = u - theta_0 and delta = theta - theta_0, so that
+     * the update delta (often 1e-9 of theta or less) does not lose its
+     * digits to the rounding of theta itself; the circuit gets
+     * theta_0 + delta. */
+    double *th0 = ep->aeq_theta0, *w = ep->aeq_u, *dl = ep->aeq_theta;
 
     /* ---- phase 1: settle at theta_0, then homeostatic knob setting ---- */
     eqs_status st = EQS_OK;
@@ -132,17 +136,25 @@ eqs_status eqs_eqprop_aeqprop(eqs_eqprop *ep, const eqs_grad_options *opt, doubl
         eqs_solver_restore_state(ep->s);
         return st;
     }
+    /* theta_0, the phase-1 forces, and for the automatic eps the largest
+     * force / theta and the smallest theta (one pass; ternaries, not
+     * fmax/fmin: this loop runs over every conductance per sample) */
+    double m = 0.0, gmin = INFINITY;
+    for (int k = 0; k < np; ++k) {
+        double t = c->elems[c->params[k]].value, h = force(c, k, ep->v1);
+        th0[k] = t;
+        w[k] = h;
+        dl[k] = 0.0;
+        double r = h / t;
+        m = r > m ? r : m;
+        gmin = t < gmin ? t : gmin;
+    }
     double eps = eps_in;
     if (eps == 0.0) { /* automatic: largest knob offset AEQ_EPS_REL * theta */
-        double m = 0.0, gmin = INFINITY;
-        for (int k = 0; k < np; ++k) {
-            m = fmax(m, force(c, k, ep->v1) / th0[k]);
-            gmin = fmin(gmin, th0[k]);
-        }
         if (!(m > 0)) m = 0.5 * AEQ_EPS_REF_V * AEQ_EPS_REF_V / gmin;
         eps = AEQ_EPS_REL / m;
     }
-    for (int k = 0; k < np; ++k) u[k] = th0[k] + eps * force(c, k, ep->v1);
+    for (int k = 0; k < np; ++k) w[k] *= eps; /* u = theta_0 + eps dV_1^2 / 2 */
 
     /* ---- phase 2: knobs frozen, circuit and parameters relax together ---- */
     int touched = 0, iter = 0;
@@ -163,9 +175,11 @@ eqs_status eqs_eqprop_aeqprop(eqs_eqprop *ep, const eqs_grad_options *opt, doubl
         /* (b) every theta to its exact minimiser given the state */
         res = 0.0;
         for (int k = 0; k < np; ++k) {
-            double t = fmax(u[k] - eps * force(c, k, ep->v2), AEQ_G_FLOOR_S);
-            res = fmax(res, fabs(t - th[k]) / th[k]);
-            th[k] = t;
+            double d = w[k] - eps * force(c, k, ep->v2), lo = AEQ_G_FLOOR_S - th0[k];
+            d = d > lo ? d : lo;
+            double r = fabs(d - dl[k]) / (th0[k] + dl[k]);
+            res = r > res ? r : res;
+            dl[k] = d;
         }
         if (res <= tol) break; /* joint residual below tolerance: settled */
         if (iter >= max_iter || !(res < AEQ_DIVERGED_REL)) {
@@ -178,17 +192,17 @@ eqs_status eqs_eqprop_aeqprop(eqs_eqprop *ep, const eqs_grad_options *opt, doubl
             goto restore;
         }
         touched = 1;
-        st = set_params(c, th);
+        st = set_params(c, th0, dl);
         if (st != EQS_OK) goto restore;
     }
     const double scale = -1.0 / (eps * (b2 - b1));
-    for (int k = 0; k < np; ++k) grad[k] = scale * (th[k] - th0[k]);
+    for (int k = 0; k < np; ++k) grad[k] = scale * dl[k];
     eqs_log(ctx, EQS_LOG_DEBUG, "aeqprop: epsilon %g S/V^2, %d phase-2 solves, residual %g", eps,
             iter, res);
 
 restore:;
     /* theta back to theta_0 (bit-exact) and the solver to the free state */
-    eqs_status rs = touched ? set_params(c, th0) : EQS_OK;
+    eqs_status rs = touched ? set_params(c, th0, NULL) : EQS_OK;
     eqs_status rs2 = eqs_solver_restore_state(ep->s);
     if (st != EQS_OK) return st;
     return rs != EQS_OK ? rs : rs2;

@@ -31,8 +31,8 @@ struct eqs_eqprop {
     double *lambda;   /* adjoint solution over user nodes */
     double beta_default;
     /* Agnostic EqProp (aeqprop.c), n_params entries each: the parameters
-     * before the call (S), the knob settings u (S) and the relaxing
-     * parameters of phase 2 (S). */
+     * theta_0 before the call (S), the knob settings as offsets u - theta_0
+     * (S) and the relaxing parameters of phase 2 as theta - theta_0 (S). */
     double *aeq_theta0, *aeq_u, *aeq_theta;
 };
 
