@@ -131,27 +131,6 @@ static void check_restored(const fixture *f, const char *what)
                       eqs_circuit_node_name(f->c, n));
 }
 
-static double cosine(const double *a, const double *b, int n)
-{
-    double ab = 0, aa = 0, bb = 0;
-    for (int i = 0; i < n; ++i) {
-        ab += a[i] * b[i];
-        aa += a[i] * a[i];
-        bb += b[i] * b[i];
-    }
-    return ab / sqrt(aa * bb);
-}
-
-static double rel_l2(const double *a, const double *b, int n)
-{
-    double d = 0, r = 0;
-    for (int i = 0; i < n; ++i) {
-        d += (a[i] - b[i]) * (a[i] - b[i]);
-        r += b[i] * b[i];
-    }
-    return sqrt(d / r);
-}
-
 /* The example networks: reciprocal netlists with outputs and a generated
  * DRN (tu_gen_drn, plus one with an input gain that switches diodes). */
 typedef struct {
@@ -160,25 +139,6 @@ typedef struct {
     const char *path; /* file under the repository, when text is NULL */
 } network;
 
-static char *drn_gain(const int *layers, int n, double gain, uint64_t seed)
-{
-    eqs_ctx *ctx = tu_ctx();
-    eqs_drn_spec sp;
-    eqs_drn_spec_defaults(&sp);
-    sp.n_layers = n;
-    sp.layers = layers;
-    sp.gain = gain;
-    sp.seed = seed;
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *m = open_memstream(&buf, &len);
-    ck_assert_ptr_nonnull(m);
-    ck_assert_int_eq(eqs_gen_drn(ctx, &sp, m), EQS_OK);
-    fclose(m);
-    eqs_ctx_free(&ctx);
-    return buf;
-}
-
 enum { N_NETS = 4 };
 static void networks(network nets[N_NETS])
 {
@@ -186,7 +146,7 @@ static void networks(network nets[N_NETS])
     nets[0] = (network){"layered.cir", NULL, "netlists/layered.cir"};
     nets[1] = (network){"crossbar3x3.cir", NULL, "netlists/crossbar3x3.cir"};
     nets[2] = (network){"drn 8-6-3 (tu_gen_drn)", tu_gen_drn(l1, 3, 11), NULL};
-    nets[3] = (network){"drn 16-12-8-4, gain 15", drn_gain(l2, 4, 15.0, 4), NULL};
+    nets[3] = (network){"drn 16-12-8-4, gain 15", tu_gen_drn_gain(l2, 4, 15.0, 4), NULL};
 }
 
 static void fx_open_net(fixture *f, const network *n)
@@ -211,9 +171,9 @@ START_TEST(test_aeq_vs_adjoint)
             eqs_status st = fx_aeq(&f, phs[p], 0 /* default beta */, 0 /* automatic eps */, f.est);
             ck_assert_msg(st == EQS_OK, "%s: %s", nets[i].name, eqs_ctx_error(f.ctx));
             check_restored(&f, nets[i].name);
-            double cs = cosine(f.est, f.adj, f.np), e = rel_l2(f.est, f.adj, f.np);
+            double cs = tu_cosine(f.est, f.adj, f.np), e = tu_rel_l2(f.est, f.adj, f.np);
             fx_eqprop_same_phases(&f, phs[p], eqs_eqprop_default_beta(f.ep), f.ref);
-            double ee = rel_l2(f.est, f.ref, f.np);
+            double ee = tu_rel_l2(f.est, f.ref, f.np);
             fprintf(stderr,
                     "aeqprop %-11s %-24s (%d conductances): cosine vs adjoint %.12f, "
                     "relative L2 vs adjoint %.3g, vs EqProp same phases %.3g\n",
@@ -230,17 +190,6 @@ START_TEST(test_aeq_vs_adjoint)
 END_TEST
 
 /* ---- criterion 1: the update tends to EqProp's as eps -> 0 ------------- */
-
-/* Least-squares slope of log(err) against log(eps). */
-static double loglog_slope(const double *x, const double *e, int n)
-{
-    double sx = 0, sy = 0, sxx = 0, sxy = 0;
-    for (int i = 0; i < n; ++i) {
-        double a = log(x[i]), b = log(e[i]);
-        sx += a, sy += b, sxx += a * a, sxy += a * b;
-    }
-    return (n * sxy - sx * sy) / (n * sxx - sx * sx);
-}
 
 START_TEST(test_aeq_eps_to_zero)
 {
@@ -267,9 +216,9 @@ START_TEST(test_aeq_eps_to_zero)
             ck_assert_msg(st == EQS_OK, "%s: %s", nets[i].name, eqs_ctx_error(f.ctx));
             check_restored(&f, nets[i].name);
             fx_eqprop_same_phases(&f, EQS_AEQ_CENTERED, beta, f.ref);
-            d[j] = rel_l2(f.est, f.ref, f.np);
+            d[j] = tu_rel_l2(f.est, f.ref, f.np);
         }
-        double s = loglog_slope(eps, d, NE);
+        double s = tu_loglog_slope(eps, d, NE);
         fprintf(stderr,
                 "aeqprop vs EqProp (centered, beta %.3g S) %-24s: relative L2 %.3g %.3g %.3g at "
                 "eps %.3g %.3g %.3g S/V^2, slope %.3f\n",
@@ -378,8 +327,8 @@ START_TEST(test_aeq_errors_and_restore)
     }
     ck_assert_int_eq(fx_aeq(&f, EQS_AEQ_CENTERED, 0, 0, f.est), EQS_OK);
     ck_assert_int_eq(eqs_ctx_alloc_count(f.ctx), a0);
-    ck_assert_msg(rel_l2(f.est, f.ref, f.np) < 1e-9, "repeat differs by %.3g",
-                  rel_l2(f.est, f.ref, f.np));
+    ck_assert_msg(tu_rel_l2(f.est, f.ref, f.np) < 1e-9, "repeat differs by %.3g",
+                  tu_rel_l2(f.est, f.ref, f.np));
     check_restored(&f, "after repeats");
     fx_close(&f);
 }
@@ -395,7 +344,7 @@ START_TEST(test_aeq_nonreciprocal_runs)
     ck_assert_int_eq(eqs_circuit_is_reciprocal(f.c), 0);
     ck_assert_int_eq(fx_aeq(&f, EQS_AEQ_CENTERED, 0, 0, f.est), EQS_OK);
     fx_eqprop_same_phases(&f, EQS_AEQ_CENTERED, eqs_eqprop_default_beta(f.ep), f.ref);
-    double e = rel_l2(f.est, f.ref, f.np);
+    double e = tu_rel_l2(f.est, f.ref, f.np);
     fprintf(stderr, "amplifier.cir: aeqprop vs EqProp (same phases) relative L2 %.3g\n", e);
     ck_assert_msg(e < 1e-2, "%.3g", e);
     check_restored(&f, "amplifier.cir");
@@ -561,7 +510,7 @@ START_TEST(test_aeq_cli)
                            "--method", "aeqprop", "--phases", phases[p], "-v", NULL};
         ck_assert_int_eq(tu_run_cli(a, &out, &err, 30), 0);
         parse_grad_csv(out, est, n);
-        double cs = cosine(est, adj, n);
+        double cs = tu_cosine(est, adj, n);
         fprintf(stderr, "CLI layered.cir aeqprop %s: cosine vs adjoint %.12f\n", phases[p], cs);
         ck_assert_msg(cs >= 0.999, "%s: cosine %.9f", phases[p], cs);
         ck_assert_msg(strstr(err, "method=aeqprop") != NULL, "%s", err);
@@ -572,7 +521,7 @@ START_TEST(test_aeq_cli)
                            "--method", "aeqprop", "--epsilon", "1e-9", NULL};
     ck_assert_int_eq(tu_run_cli(a_eps, &out, &err, 30), 0);
     parse_grad_csv(out, est, n);
-    ck_assert(cosine(est, adj, n) >= 0.999);
+    ck_assert(tu_cosine(est, adj, n) >= 0.999);
     free(out);
     free(err);
     /* usage errors: exit 1 with a message */

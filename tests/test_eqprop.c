@@ -145,27 +145,6 @@ static double rel_inf(const double *a, const double *b, int n)
     return m / norm_inf(b, n);
 }
 
-static double rel_l2(const double *a, const double *b, int n)
-{
-    double d = 0, r = 0;
-    for (int i = 0; i < n; ++i) {
-        d += (a[i] - b[i]) * (a[i] - b[i]);
-        r += b[i] * b[i];
-    }
-    return sqrt(d / r);
-}
-
-static double cosine(const double *a, const double *b, int n)
-{
-    double ab = 0, aa = 0, bb = 0;
-    for (int i = 0; i < n; ++i) {
-        ab += a[i] * b[i];
-        aa += a[i] * a[i];
-        bb += b[i] * b[i];
-    }
-    return ab / sqrt(aa * bb);
-}
-
 /* Adjoint vs finite differences: within 1e-5 of the largest |gradient|. */
 static double check_adjoint_fd(fixture *f, const char *what)
 {
@@ -177,26 +156,6 @@ static double check_adjoint_fd(fixture *f, const char *what)
             f->np, e);
     ck_assert_msg(e <= 1e-5, "%s: adjoint vs FD relative error %.3g", what, e);
     return e;
-}
-
-/* A generated DRN as netlist text (caller frees). */
-static char *drn_text(const int *layers, int n, double gain, uint64_t seed)
-{
-    eqs_ctx *ctx = tu_ctx();
-    eqs_drn_spec sp;
-    eqs_drn_spec_defaults(&sp);
-    sp.n_layers = n;
-    sp.layers = layers;
-    sp.gain = gain;
-    sp.seed = seed;
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *m = open_memstream(&buf, &len);
-    ck_assert_ptr_nonnull(m);
-    ck_assert_int_eq(eqs_gen_drn(ctx, &sp, m), EQS_OK);
-    fclose(m);
-    eqs_ctx_free(&ctx);
-    return buf;
 }
 
 /* ---- closed forms on a divider ---------------------------------------- */
@@ -321,7 +280,7 @@ START_TEST(test_adjoint_fd_drn)
         double gain;
     } cases[] = {{l1, 3, 12.0}, {l2, 4, 15.0}, {l3, 3, 15.0}};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; ++i) {
-        char *text = drn_text(cases[i].layers, cases[i].n, cases[i].gain, 3 + i);
+        char *text = tu_gen_drn_gain(cases[i].layers, cases[i].n, cases[i].gain, 3 + i);
         fixture f;
         fx_open(&f, text, NULL, EQS_BACKEND_NEWTON);
         /* some hidden nodes at a diode's knee, some well inside */
@@ -348,7 +307,7 @@ static void check_centered(fixture *f, eqs_nudge_kind nudge, const char *what)
 {
     fx_grad(f, EQS_GRAD_ADJOINT, EQS_NUDGE_CONDUCTANCE, 0, f->adj);
     fx_grad(f, EQS_GRAD_CENTERED, nudge, 0 /* default beta */, f->est);
-    double cs = cosine(f->est, f->adj, f->np), e = rel_l2(f->est, f->adj, f->np);
+    double cs = tu_cosine(f->est, f->adj, f->np), e = tu_rel_l2(f->est, f->adj, f->np);
     fprintf(stderr, "%s (%s nudge, beta %.3g S): cosine %.12f, relative L2 error %.3g\n", what,
             eqs_nudge_kind_name(nudge), eqs_eqprop_default_beta(f->ep), cs, e);
     ck_assert_msg(cs >= 0.9999 && e <= 1e-3, "%s: cosine %.9f, relative L2 error %.3g", what, cs,
@@ -366,7 +325,7 @@ START_TEST(test_centered_vs_adjoint)
         fx_close(&f);
     }
     static const int l3[] = {64, 32, 10};
-    char *text = drn_text(l3, 3, 15.0, 5);
+    char *text = tu_gen_drn_gain(l3, 3, 15.0, 5);
     fixture f;
     fx_open(&f, text, NULL, EQS_BACKEND_NEWTON);
     check_centered(&f, EQS_NUDGE_CONDUCTANCE, "drn 64-32-10");
@@ -375,17 +334,6 @@ START_TEST(test_centered_vs_adjoint)
     free(text);
 }
 END_TEST
-
-/* Least-squares slope of log(err) against log(beta). */
-static double loglog_slope(const double *b, const double *e, int n)
-{
-    double sx = 0, sy = 0, sxx = 0, sxy = 0;
-    for (int i = 0; i < n; ++i) {
-        double x = log(b[i]), y = log(e[i]);
-        sx += x, sy += y, sxx += x * x, sxy += x * y;
-    }
-    return (n * sxy - sx * sy) / (n * sxx - sx * sx);
-}
 
 /* One-sided EqProp's error shrinks like beta, centered like beta^2. */
 static void check_orders(fixture *f, const char *what)
@@ -398,19 +346,19 @@ static void check_orders(fixture *f, const char *what)
     for (int i = 0; i < NB; ++i) {
         beta[i] = gmean * 0.1 / (1 << i);
         fx_grad(f, EQS_GRAD_EQPROP, EQS_NUDGE_CONDUCTANCE, beta[i], f->est);
-        e1[i] = rel_l2(f->est, f->adj, f->np);
+        e1[i] = tu_rel_l2(f->est, f->adj, f->np);
         fx_grad(f, EQS_GRAD_NEGATIVE, EQS_NUDGE_CONDUCTANCE, beta[i], f->est);
-        en[i] = rel_l2(f->est, f->adj, f->np);
+        en[i] = tu_rel_l2(f->est, f->adj, f->np);
         fx_grad(f, EQS_GRAD_CENTERED, EQS_NUDGE_CONDUCTANCE, beta[i], f->est);
-        e2[i] = rel_l2(f->est, f->adj, f->np);
+        e2[i] = tu_rel_l2(f->est, f->adj, f->np);
         fx_grad(f, EQS_GRAD_EQPROP, EQS_NUDGE_CURRENT, beta[i], f->est);
-        ec1[i] = rel_l2(f->est, f->adj, f->np);
+        ec1[i] = tu_rel_l2(f->est, f->adj, f->np);
         fx_grad(f, EQS_GRAD_CENTERED, EQS_NUDGE_CURRENT, beta[i], f->est);
-        ec2[i] = rel_l2(f->est, f->adj, f->np);
+        ec2[i] = tu_rel_l2(f->est, f->adj, f->np);
     }
-    double s1 = loglog_slope(beta, e1, NB), sn = loglog_slope(beta, en, NB);
-    double s2 = loglog_slope(beta, e2, NB), sc1 = loglog_slope(beta, ec1, NB);
-    double sc2 = loglog_slope(beta, ec2, NB);
+    double s1 = tu_loglog_slope(beta, e1, NB), sn = tu_loglog_slope(beta, en, NB);
+    double s2 = tu_loglog_slope(beta, e2, NB), sc1 = tu_loglog_slope(beta, ec1, NB);
+    double sc2 = tu_loglog_slope(beta, ec2, NB);
     const int z = NB - 1;
     fprintf(stderr,
             "%s: slopes eqprop %.3f negative %.3f centered %.3f (current nudge: %.3f %.3f); "
@@ -441,7 +389,7 @@ START_TEST(test_beta_orders)
     check_orders(&f, "layered.cir");
     fx_close(&f);
     static const int l2[] = {16, 12, 8, 4};
-    char *text = drn_text(l2, 4, 15.0, 4);
+    char *text = tu_gen_drn_gain(l2, 4, 15.0, 4);
     fx_open(&f, text, NULL, EQS_BACKEND_NEWTON);
     check_orders(&f, "drn 16-12-8-4");
     fx_close(&f);
@@ -513,7 +461,7 @@ START_TEST(test_nudge_equals_element)
 {
     check_nudge_element(mna_diodes, 1e-4);      /* KLU */
     static const int l[] = {8, 6, 3};
-    char *text = drn_text(l, 3, 12.0, 11);     /* CHOLMOD */
+    char *text = tu_gen_drn_gain(l, 3, 12.0, 11);     /* CHOLMOD */
     check_nudge_element(text, 2e-5);
     free(text);
 }
@@ -699,7 +647,7 @@ END_TEST
 START_TEST(test_phases_no_alloc)
 {
     static const int l[] = {20, 16, 4};
-    char *text = drn_text(l, 3, 15.0, 9);
+    char *text = tu_gen_drn_gain(l, 3, 15.0, 9);
     fixture f;
     fx_open(&f, text, NULL, EQS_BACKEND_NEWTON);
     fx_grad(&f, EQS_GRAD_CENTERED, EQS_NUDGE_CONDUCTANCE, 0, f.est);
@@ -835,7 +783,7 @@ START_TEST(test_cli_grad)
     ck_assert_int_eq(csv_grad(out, cen, 32), 18);
     free(out);
     free(err);
-    ck_assert(cosine(cen, adj, 18) >= 0.9999 && rel_l2(cen, adj, 18) <= 1e-3);
+    ck_assert(tu_cosine(cen, adj, 18) >= 0.9999 && tu_rel_l2(cen, adj, 18) <= 1e-3);
     /* ngspice: the nudge as VCCS + current-source cards, both variants */
     const char *const a3[] = {"grad", lay, "--target", "o1=0.2", "--target", "o2=-0.1",
                               "--solver", "ngspice", NULL};
@@ -850,9 +798,9 @@ START_TEST(test_cli_grad)
     ck_assert_int_eq(csv_grad(out, ngc, 32), 18);
     free(out);
     free(err);
-    ck_assert_msg(rel_l2(ng, adj, 18) <= 1e-3, "ngspice centered: %.3g", rel_l2(ng, adj, 18));
-    ck_assert_msg(rel_l2(ngc, adj, 18) <= 1e-2, "ngspice one-sided current: %.3g",
-                  rel_l2(ngc, adj, 18));
+    ck_assert_msg(tu_rel_l2(ng, adj, 18) <= 1e-3, "ngspice centered: %.3g", tu_rel_l2(ng, adj, 18));
+    ck_assert_msg(tu_rel_l2(ngc, adj, 18) <= 1e-2, "ngspice one-sided current: %.3g",
+                  tu_rel_l2(ngc, adj, 18));
 
     /* -o writes the same CSV atomically */
     char path[4200];
@@ -906,14 +854,14 @@ START_TEST(test_cli_grad_pairs)
     ck_assert_int_eq(csv_grad(out, cen, 32), 13);
     free(out);
     free(err);
-    ck_assert(cosine(cen, adj, 13) >= 0.9999 && rel_l2(cen, adj, 13) <= 1e-3);
+    ck_assert(tu_cosine(cen, adj, 13) >= 0.9999 && tu_rel_l2(cen, adj, 13) <= 1e-3);
     const char *const a3[] = {"grad", path, "--target", "o1,o2=0.1", "--target", "o3,o4=-0.05",
                               "--target", "o5,ref=0.2", "--solver", "ngspice", NULL};
     ck_assert_int_eq(run(a3, &out, &err), 0);
     ck_assert_int_eq(csv_grad(out, ng, 32), 13);
     free(out);
     free(err);
-    ck_assert_msg(rel_l2(ng, adj, 13) <= 1e-3, "ngspice pairs: %.3g", rel_l2(ng, adj, 13));
+    ck_assert_msg(tu_rel_l2(ng, adj, 13) <= 1e-3, "ngspice pairs: %.3g", tu_rel_l2(ng, adj, 13));
 
     const struct {
         const char *t1, *t2, *t3, *msg;

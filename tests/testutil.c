@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -130,7 +131,7 @@ eqs_ctx *tu_ctx(void)
     return ctx;
 }
 
-char *tu_gen_drn(const int *layers, int n, uint64_t seed)
+char *tu_gen_drn_gain(const int *layers, int n, double gain, uint64_t seed)
 {
     eqs_ctx *ctx = tu_ctx();
     eqs_drn_spec sp;
@@ -138,11 +139,49 @@ char *tu_gen_drn(const int *layers, int n, uint64_t seed)
     sp.layers = layers;
     sp.n_layers = n;
     sp.seed = seed;
+    if (gain > 0) sp.gain = gain;
     char *buf = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&buf, &len);
+    ck_assert_ptr_nonnull(f);
     ck_assert_int_eq(eqs_gen_drn(ctx, &sp, f), EQS_OK);
     fclose(f);
     eqs_ctx_free(&ctx);
     return buf;
+}
+
+char *tu_gen_drn(const int *layers, int n, uint64_t seed)
+{
+    return tu_gen_drn_gain(layers, n, 0.0, seed);
+}
+
+double tu_cosine(const double *a, const double *b, int n)
+{
+    double ab = 0, aa = 0, bb = 0;
+    for (int i = 0; i < n; ++i) {
+        ab += a[i] * b[i];
+        aa += a[i] * a[i];
+        bb += b[i] * b[i];
+    }
+    return ab / sqrt(aa * bb);
+}
+
+double tu_rel_l2(const double *a, const double *b, int n)
+{
+    double d = 0, r = 0;
+    for (int i = 0; i < n; ++i) {
+        d += (a[i] - b[i]) * (a[i] - b[i]);
+        r += b[i] * b[i];
+    }
+    return sqrt(d / r);
+}
+
+double tu_loglog_slope(const double *x, const double *e, int n)
+{
+    double sx = 0, sy = 0, sxx = 0, sxy = 0;
+    for (int i = 0; i < n; ++i) {
+        double a = log(x[i]), b = log(e[i]);
+        sx += a, sy += b, sxx += a * a, sxy += a * b;
+    }
+    return (n * sxy - sx * sy) / (n * sxx - sx * sx);
 }

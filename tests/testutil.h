@@ -52,6 +52,17 @@ char *tu_read_file(const char *path);
  * malloc'd netlist text; the test fails if generation fails. */
 char *tu_gen_drn(const int *layers, int n, uint64_t seed);
 
+/* Same with an input gain (V per unit pixel; the generator's default when
+ * gain <= 0). */
+char *tu_gen_drn_gain(const int *layers, int n, double gain, uint64_t seed);
+
+/* Vector comparisons for gradient tests: cosine of the angle between a and
+ * b, ||a - b||_2 / ||b||_2, and the least-squares slope of log(e) against
+ * log(x) (convergence orders). */
+double tu_cosine(const double *a, const double *b, int n);
+double tu_rel_l2(const double *a, const double *b, int n);
+double tu_loglog_slope(const double *x, const double *e, int n);
+
 /* A context whose log goes nowhere (tests provoke errors on purpose). */
 eqs_ctx *tu_ctx(void);
 
