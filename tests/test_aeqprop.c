@@ -517,6 +517,16 @@ START_TEST(test_aeq_cli)
         free(out);
         free(err);
     }
+    /* the same through ngspice (nudge and relaxed conductances in its deck) */
+    const char *a_ng[] = {"grad", netbuf, "--target", "o1=0.3", "--target", "o2=0.1",
+                          "--method", "aeqprop", "--solver", "ngspice", NULL};
+    ck_assert_int_eq(tu_run_cli(a_ng, &out, &err, 60), 0);
+    parse_grad_csv(out, est, n);
+    fprintf(stderr, "CLI layered.cir aeqprop --solver ngspice: cosine vs adjoint %.12f\n",
+            tu_cosine(est, adj, n));
+    ck_assert(tu_cosine(est, adj, n) >= 0.999);
+    free(out);
+    free(err);
     const char *a_eps[] = {"grad", netbuf, "--target", "o1=0.3", "--target", "o2=0.1",
                            "--method", "aeqprop", "--epsilon", "1e-9", NULL};
     ck_assert_int_eq(tu_run_cli(a_eps, &out, &err, 30), 0);
