@@ -165,10 +165,13 @@ eqs_status eqs_eqprop_aeqprop(eqs_eqprop *ep, const eqs_grad_options *opt, doubl
         iter++;
         if (st != EQS_OK) {
             char what[160];
-            snprintf(what, sizeof what,
-                     "aeqprop: phase 2, circuit solve %d (epsilon %g S/V^2, parameter "
-                     "residual %g relative)",
-                     iter, eps, res);
+            if (iter == 1) /* still at theta_0: the nudged circuit itself fails */
+                snprintf(what, sizeof what, "aeqprop: phase 2 (nudge %g S)", b2);
+            else
+                snprintf(what, sizeof what,
+                         "aeqprop: phase 2, circuit solve %d (epsilon %g S/V^2, parameter "
+                         "residual %g relative)",
+                         iter, eps, res);
             st = rewrap(ctx, st, what);
             goto restore;
         }
