@@ -375,6 +375,61 @@ START_TEST(test_ncep_cli)
 }
 END_TEST
 
+/* gen drn --amplifiers: a generated DRN with amplifier stages is MNA, ncep
+ * agrees with the adjoint (itself checked against FD), centered does not;
+ * gain < 0 is an input error; the experiment attribute is read. */
+START_TEST(test_ncep_gen_drn_amplifiers)
+{
+    static const int layers[] = {8, 6, 3};
+    eqs_ctx *ctx = tu_ctx();
+    eqs_drn_spec sp;
+    eqs_drn_spec_defaults(&sp);
+    sp.layers = layers;
+    sp.n_layers = 3;
+    sp.seed = 5;
+    sp.gain = 12;
+    sp.amplifier_gain = 2;
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *mf = open_memstream(&buf, &len);
+    ck_assert_int_eq(eqs_gen_drn(ctx, &sp, mf), EQS_OK);
+    fclose(mf);
+    ck_assert_ptr_nonnull(strstr(buf, "fa1_5 h1_5 0 va1_5 0.5\n"));
+    ck_assert_ptr_nonnull(strstr(buf, "r2_0_0 a1_0 o0 "));
+    const char *path = tu_write_temp(buf, ".cir");
+    free(buf);
+    sp.amplifier_gain = -1;
+    mf = open_memstream(&buf, &len);
+    ck_assert_int_eq(eqs_gen_drn(ctx, &sp, mf), EQS_ERR_INPUT);
+    fclose(mf);
+    free(buf);
+    eqs_ctx_free(&ctx);
+
+    ncfix f;
+    nc_open(&f, path, EQS_BACKEND_NEWTON, 0);
+    ck_assert(!eqs_circuit_is_reciprocal(f.c));
+    ck_assert_int_eq(f.np, 16 * 6 + 6 * 3);
+    check_adjoint_fd(&f, "gen drn --amplifiers 2");
+    nc_grad_ok(&f, EQS_GRAD_NCEP, 0, f.g);
+    ck_assert_msg(cosine(f.g, f.adj, f.np) >= NC_COS_MIN && rel_l2(f.g, f.adj, f.np) <= NC_REL_MAX,
+                  "ncep rel %.3g", rel_l2(f.g, f.adj, f.np));
+    nc_grad_ok(&f, EQS_GRAD_CENTERED, 0, f.g);
+    ck_assert_msg(rel_l2(f.g, f.adj, f.np) > NC_REL_MAX, "centered rel %.3g",
+                  rel_l2(f.g, f.adj, f.np));
+    nc_close(&f);
+
+    eqs_experiment *exp = NULL;
+    ctx = tu_ctx();
+    ck_assert_msg(eqs_experiment_read(ctx, tu_path("netlists/fmnist-amp-ncep.xml"), &exp) ==
+                      EQS_OK,
+                  "%s", eqs_ctx_error(ctx));
+    ck_assert_double_eq(exp->drn.amplifier_gain, 2.0);
+    ck_assert_int_eq(exp->algorithm, EQS_ALGO_NCEP);
+    eqs_experiment_free(&exp);
+    eqs_ctx_free(&ctx);
+}
+END_TEST
+
 Suite *suite_ncep(void)
 {
     Suite *s = suite_create("ncep");
@@ -387,6 +442,7 @@ Suite *suite_ncep(void)
     tcase_add_test(tc, test_ncep_ngspice_rejected);
     tcase_add_test(tc, test_ncep_noconv);
     tcase_add_test(tc, test_ncep_cli);
+    tcase_add_test(tc, test_ncep_gen_drn_amplifiers);
     suite_add_tcase(s, tc);
     return s;
 }
