@@ -918,12 +918,24 @@ static int residual(const eqs_circuit *c, newton *nt, const eqs_solver_options *
  * *small says whether the step passed the node/branch tolerances
  * (ngspice NIconvTest).  nt->x is not changed: see nt_newton. */
 static nt_result nt_iterate(const eqs_circuit *c, newton *nt, const eqs_solver_options *opt,
-                            int *small)
+                            int *small, int delta)
 {
     int r = nt->lops->factor(nt->ls, nt->Ax);
     if (r > 0) return NT_SINGULAR;
     if (r < 0) return NT_FATAL;
+    /* delta form (MNA only, when nt->F = F(x_k) was just computed with the
+     * same device evaluation as Ax): solve Ax d = -F, x_new = x_k + d.  In
+     * exact arithmetic this is the companion solution (rhs = Ax x_k - F),
+     * but its rounding shrinks with the step, so KCL can reach the
+     * per-row floor: in the companion form the solve's rounding error
+     * (eps cond |x|, e.g. a sense-source current resolved through a diode
+     * row carrying amperes) stays in every iterate, and amplifier networks
+     * stalled a few ulps above abstol = 1e-15 A (ncep issue 5). */
+    if (delta)
+        for (int i = 0; i < nt->n; ++i) nt->rhs[i] = -nt->F[i];
     if (nt->lops->solve(nt->ls, nt->rhs) != 0) return NT_FATAL;
+    if (delta)
+        for (int i = 0; i < nt->n; ++i) nt->rhs[i] += nt->x[i];
     int ok = 1;
     double maxup = 0;
     for (int i = 0; i < nt->n; ++i) {
@@ -968,7 +980,7 @@ static nt_result nt_newton(const eqs_circuit *c, newton *nt, const eqs_solver_op
         nt->init_jct = 0;
         int kcl = limited ? 0 : residual(c, nt, opt);
         int small = 0;
-        nt_result r = nt_iterate(c, nt, opt, &small);
+        nt_result r = nt_iterate(c, nt, opt, &small, !limited && !c->reciprocal);
         nt->iterations++;
         if (r != NT_OK) return r;
         /* ngspice's criterion alone moves MODEINITFIX to MODEINITFLOAT;
