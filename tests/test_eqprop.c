@@ -145,27 +145,6 @@ static double rel_inf(const double *a, const double *b, int n)
     return m / norm_inf(b, n);
 }
 
-static double rel_l2(const double *a, const double *b, int n)
-{
-    double d = 0, r = 0;
-    for (int i = 0; i < n; ++i) {
-        d += (a[i] - b[i]) * (a[i] - b[i]);
-        r += b[i] * b[i];
-    }
-    return sqrt(d / r);
-}
-
-static double cosine(const double *a, const double *b, int n)
-{
-    double ab = 0, aa = 0, bb = 0;
-    for (int i = 0; i < n; ++i) {
-        ab += a[i] * b[i];
-        aa += a[i] * a[i];
-        bb += b[i] * b[i];
-    }
-    return ab / sqrt(aa * bb);
-}
-
 /* Adjoint vs finite differences: within 1e-5 of the largest |gradient|. */
 static double check_adjoint_fd(fixture *f, const char *what)
 {
@@ -348,7 +327,7 @@ static void check_centered(fixture *f, eqs_nudge_kind nudge, const char *what)
 {
     fx_grad(f, EQS_GRAD_ADJOINT, EQS_NUDGE_CONDUCTANCE, 0, f->adj);
     fx_grad(f, EQS_GRAD_CENTERED, nudge, 0 /* default beta */, f->est);
-    double cs = cosine(f->est, f->adj, f->np), e = rel_l2(f->est, f->adj, f->np);
+    double cs = tu_cosine(f->est, f->adj, f->np), e = tu_rel_l2(f->est, f->adj, f->np);
     fprintf(stderr, "%s (%s nudge, beta %.3g S): cosine %.12f, relative L2 error %.3g\n", what,
             eqs_nudge_kind_name(nudge), eqs_eqprop_default_beta(f->ep), cs, e);
     ck_assert_msg(cs >= 0.9999 && e <= 1e-3, "%s: cosine %.9f, relative L2 error %.3g", what, cs,
@@ -398,15 +377,15 @@ static void check_orders(fixture *f, const char *what)
     for (int i = 0; i < NB; ++i) {
         beta[i] = gmean * 0.1 / (1 << i);
         fx_grad(f, EQS_GRAD_EQPROP, EQS_NUDGE_CONDUCTANCE, beta[i], f->est);
-        e1[i] = rel_l2(f->est, f->adj, f->np);
+        e1[i] = tu_rel_l2(f->est, f->adj, f->np);
         fx_grad(f, EQS_GRAD_NEGATIVE, EQS_NUDGE_CONDUCTANCE, beta[i], f->est);
-        en[i] = rel_l2(f->est, f->adj, f->np);
+        en[i] = tu_rel_l2(f->est, f->adj, f->np);
         fx_grad(f, EQS_GRAD_CENTERED, EQS_NUDGE_CONDUCTANCE, beta[i], f->est);
-        e2[i] = rel_l2(f->est, f->adj, f->np);
+        e2[i] = tu_rel_l2(f->est, f->adj, f->np);
         fx_grad(f, EQS_GRAD_EQPROP, EQS_NUDGE_CURRENT, beta[i], f->est);
-        ec1[i] = rel_l2(f->est, f->adj, f->np);
+        ec1[i] = tu_rel_l2(f->est, f->adj, f->np);
         fx_grad(f, EQS_GRAD_CENTERED, EQS_NUDGE_CURRENT, beta[i], f->est);
-        ec2[i] = rel_l2(f->est, f->adj, f->np);
+        ec2[i] = tu_rel_l2(f->est, f->adj, f->np);
     }
     double s1 = loglog_slope(beta, e1, NB), sn = loglog_slope(beta, en, NB);
     double s2 = loglog_slope(beta, e2, NB), sc1 = loglog_slope(beta, ec1, NB);
@@ -835,7 +814,7 @@ START_TEST(test_cli_grad)
     ck_assert_int_eq(csv_grad(out, cen, 32), 18);
     free(out);
     free(err);
-    ck_assert(cosine(cen, adj, 18) >= 0.9999 && rel_l2(cen, adj, 18) <= 1e-3);
+    ck_assert(tu_cosine(cen, adj, 18) >= 0.9999 && tu_rel_l2(cen, adj, 18) <= 1e-3);
     /* ngspice: the nudge as VCCS + current-source cards, both variants */
     const char *const a3[] = {"grad", lay, "--target", "o1=0.2", "--target", "o2=-0.1",
                               "--solver", "ngspice", NULL};
@@ -850,9 +829,9 @@ START_TEST(test_cli_grad)
     ck_assert_int_eq(csv_grad(out, ngc, 32), 18);
     free(out);
     free(err);
-    ck_assert_msg(rel_l2(ng, adj, 18) <= 1e-3, "ngspice centered: %.3g", rel_l2(ng, adj, 18));
-    ck_assert_msg(rel_l2(ngc, adj, 18) <= 1e-2, "ngspice one-sided current: %.3g",
-                  rel_l2(ngc, adj, 18));
+    ck_assert_msg(tu_rel_l2(ng, adj, 18) <= 1e-3, "ngspice centered: %.3g", tu_rel_l2(ng, adj, 18));
+    ck_assert_msg(tu_rel_l2(ngc, adj, 18) <= 1e-2, "ngspice one-sided current: %.3g",
+                  tu_rel_l2(ngc, adj, 18));
 
     /* -o writes the same CSV atomically */
     char path[4200];
@@ -906,14 +885,14 @@ START_TEST(test_cli_grad_pairs)
     ck_assert_int_eq(csv_grad(out, cen, 32), 13);
     free(out);
     free(err);
-    ck_assert(cosine(cen, adj, 13) >= 0.9999 && rel_l2(cen, adj, 13) <= 1e-3);
+    ck_assert(tu_cosine(cen, adj, 13) >= 0.9999 && tu_rel_l2(cen, adj, 13) <= 1e-3);
     const char *const a3[] = {"grad", path, "--target", "o1,o2=0.1", "--target", "o3,o4=-0.05",
                               "--target", "o5,ref=0.2", "--solver", "ngspice", NULL};
     ck_assert_int_eq(run(a3, &out, &err), 0);
     ck_assert_int_eq(csv_grad(out, ng, 32), 13);
     free(out);
     free(err);
-    ck_assert_msg(rel_l2(ng, adj, 13) <= 1e-3, "ngspice pairs: %.3g", rel_l2(ng, adj, 13));
+    ck_assert_msg(tu_rel_l2(ng, adj, 13) <= 1e-3, "ngspice pairs: %.3g", tu_rel_l2(ng, adj, 13));
 
     const struct {
         const char *t1, *t2, *t3, *msg;

@@ -107,27 +107,6 @@ static void nc_grad_ok(ncfix *f, eqs_grad_method m, double beta, double *g)
     ck_assert_msg(st == EQS_OK, "%s", eqs_ctx_error(f->ctx));
 }
 
-static double rel_l2(const double *a, const double *b, int n)
-{
-    double d = 0, r = 0;
-    for (int i = 0; i < n; ++i) {
-        d += (a[i] - b[i]) * (a[i] - b[i]);
-        r += b[i] * b[i];
-    }
-    return sqrt(d / r);
-}
-
-static double cosine(const double *a, const double *b, int n)
-{
-    double ab = 0, aa = 0, bb = 0;
-    for (int i = 0; i < n; ++i) {
-        ab += a[i] * b[i];
-        aa += a[i] * a[i];
-        bb += b[i] * b[i];
-    }
-    return (aa > 0 && bb > 0) ? ab / sqrt(aa * bb) : 0.0;
-}
-
 static double loss_now(const ncfix *f)
 {
     const double *v = eqs_solver_voltages(f->s);
@@ -172,11 +151,11 @@ START_TEST(test_ncep_vs_adjoint)
         ck_assert_msg(!eqs_circuit_is_reciprocal(f.c), "%s should be MNA", nonrecip[i]);
         check_adjoint_fd(&f, nonrecip[i]);
         nc_grad_ok(&f, EQS_GRAD_NCEP, 0, f.g);
-        double cn = cosine(f.g, f.adj, f.np), en = rel_l2(f.g, f.adj, f.np);
+        double cn = tu_cosine(f.g, f.adj, f.np), en = tu_rel_l2(f.g, f.adj, f.np);
         ck_assert_msg(cn >= NC_COS_MIN && en <= NC_REL_MAX, "%s: ncep cos %.12f rel %.3g",
                       nonrecip[i], cn, en);
         nc_grad_ok(&f, EQS_GRAD_CENTERED, 0, f.g);
-        double cc = cosine(f.g, f.adj, f.np), ec = rel_l2(f.g, f.adj, f.np);
+        double cc = tu_cosine(f.g, f.adj, f.np), ec = tu_rel_l2(f.g, f.adj, f.np);
         ck_assert_msg(cc < NC_COS_MIN && ec > NC_REL_MAX,
                       "%s: centered should be biased (cos %.12f rel %.3g)", nonrecip[i], cc, ec);
         nc_close(&f);
@@ -198,7 +177,7 @@ START_TEST(test_ncep_beta_order)
         for (int k = 0; k < 4; ++k) {
             nc_grad_ok(&f, EQS_GRAD_NCEP, fac[k] * b0, f.g);
             lx[k] = log(fac[k]);
-            ly[k] = log(rel_l2(f.g, f.adj, f.np));
+            ly[k] = log(tu_rel_l2(f.g, f.adj, f.np));
         }
         double mx = 0, my = 0, sxy = 0, sxx = 0;
         for (int k = 0; k < 4; ++k) mx += lx[k] / 4, my += ly[k] / 4;
@@ -363,8 +342,8 @@ START_TEST(test_ncep_cli)
     }
     ck_assert_int_eq(nn, 17);
     ck_assert_int_eq(na, nn);
-    ck_assert_msg(cosine(gn, ga, nn) >= NC_COS_MIN && rel_l2(gn, ga, nn) <= NC_REL_MAX,
-                  "cos %.12f rel %.3g", cosine(gn, ga, nn), rel_l2(gn, ga, nn));
+    ck_assert_msg(tu_cosine(gn, ga, nn) >= NC_COS_MIN && tu_rel_l2(gn, ga, nn) <= NC_REL_MAX,
+                  "cos %.12f rel %.3g", tu_cosine(gn, ga, nn), tu_rel_l2(gn, ga, nn));
     const char *argv[] = {"grad", tu_path("netlists/layered.cir"), "--target", "o1=0.1",
                           "--target", "o2=0", "--method", "ncep", "-v", NULL};
     char *out = NULL, *err = NULL;
@@ -411,11 +390,11 @@ START_TEST(test_ncep_gen_drn_amplifiers)
     ck_assert_int_eq(f.np, 16 * 6 + 6 * 3);
     check_adjoint_fd(&f, "gen drn --amplifiers 2");
     nc_grad_ok(&f, EQS_GRAD_NCEP, 0, f.g);
-    ck_assert_msg(cosine(f.g, f.adj, f.np) >= NC_COS_MIN && rel_l2(f.g, f.adj, f.np) <= NC_REL_MAX,
-                  "ncep rel %.3g", rel_l2(f.g, f.adj, f.np));
+    ck_assert_msg(tu_cosine(f.g, f.adj, f.np) >= NC_COS_MIN && tu_rel_l2(f.g, f.adj, f.np) <= NC_REL_MAX,
+                  "ncep rel %.3g", tu_rel_l2(f.g, f.adj, f.np));
     nc_grad_ok(&f, EQS_GRAD_CENTERED, 0, f.g);
-    ck_assert_msg(rel_l2(f.g, f.adj, f.np) > NC_REL_MAX, "centered rel %.3g",
-                  rel_l2(f.g, f.adj, f.np));
+    ck_assert_msg(tu_rel_l2(f.g, f.adj, f.np) > NC_REL_MAX, "centered rel %.3g",
+                  tu_rel_l2(f.g, f.adj, f.np));
     nc_close(&f);
 
     eqs_experiment *exp = NULL;

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -145,4 +146,25 @@ char *tu_gen_drn(const int *layers, int n, uint64_t seed)
     fclose(f);
     eqs_ctx_free(&ctx);
     return buf;
+}
+
+double tu_cosine(const double *a, const double *b, int n)
+{
+    double ab = 0, aa = 0, bb = 0;
+    for (int i = 0; i < n; ++i) {
+        ab += a[i] * b[i];
+        aa += a[i] * a[i];
+        bb += b[i] * b[i];
+    }
+    return (aa > 0 && bb > 0) ? ab / sqrt(aa * bb) : 0.0;
+}
+
+double tu_rel_l2(const double *a, const double *b, int n)
+{
+    double d = 0, r = 0;
+    for (int i = 0; i < n; ++i) {
+        d += (a[i] - b[i]) * (a[i] - b[i]);
+        r += b[i] * b[i];
+    }
+    return sqrt(d / r);
 }

@@ -52,6 +52,11 @@ char *tu_read_file(const char *path);
  * malloc'd netlist text; the test fails if generation fails. */
 char *tu_gen_drn(const int *layers, int n, uint64_t seed);
 
+/* Cosine of the angle between a and b (n entries); 0 if either is zero. */
+double tu_cosine(const double *a, const double *b, int n);
+/* ||a - b||_2 / ||b||_2. */
+double tu_rel_l2(const double *a, const double *b, int n);
+
 /* A context whose log goes nowhere (tests provoke errors on purpose). */
 eqs_ctx *tu_ctx(void);
 

@@ -41,6 +41,10 @@ void eqs_eqprop_loss_grad(const eqs_eqprop *ep, const double *v, double *dcdv);
  * voltages into vout. */
 eqs_status eqs_eqprop_phase(eqs_eqprop *ep, eqs_nudge_kind kind, double beta, double *vout);
 
+/* grad.c: beta (S) of opt (0: ep's default) into *beta; EQS_ERR_INPUT
+ * unless beta > 0 and finite and the nudge kind is known. */
+eqs_status eqs_eqprop_nudge_check(eqs_eqprop *ep, const eqs_grad_options *opt, double *beta);
+
 /* grad.c: the local EqProp estimate from phases beta_1 < beta_2 (S; 0 =
  * the free state, no solve) into grad (n_params); the solver is left at
  * the free state.  Used by the EqProp methods and by ncep.c. */

@@ -96,12 +96,9 @@ eqs_status eqs_eqprop_gradient(eqs_eqprop *ep, const eqs_grad_options *opt, doub
     if (opt->method == EQS_GRAD_AEQPROP) return eqs_eqprop_aeqprop(ep, opt, grad);
     if (opt->method == EQS_GRAD_NCEP) return eqs_eqprop_ncep(ep, opt, grad);
 
-    double beta = opt->beta_S == 0.0 ? ep->beta_default : opt->beta_S;
-    if (!(beta > 0) || !isfinite(beta))
-        return EQS_ERROR(ep->ctx, EQS_ERR_INPUT, "beta must be positive and finite (got %g S)",
-                         beta);
-    if (opt->nudge != EQS_NUDGE_CONDUCTANCE && opt->nudge != EQS_NUDGE_CURRENT)
-        return EQS_ERROR(ep->ctx, EQS_ERR_INPUT, "unknown nudge kind %d", (int)opt->nudge);
+    double beta;
+    eqs_status bst = eqs_eqprop_nudge_check(ep, opt, &beta);
+    if (bst != EQS_OK) return bst;
     double b1, b2;
     switch (opt->method) {
     case EQS_GRAD_EQPROP: b1 = 0.0, b2 = beta; break;
@@ -111,6 +108,17 @@ eqs_status eqs_eqprop_gradient(eqs_eqprop *ep, const eqs_grad_options *opt, doub
         return EQS_ERROR(ep->ctx, EQS_ERR_INPUT, "unknown gradient method %d", (int)opt->method);
     }
     return eqs_eqprop_estimate(ep, opt->nudge, b1, b2, grad);
+}
+
+eqs_status eqs_eqprop_nudge_check(eqs_eqprop *ep, const eqs_grad_options *opt, double *beta)
+{
+    *beta = opt->beta_S == 0.0 ? ep->beta_default : opt->beta_S;
+    if (!(*beta > 0) || !isfinite(*beta))
+        return EQS_ERROR(ep->ctx, EQS_ERR_INPUT, "beta must be positive and finite (got %g S)",
+                         *beta);
+    if (opt->nudge != EQS_NUDGE_CONDUCTANCE && opt->nudge != EQS_NUDGE_CURRENT)
+        return EQS_ERROR(ep->ctx, EQS_ERR_INPUT, "unknown nudge kind %d", (int)opt->nudge);
+    return EQS_OK;
 }
 
 eqs_status eqs_eqprop_estimate(eqs_eqprop *ep, eqs_nudge_kind nudge, double b1, double b2,

@@ -36,19 +36,14 @@
  */
 #include "eqprop.h"
 
-#include <math.h>
-
 eqs_status eqs_eqprop_ncep(eqs_eqprop *ep, const eqs_grad_options *opt, double *grad)
 {
-    double beta = opt->beta_S == 0.0 ? ep->beta_default : opt->beta_S;
-    if (!(beta > 0) || !isfinite(beta))
-        return EQS_ERROR(ep->ctx, EQS_ERR_INPUT, "beta must be positive and finite (got %g S)",
-                         beta);
-    if (opt->nudge != EQS_NUDGE_CONDUCTANCE && opt->nudge != EQS_NUDGE_CURRENT)
-        return EQS_ERROR(ep->ctx, EQS_ERR_INPUT, "unknown nudge kind %d", (int)opt->nudge);
+    double beta;
+    eqs_status st = eqs_eqprop_nudge_check(ep, opt, &beta);
+    if (st != EQS_OK) return st;
     /* the correction is built at the free state s0 (the solver may sit at
      * a nudged state after an earlier call: go back first) */
-    eqs_status st = eqs_solver_restore_state(ep->s);
+    st = eqs_solver_restore_state(ep->s);
     double a_max = 0.0;
     if (st == EQS_OK) st = eqs_solver_ncep_capture(ep->s, &a_max);
     if (st != EQS_OK) return st;
