@@ -409,6 +409,105 @@ START_TEST(test_ncep_gen_drn_amplifiers)
 }
 END_TEST
 
+/* Training (trainer, experiment <drn amplifiers> + method ncep): a 2-16-2
+ * DRN with amplifier stages of gain 2 learns XOR to 100 % training accuracy,
+ * and one epoch of ncep ends at the conductances of one epoch with the
+ * adjoint gradient (same seed) to within 1e-6 relative, while centered
+ * EqProp ends elsewhere.  beta = 1e-8 S (2e-4 of the mean conductance, as
+ * grad's default) so that ncep's O(beta^2) error stays small. */
+static const char *amp_xor_xml(const char *method)
+{
+    static char buf[4096];
+    snprintf(buf, sizeof buf,
+             "<?xml version=\"1.0\"?>\n<experiment version=\"1\">\n"
+             "  <network><drn layers=\"2 16 2\" amplifiers=\"2\"/></network>\n"
+             "  <dataset classes=\"2\"><synthetic task=\"xor\" train_size=\"256\" "
+             "test_size=\"0\" noise=\"0.05\"/></dataset>\n"
+             "  <input gain_V=\"8\" encoding=\"pair\"/>\n"
+             "  <targets on_V=\"0.5\" off_V=\"0\"/>\n"
+             "  <algorithm method=\"%s\" beta=\"1e-8\"/>\n"
+             "  <learning momentum=\"0.9\" decay=\"0.99\"><rate elements=\"r1_*\" "
+             "value=\"1e-8\"/><rate elements=\"r*\" value=\"5e-9\"/></learning>\n"
+             "  <training epochs=\"30\" batch=\"4\" seed=\"1\"/>\n"
+             "  <conductance g_min_S=\"1e-7\" g_max_S=\"1e-3\"/>\n"
+             "  <output dir=\"/nonexistent\" checkpoint_every=\"0\"/>\n</experiment>\n",
+             method);
+    return tu_write_temp(buf, ".xml");
+}
+
+typedef struct {
+    eqs_ctx *ctx;
+    eqs_experiment *exp;
+    eqs_dataset *train, *test;
+    eqs_netlist *nl;
+    eqs_circuit *c;
+    eqs_trainer *tr;
+} ampjob;
+
+static void ampjob_open(ampjob *j, const char *method)
+{
+    memset(j, 0, sizeof *j);
+    j->ctx = tu_ctx();
+    eqs_status st = eqs_experiment_read(j->ctx, amp_xor_xml(method), &j->exp);
+    if (st == EQS_OK) st = eqs_experiment_load_data(j->ctx, j->exp, &j->train, &j->test);
+    if (st == EQS_OK) st = eqs_experiment_network(j->ctx, j->exp, &j->nl);
+    if (st == EQS_OK) st = eqs_circuit_create(j->ctx, j->nl, &j->c);
+    if (st == EQS_OK) st = eqs_trainer_create(j->ctx, j->exp, j->c, j->train, NULL, &j->tr);
+    ck_assert_msg(st == EQS_OK, "%s", eqs_ctx_error(j->ctx));
+    ck_assert(!eqs_circuit_is_reciprocal(j->c));
+}
+
+static void ampjob_close(ampjob *j)
+{
+    eqs_trainer_free(&j->tr);
+    eqs_circuit_free(&j->c);
+    eqs_netlist_free(&j->nl);
+    eqs_dataset_free(&j->train);
+    eqs_dataset_free(&j->test);
+    eqs_experiment_free(&j->exp);
+    eqs_ctx_free(&j->ctx);
+}
+
+/* max_k |G_a,k - G_b,k| / max_k |G_b,k| */
+static double cond_diff(const eqs_circuit *a, const eqs_circuit *b)
+{
+    double d = 0, m = 0;
+    for (int k = 0; k < eqs_circuit_param_count(b); ++k) {
+        d = fmax(d, fabs(eqs_circuit_param_get(a, k) - eqs_circuit_param_get(b, k)));
+        m = fmax(m, fabs(eqs_circuit_param_get(b, k)));
+    }
+    return d / m;
+}
+
+START_TEST(test_ncep_trains)
+{
+    ampjob n, a, c;
+    ampjob_open(&n, "ncep");
+    ampjob_open(&a, "adjoint");
+    ampjob_open(&c, "centered");
+    ck_assert_int_eq(eqs_trainer_epoch(n.tr), EQS_OK);
+    ck_assert_int_eq(eqs_trainer_epoch(a.tr), EQS_OK);
+    ck_assert_int_eq(eqs_trainer_epoch(c.tr), EQS_OK);
+    double dn = cond_diff(n.c, a.c), dc = cond_diff(c.c, a.c);
+    fprintf(stderr, "ncep xor (amplifiers 2): after 1 epoch max |dG|/max G vs adjoint: ncep "
+                    "%.3g, centered %.3g\n", dn, dc);
+    ck_assert_msg(dn <= 1e-6 && dc > 100 * dn, "ncep %.3g centered %.3g", dn, dc);
+    ampjob_close(&a);
+    ampjob_close(&c);
+    double loss0, err0, loss = NAN, err = 1;
+    ck_assert_int_eq(eqs_trainer_evaluate(n.tr, n.train, &loss0, &err0), EQS_OK);
+    int epoch = 1;
+    while (epoch < 30 && err > 0) {
+        ck_assert_msg(eqs_trainer_epoch(n.tr) == EQS_OK, "%s", eqs_ctx_error(n.ctx));
+        ck_assert_int_eq(eqs_trainer_evaluate(n.tr, n.train, &loss, &err), EQS_OK);
+        epoch++;
+    }
+    fprintf(stderr, "ncep xor (amplifiers 2): training error %.4f after %d epochs\n", err, epoch);
+    ck_assert_msg(err == 0.0, "training error %.2f%% after %d epochs", 100 * err, epoch);
+    ampjob_close(&n);
+}
+END_TEST
+
 Suite *suite_ncep(void)
 {
     Suite *s = suite_create("ncep");
@@ -422,6 +521,7 @@ Suite *suite_ncep(void)
     tcase_add_test(tc, test_ncep_noconv);
     tcase_add_test(tc, test_ncep_cli);
     tcase_add_test(tc, test_ncep_gen_drn_amplifiers);
+    tcase_add_test(tc, test_ncep_trains);
     suite_add_tcase(s, tc);
     return s;
 }
