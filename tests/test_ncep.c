@@ -415,7 +415,7 @@ END_TEST
  * adjoint gradient (same seed) to within 1e-6 relative, while centered
  * EqProp ends elsewhere.  beta = 1e-8 S (2e-4 of the mean conductance, as
  * grad's default) so that ncep's O(beta^2) error stays small. */
-static const char *amp_xor_xml(const char *method)
+static const char *amp_xor_xml(const char *method, const char *backend)
 {
     static char buf[4096];
     snprintf(buf, sizeof buf,
@@ -430,8 +430,9 @@ static const char *amp_xor_xml(const char *method)
              "value=\"1e-8\"/><rate elements=\"r*\" value=\"5e-9\"/></learning>\n"
              "  <training epochs=\"30\" batch=\"4\" seed=\"1\"/>\n"
              "  <conductance g_min_S=\"1e-7\" g_max_S=\"1e-3\"/>\n"
+             "  <solver backend=\"%s\"/>\n"
              "  <output dir=\"/nonexistent\" checkpoint_every=\"0\"/>\n</experiment>\n",
-             method);
+             method, backend);
     return tu_write_temp(buf, ".xml");
 }
 
@@ -448,7 +449,7 @@ static void ampjob_open(ampjob *j, const char *method)
 {
     memset(j, 0, sizeof *j);
     j->ctx = tu_ctx();
-    eqs_status st = eqs_experiment_read(j->ctx, amp_xor_xml(method), &j->exp);
+    eqs_status st = eqs_experiment_read(j->ctx, amp_xor_xml(method, "newton"), &j->exp);
     if (st == EQS_OK) st = eqs_experiment_load_data(j->ctx, j->exp, &j->train, &j->test);
     if (st == EQS_OK) st = eqs_experiment_network(j->ctx, j->exp, &j->nl);
     if (st == EQS_OK) st = eqs_circuit_create(j->ctx, j->nl, &j->c);
@@ -505,6 +506,27 @@ START_TEST(test_ncep_trains)
     fprintf(stderr, "ncep xor (amplifiers 2): training error %.4f after %d epochs\n", err, epoch);
     ck_assert_msg(err == 0.0, "training error %.2f%% after %d epochs", 100 * err, epoch);
     ampjob_close(&n);
+
+    /* ncep with the ngspice backend: refused when the trainer is created */
+    eqs_ctx *ctx = tu_ctx();
+    eqs_experiment *exp = NULL;
+    eqs_dataset *tr = NULL, *te = NULL;
+    eqs_netlist *nl = NULL;
+    eqs_circuit *cc = NULL;
+    eqs_trainer *t = NULL;
+    ck_assert_int_eq(eqs_experiment_read(ctx, amp_xor_xml("ncep", "ngspice"), &exp), EQS_OK);
+    ck_assert_int_eq(eqs_experiment_load_data(ctx, exp, &tr, &te), EQS_OK);
+    ck_assert_int_eq(eqs_experiment_network(ctx, exp, &nl), EQS_OK);
+    ck_assert_int_eq(eqs_circuit_create(ctx, nl, &cc), EQS_OK);
+    ck_assert_int_eq(eqs_trainer_create(ctx, exp, cc, tr, NULL, &t), EQS_ERR_INPUT);
+    ck_assert_msg(strstr(eqs_ctx_error(ctx), "ncep method needs the newton solver"), "%s",
+                  eqs_ctx_error(ctx));
+    eqs_circuit_free(&cc);
+    eqs_netlist_free(&nl);
+    eqs_dataset_free(&tr);
+    eqs_dataset_free(&te);
+    eqs_experiment_free(&exp);
+    eqs_ctx_free(&ctx);
 }
 END_TEST
 
