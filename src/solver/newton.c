@@ -1327,8 +1327,12 @@ static eqs_status nt_ncep_capture(eqs_solver *s, double *a_max)
         nt->nc_x0 = eqs_calloc(ctx, (size_t)nt->n, sizeof *nt->nc_x0);
         nt->nc_Kx0 = eqs_calloc(ctx, (size_t)nt->n, sizeof *nt->nc_Kx0);
         if (!nt->nc_K || !nt->nc_tslot || !nt->nc_x0 || !nt->nc_Kx0) {
-            eqs_free(ctx, nt->nc_K);
-            nt->nc_K = NULL;
+            eqs_free(ctx, nt->nc_K); /* all or nothing: nc_K marks the setup done */
+            eqs_free(ctx, nt->nc_tslot);
+            eqs_free(ctx, nt->nc_x0);
+            eqs_free(ctx, nt->nc_Kx0);
+            nt->nc_K = nt->nc_x0 = nt->nc_Kx0 = NULL;
+            nt->nc_tslot = NULL;
             return EQS_ERR_NOMEM;
         }
         for (int j = 0; j < nt->n; ++j)
