@@ -436,37 +436,10 @@ static const char *amp_xor_xml(const char *method, const char *backend)
     return tu_write_temp(buf, ".xml");
 }
 
-typedef struct {
-    eqs_ctx *ctx;
-    eqs_experiment *exp;
-    eqs_dataset *train, *test;
-    eqs_netlist *nl;
-    eqs_circuit *c;
-    eqs_trainer *tr;
-} ampjob;
-
-static void ampjob_open(ampjob *j, const char *method)
+static void ampjob_open(tu_job *j, const char *method)
 {
-    memset(j, 0, sizeof *j);
-    j->ctx = tu_ctx();
-    eqs_status st = eqs_experiment_read(j->ctx, amp_xor_xml(method, "newton"), &j->exp);
-    if (st == EQS_OK) st = eqs_experiment_load_data(j->ctx, j->exp, &j->train, &j->test);
-    if (st == EQS_OK) st = eqs_experiment_network(j->ctx, j->exp, &j->nl);
-    if (st == EQS_OK) st = eqs_circuit_create(j->ctx, j->nl, &j->c);
-    if (st == EQS_OK) st = eqs_trainer_create(j->ctx, j->exp, j->c, j->train, NULL, &j->tr);
-    ck_assert_msg(st == EQS_OK, "%s", eqs_ctx_error(j->ctx));
+    tu_job_open(j, amp_xor_xml(method, "newton"), 1);
     ck_assert(!eqs_circuit_is_reciprocal(j->c));
-}
-
-static void ampjob_close(ampjob *j)
-{
-    eqs_trainer_free(&j->tr);
-    eqs_circuit_free(&j->c);
-    eqs_netlist_free(&j->nl);
-    eqs_dataset_free(&j->train);
-    eqs_dataset_free(&j->test);
-    eqs_experiment_free(&j->exp);
-    eqs_ctx_free(&j->ctx);
 }
 
 /* max_k |G_a,k - G_b,k| / max_k |G_b,k| */
@@ -482,7 +455,7 @@ static double cond_diff(const eqs_circuit *a, const eqs_circuit *b)
 
 START_TEST(test_ncep_trains)
 {
-    ampjob n, a, c;
+    tu_job n, a, c;
     ampjob_open(&n, "ncep");
     ampjob_open(&a, "adjoint");
     ampjob_open(&c, "centered");
@@ -493,8 +466,8 @@ START_TEST(test_ncep_trains)
     fprintf(stderr, "ncep xor (amplifiers 2): after 1 epoch max |dG|/max G vs adjoint: ncep "
                     "%.3g, centered %.3g\n", dn, dc);
     ck_assert_msg(dn <= 1e-6 && dc > 100 * dn, "ncep %.3g centered %.3g", dn, dc);
-    ampjob_close(&a);
-    ampjob_close(&c);
+    tu_job_close(&a);
+    tu_job_close(&c);
     double loss0, err0, loss = NAN, err = 1;
     ck_assert_int_eq(eqs_trainer_evaluate(n.tr, n.train, &loss0, &err0), EQS_OK);
     int epoch = 1;
@@ -505,28 +478,15 @@ START_TEST(test_ncep_trains)
     }
     fprintf(stderr, "ncep xor (amplifiers 2): training error %.4f after %d epochs\n", err, epoch);
     ck_assert_msg(err == 0.0, "training error %.2f%% after %d epochs", 100 * err, epoch);
-    ampjob_close(&n);
+    tu_job_close(&n);
 
     /* ncep with the ngspice backend: refused when the trainer is created */
-    eqs_ctx *ctx = tu_ctx();
-    eqs_experiment *exp = NULL;
-    eqs_dataset *tr = NULL, *te = NULL;
-    eqs_netlist *nl = NULL;
-    eqs_circuit *cc = NULL;
-    eqs_trainer *t = NULL;
-    ck_assert_int_eq(eqs_experiment_read(ctx, amp_xor_xml("ncep", "ngspice"), &exp), EQS_OK);
-    ck_assert_int_eq(eqs_experiment_load_data(ctx, exp, &tr, &te), EQS_OK);
-    ck_assert_int_eq(eqs_experiment_network(ctx, exp, &nl), EQS_OK);
-    ck_assert_int_eq(eqs_circuit_create(ctx, nl, &cc), EQS_OK);
-    ck_assert_int_eq(eqs_trainer_create(ctx, exp, cc, tr, NULL, &t), EQS_ERR_INPUT);
-    ck_assert_msg(strstr(eqs_ctx_error(ctx), "ncep method needs the newton solver"), "%s",
-                  eqs_ctx_error(ctx));
-    eqs_circuit_free(&cc);
-    eqs_netlist_free(&nl);
-    eqs_dataset_free(&tr);
-    eqs_dataset_free(&te);
-    eqs_experiment_free(&exp);
-    eqs_ctx_free(&ctx);
+    tu_job g;
+    tu_job_open(&g, amp_xor_xml("ncep", "ngspice"), 0);
+    ck_assert_int_eq(eqs_trainer_create(g.ctx, g.exp, g.c, g.train, NULL, &g.tr), EQS_ERR_INPUT);
+    ck_assert_msg(strstr(eqs_ctx_error(g.ctx), "ncep method needs the newton solver"), "%s",
+                  eqs_ctx_error(g.ctx));
+    tu_job_close(&g);
 }
 END_TEST
 

@@ -57,6 +57,20 @@ double tu_cosine(const double *a, const double *b, int n);
 /* ||a - b||_2 / ||b||_2. */
 double tu_rel_l2(const double *a, const double *b, int n);
 
+/* Everything one in-process training run needs: experiment file `xml`
+ * read, its data loaded, its network built and compiled and, with
+ * with_trainer, a trainer created; the test fails on any error. */
+typedef struct {
+    eqs_ctx *ctx;
+    eqs_experiment *exp;
+    eqs_dataset *train, *test;
+    eqs_netlist *nl;
+    eqs_circuit *c;
+    eqs_trainer *tr;
+} tu_job;
+void tu_job_open(tu_job *j, const char *xml, int with_trainer);
+void tu_job_close(tu_job *j);
+
 /* A context whose log goes nowhere (tests provoke errors on purpose). */
 eqs_ctx *tu_ctx(void);
 
