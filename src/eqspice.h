@@ -258,6 +258,11 @@ typedef struct {
     double diode_n;        /* Default: 1 */
     int output_pairs;      /* 1: differential outputs, 2 nodes o<k>p, o<k>n per unit
                               of the last layer and .output_pair.  Default: 0 */
+    double amplifier_gain; /* > 0: a bidirectional amplifier stage (Kendall et al.
+                              2020: VCVS of this gain forward, CCCS of its inverse
+                              backward; netlists/bidir_amp.cir) between every hidden
+                              node and the next crossbar: a non-reciprocal (KLU)
+                              network, train it with ncep.  Default: 0 = none */
 } eqs_drn_spec;
 
 void eqs_drn_spec_defaults(eqs_drn_spec *spec);

@@ -45,42 +45,10 @@ static const char *xor_xml(int hidden, int train, int test, int epochs, int batc
     return tu_write_temp(buf, ".xml");
 }
 
-/* Everything one in-process training run needs. */
-typedef struct {
-    eqs_ctx *ctx;
-    eqs_experiment *exp;
-    eqs_dataset *train, *test;
-    eqs_netlist *nl;
-    eqs_circuit *c;
-    eqs_trainer *tr;
-} job;
+/* Everything one in-process training run needs (testutil.h). */
+typedef tu_job job;
 
-static void job_open_net(job *j, const char *xml, int with_trainer)
-{
-    memset(j, 0, sizeof *j);
-    j->ctx = tu_ctx();
-    ck_assert_ptr_nonnull(j->ctx);
-    eqs_status st = eqs_experiment_read(j->ctx, xml, &j->exp);
-    if (st == EQS_OK) st = eqs_experiment_load_data(j->ctx, j->exp, &j->train, &j->test);
-    if (st == EQS_OK) st = eqs_experiment_network(j->ctx, j->exp, &j->nl);
-    if (st == EQS_OK) st = eqs_circuit_create(j->ctx, j->nl, &j->c);
-    if (st == EQS_OK && with_trainer)
-        st = eqs_trainer_create(j->ctx, j->exp, j->c, j->train, NULL, &j->tr);
-    ck_assert_msg(st == EQS_OK, "%s", eqs_ctx_error(j->ctx));
-}
-
-static void job_open(job *j, const char *xml) { job_open_net(j, xml, 1); }
-
-static void job_close(job *j)
-{
-    eqs_trainer_free(&j->tr);
-    eqs_circuit_free(&j->c);
-    eqs_netlist_free(&j->nl);
-    eqs_dataset_free(&j->train);
-    eqs_dataset_free(&j->test);
-    eqs_experiment_free(&j->exp);
-    eqs_ctx_free(&j->ctx);
-}
+static void job_open(job *j, const char *xml) { tu_job_open(j, xml, 1); }
 
 static double *conductances(const eqs_circuit *c)
 {
@@ -112,7 +80,7 @@ START_TEST(test_xor_learns)
     eqs_trainer_progress(j.tr, &p);
     ck_assert_int_eq((int)p.epochs_done, epoch);
     ck_assert_double_eq_tol(p.lr_scale, pow(0.99, epoch), 1e-12);
-    job_close(&j);
+    tu_job_close(&j);
 }
 END_TEST
 
@@ -157,7 +125,7 @@ static void xor_pairs(const char *network, const char *what)
     ck_assert_msg(err == 0.0, "%s: training error %.2f%% after %d epochs", what, 100 * err,
                   epoch);
     ck_assert(loss < loss0);
-    job_close(&j);
+    tu_job_close(&j);
 }
 
 /* A 2-16-4 DRN netlist whose outputs are read as the pairs (o0, o1) and
@@ -209,7 +177,7 @@ START_TEST(test_deterministic)
             ck_assert_msg(eqs_trainer_step(j.tr) == EQS_OK, "%s", eqs_ctx_error(j.ctx));
         n = eqs_circuit_param_count(j.c);
         g[r] = conductances(j.c);
-        job_close(&j);
+        tu_job_close(&j);
     }
     ck_assert_int_eq(memcmp(g[0], g[1], (size_t)n * sizeof *g[0]), 0);
     ck_assert_int_ne(memcmp(g[0], g[2], (size_t)n * sizeof *g[0]), 0);
@@ -234,7 +202,7 @@ START_TEST(test_step_no_alloc)
     eqs_trainer_progress(j.tr, &p);
     ck_assert_uint_eq(p.batches_per_epoch, 8); /* ceil(30 / 4) */
     ck_assert_uint_eq(p.epochs_done, 2);
-    job_close(&j);
+    tu_job_close(&j);
 }
 END_TEST
 
@@ -254,7 +222,7 @@ START_TEST(test_update_rule)
 
     /* the reference: same network, same sample, gradient from the library */
     job r;
-    job_open_net(&r, xml, 0);
+    tu_job_open(&r, xml, 0);
     eqs_ctx_seed(r.ctx, 3);
     size_t order[16];
     eqs_shuffle_identity(order, 16);
@@ -298,8 +266,8 @@ START_TEST(test_update_rule)
     eqs_solver_free(&s);
     free(g0);
     free(g1);
-    job_close(&r);
-    job_close(&j);
+    tu_job_close(&r);
+    tu_job_close(&j);
 }
 END_TEST
 
@@ -333,8 +301,8 @@ START_TEST(test_checkpoint_resume_in_process)
         ck_assert_int_eq(memcmp(ga, gb, (size_t)n * sizeof *ga), 0);
         free(ga);
         free(gb);
-        job_close(&a);
-        job_close(&b);
+        tu_job_close(&a);
+        tu_job_close(&b);
     }
 }
 END_TEST
@@ -361,7 +329,7 @@ START_TEST(test_ngspice_backend_agrees)
             ck_assert_msg(eqs_trainer_step(j.tr) == EQS_OK, "%s", eqs_ctx_error(j.ctx));
         n = eqs_circuit_param_count(j.c);
         g[r] = conductances(j.c);
-        job_close(&j);
+        tu_job_close(&j);
     }
     double worst = 0;
     for (int k = 0; k < n; ++k) {

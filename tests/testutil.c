@@ -163,7 +163,7 @@ double tu_cosine(const double *a, const double *b, int n)
         aa += a[i] * a[i];
         bb += b[i] * b[i];
     }
-    return ab / sqrt(aa * bb);
+    return (aa > 0 && bb > 0) ? ab / sqrt(aa * bb) : 0.0;
 }
 
 double tu_rel_l2(const double *a, const double *b, int n)
@@ -184,4 +184,29 @@ double tu_loglog_slope(const double *x, const double *e, int n)
         sx += a, sy += b, sxx += a * a, sxy += a * b;
     }
     return (n * sxy - sx * sy) / (n * sxx - sx * sx);
+}
+
+void tu_job_open(tu_job *j, const char *xml, int with_trainer)
+{
+    memset(j, 0, sizeof *j);
+    j->ctx = tu_ctx();
+    ck_assert_ptr_nonnull(j->ctx);
+    eqs_status st = eqs_experiment_read(j->ctx, xml, &j->exp);
+    if (st == EQS_OK) st = eqs_experiment_load_data(j->ctx, j->exp, &j->train, &j->test);
+    if (st == EQS_OK) st = eqs_experiment_network(j->ctx, j->exp, &j->nl);
+    if (st == EQS_OK) st = eqs_circuit_create(j->ctx, j->nl, &j->c);
+    if (st == EQS_OK && with_trainer)
+        st = eqs_trainer_create(j->ctx, j->exp, j->c, j->train, NULL, &j->tr);
+    ck_assert_msg(st == EQS_OK, "%s", eqs_ctx_error(j->ctx));
+}
+
+void tu_job_close(tu_job *j)
+{
+    eqs_trainer_free(&j->tr);
+    eqs_circuit_free(&j->c);
+    eqs_netlist_free(&j->nl);
+    eqs_dataset_free(&j->train);
+    eqs_dataset_free(&j->test);
+    eqs_experiment_free(&j->exp);
+    eqs_ctx_free(&j->ctx);
 }

@@ -26,6 +26,7 @@ Suite *suite_run(void);
 Suite *suite_train(void);
 Suite *suite_inputs(void);
 Suite *suite_aeqprop(void); /* test_aeqprop.c (issue 5) */
+Suite *suite_ncep(void);
 
 /* Absolute path of a file relative to the repository root (the directory
  * `make check` runs in).  Returns a static buffer (overwritten per call). */
@@ -62,6 +63,19 @@ char *tu_gen_drn_gain(const int *layers, int n, double gain, uint64_t seed);
 double tu_cosine(const double *a, const double *b, int n);
 double tu_rel_l2(const double *a, const double *b, int n);
 double tu_loglog_slope(const double *x, const double *e, int n);
+/* Everything one in-process training run needs: experiment file `xml`
+ * read, its data loaded, its network built and compiled and, with
+ * with_trainer, a trainer created; the test fails on any error. */
+typedef struct {
+    eqs_ctx *ctx;
+    eqs_experiment *exp;
+    eqs_dataset *train, *test;
+    eqs_netlist *nl;
+    eqs_circuit *c;
+    eqs_trainer *tr;
+} tu_job;
+void tu_job_open(tu_job *j, const char *xml, int with_trainer);
+void tu_job_close(tu_job *j);
 
 /* A context whose log goes nowhere (tests provoke errors on purpose). */
 eqs_ctx *tu_ctx(void);

@@ -164,6 +164,22 @@ static int find_slot(const eqs_circuit *c, int row, int col)
     return -1;
 }
 
+/* One stamp (row, col) of the pattern: counted into rp (rc == NULL) or
+ * written as a row-major column index (rc, cnt).  Reciprocal: lower
+ * triangle only.  MNA: the transposed entry (col, row) is added too, so
+ * that the pattern is structurally symmetric (explicit zeros are fine for
+ * KLU): non-conservative EqProp (ncep) adds the antisymmetric part
+ * -(J0 - J0^T) of the Jacobian, which lives on both (i,j) and (j,i). */
+static void pattern_entry(const eqs_circuit *c, int row, int col, int *rp, int *rc, int *cnt)
+{
+    if (row < 0 || col < 0 || (c->reciprocal && row < col)) return;
+    for (int t = 0; t < (!c->reciprocal && row != col ? 2 : 1); ++t) {
+        int r = t ? col : row, k = t ? row : col;
+        if (rc) rc[cnt[r]++] = k;
+        else rp[r + 1]++;
+    }
+}
+
 /* Build Ap/Ai (deduplicated, rows sorted) from all stamps plus every node
  * diagonal, then the slots of every element. */
 static eqs_status build_pattern(eqs_circuit *c)
@@ -182,14 +198,12 @@ static eqs_status build_pattern(eqs_circuit *c)
     for (int e = 0; e < c->n_elems; ++e) {
         int ns = stamp_list(c, &c->elems[e], rows, cols);
         for (int s = 0; s < ns; ++s)
-            if (rows[s] >= 0 && cols[s] >= 0 && (!c->reciprocal || rows[s] >= cols[s]))
-                rp[rows[s] + 1]++;
+            pattern_entry(c, rows[s], cols[s], rp, NULL, NULL);
     }
     for (int k = 0; k < n_pairs_of(c); ++k) {
         int ns = pair_stamps(c, k, rows, cols);
         for (int s = 0; s < ns; ++s)
-            if (rows[s] >= 0 && cols[s] >= 0 && (!c->reciprocal || rows[s] >= cols[s]))
-                rp[rows[s] + 1]++;
+            pattern_entry(c, rows[s], cols[s], rp, NULL, NULL);
     }
     for (int i = 0; i < n; ++i) rp[i + 1] += rp[i];
     size_t total = (size_t)rp[n];
@@ -201,14 +215,12 @@ static eqs_status build_pattern(eqs_circuit *c)
     for (int e = 0; e < c->n_elems; ++e) {
         int ns = stamp_list(c, &c->elems[e], rows, cols);
         for (int s = 0; s < ns; ++s)
-            if (rows[s] >= 0 && cols[s] >= 0 && (!c->reciprocal || rows[s] >= cols[s]))
-                rc[cnt[rows[s]]++] = cols[s];
+            pattern_entry(c, rows[s], cols[s], NULL, rc, cnt);
     }
     for (int k = 0; k < n_pairs_of(c); ++k) {
         int ns = pair_stamps(c, k, rows, cols);
         for (int s = 0; s < ns; ++s)
-            if (rows[s] >= 0 && cols[s] >= 0 && (!c->reciprocal || rows[s] >= cols[s]))
-                rc[cnt[rows[s]]++] = cols[s];
+            pattern_entry(c, rows[s], cols[s], NULL, rc, cnt);
     }
     /* column-major, stable in row order -> rows sorted per column */
     c->Ap = eqs_calloc(ctx, (size_t)n + 1, sizeof *c->Ap);

@@ -16,7 +16,10 @@
  *   - output nodes are linear (no diode);
  *   - cards: .input (all vxp/vxn), .output (all o<j>), .trainable r*;
  *   - output_pairs: output unit k is the pair o<k>p, o<k>n (both linear,
- *     each fully connected to the previous layer), card .output_pair.
+ *     each fully connected to the previous layer), card .output_pair;
+ *   - amplifier_gain > 0: hidden node h<l>_<j> reaches the next crossbar
+ *     through a bidirectional amplifier whose output node is a<l>_<j>
+ *     (write_amplifiers below).
  * Conductances are uniform in [g_min_S, g_max_S] from the RNG's INIT stream
  * (inputs first, then crossbars in order), written as resistances with 9
  * significant digits: the file is the definition of the network.
@@ -40,6 +43,7 @@ void eqs_drn_spec_defaults(eqs_drn_spec *spec)
     spec->diode_is_A = 1e-14;
     spec->diode_n = 1.0;
     spec->output_pairs = 0;
+    spec->amplifier_gain = 0.0;
 }
 
 /* Number of nodes of layer l >= 1 (the output layer has two per unit with
@@ -64,6 +68,29 @@ static void node_name(char *buf, size_t n, const eqs_drn_spec *sp, int l, int j)
     }
 }
 
+/* ---- amplifier stages (spec->amplifier_gain > 0) ---------------------
+ * Hidden node h<l>_<j> drives the next crossbar through the bidirectional
+ * amplifier of netlists/bidir_amp.cir, written inline:
+ *   ea<l>_<j> m<l>_<j> 0 h<l>_<j> 0 A     forward VCVS, gain A
+ *   va<l>_<j> m<l>_<j> a<l>_<j> dc 0      sense source (current into a)
+ *   fa<l>_<j> h<l>_<j> 0 va<l>_<j> 1/A    backward CCCS: draws I(va)/A from h
+ * and the crossbar of layer l + 1 starts at a<l>_<j>. */
+static int amplified(const eqs_drn_spec *sp, int l)
+{
+    return sp->amplifier_gain > 0 && l >= 1 && l < sp->n_layers - 1;
+}
+
+static void write_amplifiers(const eqs_drn_spec *sp, int l, FILE *out)
+{
+    const double A = sp->amplifier_gain;
+    fprintf(out, "* bidirectional amplifiers after hidden layer %d (gain %.17g)\n", l, A);
+    for (int j = 0; j < sp->layers[l]; ++j) {
+        fprintf(out, "ea%d_%d m%d_%d 0 h%d_%d 0 %.17g\n", l, j, l, j, l, j, A);
+        fprintf(out, "va%d_%d m%d_%d a%d_%d dc 0\n", l, j, l, j, l, j);
+        fprintf(out, "fa%d_%d h%d_%d 0 va%d_%d %.17g\n", l, j, l, j, l, j, 1.0 / A);
+    }
+}
+
 eqs_status eqs_gen_drn(eqs_ctx *ctx, const eqs_drn_spec *sp, FILE *out)
 {
     if (!sp || sp->n_layers < 2 || !sp->layers)
@@ -80,6 +107,10 @@ eqs_status eqs_gen_drn(eqs_ctx *ctx, const eqs_drn_spec *sp, FILE *out)
         !(sp->diode_n > 0))
         return EQS_ERROR(ctx, EQS_ERR_INPUT, "gain, bias and diode parameters must be finite "
                                              "(IS > 0, N > 0)");
+    if (!(sp->amplifier_gain >= 0) || !isfinite(sp->amplifier_gain))
+        return EQS_ERROR(ctx, EQS_ERR_INPUT,
+                         "amplifier gain must be finite and >= 0 (0: none; got %g)",
+                         sp->amplifier_gain);
 
     eqs_ctx_seed(ctx, sp->seed);
     char a[64], b[64];
@@ -106,6 +137,7 @@ eqs_status eqs_gen_drn(eqs_ctx *ctx, const eqs_drn_spec *sp, FILE *out)
         fprintf(out, "* crossbar %d: %d x %d\n", l, nin, width(sp, l));
         for (int i = 0; i < nin; ++i) {
             node_name(a, sizeof a, sp, l - 1, i);
+            if (amplified(sp, l - 1)) a[0] = 'a'; /* h<l>_<j> -> a<l>_<j> */
             for (int j = 0; j < width(sp, l); ++j) {
                 node_name(b, sizeof b, sp, l, j);
                 double g = sp->g_min_S + (sp->g_max_S - sp->g_min_S) *
@@ -131,6 +163,7 @@ eqs_status eqs_gen_drn(eqs_ctx *ctx, const eqs_drn_spec *sp, FILE *out)
             else
                 fprintf(out, "dn%d_%d %s %s dpos\n", l, j, b, gnd);
         }
+        if (amplified(sp, l)) write_amplifiers(sp, l, out);
     }
 
     /* Extension cards: 16 names per card. */

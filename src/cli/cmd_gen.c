@@ -7,6 +7,7 @@
 static const char help[] =
     "usage: eqspice gen drn --layers N0,N1,...,NL [--seed S] [--gain A] [--gmin-S G]\n"
     "                       [--gmax-S G] [--bias V] [--output-pairs] [-o FILE]\n"
+    "                       [--amplifiers GAIN]\n"
     "\n"
     "Write a layered diode-resistor network (DRN) as a plain SPICE netlist:\n"
     "each of the N0 input pixels x in [0,1) (random from the seed) drives a pair of\n"
@@ -21,6 +22,9 @@ static const char help[] =
     "  --gmin-S G, --gmax-S G\n"
     "                 conductance range in siemens (default 1e-6 .. 1e-4)\n"
     "  --bias V       add a bias source of V volts in series with every hidden diode\n"
+    "  --amplifiers GAIN  a bidirectional amplifier (VCVS of GAIN forward, CCCS of\n"
+    "                 1/GAIN backward) between each hidden node h<l>_<j> and the next\n"
+    "                 crossbar (node a<l>_<j>): non-reciprocal, train with ncep\n"
     "  --output-pairs differential outputs: two nodes o<k>p, o<k>n per output unit,\n"
     "                 card .output_pair (output k = V(o<k>p) - V(o<k>n))\n"
     "  -o FILE        output file (atomic; default stdout)\n";
@@ -75,6 +79,14 @@ int cli_cmd_gen(int argc, char **argv)
             ++i;
         } else if (!strcmp(a, "--output-pairs")) {
             spec.output_pairs = 1;
+        } else if (!strcmp(a, "--amplifiers")) { /* ncep block (issue 5) */
+            double x;
+            if (!v || cli_parse_double(v, &x) || !(x > 0)) {
+                rc = cli_usage_error("gen", "--amplifiers needs a positive gain");
+                break;
+            }
+            spec.amplifier_gain = x;
+            ++i;
         } else if (!strcmp(a, "-o")) {
             if (!v) {
                 rc = cli_usage_error("gen", "-o needs a file name");

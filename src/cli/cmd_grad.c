@@ -26,6 +26,9 @@ static const char help[] =
     "  --method M     centered (default): EqProp with phases (-beta, +beta);\n"
     "                 eqprop: one-sided (0, +beta); negative: (-beta, 0);\n"
     "                 adjoint: exact gradient by implicit differentiation (newton only);\n"
+    "                 ncep: centered EqProp for non-reciprocal circuits (E, F, G, H):\n"
+    "                 the nudged phases add -(J0 - J0^T)(s - s0) (newton only;\n"
+    "                 docs/nonreciprocal.md)\n"
     "                 aeqprop: Agnostic EqProp, the conductances relax with the circuit\n"
     "                 under knobs (u - G)^2 / (2 epsilon); prints\n"
     "                 -(G_after - G_before) / (epsilon (beta2 - beta1))\n"
@@ -190,6 +193,11 @@ int cli_cmd_grad(int argc, char **argv)
         free(tg);
         return cli_usage_error("grad", "--method adjoint needs --solver newton (ngspice "
                                        "cannot solve the adjoint system)");
+    }
+    if (method == EQS_GRAD_NCEP && backend == EQS_BACKEND_NGSPICE) {
+        free(tg);
+        return cli_usage_error("grad", "--method ncep needs --solver newton (ngspice cannot "
+                                       "add the non-reciprocal correction)");
     }
     if (n_tg == 0) {
         free(tg);

@@ -34,6 +34,7 @@ struct eqs_eqprop {
      * theta_0 before the call (S), the knob settings as offsets u - theta_0
      * (S) and the relaxing parameters of phase 2 as theta - theta_0 (S). */
     double *aeq_theta0, *aeq_u, *aeq_theta;
+    int ncep_said_zero; /* ncep.c: "correction is zero" logged once */
 };
 
 /* loss.c: dC/dV (V) of voltages v into ep->dcdv (zero off the outputs). */
@@ -43,6 +44,16 @@ void eqs_eqprop_loss_grad(const eqs_eqprop *ep, const double *v, double *dcdv);
  * the free phase again) warm from the saved free state, copying the node
  * voltages into vout. */
 eqs_status eqs_eqprop_phase(eqs_eqprop *ep, eqs_nudge_kind kind, double beta, double *vout);
+
+/* grad.c: beta (S) of opt (0: ep's default) into *beta; EQS_ERR_INPUT
+ * unless beta > 0 and finite and the nudge kind is known. */
+eqs_status eqs_eqprop_nudge_check(eqs_eqprop *ep, const eqs_grad_options *opt, double *beta);
+
+/* grad.c: the local EqProp estimate from phases beta_1 < beta_2 (S; 0 =
+ * the free state, no solve) into grad (n_params); the solver is left at
+ * the free state.  Used by the EqProp methods and by ncep.c. */
+eqs_status eqs_eqprop_estimate(eqs_eqprop *ep, eqs_nudge_kind nudge, double b1, double b2,
+                               double *grad);
 
 /* adjoint.c: exact dL/dG at the free state into grad (n_params). */
 eqs_status eqs_eqprop_adjoint(eqs_eqprop *ep, double *grad);

@@ -98,12 +98,9 @@ eqs_status eqs_eqprop_gradient(eqs_eqprop *ep, const eqs_grad_options *opt, doub
     if (opt->method == EQS_GRAD_AEQPROP) return eqs_eqprop_aeqprop(ep, opt, grad);
     if (opt->method == EQS_GRAD_NCEP) return eqs_eqprop_ncep(ep, opt, grad);
 
-    double beta = opt->beta_S == 0.0 ? ep->beta_default : opt->beta_S;
-    if (!(beta > 0) || !isfinite(beta))
-        return EQS_ERROR(ep->ctx, EQS_ERR_INPUT, "beta must be positive and finite (got %g S)",
-                         beta);
-    if (opt->nudge != EQS_NUDGE_CONDUCTANCE && opt->nudge != EQS_NUDGE_CURRENT)
-        return EQS_ERROR(ep->ctx, EQS_ERR_INPUT, "unknown nudge kind %d", (int)opt->nudge);
+    double beta;
+    eqs_status bst = eqs_eqprop_nudge_check(ep, opt, &beta);
+    if (bst != EQS_OK) return bst;
     double b1, b2;
     switch (opt->method) {
     case EQS_GRAD_EQPROP: b1 = 0.0, b2 = beta; break;
@@ -112,18 +109,35 @@ eqs_status eqs_eqprop_gradient(eqs_eqprop *ep, const eqs_grad_options *opt, doub
     default:
         return EQS_ERROR(ep->ctx, EQS_ERR_INPUT, "unknown gradient method %d", (int)opt->method);
     }
+    return eqs_eqprop_estimate(ep, opt->nudge, b1, b2, grad);
+}
+
+eqs_status eqs_eqprop_nudge_check(eqs_eqprop *ep, const eqs_grad_options *opt, double *beta)
+{
+    *beta = opt->beta_S == 0.0 ? ep->beta_default : opt->beta_S;
+    if (!(*beta > 0) || !isfinite(*beta))
+        return EQS_ERROR(ep->ctx, EQS_ERR_INPUT, "beta must be positive and finite (got %g S)",
+                         *beta);
+    if (opt->nudge != EQS_NUDGE_CONDUCTANCE && opt->nudge != EQS_NUDGE_CURRENT)
+        return EQS_ERROR(ep->ctx, EQS_ERR_INPUT, "unknown nudge kind %d", (int)opt->nudge);
+    return EQS_OK;
+}
+
+eqs_status eqs_eqprop_estimate(eqs_eqprop *ep, eqs_nudge_kind nudge, double b1, double b2,
+                               double *grad)
+{
     const size_t nv = (size_t)ep->c->n_user_nodes;
     eqs_status st = EQS_OK;
     if (b1 == 0.0) {
         for (size_t i = 0; i < nv; ++i) ep->v1[i] = ep->v0[i];
     } else {
-        st = eqs_eqprop_phase(ep, opt->nudge, b1, ep->v1);
+        st = eqs_eqprop_phase(ep, nudge, b1, ep->v1);
     }
     if (st == EQS_OK) {
         if (b2 == 0.0) {
             for (size_t i = 0; i < nv; ++i) ep->v2[i] = ep->v0[i];
         } else {
-            st = eqs_eqprop_phase(ep, opt->nudge, b2, ep->v2);
+            st = eqs_eqprop_phase(ep, nudge, b2, ep->v2);
         }
     }
     /* leave the solver at the free state for the next warm start */

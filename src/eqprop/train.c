@@ -201,6 +201,9 @@ eqs_status eqs_trainer_create(eqs_ctx *ctx, const eqs_experiment *exp, eqs_circu
         return EQS_ERROR(ctx, EQS_ERR_INPUT, "batch and epochs must be at least 1");
     if (exp->algorithm == EQS_ALGO_ADJOINT && exp->backend == EQS_BACKEND_NGSPICE)
         return EQS_ERROR(ctx, EQS_ERR_INPUT, "the adjoint method needs the newton solver");
+    if (exp->algorithm == EQS_ALGO_NCEP && exp->backend == EQS_BACKEND_NGSPICE)
+        return EQS_ERROR(ctx, EQS_ERR_INPUT, "the ncep method needs the newton solver (ngspice "
+                                             "cannot add the non-reciprocal correction)");
 
     eqs_trainer *tr = eqs_calloc(ctx, 1, sizeof *tr);
     if (!tr) return EQS_ERR_NOMEM;

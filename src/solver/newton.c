@@ -118,6 +118,15 @@ typedef struct {
     const eqs_nudge *nu; /* the solver's nudge (EqProp), applied in load/residual */
     double *x_saved, *dv_saved; /* eqs_solver_save_state (lazily allocated) */
 
+    /* Non-conservative EqProp (ncep_capture / ncep_enable, allocated on
+     * first capture): K = -(J0 - J0^T) on the (structurally symmetric MNA)
+     * pattern, nc_tslot[q] the slot of the transposed entry, nc_x0 the
+     * free state s0 and nc_Kx0 = K s0.  While nc_on, load() adds K to Ax
+     * and K s0 to rhs, residual() adds K (x - s0). */
+    double *nc_K, *nc_x0, *nc_Kx0;
+    int *nc_tslot;
+    int nc_on;
+
     uint64_t seen_epoch, seen_values_epoch, seen_ichg_epoch;
     int seen_pos, seen_ipos;
     double n_incremental; /* changes applied since the last full refresh */
@@ -747,6 +756,13 @@ static int load(const eqs_circuit *c, newton *nt, double gmin, int exact)
             if (nt->nu->pslot[k] >= 0) nt->Ax[nt->nu->pslot[k]] -= g;
             if (nt->nu->pslot2[k] >= 0) nt->Ax[nt->nu->pslot2[k]] -= g;
         }
+        /* ncep: F(x) + K (x - s0) is linear in x: K joins the matrix and
+         * K s0 the right-hand side (the companion system A x_new = rhs
+         * has rhs = A x - F(x)); not scaled in source stepping */
+        if (nt->nc_on) {
+            for (int q = 0; q < nt->nnz; ++q) nt->Ax[q] += nt->nc_K[q];
+            for (int i = 0; i < nt->n; ++i) nt->rhs[i] += nt->nc_Kx0[i];
+        }
     }
     if (!exact && nt->nd > 0) {
         memcpy(nt->d_vp, nt->d_v, (size_t)nt->nd * sizeof *nt->d_v);
@@ -859,6 +875,12 @@ static int residual(const eqs_circuit *c, newton *nt, const eqs_solver_options *
         kcl_add(F, fs, cm, up, t, sum);
         kcl_add(F, fs, cm, uq, -t, sum);
     }
+    if (nt->nc_on) /* ncep correction K (x - s0) */
+        for (int j = 0; j < n; ++j)
+            for (int q = Ap[j]; q < Ap[j + 1]; ++q) {
+                double kx = nt->nc_K[q] * x[j], k0 = nt->nc_K[q] * nt->nc_x0[j];
+                kcl_add(F, fs, cm, Ai[q], kx - k0, fabs(kx) + fabs(k0));
+            }
     for (int d = 0; d < nt->nd; ++d) {
         const eqs_celem *e = &c->elems[nt->d_elem[d]];
         int up = unk(c, e->n[0]), un = unk(c, e->n[1]);
@@ -896,12 +918,24 @@ static int residual(const eqs_circuit *c, newton *nt, const eqs_solver_options *
  * *small says whether the step passed the node/branch tolerances
  * (ngspice NIconvTest).  nt->x is not changed: see nt_newton. */
 static nt_result nt_iterate(const eqs_circuit *c, newton *nt, const eqs_solver_options *opt,
-                            int *small)
+                            int *small, int delta)
 {
     int r = nt->lops->factor(nt->ls, nt->Ax);
     if (r > 0) return NT_SINGULAR;
     if (r < 0) return NT_FATAL;
+    /* delta form (MNA only, when nt->F = F(x_k) was just computed with the
+     * same device evaluation as Ax): solve Ax d = -F, x_new = x_k + d.  In
+     * exact arithmetic this is the companion solution (rhs = Ax x_k - F),
+     * but its rounding shrinks with the step, so KCL can reach the
+     * per-row floor: in the companion form the solve's rounding error
+     * (eps cond |x|, e.g. a sense-source current resolved through a diode
+     * row carrying amperes) stays in every iterate, and amplifier networks
+     * stalled a few ulps above abstol = 1e-15 A (ncep issue 5). */
+    if (delta)
+        for (int i = 0; i < nt->n; ++i) nt->rhs[i] = -nt->F[i];
     if (nt->lops->solve(nt->ls, nt->rhs) != 0) return NT_FATAL;
+    if (delta)
+        for (int i = 0; i < nt->n; ++i) nt->rhs[i] += nt->x[i];
     int ok = 1;
     double maxup = 0;
     for (int i = 0; i < nt->n; ++i) {
@@ -946,7 +980,7 @@ static nt_result nt_newton(const eqs_circuit *c, newton *nt, const eqs_solver_op
         nt->init_jct = 0;
         int kcl = limited ? 0 : residual(c, nt, opt);
         int small = 0;
-        nt_result r = nt_iterate(c, nt, opt, &small);
+        nt_result r = nt_iterate(c, nt, opt, &small, !limited && !c->reciprocal);
         nt->iterations++;
         if (r != NT_OK) return r;
         /* ngspice's criterion alone moves MODEINITFIX to MODEINITFLOAT;
@@ -1006,6 +1040,10 @@ static void nt_destroy(eqs_solver *s)
     eqs_free(ctx, nt->x_ref);
     eqs_free(ctx, nt->x_saved);
     eqs_free(ctx, nt->dv_saved);
+    eqs_free(ctx, nt->nc_K);
+    eqs_free(ctx, nt->nc_x0);
+    eqs_free(ctx, nt->nc_Kx0);
+    eqs_free(ctx, nt->nc_tslot);
     eqs_free(ctx, nt);
     s->impl = NULL;
 }
@@ -1220,12 +1258,10 @@ static eqs_status nt_restore_state(eqs_solver *s)
  * and after a warm solve that converged without limiting it was made at
  * x_k, but after restore_state x is a different point.  Uses Ax and F as
  * workspace (both are rebuilt by the next load), so nothing allocates. */
-static eqs_status nt_adjoint(eqs_solver *s, const double *b, double *lambda)
+/* Ax = J at the solution nt->x (scale 1): Jlin plus the exact diode
+ * conductances (gmin included), no gshunt, no nudge, no ncep correction. */
+static void assemble_exact(const eqs_circuit *c, newton *nt, double gmin)
 {
-    newton *nt = s->impl;
-    const eqs_circuit *c = s->c;
-    for (int i = 0; i < c->n_user_nodes; ++i) lambda[i] = 0.0;
-    if (nt->n == 0) return EQS_OK;
     nt->scale = 1.0;
     fill_node_voltages(c, nt, nt->x);
     memcpy(nt->Ax, nt->Jlin, (size_t)nt->nnz * sizeof *nt->Ax);
@@ -1233,12 +1269,21 @@ static eqs_status nt_adjoint(eqs_solver *s, const double *b, double *lambda)
         const eqs_celem *e = &c->elems[nt->d_elem[d]];
         double cd, gd;
         double vd = nt->vn[e->n[0]] - nt->vn[e->n[1]];
-        eqs_device_diode.eval(&nt->dp[d], vd, s->opt.gmin, &cd, &gd);
+        eqs_device_diode.eval(&nt->dp[d], vd, gmin, &cd, &gd);
         addslot(nt->Ax, e->slot[0], gd);
         addslot(nt->Ax, e->slot[1], gd);
         addslot(nt->Ax, e->slot[2], -gd);
         addslot(nt->Ax, e->slot[3], -gd);
     }
+}
+
+static eqs_status nt_adjoint(eqs_solver *s, const double *b, double *lambda)
+{
+    newton *nt = s->impl;
+    const eqs_circuit *c = s->c;
+    for (int i = 0; i < c->n_user_nodes; ++i) lambda[i] = 0.0;
+    if (nt->n == 0) return EQS_OK;
+    assemble_exact(c, nt, s->opt.gmin);
     int r = nt->lops->factor(nt->ls, nt->Ax);
     if (r > 0)
         return EQS_ERROR(s->ctx, EQS_ERR_SINGULAR,
@@ -1259,6 +1304,66 @@ static eqs_status nt_adjoint(eqs_solver *s, const double *b, double *lambda)
         int u = c->node_unknown[i];
         if (u >= 0) lambda[i] = w[u];
     }
+    return EQS_OK;
+}
+
+/* ---- non-conservative EqProp (ncep) ---------------------------------- */
+
+/* K = -(J0 - J0^T) at the current solution s0 = nt->x (the free state,
+ * restored by the caller), J0 assembled as for the adjoint.  Reciprocal
+ * (CHOLMOD) circuits store one triangle of a symmetric J: K = 0, nothing
+ * is allocated.  Uses Ax as workspace (rebuilt by the next load). */
+static eqs_status nt_ncep_capture(eqs_solver *s, double *a_max)
+{
+    newton *nt = s->impl;
+    const eqs_circuit *c = s->c;
+    *a_max = 0.0;
+    nt->nc_on = 0;
+    if (c->reciprocal || nt->n == 0) return EQS_OK;
+    if (!nt->nc_K) { /* setup: once per solver */
+        eqs_ctx *ctx = s->ctx;
+        nt->nc_K = eqs_calloc(ctx, (size_t)nt->nnz, sizeof *nt->nc_K);
+        nt->nc_tslot = eqs_calloc(ctx, (size_t)nt->nnz, sizeof *nt->nc_tslot);
+        nt->nc_x0 = eqs_calloc(ctx, (size_t)nt->n, sizeof *nt->nc_x0);
+        nt->nc_Kx0 = eqs_calloc(ctx, (size_t)nt->n, sizeof *nt->nc_Kx0);
+        if (!nt->nc_K || !nt->nc_tslot || !nt->nc_x0 || !nt->nc_Kx0) {
+            eqs_free(ctx, nt->nc_K); /* all or nothing: nc_K marks the setup done */
+            eqs_free(ctx, nt->nc_tslot);
+            eqs_free(ctx, nt->nc_x0);
+            eqs_free(ctx, nt->nc_Kx0);
+            nt->nc_K = nt->nc_x0 = nt->nc_Kx0 = NULL;
+            nt->nc_tslot = NULL;
+            return EQS_ERR_NOMEM;
+        }
+        for (int j = 0; j < nt->n; ++j)
+            for (int q = c->Ap[j]; q < c->Ap[j + 1]; ++q) {
+                nt->nc_tslot[q] = eqs_circuit_find_slot(c, j, c->Ai[q]);
+                if (nt->nc_tslot[q] < 0)
+                    return EQS_ERROR(ctx, EQS_ERR_INTERNAL,
+                                     "ncep: the MNA pattern is not structurally symmetric");
+            }
+    }
+    assemble_exact(c, nt, s->opt.gmin);
+    double amax = 0.0;
+    for (int q = 0; q < nt->nnz; ++q) {
+        nt->nc_K[q] = -(nt->Ax[q] - nt->Ax[nt->nc_tslot[q]]);
+        amax = fmax(amax, 0.5 * fabs(nt->nc_K[q]));
+    }
+    memcpy(nt->nc_x0, nt->x, (size_t)nt->n * sizeof *nt->x);
+    memset(nt->nc_Kx0, 0, (size_t)nt->n * sizeof *nt->nc_Kx0);
+    for (int j = 0; j < nt->n; ++j)
+        for (int q = c->Ap[j]; q < c->Ap[j + 1]; ++q)
+            nt->nc_Kx0[c->Ai[q]] += nt->nc_K[q] * nt->nc_x0[j];
+    *a_max = amax;
+    return EQS_OK;
+}
+
+static eqs_status nt_ncep_enable(eqs_solver *s, int on)
+{
+    newton *nt = s->impl;
+    if (on && !nt->nc_K)
+        return EQS_ERROR(s->ctx, EQS_ERR_INPUT, "ncep: no correction captured");
+    nt->nc_on = on ? 1 : 0;
     return EQS_OK;
 }
 
@@ -1323,4 +1428,6 @@ const eqs_backend_ops eqs_backend_newton = {
     .save_state = nt_save_state,
     .restore_state = nt_restore_state,
     .adjoint = nt_adjoint,
+    .ncep_capture = nt_ncep_capture,
+    .ncep_enable = nt_ncep_enable,
 };

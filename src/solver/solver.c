@@ -286,3 +286,27 @@ eqs_status eqs_solver_adjoint(eqs_solver *s, const double *b, double *lambda)
         return EQS_ERROR(s->ctx, EQS_ERR_INPUT, "adjoint solve needs a solution: solve first");
     return s->ops->adjoint(s, b, lambda);
 }
+
+/* ---- non-conservative EqProp (ncep) hooks ---------------------------- */
+
+eqs_status eqs_solver_ncep_capture(eqs_solver *s, double *a_max)
+{
+    if (!s->ops->ncep_capture)
+        return EQS_ERROR(s->ctx, EQS_ERR_UNSUPPORTED,
+                         "the %s solver cannot add the ncep correction (use the newton solver)",
+                         s->ops->name);
+    if (!s->has_solution)
+        return EQS_ERROR(s->ctx, EQS_ERR_INPUT, "ncep: solve the free state first");
+    return s->ops->ncep_capture(s, a_max);
+}
+
+eqs_status eqs_solver_ncep_enable(eqs_solver *s, int on)
+{
+    if (!s->ops->ncep_enable) {
+        if (!on) return EQS_OK;
+        return EQS_ERROR(s->ctx, EQS_ERR_UNSUPPORTED,
+                         "the %s solver cannot add the ncep correction (use the newton solver)",
+                         s->ops->name);
+    }
+    return s->ops->ncep_enable(s, on);
+}

@@ -65,7 +65,24 @@ struct eqs_backend_ops {
      * the solution).  b and lambda over user nodes; entries of fixed
      * nodes: b ignored, lambda set to 0. */
     eqs_status (*adjoint)(eqs_solver *s, const double *b, double *lambda);
+    /* Optional (NULL: unsupported).  Non-conservative EqProp (ncep,
+     * src/eqprop/ncep.c).  ncep_capture: at the last solution s0 (the
+     * free state), J0 = dF/dx exactly as the adjoint assembles it, then
+     * K = -(J0 - J0^T) = -2A (A the antisymmetric part) over the whole
+     * MNA unknown vector; *a_max gets max |A_ij| (0: reciprocal, no
+     * correction).  Allocates its arrays on first use only.
+     * ncep_enable(on): while on, every solve adds K (x - s0) to the
+     * residual and K to the Jacobian, i.e. solves F(x) + K (x - s0) (+
+     * nudge) = 0; off clears it. */
+    eqs_status (*ncep_capture)(eqs_solver *s, double *a_max);
+    eqs_status (*ncep_enable)(eqs_solver *s, int on);
 };
+
+/* Generic entry points of the ncep hooks above (solver.c): the free state
+ * must be solved; EQS_ERR_UNSUPPORTED for backends without them
+ * (ngspice).  eqs_solver_ncep_enable(s, 0) never fails. */
+eqs_status eqs_solver_ncep_capture(eqs_solver *s, double *a_max);
+eqs_status eqs_solver_ncep_enable(eqs_solver *s, int on);
 
 extern const eqs_backend_ops eqs_backend_newton;
 extern const eqs_backend_ops eqs_backend_ngspice;
