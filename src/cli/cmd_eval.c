@@ -37,7 +37,7 @@ static const char help[] =
 int cli_cmd_eval(int argc, char **argv)
 {
     const char *netlist = NULL, *images = NULL, *labels = NULL, *csv = NULL, *synth = NULL;
-    const char *enc = "auto", *solver_name = "newton";
+    const char *enc = "auto", *solver_name = "auto";
     double gain = 1.0, on = 1.0, off = 0.0, noise = -1.0;
     long limit = 0, classes = 0, n = 256, features = 0, seed = 1;
     int verbosity = 0;
