@@ -103,13 +103,8 @@ eqs_status eqs_eqprop_gradient(eqs_eqprop *ep, const eqs_grad_options *opt, doub
     if (opt->nudge != EQS_NUDGE_CONDUCTANCE && opt->nudge != EQS_NUDGE_CURRENT)
         return EQS_ERROR(ep->ctx, EQS_ERR_INPUT, "unknown nudge kind %d", (int)opt->nudge);
     double b1, b2;
-    switch (opt->method) {
-    case EQS_GRAD_EQPROP: b1 = 0.0, b2 = beta; break;
-    case EQS_GRAD_NEGATIVE: b1 = -beta, b2 = 0.0; break;
-    case EQS_GRAD_CENTERED: b1 = -beta, b2 = beta; break;
-    default:
+    if (!eqs_eqprop_phase_pair(opt->method, beta, &b1, &b2))
         return EQS_ERROR(ep->ctx, EQS_ERR_INPUT, "unknown gradient method %d", (int)opt->method);
-    }
     const size_t nv = (size_t)ep->c->n_user_nodes;
     eqs_status st = EQS_OK;
     if (b1 == 0.0) {
@@ -130,7 +125,7 @@ eqs_status eqs_eqprop_gradient(eqs_eqprop *ep, const eqs_grad_options *opt, doub
     if (rs != EQS_OK) return rs;
 
     const eqs_circuit *c = ep->c;
-    const double inv = 1.0 / (2.0 * (b2 - b1));
+    const double inv = eqs_eqprop_contrast_coef(b1, b2, 1.0);
     for (int k = 0; k < c->n_params; ++k) {
         const eqs_celem *e = &c->elems[c->params[k]];
         int a = e->n[0], b = e->n[1];
