@@ -25,6 +25,7 @@ Suite *suite_export(void);
 Suite *suite_run(void);
 Suite *suite_train(void);
 Suite *suite_inputs(void);
+Suite *suite_layered(void);
 
 /* Absolute path of a file relative to the repository root (the directory
  * `make check` runs in).  Returns a static buffer (overwritten per call). */
