@@ -246,7 +246,9 @@ START_TEST(test_bench_train_runs)
     const char *p = strstr(out, "samples_per_s=");
     ck_assert_ptr_nonnull(p);
     ck_assert(strtod(p + strlen("samples_per_s="), NULL) > 0);
-    ck_assert_ptr_nonnull(strstr(out, "bench: layers=6,4,3 batch=2 solver=newton method=centered"));
+    /* default solver auto: a DRN is layered */
+    ck_assert_ptr_nonnull(strstr(out, "bench: layers=6,4,3 batch=2 solver=layered method=centered"));
+    ck_assert_ptr_nonnull(strstr(out, "floor_samples_per_s="));
     free(out);
     free(err);
     const char *const bad[] = {"bench", "train", "--layers", "6,4,3", "--method", "magic", NULL};

@@ -118,7 +118,21 @@ struct eqs_circuit {
     int n_ichg;
     int ichg_cap;
     uint64_t ichg_epoch;
+
+    /* Lazy parameter owner (the layered solver's batched training keeps
+     * the conductances in dense matrices): when set, readers of parameter
+     * values call eqs_circuit_sync_params first, which writes the owner's
+     * current values back (through eqs_circuit_param_set). */
+    void (*param_sync)(void *arg);
+    void *param_sync_arg;
 };
+
+/* Make the parameter values current (see param_sync); cheap when nothing
+ * is pending. */
+static inline void eqs_circuit_sync_params(const eqs_circuit *c)
+{
+    if (c->param_sync) c->param_sync(c->param_sync_arg);
+}
 
 /* Capacity of the value change log (entries); beyond it, solvers refresh
  * every value (a full pass over the elements). */

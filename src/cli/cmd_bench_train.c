@@ -161,10 +161,10 @@ int cli_bench_train(int argc, char **argv)
         const char *used = eqs_backend_name(eqs_solver_backend(sv));
         printf("bench: layers=");
         for (int l = 0; l < nlayers; ++l) printf("%s%d", l ? "," : "", layers[l]);
-        printf(" batch=%ld solver=%s diodes=%s method=%s batched=%d samples=%.0f seconds=%.3f"
-               " samples_per_s=%.4g step_ms=%.4g\n",
-               batch, used, diodes, method, eqs_trainer_batched(tr), samples, el, samples / el,
-               1e3 * el / (double)steps);
+        printf(" batch=%ld solver=%s method=%s samples=%.0f seconds=%.3f samples_per_s=%.4g"
+               " step_ms=%.4g diodes=%s batched=%d\n",
+               batch, used, method, samples, el, samples / el, 1e3 * el / (double)steps, diodes,
+               eqs_trainer_batched(tr));
         double phase_s = 0, sweeps = 0, floor_sps = 0;
         eqs_solver_layered_stats(sv, &phase_s, &sweeps);
         printf("bench: peak_rss_MiB=%.1f\n", cli_maxrss_MiB());

@@ -93,6 +93,7 @@ void eqs_trainer_options_defaults(eqs_trainer_options *opt)
     opt->solver.vntol = TR_VNTOL_V;
     opt->solver.abstol = TR_ABSTOL_A;
     opt->solver.explicit_mask |= EQS_OPT_RELTOL | EQS_OPT_VNTOL | EQS_OPT_ABSTOL;
+    opt->solver.bcd_tol_V = TR_VNTOL_V; /* layered solver: same accuracy as Newton's */
     opt->g_floor_S = TR_G_FLOOR_S;
 }
 

@@ -410,6 +410,26 @@ static eqs_status ly_adjoint(eqs_solver *s, const double *b, double *lambda)
 
 /* ---- batched training -------------------------------------------------- */
 
+/* Products below this many multiply-adds run on one BLAS thread: the
+ * hidden<->output products (e.g. 32 x 1024 x 10) cost less than waking
+ * and synchronising the second thread. */
+#define LY_SERIAL_MNK 4000000.0
+
+/* Row-major C = alpha op(A) op(B) + beta C through CBLAS, with the thread
+ * count chosen by size (*threads remembers the current setting). */
+static void gemm(int *threads, int ta, int tb, int m, int n, int k, double alpha,
+                 const double *A, int lda, const double *B, int ldb, double beta, double *C,
+                 int ldc)
+{
+    int want = (double)m * n * k < LY_SERIAL_MNK ? 1 : LY_BLAS_THREADS;
+    if (want != *threads) {
+        openblas_set_num_threads(want);
+        *threads = want;
+    }
+    cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m,
+                n, k, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
 struct batch {
     int L;        /* layers (incl. 0) */
     int *n;       /* sizes */
@@ -432,7 +452,7 @@ struct batch {
     double *S;    /* work: conductance per node (max n_l) */
     eqs_batch_setup set;
     int dirty;    /* W newer than the circuit */
-    double **Hs;  /* current state set during a phase solve */
+    int threads;  /* BLAS threads currently set */
 };
 
 static void batch_free(eqs_ctx *ctx, struct batch *bt)
@@ -475,11 +495,17 @@ static void batch_free(eqs_ctx *ctx, struct batch *bt)
     eqs_free(ctx, bt);
 }
 
+static eqs_status bt_sync(eqs_solver *s);
+
 static void ly_destroy(eqs_solver *s)
 {
     layered *ly = s->impl;
     if (!ly) return;
     eqs_ctx *ctx = s->ctx;
+    if (ly->bt) {
+        (void)bt_sync(s); /* the circuit keeps the trained values */
+        if (s->c->param_sync_arg == s) s->c->param_sync = NULL, s->c->param_sync_arg = NULL;
+    }
     batch_free(ctx, ly->bt);
     eqs_free(ctx, ly->dp);
     eqs_free(ctx, ly->dsign);
@@ -550,6 +576,9 @@ static eqs_status bt_sync(eqs_solver *s)
     bt->dirty = 0;
     return EQS_OK;
 }
+
+/* The circuit's param_sync hook (readers of parameter values). */
+static void bt_sync_hook(void *arg) { (void)bt_sync(arg); }
 
 static void bt_momentum(const eqs_solver *s, double *mom)
 {
@@ -644,6 +673,9 @@ static eqs_status bt_setup(eqs_solver *s, const eqs_batch_setup *bs)
             if (bt->pidx[l][e] < 0) return UNSUP("batched training: crossbar %d not dense", l);
     }
     openblas_set_num_threads(LY_BLAS_THREADS);
+    bt->threads = LY_BLAS_THREADS;
+    s->c->param_sync = bt_sync_hook;
+    s->c->param_sync_arg = s;
     return bt_pull(s, NULL);
 nomem:
     return EQS_ERR_NOMEM;
@@ -681,16 +713,27 @@ static int bt_phase(eqs_solver *s, int nb, double **H, double beta)
                 if ((l & 1) != parity) continue;
                 const int n = bt->n[l];
                 double *R = bt->R;
-                /* R = drive from below (+ from above) */
+                /* R = drive from below (the shared input drive P1 for layer 1)
+                 * + from above */
+                const double *base = NULL;
                 if (l == 1) {
-                    memcpy(R, bt->P1, (size_t)nb * n * sizeof *R);
+                    base = bt->P1;
+                    if (l < last)
+                        gemm(&bt->threads, 0, 1, nb, n, bt->n[l + 1], 1.0, H[l + 1], bt->n[l + 1],
+                             bt->W[l + 1], bt->n[l + 1], 0.0, R, n);
+                    else
+                        R = bt->P1, base = NULL;
                 } else {
-                    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nb, n, bt->n[l - 1],
-                                1.0, H[l - 1], bt->n[l - 1], bt->W[l], n, 0.0, R, n);
+                    gemm(&bt->threads, 0, 0, nb, n, bt->n[l - 1], 1.0, H[l - 1], bt->n[l - 1],
+                         bt->W[l], n, 0.0, R, n);
+                    if (l < last)
+                        gemm(&bt->threads, 0, 1, nb, n, bt->n[l + 1], 1.0, H[l + 1], bt->n[l + 1],
+                             bt->W[l + 1], bt->n[l + 1], 1.0, R, n);
                 }
-                if (l < last)
-                    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nb, n, bt->n[l + 1], 1.0,
-                                H[l + 1], bt->n[l + 1], bt->W[l + 1], bt->n[l + 1], 1.0, R, n);
+                if (l == last && R == bt->P1 && beta != 0.0) {
+                    memcpy(bt->R, bt->P1, (size_t)nb * n * sizeof *R);
+                    R = bt->R;
+                }
                 double *S = bt->S;
                 for (int j = 0; j < n; ++j) S[j] = bt->Sdn[l][j] + bt->Sup[l][j];
                 if (l == last && beta != 0.0) {
@@ -708,11 +751,13 @@ static int bt_phase(eqs_solver *s, int nb, double **H, double beta)
                 const int off = L->off[l];
                 if (ly->ideal) {
                     const double *lo = bt->lo[l], *hi = bt->hi[l];
+                    for (int j = 0; j < n; ++j) S[j] = 1.0 / S[j];
                     for (int b = 0; b < nb; ++b) {
                         double *hb = h + (size_t)b * n;
                         const double *rb = R + (size_t)b * n;
+                        const double *pb = base ? base + (size_t)b * n : NULL;
                         for (int j = 0; j < n; ++j) {
-                            double v = rb[j] / S[j];
+                            double v = (pb ? rb[j] + pb[j] : rb[j]) * S[j];
                             v = v < lo[j] ? lo[j] : v;
                             v = v > hi[j] ? hi[j] : v;
                             double d = fabs(v - hb[j]);
@@ -724,8 +769,10 @@ static int bt_phase(eqs_solver *s, int nb, double **H, double beta)
                     for (int b = 0; b < nb; ++b) {
                         double *hb = h + (size_t)b * n;
                         const double *rb = R + (size_t)b * n;
+                        const double *pb = base ? base + (size_t)b * n : NULL;
                         for (int j = 0; j < n; ++j) {
-                            double v = node_solve(L, ly, L->node[off + j], S[j], rb[j], hb[j]);
+                            double v = node_solve(L, ly, L->node[off + j], S[j],
+                                                  pb ? rb[j] + pb[j] : rb[j], hb[j]);
                             double d = fabs(v - hb[j]);
                             if (!(d <= maxd)) maxd = d;
                             hb[j] = v;
@@ -757,8 +804,8 @@ static eqs_status bt_free_phase(eqs_solver *s, int nb, double *out)
         }
         memset(bt->F[l], 0, (size_t)nb * bt->n[l] * sizeof *bt->F[l]);
     }
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nb, bt->n[1], bt->n[0], 1.0, bt->X,
-                bt->n[0], bt->W[1], bt->n[1], 0.0, bt->P1, bt->n[1]);
+    gemm(&bt->threads, 0, 0, nb, bt->n[1], bt->n[0], 1.0, bt->X, bt->n[0], bt->W[1], bt->n[1],
+         0.0, bt->P1, bt->n[1]);
     int sw = bt_phase(s, nb, bt->F, 0.0);
     ly->phase_s += eqs_now_s() - t0;
     ly->phases++;
@@ -822,8 +869,7 @@ static eqs_status bt_train(eqs_solver *s, int nb, double lr_scale)
         for (int i = 0; i < ni; ++i) rt[i] = 0;
         if (l == 1) {
             /* M = mu M - 2 coef X^T (H2 - H1) */
-            cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, ni, nj, nb, -2.0 * coef, bt->X,
-                        ni, D, nj, mu, bt->M[l], nj);
+            gemm(&bt->threads, 1, 0, ni, nj, nb, -2.0 * coef, bt->X, ni, D, nj, mu, bt->M[l], nj);
         } else {
             /* a2 b2 - a1 b1 = a2 (b2 - b1) + (a2 - a1) b1 */
             double *E = bt->E;
@@ -836,10 +882,10 @@ static eqs_status bt_train(eqs_solver *s, int nb, double lr_scale)
                     rt[i] += e[i] * (c2[i] + a[i]);
                 }
             }
-            cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, ni, nj, nb, -2.0 * coef,
-                        bt->Bs[l - 1], ni, D, nj, mu, bt->M[l], nj);
-            cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, ni, nj, nb, -2.0 * coef, E, ni,
-                        bt->A[l], nj, 1.0, bt->M[l], nj);
+            gemm(&bt->threads, 1, 0, ni, nj, nb, -2.0 * coef, bt->Bs[l - 1], ni, D, nj, mu,
+                 bt->M[l], nj);
+            gemm(&bt->threads, 1, 0, ni, nj, nb, -2.0 * coef, E, ni, bt->A[l], nj, 1.0, bt->M[l],
+                 nj);
         }
         /* fused pass: m += coef (row + column terms), optimizer, sums */
         double *W = bt->W[l], *M = bt->M[l], *sd = bt->Sdn[l];
