@@ -84,6 +84,7 @@ struct eqs_trainer {
     double *yb;                /* batch x n_out targets */
     double *outb;              /* batch x n_out free-phase outputs */
     size_t *order_eval;        /* batch indices for evaluation */
+    double *u;                 /* input source values of one sample (V) */
 };
 
 void eqs_trainer_options_defaults(eqs_trainer_options *opt)
@@ -137,6 +138,7 @@ void eqs_trainer_free(eqs_trainer **pt)
     eqs_free(ctx, tr->yb);
     eqs_free(ctx, tr->outb);
     eqs_free(ctx, tr->order_eval);
+    eqs_free(ctx, tr->u);
     eqs_free(ctx, tr);
     *pt = NULL;
 }
@@ -252,7 +254,8 @@ eqs_status eqs_trainer_create(eqs_ctx *ctx, const eqs_experiment *exp, eqs_circu
     tr->yb = eqs_calloc(ctx, (size_t)tr->batch * no, sizeof *tr->yb);
     tr->outb = eqs_calloc(ctx, (size_t)tr->batch * no, sizeof *tr->outb);
     tr->order_eval = eqs_calloc(ctx, (size_t)tr->batch, sizeof *tr->order_eval);
-    if (!tr->rate || !tr->grad || !tr->acc || !tr->mom || !tr->y || !tr->yb || !tr->outb ||
+    tr->u = eqs_calloc(ctx, (size_t)tr->n_in + 1, sizeof *tr->u);
+    if (!tr->u ||!tr->rate || !tr->grad || !tr->acc || !tr->mom || !tr->y || !tr->yb || !tr->outb ||
         !tr->order_eval)
         goto fail;
     for (int k = 0; k < tr->n_params; ++k)
@@ -319,19 +322,27 @@ eqs_status eqs_trainer_sync(eqs_trainer *tr)
 
 int eqs_trainer_batched(const eqs_trainer *tr) { return tr->bops != NULL; }
 
+/* The input encoding (one definition): values u (V) of the .input sources
+ * for sample x. */
+static void encode_inputs(const eqs_trainer *tr, const double *x, double *u)
+{
+    for (int f = 0; f < tr->n_feat; ++f) {
+        double v = tr->gain * x[f];
+        if (tr->pair) {
+            u[2 * f] = v;
+            u[2 * f + 1] = -v;
+        } else {
+            u[f] = v;
+        }
+    }
+}
+
 /* Drive the inputs with sample x. */
 static eqs_status set_inputs(eqs_trainer *tr, const double *x)
 {
     eqs_status st = EQS_OK;
-    for (int f = 0; f < tr->n_feat && st == EQS_OK; ++f) {
-        double v = tr->gain * x[f];
-        if (tr->pair) {
-            st = eqs_circuit_input_set(tr->c, 2 * f, v);
-            if (st == EQS_OK) st = eqs_circuit_input_set(tr->c, 2 * f + 1, -v);
-        } else {
-            st = eqs_circuit_input_set(tr->c, f, v);
-        }
-    }
+    encode_inputs(tr, x, tr->u);
+    for (int k = 0; k < tr->n_in && st == EQS_OK; ++k) st = eqs_circuit_input_set(tr->c, k, tr->u[k]);
     return st;
 }
 
@@ -369,11 +380,10 @@ static eqs_status batch_free(eqs_trainer *tr, const eqs_dataset *ds, const size_
     for (size_t j = 0; j < nb; ++j) {
         size_t i = idx ? idx[j] : j;
         int label = eqs_dataset_label(ds, i);
-        eqs_status st = set_inputs(tr, eqs_dataset_features(ds, i));
-        if (st != EQS_OK) return st;
+        encode_inputs(tr, eqs_dataset_features(ds, i), tr->u);
         double *y = tr->yb + j * (size_t)tr->n_out;
         for (int k = 0; k < tr->n_out; ++k) y[k] = k == label ? tr->on_V : tr->off_V;
-        tr->bops->load(tr->s, (int)j, y);
+        tr->bops->load(tr->s, (int)j, tr->u, y);
     }
     eqs_status st = tr->bops->free_phase(tr->s, (int)nb, tr->outb);
     if (st != EQS_OK) return st;

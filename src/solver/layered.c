@@ -449,6 +449,9 @@ struct batch {
     double *Y;    /* B x n_out targets */
     int n_out;
     int *out_idx; /* output k -> index in the last layer */
+    int n_in;     /* .input sources */
+    int *in_pos;  /* layer-0 row of each layer-0 node's input source, -1: not an input */
+    double *in_sign; /* V(node) = sign * source value */
     double *S;    /* work: conductance per node (max n_l) */
     eqs_batch_setup set;
     int dirty;    /* W newer than the circuit */
@@ -491,6 +494,8 @@ static void batch_free(eqs_ctx *ctx, struct batch *bt)
     eqs_free(ctx, bt->rterm);
     eqs_free(ctx, bt->Y);
     eqs_free(ctx, bt->out_idx);
+    eqs_free(ctx, bt->in_pos);
+    eqs_free(ctx, bt->in_sign);
     eqs_free(ctx, bt->S);
     eqs_free(ctx, bt);
 }
@@ -641,6 +646,24 @@ static eqs_status bt_setup(eqs_solver *s, const eqs_batch_setup *bs)
     if (!ARR(bt->Y, B * (size_t)(bt->n_out + 1)) || !ARR(bt->out_idx, (size_t)bt->n_out + 1))
         goto nomem;
 #undef ARR
+    /* input source k -> its node's row in layer 0 */
+    bt->n_in = eqs_circuit_input_count(c);
+    if (!(bt->in_pos = eqs_malloc(ctx, (size_t)bt->n[0] * sizeof *bt->in_pos)) ||
+        !(bt->in_sign = eqs_calloc(ctx, (size_t)bt->n[0], sizeof *bt->in_sign)))
+        goto nomem;
+    for (int i = 0; i < bt->n[0]; ++i) bt->in_pos[i] = -1;
+    for (int k = 0; k < bt->n_in; ++k) {
+        int e = eqs_netlist_elem_find(c->nl, eqs_circuit_input_name(c, k));
+        if (e < 0) continue;
+        for (int t = 0; t < 2; ++t) {
+            int nd = c->nl->elems[e].node[t];
+            if (nd <= 0 || L->layer_of[nd] != 0 || c->node_fixed_by[nd] < 0 ||
+                c->elems[c->node_fixed_by[nd]].origin != e)
+                continue;
+            bt->in_pos[L->index_of[nd]] = k;
+            bt->in_sign[L->index_of[nd]] = c->node_fixed_sign[nd];
+        }
+    }
     for (int k = 0; k < bt->n_out; ++k) {
         int nd = eqs_circuit_output_node(c, k);
         if (nd <= 0 || L->layer_of[nd] != NL - 1) return UNSUP("batched training: output %d", k);
@@ -681,15 +704,16 @@ nomem:
     return EQS_ERR_NOMEM;
 }
 
-static void bt_load(eqs_solver *s, int b, const double *y)
+static void bt_load(eqs_solver *s, int b, const double *u, const double *y)
 {
     layered *ly = s->impl;
     struct batch *bt = ly->bt;
     const eqs_circuit *c = s->c;
     double *x = bt->X + (size_t)b * bt->n[0];
     for (int i = 0; i < bt->n[0]; ++i) {
-        int nd = bt->layer0[i];
-        x[i] = nd == 0 ? 0.0 : eqs_circuit_fixed_voltage(c, nd, 1.0);
+        int nd = bt->layer0[i], k = bt->in_pos[i];
+        x[i] = k >= 0 ? bt->in_sign[i] * u[k]
+                      : nd == 0 ? 0.0 : eqs_circuit_fixed_voltage(c, nd, 1.0);
     }
     memcpy(bt->Y + (size_t)b * bt->n_out, y, (size_t)bt->n_out * sizeof *y);
 }

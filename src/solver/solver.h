@@ -124,9 +124,10 @@ typedef struct eqs_batch_ops {
     /* Set up (allocates everything).  EQS_ERR_UNSUPPORTED with a reason in
      * the context's log when this circuit cannot be trained in batch. */
     eqs_status (*setup)(eqs_solver *s, const eqs_batch_setup *bs);
-    /* Row b of the batch: the circuit's current input voltages and the
-     * targets y (n_out values). */
-    void (*load)(eqs_solver *s, int b, const double *y);
+    /* Row b of the batch: the values u (V) of the .input sources
+     * (eqs_circuit_input_count, .input order; the circuit's sources are not
+     * changed) and the targets y (n_out values). */
+    void (*load)(eqs_solver *s, int b, const double *u, const double *y);
     /* Free phase of rows 0..nb-1 (cold start); out: nb x n_out output
      * values (V_pos - V_neg). */
     eqs_status (*free_phase)(eqs_solver *s, int nb, double *out_V);
