@@ -504,6 +504,8 @@ typedef struct eqs_experiment {
     eqs_backend_id backend; /* Default: EQS_BACKEND_AUTO */
     eqs_diode_kind diodes;  /* Default: EQS_DIODES_SHOCKLEY */
     int single;             /* precision="single": 1. Default: 0 (double) */
+    double bcd_tol_V;       /* layered solver's sweep tolerance (tol_V="", V, > 0); 0: the
+                               trainer's default (eqs_trainer_options). Default: 0 */
 
     /* <output> */
     char *output_dir;     /* absolute path of the run directory (not created here) */

@@ -12,7 +12,7 @@ static const char help[] =
     "usage: eqspice bench train --layers N0,...,NL [--batch B]\n"
     "                           [--solver auto|layered|newton|ngspice] [--diodes ideal|shockley]\n"
     "                           [--method centered|eqprop|negative|adjoint] [--seconds S]\n"
-    "                           [--gain V] [--seed S]\n"
+    "                           [--gain V] [--seed S] [--bcd-tol V]\n"
     "\n"
     "Time training steps of the trainer that 'eqspice train' uses, on a generated\n"
     "DRN (as 'eqspice gen drn') and the built-in 'blobs' task with N0 features and\n"
@@ -35,7 +35,7 @@ static const char help[] =
  * takes).  Returns 0 on success. */
 static int write_experiment(const char *path, const int *layers, int nl, int batch,
                             const char *solver, const char *diodes, const char *method,
-                            double gain, long seed)
+                            double gain, long seed, double tol)
 {
     FILE *f = fopen(path, "w");
     if (!f) return -1;
@@ -54,7 +54,9 @@ static int write_experiment(const char *path, const int *layers, int nl, int bat
                "value=\"1e-6\"/></learning>\n");
     fprintf(f, "  <training epochs=\"1\" batch=\"%d\" seed=\"%ld\"/>\n", batch, seed);
     fprintf(f, "  <conductance g_min_S=\"1e-7\" g_max_S=\"1e-3\"/>\n");
-    fprintf(f, "  <solver backend=\"%s\" diodes=\"%s\"/>\n", solver, diodes);
+    fprintf(f, "  <solver backend=\"%s\" diodes=\"%s\"", solver, diodes);
+    if (tol > 0) fprintf(f, " tol_V=\"%.17g\"", tol);
+    fprintf(f, "/>\n");
     fprintf(f, "  <output dir=\"unused\"/>\n</experiment>\n");
     return fclose(f) == 0 ? 0 : -1;
 }
@@ -63,7 +65,7 @@ int cli_bench_train(int argc, char **argv)
 {
     int *layers = NULL, nlayers = 0, rc = CLI_OK;
     long batch = 32, seed = 1;
-    double seconds = 10, gain = 10;
+    double seconds = 10, gain = 10, tol = 0;
     const char *solver = "auto", *method = "centered", *diodes = NULL;
     for (int i = 2; i < argc && rc == CLI_OK; ++i) {
         const char *a = argv[i], *v = (i + 1 < argc) ? argv[i + 1] : NULL;
@@ -82,12 +84,13 @@ int cli_bench_train(int argc, char **argv)
         } else if (!strcmp(a, "--seed")) {
             if (!v || cli_parse_int(v, 0, 0x7fffffffL, &seed))
                 rc = cli_usage_error("bench", "--seed needs a non-negative integer");
-        } else if (!strcmp(a, "--seconds") || !strcmp(a, "--gain")) {
+        } else if (!strcmp(a, "--seconds") || !strcmp(a, "--gain") || !strcmp(a, "--bcd-tol")) {
             double x;
             if (!v || cli_parse_double(v, &x) || !(x > 0))
                 rc = cli_usage_error("bench", "%s needs a positive number", a);
             else if (!strcmp(a, "--seconds")) seconds = x;
-            else gain = x;
+            else if (!strcmp(a, "--gain")) gain = x;
+            else tol = x;
         } else if (!strcmp(a, "--solver")) {
             if (!v || eqs_backend_from_name(v) < 0)
                 rc = cli_usage_error("bench", "--solver needs auto, layered, newton or ngspice");
@@ -132,7 +135,7 @@ int cli_bench_train(int argc, char **argv)
         diodes = (b == EQS_BACKEND_LAYERED || b == EQS_BACKEND_AUTO) ? "ideal" : "shockley";
     }
     if (write_experiment(path, layers, nlayers, (int)batch, solver, diodes, xml_method, gain,
-                         seed)) {
+                         seed, tol)) {
         fprintf(stderr, "error: cannot write %s\n", path);
         unlink(path);
         eqs_ctx_free(&ctx);
