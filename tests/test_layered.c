@@ -393,46 +393,10 @@ static const char *drn_xml(const char *layers, int features, int classes, int tr
     return tu_write_temp(buf, ".xml");
 }
 
-typedef struct {
-    eqs_ctx *ctx;
-    eqs_experiment *exp;
-    eqs_dataset *train, *test;
-    eqs_netlist *nl;
-    eqs_circuit *c;
-    eqs_trainer *tr;
-} job;
-
-static void job_open(job *j, const char *xml, int with_trainer)
-{
-    memset(j, 0, sizeof *j);
-    j->ctx = tu_ctx();
-    eqs_status st = eqs_experiment_read(j->ctx, xml, &j->exp);
-    if (st == EQS_OK) st = eqs_experiment_load_data(j->ctx, j->exp, &j->train, &j->test);
-    if (st == EQS_OK) st = eqs_experiment_network(j->ctx, j->exp, &j->nl);
-    if (st == EQS_OK) st = eqs_circuit_create(j->ctx, j->nl, &j->c);
-    if (st == EQS_OK && with_trainer)
-        st = eqs_trainer_create(j->ctx, j->exp, j->c, j->train, NULL, &j->tr);
-    ck_assert_msg(st == EQS_OK, "%s", eqs_ctx_error(j->ctx));
-}
-
-static void job_close(job *j)
-{
-    eqs_trainer_free(&j->tr);
-    eqs_circuit_free(&j->c);
-    eqs_netlist_free(&j->nl);
-    eqs_dataset_free(&j->train);
-    eqs_dataset_free(&j->test);
-    eqs_experiment_free(&j->exp);
-    eqs_ctx_free(&j->ctx);
-}
-
-static double *conductances(const eqs_circuit *c)
-{
-    int n = eqs_circuit_param_count(c);
-    double *g = malloc((size_t)n * sizeof *g);
-    for (int k = 0; k < n; ++k) g[k] = eqs_circuit_param_get(c, k);
-    return g;
-}
+typedef tu_job job;
+#define job_open tu_job_open
+#define job_close tu_job_close
+#define conductances tu_conductances
 
 /* Criterion 4 (locality) on the batched path: one batched step (no
  * momentum) equals G - rate * mean_b dL/dG with dL/dG from the per-sample

@@ -46,50 +46,15 @@ static const char *xor_xml(int hidden, int train, int test, int epochs, int batc
     return tu_write_temp(buf, ".xml");
 }
 
-/* Everything one in-process training run needs. */
-typedef struct {
-    eqs_ctx *ctx;
-    eqs_experiment *exp;
-    eqs_dataset *train, *test;
-    eqs_netlist *nl;
-    eqs_circuit *c;
-    eqs_trainer *tr;
-} job;
-
+/* Everything one in-process training run needs (testutil.h). */
+typedef tu_job job;
 static void job_open_net(job *j, const char *xml, int with_trainer)
 {
-    memset(j, 0, sizeof *j);
-    j->ctx = tu_ctx();
-    ck_assert_ptr_nonnull(j->ctx);
-    eqs_status st = eqs_experiment_read(j->ctx, xml, &j->exp);
-    if (st == EQS_OK) st = eqs_experiment_load_data(j->ctx, j->exp, &j->train, &j->test);
-    if (st == EQS_OK) st = eqs_experiment_network(j->ctx, j->exp, &j->nl);
-    if (st == EQS_OK) st = eqs_circuit_create(j->ctx, j->nl, &j->c);
-    if (st == EQS_OK && with_trainer)
-        st = eqs_trainer_create(j->ctx, j->exp, j->c, j->train, NULL, &j->tr);
-    ck_assert_msg(st == EQS_OK, "%s", eqs_ctx_error(j->ctx));
+    tu_job_open(j, xml, with_trainer);
 }
-
-static void job_open(job *j, const char *xml) { job_open_net(j, xml, 1); }
-
-static void job_close(job *j)
-{
-    eqs_trainer_free(&j->tr);
-    eqs_circuit_free(&j->c);
-    eqs_netlist_free(&j->nl);
-    eqs_dataset_free(&j->train);
-    eqs_dataset_free(&j->test);
-    eqs_experiment_free(&j->exp);
-    eqs_ctx_free(&j->ctx);
-}
-
-static double *conductances(const eqs_circuit *c)
-{
-    int n = eqs_circuit_param_count(c);
-    double *g = malloc((size_t)n * sizeof *g);
-    for (int k = 0; k < n; ++k) g[k] = eqs_circuit_param_get(c, k);
-    return g;
-}
+static void job_open(job *j, const char *xml) { tu_job_open(j, xml, 1); }
+static void job_close(job *j) { tu_job_close(j); }
+static double *conductances(const eqs_circuit *c) { return tu_conductances(c); }
 
 /* Criterion 2: a 2-16-2 diode network learns XOR to 100 % training
  * accuracy with centered EqProp (measured: 2 to 5 epochs over seeds 1-8). */

@@ -146,3 +146,37 @@ char *tu_gen_drn(const int *layers, int n, uint64_t seed)
     eqs_ctx_free(&ctx);
     return buf;
 }
+
+void tu_job_open(tu_job *j, const char *xml, int with_trainer)
+{
+    memset(j, 0, sizeof *j);
+    j->ctx = tu_ctx();
+    ck_assert_ptr_nonnull(j->ctx);
+    eqs_status st = eqs_experiment_read(j->ctx, xml, &j->exp);
+    if (st == EQS_OK) st = eqs_experiment_load_data(j->ctx, j->exp, &j->train, &j->test);
+    if (st == EQS_OK) st = eqs_experiment_network(j->ctx, j->exp, &j->nl);
+    if (st == EQS_OK) st = eqs_circuit_create(j->ctx, j->nl, &j->c);
+    if (st == EQS_OK && with_trainer)
+        st = eqs_trainer_create(j->ctx, j->exp, j->c, j->train, NULL, &j->tr);
+    ck_assert_msg(st == EQS_OK, "%s", eqs_ctx_error(j->ctx));
+}
+
+void tu_job_close(tu_job *j)
+{
+    eqs_trainer_free(&j->tr);
+    eqs_circuit_free(&j->c);
+    eqs_netlist_free(&j->nl);
+    eqs_dataset_free(&j->train);
+    eqs_dataset_free(&j->test);
+    eqs_experiment_free(&j->exp);
+    eqs_ctx_free(&j->ctx);
+}
+
+double *tu_conductances(const eqs_circuit *c)
+{
+    int n = eqs_circuit_param_count(c);
+    double *g = malloc((size_t)(n > 0 ? n : 1) * sizeof *g);
+    ck_assert_ptr_nonnull(g);
+    for (int k = 0; k < n; ++k) g[k] = eqs_circuit_param_get(c, k);
+    return g;
+}

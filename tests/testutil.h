@@ -55,4 +55,20 @@ char *tu_gen_drn(const int *layers, int n, uint64_t seed);
 /* A context whose log goes nowhere (tests provoke errors on purpose). */
 eqs_ctx *tu_ctx(void);
 
+/* Everything one in-process training run needs: the experiment `xml` read,
+ * its data loaded, its network compiled and (with_trainer) a trainer
+ * (default options); the test fails on any error. */
+typedef struct {
+    eqs_ctx *ctx;
+    eqs_experiment *exp;
+    eqs_dataset *train, *test;
+    eqs_netlist *nl;
+    eqs_circuit *c;
+    eqs_trainer *tr;
+} tu_job;
+void tu_job_open(tu_job *j, const char *xml, int with_trainer);
+void tu_job_close(tu_job *j);
+/* The trainable conductances of c (malloc'd, eqs_circuit_param_count entries). */
+double *tu_conductances(const eqs_circuit *c);
+
 #endif

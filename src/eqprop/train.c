@@ -218,6 +218,9 @@ eqs_status eqs_trainer_create(eqs_ctx *ctx, const eqs_experiment *exp, eqs_circu
                          exp->beta);
     if (exp->batch < 1 || exp->epochs < 1)
         return EQS_ERROR(ctx, EQS_ERR_INPUT, "batch and epochs must be at least 1");
+    if (exp->single)
+        return EQS_ERROR(ctx, EQS_ERR_UNSUPPORTED,
+                         "precision=\"single\" is not implemented yet (train in double)");
     if (exp->algorithm == EQS_ALGO_ADJOINT && exp->backend == EQS_BACKEND_NGSPICE)
         return EQS_ERROR(ctx, EQS_ERR_INPUT, "the adjoint method needs the newton solver");
 
@@ -276,7 +279,6 @@ eqs_status eqs_trainer_create(eqs_ctx *ctx, const eqs_experiment *exp, eqs_circu
     }
     eqs_solver_options sopt = opt->solver;
     sopt.diodes = exp->diodes;
-    if (exp->single) sopt.single = 1;
     if (exp->bcd_tol_V > 0) sopt.bcd_tol_V = exp->bcd_tol_V;
     if ((st = eqs_solver_create(ctx, c, exp->backend, &sopt, &tr->s)) != EQS_OK) goto fail;
     if ((st = eqs_eqprop_create(ctx, tr->s, &tr->ep)) != EQS_OK) goto fail;
@@ -415,6 +417,19 @@ static eqs_status free_sample(eqs_trainer *tr, const eqs_dataset *ds, size_t i,
     return st;
 }
 
+/* A batch ending at sample `end` of the epoch is done; at the end of the
+ * epoch: next epoch, decayed rate, fresh shuffle.  1 when an epoch ended. */
+static int batch_done(eqs_trainer *tr, size_t end)
+{
+    tr->batch_done++;
+    if (end < tr->n_train) return 0;
+    tr->epoch++;
+    tr->batch_done = 0;
+    tr->lr_scale *= tr->decay;
+    tr->shuffled = 0;
+    return 1;
+}
+
 eqs_status eqs_trainer_step(eqs_trainer *tr)
 {
     eqs_ctx *ctx = tr->ctx;
@@ -441,15 +456,8 @@ eqs_status eqs_trainer_step(eqs_trainer *tr)
         tr->run_loss += loss;
         tr->run_err += (double)wrong;
         tr->run_n += nb;
-        tr->batch_done++;
-        if (first + nb >= tr->n_train) {
-            tr->epoch++;
-            tr->batch_done = 0;
-            tr->lr_scale *= tr->decay;
-            tr->shuffled = 0;
-            return tr->bops->sync(tr->s); /* the circuit holds the epoch's result */
-        }
-        return EQS_OK;
+        /* at the end of an epoch the circuit gets the epoch's result */
+        return batch_done(tr, first + nb) ? tr->bops->sync(tr->s) : EQS_OK;
     }
     memset(tr->acc, 0, (size_t)(np > 0 ? np : 1) * sizeof *tr->acc);
     eqs_circuit_values_changed(tr->c); /* history-free start, see the top */
@@ -478,13 +486,7 @@ eqs_status eqs_trainer_step(eqs_trainer *tr)
         eqs_status st = eqs_circuit_param_set(tr->c, k, G);
         if (st != EQS_OK) return st;
     }
-    tr->batch_done++;
-    if (first + nb >= tr->n_train) {
-        tr->epoch++;
-        tr->batch_done = 0;
-        tr->lr_scale *= tr->decay;
-        tr->shuffled = 0;
-    }
+    batch_done(tr, first + nb);
     return EQS_OK;
 }
 
