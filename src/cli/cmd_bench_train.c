@@ -12,7 +12,7 @@ static const char help[] =
     "usage: eqspice bench train --layers N0,...,NL [--batch B]\n"
     "                           [--solver auto|layered|newton|ngspice] [--diodes ideal|shockley]\n"
     "                           [--method centered|eqprop|negative|adjoint] [--seconds S]\n"
-    "                           [--gain V] [--seed S] [--bcd-tol V]\n"
+    "                           [--gain V] [--seed S] [--bcd-tol V] [--float32]\n"
     "\n"
     "Time training steps of the trainer that 'eqspice train' uses, on a generated\n"
     "DRN (as 'eqspice gen drn') and the built-in 'blobs' task with N0 features and\n"
@@ -35,7 +35,7 @@ static const char help[] =
  * takes).  Returns 0 on success. */
 static int write_experiment(const char *path, const int *layers, int nl, int batch,
                             const char *solver, const char *diodes, const char *method,
-                            double gain, long seed, double tol)
+                            double gain, long seed, double tol, int single)
 {
     FILE *f = fopen(path, "w");
     if (!f) return -1;
@@ -56,6 +56,7 @@ static int write_experiment(const char *path, const int *layers, int nl, int bat
     fprintf(f, "  <conductance g_min_S=\"1e-7\" g_max_S=\"1e-3\"/>\n");
     fprintf(f, "  <solver backend=\"%s\" diodes=\"%s\"", solver, diodes);
     if (tol > 0) fprintf(f, " tol_V=\"%.17g\"", tol);
+    if (single) fprintf(f, " precision=\"single\"");
     fprintf(f, "/>\n");
     fprintf(f, "  <output dir=\"unused\"/>\n</experiment>\n");
     return fclose(f) == 0 ? 0 : -1;
@@ -66,6 +67,7 @@ int cli_bench_train(int argc, char **argv)
     int *layers = NULL, nlayers = 0, rc = CLI_OK;
     long batch = 32, seed = 1;
     double seconds = 10, gain = 10, tol = 0;
+    int single = 0;
     const char *solver = "auto", *method = "centered", *diodes = NULL;
     for (int i = 2; i < argc && rc == CLI_OK; ++i) {
         const char *a = argv[i], *v = (i + 1 < argc) ? argv[i + 1] : NULL;
@@ -84,6 +86,9 @@ int cli_bench_train(int argc, char **argv)
         } else if (!strcmp(a, "--seed")) {
             if (!v || cli_parse_int(v, 0, 0x7fffffffL, &seed))
                 rc = cli_usage_error("bench", "--seed needs a non-negative integer");
+        } else if (!strcmp(a, "--float32")) {
+            single = 1;
+            continue; /* no value */
         } else if (!strcmp(a, "--seconds") || !strcmp(a, "--gain") || !strcmp(a, "--bcd-tol")) {
             double x;
             if (!v || cli_parse_double(v, &x) || !(x > 0))
@@ -135,7 +140,7 @@ int cli_bench_train(int argc, char **argv)
         diodes = (b == EQS_BACKEND_LAYERED || b == EQS_BACKEND_AUTO) ? "ideal" : "shockley";
     }
     if (write_experiment(path, layers, nlayers, (int)batch, solver, diodes, xml_method, gain,
-                         seed, tol)) {
+                         seed, tol, single)) {
         fprintf(stderr, "error: cannot write %s\n", path);
         unlink(path);
         eqs_ctx_free(&ctx);
@@ -165,9 +170,9 @@ int cli_bench_train(int argc, char **argv)
         printf("bench: layers=");
         for (int l = 0; l < nlayers; ++l) printf("%s%d", l ? "," : "", layers[l]);
         printf(" batch=%ld solver=%s method=%s samples=%.0f seconds=%.3f samples_per_s=%.4g"
-               " step_ms=%.4g diodes=%s batched=%d\n",
+               " step_ms=%.4g diodes=%s batched=%d precision=%s\n",
                batch, used, method, samples, el, samples / el, 1e3 * el / (double)steps, diodes,
-               eqs_trainer_batched(tr));
+               eqs_trainer_batched(tr), single ? "single" : "double");
         double phase_s = 0, sweeps = 0, floor_sps = 0;
         eqs_solver_layered_stats(sv, &phase_s, &sweeps);
         printf("bench: peak_rss_MiB=%.1f\n", cli_maxrss_MiB());

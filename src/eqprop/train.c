@@ -220,7 +220,8 @@ eqs_status eqs_trainer_create(eqs_ctx *ctx, const eqs_experiment *exp, eqs_circu
         return EQS_ERROR(ctx, EQS_ERR_INPUT, "batch and epochs must be at least 1");
     if (exp->single)
         return EQS_ERROR(ctx, EQS_ERR_UNSUPPORTED,
-                         "precision=\"single\" is not implemented yet (train in double)");
+                         "precision=\"single\" is disabled: its updates do not match double "
+                         "precision yet (docs/solver.md, section 6); train in double");
     if (exp->algorithm == EQS_ALGO_ADJOINT && exp->backend == EQS_BACKEND_NGSPICE)
         return EQS_ERROR(ctx, EQS_ERR_INPUT, "the adjoint method needs the newton solver");
 
@@ -280,6 +281,7 @@ eqs_status eqs_trainer_create(eqs_ctx *ctx, const eqs_experiment *exp, eqs_circu
     eqs_solver_options sopt = opt->solver;
     sopt.diodes = exp->diodes;
     if (exp->bcd_tol_V > 0) sopt.bcd_tol_V = exp->bcd_tol_V;
+    if (exp->single) sopt.single = 1;
     if ((st = eqs_solver_create(ctx, c, exp->backend, &sopt, &tr->s)) != EQS_OK) goto fail;
     if ((st = eqs_eqprop_create(ctx, tr->s, &tr->ep)) != EQS_OK) goto fail;
     if ((st = batch_setup(tr)) != EQS_OK) goto fail;

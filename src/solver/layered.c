@@ -29,6 +29,7 @@
 #include "solver.h"
 
 #include <cblas.h>
+#include <float.h>
 #include <math.h>
 #include <string.h>
 
@@ -59,8 +60,9 @@ typedef struct {
     /* statistics */
     double phase_s, sweeps;
     long phases;
-    /* batched training */
-    struct batch *bt;
+    /* batched training (layered_batch.inc) */
+    void *bt;   /* struct batch_d or batch_f */
+    int single; /* 1: bt is a batch_f (single precision) */
 } layered;
 
 static eqs_status node_kcl(const eqs_solver *s, int i, double v, double *f, double *df);
@@ -415,92 +417,71 @@ static eqs_status ly_adjoint(eqs_solver *s, const double *b, double *lambda)
  * and synchronising the second thread. */
 #define LY_SERIAL_MNK 4000000.0
 
-/* Row-major C = alpha op(A) op(B) + beta C through CBLAS, with the thread
- * count chosen by size (*threads remembers the current setting). */
-static void gemm(int *threads, int ta, int tb, int m, int n, int k, double alpha,
-                 const double *A, int lda, const double *B, int ldb, double beta, double *C,
-                 int ldc)
+#define REAL double
+#define B_(x) x##_d
+#define GEMM cblas_dgemm
+#include "layered_batch.inc"
+#undef REAL
+#undef B_
+#undef GEMM
+#define REAL float
+#define B_(x) x##_f
+#define GEMM cblas_sgemm
+#include "layered_batch.inc"
+#undef REAL
+#undef B_
+#undef GEMM
+
+/* Dispatch to the precision chosen at setup (eqs_solver_options.single). */
+static void batch_release(eqs_ctx *ctx, layered *ly)
 {
-    int want = (double)m * n * k < LY_SERIAL_MNK ? 1 : LY_BLAS_THREADS;
-    if (want != *threads) {
-        openblas_set_num_threads(want);
-        *threads = want;
-    }
-    cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m,
-                n, k, alpha, A, lda, B, ldb, beta, C, ldc);
+    if (!ly->bt) return;
+    if (ly->single) batch_free_f(ctx, ly->bt);
+    else batch_free_d(ctx, ly->bt);
+    ly->bt = NULL;
 }
 
-struct batch {
-    int L;        /* layers (incl. 0) */
-    int *n;       /* sizes */
-    int *layer0;  /* user nodes of layer 0 (= L->node) */
-    int B;        /* capacity */
-    double **W, **M; /* crossbars l = 1..L-1: n[l-1] x n[l] */
-    int **pidx;   /* parameter of each entry */
-    double *rate; /* per crossbar, < 0: not trained */
-    double **Sdn, **Sup; /* per layer: column sums of W_l, row sums of W_{l+1} */
-    double *X;    /* B x n0 */
-    double *P1;   /* B x n1 = X W_1 */
-    double **F, **A, **Bs; /* free, phase 1, phase 2 states per layer (B x n_l) */
-    double *R;    /* B x max n_l */
-    double *D, *E; /* contrast work, B x max n_l */
-    double *cterm, *rterm; /* max n_l */
-    double **lo, **hi; /* per layer node intervals (ideal) */
-    double *Y;    /* B x n_out targets */
-    int n_out;
-    int *out_idx; /* output k -> index in the last layer */
-    int n_in;     /* .input sources */
-    int *in_pos;  /* layer-0 row of each layer-0 node's input source, -1: not an input */
-    double *in_sign; /* V(node) = sign * source value */
-    double *S;    /* work: conductance per node (max n_l) */
-    eqs_batch_setup set;
-    int dirty;    /* W newer than the circuit */
-    int threads;  /* BLAS threads currently set */
-};
-
-static void batch_free(eqs_ctx *ctx, struct batch *bt)
+static eqs_status bt_setup(eqs_solver *s, const eqs_batch_setup *bs)
 {
-    if (!bt) return;
-    for (int l = 0; l < bt->L; ++l) {
-        if (bt->W) eqs_free(ctx, bt->W[l]);
-        if (bt->M) eqs_free(ctx, bt->M[l]);
-        if (bt->pidx) eqs_free(ctx, bt->pidx[l]);
-        if (bt->Sdn) eqs_free(ctx, bt->Sdn[l]);
-        if (bt->Sup) eqs_free(ctx, bt->Sup[l]);
-        if (bt->F && l > 0) eqs_free(ctx, bt->F[l]);
-        if (bt->A && l > 0) eqs_free(ctx, bt->A[l]);
-        if (bt->Bs && l > 0) eqs_free(ctx, bt->Bs[l]);
-        if (bt->lo) eqs_free(ctx, bt->lo[l]);
-        if (bt->hi) eqs_free(ctx, bt->hi[l]);
-    }
-    eqs_free(ctx, bt->W);
-    eqs_free(ctx, bt->M);
-    eqs_free(ctx, bt->pidx);
-    eqs_free(ctx, bt->Sdn);
-    eqs_free(ctx, bt->Sup);
-    eqs_free(ctx, bt->F);
-    eqs_free(ctx, bt->A);
-    eqs_free(ctx, bt->Bs);
-    eqs_free(ctx, bt->lo);
-    eqs_free(ctx, bt->hi);
-    eqs_free(ctx, bt->n);
-    eqs_free(ctx, bt->rate);
-    eqs_free(ctx, bt->X);
-    eqs_free(ctx, bt->P1);
-    eqs_free(ctx, bt->R);
-    eqs_free(ctx, bt->D);
-    eqs_free(ctx, bt->E);
-    eqs_free(ctx, bt->cterm);
-    eqs_free(ctx, bt->rterm);
-    eqs_free(ctx, bt->Y);
-    eqs_free(ctx, bt->out_idx);
-    eqs_free(ctx, bt->in_pos);
-    eqs_free(ctx, bt->in_sign);
-    eqs_free(ctx, bt->S);
-    eqs_free(ctx, bt);
+    layered *ly = s->impl;
+    batch_release(s->ctx, ly);
+    ly->single = s->opt.single != 0;
+    return ly->single ? setup_f(s, bs) : setup_d(s, bs);
 }
 
-static eqs_status bt_sync(eqs_solver *s);
+static void bt_load(eqs_solver *s, int b, const double *u, const double *y)
+{
+    if (((layered *)s->impl)->single) load_f(s, b, u, y);
+    else load_d(s, b, u, y);
+}
+
+static eqs_status bt_free_phase(eqs_solver *s, int nb, double *out)
+{
+    return ((layered *)s->impl)->single ? free_phase_f(s, nb, out) : free_phase_d(s, nb, out);
+}
+
+static eqs_status bt_train(eqs_solver *s, int nb, double lr_scale)
+{
+    return ((layered *)s->impl)->single ? train_f(s, nb, lr_scale) : train_d(s, nb, lr_scale);
+}
+
+static eqs_status bt_sync(eqs_solver *s)
+{
+    layered *ly = s->impl;
+    if (!ly->bt) return EQS_OK;
+    return ly->single ? sync_f(s) : sync_d(s);
+}
+
+static eqs_status bt_pull(eqs_solver *s, const double *mom)
+{
+    return ((layered *)s->impl)->single ? pull_f(s, mom) : pull_d(s, mom);
+}
+
+static void bt_momentum(const eqs_solver *s, double *mom)
+{
+    if (((const layered *)s->impl)->single) momentum_f(s, mom);
+    else momentum_d(s, mom);
+}
 
 static void ly_destroy(eqs_solver *s)
 {
@@ -511,7 +492,7 @@ static void ly_destroy(eqs_solver *s)
         (void)bt_sync(s); /* the circuit keeps the trained values */
         if (s->c->param_sync_arg == s) s->c->param_sync = NULL, s->c->param_sync_arg = NULL;
     }
-    batch_free(ctx, ly->bt);
+    batch_release(ctx, ly);
     eqs_free(ctx, ly->dp);
     eqs_free(ctx, ly->dsign);
     eqs_free(ctx, ly->dfix);
@@ -527,413 +508,6 @@ static void ly_destroy(eqs_solver *s)
     eqs_free(ctx, ly->lam);
     eqs_free(ctx, ly);
     s->impl = NULL;
-}
-
-/* Row/column sums of the crossbars, in one fixed order (so that sums after
- * an update and after a reload are bit-identical). */
-static void crossbar_sums(struct batch *bt, int l)
-{
-    const int ni = bt->n[l - 1], nj = bt->n[l];
-    double *sd = bt->Sdn[l], *su = l - 1 >= 1 ? bt->Sup[l - 1] : NULL;
-    const double *W = bt->W[l];
-    for (int j = 0; j < nj; ++j) sd[j] = 0.0;
-    for (int i = 0; i < ni; ++i) {
-        const double *w = W + (size_t)i * nj;
-        double rs = 0;
-        for (int j = 0; j < nj; ++j) {
-            sd[j] += w[j];
-            rs += w[j];
-        }
-        if (su) su[i] = rs;
-    }
-}
-
-static eqs_status bt_pull(eqs_solver *s, const double *mom)
-{
-    layered *ly = s->impl;
-    struct batch *bt = ly->bt;
-    const eqs_circuit *c = s->c;
-    for (int l = 1; l < bt->L; ++l) {
-        size_t ne = (size_t)bt->n[l - 1] * bt->n[l];
-        for (size_t e = 0; e < ne; ++e) {
-            int k = bt->pidx[l][e];
-            bt->W[l][e] = c->elems[c->params[k]].value;
-            bt->M[l][e] = mom ? mom[k] : 0.0;
-        }
-        crossbar_sums(bt, l);
-    }
-    bt->dirty = 0;
-    return EQS_OK;
-}
-
-static eqs_status bt_sync(eqs_solver *s)
-{
-    layered *ly = s->impl;
-    struct batch *bt = ly->bt;
-    if (!bt || !bt->dirty) return EQS_OK;
-    for (int l = 1; l < bt->L; ++l) {
-        size_t ne = (size_t)bt->n[l - 1] * bt->n[l];
-        for (size_t e = 0; e < ne; ++e) {
-            eqs_status st = eqs_circuit_param_set(s->c, bt->pidx[l][e], bt->W[l][e]);
-            if (st != EQS_OK) return st;
-        }
-    }
-    bt->dirty = 0;
-    return EQS_OK;
-}
-
-/* The circuit's param_sync hook (readers of parameter values). */
-static void bt_sync_hook(void *arg) { (void)bt_sync(arg); }
-
-static void bt_momentum(const eqs_solver *s, double *mom)
-{
-    const layered *ly = s->impl;
-    const struct batch *bt = ly->bt;
-    for (int l = 1; l < bt->L; ++l) {
-        size_t ne = (size_t)bt->n[l - 1] * bt->n[l];
-        for (size_t e = 0; e < ne; ++e) mom[bt->pidx[l][e]] = bt->M[l][e];
-    }
-}
-
-#define UNSUP(...) (eqs_log(ctx, EQS_LOG_INFO, __VA_ARGS__), EQS_ERR_UNSUPPORTED)
-
-static eqs_status bt_setup(eqs_solver *s, const eqs_batch_setup *bs)
-{
-    eqs_ctx *ctx = s->ctx;
-    const eqs_circuit *c = s->c;
-    const eqs_layers *L = s->layers;
-    layered *ly = s->impl;
-    if (!L->dense) return UNSUP("batched training: the crossbars are not dense and trainable");
-    if (c->nl->output_pairs) return UNSUP("batched training: differential outputs");
-    if (!ly->ideal) {
-        /* supported: the node solve is the same; nothing to refuse */
-    }
-    batch_free(ctx, ly->bt);
-    struct batch *bt = ly->bt = eqs_calloc(ctx, 1, sizeof *bt);
-    if (!bt) return EQS_ERR_NOMEM;
-    const int NL = bt->L = L->n_layers;
-    bt->B = bs->batch;
-    bt->set = *bs;
-    size_t np = (size_t)NL;
-#define ARR(p, n) ((p) = eqs_calloc(ctx, (n), sizeof *(p)))
-    if (!ARR(bt->n, np) || !ARR(bt->W, np) || !ARR(bt->M, np) || !ARR(bt->pidx, np) ||
-        !ARR(bt->Sdn, np) || !ARR(bt->Sup, np) || !ARR(bt->F, np) || !ARR(bt->A, np) ||
-        !ARR(bt->Bs, np) || !ARR(bt->lo, np) || !ARR(bt->hi, np) || !ARR(bt->rate, np))
-        goto nomem;
-    int nmax = 0;
-    for (int l = 0; l < NL; ++l) {
-        bt->n[l] = L->off[l + 1] - L->off[l];
-        if (bt->n[l] > nmax) nmax = bt->n[l];
-    }
-    bt->layer0 = L->node;
-    size_t B = (size_t)bt->B;
-    for (int l = 0; l < NL; ++l) {
-        size_t nl = (size_t)bt->n[l];
-        if (!ARR(bt->Sdn[l], nl) || !ARR(bt->Sup[l], nl) || !ARR(bt->lo[l], nl) ||
-            !ARR(bt->hi[l], nl))
-            goto nomem;
-        if (l == 0) continue;
-        size_t ne = (size_t)bt->n[l - 1] * nl;
-        if (!ARR(bt->W[l], ne) || !ARR(bt->M[l], ne) || !ARR(bt->pidx[l], ne) ||
-            !ARR(bt->F[l], B * nl) || !ARR(bt->A[l], B * nl) || !ARR(bt->Bs[l], B * nl))
-            goto nomem;
-    }
-    if (!ARR(bt->X, B * bt->n[0]) || !ARR(bt->P1, B * bt->n[1]) || !ARR(bt->R, B * nmax) ||
-        !ARR(bt->D, B * nmax) || !ARR(bt->E, B * nmax) || !ARR(bt->cterm, (size_t)nmax) ||
-        !ARR(bt->rterm, (size_t)nmax) || !ARR(bt->S, (size_t)nmax))
-        goto nomem;
-    bt->n_out = eqs_circuit_output_count(c);
-    if (!ARR(bt->Y, B * (size_t)(bt->n_out + 1)) || !ARR(bt->out_idx, (size_t)bt->n_out + 1))
-        goto nomem;
-#undef ARR
-    /* input source k -> its node's row in layer 0 */
-    bt->n_in = eqs_circuit_input_count(c);
-    if (!(bt->in_pos = eqs_malloc(ctx, (size_t)bt->n[0] * sizeof *bt->in_pos)) ||
-        !(bt->in_sign = eqs_calloc(ctx, (size_t)bt->n[0], sizeof *bt->in_sign)))
-        goto nomem;
-    for (int i = 0; i < bt->n[0]; ++i) bt->in_pos[i] = -1;
-    for (int k = 0; k < bt->n_in; ++k) {
-        int e = eqs_netlist_elem_find(c->nl, eqs_circuit_input_name(c, k));
-        if (e < 0) continue;
-        for (int t = 0; t < 2; ++t) {
-            int nd = c->nl->elems[e].node[t];
-            if (nd <= 0 || L->layer_of[nd] != 0 || c->node_fixed_by[nd] < 0 ||
-                c->elems[c->node_fixed_by[nd]].origin != e)
-                continue;
-            bt->in_pos[L->index_of[nd]] = k;
-            bt->in_sign[L->index_of[nd]] = c->node_fixed_sign[nd];
-        }
-    }
-    for (int k = 0; k < bt->n_out; ++k) {
-        int nd = eqs_circuit_output_node(c, k);
-        if (nd <= 0 || L->layer_of[nd] != NL - 1) return UNSUP("batched training: output %d", k);
-        bt->out_idx[k] = L->index_of[nd];
-    }
-    /* parameter of each crossbar entry; rates uniform per crossbar */
-    for (int l = 1; l < NL; ++l) {
-        size_t ne = (size_t)bt->n[l - 1] * bt->n[l];
-        for (size_t e = 0; e < ne; ++e) bt->pidx[l][e] = -1;
-        bt->rate[l] = -2; /* unset */
-        for (int q = L->off[l]; q < L->off[l + 1]; ++q) {
-            int j = q - L->off[l], nd = L->node[q];
-            for (int p = L->adj_off[nd]; p < L->adj_off[nd + 1]; ++p) {
-                int nb = L->adj_node[p];
-                if (L->layer_of[nb] != l - 1) continue;
-                int e = L->adj_elem[p], k = c->elems[e].param;
-                size_t at = (size_t)L->index_of[nb] * bt->n[l] + j;
-                if (k < 0 || bt->pidx[l][at] >= 0)
-                    return UNSUP("batched training: crossbar %d is not one trainable resistor "
-                                 "per node pair", l);
-                bt->pidx[l][at] = k;
-                double r = bs->rate[k] < 0 ? -1.0 : bs->rate[k];
-                if (bt->rate[l] == -2) bt->rate[l] = r;
-                else if (bt->rate[l] != r)
-                    return UNSUP("batched training: the learning rates of crossbar %d differ "
-                                 "between its elements", l);
-            }
-        }
-        for (size_t e = 0; e < ne; ++e)
-            if (bt->pidx[l][e] < 0) return UNSUP("batched training: crossbar %d not dense", l);
-    }
-    openblas_set_num_threads(LY_BLAS_THREADS);
-    bt->threads = LY_BLAS_THREADS;
-    s->c->param_sync = bt_sync_hook;
-    s->c->param_sync_arg = s;
-    return bt_pull(s, NULL);
-nomem:
-    return EQS_ERR_NOMEM;
-}
-
-static void bt_load(eqs_solver *s, int b, const double *u, const double *y)
-{
-    layered *ly = s->impl;
-    struct batch *bt = ly->bt;
-    const eqs_circuit *c = s->c;
-    double *x = bt->X + (size_t)b * bt->n[0];
-    for (int i = 0; i < bt->n[0]; ++i) {
-        int nd = bt->layer0[i], k = bt->in_pos[i];
-        x[i] = k >= 0 ? bt->in_sign[i] * u[k]
-                      : nd == 0 ? 0.0 : eqs_circuit_fixed_voltage(c, nd, 1.0);
-    }
-    memcpy(bt->Y + (size_t)b * bt->n_out, y, (size_t)bt->n_out * sizeof *y);
-}
-
-/* Solve one phase for rows 0..nb-1 in state set H (warm: H holds the start),
- * nudge beta (0: free phase).  Returns the number of sweeps, or -1 when
- * not converged. */
-static int bt_phase(eqs_solver *s, int nb, double **H, double beta)
-{
-    layered *ly = s->impl;
-    struct batch *bt = ly->bt;
-    const eqs_layers *L = s->layers;
-    const int NL = bt->L, last = NL - 1;
-    const double tol = s->opt.bcd_tol_V;
-    const int current = bt->set.nudge == EQS_NUDGE_CURRENT;
-    int sw;
-    for (sw = 1; sw <= s->opt.bcd_max_sweeps; ++sw) {
-        double maxd = 0;
-        for (int parity = 1; parity >= 0; --parity) {
-            for (int l = 1; l < NL; ++l) {
-                if ((l & 1) != parity) continue;
-                const int n = bt->n[l];
-                double *R = bt->R;
-                /* R = drive from below (the shared input drive P1 for layer 1)
-                 * + from above */
-                const double *base = NULL;
-                if (l == 1) {
-                    base = bt->P1;
-                    if (l < last)
-                        gemm(&bt->threads, 0, 1, nb, n, bt->n[l + 1], 1.0, H[l + 1], bt->n[l + 1],
-                             bt->W[l + 1], bt->n[l + 1], 0.0, R, n);
-                    else
-                        R = bt->P1, base = NULL;
-                } else {
-                    gemm(&bt->threads, 0, 0, nb, n, bt->n[l - 1], 1.0, H[l - 1], bt->n[l - 1],
-                         bt->W[l], n, 0.0, R, n);
-                    if (l < last)
-                        gemm(&bt->threads, 0, 1, nb, n, bt->n[l + 1], 1.0, H[l + 1], bt->n[l + 1],
-                             bt->W[l + 1], bt->n[l + 1], 1.0, R, n);
-                }
-                if (l == last && R == bt->P1 && beta != 0.0) {
-                    memcpy(bt->R, bt->P1, (size_t)nb * n * sizeof *R);
-                    R = bt->R;
-                }
-                double *S = bt->S;
-                for (int j = 0; j < n; ++j) S[j] = bt->Sdn[l][j] + bt->Sup[l][j];
-                if (l == last && beta != 0.0) {
-                    for (int k = 0; k < bt->n_out; ++k) {
-                        int j = bt->out_idx[k];
-                        if (!current) S[j] += beta;
-                        for (int b = 0; b < nb; ++b) {
-                            double y = bt->Y[(size_t)b * bt->n_out + k];
-                            R[(size_t)b * n + j] +=
-                                current ? beta * (y - bt->F[l][(size_t)b * n + j]) : beta * y;
-                        }
-                    }
-                }
-                double *h = H[l];
-                const int off = L->off[l];
-                if (ly->ideal) {
-                    const double *lo = bt->lo[l], *hi = bt->hi[l];
-                    for (int j = 0; j < n; ++j) S[j] = 1.0 / S[j];
-                    for (int b = 0; b < nb; ++b) {
-                        double *hb = h + (size_t)b * n;
-                        const double *rb = R + (size_t)b * n;
-                        const double *pb = base ? base + (size_t)b * n : NULL;
-                        for (int j = 0; j < n; ++j) {
-                            double v = (pb ? rb[j] + pb[j] : rb[j]) * S[j];
-                            v = v < lo[j] ? lo[j] : v;
-                            v = v > hi[j] ? hi[j] : v;
-                            double d = fabs(v - hb[j]);
-                            maxd = d > maxd ? d : maxd;
-                            hb[j] = v;
-                        }
-                    }
-                } else {
-                    for (int b = 0; b < nb; ++b) {
-                        double *hb = h + (size_t)b * n;
-                        const double *rb = R + (size_t)b * n;
-                        const double *pb = base ? base + (size_t)b * n : NULL;
-                        for (int j = 0; j < n; ++j) {
-                            double v = node_solve(L, ly, L->node[off + j], S[j],
-                                                  pb ? rb[j] + pb[j] : rb[j], hb[j]);
-                            double d = fabs(v - hb[j]);
-                            if (!(d <= maxd)) maxd = d;
-                            hb[j] = v;
-                        }
-                    }
-                }
-            }
-        }
-        if (!(maxd == maxd)) return -1;
-        if (maxd <= tol) return sw;
-    }
-    return -1;
-}
-
-static eqs_status bt_free_phase(eqs_solver *s, int nb, double *out)
-{
-    layered *ly = s->impl;
-    struct batch *bt = ly->bt;
-    const eqs_layers *L = s->layers;
-    double t0 = eqs_now_s();
-    eqs_status st = prepare(s); /* fixed voltages and diode intervals */
-    if (st != EQS_OK) return st;
-    s->has_solution = 0;
-    for (int l = 1; l < bt->L; ++l) {
-        for (int j = 0; j < bt->n[l]; ++j) {
-            int nd = L->node[L->off[l] + j];
-            bt->lo[l][j] = ly->lo[nd];
-            bt->hi[l][j] = ly->hi[nd];
-        }
-        memset(bt->F[l], 0, (size_t)nb * bt->n[l] * sizeof *bt->F[l]);
-    }
-    gemm(&bt->threads, 0, 0, nb, bt->n[1], bt->n[0], 1.0, bt->X, bt->n[0], bt->W[1], bt->n[1],
-         0.0, bt->P1, bt->n[1]);
-    int sw = bt_phase(s, nb, bt->F, 0.0);
-    ly->phase_s += eqs_now_s() - t0;
-    ly->phases++;
-    if (sw < 0)
-        return EQS_ERROR(s->ctx, EQS_ERR_NOCONV,
-                         "layered solver: batch free phase did not converge in %d sweeps",
-                         s->opt.bcd_max_sweeps);
-    ly->sweeps += sw;
-    const int last = bt->L - 1, n = bt->n[last];
-    for (int b = 0; b < nb; ++b)
-        for (int k = 0; k < bt->n_out; ++k)
-            out[(size_t)b * bt->n_out + k] = bt->F[last][(size_t)b * n + bt->out_idx[k]];
-    return EQS_OK;
-}
-
-/* Nudged phase beta into state set H, warm from the free state. */
-static eqs_status bt_nudged(eqs_solver *s, int nb, double **H, double beta)
-{
-    layered *ly = s->impl;
-    struct batch *bt = ly->bt;
-    double t0 = eqs_now_s();
-    for (int l = 1; l < bt->L; ++l)
-        memcpy(H[l], bt->F[l], (size_t)nb * bt->n[l] * sizeof *H[l]);
-    if (beta == 0.0) return EQS_OK;
-    int sw = bt_phase(s, nb, H, beta);
-    ly->phase_s += eqs_now_s() - t0;
-    ly->phases++;
-    if (sw < 0)
-        return EQS_ERROR(s->ctx, EQS_ERR_NOCONV,
-                         "layered solver: batch nudged phase did not converge in %d sweeps",
-                         s->opt.bcd_max_sweeps);
-    ly->sweeps += sw;
-    return EQS_OK;
-}
-
-static eqs_status bt_train(eqs_solver *s, int nb, double lr_scale)
-{
-    layered *ly = s->impl;
-    struct batch *bt = ly->bt;
-    const eqs_batch_setup *set = &bt->set;
-    eqs_status st = bt_nudged(s, nb, bt->A, set->beta1);
-    if (st == EQS_OK) st = bt_nudged(s, nb, bt->Bs, set->beta2);
-    if (st != EQS_OK) return st;
-    const double coef = eqs_eqprop_contrast_coef(set->beta1, set->beta2, (double)nb);
-    const double mu = set->momentum, lo = set->g_lo_S, hi = set->g_hi_S;
-    for (int l = 1; l < bt->L; ++l) {
-        if (bt->rate[l] < 0) continue;
-        const int ni = bt->n[l - 1], nj = bt->n[l];
-        const double lr = lr_scale * bt->rate[l];
-        /* upper difference and column term */
-        double *D = bt->D, *ct = bt->cterm, *rt = bt->rterm;
-        for (int j = 0; j < nj; ++j) ct[j] = 0;
-        for (int b = 0; b < nb; ++b) {
-            const double *a = bt->A[l] + (size_t)b * nj, *c2 = bt->Bs[l] + (size_t)b * nj;
-            double *d = D + (size_t)b * nj;
-            for (int j = 0; j < nj; ++j) {
-                d[j] = c2[j] - a[j];
-                ct[j] += d[j] * (c2[j] + a[j]);
-            }
-        }
-        for (int i = 0; i < ni; ++i) rt[i] = 0;
-        if (l == 1) {
-            /* M = mu M - 2 coef X^T (H2 - H1) */
-            gemm(&bt->threads, 1, 0, ni, nj, nb, -2.0 * coef, bt->X, ni, D, nj, mu, bt->M[l], nj);
-        } else {
-            /* a2 b2 - a1 b1 = a2 (b2 - b1) + (a2 - a1) b1 */
-            double *E = bt->E;
-            for (int b = 0; b < nb; ++b) {
-                const double *a = bt->A[l - 1] + (size_t)b * ni,
-                             *c2 = bt->Bs[l - 1] + (size_t)b * ni;
-                double *e = E + (size_t)b * ni;
-                for (int i = 0; i < ni; ++i) {
-                    e[i] = c2[i] - a[i];
-                    rt[i] += e[i] * (c2[i] + a[i]);
-                }
-            }
-            gemm(&bt->threads, 1, 0, ni, nj, nb, -2.0 * coef, bt->Bs[l - 1], ni, D, nj, mu,
-                 bt->M[l], nj);
-            gemm(&bt->threads, 1, 0, ni, nj, nb, -2.0 * coef, E, ni, bt->A[l], nj, 1.0, bt->M[l],
-                 nj);
-        }
-        /* fused pass: m += coef (row + column terms), optimizer, sums */
-        double *W = bt->W[l], *M = bt->M[l], *sd = bt->Sdn[l];
-        double *su = l >= 2 ? bt->Sup[l - 1] : NULL;
-        for (int j = 0; j < nj; ++j) ct[j] *= coef, sd[j] = 0;
-        for (int i = 0; i < ni; ++i) {
-            double *w = W + (size_t)i * nj, *m = M + (size_t)i * nj;
-            const double ri = coef * rt[i];
-            double rs = 0;
-            for (int j = 0; j < nj; ++j) {
-                double G = eqs_sgd_update(w[j], &m[j], 1.0, ct[j] + ri, lr, lo, hi);
-                w[j] = G;
-                sd[j] += G;
-                rs += G;
-            }
-            if (su) su[i] = rs;
-            if (!isfinite(rs))
-                return EQS_ERROR(s->ctx, EQS_ERR_NOCONV,
-                                 "training diverged: a conductance of crossbar %d is not finite",
-                                 l);
-        }
-    }
-    bt->dirty = 1;
-    return EQS_OK;
 }
 
 static const eqs_batch_ops layered_batch = {
