@@ -218,10 +218,6 @@ eqs_status eqs_trainer_create(eqs_ctx *ctx, const eqs_experiment *exp, eqs_circu
                          exp->beta);
     if (exp->batch < 1 || exp->epochs < 1)
         return EQS_ERROR(ctx, EQS_ERR_INPUT, "batch and epochs must be at least 1");
-    if (exp->single)
-        return EQS_ERROR(ctx, EQS_ERR_UNSUPPORTED,
-                         "precision=\"single\" is disabled: its updates do not match double "
-                         "precision yet (docs/solver.md, section 6); train in double");
     if (exp->algorithm == EQS_ALGO_ADJOINT && exp->backend == EQS_BACKEND_NGSPICE)
         return EQS_ERROR(ctx, EQS_ERR_INPUT, "the adjoint method needs the newton solver");
 
