@@ -80,7 +80,7 @@ rawt=$out/train.txt
 # 784-1024-1024-10 batch 4 only: ~5 s per sample, a batch-32 warm-up step took
 # minutes) and
 # ngspice (784-100-10 only, a few samples).  Every run prints its own floor.
-# layers  batch  solver  seconds
+# layers  batch  solver  seconds  [extra flags]
 tcases=(
   "784,100,10 32 layered 10"
   "784,100,10 4 layered 10"
@@ -88,6 +88,8 @@ tcases=(
   "784,1024,10 4 layered 10"
   "784,1024,1024,10 32 layered 10"
   "784,1024,1024,10 4 layered 10"
+  "784,1024,10 32 layered 10 --float32"
+  "784,1024,10 4 layered 10 --float32"
   "784,100,10 32 newton 10"
   "784,100,10 4 newton 10"
   "784,1024,10 32 newton 5"
@@ -97,9 +99,9 @@ tcases=(
 )
 for c in "${tcases[@]}"; do
   set -- $c
-  echo "bench: training $1 batch $2 on $3 for $4 s" >&2
+  echo "bench: training $1 batch $2 on $3 for $4 s ${5:-}" >&2
   # the three 'bench:' lines of one run joined into one raw line
-  "$cli" bench train --layers "$1" --batch "$2" --solver "$3" --seconds "$4" \
+  "$cli" bench train --layers "$1" --batch "$2" --solver "$3" --seconds "$4" ${5:-} \
     | sed 's/^bench: //' | tr '\n' ' ' | sed 's/^/bench: /; s/ *$/\n/' | tee -a "$rawt"
 done
 {
@@ -111,18 +113,20 @@ done
   echo "+ two nudged phases per sample, batch-mean update with momentum) on a generated DRN and"
   echo "random 'blobs' data for a fixed wall-clock budget after one warm-up step; one process per"
   echo "row. Layered rows: ideal diodes (the DRN model), batched path, OpenBLAS with 2 threads,"
-  echo "double precision. Newton and ngspice rows: Shockley diodes, sample by sample."
+  echo "double precision unless 'single' (--float32). Newton and ngspice rows: Shockley diodes,"
+  echo "sample by sample. The floor is always the double-precision GEMMs."
   echo "Floor = the two GEMMs per sample of the first crossbar (X W and X^T D) timed in the same"
   echo "process; phase ms = mean wall time of one phase of one batch (layered); sweeps = mean"
   echo "sweeps per phase; peak RSS of the process."
   echo
-  echo "| layers | batch | solver | diodes | samples/s | floor samples/s | floor / samples/s | phase ms | sweeps | ms per step | peak RSS MiB |"
-  echo "|---|---|---|---|---|---|---|---|---|---|---|"
+  echo "| layers | batch | solver | diodes | precision | samples/s | floor samples/s | floor / samples/s | phase ms | sweeps | ms per step | peak RSS MiB |"
+  echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
   while read -r line; do
     [ -n "$line" ] || continue
     sps=$(field "$line" samples_per_s); fl=$(field "$line" floor_samples_per_s)
-    printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$(field "$line" layers)" \
-      "$(field "$line" batch)" "$(field "$line" solver)" "$(field "$line" diodes)" "$sps" "$fl" \
+    printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$(field "$line" layers)" \
+      "$(field "$line" batch)" "$(field "$line" solver)" "$(field "$line" diodes)" \
+      "$(field "$line" precision)" "$sps" "$fl" \
       "$(awk -v a="$fl" -v b="$sps" 'BEGIN { printf "%.2f", a / b }')" \
       "$(field "$line" phase_ms)" "$(field "$line" sweeps)" "$(field "$line" step_ms)" \
       "$(field "$line" peak_rss_MiB)"
