@@ -599,7 +599,7 @@ START_TEST(test_single_precision)
     ck_assert_int_eq(eqs_trainer_step(f.tr), EQS_OK);
     double *gd = conductances(d.c), *gf = conductances(f.c);
     for (int l = 1; l <= 3; ++l) {
-        char pre[8];
+        char pre[16];
         snprintf(pre, sizeof pre, "r%d_", l);
         double nd = 0, diff = 0;
         for (int k = 0; k < np; ++k) {
