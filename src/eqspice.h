@@ -141,7 +141,17 @@ eqs_status eqs_circuit_param_set(eqs_circuit *c, int k, double conductance_S);
 /* ------------------------------------------------------------------ */
 typedef struct eqs_solver eqs_solver;
 
-typedef enum { EQS_BACKEND_NEWTON = 0, EQS_BACKEND_NGSPICE = 1 } eqs_backend_id;
+typedef enum {
+    EQS_BACKEND_NEWTON = 0,
+    EQS_BACKEND_NGSPICE = 1,
+    EQS_BACKEND_LAYERED = 2, /* exact block coordinate descent on layered networks */
+    EQS_BACKEND_AUTO = 3     /* layered when the circuit is layered, else newton */
+} eqs_backend_id;
+
+/* Diode model of the solve.  Ideal diodes (the DRN model) are constraints
+ * V >= V_anode (or V <= V_cathode) at a free node: only the layered solver
+ * handles them (newton and ngspice refuse). */
+typedef enum { EQS_DIODES_SHOCKLEY = 0, EQS_DIODES_IDEAL = 1 } eqs_diode_kind;
 
 typedef struct {
     double reltol;     /* Default: 1e-6 (SPICE: 1e-3; netlist .options reltol) */
@@ -155,6 +165,13 @@ typedef struct {
     int use_netlist_options; /* Default: 1: values given in .options override the above */
     unsigned explicit_mask;  /* Default: 0. Bits EQS_OPT_*: fields set by the caller that
                                 win over the netlist's .options (e.g. command-line flags) */
+    /* Layered solver (docs/solver.md, "Layered solver"): */
+    eqs_diode_kind diodes; /* Default: EQS_DIODES_SHOCKLEY */
+    double bcd_tol_V;      /* stop when, over one sweep, every node's exact update (its
+                              KCL residual divided by its conductance to its neighbours)
+                              is at most this.  Default: 1e-10 V */
+    int bcd_max_sweeps;    /* Default: 10000 sweeps per solve (EQS_ERR_NOCONV beyond) */
+    int single;            /* 1: batched training in single precision. Default: 0 */
 } eqs_solver_options;
 
 enum {
@@ -200,9 +217,27 @@ eqs_status eqs_solver_solve(eqs_solver *s, eqs_solve_mode mode, eqs_solve_info *
 /* Node voltages (V) of the last successful solve, indexed like
  * eqs_circuit_node_name, entry 0 (ground) is 0.  Borrowed. */
 const double *eqs_solver_voltages(const eqs_solver *s);
-/* Parse "newton" / "ngspice"; returns -1 on an unknown name. */
+/* Parse "newton" / "ngspice" / "layered" / "auto"; returns -1 on an unknown name. */
 int eqs_backend_from_name(const char *name);
 const char *eqs_backend_name(eqs_backend_id b);
+/* Parse "shockley" / "ideal"; -1 if unknown. */
+int eqs_diode_kind_from_name(const char *name);
+const char *eqs_diode_kind_name(eqs_diode_kind k);
+/* Backend a solver actually uses (EQS_BACKEND_AUTO resolved). */
+eqs_backend_id eqs_solver_backend(const eqs_solver *s);
+/* 1 when c is a layered network (docs/solver.md); else 0 and `why` (may be
+ * NULL) gets the reason.  -1 when out of memory. */
+int eqs_circuit_is_layered(const eqs_circuit *c, char *why, size_t why_len);
+/* Layered solver statistics since its creation: mean wall time (s) and
+ * mean number of sweeps of one phase (a single solve, or one phase of a
+ * whole batch in batched training).  Zero for other backends. */
+void eqs_solver_layered_stats(const eqs_solver *s, double *phase_s, double *sweeps);
+/* The "floor" of layered training: time the two GEMMs per sample of a
+ * first crossbar n_in x n_hidden at batch B (input drive X W and contrast
+ * X^T D, double precision, the same BLAS and threads as training) for
+ * about `seconds` s; samples per second out. */
+eqs_status eqs_layered_floor(eqs_ctx *ctx, int n_in, int n_hidden, int batch, double seconds,
+                             double *samples_per_s);
 
 /* Nudge for EqProp phases: for each k, an extra conductance g_S[k] (S,
  * any sign) from user node nodes[k] to ground and a current inj_A[k] (A)
@@ -471,7 +506,11 @@ typedef struct eqs_experiment {
     double g_max_S; /* > g_min_S; INFINITY when not given. Default: none */
 
     /* <solver> */
-    eqs_backend_id backend; /* Default: EQS_BACKEND_NEWTON */
+    eqs_backend_id backend; /* Default: EQS_BACKEND_AUTO */
+    eqs_diode_kind diodes;  /* Default: EQS_DIODES_SHOCKLEY */
+    int single;             /* precision="single": 1. Default: 0 (double) */
+    double bcd_tol_V;       /* layered solver's sweep tolerance (tol_V="", V, > 0); 0: the
+                               trainer's default (eqs_trainer_options). Default: 0 */
 
     /* <output> */
     char *output_dir;     /* absolute path of the run directory (not created here) */
@@ -796,6 +835,13 @@ double eqs_trainer_rate(const eqs_trainer *tr, int k);
 eqs_status eqs_trainer_checkpoint_write(eqs_trainer *tr, const char *path);
 /* Restore all of that; the next step continues where the checkpoint was. */
 eqs_status eqs_trainer_checkpoint_read(eqs_trainer *tr, const char *path);
+/* Batched training (layered solver) keeps the conductances in dense
+ * matrices and writes them back to the circuit lazily: at the end of each
+ * epoch, before evaluation and checkpoints, and here.  Call it before
+ * reading conductances through the circuit mid-epoch.  No-op otherwise. */
+eqs_status eqs_trainer_sync(eqs_trainer *tr);
+/* 1 when the trainer uses the batched path of its solver. */
+int eqs_trainer_batched(const eqs_trainer *tr);
 
 #ifdef __cplusplus
 }

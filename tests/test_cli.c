@@ -104,7 +104,8 @@ START_TEST(test_op_divider_csv_and_file)
     ck_assert_ptr_nonnull(strstr(s, " compile_s="));
     ck_assert_ptr_nonnull(strstr(s, " solve_s="));
     ck_assert_ptr_nonnull(strstr(s, " iterations="));
-    ck_assert_ptr_nonnull(strstr(s, " backend=newton"));
+    /* a divider is a layered network: the automatic default picks the layered solver */
+    ck_assert_ptr_nonnull(strstr(s, " backend=layered"));
     free(file);
     free(out);
     free(err);
@@ -245,7 +246,9 @@ START_TEST(test_bench_train_runs)
     const char *p = strstr(out, "samples_per_s=");
     ck_assert_ptr_nonnull(p);
     ck_assert(strtod(p + strlen("samples_per_s="), NULL) > 0);
-    ck_assert_ptr_nonnull(strstr(out, "bench: layers=6,4,3 batch=2 solver=newton method=centered"));
+    /* default solver auto: a DRN is layered */
+    ck_assert_ptr_nonnull(strstr(out, "bench: layers=6,4,3 batch=2 solver=layered method=centered"));
+    ck_assert_ptr_nonnull(strstr(out, "floor_samples_per_s="));
     free(out);
     free(err);
     const char *const bad[] = {"bench", "train", "--layers", "6,4,3", "--method", "magic", NULL};

@@ -140,7 +140,8 @@ START_TEST(test_read_base_and_defaults)
     ck_assert_uint_eq(e->seed, 1);
     ck_assert_double_eq(e->g_min_S, 0.0);
     ck_assert(isinf(e->g_max_S));
-    ck_assert_int_eq(e->backend, EQS_BACKEND_NEWTON);
+    ck_assert_int_eq(e->backend, EQS_BACKEND_AUTO);
+    ck_assert_int_eq(e->diodes, EQS_DIODES_SHOCKLEY);
     ck_assert_int_eq(e->checkpoint_every, 0);
     ck_assert_ptr_null(e->eqspice_version);
     ck_assert_int_eq(e->line.network, 3);

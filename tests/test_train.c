@@ -39,6 +39,7 @@ static const char *xor_xml(int hidden, int train, int test, int epochs, int batc
              "  </learning>\n"
              "  <training epochs=\"%d\" batch=\"%d\" seed=\"%d\"/>\n"
              "  <conductance g_min_S=\"1e-7\" g_max_S=\"1e-3\"/>\n"
+             "  <solver backend=\"newton\"/>\n" /* the per-sample path (test_layered.c: batched) */
              "  <output dir=\"%s\" checkpoint_every=\"%d\"/>\n"
              "</experiment>\n",
              hidden, train, test, momentum, rate, rate / 2, epochs, batch, seed, outdir, every);
@@ -47,16 +48,8 @@ static const char *xor_xml(int hidden, int train, int test, int epochs, int batc
 
 /* Everything one in-process training run needs (testutil.h). */
 typedef tu_job job;
-
 static void job_open(job *j, const char *xml) { tu_job_open(j, xml, 1); }
-
-static double *conductances(const eqs_circuit *c)
-{
-    int n = eqs_circuit_param_count(c);
-    double *g = malloc((size_t)n * sizeof *g);
-    for (int k = 0; k < n; ++k) g[k] = eqs_circuit_param_get(c, k);
-    return g;
-}
+static double *conductances(const eqs_circuit *c) { return tu_conductances(c); }
 
 /* Criterion 2: a 2-16-2 diode network learns XOR to 100 % training
  * accuracy with centered EqProp (measured: 2 to 5 epochs over seeds 1-8). */
@@ -313,11 +306,11 @@ START_TEST(test_ngspice_backend_agrees)
 {
     const char *xml = xor_xml(4, 16, 0, 2, 2, 1e-8, 0.9, 5, 0, "/nonexistent");
     char *text = tu_read_file(xml);
-    char *p = strstr(text, "  <output");
+    char *p = strstr(text, "backend=\"newton\"");
     ck_assert_ptr_nonnull(p);
     char buf[16384];
-    snprintf(buf, sizeof buf, "%.*s  <solver backend=\"ngspice\"/>\n%s", (int)(p - text), text,
-             p);
+    snprintf(buf, sizeof buf, "%.*sbackend=\"ngspice\"%s", (int)(p - text), text,
+             p + strlen("backend=\"newton\""));
     const char *xml_ng = tu_write_temp(buf, ".xml");
     free(text);
     double *g[2];

@@ -210,3 +210,12 @@ void tu_job_close(tu_job *j)
     eqs_experiment_free(&j->exp);
     eqs_ctx_free(&j->ctx);
 }
+
+double *tu_conductances(const eqs_circuit *c)
+{
+    int n = eqs_circuit_param_count(c);
+    double *g = malloc((size_t)(n > 0 ? n : 1) * sizeof *g);
+    ck_assert_ptr_nonnull(g);
+    for (int k = 0; k < n; ++k) g[k] = eqs_circuit_param_get(c, k);
+    return g;
+}

@@ -27,6 +27,7 @@ Suite *suite_train(void);
 Suite *suite_inputs(void);
 Suite *suite_aeqprop(void); /* test_aeqprop.c (issue 5) */
 Suite *suite_ncep(void);
+Suite *suite_layered(void);
 
 /* Absolute path of a file relative to the repository root (the directory
  * `make check` runs in).  Returns a static buffer (overwritten per call). */
@@ -79,5 +80,8 @@ void tu_job_close(tu_job *j);
 
 /* A context whose log goes nowhere (tests provoke errors on purpose). */
 eqs_ctx *tu_ctx(void);
+
+/* The trainable conductances of c (malloc'd, eqs_circuit_param_count entries). */
+double *tu_conductances(const eqs_circuit *c);
 
 #endif

@@ -663,6 +663,7 @@ const char *eqs_circuit_param_name(const eqs_circuit *c, int k)
 double eqs_circuit_param_get(const eqs_circuit *c, int k)
 {
     if (k < 0 || k >= c->n_params) return NAN;
+    eqs_circuit_sync_params(c); /* lazily written parameters (layered training) */
     return c->elems[c->params[k]].value;
 }
 

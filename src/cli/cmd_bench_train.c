@@ -9,23 +9,33 @@
 #include "cli.h"
 
 static const char help[] =
-    "usage: eqspice bench train --layers N0,...,NL [--batch B] [--solver newton|ngspice]\n"
+    "usage: eqspice bench train --layers N0,...,NL [--batch B]\n"
+    "                           [--solver auto|layered|newton|ngspice] [--diodes ideal|shockley]\n"
     "                           [--method centered|eqprop|negative|adjoint] [--seconds S]\n"
-    "                           [--gain V] [--seed S]\n"
+    "                           [--gain V] [--seed S] [--bcd-tol V] [--float32]\n"
     "\n"
     "Time training steps of the trainer that 'eqspice train' uses, on a generated\n"
     "DRN (as 'eqspice gen drn') and the built-in 'blobs' task with N0 features and\n"
     "NL classes (random data: the speed does not depend on what is learned).\n"
     "Each sample costs a free phase, the nudged phases of the method and its\n"
     "share of the batch update.  Steps run until S seconds (default 10) have\n"
-    "passed, after one warm-up step.  Prints one line on stdout:\n"
+    "passed, after one warm-up step.  The solver defaults to auto (the layered\n"
+    "solver on a DRN), the diodes to ideal with the layered solver (the DRN model)\n"
+    "and Shockley otherwise.  Prints on stdout:\n"
     "  bench: layers=... batch=... solver=... method=... samples=... seconds=...\n"
-    "         samples_per_s=... step_ms=...\n";
+    "         samples_per_s=... step_ms=...\n"
+    "  bench: peak_rss_MiB=...\n"
+    "  bench: samples_per_s=... floor_samples_per_s=... phase_ms=... sweeps=...\n"
+    "where the floor is the two GEMMs per sample of the first crossbar (input\n"
+    "drive X W and contrast X^T D, eqs_layered_floor) timed in the same run,\n"
+    "phase_ms the mean wall time of one phase of one batch (layered solver; one\n"
+    "solve otherwise: 0) and sweeps the mean sweeps per phase.\n";
 
 /* The experiment as XML (the schema-validated path the trainer normally
  * takes).  Returns 0 on success. */
 static int write_experiment(const char *path, const int *layers, int nl, int batch,
-                            const char *solver, const char *method, double gain, long seed)
+                            const char *solver, const char *diodes, const char *method,
+                            double gain, long seed, double tol, int single)
 {
     FILE *f = fopen(path, "w");
     if (!f) return -1;
@@ -34,9 +44,9 @@ static int write_experiment(const char *path, const int *layers, int nl, int bat
     for (int l = 0; l < nl; ++l) fprintf(f, "%s%d", l ? " " : "", layers[l]);
     fprintf(f, "\" seed=\"%ld\" g_init_min_S=\"1e-6\" g_init_max_S=\"1e-4\"/></network>\n", seed);
     fprintf(f,
-            "  <dataset classes=\"%d\"><synthetic task=\"blobs\" train_size=\"100000\" "
+            "  <dataset classes=\"%d\"><synthetic task=\"blobs\" train_size=\"%d\" "
             "features=\"%d\" seed=\"%ld\"/></dataset>\n",
-            layers[nl - 1], layers[0], seed);
+            layers[nl - 1], batch * 64 > 2048 ? batch * 64 : 2048, layers[0], seed);
     fprintf(f, "  <input gain_V=\"%.17g\" encoding=\"pair\"/>\n", gain);
     fprintf(f, "  <targets on_V=\"0.5\" off_V=\"0\"/>\n");
     fprintf(f, "  <algorithm method=\"%s\" beta=\"1e-5\"/>\n", method);
@@ -44,7 +54,10 @@ static int write_experiment(const char *path, const int *layers, int nl, int bat
                "value=\"1e-6\"/></learning>\n");
     fprintf(f, "  <training epochs=\"1\" batch=\"%d\" seed=\"%ld\"/>\n", batch, seed);
     fprintf(f, "  <conductance g_min_S=\"1e-7\" g_max_S=\"1e-3\"/>\n");
-    fprintf(f, "  <solver backend=\"%s\"/>\n", solver);
+    fprintf(f, "  <solver backend=\"%s\" diodes=\"%s\"", solver, diodes);
+    if (tol > 0) fprintf(f, " tol_V=\"%.17g\"", tol);
+    if (single) fprintf(f, " precision=\"single\"");
+    fprintf(f, "/>\n");
     fprintf(f, "  <output dir=\"unused\"/>\n</experiment>\n");
     return fclose(f) == 0 ? 0 : -1;
 }
@@ -53,8 +66,9 @@ int cli_bench_train(int argc, char **argv)
 {
     int *layers = NULL, nlayers = 0, rc = CLI_OK;
     long batch = 32, seed = 1;
-    double seconds = 10, gain = 10;
-    const char *solver = "newton", *method = "centered";
+    double seconds = 10, gain = 10, tol = 0;
+    int single = 0;
+    const char *solver = "auto", *method = "centered", *diodes = NULL;
     for (int i = 2; i < argc && rc == CLI_OK; ++i) {
         const char *a = argv[i], *v = (i + 1 < argc) ? argv[i + 1] : NULL;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -72,16 +86,24 @@ int cli_bench_train(int argc, char **argv)
         } else if (!strcmp(a, "--seed")) {
             if (!v || cli_parse_int(v, 0, 0x7fffffffL, &seed))
                 rc = cli_usage_error("bench", "--seed needs a non-negative integer");
-        } else if (!strcmp(a, "--seconds") || !strcmp(a, "--gain")) {
+        } else if (!strcmp(a, "--float32")) {
+            single = 1;
+            continue; /* no value */
+        } else if (!strcmp(a, "--seconds") || !strcmp(a, "--gain") || !strcmp(a, "--bcd-tol")) {
             double x;
             if (!v || cli_parse_double(v, &x) || !(x > 0))
                 rc = cli_usage_error("bench", "%s needs a positive number", a);
             else if (!strcmp(a, "--seconds")) seconds = x;
-            else gain = x;
+            else if (!strcmp(a, "--gain")) gain = x;
+            else tol = x;
         } else if (!strcmp(a, "--solver")) {
             if (!v || eqs_backend_from_name(v) < 0)
-                rc = cli_usage_error("bench", "--solver needs newton or ngspice");
+                rc = cli_usage_error("bench", "--solver needs auto, layered, newton or ngspice");
             else solver = v;
+        } else if (!strcmp(a, "--diodes")) {
+            if (!v || eqs_diode_kind_from_name(v) < 0)
+                rc = cli_usage_error("bench", "--diodes needs ideal or shockley");
+            else diodes = v;
         } else if (!strcmp(a, "--method")) {
             if (!v || eqs_grad_method_from_name(v) < 0)
                 rc = cli_usage_error("bench", "--method needs centered, eqprop, negative or adjoint");
@@ -113,7 +135,12 @@ int cli_bench_train(int argc, char **argv)
         free(layers);
         return CLI_INTERNAL;
     }
-    if (write_experiment(path, layers, nlayers, (int)batch, solver, xml_method, gain, seed)) {
+    if (!diodes) {
+        int b = eqs_backend_from_name(solver);
+        diodes = (b == EQS_BACKEND_LAYERED || b == EQS_BACKEND_AUTO) ? "ideal" : "shockley";
+    }
+    if (write_experiment(path, layers, nlayers, (int)batch, solver, diodes, xml_method, gain,
+                         seed, tol, single)) {
         fprintf(stderr, "error: cannot write %s\n", path);
         unlink(path);
         eqs_ctx_free(&ctx);
@@ -138,11 +165,25 @@ int cli_bench_train(int argc, char **argv)
         rc = cli_fail(ctx, st);
     } else {
         double el = t - t0, samples = (double)steps * (double)batch;
+        const eqs_solver *sv = eqs_trainer_solver(tr);
+        const char *used = eqs_backend_name(eqs_solver_backend(sv));
         printf("bench: layers=");
         for (int l = 0; l < nlayers; ++l) printf("%s%d", l ? "," : "", layers[l]);
         printf(" batch=%ld solver=%s method=%s samples=%.0f seconds=%.3f samples_per_s=%.4g"
-               " step_ms=%.4g\n",
-               batch, solver, method, samples, el, samples / el, 1e3 * el / (double)steps);
+               " step_ms=%.4g diodes=%s batched=%d precision=%s\n",
+               batch, used, method, samples, el, samples / el, 1e3 * el / (double)steps, diodes,
+               eqs_trainer_batched(tr), single ? "single" : "double");
+        double phase_s = 0, sweeps = 0, floor_sps = 0;
+        eqs_solver_layered_stats(sv, &phase_s, &sweeps);
+        printf("bench: peak_rss_MiB=%.1f\n", cli_maxrss_MiB());
+        st = eqs_layered_floor(ctx, 2 * layers[0] /* pair encoding: two sources per feature */, layers[1],
+                               (int)batch, seconds < 2 ? seconds : 2, &floor_sps);
+        if (st != EQS_OK) {
+            rc = cli_fail(ctx, st);
+        } else {
+            printf("bench: samples_per_s=%.6g floor_samples_per_s=%.6g phase_ms=%.4g sweeps=%.3g\n",
+                   samples / el, floor_sps, 1e3 * phase_s, sweeps);
+        }
     }
     eqs_trainer_free(&tr);
     eqs_dataset_free(&train);

@@ -11,7 +11,8 @@ static const char help[] =
     "usage: eqspice eval NETLIST (--idx IMAGES LABELS | --csv FILE | --synthetic NAME)\n"
     "                   [--gain V] [--encoding auto|pair|single] [--on V] [--off V]\n"
     "                   [--limit N] [--classes K] [--n N] [--seed S] [--features D]\n"
-    "                   [--noise X] [--solver newton|ngspice] [-v]\n"
+    "                   [--noise X] [--solver auto|newton|layered|ngspice]\n"
+    "                   [--diodes shockley|ideal] [-v]\n"
     "\n"
     "Free-phase loss and error rate of a network (e.g. the trained.cir of a run)\n"
     "on a dataset.  Prints CSV on stdout: samples,loss_V2,error,accuracy (loss\n"
@@ -30,14 +31,17 @@ static const char help[] =
     "  --on V, --off V      one-hot target voltages for the loss (default 1, 0)\n"
     "  --limit N            first N samples only (IDX, CSV)\n"
     "  --classes K          number of classes (default: the number of outputs)\n"
-    "  --solver NAME        newton (default) or ngspice\n"
+    "  --solver NAME        auto (default: layered for a layered network, else\n"
+    "                       newton), newton, layered or ngspice\n"
+    "  --diodes K           shockley (default) or ideal (layered solver: use it for\n"
+    "                       networks trained with <solver diodes=\"ideal\"/>)\n"
     "\n"
     "Exit status: 0 success, 1 bad input, 2 internal error.\n";
 
 int cli_cmd_eval(int argc, char **argv)
 {
     const char *netlist = NULL, *images = NULL, *labels = NULL, *csv = NULL, *synth = NULL;
-    const char *enc = "auto", *solver_name = "newton";
+    const char *enc = "auto", *solver_name = "auto", *diodes_name = "shockley";
     double gain = 1.0, on = 1.0, off = 0.0, noise = -1.0;
     long limit = 0, classes = 0, n = 256, features = 0, seed = 1;
     int verbosity = 0;
@@ -70,6 +74,9 @@ int cli_cmd_eval(int argc, char **argv)
         } else if (!strcmp(a, "--solver")) {
             NEED(1);
             solver_name = argv[++i];
+        } else if (!strcmp(a, "--diodes")) {
+            NEED(1);
+            diodes_name = argv[++i];
         } else if (!strcmp(a, "--gain")) {
             NUM(gain);
         } else if (!strcmp(a, "--on")) {
@@ -111,6 +118,8 @@ int cli_cmd_eval(int argc, char **argv)
     else return cli_usage_error("eval", "unknown encoding '%s'", enc);
     int backend = eqs_backend_from_name(solver_name);
     if (backend < 0) return cli_usage_error("eval", "unknown solver '%s'", solver_name);
+    int diodes = eqs_diode_kind_from_name(diodes_name);
+    if (diodes < 0) return cli_usage_error("eval", "unknown diode model '%s'", diodes_name);
     if (on == off) return cli_usage_error("eval", "--on and --off must differ");
 
     eqs_ctx *ctx = cli_ctx_create(verbosity);
@@ -153,10 +162,11 @@ int cli_cmd_eval(int argc, char **argv)
         e.algorithm = EQS_ALGO_CENTERED;
         e.beta = 1.0; /* unused: evaluation has no nudged phase */
         e.epochs = 1;
-        e.batch = 1;
+        e.batch = 32; /* layered solver: free phases 32 samples at a time */
         e.lr_decay = 1;
         e.g_max_S = INFINITY;
         e.backend = (eqs_backend_id)backend;
+        e.diodes = (eqs_diode_kind)diodes;
         e.seed = 1;
         st = eqs_trainer_create(ctx, &e, L.c, NULL, NULL, &tr);
     }

@@ -67,7 +67,7 @@ typedef struct {
 
 int cli_cmd_grad(int argc, char **argv)
 {
-    const char *netlist = NULL, *outpath = NULL, *solver_name = "newton";
+    const char *netlist = NULL, *outpath = NULL, *solver_name = "auto";
     const char *method_name = "centered", *nudge_name = "conductance";
     int verbosity = 0, n_tg = 0;
     double beta = 0.0;

@@ -5,13 +5,18 @@
 #include "cli.h"
 
 static const char help[] =
-    "usage: eqspice op NETLIST [--solver newton|ngspice] [-o FILE] [--stats] [--repeat N]\n"
+    "usage: eqspice op NETLIST [--solver auto|newton|layered|ngspice] [-o FILE] [--stats] [--repeat N]\n"
     "                  [--reltol X] [--abstol A] [--vntol V] [--gmin S] [--itl1 N] [-v]\n"
     "\n"
     "Solve the DC operating point of NETLIST and print CSV with the header\n"
     "node,voltage_V and one row per non-ground node (names lower case, %.17g).\n"
     "\n"
-    "  --solver NAME  newton (built-in, default) or ngspice (shared library)\n"
+    "  --solver NAME  auto (default: layered for a layered network, else newton),\n"
+    "                 newton (built-in), layered (block coordinate descent, layered\n"
+    "                 networks only) or ngspice (shared library)\n"
+    "  --diodes K     shockley (default) or ideal (layered solver only)\n"
+    "  --bcd-tol V    layered: largest node update of the last sweep (default 1e-10 V)\n"
+    "  --max-sweeps N layered: sweeps per solve (default 10000)\n"
     "  -o FILE        write the CSV to FILE (atomically; nothing written on error)\n"
     "  --stats        print 'stats: parse_s=... compile_s=... solve_s=... iterations=...\n"
     "                 backend=...' to stderr\n"
@@ -23,7 +28,7 @@ static const char help[] =
 
 int cli_cmd_op(int argc, char **argv)
 {
-    const char *netlist = NULL, *outpath = NULL, *solver_name = "newton";
+    const char *netlist = NULL, *outpath = NULL, *solver_name = "auto";
     int stats = 0, verbosity = 0;
     long repeat = 1;
     eqs_solver_options opt;

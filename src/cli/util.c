@@ -197,6 +197,28 @@ int cli_solver_flag(int argc, char **argv, int *i, eqs_solver_options *opt)
     const char *a = argv[*i];
     double *dst = NULL;
     unsigned bit = EQS_OPT_ITL1;
+    /* layered solver: diode model, sweep tolerance and limit */
+    if (!strcmp(a, "--diodes")) {
+        int k = *i + 1 < argc ? eqs_diode_kind_from_name(argv[*i + 1]) : -1;
+        if (k < 0) return -1;
+        opt->diodes = (eqs_diode_kind)k;
+        ++*i;
+        return 1;
+    }
+    if (!strcmp(a, "--bcd-tol")) {
+        double x;
+        if (*i + 1 >= argc || cli_parse_double(argv[*i + 1], &x) || !(x > 0)) return -1;
+        opt->bcd_tol_V = x;
+        ++*i;
+        return 1;
+    }
+    if (!strcmp(a, "--max-sweeps")) {
+        long n;
+        if (*i + 1 >= argc || cli_parse_int(argv[*i + 1], 1, 100000000, &n)) return -1;
+        opt->bcd_max_sweeps = (int)n;
+        ++*i;
+        return 1;
+    }
     if (!strcmp(a, "--reltol")) dst = &opt->reltol, bit = EQS_OPT_RELTOL;
     else if (!strcmp(a, "--abstol")) dst = &opt->abstol, bit = EQS_OPT_ABSTOL;
     else if (!strcmp(a, "--vntol")) dst = &opt->vntol, bit = EQS_OPT_VNTOL;

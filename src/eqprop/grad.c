@@ -102,13 +102,8 @@ eqs_status eqs_eqprop_gradient(eqs_eqprop *ep, const eqs_grad_options *opt, doub
     eqs_status bst = eqs_eqprop_nudge_check(ep, opt, &beta);
     if (bst != EQS_OK) return bst;
     double b1, b2;
-    switch (opt->method) {
-    case EQS_GRAD_EQPROP: b1 = 0.0, b2 = beta; break;
-    case EQS_GRAD_NEGATIVE: b1 = -beta, b2 = 0.0; break;
-    case EQS_GRAD_CENTERED: b1 = -beta, b2 = beta; break;
-    default:
+    if (!eqs_eqprop_phase_pair(opt->method, beta, &b1, &b2))
         return EQS_ERROR(ep->ctx, EQS_ERR_INPUT, "unknown gradient method %d", (int)opt->method);
-    }
     return eqs_eqprop_estimate(ep, opt->nudge, b1, b2, grad);
 }
 
@@ -146,7 +141,7 @@ eqs_status eqs_eqprop_estimate(eqs_eqprop *ep, eqs_nudge_kind nudge, double b1, 
     if (rs != EQS_OK) return rs;
 
     const eqs_circuit *c = ep->c;
-    const double inv = 1.0 / (2.0 * (b2 - b1));
+    const double inv = eqs_eqprop_contrast_coef(b1, b2, 1.0);
     for (int k = 0; k < c->n_params; ++k) {
         const eqs_celem *e = &c->elems[c->params[k]];
         int a = e->n[0], b = e->n[1];

@@ -164,6 +164,7 @@ eqs_status eqs_checkpoint_write(eqs_ctx *ctx, const eqs_circuit *c, const eqs_tr
     int has_order = st->order != NULL && st->n_order > 0;
     ck_u32(&w, (st->momentum ? CK_FLAG_MOMENTUM : 0u) | (has_order ? CK_FLAG_ORDER : 0u));
     ck_u64(&w, has_order ? (uint64_t)st->n_order : 0u);
+    eqs_circuit_sync_params(c); /* lazily written parameters (layered training) */
     for (int k = 0; k < c->n_params; ++k) ck_u64(&w, dbits(c->elems[c->params[k]].value));
     if (st->momentum)
         for (int k = 0; k < c->n_params; ++k) ck_u64(&w, dbits(st->momentum[k]));

@@ -438,9 +438,13 @@ static eqs_status fill(reader *r, xmlNodePtr root)
     e->aeq_phases = (eqs_aeq_phases)attr_enum(al, "phases", aeq_phase_names, 3, 0);
     if ((st = attr_double(r, gc, "g_min_S", 0.0, &e->g_min_S))) return st;
     if ((st = attr_double(r, gc, "g_max_S", INFINITY, &e->g_max_S))) return st;
-    static const char *const backends[] = {"newton", "ngspice"};
-    e->backend = attr_enum(sv, "backend", backends, 2, 0) ? EQS_BACKEND_NGSPICE
-                                                            : EQS_BACKEND_NEWTON;
+    static const char *const backends[] = {"newton", "ngspice", "layered", "auto"};
+    e->backend = (eqs_backend_id)attr_enum(sv, "backend", backends, 4, EQS_BACKEND_AUTO);
+    static const char *const diodes[] = {"shockley", "ideal"};
+    e->diodes = (eqs_diode_kind)attr_enum(sv, "diodes", diodes, 2, 0);
+    static const char *const precisions[] = {"double", "single"};
+    e->single = attr_enum(sv, "precision", precisions, 2, 0);
+    if ((st = attr_double(r, sv, "tol_V", 0.0, &e->bcd_tol_V))) return st;
     if ((st = attr_path(r, out, "dir", &e->output_dir))) return st;
     if ((st = attr_int(r, out, "checkpoint_every", 0, &e->checkpoint_every))) return st;
 
@@ -788,6 +792,9 @@ static void write_body(FILE *f, const eqs_experiment *e)
     if (isfinite(e->g_max_S)) put_num(f, "g_max_S", e->g_max_S);
     fputs("/>\n  <solver", f);
     put_attr(f, "backend", eqs_backend_name(e->backend));
+    put_attr(f, "diodes", eqs_diode_kind_name(e->diodes));
+    put_attr(f, "precision", e->single ? "single" : "double");
+    if (e->bcd_tol_V > 0) put_num(f, "tol_V", e->bcd_tol_V);
     fputs("/>\n  <output", f);
     put_attr(f, "dir", e->output_dir ? e->output_dir : ".");
     put_u64(f, "checkpoint_every", (unsigned long long)e->checkpoint_every);

@@ -20,6 +20,12 @@ void eqs_solver_options_defaults(eqs_solver_options *opt)
     opt->max_step_V = 10.0;
     opt->use_netlist_options = 1;
     opt->explicit_mask = 0;
+    opt->diodes = EQS_DIODES_SHOCKLEY;
+    /* 1e-10 V: the layered and Newton solutions agree to ~1e-10 V on the
+     * generated DRNs (tests/test_layered.c); training sets its own. */
+    opt->bcd_tol_V = 1e-10;
+    opt->bcd_max_sweeps = 10000;
+    opt->single = 0;
 }
 
 int eqs_backend_from_name(const char *name)
@@ -27,7 +33,33 @@ int eqs_backend_from_name(const char *name)
     if (!name) return -1;
     if (eqs_str_ieq(name, "newton")) return EQS_BACKEND_NEWTON;
     if (eqs_str_ieq(name, "ngspice")) return EQS_BACKEND_NGSPICE;
+    if (eqs_str_ieq(name, "layered")) return EQS_BACKEND_LAYERED;
+    if (eqs_str_ieq(name, "auto")) return EQS_BACKEND_AUTO;
     return -1;
+}
+
+int eqs_diode_kind_from_name(const char *name)
+{
+    if (!name) return -1;
+    if (eqs_str_ieq(name, "shockley")) return EQS_DIODES_SHOCKLEY;
+    if (eqs_str_ieq(name, "ideal")) return EQS_DIODES_IDEAL;
+    return -1;
+}
+
+const char *eqs_diode_kind_name(eqs_diode_kind k)
+{
+    return k == EQS_DIODES_IDEAL ? "ideal" : "shockley";
+}
+
+eqs_backend_id eqs_solver_backend(const eqs_solver *s) { return s->id; }
+
+int eqs_circuit_is_layered(const eqs_circuit *c, char *why, size_t why_len)
+{
+    eqs_layers *L = NULL;
+    if (eqs_layers_detect(c->ctx, c, &L, why, why_len) != EQS_OK) return -1;
+    int ok = L != NULL;
+    eqs_layers_free(c->ctx, &L);
+    return ok;
 }
 
 const char *eqs_backend_name(eqs_backend_id b)
@@ -35,8 +67,42 @@ const char *eqs_backend_name(eqs_backend_id b)
     switch (b) {
     case EQS_BACKEND_NEWTON: return "newton";
     case EQS_BACKEND_NGSPICE: return "ngspice";
+    case EQS_BACKEND_LAYERED: return "layered";
+    case EQS_BACKEND_AUTO: return "auto";
     }
     return "unknown";
+}
+
+/* Backend selection (docs/solver.md, "Layered solver"): auto takes the
+ * layered solver for a layered circuit, else Newton with one log line. */
+static eqs_status select_backend(eqs_ctx *ctx, eqs_circuit *c, eqs_backend_id *backend,
+                                 const eqs_solver_options *opt, eqs_layers **layers)
+{
+    *layers = NULL;
+    int ideal = opt && opt->diodes == EQS_DIODES_IDEAL;
+    if (*backend != EQS_BACKEND_AUTO && *backend != EQS_BACKEND_LAYERED) {
+        if (ideal && c->has_nonlinear)
+            return EQS_ERROR(ctx, EQS_ERR_INPUT,
+                             "the %s solver cannot model ideal diodes (use the layered solver, "
+                             "--solver layered)",
+                             eqs_backend_name(*backend));
+        return EQS_OK;
+    }
+    char why[512];
+    eqs_status st = eqs_layers_detect(ctx, c, layers, why, sizeof why);
+    if (st != EQS_OK) return st;
+    if (*layers) {
+        *backend = EQS_BACKEND_LAYERED;
+        return EQS_OK;
+    }
+    const char *net = c->nl->path ? c->nl->path : "circuit";
+    if (*backend == EQS_BACKEND_LAYERED || ideal)
+        return EQS_ERROR(ctx, EQS_ERR_INPUT, "%s is not a layered network (%s): %s", net, why,
+                         ideal ? "ideal diodes need the layered solver"
+                               : "use --solver newton");
+    eqs_log(ctx, EQS_LOG_INFO, "solver: %s is not layered (%s): using newton", net, why);
+    *backend = EQS_BACKEND_NEWTON;
+    return EQS_OK;
 }
 
 eqs_status eqs_solver_create(eqs_ctx *ctx, eqs_circuit *c, eqs_backend_id backend,
@@ -44,17 +110,30 @@ eqs_status eqs_solver_create(eqs_ctx *ctx, eqs_circuit *c, eqs_backend_id backen
 {
     *out = NULL;
     const eqs_backend_ops *ops = NULL;
+    eqs_layers *layers = NULL;
+    if (backend == EQS_BACKEND_AUTO || backend == EQS_BACKEND_LAYERED ||
+        backend == EQS_BACKEND_NEWTON || backend == EQS_BACKEND_NGSPICE) {
+        eqs_status st = select_backend(ctx, c, &backend, opt, &layers);
+        if (st != EQS_OK) return st;
+    }
     switch (backend) {
     case EQS_BACKEND_NEWTON: ops = &eqs_backend_newton; break;
     case EQS_BACKEND_NGSPICE: ops = &eqs_backend_ngspice; break;
+    case EQS_BACKEND_LAYERED: ops = &eqs_backend_layered; break;
+    case EQS_BACKEND_AUTO: break;
     }
     if (!ops) return EQS_ERROR(ctx, EQS_ERR_INPUT, "unknown solver backend %d", (int)backend);
 
     eqs_solver *s = eqs_calloc(ctx, 1, sizeof *s);
-    if (!s) return EQS_ERR_NOMEM;
+    if (!s) {
+        eqs_layers_free(ctx, &layers);
+        return EQS_ERR_NOMEM;
+    }
     s->ctx = ctx;
     s->c = c;
     s->ops = ops;
+    s->id = backend;
+    s->layers = layers;
     if (opt) s->opt = *opt;
     else eqs_solver_options_defaults(&s->opt);
     if (s->opt.use_netlist_options) {
@@ -68,6 +147,7 @@ eqs_status eqs_solver_create(eqs_ctx *ctx, eqs_circuit *c, eqs_backend_id backen
     }
     if (!(s->opt.reltol > 0) || !(s->opt.abstol > 0) || !(s->opt.vntol > 0) ||
         !(s->opt.gmin >= 0) || s->opt.itl1 < 1 || !isfinite(s->opt.reltol)) {
+        eqs_layers_free(ctx, &s->layers);
         eqs_free(ctx, s);
         return EQS_ERROR(ctx, EQS_ERR_INPUT,
                          "solver options out of range (reltol, abstol, vntol > 0, gmin >= 0, "
@@ -75,6 +155,7 @@ eqs_status eqs_solver_create(eqs_ctx *ctx, eqs_circuit *c, eqs_backend_id backen
     }
     s->v = eqs_calloc(ctx, (size_t)c->n_user_nodes, sizeof *s->v);
     if (!s->v) {
+        eqs_layers_free(ctx, &s->layers);
         eqs_free(ctx, s);
         return EQS_ERR_NOMEM;
     }
@@ -103,6 +184,7 @@ void eqs_solver_free(eqs_solver **sp)
     eqs_free(s->ctx, s->nudge.pinj);
     eqs_free(s->ctx, s->v_saved);
     eqs_free(s->ctx, s->v);
+    eqs_layers_free(s->ctx, &s->layers);
     eqs_free(s->ctx, s);
     *sp = NULL;
 }

@@ -48,6 +48,8 @@ struct eqs_solver {
     eqs_nudge nudge;            /* applied by every solve while n > 0 */
     double *v_saved;            /* eqs_solver_save_state (lazily allocated) */
     int has_saved;
+    eqs_backend_id id;          /* backend in use (AUTO resolved) */
+    eqs_layers *layers;         /* layered structure (layered backend only) */
 };
 
 struct eqs_backend_ops {
@@ -76,6 +78,8 @@ struct eqs_backend_ops {
      * nudge) = 0; off clears it. */
     eqs_status (*ncep_capture)(eqs_solver *s, double *a_max);
     eqs_status (*ncep_enable)(eqs_solver *s, int on);
+    /* Optional batched training (NULL: the trainer goes sample by sample). */
+    const struct eqs_batch_ops *batch;
 };
 
 /* Generic entry points of the ncep hooks above (solver.c): the free state
@@ -84,8 +88,81 @@ struct eqs_backend_ops {
 eqs_status eqs_solver_ncep_capture(eqs_solver *s, double *a_max);
 eqs_status eqs_solver_ncep_enable(eqs_solver *s, int on);
 
+/* ---- Batched training (layered.c; used by eqprop/train.c) ----
+ * A mini-batch is a matrix: the trainer loads the samples (inputs through
+ * the circuit's input sources, targets), the backend solves the free phase
+ * for the whole batch, then the two nudged phases warm from it, forms the
+ * EqProp contrast of every conductance and applies the update, all with
+ * the formulas below (one definition for both paths). */
+
+/* Phases (beta_1 < beta_2) of an EqProp method with nudge strength beta;
+ * 0 for a method without a phase pair (adjoint, aeqprop, ncep). */
+static inline int eqs_eqprop_phase_pair(eqs_grad_method m, double beta, double *b1, double *b2)
+{
+    switch (m) {
+    case EQS_GRAD_EQPROP: *b1 = 0.0, *b2 = beta; return 1;
+    case EQS_GRAD_NEGATIVE: *b1 = -beta, *b2 = 0.0; return 1;
+    case EQS_GRAD_CENTERED: *b1 = -beta, *b2 = beta; return 1;
+    default: return 0;
+    }
+}
+
+/* dL/dG of a conductance from its branch voltages in the two phases
+ * (V^2/S): [dV2^2 - dV1^2] / (2 (beta_2 - beta_1)), as a coefficient of
+ * the sum of squares differences: grad = coef * sum (dV2^2 - dV1^2) with
+ * coef = 1 / (2 (b2 - b1) n) for the mean over n samples. */
+static inline double eqs_eqprop_contrast_coef(double b1, double b2, double n)
+{
+    return 1.0 / (2.0 * (b2 - b1) * n);
+}
+
+/* The optimizer (SGD with momentum and clipping), one definition:
+ * m <- mu m + g;  G <- clip(G - lr m, [lo, hi]).  Returns the new G. */
+static inline double eqs_sgd_update(double G, double *m, double mu, double g, double lr,
+                                    double lo, double hi)
+{
+    *m = mu * *m + g;
+    G -= lr * *m;
+    if (G < lo) G = lo;
+    if (G > hi) G = hi;
+    return G;
+}
+
+typedef struct {
+    int batch;             /* largest batch */
+    const double *rate;    /* per parameter (S^2/V^2), < 0: not trained */
+    double momentum;       /* mu */
+    double g_lo_S, g_hi_S; /* clip bounds */
+    eqs_nudge_kind nudge;
+    double beta1, beta2;   /* phase pair */
+} eqs_batch_setup;
+
+typedef struct eqs_batch_ops {
+    /* Set up (allocates everything).  EQS_ERR_UNSUPPORTED with a reason in
+     * the context's log when this circuit cannot be trained in batch. */
+    eqs_status (*setup)(eqs_solver *s, const eqs_batch_setup *bs);
+    /* Row b of the batch: the values u (V) of the .input sources
+     * (eqs_circuit_input_count, .input order; the circuit's sources are not
+     * changed) and the targets y (n_out values). */
+    void (*load)(eqs_solver *s, int b, const double *u, const double *y);
+    /* Free phase of rows 0..nb-1 (cold start); out: nb x n_out output
+     * values (V_pos - V_neg). */
+    eqs_status (*free_phase)(eqs_solver *s, int nb, double *out_V);
+    /* Nudged phases warm from the free state, contrast and update with
+     * learning-rate multiplier lr_scale. */
+    eqs_status (*train)(eqs_solver *s, int nb, double lr_scale);
+    /* Dense conductances -> circuit parameters (when changed). */
+    eqs_status (*sync)(eqs_solver *s);
+    /* Circuit parameters and the trainer's momentum (n_params) -> the
+     * backend (after a checkpoint was read). */
+    eqs_status (*pull)(eqs_solver *s, const double *mom);
+    /* The backend's momentum -> mom (n_params). */
+    void (*momentum)(const eqs_solver *s, double *mom);
+} eqs_batch_ops;
+
 extern const eqs_backend_ops eqs_backend_newton;
 extern const eqs_backend_ops eqs_backend_ngspice;
+extern const eqs_backend_ops eqs_backend_layered;
 
 /* Test hook of the ngspice backend (ngspice.c), serialised like every use
  * of the library: load `deck` (NULL-terminated lines ending with ".end";

@@ -1,0 +1,289 @@
+/*
+ * layers.c: detection of layered networks (docs/solver.md, "Layered
+ * solver").
+ *
+ * Rules, checked on the compiled circuit (so the netlist's node order does
+ * not matter):
+ *   - no branch currents (floating or controlling voltage sources), no
+ *     controlled sources, no current sources, no internal nodes (diode RS);
+ *   - resistors with R > 0;
+ *   - layer 0 = the fixed nodes (ground or held by a grounded source) that
+ *     have a resistor to a free node; layer 1 = the free nodes with a
+ *     resistor to a fixed node; layer l+1 = the free nodes reached from
+ *     layer l by a resistor (breadth first);
+ *   - every resistor between two free nodes joins consecutive layers, every
+ *     resistor from a fixed node ends in layer 1, every free node is in a
+ *     layer;
+ *   - a diode joins a free node and a fixed node (ground or a grounded
+ *     source, e.g. a bias in series);
+ *   - output nodes are free nodes of the last layer.
+ */
+#include "circuit.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+void eqs_layers_free(eqs_ctx *ctx, eqs_layers **pL)
+{
+    if (!pL || !*pL) return;
+    eqs_layers *L = *pL;
+    eqs_free(ctx, L->off);
+    eqs_free(ctx, L->node);
+    eqs_free(ctx, L->layer_of);
+    eqs_free(ctx, L->index_of);
+    eqs_free(ctx, L->adj_off);
+    eqs_free(ctx, L->adj_node);
+    eqs_free(ctx, L->adj_elem);
+    eqs_free(ctx, L->dio_off);
+    eqs_free(ctx, L->dio_elem);
+    eqs_free(ctx, L);
+    *pL = NULL;
+}
+
+static const char *elem_name(const eqs_circuit *c, int e)
+{
+    int o = c->elems[e].origin;
+    return o >= 0 ? c->nl->elems[o].name : "(implicit)";
+}
+
+static int fixed(const eqs_circuit *c, int node) { return c->node_unknown[node] < 0; }
+
+static void say(char *why, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void say(char *why, size_t n, const char *fmt, ...)
+{
+    if (!why || n == 0) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, n, fmt, ap);
+    va_end(ap);
+}
+
+/* Structural checks that need no adjacency; 1 when c may be layered. */
+static int check_elements(const eqs_circuit *c, char *why, size_t n)
+{
+    if (c->n_internal > 0) {
+        say(why, n, "a diode has a series resistance (RS > 0)");
+        return 0;
+    }
+    for (int e = 0; e < c->n_elems; ++e) {
+        const eqs_celem *ce = &c->elems[e];
+        switch (ce->kind) {
+        case EQS_EL_R:
+            if (!(ce->value > 0)) {
+                say(why, n, "resistor '%s' has a negative resistance", elem_name(c, e));
+                return 0;
+            }
+            break;
+        case EQS_EL_D:
+            if (fixed(c, ce->n[0]) == fixed(c, ce->n[1]) && !fixed(c, ce->n[0])) {
+                say(why, n, "diode '%s' joins two free nodes ('%s', '%s')", elem_name(c, e),
+                    c->node_names[ce->n[0]], c->node_names[ce->n[1]]);
+                return 0;
+            }
+            break;
+        case EQS_EL_V:
+            if (ce->branch >= 0) {
+                say(why, n, "voltage source '%s' is floating (not grounded) or controls a "
+                            "current-controlled source", elem_name(c, e));
+                return 0;
+            }
+            break;
+        case EQS_EL_I:
+            say(why, n, "current source '%s' (not supported by the layered solver)",
+                elem_name(c, e));
+            return 0;
+        default:
+            say(why, n, "controlled source '%s'", elem_name(c, e));
+            return 0;
+        }
+    }
+    return 1;
+}
+
+eqs_status eqs_layers_detect(eqs_ctx *ctx, const eqs_circuit *c, eqs_layers **out, char *why,
+                             size_t why_len)
+{
+    *out = NULL;
+    if (why && why_len) why[0] = '\0';
+    if (!check_elements(c, why, why_len)) return EQS_OK;
+    const int nn = c->n_user_nodes;
+    eqs_layers *L = eqs_calloc(ctx, 1, sizeof *L);
+    if (!L) return EQS_ERR_NOMEM;
+    int n_r = 0, n_d = 0;
+    for (int e = 0; e < c->n_elems; ++e) {
+        if (c->elems[e].kind == EQS_EL_R) n_r++;
+        if (c->elems[e].kind == EQS_EL_D) n_d++;
+    }
+    L->layer_of = eqs_malloc(ctx, (size_t)nn * sizeof *L->layer_of);
+    L->index_of = eqs_malloc(ctx, (size_t)nn * sizeof *L->index_of);
+    L->adj_off = eqs_calloc(ctx, (size_t)nn + 1, sizeof *L->adj_off);
+    L->adj_node = eqs_malloc(ctx, (size_t)(2 * n_r + 1) * sizeof *L->adj_node);
+    L->adj_elem = eqs_malloc(ctx, (size_t)(2 * n_r + 1) * sizeof *L->adj_elem);
+    L->dio_off = eqs_calloc(ctx, (size_t)nn + 1, sizeof *L->dio_off);
+    L->dio_elem = eqs_malloc(ctx, (size_t)(n_d + 1) * sizeof *L->dio_elem);
+    L->node = eqs_malloc(ctx, (size_t)(nn + 1) * sizeof *L->node);
+    L->off = eqs_calloc(ctx, (size_t)nn + 2, sizeof *L->off);
+    int *queue = eqs_malloc(ctx, (size_t)(nn + 1) * sizeof *queue);
+    if (!L->layer_of || !L->index_of || !L->adj_off || !L->adj_node || !L->adj_elem ||
+        !L->dio_off || !L->dio_elem || !L->node || !L->off || !queue) {
+        eqs_free(ctx, queue);
+        eqs_layers_free(ctx, &L);
+        return EQS_ERR_NOMEM;
+    }
+    /* CSR adjacency: resistors (both directions), diodes at free nodes */
+    for (int e = 0; e < c->n_elems; ++e) {
+        const eqs_celem *ce = &c->elems[e];
+        if (ce->kind == EQS_EL_R) {
+            L->adj_off[ce->n[0] + 1]++;
+            L->adj_off[ce->n[1] + 1]++;
+        } else if (ce->kind == EQS_EL_D) {
+            for (int t = 0; t < 2; ++t)
+                if (!fixed(c, ce->n[t])) L->dio_off[ce->n[t] + 1]++;
+        }
+    }
+    for (int i = 0; i < nn; ++i) {
+        L->adj_off[i + 1] += L->adj_off[i];
+        L->dio_off[i + 1] += L->dio_off[i];
+    }
+    for (int i = 0; i < nn; ++i) L->index_of[i] = L->adj_off[i]; /* fill cursors */
+    for (int e = 0; e < c->n_elems; ++e) {
+        const eqs_celem *ce = &c->elems[e];
+        if (ce->kind != EQS_EL_R) continue;
+        int a = ce->n[0], b = ce->n[1];
+        L->adj_node[L->index_of[a]] = b, L->adj_elem[L->index_of[a]++] = e;
+        L->adj_node[L->index_of[b]] = a, L->adj_elem[L->index_of[b]++] = e;
+    }
+    for (int i = 0; i < nn; ++i) L->index_of[i] = L->dio_off[i];
+    for (int e = 0; e < c->n_elems; ++e) {
+        const eqs_celem *ce = &c->elems[e];
+        if (ce->kind != EQS_EL_D) continue;
+        for (int t = 0; t < 2; ++t)
+            if (!fixed(c, ce->n[t])) L->dio_elem[L->index_of[ce->n[t]]++] = e;
+    }
+
+    /* breadth-first layering */
+    int ok = 1, nq = 0;
+    for (int i = 0; i < nn; ++i) L->layer_of[i] = -1, L->index_of[i] = -1;
+    for (int i = 0; i < nn && ok; ++i) { /* layer 0 and layer 1 */
+        if (!fixed(c, i)) continue;
+        for (int p = L->adj_off[i]; p < L->adj_off[i + 1]; ++p) {
+            int j = L->adj_node[p];
+            if (fixed(c, j)) continue;
+            L->layer_of[i] = 0;
+            if (L->layer_of[j] < 0) {
+                L->layer_of[j] = 1;
+                queue[nq++] = j;
+            }
+        }
+    }
+    for (int q = 0; q < nq; ++q) {
+        int i = queue[q];
+        for (int p = L->adj_off[i]; p < L->adj_off[i + 1]; ++p) {
+            int j = L->adj_node[p];
+            if (fixed(c, j)) continue;
+            if (L->layer_of[j] < 0) {
+                L->layer_of[j] = L->layer_of[i] + 1;
+                queue[nq++] = j;
+            }
+        }
+    }
+    int n_layers = 1;
+    for (int i = 0; i < nn && ok; ++i) {
+        if (fixed(c, i)) continue;
+        if (L->layer_of[i] < 0) {
+            say(why, why_len, "node '%s' has no path of resistors to a source", c->node_names[i]);
+            ok = 0;
+        } else if (L->layer_of[i] + 1 > n_layers) {
+            n_layers = L->layer_of[i] + 1;
+        }
+    }
+    if (ok && n_layers < 2) {
+        say(why, why_len, "no free node");
+        ok = 0;
+    }
+    /* every resistor joins consecutive layers */
+    for (int e = 0; e < c->n_elems && ok; ++e) {
+        const eqs_celem *ce = &c->elems[e];
+        if (ce->kind != EQS_EL_R) continue;
+        int a = ce->n[0], b = ce->n[1];
+        if (fixed(c, a) && fixed(c, b)) continue; /* no effect on free nodes */
+        int la = L->layer_of[a], lb = L->layer_of[b];
+        if (la == lb || la - lb > 1 || lb - la > 1) {
+            say(why, why_len,
+                "resistor '%s' joins node '%s' (layer %d) and node '%s' (layer %d): resistors "
+                "must join consecutive layers",
+                elem_name(c, e), c->node_names[a], la, c->node_names[b], lb);
+            ok = 0;
+        }
+    }
+    /* outputs on the last layer */
+    int no = eqs_circuit_output_count(c);
+    for (int k = 0; k < no && ok; ++k) {
+        int nd[2] = {eqs_circuit_output_node(c, k), eqs_circuit_output_neg(c, k)};
+        for (int t = 0; t < 2 && ok; ++t) {
+            if (nd[t] <= 0 && t == 1) continue;
+            if (nd[t] < 0 || fixed(c, nd[t])) continue; /* reported by the eqprop module */
+            if (L->layer_of[nd[t]] != n_layers - 1) {
+                say(why, why_len, "output node '%s' is in layer %d, not in the last layer (%d)",
+                    c->node_names[nd[t]], L->layer_of[nd[t]], n_layers - 1);
+                ok = 0;
+            } else if (c->nl->output_pairs && L->dio_off[nd[t] + 1] > L->dio_off[nd[t]]) {
+                say(why, why_len, "output pair node '%s' has a diode", c->node_names[nd[t]]);
+                ok = 0;
+            }
+        }
+    }
+    eqs_free(ctx, queue);
+    if (!ok) {
+        eqs_layers_free(ctx, &L);
+        return EQS_OK;
+    }
+    /* layer lists, netlist order within each layer */
+    L->n_layers = n_layers;
+    for (int i = 0; i < nn; ++i)
+        if (L->layer_of[i] >= 0) L->off[L->layer_of[i] + 1]++;
+    for (int l = 0; l < n_layers; ++l) L->off[l + 1] += L->off[l];
+    {
+        int cur[64], *cu = cur, *heap = NULL;
+        if (n_layers > 64) {
+            heap = eqs_malloc(ctx, (size_t)n_layers * sizeof *heap);
+            if (!heap) {
+                eqs_layers_free(ctx, &L);
+                return EQS_ERR_NOMEM;
+            }
+            cu = heap;
+        }
+        for (int l = 0; l < n_layers; ++l) cu[l] = L->off[l];
+        for (int i = 0; i < nn; ++i) {
+            int l = L->layer_of[i];
+            if (l < 0) continue;
+            L->index_of[i] = cu[l] - L->off[l];
+            L->node[cu[l]++] = i;
+        }
+        eqs_free(ctx, heap);
+    }
+    /* dense crossbars: one trainable resistor per pair of consecutive-layer nodes */
+    long long need = 0;
+    for (int l = 1; l < n_layers; ++l)
+        need += (long long)(L->off[l] - L->off[l - 1]) * (L->off[l + 1] - L->off[l]);
+    long long have = 0;
+    int all_trainable = 1;
+    for (int e = 0; e < c->n_elems; ++e) {
+        const eqs_celem *ce = &c->elems[e];
+        if (ce->kind != EQS_EL_R || (fixed(c, ce->n[0]) && fixed(c, ce->n[1]))) continue;
+        have++;
+        if (ce->param < 0) all_trainable = 0;
+    }
+    /* equal counts and no parallel pair means every pair once: check pairs */
+    L->dense = all_trainable && have == need;
+    for (int i = 0; i < nn && L->dense; ++i) {
+        if (L->layer_of[i] < 1) continue;
+        /* a free node of layer l must see every node of layers l-1 and l+1 once */
+        int l = L->layer_of[i];
+        int want = (L->off[l] - L->off[l - 1]) + (l + 1 < n_layers ? L->off[l + 2] - L->off[l + 1] : 0);
+        if (L->adj_off[i + 1] - L->adj_off[i] != want) L->dense = 0;
+    }
+    *out = L;
+    return EQS_OK;
+}

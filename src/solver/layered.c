@@ -1,0 +1,576 @@
+/*
+ * layered.c: the layered backend: exact block coordinate descent on
+ * layered networks (docs/solver.md, "Layered solver"), single-sample and
+ * batched (dense matrices, CBLAS).  The only file that includes cblas.h.
+ *
+ * The steady state minimises the co-content E(V) (DESIGN.md §2).  Free
+ * nodes of one layer are coupled only to the layers beside them, so with
+ * the neighbouring layers held, each node's minimiser is exact and
+ * independent of the others in its layer:
+ *   - ideal diodes: V = clip((sum_j G_j V_j + I_inj) / (sum_j G_j + g_nudge),
+ *     [lo, hi]), [lo, hi] the interval the node's diodes allow;
+ *   - Shockley diodes: the node's scalar KCL equation
+ *       S V - r + sum_d i_d(V) = 0   (S = sum G, r = sum G V_j + I_inj)
+ *     solved by safeguarded Newton (bracket from the linear bound, bisection
+ *     fallback) with the diode equations of devices/diode.c, gmin included.
+ * One sweep updates all odd layers, then all even layers.  The stop test is
+ * the KCL residual measured in volts: the largest change a node's exact
+ * update makes over one sweep (for a node without active diode this is its
+ * KCL residual divided by its total conductance) must be <= bcd_tol_V.
+ *
+ * Batched training (eqs_batch_ops): the crossbar of layer l is a dense
+ * n_{l-1} x n_l matrix W_l (row i = node i of layer l-1); a layer's state
+ * for the batch is a B x n_l matrix.  The input drive X W_1 is one GEMM per
+ * batch shared by every sweep of the three phases; the contrast of the
+ * first crossbar is -2 X^T (H2 - H1) plus a column term, one GEMM that
+ * accumulates into the momentum (beta = mu), then one fused pass applies
+ * the optimizer and forms the column sums for the next batch.
+ */
+#include "solver.h"
+
+#include <cblas.h>
+#include <float.h>
+#include <math.h>
+#include <string.h>
+
+#include "../devices/devices.h"
+
+/* Threads for OpenBLAS (the machine's two cores). */
+#define LY_BLAS_THREADS 2
+/* Safeguarded Newton of one node: at most this many iterations. */
+#define LY_NODE_MAXIT 200
+/* Adjoint sweeps: relative tolerance and limit. */
+#define LY_ADJ_RELTOL 1e-15
+#define LY_ADJ_MAXSWEEPS 200000
+
+typedef struct {
+    /* diodes of every free node, in the order of L->dio_elem */
+    eqs_devparams *dp; /* per diode */
+    int *dsign;        /* +1: anode at the node, -1: cathode at the node */
+    int *dfix;         /* fixed node at the other end */
+    double *dvf;       /* its voltage in the current solve (V) */
+    double *lo, *hi;   /* ideal: interval of each user node (V) */
+    double *ng, *ni;   /* nudge per user node: conductance (S), injection (A) */
+    int *partner;      /* pair nudge: the other free node of the pair, -1 none */
+    double *pg, *pinj; /* pair conductance, injection into the positive node */
+    int *ppos;         /* 1 when the node is the positive one of its pair */
+    double *lam;       /* adjoint work */
+    double gmin;
+    int ideal;
+    /* statistics */
+    double phase_s, sweeps;
+    long phases;
+    /* batched training (layered_batch.inc) */
+    void *bt;   /* struct batch_d or batch_f */
+    int single; /* 1: bt is a batch_f (single precision) */
+} layered;
+
+static eqs_status node_kcl(const eqs_solver *s, int i, double v, double *f, double *df);
+
+/* ---- one node -------------------------------------------------------- */
+
+/* Sum of the diode currents leaving user node i at voltage v (A) and their
+ * derivative (S). */
+static void diode_currents(const eqs_layers *L, const layered *ly, int i, double v, double *cur,
+                           double *g)
+{
+    double c = 0, gg = 0;
+    for (int p = L->dio_off[i]; p < L->dio_off[i + 1]; ++p) {
+        double id, gd;
+        double sg = (double)ly->dsign[p];
+        eqs_device_diode.eval(&ly->dp[p], sg * (v - ly->dvf[p]), ly->gmin, &id, &gd);
+        c += sg * id;
+        gg += gd;
+    }
+    *cur = c;
+    *g = gg;
+}
+
+/* Exact minimiser of node i given S = total conductance (S) and r = sum G
+ * V_j + injected current (A), starting from v0 (V). */
+static double node_solve(const eqs_layers *L, const layered *ly, int i, double S, double r,
+                         double v0)
+{
+    if (ly->ideal) {
+        double v = r / S;
+        if (v < ly->lo[i]) v = ly->lo[i];
+        if (v > ly->hi[i]) v = ly->hi[i];
+        return v;
+    }
+    if (L->dio_off[i + 1] == L->dio_off[i]) return r / S;
+    double v = v0, cur, g;
+    diode_currents(L, ly, i, v, &cur, &g);
+    double f = S * v - r + cur;
+    if (f == 0 || !(S > 0)) return v;
+    /* diode currents increase with v: v - f/S lies on the other side */
+    double a = v, b = v - f / S;
+    if (a > b) {
+        double t = a;
+        a = b, b = t;
+    }
+    for (int it = 0; it < LY_NODE_MAXIT; ++it) {
+        double df = S + g;
+        double vn = v - f / df;
+        if (!(vn > a && vn < b)) vn = 0.5 * (a + b);
+        double step = vn - v;
+        v = vn;
+        if (fabs(step) <= 1e-15 * (fabs(v) + 1e-3) || b - a <= 1e-15 * (fabs(v) + 1e-3)) break;
+        diode_currents(L, ly, i, v, &cur, &g);
+        f = S * v - r + cur;
+        if (f == 0) break;
+        if (f > 0) b = v;
+        else a = v;
+        if (!isfinite(f)) v = 0.5 * (a + b), f = 1; /* overflow: keep bisecting */
+    }
+    return v;
+}
+
+/* Conductance to the neighbours (S) and sum G V_j (A) of user node i. */
+static void node_sums(const eqs_solver *s, const double *v, int i, double *S, double *r)
+{
+    const eqs_layers *L = s->layers;
+    const eqs_celem *el = s->c->elems;
+    double ss = 0, rr = 0;
+    for (int p = L->adj_off[i]; p < L->adj_off[i + 1]; ++p) {
+        double G = el[L->adj_elem[p]].value;
+        ss += G;
+        rr += G * v[L->adj_node[p]];
+    }
+    *S = ss;
+    *r = rr;
+}
+
+/* ---- backend ---------------------------------------------------------- */
+
+static void ly_destroy(eqs_solver *s);
+
+static eqs_status ly_create(eqs_solver *s)
+{
+    eqs_ctx *ctx = s->ctx;
+    eqs_circuit *c = s->c;
+    if (!s->layers) return EQS_ERROR(ctx, EQS_ERR_INTERNAL, "layered solver without layers");
+    const eqs_layers *L = s->layers;
+    layered *ly = eqs_calloc(ctx, 1, sizeof *ly);
+    if (!ly) return EQS_ERR_NOMEM;
+    s->impl = ly;
+    size_t nn = (size_t)c->n_user_nodes, nd = (size_t)L->dio_off[nn] + 1;
+    ly->dp = eqs_calloc(ctx, nd, sizeof *ly->dp);
+    ly->dsign = eqs_malloc(ctx, nd * sizeof *ly->dsign);
+    ly->dfix = eqs_malloc(ctx, nd * sizeof *ly->dfix);
+    ly->dvf = eqs_calloc(ctx, nd, sizeof *ly->dvf);
+    ly->lo = eqs_malloc(ctx, nn * sizeof *ly->lo);
+    ly->hi = eqs_malloc(ctx, nn * sizeof *ly->hi);
+    ly->ng = eqs_calloc(ctx, nn, sizeof *ly->ng);
+    ly->ni = eqs_calloc(ctx, nn, sizeof *ly->ni);
+    ly->partner = eqs_malloc(ctx, nn * sizeof *ly->partner);
+    ly->pg = eqs_calloc(ctx, nn, sizeof *ly->pg);
+    ly->pinj = eqs_calloc(ctx, nn, sizeof *ly->pinj);
+    ly->ppos = eqs_calloc(ctx, nn, sizeof *ly->ppos);
+    ly->lam = eqs_calloc(ctx, nn, sizeof *ly->lam);
+    if (!ly->dp || !ly->dsign || !ly->dfix || !ly->dvf || !ly->lo || !ly->hi || !ly->ng ||
+        !ly->ni || !ly->partner || !ly->pg || !ly->pinj || !ly->ppos || !ly->lam)
+        return EQS_ERR_NOMEM;
+    for (size_t i = 0; i < nn; ++i) ly->partner[i] = -1;
+    ly->gmin = s->opt.gmin;
+    ly->ideal = s->opt.diodes == EQS_DIODES_IDEAL;
+    const eqs_device *dev = eqs_device_get(EQS_EL_D);
+    for (size_t i = 0; i < nn; ++i) {
+        for (int p = L->dio_off[i]; p < L->dio_off[i + 1]; ++p) {
+            const eqs_celem *e = &c->elems[L->dio_elem[p]];
+            ly->dsign[p] = e->n[0] == (int)i ? 1 : -1;
+            ly->dfix[p] = e->n[0] == (int)i ? e->n[1] : e->n[0];
+            eqs_status st = dev->setup(ctx, c, e, s->opt.reltol, &ly->dp[p]);
+            if (st != EQS_OK) return st;
+        }
+    }
+    if (!(s->opt.bcd_tol_V > 0) || s->opt.bcd_max_sweeps < 1)
+        return EQS_ERROR(ctx, EQS_ERR_INPUT,
+                         "layered solver options out of range (bcd_tol_V > 0, max sweeps >= 1)");
+    return EQS_OK;
+}
+
+/* Fixed voltages, diode intervals and the nudge of this solve. */
+static eqs_status prepare(eqs_solver *s)
+{
+    const eqs_circuit *c = s->c;
+    const eqs_layers *L = s->layers;
+    layered *ly = s->impl;
+    const int nn = c->n_user_nodes;
+    double *v = s->v;
+    for (int i = 0; i < nn; ++i)
+        if (c->node_unknown[i] < 0) v[i] = i == 0 ? 0.0 : eqs_circuit_fixed_voltage(c, i, 1.0);
+    for (int i = 0; i < nn; ++i) {
+        ly->lo[i] = -INFINITY, ly->hi[i] = INFINITY;
+        for (int p = L->dio_off[i]; p < L->dio_off[i + 1]; ++p) {
+            ly->dvf[p] = v[ly->dfix[p]];
+            if (ly->dsign[p] > 0) { /* anode here: conducts when V > V_fix */
+                if (ly->dvf[p] < ly->hi[i]) ly->hi[i] = ly->dvf[p];
+            } else if (ly->dvf[p] > ly->lo[i]) {
+                ly->lo[i] = ly->dvf[p];
+            }
+        }
+        if (ly->ideal && ly->lo[i] > ly->hi[i])
+            return EQS_ERROR(s->ctx, EQS_ERR_INPUT,
+                             "node '%s': its ideal diodes allow no voltage (V >= %g V and "
+                             "V <= %g V)",
+                             c->node_names[i], ly->lo[i], ly->hi[i]);
+        ly->ng[i] = ly->ni[i] = 0;
+        ly->partner[i] = -1;
+    }
+    const eqs_nudge *nu = &s->nudge;
+    for (int k = 0; k < nu->n; ++k) {
+        ly->ng[nu->node[k]] += nu->g[k];
+        ly->ni[nu->node[k]] += nu->inj[k];
+    }
+    for (int k = 0; k < nu->np; ++k) {
+        int p = nu->pos[k], q = nu->neg[k];
+        int fp = c->node_unknown[p] < 0, fq = c->node_unknown[q] < 0;
+        double g = nu->pg[k], inj = nu->pinj[k];
+        if (fq) { /* KCL p gains g (Vp - Vq) - inj */
+            ly->ng[p] += g, ly->ni[p] += g * v[q] + inj;
+        } else if (fp) { /* KCL q gains g (Vq - Vp) + inj */
+            ly->ng[q] += g, ly->ni[q] += g * v[p] - inj;
+        } else {
+            if (L->layer_of[p] != L->layer_of[q] || L->dio_off[p + 1] > L->dio_off[p] ||
+                L->dio_off[q + 1] > L->dio_off[q])
+                return EQS_ERROR(s->ctx, EQS_ERR_UNSUPPORTED,
+                                 "layered solver: nudged pair '%s' '%s' must be two nodes of "
+                                 "one layer without diodes",
+                                 c->node_names[p], c->node_names[q]);
+            ly->partner[p] = q, ly->partner[q] = p;
+            ly->ppos[p] = 1, ly->ppos[q] = 0;
+            ly->pg[p] = ly->pg[q] = g;
+            ly->pinj[p] = ly->pinj[q] = inj;
+        }
+    }
+    return EQS_OK;
+}
+
+/* One sweep (odd layers, then even layers); largest update (V). */
+static double sweep(eqs_solver *s)
+{
+    const eqs_layers *L = s->layers;
+    layered *ly = s->impl;
+    double *v = s->v, maxd = 0;
+    for (int parity = 1; parity >= 0; --parity) {
+        for (int l = 1; l < L->n_layers; ++l) {
+            if ((l & 1) != parity) continue;
+            for (int q = L->off[l]; q < L->off[l + 1]; ++q) {
+                int i = L->node[q];
+                int k = ly->partner[i];
+                double S, r, vn;
+                if (k >= 0) {
+                    if (!ly->ppos[i]) continue; /* solved with its positive node */
+                    double S2, r2;
+                    node_sums(s, v, i, &S, &r);
+                    node_sums(s, v, k, &S2, &r2);
+                    double g = ly->pg[i], inj = ly->pinj[i];
+                    double a = S + g, b = S2 + g, det = a * b - g * g;
+                    double vp = (b * (r + inj) + g * (r2 - inj)) / det;
+                    double vq = (g * (r + inj) + a * (r2 - inj)) / det;
+                    double d1 = fabs(vp - v[i]), d2 = fabs(vq - v[k]);
+                    if (d1 > maxd) maxd = d1;
+                    if (d2 > maxd) maxd = d2;
+                    v[i] = vp, v[k] = vq;
+                    continue;
+                }
+                node_sums(s, v, i, &S, &r);
+                vn = node_solve(L, ly, i, S + ly->ng[i], r + ly->ni[i], v[i]);
+                double d = fabs(vn - v[i]);
+                if (!(d <= maxd)) maxd = d; /* NaN propagates */
+                v[i] = vn;
+            }
+        }
+    }
+    return maxd;
+}
+
+/* KCL residual (A) of free user node i at v (nudge included); ideal diodes:
+ * the conductance times the distance to the node's exact minimiser. */
+static eqs_status node_kcl(const eqs_solver *s, int i, double vi, double *f, double *df)
+{
+    const layered *ly = s->impl;
+    double S, r;
+    node_sums(s, s->v, i, &S, &r);
+    S += ly->ng[i], r += ly->ni[i];
+    int k = ly->partner[i];
+    if (k >= 0) {
+        double g = ly->pg[i], inj = ly->pinj[i];
+        double sg = ly->ppos[i] ? 1.0 : -1.0;
+        S += g;
+        r += g * s->v[k] + sg * inj;
+    }
+    if (ly->ideal) {
+        double vs = r / S;
+        if (vs < ly->lo[i]) vs = ly->lo[i];
+        if (vs > ly->hi[i]) vs = ly->hi[i];
+        *f = S * (vi - vs);
+        *df = S;
+    } else {
+        double cur, g;
+        diode_currents(s->layers, ly, i, vi, &cur, &g);
+        *f = S * vi - r + cur;
+        *df = S + g;
+    }
+    return EQS_OK;
+}
+
+static eqs_status ly_solve(eqs_solver *s, eqs_solve_mode mode, eqs_solve_info *info)
+{
+    const eqs_circuit *c = s->c;
+    const eqs_layers *L = s->layers;
+    layered *ly = s->impl;
+    double t0 = eqs_now_s();
+    eqs_status st = prepare(s);
+    if (st != EQS_OK) return st;
+    if (mode == EQS_SOLVE_COLD)
+        for (int q = L->off[1]; q < L->off[L->n_layers]; ++q) s->v[L->node[q]] = 0.0;
+    int n = 0;
+    double d = INFINITY;
+    while (n < s->opt.bcd_max_sweeps) {
+        d = sweep(s);
+        n++;
+        if (d <= s->opt.bcd_tol_V) break;
+    }
+    double res = 0;
+    for (int q = L->off[1]; q < L->off[L->n_layers]; ++q) {
+        double f, df;
+        node_kcl(s, L->node[q], s->v[L->node[q]], &f, &df);
+        if (!(fabs(f) <= res)) res = fabs(f);
+    }
+    info->iterations = n;
+    info->residual_A = res;
+    info->max_update_V = d;
+    info->backend = ly->ideal ? "layered-ideal" : "layered";
+    ly->phase_s += eqs_now_s() - t0;
+    ly->sweeps += n;
+    ly->phases++;
+    if (!(d <= s->opt.bcd_tol_V))
+        return EQS_ERROR(s->ctx, EQS_ERR_NOCONV,
+                         "layered solver: no convergence after %d sweeps (last update %g V, "
+                         "tolerance %g V)",
+                         n, d, s->opt.bcd_tol_V);
+    (void)c;
+    return EQS_OK;
+}
+
+/* Adjoint: J^T lambda = b with J the KCL Jacobian without nudge: the
+ * weighted Laplacian plus diode conductances (Shockley); with ideal diodes
+ * a node held at a bound by its diode has lambda = 0 (its row is the
+ * constraint) and the others form a symmetric positive definite system.
+ * Solved by the same odd/even block sweeps (exact per node). */
+static eqs_status ly_adjoint(eqs_solver *s, const double *b, double *lambda)
+{
+    const eqs_circuit *c = s->c;
+    const eqs_layers *L = s->layers;
+    layered *ly = s->impl;
+    const eqs_celem *el = c->elems;
+    const int nn = c->n_user_nodes;
+    double *v = s->v, *lam = ly->lam;
+    for (int i = 0; i < nn; ++i) lam[i] = 0.0;
+    int it;
+    for (it = 0; it < LY_ADJ_MAXSWEEPS; ++it) {
+        double maxd = 0, maxl = 0;
+        for (int parity = 1; parity >= 0; --parity) {
+            for (int l = 1; l < L->n_layers; ++l) {
+                if ((l & 1) != parity) continue;
+                for (int q = L->off[l]; q < L->off[l + 1]; ++q) {
+                    int i = L->node[q];
+                    double S = 0, r = 0, rv = 0;
+                    for (int p = L->adj_off[i]; p < L->adj_off[i + 1]; ++p) {
+                        double G = el[L->adj_elem[p]].value;
+                        S += G;
+                        r += G * lam[L->adj_node[p]];
+                        rv += G * v[L->adj_node[p]];
+                    }
+                    double nl;
+                    if (ly->ideal) {
+                        double vs = rv / S;
+                        int held = (v[i] <= ly->lo[i] && vs < ly->lo[i]) ||
+                                   (v[i] >= ly->hi[i] && vs > ly->hi[i]);
+                        nl = held ? 0.0 : (b[i] + r) / S;
+                    } else {
+                        double cur, g;
+                        diode_currents(L, ly, i, v[i], &cur, &g);
+                        nl = (b[i] + r) / (S + g);
+                    }
+                    double d = fabs(nl - lam[i]);
+                    if (d > maxd) maxd = d;
+                    if (fabs(nl) > maxl) maxl = fabs(nl);
+                    lam[i] = nl;
+                }
+            }
+        }
+        if (!isfinite(maxd)) break;
+        if (maxd <= LY_ADJ_RELTOL * maxl || maxl == 0) break;
+    }
+    if (it >= LY_ADJ_MAXSWEEPS || !isfinite(lam[L->node[L->off[1]]]))
+        return EQS_ERROR(s->ctx, EQS_ERR_NOCONV, "layered adjoint: no convergence");
+    for (int i = 0; i < nn; ++i) lambda[i] = c->node_unknown[i] < 0 ? 0.0 : lam[i];
+    return EQS_OK;
+}
+
+/* ---- batched training -------------------------------------------------- */
+
+/* Products below this many multiply-adds run on one BLAS thread: the
+ * hidden<->output products (e.g. 32 x 1024 x 10) cost less than waking
+ * and synchronising the second thread. */
+#define LY_SERIAL_MNK 4000000.0
+
+#define REAL double
+#define B_(x) x##_d
+#define GEMM cblas_dgemm
+#include "layered_batch.inc"
+#undef REAL
+#undef B_
+#undef GEMM
+#define REAL float
+#define B_(x) x##_f
+#define GEMM cblas_sgemm
+#include "layered_batch.inc"
+#undef REAL
+#undef B_
+#undef GEMM
+
+/* Dispatch to the precision chosen at setup (eqs_solver_options.single). */
+static void batch_release(eqs_ctx *ctx, layered *ly)
+{
+    if (!ly->bt) return;
+    if (ly->single) batch_free_f(ctx, ly->bt);
+    else batch_free_d(ctx, ly->bt);
+    ly->bt = NULL;
+}
+
+static eqs_status bt_setup(eqs_solver *s, const eqs_batch_setup *bs)
+{
+    layered *ly = s->impl;
+    batch_release(s->ctx, ly);
+    ly->single = s->opt.single != 0;
+    return ly->single ? setup_f(s, bs) : setup_d(s, bs);
+}
+
+static void bt_load(eqs_solver *s, int b, const double *u, const double *y)
+{
+    if (((layered *)s->impl)->single) load_f(s, b, u, y);
+    else load_d(s, b, u, y);
+}
+
+static eqs_status bt_free_phase(eqs_solver *s, int nb, double *out)
+{
+    return ((layered *)s->impl)->single ? free_phase_f(s, nb, out) : free_phase_d(s, nb, out);
+}
+
+static eqs_status bt_train(eqs_solver *s, int nb, double lr_scale)
+{
+    return ((layered *)s->impl)->single ? train_f(s, nb, lr_scale) : train_d(s, nb, lr_scale);
+}
+
+static eqs_status bt_sync(eqs_solver *s)
+{
+    layered *ly = s->impl;
+    if (!ly->bt) return EQS_OK;
+    return ly->single ? sync_f(s) : sync_d(s);
+}
+
+static eqs_status bt_pull(eqs_solver *s, const double *mom)
+{
+    return ((layered *)s->impl)->single ? pull_f(s, mom) : pull_d(s, mom);
+}
+
+static void bt_momentum(const eqs_solver *s, double *mom)
+{
+    if (((const layered *)s->impl)->single) momentum_f(s, mom);
+    else momentum_d(s, mom);
+}
+
+static void ly_destroy(eqs_solver *s)
+{
+    layered *ly = s->impl;
+    if (!ly) return;
+    eqs_ctx *ctx = s->ctx;
+    if (ly->bt) {
+        (void)bt_sync(s); /* the circuit keeps the trained values */
+        if (s->c->param_sync_arg == s) s->c->param_sync = NULL, s->c->param_sync_arg = NULL;
+    }
+    batch_release(ctx, ly);
+    eqs_free(ctx, ly->dp);
+    eqs_free(ctx, ly->dsign);
+    eqs_free(ctx, ly->dfix);
+    eqs_free(ctx, ly->dvf);
+    eqs_free(ctx, ly->lo);
+    eqs_free(ctx, ly->hi);
+    eqs_free(ctx, ly->ng);
+    eqs_free(ctx, ly->ni);
+    eqs_free(ctx, ly->partner);
+    eqs_free(ctx, ly->pg);
+    eqs_free(ctx, ly->pinj);
+    eqs_free(ctx, ly->ppos);
+    eqs_free(ctx, ly->lam);
+    eqs_free(ctx, ly);
+    s->impl = NULL;
+}
+
+static const eqs_batch_ops layered_batch = {
+    .setup = bt_setup,
+    .load = bt_load,
+    .free_phase = bt_free_phase,
+    .train = bt_train,
+    .sync = bt_sync,
+    .pull = bt_pull,
+    .momentum = bt_momentum,
+};
+
+const eqs_backend_ops eqs_backend_layered = {
+    .name = "layered",
+    .create = ly_create,
+    .solve = ly_solve,
+    .destroy = ly_destroy,
+    .adjoint = ly_adjoint,
+    .batch = &layered_batch,
+};
+
+void eqs_solver_layered_stats(const eqs_solver *s, double *phase_s, double *sweeps)
+{
+    *phase_s = 0, *sweeps = 0;
+    if (!s || s->ops != &eqs_backend_layered || !s->impl) return;
+    const layered *ly = s->impl;
+    if (ly->phases == 0) return;
+    *phase_s = ly->phase_s / (double)ly->phases;
+    *sweeps = ly->sweeps / (double)ly->phases;
+}
+
+eqs_status eqs_layered_floor(eqs_ctx *ctx, int n_in, int n_hidden, int batch, double seconds,
+                             double *samples_per_s)
+{
+    *samples_per_s = 0;
+    if (n_in < 1 || n_hidden < 1 || batch < 1)
+        return EQS_ERROR(ctx, EQS_ERR_INPUT, "floor: sizes must be positive");
+    size_t B = (size_t)batch, n0 = (size_t)n_in, n1 = (size_t)n_hidden;
+    double *X = eqs_malloc(ctx, B * n0 * sizeof *X), *W = eqs_malloc(ctx, n0 * n1 * sizeof *W);
+    double *P = eqs_malloc(ctx, B * n1 * sizeof *P), *M = eqs_calloc(ctx, n0 * n1, sizeof *M);
+    eqs_status st = EQS_OK;
+    if (!X || !W || !P || !M) {
+        st = EQS_ERR_NOMEM;
+        goto done;
+    }
+    for (size_t i = 0; i < B * n0; ++i) X[i] = (double)(i % 255) / 255.0;
+    for (size_t i = 0; i < n0 * n1; ++i) W[i] = 1e-6 * (double)(1 + i % 97);
+    openblas_set_num_threads(LY_BLAS_THREADS);
+    long reps = 0;
+    double t0 = eqs_now_s(), t = t0;
+    do {
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, batch, n_hidden, n_in, 1.0, X,
+                    n_in, W, n_hidden, 0.0, P, n_hidden);
+        cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, n_in, n_hidden, batch, -1e-3, X,
+                    n_in, P, n_hidden, 0.9, M, n_hidden);
+        reps++;
+        t = eqs_now_s();
+    } while (t - t0 < seconds);
+    *samples_per_s = (double)reps * (double)batch / (t - t0);
+done:
+    eqs_free(ctx, X);
+    eqs_free(ctx, W);
+    eqs_free(ctx, P);
+    eqs_free(ctx, M);
+    return st;
+}

@@ -1,0 +1,677 @@
+/* test_layered.c: layered networks (src/circuit/layers.c) and the layered
+ * solver (src/solver/layered.c), single-sample and batched training.
+ *
+ * Independent references: the Newton solver (Shockley diodes), KCL and the
+ * diode constraints evaluated here from the element values (ideal diodes),
+ * the adjoint gradient, the per-sample EqProp path with the element-wise
+ * formula of grad.c (batched update), the context's allocation counter and
+ * an uninterrupted run (bit-identical resume). */
+#define _POSIX_C_SOURCE 200809L
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "eqprop/eqprop.h"
+#include "testutil.h"
+
+/* A generated DRN compiled (netlist text kept for the caller to free). */
+typedef struct {
+    eqs_ctx *ctx;
+    char *text;
+    eqs_netlist *nl;
+    eqs_circuit *c;
+} net;
+
+static void net_open_text(net *n, const char *text)
+{
+    memset(n, 0, sizeof *n);
+    n->ctx = tu_ctx();
+    n->text = strdup(text);
+    eqs_status st = eqs_netlist_read_string(n->ctx, n->text, "test.cir", &n->nl);
+    if (st == EQS_OK) st = eqs_circuit_create(n->ctx, n->nl, &n->c);
+    ck_assert_msg(st == EQS_OK, "%s", eqs_ctx_error(n->ctx));
+}
+
+static void net_open_drn(net *n, const int *layers, int nl, uint64_t seed, double gain, int bias,
+                         int pairs)
+{
+    eqs_ctx *ctx = tu_ctx();
+    eqs_drn_spec sp;
+    eqs_drn_spec_defaults(&sp);
+    sp.layers = layers;
+    sp.n_layers = nl;
+    sp.seed = seed;
+    sp.gain = gain;
+    sp.bias = bias;
+    sp.bias_V = bias ? 0.3 : 0.0;
+    sp.output_pairs = pairs;
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    ck_assert_int_eq(eqs_gen_drn(ctx, &sp, f), EQS_OK);
+    fclose(f);
+    eqs_ctx_free(&ctx);
+    net_open_text(n, buf);
+    free(buf);
+}
+
+static void net_close(net *n)
+{
+    eqs_circuit_free(&n->c);
+    eqs_netlist_free(&n->nl);
+    eqs_ctx_free(&n->ctx);
+    free(n->text);
+}
+
+static eqs_layers *detect(const net *n, char *why, size_t len)
+{
+    eqs_layers *L = NULL;
+    ck_assert_int_eq(eqs_layers_detect(n->ctx, n->c, &L, why, len), EQS_OK);
+    return L;
+}
+
+/* Generated DRNs: 1 and 2 hidden layers, bias sources, output pairs. */
+START_TEST(test_detect_generated)
+{
+    const int a[3] = {3, 5, 2}, b[4] = {4, 6, 5, 3};
+    struct {
+        const int *l;
+        int n, bias, pairs;
+    } cases[4] = {{a, 3, 0, 0}, {b, 4, 0, 0}, {b, 4, 1, 0}, {a, 3, 1, 1}};
+    for (int t = 0; t < 4; ++t) {
+        net n;
+        net_open_drn(&n, cases[t].l, cases[t].n, 7, 2.0, cases[t].bias, cases[t].pairs);
+        char why[256];
+        eqs_layers *L = detect(&n, why, sizeof why);
+        ck_assert_msg(L != NULL, "case %d: %s", t, why);
+        ck_assert_int_eq(L->n_layers, cases[t].n);
+        /* layer 0: the 2 n0 input nodes; hidden sizes; outputs (x2 with pairs) */
+        ck_assert_int_eq(L->off[1] - L->off[0], 2 * cases[t].l[0]);
+        for (int l = 1; l < cases[t].n; ++l) {
+            int want = cases[t].l[l] * ((l == cases[t].n - 1 && cases[t].pairs) ? 2 : 1);
+            ck_assert_int_eq(L->off[l + 1] - L->off[l], want);
+        }
+        ck_assert_int_eq(L->dense, 1);
+        ck_assert_int_eq(eqs_circuit_is_layered(n.c, NULL, 0), 1);
+        eqs_layers_free(n.ctx, &L);
+        net_close(&n);
+    }
+}
+END_TEST
+
+/* A hand-written 2-2-2-1 network, its lines in two different orders: the
+ * same layers (node by node). */
+static const char *hand_a =
+    "* hand layered\n"
+    "vb b 0 dc 0.2\n"
+    "r5 h2a o 2k\n"
+    "r1 in1 h1a 1k\n"
+    "d2 h1b b dm\n"
+    "r6 h2b o 3k\n"
+    "r2 in2 h1a 2k\n"
+    "r3 h1a h2a 1.5k\n"
+    "vin1 in1 0 dc 1\n"
+    "r4 h1b h2b 1k\n"
+    "r7 in1 h1b 4k\n"
+    "d1 0 h1a dm\n"
+    "vin2 in2 0 dc -1\n"
+    "r8 h1b h2a 5k\n"
+    "r9 h1a h2b 6k\n"
+    ".model dm D(is=1e-14)\n"
+    ".input vin1 vin2\n.output o\n.end\n";
+static const char *hand_b =
+    "* hand layered, shuffled\n"
+    "r9 h1a h2b 6k\n"
+    "r8 h1b h2a 5k\n"
+    "r6 h2b o 3k\n"
+    "r5 h2a o 2k\n"
+    "vin2 in2 0 dc -1\n"
+    "r4 h1b h2b 1k\n"
+    "d1 0 h1a dm\n"
+    "r3 h1a h2a 1.5k\n"
+    "r2 in2 h1a 2k\n"
+    "vb b 0 dc 0.2\n"
+    "r7 in1 h1b 4k\n"
+    "d2 h1b b dm\n"
+    "r1 in1 h1a 1k\n"
+    "vin1 in1 0 dc 1\n"
+    ".model dm D(is=1e-14)\n"
+    ".input vin1 vin2\n.output o\n.end\n";
+
+START_TEST(test_detect_hand_shuffled)
+{
+    net a, b;
+    net_open_text(&a, hand_a);
+    net_open_text(&b, hand_b);
+    char why[256];
+    eqs_layers *La = detect(&a, why, sizeof why), *Lb = detect(&b, why, sizeof why);
+    ck_assert_msg(La && Lb, "%s", why);
+    ck_assert_int_eq(La->n_layers, 4);
+    ck_assert_int_eq(Lb->n_layers, 4);
+    const char *names[6] = {"in1", "h1a", "h1b", "h2a", "h2b", "o"};
+    const int want[6] = {0, 1, 1, 2, 2, 3};
+    for (int k = 0; k < 6; ++k) {
+        int na = eqs_circuit_node_find(a.c, names[k]), nb = eqs_circuit_node_find(b.c, names[k]);
+        ck_assert_int_eq(La->layer_of[na], want[k]);
+        ck_assert_int_eq(Lb->layer_of[nb], want[k]);
+    }
+    ck_assert_int_eq(La->dense, 0); /* in2 -- h1b is missing */
+    eqs_layers_free(a.ctx, &La);
+    eqs_layers_free(b.ctx, &Lb);
+    /* the two orders solve to the same voltages (layered vs layered) */
+    eqs_solver *sa = NULL, *sb = NULL;
+    ck_assert_int_eq(eqs_solver_create(a.ctx, a.c, EQS_BACKEND_AUTO, NULL, &sa), EQS_OK);
+    ck_assert_int_eq(eqs_solver_create(b.ctx, b.c, EQS_BACKEND_AUTO, NULL, &sb), EQS_OK);
+    ck_assert_int_eq(eqs_solver_backend(sa), EQS_BACKEND_LAYERED);
+    ck_assert_int_eq(eqs_solver_solve(sa, EQS_SOLVE_COLD, NULL), EQS_OK);
+    ck_assert_int_eq(eqs_solver_solve(sb, EQS_SOLVE_COLD, NULL), EQS_OK);
+    for (int k = 0; k < 6; ++k) {
+        double va = eqs_solver_voltages(sa)[eqs_circuit_node_find(a.c, names[k])];
+        double vb = eqs_solver_voltages(sb)[eqs_circuit_node_find(b.c, names[k])];
+        ck_assert_double_eq_tol(va, vb, 1e-9);
+    }
+    eqs_solver_free(&sa);
+    eqs_solver_free(&sb);
+    net_close(&a);
+    net_close(&b);
+}
+END_TEST
+
+/* Not layered, with the reason; auto falls back to Newton, layered refuses. */
+START_TEST(test_detect_rejections)
+{
+    struct {
+        const char *file, *reason;
+    } nets[3] = {
+        {"netlists/amplifier.cir", "controlled source 'eamp'"},
+        {"netlists/clipper.cir", "series resistance"},
+        {"netlists/layered.cir", "must join consecutive layers"},
+    };
+    for (int t = 0; t < 3; ++t) {
+        eqs_ctx *ctx = tu_ctx();
+        eqs_netlist *nl = NULL;
+        eqs_circuit *c = NULL;
+        ck_assert_int_eq(eqs_netlist_read(ctx, tu_path(nets[t].file), &nl), EQS_OK);
+        ck_assert_int_eq(eqs_circuit_create(ctx, nl, &c), EQS_OK);
+        char why[512];
+        ck_assert_int_eq(eqs_circuit_is_layered(c, why, sizeof why), 0);
+        ck_assert_msg(strstr(why, nets[t].reason), "%s: %s", nets[t].file, why);
+        eqs_solver *s = NULL;
+        ck_assert_int_eq(eqs_solver_create(ctx, c, EQS_BACKEND_AUTO, NULL, &s), EQS_OK);
+        ck_assert_int_eq(eqs_solver_backend(s), EQS_BACKEND_NEWTON);
+        eqs_solver_free(&s);
+        ck_assert_int_eq(eqs_solver_create(ctx, c, EQS_BACKEND_LAYERED, NULL, &s), EQS_ERR_INPUT);
+        ck_assert_ptr_nonnull(strstr(eqs_ctx_error(ctx), nets[t].reason));
+        eqs_circuit_free(&c);
+        eqs_netlist_free(&nl);
+        eqs_ctx_free(&ctx);
+    }
+    /* current source, floating source */
+    const char *texts[2] = {
+        "* i\nv1 a 0 dc 1\nr1 a b 1k\nr2 b c 1k\ni1 0 b dc 1m\n.end\n",
+        "* float\nv1 a 0 dc 1\nr1 a b 1k\nv2 b c dc 1\nr2 c 0 1k\n.end\n",
+    };
+    const char *reasons[2] = {"current source 'i1'", "voltage source 'v2' is floating"};
+    for (int t = 0; t < 2; ++t) {
+        net n;
+        net_open_text(&n, texts[t]);
+        char why[512];
+        ck_assert_int_eq(eqs_circuit_is_layered(n.c, why, sizeof why), 0);
+        ck_assert_msg(strstr(why, reasons[t]), "%s", why);
+        net_close(&n);
+    }
+}
+END_TEST
+
+static double max_diff(const double *a, const double *b, int n)
+{
+    double m = 0;
+    for (int i = 0; i < n; ++i) m = fmax(m, fabs(a[i] - b[i]));
+    return m;
+}
+
+/* Shockley diodes: layered and Newton agree within 1e-9 V on every node,
+ * free and nudged (single-ended and pair nudges). */
+START_TEST(test_shockley_matches_newton)
+{
+    const int a[3] = {6, 9, 3}, b[4] = {5, 7, 6, 3};
+    struct {
+        const int *l;
+        int n, bias, pairs;
+        double gain;
+    } cases[4] = {{a, 3, 0, 0, 2.0}, {b, 4, 0, 0, 3.0}, {b, 4, 1, 0, 5.0}, {a, 3, 0, 1, 4.0}};
+    for (int t = 0; t < 4; ++t) {
+        net n;
+        net_open_drn(&n, cases[t].l, cases[t].n, 11 + t, cases[t].gain, cases[t].bias,
+                     cases[t].pairs);
+        eqs_solver_options o;
+        eqs_solver_options_defaults(&o);
+        o.reltol = 1e-13, o.vntol = 1e-13, o.abstol = 1e-17;
+        o.bcd_tol_V = 1e-13;
+        eqs_solver *sn = NULL, *sl = NULL;
+        ck_assert_int_eq(eqs_solver_create(n.ctx, n.c, EQS_BACKEND_NEWTON, &o, &sn), EQS_OK);
+        ck_assert_int_eq(eqs_solver_create(n.ctx, n.c, EQS_BACKEND_LAYERED, &o, &sl), EQS_OK);
+        int nn = eqs_circuit_node_count(n.c);
+        int no = eqs_circuit_output_count(n.c);
+        int pos[8], neg[8];
+        double g[8], inj[8];
+        for (int k = 0; k < no; ++k) {
+            pos[k] = eqs_circuit_output_node(n.c, k);
+            neg[k] = eqs_circuit_output_neg(n.c, k);
+            g[k] = 3e-5;
+            inj[k] = 3e-5 * (k == 0 ? 0.5 : -0.1);
+        }
+        for (int phase = 0; phase < 3; ++phase) {
+            if (phase > 0) {
+                double sg = phase == 1 ? 1.0 : -1.0;
+                for (int k = 0; k < no; ++k) g[k] = sg * fabs(g[k]), inj[k] = sg * fabs(inj[k]);
+                for (eqs_solver *s = sn; s; s = s == sn ? sl : NULL) {
+                    if (cases[t].pairs)
+                        ck_assert_int_eq(eqs_solver_set_nudge_pairs(s, no, pos, neg, g, inj),
+                                         EQS_OK);
+                    else ck_assert_int_eq(eqs_solver_set_nudge(s, no, pos, g, inj), EQS_OK);
+                }
+            }
+            eqs_solve_mode m = phase == 0 ? EQS_SOLVE_COLD : EQS_SOLVE_WARM;
+            ck_assert_msg(eqs_solver_solve(sn, m, NULL) == EQS_OK, "%s", eqs_ctx_error(n.ctx));
+            ck_assert_msg(eqs_solver_solve(sl, m, NULL) == EQS_OK, "%s", eqs_ctx_error(n.ctx));
+            double d = max_diff(eqs_solver_voltages(sn), eqs_solver_voltages(sl), nn);
+            ck_assert_msg(d <= 1e-9, "case %d phase %d: max |dV| = %g V", t, phase, d);
+        }
+        eqs_solver_free(&sn);
+        eqs_solver_free(&sl);
+        net_close(&n);
+    }
+}
+END_TEST
+
+/* Ideal diodes: KCL at every node without an active diode, the diode
+ * intervals everywhere and the conduction direction of the active diodes,
+ * evaluated here from the element values; EqProp vs adjoint. */
+START_TEST(test_ideal_kcl_and_gradient)
+{
+    const int b[4] = {5, 8, 6, 3};
+    for (int bias = 0; bias < 2; ++bias) {
+        net n;
+        net_open_drn(&n, b, 4, 21 + bias, 4.0, bias, 0);
+        eqs_solver_options o;
+        eqs_solver_options_defaults(&o);
+        o.diodes = EQS_DIODES_IDEAL;
+        o.bcd_tol_V = 1e-13;
+        eqs_solver *s = NULL;
+        ck_assert_int_eq(eqs_solver_create(n.ctx, n.c, EQS_BACKEND_AUTO, &o, &s), EQS_OK);
+        ck_assert_int_eq(eqs_solver_backend(s), EQS_BACKEND_LAYERED);
+        ck_assert_int_eq(eqs_solver_solve(s, EQS_SOLVE_COLD, NULL), EQS_OK);
+        const double *v = eqs_solver_voltages(s);
+        const eqs_circuit *c = n.c;
+        int nn = c->n_user_nodes, active = 0;
+        double *kcl = calloc((size_t)nn, sizeof *kcl), *gs = calloc((size_t)nn, sizeof *gs);
+        for (int e = 0; e < c->n_elems; ++e) {
+            const eqs_celem *el = &c->elems[e];
+            if (el->kind != EQS_EL_R) continue;
+            double i = el->value * (v[el->n[0]] - v[el->n[1]]);
+            kcl[el->n[0]] += i, kcl[el->n[1]] -= i;
+            gs[el->n[0]] += el->value, gs[el->n[1]] += el->value;
+        }
+        for (int i = 1; i < nn; ++i) {
+            if (c->node_unknown[i] < 0) continue;
+            int on = 0;
+            for (int e = 0; e < c->n_elems; ++e) {
+                const eqs_celem *el = &c->elems[e];
+                if (el->kind != EQS_EL_D) continue;
+                if (el->n[0] == i) { /* anode here: V <= V(cathode); current leaves */
+                    double vc = v[el->n[1]];
+                    ck_assert(v[i] <= vc + 1e-12);
+                    if (fabs(v[i] - vc) <= 1e-12) on = 1, ck_assert(kcl[i] <= 1e-12 * gs[i]);
+                } else if (el->n[1] == i) {
+                    double va = v[el->n[0]];
+                    ck_assert(v[i] >= va - 1e-12);
+                    if (fabs(v[i] - va) <= 1e-12) on = 1, ck_assert(kcl[i] >= -1e-12 * gs[i]);
+                }
+            }
+            active += on;
+            if (!on)
+                ck_assert_msg(fabs(kcl[i]) <= 1e-11 * gs[i], "node %s: KCL %g A",
+                              c->node_names[i], kcl[i]);
+        }
+        ck_assert_int_gt(active, 0); /* the constraints matter in this test */
+        free(kcl);
+        free(gs);
+
+        /* EqProp centered (small beta) vs the adjoint gradient */
+        eqs_eqprop *ep = NULL;
+        ck_assert_int_eq(eqs_eqprop_create(n.ctx, s, &ep), EQS_OK);
+        double y[3] = {0.5, 0.0, 0.2};
+        ck_assert_int_eq(eqs_eqprop_set_targets(ep, y), EQS_OK);
+        int np = eqs_circuit_param_count(n.c);
+        double *ga = calloc((size_t)np, sizeof *ga), *ge = calloc((size_t)np, sizeof *ge);
+        eqs_grad_options go;
+        eqs_grad_options_defaults(&go);
+        ck_assert_int_eq(eqs_eqprop_free_phase(ep, EQS_SOLVE_COLD, NULL), EQS_OK);
+        go.method = EQS_GRAD_ADJOINT;
+        ck_assert_msg(eqs_eqprop_gradient(ep, &go, ga) == EQS_OK, "%s", eqs_ctx_error(n.ctx));
+        go.method = EQS_GRAD_CENTERED;
+        ck_assert_int_eq(eqs_eqprop_gradient(ep, &go, ge), EQS_OK);
+        double dot = 0, na = 0, ne = 0;
+        for (int k = 0; k < np; ++k) dot += ga[k] * ge[k], na += ga[k] * ga[k], ne += ge[k] * ge[k];
+        double cosine = dot / sqrt(na * ne);
+        ck_assert_msg(cosine >= 0.9999, "cosine %.9f", cosine);
+        free(ga);
+        free(ge);
+        eqs_eqprop_free(&ep);
+        eqs_solver_free(&s);
+        net_close(&n);
+    }
+}
+END_TEST
+
+/* ---- batched trainer ---- */
+
+static const char *drn_xml(const char *layers, int features, int classes, int train, int test,
+                           int batch, double momentum, int seed, const char *diodes)
+{
+    static char buf[8192];
+    snprintf(buf, sizeof buf,
+             "<?xml version=\"1.0\"?>\n"
+             "<experiment version=\"1\">\n"
+             "  <network><drn layers=\"%s\" g_init_min_S=\"1e-6\" g_init_max_S=\"1e-4\"/>"
+             "</network>\n"
+             "  <dataset classes=\"%d\"><synthetic task=\"blobs\" train_size=\"%d\" "
+             "test_size=\"%d\" features=\"%d\"/></dataset>\n"
+             "  <input gain_V=\"4\" encoding=\"pair\"/>\n"
+             "  <targets on_V=\"0.5\" off_V=\"0\"/>\n"
+             "  <algorithm method=\"centered\" beta=\"1e-5\"/>\n"
+             "  <learning momentum=\"%.17g\"><rate elements=\"r1_*\" value=\"3e-7\"/>"
+             "<rate elements=\"r*\" value=\"1e-7\"/></learning>\n"
+             "  <training epochs=\"3\" batch=\"%d\" seed=\"%d\"/>\n"
+             "  <conductance g_min_S=\"1e-7\" g_max_S=\"1e-3\"/>\n"
+             "  <solver backend=\"layered\" diodes=\"%s\"/>\n"
+             "  <output dir=\"/nonexistent\"/>\n"
+             "</experiment>\n",
+             layers, classes, train, test, features, momentum, batch, seed, diodes);
+    return tu_write_temp(buf, ".xml");
+}
+
+typedef tu_job job;
+#define job_open tu_job_open
+#define job_close tu_job_close
+#define conductances tu_conductances
+
+/* Criterion 4 (locality) on the batched path: one batched step (no
+ * momentum) equals G - rate * mean_b dL/dG with dL/dG from the per-sample
+ * phases (single-sample layered solves) and the element-wise formula of
+ * grad.c, sample by sample, for 1 and 2 hidden layers and both diode
+ * models. */
+START_TEST(test_batched_update_is_local)
+{
+    const char *layers[2] = {"4 7 3", "4 6 5 3"};
+    const char *diodes[2] = {"ideal", "shockley"};
+    for (int t = 0; t < 4; ++t) {
+        const char *xml = drn_xml(layers[t % 2], 4, 3, 12, 0, 5, 0.0, 4 + t, diodes[t / 2]);
+        job j, r;
+        job_open(&j, xml, 1);
+        ck_assert_int_eq(eqs_trainer_batched(j.tr), 1);
+        int np = eqs_circuit_param_count(j.c);
+        double *g0 = conductances(j.c);
+        ck_assert_int_eq(eqs_trainer_step(j.tr), EQS_OK);
+        ck_assert_int_eq(eqs_trainer_sync(j.tr), EQS_OK);
+        double *g1 = conductances(j.c);
+
+        job_open(&r, xml, 0);
+        eqs_ctx_seed(r.ctx, (uint64_t)(4 + t));
+        size_t order[12];
+        eqs_shuffle_identity(order, 12);
+        eqs_shuffle(r.ctx, order, 12);
+        eqs_trainer_options to;
+        eqs_trainer_options_defaults(&to);
+        to.solver.diodes = t / 2 ? EQS_DIODES_SHOCKLEY : EQS_DIODES_IDEAL;
+        eqs_solver *s = NULL;
+        eqs_eqprop *ep = NULL;
+        ck_assert_int_eq(eqs_solver_create(r.ctx, r.c, EQS_BACKEND_LAYERED, &to.solver, &s),
+                         EQS_OK);
+        ck_assert_int_eq(eqs_eqprop_create(r.ctx, s, &ep), EQS_OK);
+        double *grad = calloc((size_t)np, sizeof *grad), *acc = calloc((size_t)np, sizeof *acc);
+        eqs_grad_options go;
+        eqs_grad_options_defaults(&go);
+        go.beta_S = 1e-5;
+        for (int b = 0; b < 5; ++b) {
+            const double *x = eqs_dataset_features(r.train, order[b]);
+            int label = eqs_dataset_label(r.train, order[b]);
+            for (int f = 0; f < 4; ++f) {
+                ck_assert_int_eq(eqs_circuit_input_set(r.c, 2 * f, 4 * x[f]), EQS_OK);
+                ck_assert_int_eq(eqs_circuit_input_set(r.c, 2 * f + 1, -4 * x[f]), EQS_OK);
+            }
+            double y[3] = {0, 0, 0};
+            y[label] = 0.5;
+            ck_assert_int_eq(eqs_eqprop_set_targets(ep, y), EQS_OK);
+            ck_assert_int_eq(eqs_eqprop_free_phase(ep, EQS_SOLVE_COLD, NULL), EQS_OK);
+            ck_assert_int_eq(eqs_eqprop_gradient(ep, &go, grad), EQS_OK);
+            for (int k = 0; k < np; ++k) acc[k] += grad[k] / 5;
+        }
+        double maxstep = 0, maxerr = 0;
+        for (int k = 0; k < np; ++k) {
+            const char *name = eqs_circuit_param_name(j.c, k);
+            double eta = strncmp(name, "r1_", 3) == 0 ? 3e-7 : 1e-7;
+            double want = g0[k] - eta * acc[k];
+            want = fmin(fmax(want, 1e-7), 1e-3);
+            maxstep = fmax(maxstep, fabs(want - g0[k]));
+            maxerr = fmax(maxerr, fabs(g1[k] - want));
+        }
+        ck_assert_double_gt(maxstep, 0);
+        ck_assert_msg(maxerr <= 1e-6 * maxstep, "case %d: max error %g, max step %g", t, maxerr,
+                      maxstep);
+        free(grad);
+        free(acc);
+        free(g0);
+        free(g1);
+        eqs_eqprop_free(&ep);
+        eqs_solver_free(&s);
+        job_close(&r);
+        job_close(&j);
+    }
+}
+END_TEST
+
+/* Batched free phases (evaluation) agree with per-sample layered solves. */
+START_TEST(test_batched_free_matches_single)
+{
+    const char *xml = drn_xml("4 6 5 3", 4, 3, 8, 11, 4, 0.9, 3, "ideal");
+    job j;
+    job_open(&j, xml, 1);
+    double lb, eb;
+    ck_assert_int_eq(eqs_trainer_evaluate(j.tr, j.test, &lb, &eb), EQS_OK);
+    eqs_solver_options o;
+    eqs_solver_options_defaults(&o);
+    o.diodes = EQS_DIODES_IDEAL;
+    eqs_solver *s = NULL;
+    ck_assert_int_eq(eqs_solver_create(j.ctx, j.c, EQS_BACKEND_LAYERED, &o, &s), EQS_OK);
+    double sum = 0;
+    size_t n = eqs_dataset_size(j.test);
+    for (size_t i = 0; i < n; ++i) {
+        const double *x = eqs_dataset_features(j.test, i);
+        for (int f = 0; f < 4; ++f) {
+            eqs_circuit_input_set(j.c, 2 * f, 4 * x[f]);
+            eqs_circuit_input_set(j.c, 2 * f + 1, -4 * x[f]);
+        }
+        ck_assert_int_eq(eqs_solver_solve(s, EQS_SOLVE_COLD, NULL), EQS_OK);
+        const double *v = eqs_solver_voltages(s);
+        for (int k = 0; k < 3; ++k) {
+            double y = k == eqs_dataset_label(j.test, i) ? 0.5 : 0.0;
+            double o_k = v[eqs_circuit_output_node(j.c, k)];
+            sum += 0.5 * (o_k - y) * (o_k - y);
+        }
+    }
+    ck_assert_double_eq_tol(lb, sum / (double)n, 1e-9 * fabs(lb) + 1e-15);
+    eqs_solver_free(&s);
+    job_close(&j);
+}
+END_TEST
+
+/* No allocation inside batched training steps and evaluation. */
+START_TEST(test_batched_no_alloc)
+{
+    job j;
+    job_open(&j, drn_xml("4 7 3", 4, 3, 30, 10, 4, 0.9, 2, "ideal"), 1);
+    ck_assert_int_eq(eqs_trainer_batched(j.tr), 1);
+    ck_assert_int_eq(eqs_trainer_step(j.tr), EQS_OK);
+    uint64_t a0 = eqs_ctx_alloc_count(j.ctx);
+    for (int s = 0; s < 20; ++s) ck_assert_int_eq(eqs_trainer_step(j.tr), EQS_OK);
+    double l, e;
+    ck_assert_int_eq(eqs_trainer_evaluate(j.tr, j.test, &l, &e), EQS_OK);
+    ck_assert_int_eq(eqs_trainer_step(j.tr), EQS_OK);
+    ck_assert_uint_eq(eqs_ctx_alloc_count(j.ctx), a0);
+    job_close(&j);
+}
+END_TEST
+
+/* Checkpoint mid-epoch and at an epoch end, read into a fresh trainer: the
+ * batched path continues bit-identically. */
+START_TEST(test_batched_resume_bit_identical)
+{
+    const char *xml = drn_xml("4 6 5 3", 4, 3, 40, 0, 4, 0.9, 9, "ideal");
+    const char *dir = tu_temp_dir();
+    char ck[4300];
+    const int stops[2] = {13, 20};
+    for (int t = 0; t < 2; ++t) {
+        snprintf(ck, sizeof ck, "%s/ck%d.bin", dir, t);
+        job a, b;
+        job_open(&a, xml, 1);
+        for (int s = 0; s < stops[t]; ++s) ck_assert_int_eq(eqs_trainer_step(a.tr), EQS_OK);
+        ck_assert_int_eq(eqs_trainer_checkpoint_write(a.tr, ck), EQS_OK);
+        for (int s = stops[t]; s < 30; ++s) ck_assert_int_eq(eqs_trainer_step(a.tr), EQS_OK);
+        ck_assert_int_eq(eqs_trainer_sync(a.tr), EQS_OK);
+        job_open(&b, xml, 1);
+        ck_assert_int_eq(eqs_trainer_step(b.tr), EQS_OK);
+        ck_assert_msg(eqs_trainer_checkpoint_read(b.tr, ck) == EQS_OK, "%s",
+                      eqs_ctx_error(b.ctx));
+        for (int s = stops[t]; s < 30; ++s) ck_assert_int_eq(eqs_trainer_step(b.tr), EQS_OK);
+        ck_assert_int_eq(eqs_trainer_sync(b.tr), EQS_OK);
+        int n = eqs_circuit_param_count(a.c);
+        double *ga = conductances(a.c), *gb = conductances(b.c);
+        ck_assert_int_eq(memcmp(ga, gb, (size_t)n * sizeof *ga), 0);
+        free(ga);
+        free(gb);
+        job_close(&a);
+        job_close(&b);
+    }
+}
+END_TEST
+
+/* The batched path learns (blobs, 2 hidden layers, ideal diodes). */
+START_TEST(test_batched_learns)
+{
+    job j;
+    job_open(&j, drn_xml("4 16 12 3", 4, 3, 96, 48, 8, 0.9, 1, "ideal"), 1);
+    double l0, e0, l1, e1;
+    ck_assert_int_eq(eqs_trainer_evaluate(j.tr, j.test, &l0, &e0), EQS_OK);
+    for (int ep = 0; ep < 3; ++ep) ck_assert_int_eq(eqs_trainer_epoch(j.tr), EQS_OK);
+    ck_assert_int_eq(eqs_trainer_evaluate(j.tr, j.test, &l1, &e1), EQS_OK);
+    ck_assert_msg(l1 < 0.8 * l0, "loss %g -> %g", l0, l1);
+    job_close(&j);
+}
+END_TEST
+
+/* Single precision (precision="single"): one batched step from the same
+ * state, per crossbar, against double precision.  Float storage of the
+ * states, conductances and products (epsilon 6e-8) with the phases kept as
+ * differences from the free state: measured relative error of the update
+ * 4.5e-7 .. 3.5e-6 per crossbar; we require <= 1e-4.  No allocation in
+ * single-precision steps either. */
+START_TEST(test_single_precision)
+{
+    char *text = tu_read_file(drn_xml("4 16 12 3", 4, 3, 64, 16, 8, 0.9, 5, "ideal"));
+    const char *xml_d = tu_write_temp(text, ".xml");
+    char *p = strstr(text, "diodes=\"ideal\"");
+    ck_assert_ptr_nonnull(p);
+    char buf[8192];
+    snprintf(buf, sizeof buf, "%.*sdiodes=\"ideal\" precision=\"single\"%s", (int)(p - text),
+             text, p + strlen("diodes=\"ideal\""));
+    free(text);
+    const char *xml_s = tu_write_temp(buf, ".xml");
+    job d, f;
+    job_open(&d, xml_d, 1);
+    job_open(&f, xml_s, 1);
+    ck_assert_int_eq(eqs_trainer_batched(f.tr), 1);
+    int np = eqs_circuit_param_count(d.c);
+    double *g0 = conductances(d.c);
+    ck_assert_int_eq(eqs_trainer_step(d.tr), EQS_OK);
+    ck_assert_int_eq(eqs_trainer_step(f.tr), EQS_OK);
+    double *gd = conductances(d.c), *gf = conductances(f.c);
+    for (int l = 1; l <= 3; ++l) {
+        char pre[16];
+        snprintf(pre, sizeof pre, "r%d_", l);
+        double nd = 0, diff = 0;
+        for (int k = 0; k < np; ++k) {
+            if (strncmp(eqs_circuit_param_name(d.c, k), pre, 3) != 0) continue;
+            double ud = gd[k] - g0[k], uf = gf[k] - g0[k];
+            nd += ud * ud, diff += (ud - uf) * (ud - uf);
+        }
+        double rel = sqrt(diff / nd);
+        printf("single vs double precision, crossbar %d: relative error of one update %.3g\n", l,
+               rel);
+        ck_assert_msg(nd > 0 && rel <= 1e-4, "crossbar %d: relative error %g", l, rel);
+    }
+    uint64_t a0 = eqs_ctx_alloc_count(f.ctx);
+    for (int s = 0; s < 10; ++s) ck_assert_int_eq(eqs_trainer_step(f.tr), EQS_OK);
+    double l, e;
+    ck_assert_int_eq(eqs_trainer_evaluate(f.tr, f.test, &l, &e), EQS_OK);
+    ck_assert_uint_eq(eqs_ctx_alloc_count(f.ctx), a0);
+    free(g0);
+    free(gd);
+    free(gf);
+    job_close(&d);
+    job_close(&f);
+}
+END_TEST
+
+/* CLI: --solver layered on a non-layered netlist, ideal diodes with Newton. */
+START_TEST(test_cli_layered_errors)
+{
+    char *out = NULL, *err = NULL;
+    const char *const a1[] = {"op", tu_path("netlists/amplifier.cir"), "--solver", "layered",
+                              NULL};
+    int rc = tu_run_cli(a1, &out, &err, 20);
+    ck_assert_int_eq(rc, 1);
+    ck_assert_msg(strstr(err, "not a layered network") && strstr(err, "controlled source"),
+                  "%s", err);
+    free(out);
+    free(err);
+    const char *const a2[] = {"op", tu_path("netlists/crossbar3x3.cir"), "--solver", "newton",
+                              "--diodes", "ideal", NULL};
+    rc = tu_run_cli(a2, &out, &err, 20);
+    free(out);
+    free(err);
+    /* crossbar3x3 has no diode: ideal is harmless; a DRN with diodes is not */
+    ck_assert_int_eq(rc, 0);
+    const char *dnet = tu_write_temp("* d\nv1 a 0 dc 1\nr1 a b 1k\nd1 b 0 dm\n.model dm D\n.end\n",
+                                    ".cir");
+    const char *const a3[] = {"op", dnet, "--solver", "newton", "--diodes", "ideal", NULL};
+    rc = tu_run_cli(a3, &out, &err, 20);
+    ck_assert_int_eq(rc, 1);
+    ck_assert_msg(strstr(err, "cannot model ideal diodes"), "%s", err);
+    free(out);
+    free(err);
+}
+END_TEST
+
+Suite *suite_layered(void)
+{
+    Suite *s = suite_create("layered");
+    TCase *tc = tcase_create("layered");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_detect_generated);
+    tcase_add_test(tc, test_detect_hand_shuffled);
+    tcase_add_test(tc, test_detect_rejections);
+    tcase_add_test(tc, test_shockley_matches_newton);
+    tcase_add_test(tc, test_ideal_kcl_and_gradient);
+    tcase_add_test(tc, test_batched_update_is_local);
+    tcase_add_test(tc, test_batched_free_matches_single);
+    tcase_add_test(tc, test_batched_no_alloc);
+    tcase_add_test(tc, test_batched_resume_bit_identical);
+    tcase_add_test(tc, test_batched_learns);
+    tcase_add_test(tc, test_single_precision);
+    tcase_add_test(tc, test_cli_layered_errors);
+    suite_add_tcase(s, tc);
+    return s;
+}
