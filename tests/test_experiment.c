@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <dirent.h>
 
 /* The base document, one line per entry (line numbers are index + 1).
  * NETLIST, IMAGES, LABELS are replaced by absolute paths. */
@@ -611,6 +612,33 @@ START_TEST(test_write_errors)
 }
 END_TEST
 
+
+/* Every experiment shipped in netlists/ reads and validates (the files
+ * documented in docs/results.md must stay runnable as written). */
+START_TEST(test_shipped_experiments_validate)
+{
+    DIR *d = opendir(tu_path("netlists"));
+    ck_assert_ptr_nonnull(d);
+    int n = 0;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        size_t len = strlen(de->d_name);
+        if (len < 5 || strcmp(de->d_name + len - 4, ".xml")) continue;
+        char rel[512];
+        snprintf(rel, sizeof rel, "netlists/%s", de->d_name);
+        eqs_ctx *ctx = tu_ctx();
+        eqs_experiment *e = NULL;
+        eqs_status st = eqs_experiment_read(ctx, tu_path(rel), &e);
+        ck_assert_msg(st == EQS_OK, "%s: %s", rel, eqs_ctx_error(ctx));
+        eqs_experiment_free(&e);
+        eqs_ctx_free(&ctx);
+        n++;
+    }
+    closedir(d);
+    ck_assert_int_ge(n, 10);
+}
+END_TEST
+
 Suite *suite_experiment(void)
 {
     Suite *s = suite_create("experiment");
@@ -628,6 +656,7 @@ Suite *suite_experiment(void)
     tcase_add_test(tc, test_load_data);
     tcase_add_test(tc, test_allocations_balance);
     tcase_add_test(tc, test_write_errors);
+    tcase_add_test(tc, test_shipped_experiments_validate);
     suite_add_tcase(s, tc);
     return s;
 }
