@@ -17,77 +17,16 @@
 
 #include "solver/solver.h"
 
-/* Tight tolerances, as for EqProp: phases differ by small nudges. */
-#define T_RELTOL 1e-12
-#define T_VNTOL 1e-12
-#define T_ABSTOL 1e-15
+typedef tu_gfix fixture;
 
-typedef struct {
-    eqs_ctx *ctx;
-    eqs_netlist *nl;
-    eqs_circuit *c;
-    eqs_solver *s;
-    eqs_eqprop *ep;
-    int np, nout;
-    double *y, *adj, *est, *ref, *g0, *v0;
-} fixture;
-
-static void fx_close(fixture *f)
-{
-    eqs_eqprop_free(&f->ep);
-    eqs_solver_free(&f->s);
-    eqs_circuit_free(&f->c);
-    eqs_netlist_free(&f->nl);
-    free(f->y);
-    free(f->adj);
-    free(f->est);
-    free(f->ref);
-    free(f->g0);
-    free(f->v0);
-    eqs_ctx_free(&f->ctx);
-    memset(f, 0, sizeof *f);
-}
-
-/* Netlist text (or file when text is NULL), tight tolerances, targets 50 to
- * 150 mV away from the free outputs (alternating signs), free phase
- * solved; g0/v0 keep the conductances and free voltages. */
+/* testutil.h: targets 50-150 mV off the free outputs, free phase solved,
+ * g0/v0 the conductances and free voltages. */
 static void fx_open(fixture *f, const char *text, const char *path)
 {
-    memset(f, 0, sizeof *f);
-    f->ctx = tu_ctx();
-    eqs_status st = text ? eqs_netlist_read_string(f->ctx, text, "test.cir", &f->nl)
-                         : eqs_netlist_read(f->ctx, path, &f->nl);
-    ck_assert_msg(st == EQS_OK, "%s", eqs_ctx_error(f->ctx));
-    ck_assert_int_eq(eqs_circuit_create(f->ctx, f->nl, &f->c), EQS_OK);
-    eqs_solver_options opt;
-    eqs_solver_options_defaults(&opt);
-    opt.reltol = T_RELTOL;
-    opt.vntol = T_VNTOL;
-    opt.abstol = T_ABSTOL;
-    opt.explicit_mask = EQS_OPT_RELTOL | EQS_OPT_VNTOL | EQS_OPT_ABSTOL;
-    ck_assert_int_eq(eqs_solver_create(f->ctx, f->c, EQS_BACKEND_NEWTON, &opt, &f->s), EQS_OK);
-    st = eqs_eqprop_create(f->ctx, f->s, &f->ep);
-    ck_assert_msg(st == EQS_OK, "%s", eqs_ctx_error(f->ctx));
-    f->np = eqs_circuit_param_count(f->c);
-    f->nout = eqs_eqprop_output_count(f->ep);
-    int nv = eqs_circuit_node_count(f->c);
-    f->y = calloc((size_t)f->nout, sizeof *f->y);
-    f->adj = calloc((size_t)f->np + 1, sizeof *f->adj);
-    f->est = calloc((size_t)f->np + 1, sizeof *f->est);
-    f->ref = calloc((size_t)f->np + 1, sizeof *f->ref);
-    f->g0 = calloc((size_t)f->np + 1, sizeof *f->g0);
-    f->v0 = calloc((size_t)nv, sizeof *f->v0);
-    ck_assert_int_eq(eqs_eqprop_set_targets(f->ep, f->y), EQS_OK);
-    ck_assert_int_eq(eqs_eqprop_free_phase(f->ep, EQS_SOLVE_COLD, NULL), EQS_OK);
-    const double *v = eqs_eqprop_voltages(f->ep, 0);
-    for (int k = 0; k < f->nout; ++k)
-        f->y[k] = v[eqs_eqprop_output_node(f->ep, k)] - v[eqs_eqprop_output_neg(f->ep, k)] +
-                  0.05 * (1 + k % 3) * ((k % 2) ? -1.0 : 1.0);
-    ck_assert_int_eq(eqs_eqprop_set_targets(f->ep, f->y), EQS_OK);
-    ck_assert_int_eq(eqs_eqprop_free_phase(f->ep, EQS_SOLVE_WARM, NULL), EQS_OK);
-    for (int k = 0; k < f->np; ++k) f->g0[k] = eqs_circuit_param_get(f->c, k);
-    memcpy(f->v0, eqs_solver_voltages(f->s), (size_t)nv * sizeof *f->v0);
+    tu_gfix_open(f, text, path, EQS_BACKEND_NEWTON, 0);
 }
+
+static void fx_close(fixture *f) { tu_gfix_close(f); }
 
 static eqs_status fx_aeq(fixture *f, eqs_aeq_phases ph, double beta, double eps, double *g)
 {

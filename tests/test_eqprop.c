@@ -23,69 +23,14 @@
 #define T_VNTOL 1e-12
 #define T_ABSTOL 1e-15
 
-typedef struct {
-    eqs_ctx *ctx;
-    eqs_netlist *nl;
-    eqs_circuit *c;
-    eqs_solver *s;
-    eqs_eqprop *ep;
-    int np, nout;
-    double *y;
-    double *adj, *est, *fd;
-} fixture;
+typedef tu_gfix fixture;
 
-static void fx_close(fixture *f)
-{
-    eqs_eqprop_free(&f->ep);
-    eqs_solver_free(&f->s);
-    eqs_circuit_free(&f->c);
-    eqs_netlist_free(&f->nl);
-    free(f->y);
-    free(f->adj);
-    free(f->est);
-    free(f->fd);
-    eqs_ctx_free(&f->ctx);
-    memset(f, 0, sizeof *f);
-}
-
-/* Target of output k: the free voltage plus an offset of 50-150 mV with
- * alternating sign, so that every output carries error. */
-static double target_offset(int k) { return 0.05 * (1 + k % 3) * ((k % 2) ? -1.0 : 1.0); }
-
-/* Open netlist text (or file when text is NULL), solver with tight
- * tolerances, eqprop with targets around the free state. */
 static void fx_open(fixture *f, const char *text, const char *path, eqs_backend_id backend)
 {
-    memset(f, 0, sizeof *f);
-    f->ctx = tu_ctx();
-    eqs_status st = text ? eqs_netlist_read_string(f->ctx, text, "test.cir", &f->nl)
-                         : eqs_netlist_read(f->ctx, path, &f->nl);
-    ck_assert_msg(st == EQS_OK, "%s", eqs_ctx_error(f->ctx));
-    ck_assert_int_eq(eqs_circuit_create(f->ctx, f->nl, &f->c), EQS_OK);
-    eqs_solver_options opt;
-    eqs_solver_options_defaults(&opt);
-    opt.reltol = T_RELTOL;
-    opt.vntol = T_VNTOL;
-    opt.abstol = T_ABSTOL;
-    opt.explicit_mask = EQS_OPT_RELTOL | EQS_OPT_VNTOL | EQS_OPT_ABSTOL;
-    ck_assert_int_eq(eqs_solver_create(f->ctx, f->c, backend, &opt, &f->s), EQS_OK);
-    st = eqs_eqprop_create(f->ctx, f->s, &f->ep);
-    ck_assert_msg(st == EQS_OK, "%s", eqs_ctx_error(f->ctx));
-    f->np = eqs_circuit_param_count(f->c);
-    f->nout = eqs_eqprop_output_count(f->ep);
-    f->y = calloc((size_t)f->nout, sizeof *f->y);
-    f->adj = calloc((size_t)f->np + 1, sizeof *f->adj);
-    f->est = calloc((size_t)f->np + 1, sizeof *f->est);
-    f->fd = calloc((size_t)f->np + 1, sizeof *f->fd);
-    ck_assert_int_eq(eqs_eqprop_set_targets(f->ep, f->y), EQS_OK);
-    ck_assert_int_eq(eqs_eqprop_free_phase(f->ep, EQS_SOLVE_COLD, NULL), EQS_OK);
-    const double *v = eqs_eqprop_voltages(f->ep, 0);
-    for (int k = 0; k < f->nout; ++k)
-        f->y[k] = v[eqs_eqprop_output_node(f->ep, k)] - v[eqs_eqprop_output_neg(f->ep, k)] +
-                  target_offset(k);
-    ck_assert_int_eq(eqs_eqprop_set_targets(f->ep, f->y), EQS_OK);
-    ck_assert_int_eq(eqs_eqprop_free_phase(f->ep, EQS_SOLVE_WARM, NULL), EQS_OK);
+    tu_gfix_open(f, text, path, backend, 0);
 }
+
+static void fx_close(fixture *f) { tu_gfix_close(f); }
 
 static void fx_grad(fixture *f, eqs_grad_method m, eqs_nudge_kind nudge, double beta, double *g)
 {

@@ -15,10 +15,6 @@
 
 #include "solver/solver.h"
 
-#define T_RELTOL 1e-12
-#define T_VNTOL 1e-12
-#define T_ABSTOL 1e-15
-
 /* The acceptance bound at small beta. */
 #define NC_COS_MIN 0.9999
 #define NC_REL_MAX 1e-3
@@ -32,65 +28,16 @@ static const char *const nonrecip[] = {
 };
 #define N_NONRECIP ((int)(sizeof nonrecip / sizeof nonrecip[0]))
 
-typedef struct {
-    eqs_ctx *ctx;
-    eqs_netlist *nl;
-    eqs_circuit *c;
-    eqs_solver *s;
-    eqs_eqprop *ep;
-    int np, nout;
-    double *y, *adj, *g;
-} ncfix;
+typedef tu_gfix ncfix;
 
-static void nc_close(ncfix *f)
-{
-    eqs_eqprop_free(&f->ep);
-    eqs_solver_free(&f->s);
-    eqs_circuit_free(&f->c);
-    eqs_netlist_free(&f->nl);
-    free(f->y);
-    free(f->adj);
-    free(f->g);
-    eqs_ctx_free(&f->ctx);
-    memset(f, 0, sizeof *f);
-}
-
-/* Netlist file, tight tolerances, targets 50-150 mV off the free outputs
- * (alternating sign), free phase solved. */
+/* testutil.h: netlist file, tight tolerances, targets 50-150 mV off the
+ * free outputs, free phase solved (itl1 > 0: nothing solved). */
 static void nc_open(ncfix *f, const char *path, eqs_backend_id backend, int itl1)
 {
-    memset(f, 0, sizeof *f);
-    f->ctx = tu_ctx();
-    ck_assert_msg(eqs_netlist_read(f->ctx, path[0] == '/' ? path : tu_path(path), &f->nl) == EQS_OK, "%s",
-                  eqs_ctx_error(f->ctx));
-    ck_assert_int_eq(eqs_circuit_create(f->ctx, f->nl, &f->c), EQS_OK);
-    eqs_solver_options opt;
-    eqs_solver_options_defaults(&opt);
-    opt.reltol = T_RELTOL;
-    opt.vntol = T_VNTOL;
-    opt.abstol = T_ABSTOL;
-    opt.explicit_mask = EQS_OPT_RELTOL | EQS_OPT_VNTOL | EQS_OPT_ABSTOL;
-    if (itl1 > 0) {
-        opt.itl1 = itl1;
-        opt.gmin_steps = 0;
-        opt.source_steps = 0;
-    }
-    ck_assert_int_eq(eqs_solver_create(f->ctx, f->c, backend, &opt, &f->s), EQS_OK);
-    ck_assert_msg(eqs_eqprop_create(f->ctx, f->s, &f->ep) == EQS_OK, "%s", eqs_ctx_error(f->ctx));
-    f->np = eqs_circuit_param_count(f->c);
-    f->nout = eqs_eqprop_output_count(f->ep);
-    f->y = calloc((size_t)f->nout, sizeof *f->y);
-    f->adj = calloc((size_t)f->np + 1, sizeof *f->adj);
-    f->g = calloc((size_t)f->np + 1, sizeof *f->g);
-    ck_assert_int_eq(eqs_eqprop_set_targets(f->ep, f->y), EQS_OK);
-    if (itl1 > 0) return; /* the caller provokes a failure */
-    ck_assert_int_eq(eqs_eqprop_free_phase(f->ep, EQS_SOLVE_COLD, NULL), EQS_OK);
-    const double *v = eqs_eqprop_voltages(f->ep, 0);
-    for (int k = 0; k < f->nout; ++k)
-        f->y[k] = v[eqs_eqprop_output_node(f->ep, k)] + 0.05 * (1 + k % 3) * ((k % 2) ? -1 : 1);
-    ck_assert_int_eq(eqs_eqprop_set_targets(f->ep, f->y), EQS_OK);
-    ck_assert_int_eq(eqs_eqprop_free_phase(f->ep, EQS_SOLVE_WARM, NULL), EQS_OK);
+    tu_gfix_open(f, NULL, path, backend, itl1);
 }
+
+static void nc_close(ncfix *f) { tu_gfix_close(f); }
 
 static eqs_status nc_grad(ncfix *f, eqs_grad_method m, double beta, double *g)
 {

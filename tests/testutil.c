@@ -219,3 +219,70 @@ double *tu_conductances(const eqs_circuit *c)
     for (int k = 0; k < n; ++k) g[k] = eqs_circuit_param_get(c, k);
     return g;
 }
+
+void tu_gfix_close(tu_gfix *f)
+{
+    eqs_eqprop_free(&f->ep);
+    eqs_solver_free(&f->s);
+    eqs_circuit_free(&f->c);
+    eqs_netlist_free(&f->nl);
+    free(f->y);
+    free(f->adj);
+    free(f->est);
+    free(f->ref);
+    free(f->fd);
+    free(f->g);
+    free(f->g0);
+    free(f->v0);
+    eqs_ctx_free(&f->ctx);
+    memset(f, 0, sizeof *f);
+}
+
+void tu_gfix_open(tu_gfix *f, const char *text, const char *path, eqs_backend_id backend,
+                  int itl1)
+{
+    memset(f, 0, sizeof *f);
+    f->ctx = tu_ctx();
+    eqs_status st = text ? eqs_netlist_read_string(f->ctx, text, "test.cir", &f->nl)
+                         : eqs_netlist_read(f->ctx, path[0] == '/' ? path : tu_path(path), &f->nl);
+    ck_assert_msg(st == EQS_OK, "%s", eqs_ctx_error(f->ctx));
+    ck_assert_int_eq(eqs_circuit_create(f->ctx, f->nl, &f->c), EQS_OK);
+    eqs_solver_options opt;
+    eqs_solver_options_defaults(&opt);
+    opt.reltol = 1e-12;
+    opt.vntol = 1e-12;
+    opt.abstol = 1e-15;
+    opt.explicit_mask = EQS_OPT_RELTOL | EQS_OPT_VNTOL | EQS_OPT_ABSTOL;
+    if (itl1 > 0) {
+        opt.itl1 = itl1;
+        opt.gmin_steps = 0;
+        opt.source_steps = 0;
+    }
+    ck_assert_int_eq(eqs_solver_create(f->ctx, f->c, backend, &opt, &f->s), EQS_OK);
+    st = eqs_eqprop_create(f->ctx, f->s, &f->ep);
+    ck_assert_msg(st == EQS_OK, "%s", eqs_ctx_error(f->ctx));
+    f->np = eqs_circuit_param_count(f->c);
+    f->nout = eqs_eqprop_output_count(f->ep);
+    int nv = eqs_circuit_node_count(f->c);
+    size_t np1 = (size_t)f->np + 1;
+    f->y = calloc((size_t)f->nout + 1, sizeof *f->y);
+    f->adj = calloc(np1, sizeof *f->adj);
+    f->est = calloc(np1, sizeof *f->est);
+    f->ref = calloc(np1, sizeof *f->ref);
+    f->fd = calloc(np1, sizeof *f->fd);
+    f->g = calloc(np1, sizeof *f->g);
+    f->g0 = calloc(np1, sizeof *f->g0);
+    f->v0 = calloc((size_t)nv + 1, sizeof *f->v0);
+    ck_assert(f->y && f->adj && f->est && f->ref && f->fd && f->g && f->g0 && f->v0);
+    ck_assert_int_eq(eqs_eqprop_set_targets(f->ep, f->y), EQS_OK);
+    if (itl1 > 0) return;
+    ck_assert_int_eq(eqs_eqprop_free_phase(f->ep, EQS_SOLVE_COLD, NULL), EQS_OK);
+    const double *v = eqs_eqprop_voltages(f->ep, 0);
+    for (int k = 0; k < f->nout; ++k)
+        f->y[k] = v[eqs_eqprop_output_node(f->ep, k)] - v[eqs_eqprop_output_neg(f->ep, k)] +
+                  0.05 * (1 + k % 3) * ((k % 2) ? -1.0 : 1.0);
+    ck_assert_int_eq(eqs_eqprop_set_targets(f->ep, f->y), EQS_OK);
+    ck_assert_int_eq(eqs_eqprop_free_phase(f->ep, EQS_SOLVE_WARM, NULL), EQS_OK);
+    for (int k = 0; k < f->np; ++k) f->g0[k] = eqs_circuit_param_get(f->c, k);
+    memcpy(f->v0, eqs_solver_voltages(f->s), (size_t)nv * sizeof *f->v0);
+}

@@ -84,4 +84,27 @@ eqs_ctx *tu_ctx(void);
 /* The trainable conductances of c (malloc'd, eqs_circuit_param_count entries). */
 double *tu_conductances(const eqs_circuit *c);
 
+/* Gradient-test fixture shared by test_eqprop.c, test_aeqprop.c and
+ * test_ncep.c: netlist text (or the file `path`, relative to the repository
+ * root unless absolute, when text is NULL) compiled, a solver on `backend`
+ * with EqProp's tight tolerances (reltol 1e-12, vntol 1e-12 V, abstol
+ * 1e-15 A), eqprop with targets 50-150 mV off the free outputs (alternating
+ * signs, so every output carries error) and the free phase solved; g0 and v0
+ * keep the conductances and the free voltages.  itl1 > 0: that Newton
+ * limit without gmin/source stepping, targets 0 and nothing solved (the
+ * caller provokes a failure).  Work vectors adj, est, ref, fd, g have
+ * np + 1 zeros.  The test fails on any error. */
+typedef struct {
+    eqs_ctx *ctx;
+    eqs_netlist *nl;
+    eqs_circuit *c;
+    eqs_solver *s;
+    eqs_eqprop *ep;
+    int np, nout;
+    double *y, *adj, *est, *ref, *fd, *g, *g0, *v0;
+} tu_gfix;
+void tu_gfix_open(tu_gfix *f, const char *text, const char *path, eqs_backend_id backend,
+                  int itl1);
+void tu_gfix_close(tu_gfix *f);
+
 #endif
