@@ -495,6 +495,9 @@ typedef struct eqs_experiment {
     int n_lr;
     double momentum; /* [0, 1). Default: 0 */
     double lr_decay; /* (0, 1]: rates are multiplied by it after every epoch. Default: 1 */
+    int lr_cosine;   /* schedule="cosine": 1, rates also follow a cosine from 1 at the first
+                        epoch to 0 after the last: 0.5 (1 + cos(pi e / epochs)) in epoch e
+                        (0-based), times decay^e. Default: 0 (schedule="constant") */
 
     /* <training> */
     int epochs;    /* >= 1. Required */

@@ -240,6 +240,8 @@ START_TEST(test_schema_violations)
     /* momentum 1 and decay 0 are outside [0,1) and (0,1] */
     expect_error(doc_with(12, "  <learning momentum=\"1\">"), EQS_ERR_INPUT, 12, "momentum");
     expect_error(doc_with(12, "  <learning decay=\"0\">"), EQS_ERR_INPUT, 12, "decay");
+    expect_error(doc_with(12, "  <learning schedule=\"linear\">"), EQS_ERR_INPUT, 12,
+                 "schedule");
     /* batch 0, no rate at all */
     expect_error(doc_with(15, "  <training epochs=\"3\" batch=\"0\"/>"), EQS_ERR_INPUT, 15,
                  "batch");
@@ -440,6 +442,7 @@ static void assert_same(const eqs_experiment *a, const eqs_experiment *b)
         ck_assert(a->lr[k].rate == b->lr[k].rate);
     }
     ck_assert(a->momentum == b->momentum && a->lr_decay == b->lr_decay);
+    ck_assert_int_eq(a->lr_cosine, b->lr_cosine);
     ck_assert_int_eq(a->epochs, b->epochs);
     ck_assert_int_eq(a->batch, b->batch);
     ck_assert_uint_eq(a->seed, b->seed);

@@ -77,6 +77,34 @@ START_TEST(test_xor_learns)
 }
 END_TEST
 
+/* schedule="cosine": in epoch e of E the rates are multiplied by
+ * decay^e 0.5 (1 + cos(pi e / E)) (closed form, checked per epoch). */
+START_TEST(test_cosine_schedule)
+{
+    const char *xml = xor_xml(8, 16, 0, 4, 16, 1e-8, 0.0, 1, 0, "/nonexistent");
+    char *text = tu_read_file(xml);
+    ck_assert_ptr_nonnull(text);
+    char buf[16384];
+    const char *at = strstr(text, "decay=\"0.99\"");
+    ck_assert_ptr_nonnull(at);
+    snprintf(buf, sizeof buf, "%.*s decay=\"0.99\" schedule=\"cosine\"%s", (int)(at - text) - 1,
+             text, at + strlen("decay=\"0.99\""));
+    free(text);
+    job j;
+    job_open(&j, tu_write_temp(buf, ".xml"));
+    for (int e = 0; e < 4; ++e) {
+        eqs_trainer_status p;
+        eqs_trainer_progress(j.tr, &p);
+        double want = pow(0.99, e) * 0.5 * (1 + cos(3.14159265358979323846 * e / 4.0));
+        ck_assert_msg(fabs(p.lr_scale - want) <= 1e-15, "epoch %d: lr_scale %.17g, want %.17g",
+                      e, p.lr_scale, want);
+        ck_assert(p.lr_scale > 0);
+        ck_assert_int_eq(eqs_trainer_epoch(j.tr), EQS_OK); /* one batch of 16 */
+    }
+    tu_job_close(&j);
+}
+END_TEST
+
 /* XOR with differential outputs (class k <-> pair k, prediction = argmax of
  * V+ - V-) reaches 100 % training accuracy; `network` is the <network>
  * child. */
@@ -591,6 +619,7 @@ Suite *suite_train(void)
     TCase *tc = tcase_create("trainer");
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_xor_learns);
+    tcase_add_test(tc, test_cosine_schedule);
     tcase_add_test(tc, test_xor_learns_pairs);
     tcase_add_test(tc, test_deterministic);
     tcase_add_test(tc, test_step_no_alloc);

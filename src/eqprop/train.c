@@ -22,8 +22,8 @@
  *   - gradient dL/dG with the experiment's method and beta, accumulated.
  * Then, with g the batch mean of dL/dG, for each trained conductance:
  *     m <- mu m + g;   G <- clip(G - lr_scale * rate * m, [g_lo, g_hi])
- * (SGD with momentum as in the reference code); lr_scale is multiplied by
- * the decay after every epoch.
+ * (SGD with momentum as in the reference code); lr_scale = decay^e in epoch
+ * e (0-based), times 0.5 (1 + cos(pi e / epochs)) with schedule="cosine".
  *
  * Shuffling: at the first step of an epoch the sample order is a fresh
  * permutation from the context's EQS_RNG_SHUFFLE stream.  A mid-epoch
@@ -63,6 +63,7 @@ struct eqs_trainer {
     double gain, on_V, off_V;
     eqs_grad_options go;
     double momentum, decay, g_lo, g_hi;
+    int cosine; /* schedule="cosine" */
     int batch, epochs;
 
     double *rate;  /* per parameter (S^2/V^2), < 0: not trained */
@@ -245,6 +246,7 @@ eqs_status eqs_trainer_create(eqs_ctx *ctx, const eqs_experiment *exp, eqs_circu
     tr->go.aeq_phases = exp->aeq_phases;
     tr->momentum = exp->momentum;
     tr->decay = exp->lr_decay;
+    tr->cosine = exp->lr_cosine;
     tr->g_lo = exp->g_min_S > opt->g_floor_S ? exp->g_min_S : opt->g_floor_S;
     tr->g_hi = exp->g_max_S > 0 ? exp->g_max_S : INFINITY;
     tr->batch = exp->batch;
@@ -418,6 +420,21 @@ static eqs_status free_sample(eqs_trainer *tr, const eqs_dataset *ds, size_t i,
     return st;
 }
 
+/* The learning-rate multiplier in epoch e (0-based): decay^e, times the
+ * cosine factor with schedule="cosine" (1 in the first epoch, small but
+ * positive in the last). */
+static double lr_scale_at(const eqs_trainer *tr, uint64_t e)
+{
+    double s = pow(tr->decay, (double)e);
+    if (tr->cosine && tr->epochs > 0) {
+        /* epochs past the planned ones (a longer --epochs) keep the last factor */
+        uint64_t last = (uint64_t)tr->epochs - 1;
+        double x = (double)(e < last ? e : last) / (double)tr->epochs;
+        s *= 0.5 * (1.0 + cos(3.14159265358979323846 * x));
+    }
+    return s;
+}
+
 /* A batch ending at sample `end` of the epoch is done; at the end of the
  * epoch: next epoch, decayed rate, fresh shuffle.  1 when an epoch ended. */
 static int batch_done(eqs_trainer *tr, size_t end)
@@ -426,7 +443,7 @@ static int batch_done(eqs_trainer *tr, size_t end)
     if (end < tr->n_train) return 0;
     tr->epoch++;
     tr->batch_done = 0;
-    tr->lr_scale *= tr->decay;
+    tr->lr_scale = lr_scale_at(tr, tr->epoch);
     tr->shuffled = 0;
     return 1;
 }
@@ -594,7 +611,7 @@ eqs_status eqs_trainer_checkpoint_read(eqs_trainer *tr, const char *path)
                          ts.has_order ? "" : " without the epoch's sample order");
     tr->epoch = ts.epoch;
     tr->batch_done = ts.batch;
-    tr->lr_scale = ts.lr_scale;
+    tr->lr_scale = lr_scale_at(tr, tr->epoch); /* ts.lr_scale: the same number */
     tr->shuffled = ts.batch > 0; /* mid-epoch: continue the stored order */
     if (tr->bops) {
         st = tr->bops->pull(tr->s, tr->mom);

@@ -386,6 +386,8 @@ static eqs_status read_learning(reader *r, xmlNodePtr ln)
     eqs_status st;
     if ((st = attr_double(r, ln, "momentum", 0.0, &e->momentum))) return st;
     if ((st = attr_double(r, ln, "decay", 1.0, &e->lr_decay))) return st;
+    static const char *const schedules[] = {"constant", "cosine"};
+    e->lr_cosine = attr_enum(ln, "schedule", schedules, 2, 0);
     int n = 0;
     for (xmlNodePtr c = ln->children; c; c = c->next) n += is_elem(c, "rate");
     e->lr = eqs_calloc(r->ctx, (size_t)(n > 0 ? n : 1), sizeof *e->lr);
@@ -776,6 +778,7 @@ static void write_body(FILE *f, const eqs_experiment *e)
     fputs("/>\n  <learning", f);
     put_num(f, "momentum", e->momentum);
     put_num(f, "decay", e->lr_decay);
+    put_attr(f, "schedule", e->lr_cosine ? "cosine" : "constant");
     fputs(">\n", f);
     for (int k = 0; k < e->n_lr; ++k) {
         fputs("    <rate", f);
