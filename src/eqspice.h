@@ -172,6 +172,9 @@ typedef struct {
                               is at most this.  Default: 1e-10 V */
     int bcd_max_sweeps;    /* Default: 10000 sweeps per solve (EQS_ERR_NOCONV beyond) */
     int single;            /* 1: batched training in single precision. Default: 0 */
+    int threads;           /* batched training: 2 = the large crossbars' work split over the
+                              caller and one helper thread (when the machine has 2 cores),
+                              1 = the caller alone.  Same results either way.  Default: 2 */
 } eqs_solver_options;
 
 enum {
@@ -512,6 +515,7 @@ typedef struct eqs_experiment {
     eqs_backend_id backend; /* Default: EQS_BACKEND_AUTO */
     eqs_diode_kind diodes;  /* Default: EQS_DIODES_SHOCKLEY */
     int single;             /* precision="single": 1. Default: 0 (double) */
+    int threads;            /* <solver threads>: 1 or 2. Default: 2 (eqs_solver_options) */
     double bcd_tol_V;       /* layered solver's sweep tolerance (tol_V="", V, > 0); 0: the
                                trainer's default (eqs_trainer_options). Default: 0 */
 

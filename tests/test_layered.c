@@ -403,73 +403,160 @@ typedef tu_job job;
  * phases (single-sample layered solves) and the element-wise formula of
  * grad.c, sample by sample, for 1 and 2 hidden layers and both diode
  * models. */
+/* One batched step (batch 5 of 12 blobs samples, no momentum) of the
+ * experiment `xml` (drn_xml with nf features, nc classes) against the
+ * per-sample phases and grad.c's element-wise formula; returns the
+ * largest error relative to the largest step. */
+static double local_update_error(const char *xml, int nf, int nc, int seed, int shockley)
+{
+    job j, r;
+    job_open(&j, xml, 1);
+    ck_assert_int_eq(eqs_trainer_batched(j.tr), 1);
+    int np = eqs_circuit_param_count(j.c);
+    double *g0 = conductances(j.c);
+    ck_assert_int_eq(eqs_trainer_step(j.tr), EQS_OK);
+    ck_assert_int_eq(eqs_trainer_sync(j.tr), EQS_OK);
+    double *g1 = conductances(j.c);
+
+    job_open(&r, xml, 0);
+    eqs_ctx_seed(r.ctx, (uint64_t)seed);
+    size_t order[12];
+    eqs_shuffle_identity(order, 12);
+    eqs_shuffle(r.ctx, order, 12);
+    eqs_trainer_options to;
+    eqs_trainer_options_defaults(&to);
+    to.solver.diodes = shockley ? EQS_DIODES_SHOCKLEY : EQS_DIODES_IDEAL;
+    eqs_solver *s = NULL;
+    eqs_eqprop *ep = NULL;
+    ck_assert_int_eq(eqs_solver_create(r.ctx, r.c, EQS_BACKEND_LAYERED, &to.solver, &s), EQS_OK);
+    ck_assert_int_eq(eqs_eqprop_create(r.ctx, s, &ep), EQS_OK);
+    double *grad = calloc((size_t)np, sizeof *grad), *acc = calloc((size_t)np, sizeof *acc);
+    double *y = calloc((size_t)nc, sizeof *y);
+    eqs_grad_options go;
+    eqs_grad_options_defaults(&go);
+    go.beta_S = 1e-5;
+    for (int b = 0; b < 5; ++b) {
+        const double *x = eqs_dataset_features(r.train, order[b]);
+        int label = eqs_dataset_label(r.train, order[b]);
+        for (int f = 0; f < nf; ++f) {
+            ck_assert_int_eq(eqs_circuit_input_set(r.c, 2 * f, 4 * x[f]), EQS_OK);
+            ck_assert_int_eq(eqs_circuit_input_set(r.c, 2 * f + 1, -4 * x[f]), EQS_OK);
+        }
+        for (int k = 0; k < nc; ++k) y[k] = k == label ? 0.5 : 0.0;
+        ck_assert_int_eq(eqs_eqprop_set_targets(ep, y), EQS_OK);
+        ck_assert_int_eq(eqs_eqprop_free_phase(ep, EQS_SOLVE_COLD, NULL), EQS_OK);
+        ck_assert_int_eq(eqs_eqprop_gradient(ep, &go, grad), EQS_OK);
+        for (int k = 0; k < np; ++k) acc[k] += grad[k] / 5;
+    }
+    double maxstep = 0, maxerr = 0;
+    for (int k = 0; k < np; ++k) {
+        const char *name = eqs_circuit_param_name(j.c, k);
+        double eta = strncmp(name, "r1_", 3) == 0 ? 3e-7 : 1e-7;
+        double want = g0[k] - eta * acc[k];
+        want = fmin(fmax(want, 1e-7), 1e-3);
+        maxstep = fmax(maxstep, fabs(want - g0[k]));
+        maxerr = fmax(maxerr, fabs(g1[k] - want));
+    }
+    ck_assert_double_gt(maxstep, 0);
+    free(y);
+    free(grad);
+    free(acc);
+    free(g0);
+    free(g1);
+    eqs_eqprop_free(&ep);
+    eqs_solver_free(&s);
+    job_close(&r);
+    job_close(&j);
+    return maxerr / maxstep;
+}
+
 START_TEST(test_batched_update_is_local)
 {
     const char *layers[2] = {"4 7 3", "4 6 5 3"};
     const char *diodes[2] = {"ideal", "shockley"};
     for (int t = 0; t < 4; ++t) {
         const char *xml = drn_xml(layers[t % 2], 4, 3, 12, 0, 5, 0.0, 4 + t, diodes[t / 2]);
-        job j, r;
-        job_open(&j, xml, 1);
-        ck_assert_int_eq(eqs_trainer_batched(j.tr), 1);
-        int np = eqs_circuit_param_count(j.c);
-        double *g0 = conductances(j.c);
-        ck_assert_int_eq(eqs_trainer_step(j.tr), EQS_OK);
-        ck_assert_int_eq(eqs_trainer_sync(j.tr), EQS_OK);
-        double *g1 = conductances(j.c);
-
-        job_open(&r, xml, 0);
-        eqs_ctx_seed(r.ctx, (uint64_t)(4 + t));
-        size_t order[12];
-        eqs_shuffle_identity(order, 12);
-        eqs_shuffle(r.ctx, order, 12);
-        eqs_trainer_options to;
-        eqs_trainer_options_defaults(&to);
-        to.solver.diodes = t / 2 ? EQS_DIODES_SHOCKLEY : EQS_DIODES_IDEAL;
-        eqs_solver *s = NULL;
-        eqs_eqprop *ep = NULL;
-        ck_assert_int_eq(eqs_solver_create(r.ctx, r.c, EQS_BACKEND_LAYERED, &to.solver, &s),
-                         EQS_OK);
-        ck_assert_int_eq(eqs_eqprop_create(r.ctx, s, &ep), EQS_OK);
-        double *grad = calloc((size_t)np, sizeof *grad), *acc = calloc((size_t)np, sizeof *acc);
-        eqs_grad_options go;
-        eqs_grad_options_defaults(&go);
-        go.beta_S = 1e-5;
-        for (int b = 0; b < 5; ++b) {
-            const double *x = eqs_dataset_features(r.train, order[b]);
-            int label = eqs_dataset_label(r.train, order[b]);
-            for (int f = 0; f < 4; ++f) {
-                ck_assert_int_eq(eqs_circuit_input_set(r.c, 2 * f, 4 * x[f]), EQS_OK);
-                ck_assert_int_eq(eqs_circuit_input_set(r.c, 2 * f + 1, -4 * x[f]), EQS_OK);
-            }
-            double y[3] = {0, 0, 0};
-            y[label] = 0.5;
-            ck_assert_int_eq(eqs_eqprop_set_targets(ep, y), EQS_OK);
-            ck_assert_int_eq(eqs_eqprop_free_phase(ep, EQS_SOLVE_COLD, NULL), EQS_OK);
-            ck_assert_int_eq(eqs_eqprop_gradient(ep, &go, grad), EQS_OK);
-            for (int k = 0; k < np; ++k) acc[k] += grad[k] / 5;
-        }
-        double maxstep = 0, maxerr = 0;
-        for (int k = 0; k < np; ++k) {
-            const char *name = eqs_circuit_param_name(j.c, k);
-            double eta = strncmp(name, "r1_", 3) == 0 ? 3e-7 : 1e-7;
-            double want = g0[k] - eta * acc[k];
-            want = fmin(fmax(want, 1e-7), 1e-3);
-            maxstep = fmax(maxstep, fabs(want - g0[k]));
-            maxerr = fmax(maxerr, fabs(g1[k] - want));
-        }
-        ck_assert_double_gt(maxstep, 0);
-        ck_assert_msg(maxerr <= 1e-6 * maxstep, "case %d: max error %g, max step %g", t, maxerr,
-                      maxstep);
-        free(grad);
-        free(acc);
-        free(g0);
-        free(g1);
-        eqs_eqprop_free(&ep);
-        eqs_solver_free(&s);
-        job_close(&r);
-        job_close(&j);
+        double e = local_update_error(xml, 4, 3, 4 + t, t / 2);
+        ck_assert_msg(e <= 1e-6, "case %d: max error %g of the max step", t, e);
     }
+}
+END_TEST
+
+/* The two-core step (docs/solver.md "Two cores"): on a DRN whose crossbars
+ * are large enough to be split between the caller and the helper thread
+ * (300 x 900 and 900 x 300 conductances, above LY_SPLIT_MIN), (1) one
+ * batched step is still the element-wise update of the per-sample phases,
+ * (2) batched evaluation equals per-sample solves, and (3) three steps
+ * with threads="2" and threads="1" give the same conductances bit for bit
+ * (the split is fixed; only who runs the second part differs). */
+START_TEST(test_two_cores)
+{
+    const char *xml = drn_xml("150 900 300 4", 150, 4, 12, 6, 5, 0.0, 7, "ideal");
+    double e = local_update_error(xml, 150, 4, 7, 0);
+    ck_assert_msg(e <= 1e-6, "split crossbars: max error %g of the max step", e);
+
+    /* (2) */
+    job j;
+    job_open(&j, xml, 1);
+    double lb, eb;
+    ck_assert_int_eq(eqs_trainer_evaluate(j.tr, j.test, &lb, &eb), EQS_OK);
+    eqs_solver_options o;
+    eqs_solver_options_defaults(&o);
+    o.diodes = EQS_DIODES_IDEAL;
+    eqs_solver *s = NULL;
+    ck_assert_int_eq(eqs_solver_create(j.ctx, j.c, EQS_BACKEND_LAYERED, &o, &s), EQS_OK);
+    double sum = 0;
+    size_t n = eqs_dataset_size(j.test);
+    for (size_t i = 0; i < n; ++i) {
+        const double *x = eqs_dataset_features(j.test, i);
+        for (int f = 0; f < 150; ++f) {
+            eqs_circuit_input_set(j.c, 2 * f, 4 * x[f]);
+            eqs_circuit_input_set(j.c, 2 * f + 1, -4 * x[f]);
+        }
+        ck_assert_int_eq(eqs_solver_solve(s, EQS_SOLVE_COLD, NULL), EQS_OK);
+        const double *v = eqs_solver_voltages(s);
+        for (int k = 0; k < 4; ++k) {
+            double y = k == eqs_dataset_label(j.test, i) ? 0.5 : 0.0;
+            double o_k = v[eqs_circuit_output_node(j.c, k)];
+            sum += 0.5 * (o_k - y) * (o_k - y);
+        }
+    }
+    ck_assert_double_eq_tol(lb, sum / (double)n, 1e-9 * fabs(lb) + 1e-15);
+    eqs_solver_free(&s);
+    job_close(&j);
+
+    /* (3) with momentum */
+    xml = drn_xml("150 900 300 4", 150, 4, 12, 0, 4, 0.9, 8, "ideal");
+    char *text = tu_read_file(xml);
+    ck_assert_ptr_nonnull(text);
+    char one[8192];
+    const char *at = strstr(text, "diodes=\"ideal\"");
+    ck_assert_ptr_nonnull(at);
+    snprintf(one, sizeof one, "%.*sthreads=\"1\" %s", (int)(at - text), text, at);
+    free(text);
+    job a, b;
+    job_open(&a, xml, 1);
+    job_open(&b, tu_write_temp(one, ".xml"), 1);
+    for (int k = 0; k < 3; ++k) {
+        ck_assert_int_eq(eqs_trainer_step(a.tr), EQS_OK);
+        ck_assert_int_eq(eqs_trainer_step(b.tr), EQS_OK);
+    }
+    ck_assert_int_eq(eqs_trainer_sync(a.tr), EQS_OK);
+    ck_assert_int_eq(eqs_trainer_sync(b.tr), EQS_OK);
+    int np = eqs_circuit_param_count(a.c);
+    ck_assert_int_eq(np, 300 * 900 + 900 * 300 + 300 * 4);
+    double *ga = conductances(a.c), *gb = conductances(b.c), *g0 = NULL;
+    ck_assert_int_eq(memcmp(ga, gb, (size_t)np * sizeof *ga), 0);
+    job c0;
+    job_open(&c0, xml, 1);
+    g0 = conductances(c0.c);
+    ck_assert_int_ne(memcmp(ga, g0, (size_t)np * sizeof *ga), 0); /* it did train */
+    free(ga);
+    free(gb);
+    free(g0);
+    job_close(&c0);
+    job_close(&a);
+    job_close(&b);
 }
 END_TEST
 
@@ -666,6 +753,7 @@ Suite *suite_layered(void)
     tcase_add_test(tc, test_shockley_matches_newton);
     tcase_add_test(tc, test_ideal_kcl_and_gradient);
     tcase_add_test(tc, test_batched_update_is_local);
+    tcase_add_test(tc, test_two_cores);
     tcase_add_test(tc, test_batched_free_matches_single);
     tcase_add_test(tc, test_batched_no_alloc);
     tcase_add_test(tc, test_batched_resume_bit_identical);

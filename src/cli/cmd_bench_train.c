@@ -12,7 +12,7 @@ static const char help[] =
     "usage: eqspice bench train --layers N0,...,NL [--batch B]\n"
     "                           [--solver auto|layered|newton|ngspice] [--diodes ideal|shockley]\n"
     "                           [--method centered|eqprop|negative|adjoint] [--seconds S]\n"
-    "                           [--gain V] [--seed S] [--bcd-tol V] [--float32]\n"
+    "                           [--gain V] [--seed S] [--bcd-tol V] [--float32] [--threads 1|2]\n"
     "\n"
     "Time training steps of the trainer that 'eqspice train' uses, on a generated\n"
     "DRN (as 'eqspice gen drn') and the built-in 'blobs' task with N0 features and\n"
@@ -29,13 +29,15 @@ static const char help[] =
     "where the floor is the two GEMMs per sample of the first crossbar (input\n"
     "drive X W and contrast X^T D, eqs_layered_floor) timed in the same run,\n"
     "phase_ms the mean wall time of one phase of one batch (layered solver; one\n"
-    "solve otherwise: 0) and sweeps the mean sweeps per phase.\n";
+    "solve otherwise: 0) and sweeps the mean sweeps per phase.  --threads 1 keeps\n"
+    "the layered step on one core (default 2: large crossbars split over two).\n";
 
 /* The experiment as XML (the schema-validated path the trainer normally
  * takes).  Returns 0 on success. */
 static int write_experiment(const char *path, const int *layers, int nl, int batch,
                             const char *solver, const char *diodes, const char *method,
-                            double gain, long seed, double tol, int single)
+                            double gain, long seed, double tol, int single,
+                            int threads)
 {
     FILE *f = fopen(path, "w");
     if (!f) return -1;
@@ -57,6 +59,7 @@ static int write_experiment(const char *path, const int *layers, int nl, int bat
     fprintf(f, "  <solver backend=\"%s\" diodes=\"%s\"", solver, diodes);
     if (tol > 0) fprintf(f, " tol_V=\"%.17g\"", tol);
     if (single) fprintf(f, " precision=\"single\"");
+    fprintf(f, " threads=\"%d\"", threads);
     fprintf(f, "/>\n");
     fprintf(f, "  <output dir=\"unused\"/>\n</experiment>\n");
     return fclose(f) == 0 ? 0 : -1;
@@ -65,7 +68,7 @@ static int write_experiment(const char *path, const int *layers, int nl, int bat
 int cli_bench_train(int argc, char **argv)
 {
     int *layers = NULL, nlayers = 0, rc = CLI_OK;
-    long batch = 32, seed = 1;
+    long batch = 32, seed = 1, threads = 2;
     double seconds = 10, gain = 10, tol = 0;
     int single = 0;
     const char *solver = "auto", *method = "centered", *diodes = NULL;
@@ -86,6 +89,9 @@ int cli_bench_train(int argc, char **argv)
         } else if (!strcmp(a, "--seed")) {
             if (!v || cli_parse_int(v, 0, 0x7fffffffL, &seed))
                 rc = cli_usage_error("bench", "--seed needs a non-negative integer");
+        } else if (!strcmp(a, "--threads")) {
+            if (!v || cli_parse_int(v, 1, 2, &threads))
+                rc = cli_usage_error("bench", "--threads needs 1 or 2");
         } else if (!strcmp(a, "--float32")) {
             single = 1;
             continue; /* no value */
@@ -140,7 +146,7 @@ int cli_bench_train(int argc, char **argv)
         diodes = (b == EQS_BACKEND_LAYERED || b == EQS_BACKEND_AUTO) ? "ideal" : "shockley";
     }
     if (write_experiment(path, layers, nlayers, (int)batch, solver, diodes, xml_method, gain,
-                         seed, tol, single)) {
+                         seed, tol, single, (int)threads)) {
         fprintf(stderr, "error: cannot write %s\n", path);
         unlink(path);
         eqs_ctx_free(&ctx);
@@ -170,9 +176,9 @@ int cli_bench_train(int argc, char **argv)
         printf("bench: layers=");
         for (int l = 0; l < nlayers; ++l) printf("%s%d", l ? "," : "", layers[l]);
         printf(" batch=%ld solver=%s method=%s samples=%.0f seconds=%.3f samples_per_s=%.4g"
-               " step_ms=%.4g diodes=%s batched=%d precision=%s\n",
+               " step_ms=%.4g diodes=%s batched=%d precision=%s threads=%ld\n",
                batch, used, method, samples, el, samples / el, 1e3 * el / (double)steps, diodes,
-               eqs_trainer_batched(tr), single ? "single" : "double");
+               eqs_trainer_batched(tr), single ? "single" : "double", threads);
         double phase_s = 0, sweeps = 0, floor_sps = 0;
         eqs_solver_layered_stats(sv, &phase_s, &sweeps);
         printf("bench: peak_rss_MiB=%.1f\n", cli_maxrss_MiB());

@@ -63,10 +63,32 @@ typedef struct {
     long phases;
     /* batched training (layered_batch.inc) */
     void *bt;   /* struct batch_d or batch_f */
+    eqs_worker *worker; /* helper thread of the batched step; NULL: one core */
     int single; /* 1: bt is a batch_f (single precision) */
 } layered;
 
 static eqs_status node_kcl(const eqs_solver *s, int i, double v, double *f, double *df);
+
+/* Two cores in the batched step (docs/solver.md "Two cores"): every large
+ * crossbar (at least LY_SPLIT_MIN conductances) is split once and for all
+ * into two row halves, and every operation on it (the products of the
+ * sweeps and of the input drive, the contrast product and the optimizer
+ * pass) is split the same way, the caller's thread doing rows [0, h) and
+ * the helper rows [h, n).  Each core then keeps touching the same half of
+ * W and of the momentum, which stays in its own cache; splitting products
+ * by columns instead, or letting OpenBLAS thread each product, moves the
+ * crossbar between the cores' caches on every step and was slower than
+ * one core (measured, docs/benchmarks.md).  Small crossbars are not split
+ * (their products run on the caller's thread), but their update pass uses
+ * the same two-part order of sums, so numbers never depend on the helper. */
+#define LY_SPLIT_MIN (1 << 18)
+
+/* Row h of n where part 1 starts: the half, rounded to 8 rows. */
+static int ly_half(int n)
+{
+    int h = (n / 2 + 7) & ~7;
+    return h < n ? h : n;
+}
 
 /* ---- one node -------------------------------------------------------- */
 
@@ -441,6 +463,8 @@ static eqs_status ly_adjoint(eqs_solver *s, const double *b, double *lambda)
 /* Dispatch to the precision chosen at setup (eqs_solver_options.single). */
 static void batch_release(eqs_ctx *ctx, layered *ly)
 {
+    eqs_worker_destroy(ctx, ly->worker);
+    ly->worker = NULL;
     if (!ly->bt) return;
     if (ly->single) batch_free_f(ctx, ly->bt);
     else batch_free_d(ctx, ly->bt);

@@ -26,6 +26,7 @@ void eqs_solver_options_defaults(eqs_solver_options *opt)
     opt->bcd_tol_V = 1e-10;
     opt->bcd_max_sweeps = 10000;
     opt->single = 0;
+    opt->threads = 2;
 }
 
 int eqs_backend_from_name(const char *name)

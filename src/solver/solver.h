@@ -224,4 +224,14 @@ eqs_status eqs_deck_build_nudged(eqs_ctx *ctx, const eqs_circuit *c,
                                  char ***lines_out);
 void eqs_deck_free(eqs_ctx *ctx, char ***lines);
 
+/* A helper thread for two-part loops (worker.c).  eqs_worker_run calls
+ * fn(arg, 0) here and fn(arg, 1) on the helper and returns when both are
+ * done; with w == NULL (one core) it calls both parts itself, so results
+ * never depend on the helper.  Create returns NULL on a one-core machine. */
+typedef struct eqs_worker eqs_worker;
+typedef void (*eqs_worker_fn)(void *arg, int part);
+eqs_worker *eqs_worker_create(eqs_ctx *ctx);
+void eqs_worker_run(eqs_worker *w, eqs_worker_fn fn, void *arg);
+void eqs_worker_destroy(eqs_ctx *ctx, eqs_worker *w);
+
 #endif /* EQS_SOLVER_H */
