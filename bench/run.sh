@@ -88,6 +88,8 @@ tcases=(
   "784,1024,10 4 layered 10"
   "784,1024,1024,10 32 layered 10"
   "784,1024,1024,10 4 layered 10"
+  "784,1024,10 32 layered 10 --threads 1"
+  "784,1024,10 4 layered 10 --threads 1"
   "784,1024,10 32 layered 10 --float32"
   "784,1024,10 4 layered 10 --float32"
   "784,100,10 32 newton 10"
@@ -112,21 +114,23 @@ done
   echo "\`eqspice bench train\` runs the trainer of \`eqspice train\` (centered EqProp: free phase"
   echo "+ two nudged phases per sample, batch-mean update with momentum) on a generated DRN and"
   echo "random 'blobs' data for a fixed wall-clock budget after one warm-up step; one process per"
-  echo "row. Layered rows: ideal diodes (the DRN model), batched path, OpenBLAS with 2 threads,"
-  echo "double precision unless 'single' (--float32). Newton and ngspice rows: Shockley diodes,"
+  echo "row. Layered rows: ideal diodes (the DRN model), batched path, large crossbars split"
+  echo "over the two cores (threads 2: the caller and one helper thread, one BLAS thread each;"
+  echo "threads 1: one core), double precision unless 'single' (--float32). Newton and ngspice"
+  echo "rows: Shockley diodes,"
   echo "sample by sample. The floor is always the double-precision GEMMs."
   echo "Floor = the two GEMMs per sample of the first crossbar (X W and X^T D) timed in the same"
   echo "process; phase ms = mean wall time of one phase of one batch (layered); sweeps = mean"
   echo "sweeps per phase; peak RSS of the process."
   echo
-  echo "| layers | batch | solver | diodes | precision | samples/s | floor samples/s | floor / samples/s | phase ms | sweeps | ms per step | peak RSS MiB |"
-  echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
+  echo "| layers | batch | solver | diodes | precision | threads | samples/s | floor samples/s | floor / samples/s | phase ms | sweeps | ms per step | peak RSS MiB |"
+  echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
   while read -r line; do
     [ -n "$line" ] || continue
     sps=$(field "$line" samples_per_s); fl=$(field "$line" floor_samples_per_s)
-    printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$(field "$line" layers)" \
+    printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$(field "$line" layers)" \
       "$(field "$line" batch)" "$(field "$line" solver)" "$(field "$line" diodes)" \
-      "$(field "$line" precision)" "$sps" "$fl" \
+      "$(field "$line" precision)" "$(field "$line" threads)" "$sps" "$fl" \
       "$(awk -v a="$fl" -v b="$sps" 'BEGIN { printf "%.2f", a / b }')" \
       "$(field "$line" phase_ms)" "$(field "$line" sweeps)" "$(field "$line" step_ms)" \
       "$(field "$line" peak_rss_MiB)"
