@@ -178,17 +178,49 @@ START_TEST(test_detect_hand_shuffled)
 }
 END_TEST
 
+/* Resistors from fixed nodes that are not inputs (here the load resistors
+ * rl1, rl2 from the outputs to ground) are constant drives of any layer:
+ * netlists/layered.cir is layered (inputs, h1..h3, o1 o2) and the layered
+ * solution equals Newton's on every node. */
+START_TEST(test_detect_rails)
+{
+    eqs_ctx *ctx = tu_ctx();
+    eqs_netlist *nl = NULL;
+    eqs_circuit *c = NULL;
+    ck_assert_int_eq(eqs_netlist_read(ctx, tu_path("netlists/layered.cir"), &nl), EQS_OK);
+    ck_assert_int_eq(eqs_circuit_create(ctx, nl, &c), EQS_OK);
+    char why[512];
+    ck_assert_msg(eqs_circuit_is_layered(c, why, sizeof why) == 1, "%s", why);
+    eqs_solver *sl = NULL, *sn = NULL;
+    ck_assert_int_eq(eqs_solver_create(ctx, c, EQS_BACKEND_AUTO, NULL, &sl), EQS_OK);
+    ck_assert_int_eq(eqs_solver_backend(sl), EQS_BACKEND_LAYERED);
+    ck_assert_int_eq(eqs_solver_create(ctx, c, EQS_BACKEND_NEWTON, NULL, &sn), EQS_OK);
+    ck_assert_int_eq(eqs_solver_solve(sl, EQS_SOLVE_COLD, NULL), EQS_OK);
+    ck_assert_int_eq(eqs_solver_solve(sn, EQS_SOLVE_COLD, NULL), EQS_OK);
+    const char *names[5] = {"h1", "h2", "h3", "o1", "o2"};
+    for (int k = 0; k < 5; ++k) {
+        int nd = eqs_circuit_node_find(c, names[k]);
+        double vl = eqs_solver_voltages(sl)[nd], vn = eqs_solver_voltages(sn)[nd];
+        ck_assert_msg(fabs(vl - vn) <= 1e-9, "%s: layered %.12g, newton %.12g", names[k], vl, vn);
+    }
+    eqs_solver_free(&sl);
+    eqs_solver_free(&sn);
+    eqs_circuit_free(&c);
+    eqs_netlist_free(&nl);
+    eqs_ctx_free(&ctx);
+}
+END_TEST
+
 /* Not layered, with the reason; auto falls back to Newton, layered refuses. */
 START_TEST(test_detect_rejections)
 {
     struct {
         const char *file, *reason;
-    } nets[3] = {
+    } nets[2] = {
         {"netlists/amplifier.cir", "controlled source 'eamp'"},
         {"netlists/clipper.cir", "series resistance"},
-        {"netlists/layered.cir", "must join consecutive layers"},
     };
-    for (int t = 0; t < 3; ++t) {
+    for (int t = 0; t < 2; ++t) {
         eqs_ctx *ctx = tu_ctx();
         eqs_netlist *nl = NULL;
         eqs_circuit *c = NULL;
@@ -207,13 +239,16 @@ START_TEST(test_detect_rejections)
         eqs_netlist_free(&nl);
         eqs_ctx_free(&ctx);
     }
-    /* current source, floating source */
-    const char *texts[2] = {
+    /* current source, floating source, a resistor from an input node past
+     * the first layer (a and b both become layer 1, joined by r2) */
+    const char *texts[3] = {
         "* i\nv1 a 0 dc 1\nr1 a b 1k\nr2 b c 1k\ni1 0 b dc 1m\n.end\n",
         "* float\nv1 a 0 dc 1\nr1 a b 1k\nv2 b c dc 1\nr2 c 0 1k\n.end\n",
+        "* skip\nv1 x 0 dc 1\nr1 x a 1k\nr2 a b 1k\nr3 x b 1k\n.input v1\n.end\n",
     };
-    const char *reasons[2] = {"current source 'i1'", "voltage source 'v2' is floating"};
-    for (int t = 0; t < 2; ++t) {
+    const char *reasons[3] = {"current source 'i1'", "voltage source 'v2' is floating",
+                              "must join consecutive layers"};
+    for (int t = 0; t < 3; ++t) {
         net n;
         net_open_text(&n, texts[t]);
         char why[512];
@@ -750,6 +785,7 @@ Suite *suite_layered(void)
     tcase_add_test(tc, test_detect_generated);
     tcase_add_test(tc, test_detect_hand_shuffled);
     tcase_add_test(tc, test_detect_rejections);
+    tcase_add_test(tc, test_detect_rails);
     tcase_add_test(tc, test_shockley_matches_newton);
     tcase_add_test(tc, test_ideal_kcl_and_gradient);
     tcase_add_test(tc, test_batched_update_is_local);

@@ -9,11 +9,14 @@
  *   - resistors with R > 0;
  *   - layer 0 = the fixed nodes (ground or held by a grounded source) that
  *     have a resistor to a free node; layer 1 = the free nodes with a
- *     resistor to a fixed node; layer l+1 = the free nodes reached from
- *     layer l by a resistor (breadth first);
+ *     resistor to an input node (a node held by a source of the .input
+ *     cards; without .input cards: to any fixed node); layer l+1 = the free
+ *     nodes reached from layer l by a resistor between free nodes (breadth
+ *     first);
  *   - every resistor between two free nodes joins consecutive layers, every
- *     resistor from a fixed node ends in layer 1, every free node is in a
- *     layer;
+ *     resistor from an input node ends in layer 1; a resistor from another
+ *     fixed node (a bias rail: constant in every phase) may end in any
+ *     layer; every free node is in a layer;
  *   - a diode joins a free node and a fixed node (ground or a grounded
  *     source, e.g. a bias in series);
  *   - output nodes are free nodes of the last layer.
@@ -162,16 +165,34 @@ eqs_status eqs_layers_detect(eqs_ctx *ctx, const eqs_circuit *c, eqs_layers **ou
             if (!fixed(c, ce->n[t])) L->dio_elem[L->index_of[ce->n[t]]++] = e;
     }
 
+    /* input nodes: held by a source of the .input cards (index_of as a
+     * temporary flag); without any, every fixed node seeds layer 1 */
+    for (int i = 0; i < nn; ++i) L->index_of[i] = 0;
+    int n_inputs = 0;
+    for (int i = 0; i < nn; ++i) {
+        int e = c->node_fixed_by[i];
+        if (i == 0 || e < 0 || c->elems[e].origin < 0) continue;
+        const char *src = c->nl->elems[c->elems[e].origin].name;
+        for (int k = 0; k < eqs_circuit_input_count(c); ++k)
+            if (!strcmp(eqs_circuit_input_name(c, k), src)) {
+                L->index_of[i] = 1;
+                n_inputs++;
+                break;
+            }
+    }
     /* breadth-first layering */
     int ok = 1, nq = 0;
-    for (int i = 0; i < nn; ++i) L->layer_of[i] = -1, L->index_of[i] = -1;
+    for (int i = 0; i < nn; ++i) {
+        L->layer_of[i] = -1;
+        if (n_inputs == 0 && fixed(c, i)) L->index_of[i] = 1;
+    }
     for (int i = 0; i < nn && ok; ++i) { /* layer 0 and layer 1 */
         if (!fixed(c, i)) continue;
         for (int p = L->adj_off[i]; p < L->adj_off[i + 1]; ++p) {
             int j = L->adj_node[p];
             if (fixed(c, j)) continue;
             L->layer_of[i] = 0;
-            if (L->layer_of[j] < 0) {
+            if (L->index_of[i] && L->layer_of[j] < 0) {
                 L->layer_of[j] = 1;
                 queue[nq++] = j;
             }
@@ -209,6 +230,8 @@ eqs_status eqs_layers_detect(eqs_ctx *ctx, const eqs_circuit *c, eqs_layers **ou
         int a = ce->n[0], b = ce->n[1];
         if (fixed(c, a) && fixed(c, b)) continue; /* no effect on free nodes */
         int la = L->layer_of[a], lb = L->layer_of[b];
+        if ((fixed(c, a) && !L->index_of[a]) || (fixed(c, b) && !L->index_of[b]))
+            continue; /* bias rail: a constant drive of any layer */
         if (la == lb || la - lb > 1 || lb - la > 1) {
             say(why, why_len,
                 "resistor '%s' joins node '%s' (layer %d) and node '%s' (layer %d): resistors "
@@ -239,6 +262,7 @@ eqs_status eqs_layers_detect(eqs_ctx *ctx, const eqs_circuit *c, eqs_layers **ou
         eqs_layers_free(ctx, &L);
         return EQS_OK;
     }
+    for (int i = 0; i < nn; ++i) L->index_of[i] = -1;
     /* layer lists, netlist order within each layer */
     L->n_layers = n_layers;
     for (int i = 0; i < nn; ++i)
@@ -263,10 +287,16 @@ eqs_status eqs_layers_detect(eqs_ctx *ctx, const eqs_circuit *c, eqs_layers **ou
         }
         eqs_free(ctx, heap);
     }
-    /* dense crossbars: one trainable resistor per pair of consecutive-layer nodes */
+    /* dense crossbars: one trainable resistor per pair of consecutive-layer
+     * nodes, plus the rails of deeper layers (checked per layer by the
+     * batched setup) */
     long long need = 0;
     for (int l = 1; l < n_layers; ++l)
         need += (long long)(L->off[l] - L->off[l - 1]) * (L->off[l + 1] - L->off[l]);
+    for (int i = 0; i < nn; ++i)
+        if (L->layer_of[i] >= 2)
+            for (int p = L->adj_off[i]; p < L->adj_off[i + 1]; ++p)
+                need += fixed(c, L->adj_node[p]);
     long long have = 0;
     int all_trainable = 1;
     for (int e = 0; e < c->n_elems; ++e) {
@@ -282,6 +312,8 @@ eqs_status eqs_layers_detect(eqs_ctx *ctx, const eqs_circuit *c, eqs_layers **ou
         /* a free node of layer l must see every node of layers l-1 and l+1 once */
         int l = L->layer_of[i];
         int want = (L->off[l] - L->off[l - 1]) + (l + 1 < n_layers ? L->off[l + 2] - L->off[l + 1] : 0);
+        if (l >= 2)
+            for (int p = L->adj_off[i]; p < L->adj_off[i + 1]; ++p) want += fixed(c, L->adj_node[p]);
         if (L->adj_off[i + 1] - L->adj_off[i] != want) L->dense = 0;
     }
     *out = L;

@@ -550,12 +550,23 @@ static const eqs_batch_ops layered_batch = {
     .momentum = bt_momentum,
 };
 
+/* A layered circuit has only resistors, diodes and grounded sources: its
+ * Jacobian is symmetric, the ncep correction is zero (ncep.c then says so
+ * and computes centered EqProp). */
+static eqs_status ly_ncep_capture(eqs_solver *s, double *a_max)
+{
+    (void)s;
+    *a_max = 0.0;
+    return EQS_OK;
+}
+
 const eqs_backend_ops eqs_backend_layered = {
     .name = "layered",
     .create = ly_create,
     .solve = ly_solve,
     .destroy = ly_destroy,
     .adjoint = ly_adjoint,
+    .ncep_capture = ly_ncep_capture,
     .batch = &layered_batch,
 };
 
