@@ -301,6 +301,12 @@ typedef struct {
                               backward; netlists/bidir_amp.cir) between every hidden
                               node and the next crossbar: a non-reciprocal (KLU)
                               network, train it with ncep.  Default: 0 = none */
+    double rails_V;        /* > 0: trainable biases.  Two grounded sources hold rail
+                              nodes bp at +rails_V and bn at -rails_V; every hidden and
+                              output node j of layer l gets resistors r<l>_bp_<j> and
+                              r<l>_bn_<j> to them (conductances g_min_S: zero net bias
+                              at the start), so (G_bp - G_bn) rails_V acts as a signed
+                              bias current.  Default: 0 = none */
 } eqs_drn_spec;
 
 void eqs_drn_spec_defaults(eqs_drn_spec *spec);

@@ -517,6 +517,82 @@ START_TEST(test_batched_update_is_local)
 }
 END_TEST
 
+/* Bias rails (gen drn --rails, <drn rails_V>): resistors from the rails bp
+ * (+V) and bn (-V) to every hidden and output node.  The layered solver
+ * (Shockley diodes) equals Newton on every node, and a batched step with
+ * rails in crossbar 1 (as rows of W_1) and in deeper layers (the rails
+ * path of layered_batch.inc) is the element-wise update of the per-sample
+ * phases, 1 and 2 hidden layers, both diode models. */
+START_TEST(test_rails)
+{
+    const char *layers[2] = {"4 7 3", "4 6 5 3"};
+    const char *diodes[2] = {"ideal", "shockley"};
+    for (int t = 0; t < 4; ++t) {
+        const char *xml = drn_xml(layers[t % 2], 4, 3, 12, 0, 5, 0.0, 4 + t, diodes[t / 2]);
+        char *text = tu_read_file(xml);
+        ck_assert_ptr_nonnull(text);
+        char buf[8192];
+        const char *at = strstr(text, " g_init_min_S=");
+        ck_assert_ptr_nonnull(at);
+        snprintf(buf, sizeof buf, "%.*s rails_V=\"3\"%s", (int)(at - text), text, at);
+        free(text);
+        const char *xr = tu_write_temp(buf, ".xml");
+        job j;
+        job_open(&j, xr, 1);
+        int rails = 0;
+        for (int k = 0; k < eqs_circuit_param_count(j.c); ++k)
+            rails += strstr(eqs_circuit_param_name(j.c, k), "_bp_") != NULL;
+        ck_assert_int_eq(rails, t % 2 ? 6 + 5 + 3 : 7 + 3);
+        job_close(&j);
+        double e = local_update_error(xr, 4, 3, 4 + t, t / 2);
+        ck_assert_msg(e <= 1e-6, "case %d: max error %g of the max step", t, e);
+    }
+    /* free state: layered vs Newton, Shockley diodes, rails at 2 V */
+    eqs_ctx *ctx = tu_ctx();
+    eqs_drn_spec sp;
+    eqs_drn_spec_defaults(&sp);
+    const int sizes[4] = {6, 8, 5, 3};
+    sp.layers = sizes;
+    sp.n_layers = 4;
+    sp.gain = 3;
+    sp.rails_V = 2;
+    sp.seed = 5;
+    char path[4096];
+    snprintf(path, sizeof path, "%s/rails.cir", tu_temp_dir());
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_int_eq(eqs_gen_drn(ctx, &sp, f), EQS_OK);
+    fclose(f);
+    eqs_netlist *nl = NULL;
+    eqs_circuit *c = NULL;
+    ck_assert_int_eq(eqs_netlist_read(ctx, path, &nl), EQS_OK);
+    ck_assert_int_eq(eqs_circuit_create(ctx, nl, &c), EQS_OK);
+    /* give the rails a net bias: bp stronger on even parameters */
+    for (int k = 0; k < eqs_circuit_param_count(c); ++k)
+        if (strstr(eqs_circuit_param_name(c, k), "_bp_"))
+            ck_assert_int_eq(eqs_circuit_param_set(c, k, 5e-5 * (1 + k % 3)), EQS_OK);
+    char why[512];
+    ck_assert_msg(eqs_circuit_is_layered(c, why, sizeof why) == 1, "%s", why);
+    eqs_solver *sl = NULL, *sn = NULL;
+    ck_assert_int_eq(eqs_solver_create(ctx, c, EQS_BACKEND_LAYERED, NULL, &sl), EQS_OK);
+    ck_assert_int_eq(eqs_solver_create(ctx, c, EQS_BACKEND_NEWTON, NULL, &sn), EQS_OK);
+    ck_assert_int_eq(eqs_solver_solve(sl, EQS_SOLVE_COLD, NULL), EQS_OK);
+    ck_assert_int_eq(eqs_solver_solve(sn, EQS_SOLVE_COLD, NULL), EQS_OK);
+    double worst = 0, vmax = 0;
+    for (int i = 0; i < eqs_circuit_node_count(c); ++i) {
+        worst = fmax(worst, fabs(eqs_solver_voltages(sl)[i] - eqs_solver_voltages(sn)[i]));
+        vmax = fmax(vmax, fabs(eqs_solver_voltages(sn)[i]));
+    }
+    ck_assert_msg(worst <= 1e-9, "layered vs newton with rails: %g V", worst);
+    ck_assert_double_gt(vmax, 0.1);
+    eqs_solver_free(&sl);
+    eqs_solver_free(&sn);
+    eqs_circuit_free(&c);
+    eqs_netlist_free(&nl);
+    eqs_ctx_free(&ctx);
+}
+END_TEST
+
 /* The two-core step (docs/solver.md "Two cores"): on a DRN whose crossbars
  * are large enough to be split between the caller and the helper thread
  * (300 x 900 and 900 x 300 conductances, above LY_SPLIT_MIN), (1) one
@@ -790,6 +866,7 @@ Suite *suite_layered(void)
     tcase_add_test(tc, test_ideal_kcl_and_gradient);
     tcase_add_test(tc, test_batched_update_is_local);
     tcase_add_test(tc, test_two_cores);
+    tcase_add_test(tc, test_rails);
     tcase_add_test(tc, test_batched_free_matches_single);
     tcase_add_test(tc, test_batched_no_alloc);
     tcase_add_test(tc, test_batched_resume_bit_identical);

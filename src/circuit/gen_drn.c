@@ -19,7 +19,12 @@
  *     each fully connected to the previous layer), card .output_pair;
  *   - amplifier_gain > 0: hidden node h<l>_<j> reaches the next crossbar
  *     through a bidirectional amplifier whose output node is a<l>_<j>
- *     (write_amplifiers below).
+ *     (write_amplifiers below);
+ *   - rails_V > 0 (trainable biases): sources vbp (node bp, +rails_V) and
+ *     vbn (node bn, -rails_V), not inputs; after crossbar l, resistors
+ *     r<l>_bp_<j> and r<l>_bn_<j> from bp and bn to node j of layer l, both
+ *     at g_min_S (no RNG draw: the crossbars are the same with or without
+ *     rails).
  * Conductances are uniform in [g_min_S, g_max_S] from the RNG's INIT stream
  * (inputs first, then crossbars in order), written as resistances with 9
  * significant digits: the file is the definition of the network.
@@ -44,6 +49,7 @@ void eqs_drn_spec_defaults(eqs_drn_spec *spec)
     spec->diode_n = 1.0;
     spec->output_pairs = 0;
     spec->amplifier_gain = 0.0;
+    spec->rails_V = 0.0;
 }
 
 /* Number of nodes of layer l >= 1 (the output layer has two per unit with
@@ -107,6 +113,9 @@ eqs_status eqs_gen_drn(eqs_ctx *ctx, const eqs_drn_spec *sp, FILE *out)
         !(sp->diode_n > 0))
         return EQS_ERROR(ctx, EQS_ERR_INPUT, "gain, bias and diode parameters must be finite "
                                              "(IS > 0, N > 0)");
+    if (!(sp->rails_V >= 0) || !isfinite(sp->rails_V))
+        return EQS_ERROR(ctx, EQS_ERR_INPUT, "rail voltage must be finite and >= 0 (0: no "
+                                             "rails; got %g)", sp->rails_V);
     if (!(sp->amplifier_gain >= 0) || !isfinite(sp->amplifier_gain))
         return EQS_ERROR(ctx, EQS_ERR_INPUT,
                          "amplifier gain must be finite and >= 0 (0: none; got %g)",
@@ -131,6 +140,11 @@ eqs_status eqs_gen_drn(eqs_ctx *ctx, const eqs_drn_spec *sp, FILE *out)
         fprintf(out, "vxn%d xn%d 0 dc %.17g\n", p, p, -sp->gain * x);
     }
 
+    if (sp->rails_V > 0) {
+        fprintf(out, "* bias rails (trainable biases through r<l>_bp_<j>, r<l>_bn_<j>)\n");
+        fprintf(out, "vbp bp 0 dc %.17g\nvbn bn 0 dc %.17g\n", sp->rails_V, -sp->rails_V);
+    }
+
     /* Crossbars. */
     for (int l = 1; l < sp->n_layers; ++l) {
         int nin = (l == 1) ? 2 * n0 : sp->layers[l - 1];
@@ -145,6 +159,12 @@ eqs_status eqs_gen_drn(eqs_ctx *ctx, const eqs_drn_spec *sp, FILE *out)
                 fprintf(out, "r%d_%d_%d %s %s %.9g\n", l, i, j, a, b, 1.0 / g);
             }
         }
+        if (sp->rails_V > 0)
+            for (int j = 0; j < width(sp, l); ++j) {
+                node_name(b, sizeof b, sp, l, j);
+                fprintf(out, "r%d_bp_%d bp %s %.9g\n", l, j, b, 1.0 / sp->g_min_S);
+                fprintf(out, "r%d_bn_%d bn %s %.9g\n", l, j, b, 1.0 / sp->g_min_S);
+            }
     }
 
     /* Hidden diodes, half in each direction, optionally with a bias source. */

@@ -7,7 +7,7 @@
 static const char help[] =
     "usage: eqspice gen drn --layers N0,N1,...,NL [--seed S] [--gain A] [--gmin-S G]\n"
     "                       [--gmax-S G] [--bias V] [--output-pairs] [-o FILE]\n"
-    "                       [--amplifiers GAIN]\n"
+    "                       [--amplifiers GAIN] [--rails V]\n"
     "\n"
     "Write a layered diode-resistor network (DRN) as a plain SPICE netlist:\n"
     "each of the N0 input pixels x in [0,1) (random from the seed) drives a pair of\n"
@@ -25,6 +25,9 @@ static const char help[] =
     "  --amplifiers GAIN  a bidirectional amplifier (VCVS of GAIN forward, CCCS of\n"
     "                 1/GAIN backward) between each hidden node h<l>_<j> and the next\n"
     "                 crossbar (node a<l>_<j>): non-reciprocal, train with ncep\n"
+    "  --rails V      trainable biases: rails bp = +V and bn = -V (sources vbp, vbn)\n"
+    "                 with resistors r<l>_bp_<j>, r<l>_bn_<j> to every hidden and\n"
+    "                 output node, both at the lowest conductance (no net bias)\n"
     "  --output-pairs differential outputs: two nodes o<k>p, o<k>n per output unit,\n"
     "                 card .output_pair (output k = V(o<k>p) - V(o<k>n))\n"
     "  -o FILE        output file (atomic; default stdout)\n";
@@ -79,6 +82,14 @@ int cli_cmd_gen(int argc, char **argv)
             ++i;
         } else if (!strcmp(a, "--output-pairs")) {
             spec.output_pairs = 1;
+        } else if (!strcmp(a, "--rails")) {
+            double x;
+            if (!v || cli_parse_double(v, &x) || !(x > 0)) {
+                rc = cli_usage_error("gen", "--rails needs a positive voltage");
+                break;
+            }
+            spec.rails_V = x;
+            ++i;
         } else if (!strcmp(a, "--amplifiers")) { /* ncep block (issue 5) */
             double x;
             if (!v || cli_parse_double(v, &x) || !(x > 0)) {
