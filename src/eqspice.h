@@ -175,6 +175,10 @@ typedef struct {
     int threads;           /* batched training: 2 = the large crossbars' work split over the
                               caller and one helper thread (when the machine has 2 cores),
                               1 = the caller alone.  Same results either way.  Default: 2 */
+    int split_min;         /* batched training: crossbars with at least this many
+                              conductances are split over the two cores (smaller ones run
+                              on the caller; a product too small to split costs more in
+                              hand-offs than it gains).  Default: 262144 (2^18) */
 } eqs_solver_options;
 
 enum {
@@ -522,6 +526,7 @@ typedef struct eqs_experiment {
     eqs_diode_kind diodes;  /* Default: EQS_DIODES_SHOCKLEY */
     int single;             /* precision="single": 1. Default: 0 (double) */
     int threads;            /* <solver threads>: 1 or 2. Default: 2 (eqs_solver_options) */
+    int split_min;          /* <solver split_min>: >= 1; 0 = the solver's default */
     double bcd_tol_V;       /* layered solver's sweep tolerance (tol_V="", V, > 0); 0: the
                                trainer's default (eqs_trainer_options). Default: 0 */
 

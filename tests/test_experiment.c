@@ -444,6 +444,7 @@ static void assert_same(const eqs_experiment *a, const eqs_experiment *b)
     ck_assert(a->momentum == b->momentum && a->lr_decay == b->lr_decay);
     ck_assert_int_eq(a->lr_cosine, b->lr_cosine);
     ck_assert_int_eq(a->threads, b->threads);
+    ck_assert_int_eq(a->split_min, b->split_min);
     ck_assert_int_eq(a->epochs, b->epochs);
     ck_assert_int_eq(a->batch, b->batch);
     ck_assert_uint_eq(a->seed, b->seed);

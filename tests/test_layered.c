@@ -593,17 +593,31 @@ START_TEST(test_rails)
 }
 END_TEST
 
-/* The two-core step (docs/solver.md "Two cores"): on a DRN whose crossbars
- * are large enough to be split between the caller and the helper thread
- * (300 x 900 and 900 x 300 conductances, above LY_SPLIT_MIN), (1) one
- * batched step is still the element-wise update of the per-sample phases,
- * (2) batched evaluation equals per-sample solves, and (3) three steps
- * with threads="2" and threads="1" give the same conductances bit for bit
- * (the split is fixed; only who runs the second part differs). */
+/* xml with `attr` (e.g. threads="1") added to its <solver> element. */
+static const char *with_solver_attr(const char *xml, const char *attr)
+{
+    char *text = tu_read_file(xml);
+    ck_assert_ptr_nonnull(text);
+    static char buf[8192];
+    const char *at = strstr(text, "diodes=");
+    ck_assert_ptr_nonnull(at);
+    snprintf(buf, sizeof buf, "%.*s%s %s", (int)(at - text), text, attr, at);
+    free(text);
+    return tu_write_temp(buf, ".xml");
+}
+
+/* The two-core step (docs/solver.md "Two cores"), with split_min="100" so
+ * that every crossbar of a 24-40-30-4 DRN (48 x 40, 40 x 30, 30 x 4) is
+ * split between the caller and the helper thread: (1) one batched step is
+ * still the element-wise update of the per-sample phases, (2) batched
+ * evaluation equals per-sample solves, and (3) three steps with
+ * threads="2" and threads="1" give the same conductances bit for bit (the
+ * split is fixed; only who runs the second part differs). */
 START_TEST(test_two_cores)
 {
-    const char *xml = drn_xml("150 900 300 4", 150, 4, 12, 6, 5, 0.0, 7, "ideal");
-    double e = local_update_error(xml, 150, 4, 7, 0);
+    const char *xml = with_solver_attr(drn_xml("24 40 30 4", 24, 4, 12, 6, 5, 0.0, 7, "ideal"),
+                                       "split_min=\"100\"");
+    double e = local_update_error(xml, 24, 4, 7, 0);
     ck_assert_msg(e <= 1e-6, "split crossbars: max error %g of the max step", e);
 
     /* (2) */
@@ -620,7 +634,7 @@ START_TEST(test_two_cores)
     size_t n = eqs_dataset_size(j.test);
     for (size_t i = 0; i < n; ++i) {
         const double *x = eqs_dataset_features(j.test, i);
-        for (int f = 0; f < 150; ++f) {
+        for (int f = 0; f < 24; ++f) {
             eqs_circuit_input_set(j.c, 2 * f, 4 * x[f]);
             eqs_circuit_input_set(j.c, 2 * f + 1, -4 * x[f]);
         }
@@ -637,17 +651,13 @@ START_TEST(test_two_cores)
     job_close(&j);
 
     /* (3) with momentum */
-    xml = drn_xml("150 900 300 4", 150, 4, 12, 0, 4, 0.9, 8, "ideal");
-    char *text = tu_read_file(xml);
-    ck_assert_ptr_nonnull(text);
-    char one[8192];
-    const char *at = strstr(text, "diodes=\"ideal\"");
-    ck_assert_ptr_nonnull(at);
-    snprintf(one, sizeof one, "%.*sthreads=\"1\" %s", (int)(at - text), text, at);
-    free(text);
-    job a, b;
-    job_open(&a, xml, 1);
-    job_open(&b, tu_write_temp(one, ".xml"), 1);
+    const char *base = drn_xml("24 40 30 4", 24, 4, 12, 0, 4, 0.9, 8, "ideal");
+    char two[8192];
+    snprintf(two, sizeof two, "%s", with_solver_attr(base, "split_min=\"100\""));
+    const char *one = with_solver_attr(base, "split_min=\"100\" threads=\"1\"");
+    job a, b, c0;
+    job_open(&a, two, 1);
+    job_open(&b, one, 1);
     for (int k = 0; k < 3; ++k) {
         ck_assert_int_eq(eqs_trainer_step(a.tr), EQS_OK);
         ck_assert_int_eq(eqs_trainer_step(b.tr), EQS_OK);
@@ -655,12 +665,11 @@ START_TEST(test_two_cores)
     ck_assert_int_eq(eqs_trainer_sync(a.tr), EQS_OK);
     ck_assert_int_eq(eqs_trainer_sync(b.tr), EQS_OK);
     int np = eqs_circuit_param_count(a.c);
-    ck_assert_int_eq(np, 300 * 900 + 900 * 300 + 300 * 4);
-    double *ga = conductances(a.c), *gb = conductances(b.c), *g0 = NULL;
+    ck_assert_int_eq(np, 48 * 40 + 40 * 30 + 30 * 4);
+    double *ga = conductances(a.c), *gb = conductances(b.c);
     ck_assert_int_eq(memcmp(ga, gb, (size_t)np * sizeof *ga), 0);
-    job c0;
-    job_open(&c0, xml, 1);
-    g0 = conductances(c0.c);
+    job_open(&c0, two, 1);
+    double *g0 = conductances(c0.c);
     ck_assert_int_ne(memcmp(ga, g0, (size_t)np * sizeof *ga), 0); /* it did train */
     free(ga);
     free(gb);

@@ -284,6 +284,7 @@ eqs_status eqs_trainer_create(eqs_ctx *ctx, const eqs_experiment *exp, eqs_circu
     if (exp->bcd_tol_V > 0) sopt.bcd_tol_V = exp->bcd_tol_V;
     if (exp->single) sopt.single = 1;
     sopt.threads = exp->threads;
+    if (exp->split_min > 0) sopt.split_min = exp->split_min;
     if ((st = eqs_solver_create(ctx, c, exp->backend, &sopt, &tr->s)) != EQS_OK) goto fail;
     if ((st = eqs_eqprop_create(ctx, tr->s, &tr->ep)) != EQS_OK) goto fail;
     if ((st = batch_setup(tr)) != EQS_OK) goto fail;

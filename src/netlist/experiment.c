@@ -448,6 +448,7 @@ static eqs_status fill(reader *r, xmlNodePtr root)
     static const char *const precisions[] = {"double", "single"};
     e->single = attr_enum(sv, "precision", precisions, 2, 0);
     if ((st = attr_int(r, sv, "threads", 2, &e->threads))) return st;
+    if ((st = attr_int(r, sv, "split_min", 0, &e->split_min))) return st;
     if ((st = attr_double(r, sv, "tol_V", 0.0, &e->bcd_tol_V))) return st;
     if ((st = attr_path(r, out, "dir", &e->output_dir))) return st;
     if ((st = attr_int(r, out, "checkpoint_every", 0, &e->checkpoint_every))) return st;
@@ -802,6 +803,7 @@ static void write_body(FILE *f, const eqs_experiment *e)
     put_attr(f, "diodes", eqs_diode_kind_name(e->diodes));
     put_attr(f, "precision", e->single ? "single" : "double");
     fprintf(f, " threads=\"%d\"", e->threads);
+    if (e->split_min > 0) fprintf(f, " split_min=\"%d\"", e->split_min);
     if (e->bcd_tol_V > 0) put_num(f, "tol_V", e->bcd_tol_V);
     fputs("/>\n  <output", f);
     put_attr(f, "dir", e->output_dir ? e->output_dir : ".");

@@ -70,7 +70,7 @@ typedef struct {
 static eqs_status node_kcl(const eqs_solver *s, int i, double v, double *f, double *df);
 
 /* Two cores in the batched step (docs/solver.md "Two cores"): every large
- * crossbar (at least LY_SPLIT_MIN conductances) is split once and for all
+ * crossbar (at least opt.split_min conductances) is split once and for all
  * into two row halves, and every operation on it (the products of the
  * sweeps and of the input drive, the contrast product and the optimizer
  * pass) is split the same way, the caller's thread doing rows [0, h) and
@@ -81,7 +81,6 @@ static eqs_status node_kcl(const eqs_solver *s, int i, double v, double *f, doub
  * one core (measured, docs/benchmarks.md).  Small crossbars are not split
  * (their products run on the caller's thread), but their update pass uses
  * the same two-part order of sums, so numbers never depend on the helper. */
-#define LY_SPLIT_MIN (1 << 18)
 
 /* Row h of n where part 1 starts: the half, rounded to 8 rows. */
 static int ly_half(int n)

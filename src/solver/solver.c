@@ -27,6 +27,7 @@ void eqs_solver_options_defaults(eqs_solver_options *opt)
     opt->bcd_max_sweeps = 10000;
     opt->single = 0;
     opt->threads = 2;
+    opt->split_min = 1 << 18;
 }
 
 int eqs_backend_from_name(const char *name)
