@@ -101,9 +101,11 @@ tcases=(
 )
 for c in "${tcases[@]}"; do
   set -- $c
-  echo "bench: training $1 batch $2 on $3 for $4 s ${5:-}" >&2
+  L=$1 B=$2 S=$3 T=$4
+  shift 4 # the rest: extra flags
+  echo "bench: training $L batch $B on $S for $T s $*" >&2
   # the three 'bench:' lines of one run joined into one raw line
-  "$cli" bench train --layers "$1" --batch "$2" --solver "$3" --seconds "$4" ${5:-} \
+  "$cli" bench train --layers "$L" --batch "$B" --solver "$S" --seconds "$T" "$@" \
     | sed 's/^bench: //' | tr '\n' ' ' | sed 's/^/bench: /; s/ *$/\n/' | tee -a "$rawt"
 done
 {
