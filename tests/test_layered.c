@@ -208,6 +208,17 @@ START_TEST(test_detect_rails)
     eqs_circuit_free(&c);
     eqs_netlist_free(&nl);
     eqs_ctx_free(&ctx);
+    /* a part that no input reaches (m, hanging from the source vb) is a
+     * layer-1 node of its own: layered, m = 2 V * 1k / 2k */
+    net n;
+    net_open_text(&n, "* r\nvx x 0 dc 1\nr0 x h 1k\nr1 h o 1k\nvb b 0 dc 2\nrb1 b m 1k\n"
+                      "rm m 0 1k\n.input vx\n.output o\n.end\n");
+    ck_assert_msg(eqs_circuit_is_layered(n.c, why, sizeof why) == 1, "%s", why);
+    ck_assert_int_eq(eqs_solver_create(n.ctx, n.c, EQS_BACKEND_LAYERED, NULL, &sl), EQS_OK);
+    ck_assert_int_eq(eqs_solver_solve(sl, EQS_SOLVE_COLD, NULL), EQS_OK);
+    ck_assert_double_eq_tol(eqs_solver_voltages(sl)[eqs_circuit_node_find(n.c, "m")], 1.0, 1e-9);
+    eqs_solver_free(&sl);
+    net_close(&n);
 }
 END_TEST
 

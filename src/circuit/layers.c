@@ -198,14 +198,28 @@ eqs_status eqs_layers_detect(eqs_ctx *ctx, const eqs_circuit *c, eqs_layers **ou
             }
         }
     }
-    for (int q = 0; q < nq; ++q) {
-        int i = queue[q];
-        for (int p = L->adj_off[i]; p < L->adj_off[i + 1]; ++p) {
-            int j = L->adj_node[p];
-            if (fixed(c, j)) continue;
-            if (L->layer_of[j] < 0) {
-                L->layer_of[j] = L->layer_of[i] + 1;
-                queue[nq++] = j;
+    /* breadth first from the seeds; then free nodes that only other fixed
+     * nodes reach (a part of the circuit no input drives) seed layer 1 too */
+    for (int pass = 0, q = 0; pass < 2; ++pass) {
+        if (pass == 1)
+            for (int i = 0; i < nn; ++i) {
+                if (fixed(c, i) || L->layer_of[i] >= 0) continue;
+                for (int p = L->adj_off[i]; p < L->adj_off[i + 1]; ++p)
+                    if (fixed(c, L->adj_node[p])) {
+                        L->layer_of[i] = 1;
+                        queue[nq++] = i;
+                        break;
+                    }
+            }
+        for (; q < nq; ++q) {
+            int i = queue[q];
+            for (int p = L->adj_off[i]; p < L->adj_off[i + 1]; ++p) {
+                int j = L->adj_node[p];
+                if (fixed(c, j)) continue;
+                if (L->layer_of[j] < 0) {
+                    L->layer_of[j] = L->layer_of[i] + 1;
+                    queue[nq++] = j;
+                }
             }
         }
     }

@@ -613,7 +613,12 @@ eqs_status eqs_trainer_checkpoint_read(eqs_trainer *tr, const char *path)
                          ts.has_order ? "" : " without the epoch's sample order");
     tr->epoch = ts.epoch;
     tr->batch_done = ts.batch;
-    tr->lr_scale = lr_scale_at(tr, tr->epoch); /* ts.lr_scale: the same number */
+    tr->lr_scale = lr_scale_at(tr, tr->epoch);
+    if (!(fabs(tr->lr_scale - ts.lr_scale) <= 1e-12 * fabs(ts.lr_scale)))
+        eqs_log(tr->ctx, EQS_LOG_INFO,
+                "%s: learning-rate scale %.17g from this experiment's schedule (the checkpoint "
+                "was written with %.17g: epochs, decay or schedule changed?)",
+                path, tr->lr_scale, ts.lr_scale);
     tr->shuffled = ts.batch > 0; /* mid-epoch: continue the stored order */
     if (tr->bops) {
         st = tr->bops->pull(tr->s, tr->mom);

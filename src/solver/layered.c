@@ -439,9 +439,10 @@ static eqs_status ly_adjoint(eqs_solver *s, const double *b, double *lambda)
  * faster than OpenBLAS's two for every shape of the step (784-1024-10 batch
  * 4: about 850 vs 480 samples/s; batch 32: 2,700-3,600 vs 2,300-2,600;
  * 784-100-10 batch 32: 29,000 vs 18,600): its threads spin and yield around
- * each call, which costs more on this VM than the second core gives.  Our
- * own helper thread splitting products and the optimizer pass was slower
- * too (condition-variable hand-offs) and was not kept. */
+ * each call, which costs more on this VM than the second core gives (the
+ * crossbar moves between the cores' caches).  The second core is used by
+ * splitting each large crossbar by row halves instead ("Two cores" above,
+ * worker.c). */
 #define LY_STEP_BLAS_THREADS 1
 
 #define REAL double

@@ -14,6 +14,7 @@
  * a few milliseconds) and then sleeps on a condition variable; the caller
  * spins, then yields, until the helper reports the generation done.
  */
+#define _GNU_SOURCE /* sched_getaffinity, CPU_COUNT */
 #include "solver.h"
 
 #include <pthread.h>
@@ -21,9 +22,10 @@
 #include <stdatomic.h>
 #include <unistd.h>
 
-/* Spin iterations before the helper sleeps (about a millisecond) and
- * before the waiting caller starts yielding its core. */
-#define WK_SPIN_SLEEP 200000
+/* Spin iterations before the helper sleeps (0.4-1 ms: a pause is 40-140
+ * cycles depending on the CPU) and before the waiting caller starts
+ * yielding its core. */
+#define WK_SPIN_SLEEP 20000
 #define WK_SPIN_YIELD 20000
 
 struct eqs_worker {
@@ -73,7 +75,10 @@ static void *wk_main(void *p)
 
 eqs_worker *eqs_worker_create(eqs_ctx *ctx)
 {
-    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    /* the cores this process may run on (taskset, cgroups), not the machine's */
+    cpu_set_t set;
+    long cores = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set)
+                                                              : sysconf(_SC_NPROCESSORS_ONLN);
     if (cores < 2) return NULL;
     eqs_worker *w = eqs_calloc(ctx, 1, sizeof *w);
     if (!w) return NULL;
