@@ -439,6 +439,20 @@ static const char *drn_xml(const char *layers, int features, int classes, int tr
     return tu_write_temp(buf, ".xml");
 }
 
+/* A copy of the experiment file `xml` with `attr` (e.g. threads="1")
+ * inserted before the first occurrence of `before` (e.g. "diodes="). */
+static const char *with_attr(const char *xml, const char *before, const char *attr)
+{
+    char *text = tu_read_file(xml);
+    ck_assert_ptr_nonnull(text);
+    static char buf[8192];
+    const char *at = strstr(text, before);
+    ck_assert_ptr_nonnull(at);
+    snprintf(buf, sizeof buf, "%.*s%s %s", (int)(at - text), text, attr, at);
+    free(text);
+    return tu_write_temp(buf, ".xml");
+}
+
 typedef tu_job job;
 #define job_open tu_job_open
 #define job_close tu_job_close
@@ -540,14 +554,7 @@ START_TEST(test_rails)
     const char *diodes[2] = {"ideal", "shockley"};
     for (int t = 0; t < 4; ++t) {
         const char *xml = drn_xml(layers[t % 2], 4, 3, 12, 0, 5, 0.0, 4 + t, diodes[t / 2]);
-        char *text = tu_read_file(xml);
-        ck_assert_ptr_nonnull(text);
-        char buf[8192];
-        const char *at = strstr(text, " g_init_min_S=");
-        ck_assert_ptr_nonnull(at);
-        snprintf(buf, sizeof buf, "%.*s rails_V=\"3\"%s", (int)(at - text), text, at);
-        free(text);
-        const char *xr = tu_write_temp(buf, ".xml");
+        const char *xr = with_attr(xml, "g_init_min_S=", "rails_V=\"3\"");
         job j;
         job_open(&j, xr, 1);
         int rails = 0;
@@ -604,34 +611,11 @@ START_TEST(test_rails)
 }
 END_TEST
 
-/* xml with `attr` (e.g. threads="1") added to its <solver> element. */
-static const char *with_solver_attr(const char *xml, const char *attr)
+/* Batched evaluation of the experiment `xml` (drn_xml with nf features,
+ * nc classes, ideal diodes) equals the mean loss of per-sample cold
+ * layered solves on its test set. */
+static void check_batched_eval(const char *xml, int nf, int nc)
 {
-    char *text = tu_read_file(xml);
-    ck_assert_ptr_nonnull(text);
-    static char buf[8192];
-    const char *at = strstr(text, "diodes=");
-    ck_assert_ptr_nonnull(at);
-    snprintf(buf, sizeof buf, "%.*s%s %s", (int)(at - text), text, attr, at);
-    free(text);
-    return tu_write_temp(buf, ".xml");
-}
-
-/* The two-core step (docs/solver.md "Two cores"), with split_min="100" so
- * that every crossbar of a 24-40-30-4 DRN (48 x 40, 40 x 30, 30 x 4) is
- * split between the caller and the helper thread: (1) one batched step is
- * still the element-wise update of the per-sample phases, (2) batched
- * evaluation equals per-sample solves, and (3) three steps with
- * threads="2" and threads="1" give the same conductances bit for bit (the
- * split is fixed; only who runs the second part differs). */
-START_TEST(test_two_cores)
-{
-    const char *xml = with_solver_attr(drn_xml("24 40 30 4", 24, 4, 12, 6, 5, 0.0, 7, "ideal"),
-                                       "split_min=\"100\"");
-    double e = local_update_error(xml, 24, 4, 7, 0);
-    ck_assert_msg(e <= 1e-6, "split crossbars: max error %g of the max step", e);
-
-    /* (2) */
     job j;
     job_open(&j, xml, 1);
     double lb, eb;
@@ -645,13 +629,13 @@ START_TEST(test_two_cores)
     size_t n = eqs_dataset_size(j.test);
     for (size_t i = 0; i < n; ++i) {
         const double *x = eqs_dataset_features(j.test, i);
-        for (int f = 0; f < 24; ++f) {
+        for (int f = 0; f < nf; ++f) {
             eqs_circuit_input_set(j.c, 2 * f, 4 * x[f]);
             eqs_circuit_input_set(j.c, 2 * f + 1, -4 * x[f]);
         }
         ck_assert_int_eq(eqs_solver_solve(s, EQS_SOLVE_COLD, NULL), EQS_OK);
         const double *v = eqs_solver_voltages(s);
-        for (int k = 0; k < 4; ++k) {
+        for (int k = 0; k < nc; ++k) {
             double y = k == eqs_dataset_label(j.test, i) ? 0.5 : 0.0;
             double o_k = v[eqs_circuit_output_node(j.c, k)];
             sum += 0.5 * (o_k - y) * (o_k - y);
@@ -660,12 +644,30 @@ START_TEST(test_two_cores)
     ck_assert_double_eq_tol(lb, sum / (double)n, 1e-9 * fabs(lb) + 1e-15);
     eqs_solver_free(&s);
     job_close(&j);
+}
+
+/* The two-core step (docs/solver.md "Two cores"), with split_min="100" so
+ * that every crossbar of a 24-40-30-4 DRN (48 x 40, 40 x 30, 30 x 4) is
+ * split between the caller and the helper thread: (1) one batched step is
+ * still the element-wise update of the per-sample phases, (2) batched
+ * evaluation equals per-sample solves, and (3) three steps with
+ * threads="2" and threads="1" give the same conductances bit for bit (the
+ * split is fixed; only who runs the second part differs). */
+START_TEST(test_two_cores)
+{
+    const char *xml = with_attr(drn_xml("24 40 30 4", 24, 4, 12, 6, 5, 0.0, 7, "ideal"), "diodes=",
+                                "split_min=\"100\"");
+    double e = local_update_error(xml, 24, 4, 7, 0);
+    ck_assert_msg(e <= 1e-6, "split crossbars: max error %g of the max step", e);
+
+    /* (2) */
+    check_batched_eval(xml, 24, 4);
 
     /* (3) with momentum */
     const char *base = drn_xml("24 40 30 4", 24, 4, 12, 0, 4, 0.9, 8, "ideal");
     char two[8192];
-    snprintf(two, sizeof two, "%s", with_solver_attr(base, "split_min=\"100\""));
-    const char *one = with_solver_attr(base, "split_min=\"100\" threads=\"1\"");
+    snprintf(two, sizeof two, "%s", with_attr(base, "diodes=", "split_min=\"100\""));
+    const char *one = with_attr(base, "diodes=", "split_min=\"100\" threads=\"1\"");
     job a, b, c0;
     job_open(&a, two, 1);
     job_open(&b, one, 1);
@@ -695,34 +697,7 @@ END_TEST
 START_TEST(test_batched_free_matches_single)
 {
     const char *xml = drn_xml("4 6 5 3", 4, 3, 8, 11, 4, 0.9, 3, "ideal");
-    job j;
-    job_open(&j, xml, 1);
-    double lb, eb;
-    ck_assert_int_eq(eqs_trainer_evaluate(j.tr, j.test, &lb, &eb), EQS_OK);
-    eqs_solver_options o;
-    eqs_solver_options_defaults(&o);
-    o.diodes = EQS_DIODES_IDEAL;
-    eqs_solver *s = NULL;
-    ck_assert_int_eq(eqs_solver_create(j.ctx, j.c, EQS_BACKEND_LAYERED, &o, &s), EQS_OK);
-    double sum = 0;
-    size_t n = eqs_dataset_size(j.test);
-    for (size_t i = 0; i < n; ++i) {
-        const double *x = eqs_dataset_features(j.test, i);
-        for (int f = 0; f < 4; ++f) {
-            eqs_circuit_input_set(j.c, 2 * f, 4 * x[f]);
-            eqs_circuit_input_set(j.c, 2 * f + 1, -4 * x[f]);
-        }
-        ck_assert_int_eq(eqs_solver_solve(s, EQS_SOLVE_COLD, NULL), EQS_OK);
-        const double *v = eqs_solver_voltages(s);
-        for (int k = 0; k < 3; ++k) {
-            double y = k == eqs_dataset_label(j.test, i) ? 0.5 : 0.0;
-            double o_k = v[eqs_circuit_output_node(j.c, k)];
-            sum += 0.5 * (o_k - y) * (o_k - y);
-        }
-    }
-    ck_assert_double_eq_tol(lb, sum / (double)n, 1e-9 * fabs(lb) + 1e-15);
-    eqs_solver_free(&s);
-    job_close(&j);
+    check_batched_eval(xml, 4, 3);
 }
 END_TEST
 
