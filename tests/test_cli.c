@@ -257,6 +257,18 @@ START_TEST(test_bench_train_runs)
     ck_assert_ptr_nonnull(strstr(err, "--method"));
     free(out);
     free(err);
+    const char *const bad2[] = {"bench", "train", "--layers", "6,4,3", "--threads", "3", NULL};
+    rc = tu_run_cli(bad2, &out, &err, 20);
+    ck_assert_int_eq(rc, 1);
+    ck_assert_ptr_nonnull(strstr(err, "--threads needs 1 or 2"));
+    free(out);
+    free(err);
+    const char *const bad3[] = {"gen", "drn", "--layers", "4,3,2", "--rails", "-2", NULL};
+    rc = tu_run_cli(bad3, &out, &err, 20);
+    ck_assert_int_eq(rc, 1);
+    ck_assert_ptr_nonnull(strstr(err, "--rails needs a positive voltage"));
+    free(out);
+    free(err);
 }
 END_TEST
 

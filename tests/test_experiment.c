@@ -242,6 +242,11 @@ START_TEST(test_schema_violations)
     expect_error(doc_with(12, "  <learning decay=\"0\">"), EQS_ERR_INPUT, 12, "decay");
     expect_error(doc_with(12, "  <learning schedule=\"linear\">"), EQS_ERR_INPUT, 12,
                  "schedule");
+    /* threads only 1 or 2, split_min >= 1 */
+    expect_error(doc_with(16, "  <solver threads=\"3\"/><output dir=\"out\"/>"), EQS_ERR_INPUT,
+                 16, "threads");
+    expect_error(doc_with(16, "  <solver split_min=\"0\"/><output dir=\"out\"/>"),
+                 EQS_ERR_INPUT, 16, "split_min");
     /* batch 0, no rate at all */
     expect_error(doc_with(15, "  <training epochs=\"3\" batch=\"0\"/>"), EQS_ERR_INPUT, 15,
                  "batch");

@@ -183,6 +183,11 @@ START_TEST(test_gen_bad_spec)
     sp.n_layers = 2;
     sp.g_min_S = 0;
     ck_assert_int_eq(eqs_gen_drn(ctx, &sp, f), EQS_ERR_INPUT);
+    eqs_ctx_clear_error(ctx);
+    sp.g_min_S = 1e-6;
+    sp.rails_V = -1;
+    ck_assert_int_eq(eqs_gen_drn(ctx, &sp, f), EQS_ERR_INPUT);
+    ck_assert_ptr_nonnull(strstr(eqs_ctx_error(ctx), "rail voltage"));
     fclose(f);
     eqs_ctx_free(&ctx);
 }
