@@ -249,6 +249,16 @@ START_TEST(test_bench_train_runs)
     /* default solver auto: a DRN is layered */
     ck_assert_ptr_nonnull(strstr(out, "bench: layers=6,4,3 batch=2 solver=layered method=centered"));
     ck_assert_ptr_nonnull(strstr(out, "floor_samples_per_s="));
+    ck_assert_ptr_nonnull(strstr(out, "batched=1 precision=double threads=2"));
+    free(out);
+    free(err);
+    /* the two-core split exists only on the batched layered path: no thread count elsewhere */
+    const char *const newton[] = {"bench", "train", "--layers", "6,4,3", "--batch", "2",
+                                  "--solver", "newton", "--seconds", "0.2", NULL};
+    rc = tu_run_cli(newton, &out, &err, 60);
+    ck_assert_msg(rc == 0, "rc=%d %s", rc, err);
+    ck_assert_ptr_nonnull(strstr(out, "solver=newton"));
+    ck_assert_ptr_nonnull(strstr(out, "batched=0 precision=double threads=-"));
     free(out);
     free(err);
     const char *const bad[] = {"bench", "train", "--layers", "6,4,3", "--method", "magic", NULL};

@@ -176,9 +176,11 @@ int cli_bench_train(int argc, char **argv)
         printf("bench: layers=");
         for (int l = 0; l < nlayers; ++l) printf("%s%d", l ? "," : "", layers[l]);
         printf(" batch=%ld solver=%s method=%s samples=%.0f seconds=%.3f samples_per_s=%.4g"
-               " step_ms=%.4g diodes=%s batched=%d precision=%s threads=%ld\n",
+               " step_ms=%.4g diodes=%s batched=%d precision=%s threads=%s\n",
                batch, used, method, samples, el, samples / el, 1e3 * el / (double)steps, diodes,
-               eqs_trainer_batched(tr), single ? "single" : "double", threads);
+               eqs_trainer_batched(tr), single ? "single" : "double",
+               /* the split over two cores exists only on the batched layered path */
+               eqs_trainer_batched(tr) ? (threads == 1 ? "1" : "2") : "-");
         double phase_s = 0, sweeps = 0, floor_sps = 0;
         eqs_solver_layered_stats(sv, &phase_s, &sweeps);
         printf("bench: peak_rss_MiB=%.1f\n", cli_maxrss_MiB());
