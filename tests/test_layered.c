@@ -611,6 +611,41 @@ START_TEST(test_rails)
 }
 END_TEST
 
+/* A rail conductance of a layer past the first (the element-wise rails path
+ * of layered_batch.inc) that overflows is reported as divergence by the
+ * batched step, naming the layer, instead of training on with inf/NaN:
+ * rate 1e308 on crossbar 2 and its rails (they share a rate), no upper
+ * bound; the rails are checked before the crossbar. */
+START_TEST(test_rail_divergence_reported)
+{
+    const char *xml = tu_write_temp(
+        "<?xml version=\"1.0\"?>\n"
+        "<experiment version=\"1\">\n"
+        "  <network><drn layers=\"4 6 3\" rails_V=\"300\" g_init_min_S=\"1e-6\" "
+        "g_init_max_S=\"1e-4\"/></network>\n"
+        "  <dataset classes=\"3\"><synthetic task=\"blobs\" train_size=\"12\" "
+        "features=\"4\"/></dataset>\n"
+        "  <input gain_V=\"400\" encoding=\"pair\"/>\n"
+        "  <targets on_V=\"0.5\" off_V=\"0\"/>\n"
+        "  <algorithm method=\"centered\" beta=\"0.1\"/>\n"
+        "  <learning><rate elements=\"r2_*\" value=\"1e308\"/>"
+        "<rate elements=\"r*\" value=\"1e-7\"/></learning>\n"
+        "  <training epochs=\"1\" batch=\"4\" seed=\"3\"/>\n"
+        "  <solver backend=\"layered\" diodes=\"ideal\"/>\n"
+        "  <output dir=\"/nonexistent\"/>\n"
+        "</experiment>\n",
+        ".xml");
+    job j;
+    job_open(&j, xml, 1);
+    ck_assert_int_eq(eqs_trainer_batched(j.tr), 1);
+    eqs_status st = eqs_trainer_step(j.tr);
+    ck_assert_int_eq(st, EQS_ERR_NOCONV);
+    ck_assert_msg(strstr(eqs_ctx_error(j.ctx), "rail conductance of layer 2 is not finite"), "%s",
+                  eqs_ctx_error(j.ctx));
+    job_close(&j);
+}
+END_TEST
+
 /* Batched evaluation of the experiment `xml` (drn_xml with nf features,
  * nc classes, ideal diodes) equals the mean loss of per-sample cold
  * layered solves on its test set. */
@@ -862,6 +897,7 @@ Suite *suite_layered(void)
     tcase_add_test(tc, test_batched_update_is_local);
     tcase_add_test(tc, test_two_cores);
     tcase_add_test(tc, test_rails);
+    tcase_add_test(tc, test_rail_divergence_reported);
     tcase_add_test(tc, test_batched_free_matches_single);
     tcase_add_test(tc, test_batched_no_alloc);
     tcase_add_test(tc, test_batched_resume_bit_identical);
