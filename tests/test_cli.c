@@ -235,6 +235,17 @@ START_TEST(test_gen_cli_deterministic)
 }
 END_TEST
 
+/* argv is a usage error: exit 1 and `msg` on stderr. */
+static void expect_usage_error(const char *const *argv, const char *msg)
+{
+    char *out = NULL, *err = NULL;
+    int rc = tu_run_cli(argv, &out, &err, 20);
+    ck_assert_int_eq(rc, 1);
+    ck_assert_msg(strstr(err, msg) != NULL, "stderr '%s' lacks '%s'", err, msg);
+    free(out);
+    free(err);
+}
+
 /* bench train runs the real trainer and reports a positive throughput. */
 START_TEST(test_bench_train_runs)
 {
@@ -261,24 +272,15 @@ START_TEST(test_bench_train_runs)
     ck_assert_ptr_nonnull(strstr(out, "batched=0 precision=double threads=-"));
     free(out);
     free(err);
-    const char *const bad[] = {"bench", "train", "--layers", "6,4,3", "--method", "magic", NULL};
-    rc = tu_run_cli(bad, &out, &err, 20);
-    ck_assert_int_eq(rc, 1);
-    ck_assert_ptr_nonnull(strstr(err, "--method"));
-    free(out);
-    free(err);
-    const char *const bad2[] = {"bench", "train", "--layers", "6,4,3", "--threads", "3", NULL};
-    rc = tu_run_cli(bad2, &out, &err, 20);
-    ck_assert_int_eq(rc, 1);
-    ck_assert_ptr_nonnull(strstr(err, "--threads needs 1 or 2"));
-    free(out);
-    free(err);
-    const char *const bad3[] = {"gen", "drn", "--layers", "4,3,2", "--rails", "-2", NULL};
-    rc = tu_run_cli(bad3, &out, &err, 20);
-    ck_assert_int_eq(rc, 1);
-    ck_assert_ptr_nonnull(strstr(err, "--rails needs a positive voltage"));
-    free(out);
-    free(err);
+    expect_usage_error((const char *const[]){"bench", "train", "--layers", "6,4,3", "--method",
+                                              "magic", NULL},
+                       "--method");
+    expect_usage_error((const char *const[]){"bench", "train", "--layers", "6,4,3", "--threads",
+                                              "3", NULL},
+                       "--threads needs 1 or 2");
+    expect_usage_error((const char *const[]){"gen", "drn", "--layers", "4,3,2", "--rails", "-2",
+                                              NULL},
+                       "--rails needs a positive voltage");
 }
 END_TEST
 
