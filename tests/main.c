@@ -1,10 +1,32 @@
-/* main.c: runs every Check suite.  CK_FORK=yes (make check) isolates tests. */
+/* main.c: runs every Check suite.  CK_FORK=yes (make check) isolates tests.
+ *
+ * Every temporary file of the run (tu_temp_dir, the CLI's children, which
+ * inherit TMPDIR) lives under one directory made here and removed at the
+ * end, so a run leaves nothing behind in /tmp whatever its tests do. */
+#define _XOPEN_SOURCE 700
+#include <ftw.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "testutil.h"
 
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb, (void)flag, (void)ftw;
+    return remove(path) == 0 ? 0 : 0; /* keep going: remove what can be removed */
+}
+
 int main(void)
 {
+    const char *base = getenv("TMPDIR");
+    char root[4096];
+    snprintf(root, sizeof root, "%s/eqs-check-XXXXXX", base && *base ? base : "/tmp");
+    if (!mkdtemp(root)) {
+        perror("run-tests: cannot make the temporary directory");
+        return EXIT_FAILURE;
+    }
+    setenv("TMPDIR", root, 1);
+
     SRunner *sr = srunner_create(suite_core());
     srunner_add_suite(sr, suite_netlist());
     srunner_add_suite(sr, suite_circuit());
@@ -28,5 +50,6 @@ int main(void)
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);
+    nftw(root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
     return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }
