@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # make bench: operating-point benchmark on generated DRNs, newton vs ngspice
-# in the same run.  Writes bench/results/op.md (and the raw lines in op.txt).
+# in the same run.  Writes bench/results/op.md and train.md, its only outputs
+# in the tree (the raw 'bench:' lines are kept at the end of each .md; the
+# working copies live in the untracked bench/tmp/).
 set -euo pipefail
 cli=${1:-build/eqspice}
 out=bench/results
 mkdir -p "$out" bench/tmp
-raw=$out/op.txt
+raw=bench/tmp/op.txt
 field() { sed -n "s/.* $2=\([^ ]*\).*/\1/p" <<<"$1"; }
 # BENCH_ONLY=op or BENCH_ONLY=train runs one of the two parts.
 only=${BENCH_ONLY:-all}
@@ -67,13 +69,19 @@ ms() { awk -v x="$1" 'BEGIN { if (x == "nan") print "n/a"; else printf "%.3f", x
   echo "Targets (issue 3): newton >= 1000x faster than ngspice at 784-100-10;"
   echo "newton <= 3 ms cold and <= 0.6 ms warm (read as: warm 1) at 784-1024-10; parse + compile of"
   echo "784-1024-10 <= 2 s and <= 1 GiB."
+  echo
+  echo "Raw lines of this run:"
+  echo
+  echo '```'
+  cat "$raw"
+  echo '```'
 } > "$out/op.md"
 cat "$out/op.md"
 fi
 
 # ---- training throughput (issue 4): the trainer of `eqspice train` ----------
 [ "$only" != op ] || exit 0
-rawt=$out/train.txt
+rawt=bench/tmp/train.txt
 : > "$rawt"
 # Issue 6: the layered solver (ideal diodes, the DRN model; batched, BLAS) beside
 # Newton (Shockley diodes, per sample; short budgets: slow on big nets; at
@@ -141,5 +149,11 @@ done
   echo "Targets (issue 6, double precision): 784-1024-10 at batch 32 >= 4,000 samples/s and"
   echo "within 2x of the floor; at batch 4 >= 1,200 samples/s; 784-100-10 at batch 32 >= 20,000"
   echo "samples/s; peak memory of 784-1024-10 training <= 500 MB."
+  echo
+  echo "Raw lines of this run:"
+  echo
+  echo '```'
+  cat "$rawt"
+  echo '```'
 } > "$out/train.md"
 cat "$out/train.md"

@@ -638,7 +638,7 @@ START_TEST(test_shipped_experiments_validate)
         snprintf(rel, sizeof rel, "netlists/%s", de->d_name);
         eqs_ctx *ctx = tu_ctx();
         eqs_experiment *e = NULL;
-        eqs_status st = eqs_experiment_read(ctx, tu_path(rel), &e);
+        eqs_status st = eqs_experiment_read(ctx, tu_experiment_path(rel), &e);
         ck_assert_msg(st == EQS_OK, "%s: %s", rel, eqs_ctx_error(ctx));
         eqs_experiment_free(&e);
         eqs_ctx_free(&ctx);

@@ -346,7 +346,7 @@ START_TEST(test_ncep_gen_drn_amplifiers)
 
     eqs_experiment *exp = NULL;
     ctx = tu_ctx();
-    ck_assert_msg(eqs_experiment_read(ctx, tu_path("netlists/fmnist-amp-ncep.xml"), &exp) ==
+    ck_assert_msg(eqs_experiment_read(ctx, tu_experiment_path("netlists/fmnist-amp-ncep.xml"), &exp) ==
                       EQS_OK,
                   "%s", eqs_ctx_error(ctx));
     ck_assert_double_eq(exp->drn.amplifier_gain, 2.0);

@@ -78,6 +78,16 @@ typedef struct {
 void tu_job_open(tu_job *j, const char *xml, int with_trainer);
 void tu_job_close(tu_job *j);
 
+/* The experiment file `relpath` (relative to the repository root) as a
+ * test can read it on this machine.  Where it names the Fashion-MNIST files
+ * of the optional Debian package dataset-fashion-mnist and that package is
+ * not installed, the path of a copy whose dataset paths point at stand-ins
+ * (copies of tests/data/tiny-*-idx*-ubyte.gz under the Fashion-MNIST file
+ * names): everything but the real data is then still checked, and the
+ * first such substitution prints why on stderr.  Otherwise tu_path(relpath).
+ * Static ring buffer, like tu_path. */
+const char *tu_experiment_path(const char *relpath);
+
 /* A context whose log goes nowhere (tests provoke errors on purpose). */
 eqs_ctx *tu_ctx(void);
 

@@ -83,7 +83,11 @@ int cli_cmd_bench(int argc, char **argv)
 
     char path[4096];
     if (keep) snprintf(path, sizeof path, "%s", keep);
-    else snprintf(path, sizeof path, "/tmp/eqspice-bench-%ld.cir", (long)getpid());
+    else {
+        const char *tmpdir = getenv("TMPDIR"); /* removed at the end unless --keep */
+        snprintf(path, sizeof path, "%s/eqspice-bench-%ld.cir", tmpdir && *tmpdir ? tmpdir : "/tmp",
+                 (long)getpid());
+    }
 
     eqs_ctx *ctx = cli_ctx_create(0);
     if (!ctx) {

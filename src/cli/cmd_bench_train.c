@@ -128,8 +128,10 @@ int cli_bench_train(int argc, char **argv)
     /* the schema spells the one-sided method "positive" */
     const char *xml_method = !strcmp(method, "eqprop") ? "positive" : method;
 
-    char path[128];
-    snprintf(path, sizeof path, "/tmp/eqspice-bench-train-%ld.xml", (long)getpid());
+    char path[4096];
+    const char *tmpdir = getenv("TMPDIR"); /* removed below, whatever happens */
+    snprintf(path, sizeof path, "%s/eqspice-bench-train-%ld.xml",
+             tmpdir && *tmpdir ? tmpdir : "/tmp", (long)getpid());
     eqs_ctx *ctx = cli_ctx_create(0);
     eqs_experiment *exp = NULL;
     eqs_netlist *nl = NULL;
