@@ -364,6 +364,36 @@ START_TEST(test_golden_deck_temperature)
         for (char **l = lines; *l && !found; ++l) found = strstr(*l, want[k]) != NULL;
         ck_assert_msg(found, "deck lacks '%s'", want[k]);
     }
+    /* eqspice reads its own deck (what export writes) back to the same
+     * temperatures and parameters */
+    size_t len = 1;
+    for (char **l = lines; *l; ++l) len += strlen(*l) + 1;
+    char *text = calloc(len, 1);
+    for (char **l = lines; *l; ++l) strcat(strcat(text, *l), "\n");
+    eqs_netlist *back = NULL;
+    ck_assert_msg(eqs_netlist_read_string(ctx, text, "deck.cir", &back) == EQS_OK, "%s",
+                  eqs_ctx_error(ctx));
+    ck_assert_int_eq(back->options.temp_set, 1);
+    ck_assert_double_eq(back->options.temp_C, 85);
+    ck_assert_double_eq(back->options.tnom_C, 35);
+    ck_assert_int_eq(back->n_models, nl->n_models);
+    for (int m = 0; m < nl->n_models; ++m) {
+        const eqs_diode_model *a = &nl->models[m], *b = &back->models[m];
+        ck_assert_str_eq(a->name, b->name);
+        ck_assert_uint_eq(a->given, b->given);
+        ck_assert_int_eq(a->tnom_default, b->tnom_default);
+        ck_assert(a->tnom_default || a->tnom_C == b->tnom_C);
+        ck_assert(a->eg_eV == b->eg_eV && a->xti == b->xti && a->nbv == b->nbv &&
+                  a->tcv == b->tcv && a->tlev == b->tlev && a->trs1_per_K == b->trs1_per_K &&
+                  a->trs2_per_K2 == b->trs2_per_K2);
+    }
+    for (int e = 0; e < nl->n_elems; ++e) {
+        const eqs_element *a = &nl->elems[e], *b = &back->elems[e];
+        ck_assert(a->temp_given == b->temp_given && a->dtemp_given == b->dtemp_given);
+        ck_assert(a->temp_C == b->temp_C && a->dtemp_C == b->dtemp_C);
+    }
+    eqs_netlist_free(&back);
+    free(text);
     eqs_deck_free(ctx, &lines);
     eqs_circuit_free(&c);
     eqs_netlist_free(&nl);
