@@ -10,10 +10,18 @@
 # `eqspice op` prints it (node,voltage_V).  tests/golden/MANIFEST lists
 # "<name> <netlist path>" for tests/test_golden.c.
 #
-# Usage: scripts/golden-update.sh [path/to/eqspice]   (from the repository root)
+# Usage: scripts/golden-update.sh [path/to/eqspice] [NAME ...]   (from the repository root)
+#   NAME ...: regenerate only these cases (also GOLDEN_CASES="NAME ..." in the
+#   environment, e.g. `GOLDEN_CASES="temp_85 temp_150" make golden-update`); the
+#   other goldens are left as they are, MANIFEST still lists every case.
 set -euo pipefail
 
 cli=${1:-build/eqspice}
+[ $# -eq 0 ] || shift
+only=("$@")
+if [ ${#only[@]} -eq 0 ] && [ -n "${GOLDEN_CASES:-}" ]; then
+    read -r -a only <<<"$GOLDEN_CASES"
+fi
 out=tests/golden
 # Tight tolerances ngspice 39 converges with on every case; the CLI flags
 # override the netlists' own .options.  gmin and itl1 stay at the netlist's
@@ -42,10 +50,24 @@ for f in netlists/*.cir "$out"/cases/*.cir; do
     paths+=("$f")
 done
 
+# 1 if case $1 is to be regenerated
+selected() {
+    [ ${#only[@]} -gt 0 ] || return 0
+    local o
+    for o in "${only[@]}"; do [ "$o" != "$1" ] || return 0; done
+    return 1
+}
+for o in "${only[@]+"${only[@]}"}"; do
+    found=0
+    for n in "${names[@]}"; do [ "$n" != "$o" ] || found=1; done
+    [ $found -eq 1 ] || { echo "golden-update: no case named $o" >&2; exit 2; }
+done
+
 banner=""
 for i in "${!names[@]}"; do
     name=${names[$i]}
     f=${paths[$i]}
+    selected "$name" || continue
     if ! "$cli" op "$f" --solver ngspice --reltol "$RELTOL" --abstol "$ABSTOL" \
             --vntol "$VNTOL" -o "$tmp/$name.csv" -vv 2>"$tmp/$name.log"; then
         echo "golden-update: ngspice failed on $f:" >&2
@@ -67,13 +89,23 @@ for i in "${!names[@]}"; do
 done
 
 # every case succeeded: install the new files together
-rm -f "$out"/*.csv
+[ ${#only[@]} -gt 0 ] || rm -f "$out"/*.csv
+count=0
 for name in "${names[@]}"; do
+    selected "$name" || continue
     mv "$tmp/$name.golden" "$out/$name.csv"
+    count=$((count + 1))
 done
 {
     echo "# golden cases: <name> <netlist>; answers in tests/golden/<name>.csv"
     echo "# written by scripts/golden-update.sh on $date"
-    for i in "${!names[@]}"; do echo "${names[$i]} ${paths[$i]}"; done
+    # (after a partial run: only the cases that have a golden)
+    for i in "${!names[@]}"; do
+        [ ! -f "$out/${names[$i]}.csv" ] || echo "${names[$i]} ${paths[$i]}"
+    done
 } >"$out/MANIFEST"
-echo "golden-update: ${#names[@]} cases written to $out/ (ngspice ${banner:-unknown}, $pkg)"
+echo "golden-update: $count of ${#names[@]} cases written to $out/ (ngspice ${banner:-unknown}, $pkg)"
+for name in "${names[@]}"; do
+    [ -f "$out/$name.csv" ] ||
+        echo "golden-update: warning: case $name has no golden yet, left out of MANIFEST" >&2
+done

@@ -144,6 +144,240 @@ START_TEST(test_diode_tnom)
 }
 END_TEST
 
+/* ---- temperature (ngspice 39.3 diotemp.c), closed forms ---------- */
+
+/* Boltzmann / charge / 0 C as ngspice 39 const.h spells them. */
+#define K_BOLTZ 1.38064852e-23
+#define Q_CHARGE 1.6021766208e-19
+#define C_TO_K 273.15
+
+/* IS(T) = IS area (T/Tn)^(XTI/N) exp((T/Tn - 1) EG q / (N k T)). */
+static double is_of_t(double is, double area, double n, double eg, double xti, double t,
+                      double tn)
+{
+    return is * area * pow(t / tn, xti / n) * exp((t / tn - 1) * eg * Q_CHARGE / (n * K_BOLTZ * t));
+}
+
+typedef struct {
+    eqs_ctx *ctx;
+    eqs_netlist *nl;
+    eqs_circuit *c;
+} temp_fix;
+
+static void temp_open(temp_fix *f, const char *text)
+{
+    f->ctx = tu_ctx();
+    eqs_status st = eqs_netlist_read_string(f->ctx, text, "t.cir", &f->nl);
+    ck_assert_msg(st == EQS_OK, "%s", eqs_ctx_error(f->ctx));
+    st = eqs_circuit_create(f->ctx, f->nl, &f->c);
+    ck_assert_msg(st == EQS_OK, "%s", eqs_ctx_error(f->ctx));
+}
+
+static void temp_close(temp_fix *f)
+{
+    eqs_circuit_free(&f->c);
+    eqs_netlist_free(&f->nl);
+    eqs_ctx_free(&f->ctx);
+}
+
+/* Parameters of the compiled diode `name` after setup with reltol. */
+static eqs_devparams temp_params(const temp_fix *f, const char *name, double reltol)
+{
+    int k = eqs_netlist_elem_find(f->nl, name);
+    ck_assert_msg(k >= 0, "no element %s", name);
+    ck_assert_int_eq(f->c->elems[k].kind, EQS_EL_D);
+    eqs_devparams p;
+    ck_assert_int_eq(eqs_device_diode.setup(f->ctx, f->c, &f->c->elems[k], reltol, &p), EQS_OK);
+    return p;
+}
+
+static void assert_rel(double got, double want, double rel, const char *what)
+{
+    ck_assert_msg(fabs(got - want) <= rel * fabs(want), "%s: %.17g, want %.17g (rel %.3g)", what,
+                  got, want, fabs(got - want) / fabs(want));
+}
+
+static const char temp_deck[] =
+    "t\n"
+    ".temp 85\n"
+    ".options temp=10 tnom=35\n" /* .temp wins over .options temp= */
+    "v1 a 0 1\n"
+    "d1 a 0 dsi area=2\n"
+    "d2 a 0 dsch\n"
+    "d3 a 0 dsi temp=100 dtemp=7\n" /* temp= wins over dtemp= */
+    "d4 a 0 dsi dtemp=-20\n"
+    "d5 a 0 dn\n"
+    "d6 0 a dz0\n"
+    "d7 0 a dz1\n"
+    "d8 0 a drs area=3\n"
+    ".model dsi D(is=1e-14 n=1.05)\n"
+    ".model dsch D(is=5e-9 n=1.1 eg=0.69 xti=2)\n"
+    ".model dn D(is=1e-12 n=2 tnom=50)\n"
+    ".model dz0 D(is=1e-14 bv=5.1 ibv=1m tcv=2.5m)\n"
+    ".model dz1 D(is=1e-12 n=1.2 bv=6.2 ibv=5m tlev=1 tcv=4e-4 nbv=2)\n"
+    ".model drs D(is=2e-14 rs=20 trs1=3e-3 trs2=1e-5)\n";
+
+START_TEST(test_diode_temperature_is)
+{
+    temp_fix f;
+    temp_open(&f, temp_deck);
+    const double t = 85 + C_TO_K, tn = 35 + C_TO_K;
+    ck_assert_int_eq(f.nl->options.temp_set, 2);
+    ck_assert_double_eq(f.nl->options.temp_C, 85);
+    struct {
+        const char *name;
+        double is, area, n, eg, xti, t, tn;
+    } cases[] = {
+        {"d1", 1e-14, 2, 1.05, 1.11, 3, t, tn},          /* defaults EG XTI, .options tnom */
+        {"d2", 5e-9, 1, 1.1, 0.69, 2, t, tn},            /* EG, XTI given */
+        {"d3", 1e-14, 1, 1.05, 1.11, 3, 100 + C_TO_K, tn}, /* instance temp= */
+        {"d4", 1e-14, 1, 1.05, 1.11, 3, t - 20, tn},     /* instance dtemp= */
+        {"d5", 1e-12, 1, 2, 1.11, 3, t, 50 + C_TO_K},    /* model TNOM over .options tnom */
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof *cases; ++k) {
+        eqs_devparams p = temp_params(&f, cases[k].name, 1e-3);
+        double vt = K_BOLTZ * cases[k].t / Q_CHARGE, vte = cases[k].n * vt;
+        double is = is_of_t(cases[k].is, cases[k].area, cases[k].n, cases[k].eg, cases[k].xti,
+                            cases[k].t, cases[k].tn);
+        ck_assert_double_eq(p.temp_K, cases[k].t);
+        assert_rel(p.vt_V, vt, 1e-14, cases[k].name);
+        assert_rel(p.is_A, is, 1e-12, cases[k].name);
+        assert_rel(p.vcrit_V, vte * log(vte / (sqrt(2.0) * is)), 1e-12, cases[k].name);
+        /* the forward current uses N k T / q */
+        double i = diode_i(&p, 0.5, 0), ref = is * (exp(0.5 / vte) - 1);
+        assert_rel(i, ref, 1e-11, cases[k].name);
+    }
+    temp_close(&f);
+}
+END_TEST
+
+START_TEST(test_diode_temperature_bv_rs)
+{
+    temp_fix f;
+    temp_open(&f, temp_deck);
+    const double t = 85 + C_TO_K, tn = 35 + C_TO_K, dt = t - tn, vt = K_BOLTZ * t / Q_CHARGE;
+    /* BV(T): TLEV 0 BV - TCV dT; TLEV 1 BV (1 - TCV dT); then diotemp.c
+     * picks tBrkdwnV so that IS(T) (exp((BV(T) - tBV) / (NBV vt)) - 1 +
+     * tBV / vt) = IBV within reltol IBV */
+    struct {
+        const char *name;
+        double is, n, nbv, bvt, ibv;
+    } z[] = {
+        {"d6", 1e-14, 1, 1, 5.1 - 2.5e-3 * dt, 1e-3},
+        {"d7", 1e-12, 1.2, 2, 6.2 * (1 - 4e-4 * dt), 5e-3},
+    };
+    const double reltol = 1e-9;
+    for (size_t k = 0; k < sizeof z / sizeof *z; ++k) {
+        eqs_devparams p = temp_params(&f, z[k].name, reltol);
+        double is = is_of_t(z[k].is, 1, z[k].n, 1.11, 3, t, tn);
+        assert_rel(p.vtebrk_V, z[k].nbv * vt, 1e-14, z[k].name);
+        double ibv = is * (exp((z[k].bvt - p.bv_V) / (z[k].nbv * vt)) - 1 + p.bv_V / vt);
+        ck_assert_msg(fabs(ibv - z[k].ibv) <= reltol * z[k].ibv * 1.000001,
+                      "%s: current at the matched BV %.17g A, want %g A", z[k].name, ibv,
+                      z[k].ibv);
+        ck_assert(p.bv_V < z[k].bvt && p.bv_V > 0);
+        /* deep breakdown: -IS(T) exp(-(tBV + v) / (NBV vt)) */
+        double v = -p.bv_V - 0.2, ref = -is * exp(-(p.bv_V + v) / (z[k].nbv * vt));
+        assert_rel(diode_i(&p, v, 0), ref, 1e-11, z[k].name);
+    }
+    /* RS(T) = RS (1 + TRS1 dT + TRS2 dT^2) / area, as the compiled series
+     * resistor and as the deck would give ngspice */
+    int d8 = eqs_netlist_elem_find(f.nl, "d8");
+    double g = eqs_diode_rs_conductance(f.nl, &f.nl->elems[d8]);
+    assert_rel(g, 3 / (20 * (1 + 3e-3 * dt + 1e-5 * dt * dt)), 1e-14, "rs");
+    int found = 0;
+    for (int e = f.nl->n_elems; e < f.c->n_elems; ++e)
+        if (f.c->elems[e].kind == EQS_EL_R && f.c->elems[e].origin < 0) {
+            ck_assert_double_eq(f.c->elems[e].value, g);
+            found++;
+        }
+    ck_assert_int_eq(found, 1);
+    temp_close(&f);
+}
+END_TEST
+
+/* No temperature card, no TNOM: 27 C everywhere and IS unchanged (the
+ * nominal and circuit temperatures are the same 300.15 K). */
+START_TEST(test_diode_temperature_default)
+{
+    temp_fix f;
+    temp_open(&f, "t\nv1 a 0 1\nd1 a 0 dm\n.model dm D(is=3e-14 eg=0.5 xti=7 trs1=1 rs=5)\n");
+    eqs_devparams p = temp_params(&f, "d1", 1e-3);
+    ck_assert_double_eq(p.temp_K, 300.15);
+    ck_assert_double_eq(p.is_A, 3e-14);
+    ck_assert_double_eq(eqs_diode_rs_conductance(f.nl, &f.nl->elems[1]), 1.0 / 5);
+    temp_close(&f);
+    /* .options temp= alone; the last one wins */
+    temp_open(&f, "t\n.options temp=0\nv1 a 0 1\nd1 a 0 dm\n.model dm D(is=3e-14)\n"
+                  ".options temp=-40\n");
+    p = temp_params(&f, "d1", 1e-3);
+    ck_assert_double_eq(p.temp_K, -40 + 273.15);
+    assert_rel(p.is_A, is_of_t(3e-14, 1, 1, 1.11, 3, -40 + C_TO_K, 300.15), 1e-12, "-40");
+    temp_close(&f);
+    /* '.temp=T', the last .temp wins */
+    temp_open(&f, "t\n.temp=150\n.temp 125\nv1 a 0 1\nd1 a 0 dm\n.model dm D(is=3e-14)\n");
+    ck_assert_double_eq(temp_params(&f, "d1", 1e-3).temp_K, 125 + 273.15);
+    temp_close(&f);
+}
+END_TEST
+
+static void temp_expect_err(const char *text, eqs_status want, const char *msg)
+{
+    eqs_ctx *ctx = tu_ctx();
+    eqs_netlist *nl = NULL;
+    eqs_circuit *c = NULL;
+    eqs_status st = eqs_netlist_read_string(ctx, text, "t.cir", &nl);
+    if (st == EQS_OK) st = eqs_circuit_create(ctx, nl, &c);
+    ck_assert_msg(st == want, "status %d, want %d for:\n%s", (int)st, (int)want, text);
+    ck_assert_str_eq(eqs_ctx_error(ctx), msg);
+    ck_assert_ptr_null(c);
+    eqs_netlist_free(&nl);
+    eqs_ctx_free(&ctx);
+}
+
+START_TEST(test_temperature_errors)
+{
+    const char *dm = "v1 a 0 1\n.model dm D(is=1e-14 rs=10 bv=5 tcv=0.1 trs1=-0.01)\n";
+    char buf[512];
+    static const struct {
+        const char *head;
+        eqs_status st;
+        const char *msg;
+    } cases[] = {
+        {".temp\n", EQS_ERR_PARSE, "t.cir:2:1: error: '.temp' needs a temperature (C)"},
+        {".temp 27 85\n", EQS_ERR_PARSE,
+         "t.cir:2:10: error: '.temp' takes one temperature, got a second one '85' (a "
+         "temperature sweep is not supported: one operating point)"},
+        {".temp -300\n", EQS_ERR_PARSE,
+         "t.cir:2:7: error: '.temp' needs a temperature above -273.15 C, got '-300'"},
+        {".options tnom=-273.15\n", EQS_ERR_PARSE,
+         "t.cir:2:15: error: 'tnom' needs a temperature above -273.15 C, got '-273.15'"},
+        {".options temp\n", EQS_ERR_PARSE, "t.cir:2:10: error: missing value for option 'temp'"},
+        {".model dx D(tlev=3)\n", EQS_ERR_PARSE,
+         "t.cir:2:18: error: unsupported 'tlev' 3 in model 'dx' (0, 1 or 2)"},
+        {".model dx D(tnom=-500)\n", EQS_ERR_PARSE,
+         "t.cir:2:18: error: 'tnom' in model 'dx' needs a temperature above -273.15 C"},
+        {"d1 a 0 dm temp=-274\n", EQS_ERR_PARSE,
+         "t.cir:2:16: error: 'temp' in 'd1' needs a temperature above -273.15 C, got '-274'"},
+        {"d1 a 0 dm dtemp=\n", EQS_ERR_PARSE, "t.cir:2:16: error: missing value for 'dtemp' in 'd1'"},
+        /* the circuit compiler: instance temperature, RS(T), BV(T) */
+        {"d1 a 0 dm dtemp=-400\n", EQS_ERR_INPUT,
+         "t.cir:2:1: error: diode 'd1': temperature -373 C (temp + dtemp) is not above absolute "
+         "zero"},
+        {".temp 150\nd1 a 0 dm\n", EQS_ERR_INPUT,
+         "t.cir:3:1: error: diode 'd1': RS (1 + TRS1 dT + TRS2 dT^2) of model 'dm' is not "
+         "positive at 150 C (dT = 123 K)"},
+        {".temp 100\nd1 a 0 dm\n", EQS_ERR_INPUT,
+         "t.cir:3:1: error: diode 'd1': breakdown voltage of model 'dm' is -2.3 V at 100 C "
+         "(TCV), not positive"},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof *cases; ++k) {
+        snprintf(buf, sizeof buf, "t\n%s%s", cases[k].head, dm);
+        temp_expect_err(buf, cases[k].st, cases[k].msg);
+    }
+}
+END_TEST
+
 START_TEST(test_pnjlim)
 {
     double vt = VT27, vcrit = vt * log(vt / (sqrt(2.0) * 1e-14));
@@ -209,6 +443,10 @@ Suite *suite_devices(void)
     tcase_add_test(tc, test_diode_continuity);
     tcase_add_test(tc, test_diode_breakdown_matches_ibv);
     tcase_add_test(tc, test_diode_tnom);
+    tcase_add_test(tc, test_diode_temperature_is);
+    tcase_add_test(tc, test_diode_temperature_bv_rs);
+    tcase_add_test(tc, test_diode_temperature_default);
+    tcase_add_test(tc, test_temperature_errors);
     tcase_add_test(tc, test_pnjlim);
     tcase_add_test(tc, test_resistor_and_registry);
     suite_add_tcase(s, tc);

@@ -335,12 +335,79 @@ START_TEST(test_golden_manifest)
 }
 END_TEST
 
+/* The ngspice deck carries the temperatures (what the temp_* goldens were
+ * made through; ngspice-raw checks that ngspice reads the same from the
+ * netlist itself). */
+START_TEST(test_golden_deck_temperature)
+{
+    eqs_ctx *ctx = tu_ctx();
+    eqs_netlist *nl = NULL;
+    eqs_circuit *c = NULL;
+    ck_assert_int_eq(eqs_netlist_read(ctx, tu_path("tests/golden/cases/temp_85.cir"), &nl), EQS_OK);
+    ck_assert_int_eq(eqs_circuit_create(ctx, nl, &c), EQS_OK);
+    eqs_solver_options opt;
+    eqs_solver_options_defaults(&opt);
+    char **lines = NULL;
+    ck_assert_int_eq(eqs_deck_build(ctx, c, &opt, 1, &lines), EQS_OK);
+    static const char *const want[] = {
+        " itl1=100 temp=85 tnom=35",
+        ".model dsch D(is=5.0000000000000001e-09 n=1.1000000000000001 rs=0 ibv=0.001 eg=0.68999999999999995 xti=2)",
+        ".model dn2 D(is=9.9999999999999998e-13 n=2 rs=0 ibv=0.001 tnom=50)",
+        ".model dzen1 D(is=1e-14 n=1 rs=0 bv=6.2000000000000002 ibv=0.0050000000000000001 tcv=0.00040000000000000002 tlev=1)",
+        ".model dznbv D(is=9.9999999999999998e-13 n=1.2 rs=0 bv=3.2999999999999998 ibv=0.0001 nbv=2 tcv=-0.001)",
+        ".model drs D(is=2e-14 n=1 rs=20 ibv=0.001 trs=0.0030000000000000001 trs2=1.0000000000000001e-05)",
+        "dt1 t1 0 dsi area=1 temp=100",
+        "dt2 t2 0 dsi area=1 dtemp=-20",
+    };
+    for (size_t k = 0; k < sizeof want / sizeof *want; ++k) {
+        int found = 0;
+        for (char **l = lines; *l && !found; ++l) found = strstr(*l, want[k]) != NULL;
+        ck_assert_msg(found, "deck lacks '%s'", want[k]);
+    }
+    /* eqspice reads its own deck (what export writes) back to the same
+     * temperatures and parameters */
+    size_t len = 1;
+    for (char **l = lines; *l; ++l) len += strlen(*l) + 1;
+    char *text = calloc(len, 1);
+    for (char **l = lines; *l; ++l) strcat(strcat(text, *l), "\n");
+    eqs_netlist *back = NULL;
+    ck_assert_msg(eqs_netlist_read_string(ctx, text, "deck.cir", &back) == EQS_OK, "%s",
+                  eqs_ctx_error(ctx));
+    ck_assert_int_eq(back->options.temp_set, 1);
+    ck_assert_double_eq(back->options.temp_C, 85);
+    ck_assert_double_eq(back->options.tnom_C, 35);
+    ck_assert_int_eq(back->n_models, nl->n_models);
+    for (int m = 0; m < nl->n_models; ++m) {
+        const eqs_diode_model *a = &nl->models[m], *b = &back->models[m];
+        ck_assert_str_eq(a->name, b->name);
+        ck_assert_uint_eq(a->given, b->given);
+        ck_assert_int_eq(a->tnom_default, b->tnom_default);
+        ck_assert(a->tnom_default || a->tnom_C == b->tnom_C);
+        ck_assert(a->eg_eV == b->eg_eV && a->xti == b->xti && a->nbv == b->nbv &&
+                  a->tcv == b->tcv && a->tlev == b->tlev && a->trs1_per_K == b->trs1_per_K &&
+                  a->trs2_per_K2 == b->trs2_per_K2);
+    }
+    for (int e = 0; e < nl->n_elems; ++e) {
+        const eqs_element *a = &nl->elems[e], *b = &back->elems[e];
+        ck_assert(a->temp_given == b->temp_given && a->dtemp_given == b->dtemp_given);
+        ck_assert(a->temp_C == b->temp_C && a->dtemp_C == b->dtemp_C);
+    }
+    eqs_netlist_free(&back);
+    free(text);
+    eqs_deck_free(ctx, &lines);
+    eqs_circuit_free(&c);
+    eqs_netlist_free(&nl);
+    eqs_ctx_free(&ctx);
+}
+END_TEST
+
 Suite *suite_golden(void)
 {
     Suite *s = suite_create("golden");
     load_manifest();
     TCase *tc = tcase_create("manifest");
     tcase_add_test(tc, test_golden_manifest);
+    tcase_add_test(tc, test_golden_deck_temperature);
     suite_add_tcase(s, tc);
     tc = tcase_create("newton");
     tcase_set_timeout(tc, 30);

@@ -10,6 +10,8 @@
  */
 #include "circuit.h"
 
+#include "../devices/devices.h"
+
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
@@ -363,6 +365,7 @@ eqs_status eqs_circuit_create(eqs_ctx *ctx, const eqs_netlist *nl, eqs_circuit *
                                       m->name);
                     goto fail;
                 }
+                if ((st = eqs_diode_check(ctx, nl, el)) != EQS_OK) goto fail;
                 if (m->rs_Ohm > 0) n_int++;
             }
             break;
@@ -428,7 +431,7 @@ eqs_status eqs_circuit_create(eqs_ctx *ctx, const eqs_netlist *nl, eqs_circuit *
                 rs->ctrl = -1;
                 rs->branch = -1;
                 rs->param = -1;
-                rs->value = el->area / ce->model->rs_Ohm; /* ngspice: RS / area */
+                rs->value = eqs_diode_rs_conductance(nl, el); /* RS(T) / area */
                 ce->n[0] = next_int++;
             }
         }

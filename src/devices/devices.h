@@ -21,17 +21,18 @@
  * src/sharedspice.c as CONSTboltz / CHARGE). */
 #define EQS_CONST_BOLTZ 1.38064852e-23       /* J/K */
 #define EQS_CONST_CHARGE 1.6021766208e-19    /* C */
-#define EQS_CONST_CTOK 273.15                /* K */
 #define EQS_CONST_SQRT2 1.4142135623730950488016887242097
 #define EQS_CONST_E 2.7182818284590452353602874713527
-/* Default circuit temperature (ngspice cktntask.c: TSKtemp = 300.15 K). */
+/* Default circuit and nominal temperature (ngspice cktntask.c: TSKtemp =
+ * TSKnomTemp = 300.15 K). */
 #define EQS_DEFAULT_TEMP_K 300.15
 /* ngspice CKTepsmin (cktinit.c): lower bound of a diode's IS. */
 #define EQS_DIODE_IS_MIN 1e-28
 /* ngspice diotemp.c: at most 25 iterations to match IBV at BV. */
 #define EQS_DIODE_BV_MAXITER 25
-/* ngspice 39 diode model defaults not exposed by the netlist module
- * (diosetup.c): EG = 1.11 eV, XTI = 3, NBV = N, TCV = 0, level 1, m = 1. */
+/* ngspice 39 diode model defaults (diosetup.c) used when the model does
+ * not give them: EG = 1.11 eV, XTI = 3 (also NBV = N, TCV = 0, TLEV = 0,
+ * TRS1 = TRS2 = 0; level 1 and m = 1 always). */
 #define EQS_DIODE_EG_EV 1.11
 #define EQS_DIODE_XTI 3.0
 
@@ -39,11 +40,12 @@
 typedef struct {
     double g_S;      /* resistor: conductance */
     /* diode (ngspice DIOtempUpdate in diotemp.c), at temperature T: */
+    double temp_K;   /* T: instance temp=, else circuit temperature + dtemp */
     double is_A;     /* DIOtSatCur = IS * area, temperature-adjusted */
     double vt_V;     /* k T / q */
     double vte_V;    /* N * vt */
-    double vtebrk_V; /* NBV * vt (NBV = N) */
-    double bv_V;     /* DIOtBrkdwnV: breakdown voltage matched to IBV */
+    double vtebrk_V; /* NBV * vt (NBV defaults to N) */
+    double bv_V;     /* DIOtBrkdwnV: BV at T (TCV, TLEV) matched to IBV */
     int has_bv;      /* BV given */
     double vcrit_V;  /* DIOtVcrit = vte * log(vte / (sqrt(2) * IS)) */
 } eqs_devparams;
@@ -81,6 +83,17 @@ const eqs_device *eqs_device_get(eqs_elem_kind kind);
 /* ngspice DEVpnjlim (src/spicelib/devices/devsup.c): limit the change of
  * a pn-junction voltage (V).  vt: N*kT/q (V); vcrit (V). */
 double eqs_pnjlim(double vnew, double vold, double vt, double vcrit, int *icheck);
+
+/* Check a netlist diode's temperature and temperature parameters (the
+ * instance temperature above 0 K, finite EG XTI NBV TCV TRS1 TRS2, NBV > 0,
+ * RS(T) > 0 and BV(T) > 0 at the instance temperature): EQS_OK or
+ * EQS_ERR_INPUT at the element's card.  Called by the circuit compiler. */
+eqs_status eqs_diode_check(eqs_ctx *ctx, const eqs_netlist *nl, const eqs_element *el);
+
+/* Conductance (S) of a netlist diode's series resistance at its instance
+ * temperature (RS > 0, checked by eqs_diode_check): ngspice diotemp.c
+ * area / (RS (1 + TRS1 dT + TRS2 dT^2)), dT = T - TNOM. */
+double eqs_diode_rs_conductance(const eqs_netlist *nl, const eqs_element *el);
 
 /* Thermal voltage kT/q (V) at temperature T (K), computed as ngspice does. */
 double eqs_thermal_voltage(double temp_K);

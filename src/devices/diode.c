@@ -2,17 +2,19 @@
  * diode.c: junction diode, ngspice 39 level-1 DC model.
  *
  * Follows ngspice-39.3 exactly for the parameters the netlist carries
- * (IS, N, RS, BV, IBV, TNOM, area) with every other model parameter at its
- * ngspice default (diosetup.c): no sidewall current (ISW = 0), no
- * recombination / tunnel currents, no knee currents, EG = 1.11 eV,
- * XTI = 3, NBV = N, TCV = 0, level 1, multiplier m = 1.
+ * (IS, N, RS, BV, IBV, TNOM, EG, XTI, NBV, TCV, TLEV, TRS1, TRS2, area,
+ * instance temp= / dtemp=, circuit .temp / .options temp= tnom=) with every
+ * other model parameter at its ngspice default (diosetup.c): no sidewall
+ * current (ISW = 0), no recombination / tunnel currents, no knee currents,
+ * level 1, multiplier m = 1.
  *   - temperature update: src/spicelib/devices/dio/diotemp.c
  *     (DIOtempUpdate: DIOtSatCur, DIOtVcrit, DIOtBrkdwnV);
  *   - currents and conductances: src/spicelib/devices/dio/dioload.c;
  *   - junction limiting: DEVpnjlim in src/spicelib/devices/devsup.c.
- * The series resistance RS is not handled here: the circuit compiler adds
- * it as an implicit resistor of conductance area/RS (ngspice:
- * DIOtConductance = DIOconductance * DIOarea).
+ * The series resistance RS is not stamped here: the circuit compiler adds
+ * it as an implicit resistor of conductance eqs_diode_rs_conductance
+ * (ngspice: DIOtConductance = DIOconductance * DIOarea / (1 + TRS1 dT +
+ * TRS2 dT^2)).
  */
 #include "devices.h"
 
@@ -56,25 +58,116 @@ double eqs_pnjlim(double vnew, double vold, double vt, double vcrit, int *icheck
     return vnew;
 }
 
-/* DIOtempUpdate (diotemp.c) for TEMP = 27 C, with TNOM from the model. */
+/* Model parameter with ngspice's default when not given. */
+static double dio_par(const eqs_diode_model *m, unsigned bit, double value, double dflt)
+{
+    return (m->given & bit) ? value : dflt;
+}
+
+/* Instance and nominal temperature (K) as ngspice 39 sets them: DIOtemp
+ * (diotemp.c: temp= given wins, else CKTtemp + dtemp) and diosetup.c (TNOM
+ * not given: CKTnomTemp).  nl, el may be NULL (27 C, no instance values). */
+static void dio_temps(const eqs_netlist *nl, const eqs_element *el, const eqs_diode_model *m,
+                      double *temp_K, double *tnom_K)
+{
+    const eqs_netlist_options *o = nl ? &nl->options : NULL;
+    if (el && el->temp_given) {
+        *temp_K = el->temp_C + EQS_CONST_CTOK;
+    } else {
+        double t = (o && o->temp_set) ? o->temp_C + EQS_CONST_CTOK : EQS_DEFAULT_TEMP_K;
+        *temp_K = t + ((el && el->dtemp_given) ? el->dtemp_C : 0.0);
+    }
+    if (!m->tnom_default) *tnom_K = m->tnom_C + EQS_CONST_CTOK;
+    else *tnom_K = (o && o->tnom_set) ? o->tnom_C + EQS_CONST_CTOK : EQS_DEFAULT_TEMP_K;
+}
+
+/* diotemp.c: RS temperature factor 1 + TRS1 dT + TRS2 dT^2. */
+static double dio_rs_factor(const eqs_diode_model *m, double dt)
+{
+    return 1.0 + dio_par(m, EQS_DIO_GIVEN_TRS1, m->trs1_per_K, 0.0) * dt +
+           (dio_par(m, EQS_DIO_GIVEN_TRS2, m->trs2_per_K2, 0.0) * dt * dt);
+}
+
+/* diotemp.c: breakdown voltage at dT = T - TNOM before the IBV match. */
+static double dio_tbv(const eqs_diode_model *m, double dt)
+{
+    double tcv = dio_par(m, EQS_DIO_GIVEN_TCV, m->tcv, 0.0);
+    int tlev = (m->given & EQS_DIO_GIVEN_TLEV) ? m->tlev : 0;
+    return tlev == 0 ? m->bv_V - tcv * dt : m->bv_V * (1 - tcv * dt);
+}
+
+eqs_status eqs_diode_check(eqs_ctx *ctx, const eqs_netlist *nl, const eqs_element *el)
+{
+    const eqs_diode_model *m = &nl->models[el->model];
+    double temp, tnom;
+    dio_temps(nl, el, m, &temp, &tnom);
+    if (!(temp > 0) || !isfinite(temp))
+        return EQS_ERROR_AT(ctx, EQS_ERR_INPUT, el->loc,
+                            "diode '%s': temperature %g C (temp + dtemp) is not above absolute "
+                            "zero",
+                            el->name, temp - EQS_CONST_CTOK);
+    const double vals[] = {m->eg_eV, m->xti, m->nbv, m->tcv, m->trs1_per_K, m->trs2_per_K2};
+    static const unsigned bits[] = {EQS_DIO_GIVEN_EG,  EQS_DIO_GIVEN_XTI,  EQS_DIO_GIVEN_NBV,
+                                    EQS_DIO_GIVEN_TCV, EQS_DIO_GIVEN_TRS1, EQS_DIO_GIVEN_TRS2};
+    for (size_t k = 0; k < sizeof vals / sizeof *vals; ++k)
+        if ((m->given & bits[k]) && !isfinite(vals[k]))
+            return EQS_ERROR_AT(ctx, EQS_ERR_INPUT, el->loc,
+                                "diode '%s': model '%s' has a non-finite temperature parameter",
+                                el->name, m->name);
+    if ((m->given & EQS_DIO_GIVEN_NBV) && !(m->nbv > 0))
+        return EQS_ERROR_AT(ctx, EQS_ERR_INPUT, el->loc,
+                            "diode '%s': model '%s' needs NBV > 0, got %g", el->name, m->name,
+                            m->nbv);
+    double dt = temp - tnom;
+    if (m->rs_Ohm > 0 && !(dio_rs_factor(m, dt) > 0))
+        return EQS_ERROR_AT(ctx, EQS_ERR_INPUT, el->loc,
+                            "diode '%s': RS (1 + TRS1 dT + TRS2 dT^2) of model '%s' is not "
+                            "positive at %g C (dT = %g K)",
+                            el->name, m->name, temp - EQS_CONST_CTOK, dt);
+    if (m->has_bv && !(dio_tbv(m, dt) > 0))
+        return EQS_ERROR_AT(ctx, EQS_ERR_INPUT, el->loc,
+                            "diode '%s': breakdown voltage of model '%s' is %g V at %g C "
+                            "(TCV), not positive",
+                            el->name, m->name, dio_tbv(m, dt), temp - EQS_CONST_CTOK);
+    return EQS_OK;
+}
+
+double eqs_diode_rs_conductance(const eqs_netlist *nl, const eqs_element *el)
+{
+    const eqs_diode_model *m = &nl->models[el->model];
+    double temp, tnom;
+    dio_temps(nl, el, m, &temp, &tnom);
+    /* diotemp.c: DIOtConductance = DIOconductance * DIOarea / factor, with
+     * DIOconductance = 1 / RS (diosetup.c) and DIOarea = area * m (m = 1) */
+    double g = 1 / m->rs_Ohm;
+    return g * el->area / dio_rs_factor(m, temp - tnom);
+}
+
+/* DIOtempUpdate (diotemp.c), DC part, at the instance temperature. */
 static eqs_status dio_setup(eqs_ctx *ctx, const eqs_circuit *c, const eqs_celem *e,
                             double reltol, eqs_devparams *p)
 {
-    (void)c;
     const eqs_diode_model *m = e->model;
-    const double temp = EQS_DEFAULT_TEMP_K;
-    const double tnom = m->tnom_C + EQS_CONST_CTOK;
-    const double nbv = m->n; /* NBV defaults to N */
+    const eqs_netlist *nl = c ? c->nl : NULL;
+    const eqs_element *el =
+        (nl && e->origin >= 0 && e->origin < nl->n_elems) ? &nl->elems[e->origin] : NULL;
+    double temp, tnom;
+    dio_temps(nl, el, m, &temp, &tnom);
+    const double eg = dio_par(m, EQS_DIO_GIVEN_EG, m->eg_eV, EQS_DIODE_EG_EV);
+    const double xti = dio_par(m, EQS_DIO_GIVEN_XTI, m->xti, EQS_DIODE_XTI);
+    const double nbv = dio_par(m, EQS_DIO_GIVEN_NBV, m->nbv, m->n); /* NBV defaults to N */
     double is = m->is_A;
     if (is < EQS_DIODE_IS_MIN) is = EQS_DIODE_IS_MIN; /* diosetup.c */
 
     double vt = eqs_thermal_voltage(temp);
     double vte = m->n * vt;
-    double arg1 = ((temp / tnom) - 1) * EQS_DIODE_EG_EV / vte;
-    double arg2 = EQS_DIODE_XTI / m->n * log(temp / tnom);
+    double dt = temp - tnom;
+    double arg1 = ((temp / tnom) - 1) * eg / vte;
+    double arg2 = xti / m->n * log(temp / tnom);
     double tsat = is * e->area * exp(arg1 + arg2);
 
     p->g_S = 0;
+    p->temp_K = temp;
     p->is_A = tsat;
     p->vt_V = vt;
     p->vte_V = vte;
@@ -83,7 +176,7 @@ static eqs_status dio_setup(eqs_ctx *ctx, const eqs_circuit *c, const eqs_celem 
     p->has_bv = m->has_bv;
     p->bv_V = 0;
     if (m->has_bv) {
-        double tbv = m->bv_V; /* TCV = 0: no temperature shift */
+        double tbv = dio_tbv(m, dt);
         double cbv = m->ibv_A; /* level 1: DIOm * IBV, not scaled by area */
         double xbv;
         if (cbv < tsat * tbv / vt) {

@@ -45,12 +45,37 @@ typedef struct {
     int has_bv;
     double ibv_A;
     double tnom_C;
+    /* 1: TNOM was not given, the circuit's nominal temperature (.options
+     * tnom, Default: 27 C) applies and tnom_C is not used (ngspice
+     * diosetup.c).  0 (hand-built models): tnom_C applies. */
+    int tnom_default;
+    /* Temperature parameters (ngspice 39 diotemp.c), each used only when
+     * its EQS_DIO_GIVEN_* bit is set in `given`, else ngspice's default:
+     * EG = 1.11 eV, XTI = 3, NBV = N, TCV = 0, TLEV = 0, TRS1 = TRS2 = 0. */
+    unsigned given;
+    double eg_eV;      /* activation energy */
+    double xti;        /* saturation-current temperature exponent */
+    double nbv;        /* breakdown emission coefficient */
+    double tcv;        /* BV temperature coefficient: V/K (TLEV 0), 1/K (else) */
+    int tlev;          /* BV temperature equation selector */
+    double trs1_per_K; /* RS temperature coefficients: RS(T) = RS (1 + TRS1 dT */
+    double trs2_per_K2; /*   + TRS2 dT^2), dT = T - TNOM */
     eqs_loc loc;
     /* Raw "key=value" text of the model card after evaluation, for
      * writing the model back to ngspice exactly as the user gave it
      * (lower case, values printed with %.17g).  May be NULL. */
     char *card;
 } eqs_diode_model;
+
+enum {
+    EQS_DIO_GIVEN_EG = 1u << 0,
+    EQS_DIO_GIVEN_XTI = 1u << 1,
+    EQS_DIO_GIVEN_NBV = 1u << 2,
+    EQS_DIO_GIVEN_TCV = 1u << 3,
+    EQS_DIO_GIVEN_TLEV = 1u << 4,
+    EQS_DIO_GIVEN_TRS1 = 1u << 5,
+    EQS_DIO_GIVEN_TRS2 = 1u << 6,
+};
 
 typedef struct {
     eqs_elem_kind kind;
@@ -61,15 +86,25 @@ typedef struct {
     char *ctrl;    /* F, H: flattened name of the controlling V source */
     int model;     /* D: index into eqs_netlist.models; else -1 */
     double area;   /* D: area factor, Default 1 */
+    double temp_C, dtemp_C; /* D: instance temp= (C) and dtemp= (K), used when */
+    int temp_given, dtemp_given; /* given (ngspice 39 DIOtemp: temp wins) */
     eqs_loc loc;   /* where the element card starts (for X-expanded
                       elements: the card inside the .subckt body) */
 } eqs_element;
+
+/* 0 C in K, exactly as ngspice 39 (const.h CONSTCtoK). */
+#define EQS_CONST_CTOK 273.15
 
 /* .options values; *_set says whether the netlist gave the option. */
 typedef struct {
     double reltol, abstol, vntol, gmin;
     int itl1;
     int reltol_set, abstol_set, vntol_set, gmin_set, itl1_set;
+    /* circuit and nominal temperature (C), from .temp / .options temp=,
+     * .options tnom=; not set: 27 C (ngspice's default). */
+    double temp_C, tnom_C;
+    int temp_set, tnom_set; /* temp_set: 1 .options temp=, 2 .temp (wins) */
+    eqs_loc temp_loc; /* card that set temp_C (diagnostics) */
 } eqs_netlist_options;
 
 struct eqs_netlist {

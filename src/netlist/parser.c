@@ -401,6 +401,37 @@ static eqs_status source_value(parser *P, const inst *in, const eqs_card *c, int
 
 static eqs_status do_instance(parser *P, const inst *in, const eqs_card *c);
 
+/* Diode instance `temp=T` (C) and `dtemp=dT` (K) from t[*i] on (ngspice 39
+ * DIOpTable); v[0], given[0]: temp, v[1], given[1]: dtemp. */
+static eqs_status diode_temps(parser *P, const inst *in, const eqs_card *c, int *i, double v[2],
+                              int given[2])
+{
+    const eqs_tok *t = P->lx.toks;
+    int n = P->lx.n_toks;
+    while (*i + 1 < n && is_eq(&t[*i + 1]) &&
+           (eqs_tok_is(&t[*i], "temp") || eqs_tok_is(&t[*i], "dtemp"))) {
+        int k = eqs_tok_is(&t[*i], "dtemp");
+        if (*i + 2 >= n)
+            return EQS_ERROR_AT(P->ctx, EQS_ERR_PARSE, eqs_tok_loc(c, &t[*i + 1]),
+                                "missing value for '%.*s' in '%.*s'", TOK(&t[*i]), TOK(&t[0]));
+        eqs_status st = value_of(P, in->scope, c, &t[*i + 2], &v[k]);
+        if (st) return st;
+        if (!isfinite(v[k]) || (k == 0 && !(v[k] > -EQS_CONST_CTOK)))
+            return EQS_ERROR_AT(P->ctx, EQS_ERR_PARSE, eqs_tok_loc(c, &t[*i + 2]),
+                                "'%.*s' in '%.*s' needs %s, got '%.*s'", TOK(&t[*i]), TOK(&t[0]),
+                                k ? "a finite temperature difference (K)"
+                                  : "a temperature above -273.15 C",
+                                TOK(&t[*i + 2]));
+        given[k] = 1;
+        *i += 3;
+    }
+    if (given[0] && given[1])
+        eqs_warn_at(P->ctx, card_loc(c),
+                    "'%.*s' has both temp= and dtemp=: dtemp is ignored (as in ngspice)",
+                    TOK(&t[0]));
+    return EQS_OK;
+}
+
 static eqs_status do_element(parser *P, const inst *in, const eqs_card *c)
 {
     if (++P->n_flat > MAX_FLAT_CARDS)
@@ -464,8 +495,8 @@ static eqs_status do_element(parser *P, const inst *in, const eqs_card *c)
     int nodes[4];
     for (int k = 0; k < nn; ++k)
         if ((st = node_of(P, in, c, &t[1 + k], &nodes[k]))) return st;
-    double value = 0.0, area = 1.0;
-    int model = -1;
+    double value = 0.0, area = 1.0, dtemps[2] = {0, 0};
+    int model = -1, dgiven[2] = {0, 0};
     const eqs_tok *ctrl = NULL;
     int i = 1 + nn;
     switch (kind) {
@@ -496,10 +527,11 @@ static eqs_status do_element(parser *P, const inst *in, const eqs_card *c)
                 return EQS_ERROR_AT(P->ctx, EQS_ERR_PARSE, eqs_tok_loc(c, &t[i - 1]),
                                     "missing value for 'area' in '%.*s'", TOK(t0));
         }
-        if (i < n) {
+        if (i < n && !(i + 1 < n && is_eq(&t[i + 1]))) {
             if ((st = value_of(P, in->scope, c, &t[i], &area))) return st;
             i++;
         }
+        if ((st = diode_temps(P, in, c, &i, dtemps, dgiven))) return st;
         break;
     default: /* V, I */
         if ((st = source_value(P, in, c, i, &value))) return st;
@@ -514,6 +546,8 @@ static eqs_status do_element(parser *P, const inst *in, const eqs_card *c)
     e->value = value;
     e->model = model;
     e->area = area;
+    e->temp_C = dtemps[0], e->temp_given = dgiven[0];
+    e->dtemp_C = dtemps[1], e->dtemp_given = dgiven[1];
     if (ctrl) {
         size_t len;
         if (build_name(P, in->prefix, in->plen, ctrl, &len)) return EQS_ERR_NOMEM;
@@ -819,7 +853,8 @@ static eqs_status do_subckt_header(parser *P, size_t ci, int parent)
 /* .model, .options, extension cards                                 */
 /* ---------------------------------------------------------------- */
 
-enum { M_IS, M_N, M_RS, M_BV, M_IBV, M_TNOM, M_LEVEL, M_IGNORED };
+enum { M_IS, M_N, M_RS, M_BV, M_IBV, M_TNOM, M_LEVEL, M_IGNORED, M_EG, M_XTI, M_NBV, M_TCV,
+       M_TLEV, M_TRS1, M_TRS2 };
 
 static const struct {
     const char *name;
@@ -828,8 +863,18 @@ static const struct {
     {"is", M_IS},       {"n", M_N},         {"rs", M_RS},       {"bv", M_BV},
     {"ibv", M_IBV},     {"tnom", M_TNOM},   {"level", M_LEVEL}, {"cjo", M_IGNORED},
     {"cj0", M_IGNORED}, {"vj", M_IGNORED},  {"m", M_IGNORED},   {"tt", M_IGNORED},
-    {"eg", M_IGNORED},  {"xti", M_IGNORED}, {"kf", M_IGNORED},  {"af", M_IGNORED},
+    {"eg", M_EG},       {"xti", M_XTI},     {"kf", M_IGNORED},  {"af", M_IGNORED},
     {"fc", M_IGNORED},
+    /* temperature (ngspice 39 diotemp.c); tref is ngspice's alias of tnom,
+     * trs of trs1 */
+    {"tref", M_TNOM},   {"nbv", M_NBV},     {"tcv", M_TCV},     {"tlev", M_TLEV},
+    {"trs", M_TRS1},    {"trs1", M_TRS1},   {"trs2", M_TRS2},
+    /* temperature coefficients of the junction capacitance, junction
+     * potential, grading coefficient and transit time: no DC effect in
+     * ngspice 39 (they feed only charges and the ISR term, which is refused) */
+    {"tlevc", M_IGNORED}, {"cta", M_IGNORED}, {"ctc", M_IGNORED}, {"ctp", M_IGNORED},
+    {"tpb", M_IGNORED},   {"tvj", M_IGNORED}, {"tphp", M_IGNORED}, {"tm1", M_IGNORED},
+    {"tm2", M_IGNORED},   {"ttt1", M_IGNORED}, {"ttt2", M_IGNORED},
 };
 
 /* append "key=value" to a growing text */
@@ -877,6 +922,7 @@ static eqs_status do_model(parser *P, const eqs_card *c)
     m.has_bv = 0;
     m.ibv_A = 1e-3;
     m.tnom_C = 27.0;
+    m.tnom_default = 1;
     m.loc = card_loc(c);
     char *text = NULL;
     size_t tcap = 0, tlen = 0;
@@ -922,7 +968,34 @@ static eqs_status do_model(parser *P, const eqs_card *c)
         case M_RS: m.rs_Ohm = v; break;
         case M_BV: m.bv_V = v; m.has_bv = 1; break;
         case M_IBV: m.ibv_A = v; break;
-        case M_TNOM: m.tnom_C = v; break;
+        case M_TNOM:
+            if (!(v > -EQS_CONST_CTOK) || !isfinite(v)) {
+                st = EQS_ERROR_AT(ctx, EQS_ERR_PARSE, eqs_tok_loc(c, &t[i + 2]),
+                                  "'%.*s' in model '%.*s' needs a temperature above -273.15 C",
+                                  TOK(&t[i]), TOK(&t[1]));
+                goto fail;
+            }
+            m.tnom_C = v;
+            m.tnom_default = 0;
+            break;
+        case M_EG: m.eg_eV = v; m.given |= EQS_DIO_GIVEN_EG; break;
+        case M_XTI: m.xti = v; m.given |= EQS_DIO_GIVEN_XTI; break;
+        case M_NBV: m.nbv = v; m.given |= EQS_DIO_GIVEN_NBV; break;
+        case M_TCV: m.tcv = v; m.given |= EQS_DIO_GIVEN_TCV; break;
+        case M_TRS1: m.trs1_per_K = v; m.given |= EQS_DIO_GIVEN_TRS1; break;
+        case M_TRS2: m.trs2_per_K2 = v; m.given |= EQS_DIO_GIVEN_TRS2; break;
+        case M_TLEV:
+            /* ngspice 39.3 diotemp.c: 0 shifts BV by -TCV dT, any other
+             * level scales it by (1 - TCV dT) */
+            if (v != floor(v) || v < 0 || v > 2) {
+                st = EQS_ERROR_AT(ctx, EQS_ERR_PARSE, eqs_tok_loc(c, &t[i + 2]),
+                                  "unsupported 'tlev' %g in model '%.*s' (0, 1 or 2)", v,
+                                  TOK(&t[1]));
+                goto fail;
+            }
+            m.tlev = (int)v;
+            m.given |= EQS_DIO_GIVEN_TLEV;
+            break;
         case M_LEVEL:
             if (v != 1.0) {
                 st = EQS_ERROR_AT(ctx, EQS_ERR_PARSE, eqs_tok_loc(c, &t[i + 2]),
@@ -956,6 +1029,64 @@ fail:
     return st;
 }
 
+/* A temperature in C (`.temp`, `.options temp= tnom=`): above absolute
+ * zero, the diode equations take log(T / TNOM). */
+static eqs_status temp_value(parser *P, const eqs_card *c, const eqs_tok *what,
+                             const eqs_tok *val, double *out)
+{
+    eqs_status st = value_of(P, 0, c, val, out);
+    if (st) return st;
+    if (!(*out > -EQS_CONST_CTOK) || !isfinite(*out))
+        return EQS_ERROR_AT(P->ctx, EQS_ERR_PARSE, eqs_tok_loc(c, val),
+                            "'%.*s' needs a temperature above -273.15 C, got '%.*s'", TOK(what),
+                            TOK(val));
+    return EQS_OK;
+}
+
+/* `.options temp=T` / `tnom=T` (C).  As in ngspice 39, a `.temp` card wins
+ * over `.options temp=` wherever it is (temp_set = 2), and the last of
+ * each kind wins. */
+static eqs_status option_temp(parser *P, const eqs_card *c, const eqs_tok *key,
+                              const eqs_tok *val, int nominal)
+{
+    eqs_netlist_options *o = &P->nl->options;
+    double v;
+    eqs_status st = temp_value(P, c, key, val, &v);
+    if (st) return st;
+    if (nominal) {
+        o->tnom_C = v;
+        o->tnom_set = 1;
+    } else if (o->temp_set < 2) {
+        o->temp_C = v;
+        o->temp_set = 1;
+        o->temp_loc = eqs_tok_loc(c, val);
+    }
+    return EQS_OK;
+}
+
+/* `.temp T` or `.temp=T` (C): the circuit temperature.  ngspice 39 reads
+ * one value; several (`.temp 27 85`, a sweep in SPICE2) make it warn and
+ * run at 27 C, which is refused here: eqspice computes one point. */
+static eqs_status do_temp(parser *P, const eqs_card *c)
+{
+    const eqs_tok *t = P->lx.toks;
+    int n = P->lx.n_toks, i = 1;
+    if (i < n && is_eq(&t[i])) i++;
+    if (i >= n)
+        return EQS_ERROR_AT(P->ctx, EQS_ERR_PARSE, card_loc(c), "'.temp' needs a temperature (C)");
+    if (i + 1 < n)
+        return EQS_ERROR_AT(P->ctx, EQS_ERR_PARSE, eqs_tok_loc(c, &t[i + 1]),
+                            "'.temp' takes one temperature, got a second one '%.*s' (a "
+                            "temperature sweep is not supported: one operating point)",
+                            TOK(&t[i + 1]));
+    eqs_netlist_options *o = &P->nl->options;
+    eqs_status st = temp_value(P, c, &t[0], &t[i], &o->temp_C);
+    if (st) return st;
+    o->temp_set = 2;
+    o->temp_loc = eqs_tok_loc(c, &t[i]);
+    return EQS_OK;
+}
+
 /* `.options key=value flag ...` */
 static eqs_status do_options(parser *P, const eqs_card *c)
 {
@@ -984,6 +1115,14 @@ static eqs_status do_options(parser *P, const eqs_card *c)
         else if (eqs_tok_is(key, "vntol")) dst = &o->vntol, set = &o->vntol_set;
         else if (eqs_tok_is(key, "gmin")) dst = &o->gmin, set = &o->gmin_set;
         else if (eqs_tok_is(key, "itl1")) set = &o->itl1_set, is_int = 1;
+        else if (eqs_tok_is(key, "temp") || eqs_tok_is(key, "tnom")) {
+            if (!val)
+                return EQS_ERROR_AT(P->ctx, EQS_ERR_PARSE, eqs_tok_loc(c, key),
+                                    "missing value for option '%.*s'", TOK(key));
+            eqs_status st = option_temp(P, c, key, val, eqs_tok_is(key, "tnom"));
+            if (st) return st;
+            continue;
+        }
         if (!set) {
             eqs_log(P->ctx, EQS_LOG_DEBUG, "%s:%d:%d: option '%.*s' ignored", c->file, key->line,
                     key->col, TOK(key));
@@ -1051,7 +1190,7 @@ static eqs_status do_ext(parser *P, const eqs_card *c, char ***names, eqs_loc **
 }
 
 static const char *const ignored_cards[] = {
-    ".tran", ".dc",    ".ac",    ".print", ".plot",  ".save",    ".probe", ".temp",
+    ".tran", ".dc",    ".ac",    ".print", ".plot",  ".save",    ".probe",
     ".ic",   ".nodeset", ".meas", ".measure", ".four", ".noise", ".tf",    ".sens",
     ".pz",   ".disto", ".width", ".title", ".lib",   ".func",    ".csparam", ".step",
 };
@@ -1067,6 +1206,7 @@ static eqs_status do_once(parser *P, const eqs_card *c)
     eqs_netlist *nl = P->nl;
     if (eqs_tok_is(t0, ".options") || eqs_tok_is(t0, ".option") || eqs_tok_is(t0, ".opt"))
         return do_options(P, c);
+    if (eqs_tok_is(t0, ".temp")) return do_temp(P, c);
     if (eqs_tok_is(t0, ".op")) {
         nl->has_op = 1;
         if (P->lx.n_toks > 1)

@@ -6,10 +6,11 @@
  * conductances, input voltages), in netlist order, with netlist names:
  *
  *   <title>
- *   .options reltol=... abstol=... vntol=... gmin=... itl1=...
- *   .model <name> D(is=... n=... rs=... [bv=... ibv=...] [tnom=...])
+ *   .options reltol=... abstol=... vntol=... gmin=... itl1=... [temp=...] [tnom=...]
+ *   .model <name> D(is=... n=... rs=... [bv=...] ibv=... [tnom=...] [eg= xti= nbv=
+ *                   tcv= tlev= trs= trs2=, those the model gave])
  *   r<name> a b <1/G>          (names not starting with the element's
- *   d<name> a k <model> area=<area>   letter become "<letter>.<name>",
+ *   d<name> a k <model> area=<area> [temp=] [dtemp=]  letter become "<letter>.<name>",
  *   v<name> p m dc <V>          ngspice's own convention: r.x1.r1)
  *   i<name> p m dc <A>
  *   e<name> p m cp cm <gain>    g<name> p m cp cm <gm>
@@ -82,6 +83,29 @@ static const char *node_name(const eqs_netlist *nl, int node)
     return nl->node_names[node];
 }
 
+/* The temperature parameters a diode model gave (EG XTI NBV TCV TLEV TRS1
+ * TRS2, ngspice names), " key=value" each, into buf. */
+static void model_temp_params(const eqs_diode_model *md, char *buf, size_t size)
+{
+    static const struct {
+        unsigned bit;
+        const char *key;
+    } keys[] = {
+        {EQS_DIO_GIVEN_EG, "eg"},   {EQS_DIO_GIVEN_XTI, "xti"},   {EQS_DIO_GIVEN_NBV, "nbv"},
+        {EQS_DIO_GIVEN_TCV, "tcv"}, {EQS_DIO_GIVEN_TLEV, "tlev"}, {EQS_DIO_GIVEN_TRS1, "trs"},
+        {EQS_DIO_GIVEN_TRS2, "trs2"},
+    };
+    const double vals[] = {md->eg_eV, md->xti,         md->nbv,         md->tcv,
+                           md->tlev,  md->trs1_per_K, md->trs2_per_K2};
+    size_t len = 0;
+    buf[0] = '\0';
+    for (size_t k = 0; k < sizeof keys / sizeof *keys; ++k) {
+        if (!(md->given & keys[k].bit) || len >= size) continue;
+        int w = snprintf(buf + len, size - len, " %s=%.17g", keys[k].key, vals[k]);
+        if (w > 0) len += (size_t)w;
+    }
+}
+
 void eqs_deck_free(eqs_ctx *ctx, char ***lines)
 {
     if (!lines || !*lines) return;
@@ -136,9 +160,21 @@ eqs_status eqs_deck_build_nudged(eqs_ctx *ctx, const eqs_circuit *c,
 
     const char *title = (nl->title && nl->title[0]) ? nl->title : "eqspice deck";
     if ((st = deck_add(&d, "%s", title)) != EQS_OK) goto fail;
-    if ((st = deck_add(&d, ".options reltol=%.17g abstol=%.17g vntol=%.17g gmin=%.17g itl1=%d",
-                       opt->reltol, opt->abstol, opt->vntol, opt->gmin, opt->itl1)) != EQS_OK)
-        goto fail;
+    {
+        /* temperatures only when the netlist gave them (ngspice's defaults
+         * are eqspice's: 27 C); a .temp card is written as temp= too */
+        char temps[96] = "";
+        const eqs_netlist_options *o = &nl->options;
+        int k = 0;
+        if (o->temp_set) k = snprintf(temps, sizeof temps, " temp=%.17g", o->temp_C);
+        if (o->tnom_set)
+            snprintf(temps + k, sizeof temps - (size_t)k, " tnom=%.17g", o->tnom_C);
+        if ((st = deck_add(&d,
+                           ".options reltol=%.17g abstol=%.17g vntol=%.17g gmin=%.17g itl1=%d%s",
+                           opt->reltol, opt->abstol, opt->vntol, opt->gmin, opt->itl1, temps)) !=
+            EQS_OK)
+            goto fail;
+    }
 
     /* models used by a written diode, in model order */
     for (int i = 0; i < nl->n_elems; ++i) {
@@ -149,11 +185,15 @@ eqs_status eqs_deck_build_nudged(eqs_ctx *ctx, const eqs_circuit *c,
     for (int m = 0; m < nl->n_models; ++m) {
         if (!model_used[m]) continue;
         const eqs_diode_model *md = &nl->models[m];
-        char bv[96] = "", tnom[48] = "";
+        char bv[96] = "", tnom[48] = "", tpar[320] = "";
         if (md->has_bv) snprintf(bv, sizeof bv, " bv=%.17g", md->bv_V);
-        if (md->tnom_C != 27.0) snprintf(tnom, sizeof tnom, " tnom=%.17g", md->tnom_C);
-        if ((st = deck_add(&d, ".model %s D(is=%.17g n=%.17g rs=%.17g%s ibv=%.17g%s)", md->name,
-                           md->is_A, md->n, md->rs_Ohm, bv, md->ibv_A, tnom)) != EQS_OK)
+        /* TNOM when the model gave it (else ngspice takes .options tnom as
+         * eqspice does); 27 C is the default unless .options tnom moved it */
+        if (!md->tnom_default && (md->tnom_C != 27.0 || nl->options.tnom_set))
+            snprintf(tnom, sizeof tnom, " tnom=%.17g", md->tnom_C);
+        model_temp_params(md, tpar, sizeof tpar);
+        if ((st = deck_add(&d, ".model %s D(is=%.17g n=%.17g rs=%.17g%s ibv=%.17g%s%s)", md->name,
+                           md->is_A, md->n, md->rs_Ohm, bv, md->ibv_A, tnom, tpar)) != EQS_OK)
             goto fail;
     }
 
@@ -177,8 +217,13 @@ eqs_status eqs_deck_build_nudged(eqs_ctx *ctx, const eqs_circuit *c,
                 break;
             }
             double area = ce ? ce->area : e->area;
-            st = deck_add(&d, "%s %s %s %s area=%.17g", name, a, b, nl->models[e->model].name,
-                          area);
+            char temps[96] = "";
+            int k = 0;
+            if (e->temp_given) k = snprintf(temps, sizeof temps, " temp=%.17g", e->temp_C);
+            if (e->dtemp_given)
+                snprintf(temps + k, sizeof temps - (size_t)k, " dtemp=%.17g", e->dtemp_C);
+            st = deck_add(&d, "%s %s %s %s area=%.17g%s", name, a, b, nl->models[e->model].name,
+                          area, temps);
             break;
         }
         case EQS_EL_V:
