@@ -181,7 +181,8 @@ void eqs_shuffle(eqs_ctx *ctx, size_t *idx, size_t n)
  * member are an error, not ignored; every member's CRC-32 and length are
  * checked; and nothing is allocated from what a header claims before
  * the data is there (docs/datasets.md). */
-#define EQS_IDX_IN_BUFFER (1 << 16) /* compressed bytes read at a time */
+#define EQS_IDX_IN_BUFFER (1 << 16)   /* compressed bytes read at a time */
+#define EQS_IDX_OUT_BUFFER (1 << 17)  /* bytes inflated at a time (gzip) */
 /* deflate's largest expansion: 258-byte matches coded in 2 bits, about
  * 1032:1 (zlib's FAQ); a header announcing more data than this times the
  * compressed file size is a lie, refused before reading. */
@@ -202,6 +203,8 @@ typedef struct {
     int eof;           /* the file is read to its end */
     z_stream z;        /* next_in/avail_in also serve raw files */
     unsigned char *in; /* EQS_IDX_IN_BUFFER bytes */
+    unsigned char *ob; /* gzip: EQS_IDX_OUT_BUFFER inflated bytes ... */
+    size_t ob_pos, ob_len; /* ... of which [ob_pos, ob_len) not yet delivered */
 } idx_file;
 
 /* Read the next block of the file into fl->in (after the `keep` bytes
@@ -241,6 +244,13 @@ static eqs_status idx_pull(eqs_ctx *ctx, idx_file *fl, unsigned char *dst, size_
             *got += k;
             continue;
         }
+        if (fl->ob_pos < fl->ob_len) {
+            size_t k = fl->ob_len - fl->ob_pos < n - *got ? fl->ob_len - fl->ob_pos : n - *got;
+            memcpy(dst + *got, fl->ob + fl->ob_pos, k);
+            fl->ob_pos += k;
+            *got += k;
+            continue;
+        }
         if (fl->member_end) {
             /* after a member: the end of the file, another member, or garbage */
             if (fl->z.avail_in == 0) {
@@ -262,17 +272,20 @@ static eqs_status idx_pull(eqs_ctx *ctx, idx_file *fl, unsigned char *dst, size_
             fl->member_end = 0; /* concatenated members are one stream, as for gzip -d */
             continue;
         }
-        size_t room = n - *got > UINT_MAX ? UINT_MAX : n - *got;
-        fl->z.next_out = dst + *got;
-        fl->z.avail_out = (uInt)room;
+        fl->z.next_out = fl->ob;
+        fl->z.avail_out = EQS_IDX_OUT_BUFFER;
         int r = inflate(&fl->z, Z_NO_FLUSH);
-        *got += room - fl->z.avail_out;
+        fl->ob_pos = 0;
+        fl->ob_len = EQS_IDX_OUT_BUFFER - fl->z.avail_out;
         if (r == Z_STREAM_END) {
             fl->member_end = 1;
             continue;
         }
         if (r == Z_OK) continue;
         if (r == Z_BUF_ERROR && !(fl->z.avail_in == 0 && fl->eof)) continue;
+        /* deliver what was inflated before the error first: the next call
+         * fails again (zlib stays in its error state), at the exact offset */
+        if (fl->ob_len > 0) continue;
         unsigned long long at = (unsigned long long)(fl->off + *got);
         if (r == Z_MEM_ERROR)
             return EQS_ERROR(ctx, EQS_ERR_NOMEM, "%s: out of memory decompressing", fl->path);
@@ -324,6 +337,8 @@ static eqs_status idx_open(eqs_ctx *ctx, idx_file *fl, const char *path)
     /* gzip by its magic bytes (an IDX file starts with 00 00) */
     if (fl->z.avail_in >= 2 && fl->in[0] == 0x1f && fl->in[1] == 0x8b) {
         fl->gz = 1;
+        fl->ob = eqs_malloc(ctx, EQS_IDX_OUT_BUFFER);
+        if (!fl->ob) return EQS_ERR_NOMEM;
         if (inflateInit2(&fl->z, 15 + 16) != Z_OK) /* gzip wrapper only */
             return EQS_ERROR(ctx, EQS_ERR_NOMEM, "%s: out of memory starting zlib", path);
         fl->z_live = 1;
@@ -336,6 +351,8 @@ static void idx_close(eqs_ctx *ctx, idx_file *fl)
     if (fl->z_live) inflateEnd(&fl->z);
     if (fl->f) fclose(fl->f);
     eqs_free(ctx, fl->in);
+    eqs_free(ctx, fl->ob);
+    fl->ob = NULL;
     fl->z_live = 0;
     fl->f = NULL;
     fl->in = NULL;
@@ -458,6 +475,7 @@ static eqs_status idx_grow(eqs_ctx *ctx, eqs_dataset *ds, size_t cap, size_t d)
 {
     double *x = eqs_realloc(ctx, ds->x, cap * d * sizeof *x);
     if (!x) return EQS_ERR_NOMEM;
+    eqs_advise_huge(x, cap * d * sizeof *x); /* first touch costs more than inflating */
     ds->x = x;
     int *y = eqs_realloc(ctx, ds->y, cap * sizeof *y);
     if (!y) return EQS_ERR_NOMEM;
@@ -521,7 +539,7 @@ eqs_status eqs_dataset_read_idx(eqs_ctx *ctx, const char *images_path,
             cap = ncap;
         }
         unsigned char l;
-        snprintf(what, sizeof what, "label of record %zu of %u", i, (unsigned)n_lab);
+        snprintf(what, sizeof what, "record %zu of %u", i, (unsigned)n_img);
         if ((st = idx_read(ctx, &lb, &l, 1, what))) goto fail;
         if (opt->n_classes > 0 && l >= opt->n_classes) {
             st = EQS_ERROR(ctx, EQS_ERR_INPUT,
@@ -531,7 +549,6 @@ eqs_status eqs_dataset_read_idx(eqs_ctx *ctx, const char *images_path,
             goto fail;
         }
         ds->y[i] = l;
-        snprintf(what, sizeof what, "record %zu of %u", i, (unsigned)n_img);
         if ((st = idx_read(ctx, &im, rec, d, what))) goto fail;
         double *x = ds->x + i * d;
         for (size_t k = 0; k < d; ++k) x[k] = rec[k] / 255.0;
