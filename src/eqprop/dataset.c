@@ -452,13 +452,18 @@ static eqs_status idx_finish(eqs_ctx *ctx, idx_file *fl, uint64_t total, uint32_
     if (!fl->gz) return EQS_OK;
     eqs_status st;
     char what[96];
+    uint64_t hdr = total - (uint64_t)count * rec_size;
     while (fl->off < total) {
         uint64_t left = total - fl->off;
-        size_t want = left < scratch_len ? (size_t)left : scratch_len;
-        uint64_t hdr = total - (uint64_t)count * rec_size;
+        size_t want = left < scratch_len ? (size_t)left : scratch_len, got = 0;
         snprintf(what, sizeof what, "record %llu of %u",
                  (unsigned long long)((fl->off - hdr) / rec_size), (unsigned)count);
-        if ((st = idx_read(ctx, fl, scratch, want, what))) return st;
+        if ((st = idx_pull(ctx, fl, scratch, want, &got, what))) return st;
+        fl->off += got;
+        if (got < want)
+            return EQS_ERROR(ctx, EQS_ERR_INPUT, "%s: truncated at byte %llu (record %llu of %u)",
+                             fl->path, (unsigned long long)fl->off,
+                             (unsigned long long)((fl->off - hdr) / rec_size), (unsigned)count);
     }
     size_t extra = 0;
     if ((st = idx_pull(ctx, fl, scratch, 1, &extra, "after the last record"))) return st;
