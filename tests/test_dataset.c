@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static const char *data(const char *name)
 {
@@ -461,6 +462,253 @@ START_TEST(test_shuffle_deterministic)
 }
 END_TEST
 
+/* ---- inputs without limits (issue 12) ----------------------------------- */
+
+/* CRC-32 of gzip (reflected polynomial 0xEDB88320), bit by bit. */
+static uint32_t crc32_bits(const unsigned char *b, size_t n)
+{
+    uint32_t c = 0xffffffffu;
+    for (size_t i = 0; i < n; ++i) {
+        c ^= b[i];
+        for (int k = 0; k < 8; ++k) c = (c >> 1) ^ (0xedb88320u & (0u - (c & 1u)));
+    }
+    return c ^ 0xffffffffu;
+}
+
+static void put_le(unsigned char *p, uint32_t v, int bytes)
+{
+    for (int k = 0; k < bytes; ++k) p[k] = (unsigned char)(v >> (8 * k));
+}
+
+/* One gzip member of `data` (n < 65536) in a stored deflate block, written
+ * by hand (RFC 1952/1951) so that the tests control every byte: 10-byte
+ * header, 5-byte block header, data, CRC-32, ISIZE.  Returns its length. */
+static size_t gz_member(const unsigned char *data, size_t n, unsigned char *out)
+{
+    static const unsigned char hdr[10] = {0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3};
+    memcpy(out, hdr, 10);
+    out[10] = 1; /* BFINAL, stored */
+    put_le(out + 11, (uint32_t)n, 2);
+    put_le(out + 13, (uint32_t)~n & 0xffffu, 2);
+    memcpy(out + 15, data, n);
+    put_le(out + 15 + n, crc32_bits(data, n), 4);
+    put_le(out + 19 + n, (uint32_t)n, 4);
+    return n + 23;
+}
+
+/* Bytes to a named file in a fresh temporary directory (static ring of 4). */
+static const char *write_named(const char *name, const void *b, size_t n)
+{
+    static char out[4][4200];
+    static int k;
+    char *p = out[k++ % 4];
+    snprintf(p, sizeof out[0], "%s/%s", tu_temp_dir(), name);
+    FILE *f = fopen(p, "wb");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_uint_eq(fwrite(b, 1, n, f), n);
+    fclose(f);
+    return p;
+}
+
+static size_t read_data(const char *name, unsigned char *buf, size_t cap)
+{
+    FILE *f = fopen(data(name), "rb");
+    ck_assert_ptr_nonnull(f);
+    size_t n = fread(buf, 1, cap, f);
+    fclose(f);
+    return n;
+}
+
+/* An IDX header announcing 2^31 images of 28 x 28 in a 416-byte file: an
+ * error naming the file before anything of that size is allocated (raw:
+ * against the file size; gzip: against deflate's largest expansion). */
+START_TEST(test_idx_header_claims_too_much)
+{
+    unsigned char raw[416] = {0, 0, 8, 3, 0x80, 0, 0, 0, 0, 0, 0, 28, 0, 0, 0, 28};
+    unsigned char gz[512];
+    char lab[4096];
+    snprintf(lab, sizeof lab, "%s", data("tiny-labels-idx1-ubyte"));
+    size_t gn = gz_member(raw, 416 - 23, gz);
+    ck_assert_uint_eq(gn, 416);
+    const char *gzp = write_named("claim.gz", gz, gn);
+    eqs_ctx *ctx = tu_ctx();
+    uint64_t a0 = eqs_ctx_alloc_count(ctx);
+    eqs_dataset_options opt;
+    eqs_dataset_options_defaults(&opt);
+    opt.limit = 0;
+    /* labels: a matching 2^31 claim, so the images header is what fails */
+    unsigned char lraw[64] = {0, 0, 8, 1, 0x80, 0, 0, 0};
+    unsigned char lgz[128];
+    const char *lgzp = write_named("claim-labels.gz", lgz, gz_member(lraw, 64, lgz));
+    eqs_dataset *ds = (eqs_dataset *)1;
+    ck_assert_int_eq(eqs_dataset_read_idx(ctx, gzp, lgzp, &opt, &ds), EQS_ERR_INPUT);
+    ck_assert_ptr_null(ds);
+    const char *msg = eqs_ctx_error(ctx);
+    /* the labels file is checked first: 2^31 bytes from 151 bytes of gzip */
+    ck_assert_msg(strstr(msg, "claim-labels.gz: the header (bytes 0..7) announces 2147483648 "
+                              "records of 1 bytes, 2147483656 bytes in all, more than a "
+                              "87-byte gzip file can hold"),
+                  "%s", msg);
+    eqs_ctx_clear_error(ctx);
+    /* plain labels, gzip images */
+    ck_assert_int_eq(eqs_dataset_read_idx(ctx, gzp, lab, &opt, &ds), EQS_ERR_INPUT);
+    ck_assert_msg(strstr(eqs_ctx_error(ctx), "claim.gz: the header (bytes 0..15) announces "
+                                             "2147483648 records of 784 bytes, "
+                                             "1683627180048 bytes in all, more than a 416-byte "
+                                             "gzip file can hold (deflate expands at most 1032:1)"),
+                  "%s", eqs_ctx_error(ctx));
+    eqs_ctx_clear_error(ctx);
+    /* the same header in a raw file: against the file size */
+    const char *rawp = write_named("claim", raw, sizeof raw);
+    ck_assert_int_eq(eqs_dataset_read_idx(ctx, rawp, lab, &opt, &ds), EQS_ERR_INPUT);
+    ck_assert_msg(strstr(eqs_ctx_error(ctx), "claim: truncated at byte 416 (record 0 of "
+                                             "2147483648): the header announces 2147483648 "
+                                             "records of 784 bytes, 1683627180048 bytes in all"),
+                  "%s", eqs_ctx_error(ctx));
+    /* nothing large was allocated: a handful of buffers, all freed */
+    ck_assert_uint_lt(eqs_ctx_alloc_count(ctx) - a0, 40);
+    eqs_ctx_free(&ctx);
+}
+END_TEST
+
+/* gzip streams: concatenated members are one stream (as gzip -d reads
+ * them); bytes after the last member are an error at their file offset; a
+ * bad CRC-32 or length is found even when `limit` stops reading early;
+ * a clean stream shorter than its header is truncated at that record. */
+START_TEST(test_idx_gzip_stream_checks)
+{
+    unsigned char img[64], gz[512];
+    size_t n = read_data("tiny-images-idx3-ubyte", img, sizeof img);
+    ck_assert_uint_eq(n, 52);
+    char lab[4096];
+    snprintf(lab, sizeof lab, "%s", data("tiny-labels-idx1-ubyte"));
+    eqs_dataset_options opt;
+    eqs_dataset_options_defaults(&opt);
+    eqs_ctx *ctx = tu_ctx();
+    eqs_dataset *ds = NULL;
+
+    /* two members (header + 2 records, then 4 records) */
+    size_t g1 = gz_member(img, 28, gz);
+    size_t g2 = g1 + gz_member(img + 28, 24, gz + g1);
+    ck_assert_int_eq(eqs_dataset_read_idx(ctx, write_named("two.gz", gz, g2), lab, &opt, &ds),
+                     EQS_OK);
+    check_tiny(ds, 6);
+    eqs_dataset_free(&ds);
+
+    /* trailing garbage after the last member, with and without a limit */
+    memcpy(gz + g2, "garbage", 7);
+    const char *tg = write_named("trailing.gz", gz, g2 + 7);
+    for (int lim = 0; lim <= 2; lim += 2) {
+        opt.limit = (size_t)lim;
+        ck_assert_int_eq(eqs_dataset_read_idx(ctx, tg, lab, &opt, &ds), EQS_ERR_INPUT);
+        char want[256];
+        snprintf(want, sizeof want,
+                 "trailing.gz: trailing garbage at byte %zu of the file, after the end of the "
+                 "gzip stream (52 bytes of IDX data)",
+                 g2);
+        ck_assert_msg(strstr(eqs_ctx_error(ctx), want), "%s", eqs_ctx_error(ctx));
+        ck_assert_ptr_null(ds);
+        eqs_ctx_clear_error(ctx);
+    }
+    /* a single stray byte after the stream (not even a gzip magic) */
+    ck_assert_int_eq(eqs_dataset_read_idx(ctx, write_named("one.gz", gz, g2 + 1), lab, &opt, &ds),
+                     EQS_ERR_INPUT);
+    ck_assert_msg(strstr(eqs_ctx_error(ctx), "one.gz: trailing garbage at byte"), "%s",
+                  eqs_ctx_error(ctx));
+    eqs_ctx_clear_error(ctx);
+
+    /* a corrupt CRC-32, then a corrupt ISIZE, in the last records: found
+     * with limit=2 although records 2..5 are never stored */
+    size_t g = gz_member(img, 52, gz);
+    opt.limit = 2;
+    gz[g - 8] ^= 0x01;
+    ck_assert_int_eq(eqs_dataset_read_idx(ctx, write_named("crc.gz", gz, g), lab, &opt, &ds),
+                     EQS_ERR_IO);
+    ck_assert_msg(strstr(eqs_ctx_error(ctx), "crc.gz: corrupt gzip stream at byte 52 (after the "
+                                             "last record): incorrect data check"),
+                  "%s", eqs_ctx_error(ctx));
+    eqs_ctx_clear_error(ctx);
+    gz[g - 8] ^= 0x01;
+    gz[g - 4] ^= 0x01;
+    ck_assert_int_eq(eqs_dataset_read_idx(ctx, write_named("len.gz", gz, g), lab, &opt, &ds),
+                     EQS_ERR_IO);
+    ck_assert_msg(strstr(eqs_ctx_error(ctx), "len.gz: corrupt gzip stream at byte 52"), "%s",
+                  eqs_ctx_error(ctx));
+    ck_assert_msg(strstr(eqs_ctx_error(ctx), "incorrect length check"), "%s",
+                  eqs_ctx_error(ctx));
+    eqs_ctx_clear_error(ctx);
+    gz[g - 4] ^= 0x01;
+    ck_assert_int_eq(eqs_dataset_read_idx(ctx, write_named("good.gz", gz, g), lab, &opt, &ds),
+                     EQS_OK);
+    check_tiny(ds, 2);
+    eqs_dataset_free(&ds);
+
+    /* a clean stream holding 5 of the 6 records announced (limit 2) */
+    g = gz_member(img, 46, gz);
+    ck_assert_int_eq(eqs_dataset_read_idx(ctx, write_named("short.gz", gz, g), lab, &opt, &ds),
+                     EQS_ERR_INPUT);
+    ck_assert_msg(strstr(eqs_ctx_error(ctx), "short.gz: truncated at byte 46 (record 5 of 6)"),
+                  "%s", eqs_ctx_error(ctx));
+    eqs_ctx_free(&ctx);
+}
+END_TEST
+
+/* A FIFO, a character device and a directory are not dataset files: an
+ * error naming the file at once (a FIFO without a writer would block a
+ * plain open forever; /dev/zero would fill memory). */
+START_TEST(test_dataset_not_regular_files)
+{
+    char fifo[4200];
+    snprintf(fifo, sizeof fifo, "%s/fifo", tu_temp_dir());
+    ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+    char lab[4096];
+    snprintf(lab, sizeof lab, "%s", data("tiny-labels-idx1-ubyte"));
+    struct {
+        const char *path, *kind;
+    } cases[] = {{fifo, "a FIFO"}, {"/dev/zero", "a character device"},
+                 {tu_temp_dir(), "a directory"}};
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; ++k) {
+        char want[4400];
+        snprintf(want, sizeof want, "cannot read dataset file '%s': not a regular file (%s)",
+                 cases[k].path, cases[k].kind);
+        eqs_ctx *ctx = tu_ctx();
+        eqs_dataset *ds = (eqs_dataset *)1;
+        ck_assert_int_eq(eqs_dataset_read_idx(ctx, cases[k].path, lab, NULL, &ds), EQS_ERR_IO);
+        ck_assert_ptr_null(ds);
+        ck_assert_msg(strstr(eqs_ctx_error(ctx), want), "%s", eqs_ctx_error(ctx));
+        eqs_ctx_clear_error(ctx);
+        ck_assert_int_eq(eqs_dataset_read_idx(ctx, data("tiny-images-idx3-ubyte"),
+                                              cases[k].path, NULL, &ds),
+                         EQS_ERR_IO);
+        ck_assert_msg(strstr(eqs_ctx_error(ctx), want), "%s", eqs_ctx_error(ctx));
+        eqs_ctx_clear_error(ctx);
+        ck_assert_int_eq(eqs_dataset_read_csv(ctx, cases[k].path, NULL, &ds), EQS_ERR_IO);
+        ck_assert_msg(strstr(eqs_ctx_error(ctx), want), "%s", eqs_ctx_error(ctx));
+        eqs_ctx_free(&ctx);
+    }
+}
+END_TEST
+
+/* A NUL inside a CSV field is an error at its line and column (strtod
+ * stopped there and read "0.2<NUL>garbage" as 0.2); other garbage after a
+ * number is an error at the field. */
+START_TEST(test_csv_garbage_in_fields)
+{
+    static const char nul[] = "x,y,label\n0.1,0.2\0garbage,1\n";
+    expect_csv_error(write_named("nul.csv", nul, sizeof nul - 1), NULL, EQS_ERR_INPUT,
+                     "nul.csv:2:8: error: NUL byte in a CSV field");
+    static const char nul_label[] = "0.1,0.2,1\0\n";
+    expect_csv_error(write_named("nul2.csv", nul_label, sizeof nul_label - 1), NULL,
+                     EQS_ERR_INPUT, "nul2.csv:1:10: error: NUL byte");
+    expect_csv_error(tu_write_temp("x,y,label\n0.1,0.2garbage,1\n", ".csv"), NULL, EQS_ERR_INPUT,
+                     ":2:5: error: feature '0.2garbage' is not a finite number");
+    expect_csv_error(tu_write_temp("x,y,label\n0.1,0.2 0.3,1\n", ".csv"), NULL, EQS_ERR_INPUT,
+                     ":2:5: error: feature '0.2 0.3' is not a finite number");
+    expect_csv_error(tu_write_temp("x,y,label\n0.1,0.2,1x\n", ".csv"), NULL, EQS_ERR_INPUT,
+                     ":2:9: error: label '1x' is not a non-negative integer");
+}
+END_TEST
+
 Suite *suite_dataset(void)
 {
     Suite *s = suite_create("dataset");
@@ -474,6 +722,10 @@ Suite *suite_dataset(void)
     tcase_add_test(tc, test_synthetic_xor);
     tcase_add_test(tc, test_synthetic_blobs_and_subset);
     tcase_add_test(tc, test_shuffle_deterministic);
+    tcase_add_test(tc, test_idx_header_claims_too_much);
+    tcase_add_test(tc, test_idx_gzip_stream_checks);
+    tcase_add_test(tc, test_dataset_not_regular_files);
+    tcase_add_test(tc, test_csv_garbage_in_fields);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -1,4 +1,5 @@
-/* test_inputs.c: changing input sources between Newton solves.
+/* test_inputs.c: changing input sources between Newton solves; and
+ * (TCase "files", at the end) input files that readers must refuse.
  *
  * eqs_circuit_input_set on a grounded source logs the fixed node, and the
  * next Newton solve applies it in O(degree) (newton.c, input_apply); nodes
@@ -16,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "solver/solver.h" /* circuit internals: logs and epochs */
 
@@ -381,6 +383,175 @@ START_TEST(test_many_samples_refresh_periodically)
 }
 END_TEST
 
+/* ---- input files (issue 12): what a reader refuses, and where ----------- */
+/* Every reader opens its file through core/file.c: a FIFO (which would
+ * block a plain open forever), a device (/dev/zero would fill memory) or a
+ * directory is refused at once with "not a regular file", naming the file
+ * and, for a file named inside another, the place that names it.  The
+ * FIFOs are made in the run's temporary directory; a regression blocks and
+ * the test times out. */
+
+/* A fresh FIFO in a temporary directory (static buffer). */
+static const char *make_fifo(void)
+{
+    static char p[4200];
+    snprintf(p, sizeof p, "%s/fifo", tu_temp_dir());
+    ck_assert_int_eq(mkfifo(p, 0600), 0);
+    return p;
+}
+
+static void expect_msg(eqs_ctx *ctx, const char *want)
+{
+    ck_assert_msg(strstr(eqs_ctx_error(ctx), want), "'%s' not in '%s'", want, eqs_ctx_error(ctx));
+}
+
+START_TEST(test_netlist_and_include_not_regular)
+{
+    char fifo[4200], want[8800], top[4200];
+    snprintf(fifo, sizeof fifo, "%s", make_fifo());
+    char dir[4200];
+    snprintf(dir, sizeof dir, "%s", tu_temp_dir());
+    const char *paths[] = {fifo, "/dev/zero", dir};
+    const char *kinds[] = {"a FIFO", "a character device", "a directory"};
+    for (int k = 0; k < 3; ++k) {
+        eqs_ctx *ctx = tu_ctx();
+        eqs_netlist *nl = (eqs_netlist *)1;
+        /* the netlist itself */
+        ck_assert_int_eq(eqs_netlist_read(ctx, paths[k], &nl), EQS_ERR_IO);
+        ck_assert_ptr_null(nl);
+        snprintf(want, sizeof want, "error: cannot read netlist '%s': not a regular file (%s)",
+                 paths[k], kinds[k]);
+        expect_msg(ctx, want);
+        eqs_ctx_clear_error(ctx);
+        /* an .include of it: at the path token, line 2 column 10 */
+        char text[4400];
+        snprintf(text, sizeof text, "t\n.include %s\nr1 a 0 1k\n.end\n", paths[k]);
+        snprintf(top, sizeof top, "%s", tu_write_temp(text, ".cir"));
+        ck_assert_int_eq(eqs_netlist_read(ctx, top, &nl), EQS_ERR_PARSE);
+        ck_assert_ptr_null(nl);
+        snprintf(want, sizeof want,
+                 "%s:2:10: error: cannot read include file '%s': not a regular file (%s)", top,
+                 paths[k], kinds[k]);
+        expect_msg(ctx, want);
+        eqs_ctx_free(&ctx);
+    }
+}
+END_TEST
+
+START_TEST(test_experiment_paths_not_regular)
+{
+    char fifo[4200], want[8800];
+    snprintf(fifo, sizeof fifo, "%s", make_fifo());
+    eqs_ctx *ctx = tu_ctx();
+    eqs_experiment *e = (eqs_experiment *)1;
+    /* the experiment file itself */
+    ck_assert_int_eq(eqs_experiment_read(ctx, fifo, &e), EQS_ERR_IO);
+    ck_assert_ptr_null(e);
+    snprintf(want, sizeof want, "cannot read experiment file '%s': not a regular file (a FIFO)",
+             fifo);
+    expect_msg(ctx, want);
+    eqs_ctx_clear_error(ctx);
+    /* a netlist path (line 4), then a dataset path (line 8), naming it */
+    char good_nl[4200], good_im[4200], good_lb[4200];
+    snprintf(good_nl, sizeof good_nl, "%s", tu_path("netlists/divider.cir"));
+    snprintf(good_im, sizeof good_im, "%s", tu_path("tests/data/tiny-images-idx3-ubyte"));
+    snprintf(good_lb, sizeof good_lb, "%s", tu_path("tests/data/tiny-labels-idx1-ubyte"));
+    for (int k = 0; k < 3; ++k) {
+        char xml[16384], path[4200];
+        snprintf(xml, sizeof xml,
+                 "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+                 "<experiment>\n"
+                 "  <network>\n"
+                 "    <netlist path=\"%s\"/>\n"
+                 "  </network>\n"
+                 "  <dataset classes=\"3\">\n"
+                 "    <idx>\n"
+                 "      <train images=\"%s\" labels=\"%s\" limit=\"4\"/>\n"
+                 "    </idx>\n"
+                 "  </dataset>\n"
+                 "  <algorithm method=\"positive\" beta=\"0.5\"/>\n"
+                 "  <learning>\n"
+                 "    <rate elements=\"r*\" value=\"0.01\"/>\n"
+                 "  </learning>\n"
+                 "  <training epochs=\"3\"/>\n"
+                 "  <output dir=\"out\"/>\n"
+                 "</experiment>\n",
+                 k == 0 ? fifo : good_nl, k == 1 ? "/dev/zero" : good_im,
+                 k == 2 ? fifo : good_lb);
+        snprintf(path, sizeof path, "%s", tu_write_temp(xml, ".xml"));
+        ck_assert_int_eq(eqs_experiment_read(ctx, path, &e), EQS_ERR_IO);
+        ck_assert_ptr_null(e);
+        if (k == 0)
+            snprintf(want, sizeof want,
+                     "%s:4:1: error: cannot read netlist '%s': not a regular file (a FIFO)", path,
+                     fifo);
+        else
+            snprintf(want, sizeof want,
+                     "%s:8:1: error: cannot read dataset file '%s': not a regular file (%s)",
+                     path, k == 1 ? "/dev/zero" : fifo,
+                     k == 1 ? "a character device" : "a FIFO");
+        expect_msg(ctx, want);
+        eqs_ctx_clear_error(ctx);
+    }
+    /* a metrics file to plot */
+    char png[4200];
+    snprintf(png, sizeof png, "%s/curve.png", tu_temp_dir());
+    ck_assert_int_eq(eqs_plot_learning_curve(ctx, fifo, png), EQS_ERR_INPUT);
+    snprintf(want, sizeof want, "cannot read metrics file '%s': not a regular file (a FIFO)",
+             fifo);
+    expect_msg(ctx, want);
+    eqs_ctx_free(&ctx);
+}
+END_TEST
+
+/* The CLI on a FIFO: exit 1 with the message, at once (no writer ever
+ * opens the FIFO, so a blocking open would hang until the timeout). */
+START_TEST(test_cli_fifo_netlist)
+{
+    char fifo[4200];
+    snprintf(fifo, sizeof fifo, "%s", make_fifo());
+    const char *const argv[] = {"op", fifo, NULL};
+    char *out = NULL, *err = NULL;
+    int rc = tu_run_cli(argv, &out, &err, 10);
+    ck_assert_msg(rc == 1, "exit %d, stderr %s", rc, err);
+    ck_assert_msg(strstr(err, "not a regular file (a FIFO)") && strstr(err, fifo), "%s", err);
+    free(out);
+    free(err);
+}
+END_TEST
+
+/* A short netlist whose expansion passes the limit only at its 19th
+ * instance (18 x 1,111,111 cards below it): refused before anything is
+ * expanded (a few hundred allocations, not 19 million elements), at that
+ * X card (line 93, column 1), with the counts and the limit. */
+START_TEST(test_expansion_cap_names_the_card)
+{
+    char *text = tu_read_file(tu_path("tests/bad/parse_fanout_total.cir"));
+    ck_assert_ptr_nonnull(text);
+    ck_assert_uint_lt(strlen(text), 1000);
+    eqs_ctx *ctx = tu_ctx();
+    uint64_t a0 = eqs_ctx_alloc_count(ctx);
+    eqs_netlist *nl = (eqs_netlist *)1;
+    ck_assert_int_eq(eqs_netlist_read_string(ctx, text, "fan.cir", &nl), EQS_ERR_PARSE);
+    ck_assert_ptr_null(nl);
+    /* the closed form: s0 = 10 resistors, s_k = 10 (1 + s_{k-1}); one
+     * top-level instance of s5 is 1 + 1,111,110 cards */
+    double s_k = 10;
+    for (int k = 1; k <= 5; ++k) s_k = 10 * (1 + s_k);
+    ck_assert_double_eq(s_k, 1111110);
+    char want[512];
+    snprintf(want, sizeof want,
+             "fan.cir:93:1: error: 'xt19' expands to %.0f elements (and nested instances); with "
+             "the %.0f before it the netlist would expand to %.0f, more than the limit of "
+             "20000000",
+             s_k, 1 + 18 * (1 + s_k), 1 + 19 * (1 + s_k));
+    expect_msg(ctx, want);
+    ck_assert_uint_lt(eqs_ctx_alloc_count(ctx) - a0, 2000);
+    eqs_ctx_free(&ctx);
+    free(text);
+}
+END_TEST
+
 Suite *suite_inputs(void)
 {
     Suite *s = suite_create("inputs");
@@ -393,5 +564,12 @@ Suite *suite_inputs(void)
     tcase_add_test(tc, test_two_solvers_share_the_log);
     tcase_add_test(tc, test_many_samples_refresh_periodically);
     suite_add_tcase(s, tc);
+    TCase *tf = tcase_create("files");
+    tcase_set_timeout(tf, 30);
+    tcase_add_test(tf, test_netlist_and_include_not_regular);
+    tcase_add_test(tf, test_experiment_paths_not_regular);
+    tcase_add_test(tf, test_cli_fifo_netlist);
+    tcase_add_test(tf, test_expansion_cap_names_the_card);
+    suite_add_tcase(s, tf);
     return s;
 }

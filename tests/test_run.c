@@ -656,7 +656,7 @@ static void expect_plot_error(const char *csv, const char *what)
 
 START_TEST(test_plot_bad_metrics)
 {
-    expect_plot_error("/nonexistent/metrics.csv", "cannot read");
+    expect_plot_error("/nonexistent/metrics.csv", "cannot open metrics file");
     expect_plot_error(tu_write_temp("", ".csv"), "empty");
     expect_plot_error(
         tu_write_temp("epoch,train_loss,train_error,test_loss,test_error,seconds\n", ".csv"),

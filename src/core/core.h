@@ -10,6 +10,7 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 
 /* A position in the user's input.  `file` points to a string owned by the
  * netlist's string pool (or a static string); line and col are 1-based; a
@@ -90,5 +91,30 @@ char *eqs_str_lower(char *s);
 int eqs_str_ieq(const char *a, const char *b);
 /* Glob match, case-insensitive, with * and ?. */
 int eqs_glob_match(const char *pattern, const char *s);
+
+/* Reading files (file.c).  Every reader of the library opens its input
+ * through these: only regular files are accepted (a FIFO, /dev/zero, a
+ * directory or a socket is refused with "cannot read <what> '<path>': not
+ * a regular file (a FIFO)"), the open never blocks (O_NONBLOCK), and the
+ * check is made with fstat on the descriptor that is read.  Errors are
+ * recorded with `code` at `where` (EQS_NOLOC for none). */
+typedef struct {
+    uint64_t size; /* bytes, from fstat at open */
+    uint64_t dev, ino;
+} eqs_file_info;
+
+/* A descriptor open for reading, or -1 (error recorded). */
+int eqs_file_open_fd(eqs_ctx *ctx, const char *path, const char *what, eqs_loc where,
+                     eqs_status code, eqs_file_info *info);
+/* The same as a stdio stream ("rb"), or NULL (error recorded). */
+FILE *eqs_file_open(eqs_ctx *ctx, const char *path, const char *what, eqs_loc where,
+                    eqs_status code, eqs_file_info *info);
+/* Only check that path names a readable regular file. */
+eqs_status eqs_file_check(eqs_ctx *ctx, const char *path, const char *what, eqs_loc where,
+                          eqs_status code);
+/* The whole file in one NUL-terminated eqs_malloc'd buffer (*len without
+ * the NUL); info may be NULL. */
+eqs_status eqs_file_read(eqs_ctx *ctx, const char *path, const char *what, eqs_loc where,
+                         eqs_status code, char **buf, size_t *len, eqs_file_info *info);
 
 #endif /* EQS_CORE_H */

@@ -33,7 +33,6 @@ struct eqs_dataset {
  * block (guards against absurd headers in corrupt files). */
 #define EQS_DATASET_MAX_FEATURES (1 << 24)
 #define EQS_DATASET_MAX_BYTES ((size_t)1 << 38)
-#define EQS_IDX_GZ_BUFFER (1 << 17)
 
 void eqs_dataset_options_defaults(eqs_dataset_options *opt)
 {
@@ -177,53 +176,143 @@ void eqs_shuffle(eqs_ctx *ctx, size_t *idx, size_t n)
 /* ------------------------------------------------------------------ */
 /* IDX                                                                 */
 /* ------------------------------------------------------------------ */
+/* The IDX reader decompresses with zlib's inflate itself (not gzread),
+ * so that it controls what gzread forgives: bytes after the last gzip
+ * member are an error, not ignored; every member's CRC-32 and length are
+ * checked; and nothing is allocated from what a header claims before
+ * the data is there (docs/datasets.md). */
+#define EQS_IDX_IN_BUFFER (1 << 16)   /* compressed bytes read at a time */
+#define EQS_IDX_OUT_BUFFER (1 << 17)  /* bytes inflated at a time (gzip) */
+/* deflate's largest expansion: 258-byte matches coded in 2 bits, about
+ * 1032:1 (zlib's FAQ); a header announcing more data than this times the
+ * compressed file size is a lie, refused before reading. */
+#define EQS_GZIP_MAX_RATIO 1032u
+/* records allocated before the first growth (gzip files grow the arrays
+ * as records arrive, doubling, up to the announced count) */
+#define EQS_IDX_FIRST_RECORDS 1024u
+
 typedef struct {
-    gzFile f;
+    FILE *f;
     const char *path;
-    uint64_t off; /* uncompressed bytes consumed so far */
+    uint64_t off;      /* uncompressed bytes delivered so far */
+    uint64_t size;     /* file size in bytes (fstat) */
+    uint64_t in_off;   /* file bytes read into `in` so far */
+    int gz;            /* 1: gzip members, 0: a raw IDX file */
+    int z_live;        /* inflateInit2 done */
+    int member_end;    /* inflate reached the end of a member */
+    int eof;           /* the file is read to its end */
+    z_stream z;        /* next_in/avail_in also serve raw files */
+    unsigned char *in; /* EQS_IDX_IN_BUFFER bytes */
+    unsigned char *ob; /* gzip: EQS_IDX_OUT_BUFFER inflated bytes ... */
+    size_t ob_pos, ob_len; /* ... of which [ob_pos, ob_len) not yet delivered */
 } idx_file;
 
-/* zlib's message without the "path: " it puts in front. */
-static const char *gz_message(gzFile f, const char *path, int *zerr)
+/* Read the next block of the file into fl->in (after the `keep` bytes
+ * still unread, moved to the front). */
+static eqs_status idx_refill(eqs_ctx *ctx, idx_file *fl)
 {
-    const char *msg = gzerror(f, zerr);
-    size_t n = strlen(path);
-    if (msg && !strncmp(msg, path, n) && msg[n] == ':' && msg[n + 1] == ' ') msg += n + 2;
-    return msg ? msg : "";
+    size_t keep = fl->z.avail_in;
+    if (keep) memmove(fl->in, fl->z.next_in, keep);
+    size_t k = fread(fl->in + keep, 1, EQS_IDX_IN_BUFFER - keep, fl->f);
+    if (k == 0) {
+        if (ferror(fl->f))
+            return EQS_ERROR(ctx, EQS_ERR_IO, "%s: read error at byte %llu of the file: %s",
+                             fl->path, (unsigned long long)fl->in_off, strerror(errno));
+        fl->eof = 1;
+    }
+    fl->in_off += k;
+    fl->z.next_in = fl->in;
+    fl->z.avail_in = (uInt)(keep + k);
+    return EQS_OK;
+}
+
+/* Deliver up to n uncompressed bytes; *got < n only at the end of the
+ * data (a clean end of the last gzip member, or of a raw file). */
+static eqs_status idx_pull(eqs_ctx *ctx, idx_file *fl, unsigned char *dst, size_t n,
+                           size_t *got, const char *what)
+{
+    eqs_status st;
+    *got = 0;
+    while (*got < n) {
+        if (fl->z.avail_in == 0 && !fl->eof && (st = idx_refill(ctx, fl))) return st;
+        if (!fl->gz) {
+            if (fl->z.avail_in == 0) return EQS_OK;
+            size_t k = fl->z.avail_in < n - *got ? fl->z.avail_in : n - *got;
+            memcpy(dst + *got, fl->z.next_in, k);
+            fl->z.next_in += k;
+            fl->z.avail_in -= (uInt)k;
+            *got += k;
+            continue;
+        }
+        if (fl->ob_pos < fl->ob_len) {
+            size_t k = fl->ob_len - fl->ob_pos < n - *got ? fl->ob_len - fl->ob_pos : n - *got;
+            memcpy(dst + *got, fl->ob + fl->ob_pos, k);
+            fl->ob_pos += k;
+            *got += k;
+            continue;
+        }
+        if (fl->member_end) {
+            /* after a member: the end of the file, another member, or garbage */
+            if (fl->z.avail_in == 0) {
+                if (fl->eof) return EQS_OK;
+                continue;
+            }
+            if (fl->z.avail_in == 1 && !fl->eof) {
+                if ((st = idx_refill(ctx, fl))) return st;
+                continue;
+            }
+            unsigned long long at = (unsigned long long)(fl->in_off - fl->z.avail_in);
+            if (fl->z.avail_in < 2 || fl->z.next_in[0] != 0x1f || fl->z.next_in[1] != 0x8b)
+                return EQS_ERROR(ctx, EQS_ERR_INPUT,
+                                 "%s: trailing garbage at byte %llu of the file, after the end "
+                                 "of the gzip stream (%llu bytes of IDX data)",
+                                 fl->path, at, (unsigned long long)(fl->off + *got));
+            if (inflateReset(&fl->z) != Z_OK)
+                return EQS_ERROR(ctx, EQS_ERR_INTERNAL, "%s: inflateReset failed", fl->path);
+            fl->member_end = 0; /* concatenated members are one stream, as for gzip -d */
+            continue;
+        }
+        fl->z.next_out = fl->ob;
+        fl->z.avail_out = EQS_IDX_OUT_BUFFER;
+        int r = inflate(&fl->z, Z_NO_FLUSH);
+        fl->ob_pos = 0;
+        fl->ob_len = EQS_IDX_OUT_BUFFER - fl->z.avail_out;
+        if (r == Z_STREAM_END) {
+            fl->member_end = 1;
+            continue;
+        }
+        if (r == Z_OK) continue;
+        if (r == Z_BUF_ERROR && !(fl->z.avail_in == 0 && fl->eof)) continue;
+        /* deliver what was inflated before the error first: the next call
+         * fails again (zlib stays in its error state), at the exact offset */
+        if (fl->ob_len > 0) continue;
+        unsigned long long at = (unsigned long long)(fl->off + *got);
+        if (r == Z_MEM_ERROR)
+            return EQS_ERROR(ctx, EQS_ERR_NOMEM, "%s: out of memory decompressing", fl->path);
+        if (r == Z_BUF_ERROR)
+            return EQS_ERROR(ctx, EQS_ERR_IO,
+                             "%s: truncated gzip stream at byte %llu (%s): unexpected end of "
+                             "file",
+                             fl->path, at, what);
+        return EQS_ERROR(ctx, EQS_ERR_IO,
+                         "%s: corrupt gzip stream at byte %llu (%s): %s (byte %llu of the "
+                         "file)",
+                         fl->path, at, what, fl->z.msg ? fl->z.msg : "inflate failed",
+                         (unsigned long long)(fl->in_off - fl->z.avail_in));
+    }
+    return EQS_OK;
 }
 
 /* Read exactly n bytes; on failure an error naming the file, the byte
  * offset and `what` (a record description). */
 static eqs_status idx_read(eqs_ctx *ctx, idx_file *fl, void *buf, size_t n, const char *what)
 {
-    unsigned char *p = buf;
     size_t got = 0;
-    while (got < n) {
-        size_t chunk = n - got > (1u << 30) ? (1u << 30) : n - got;
-        int k = gzread(fl->f, p + got, (unsigned)chunk);
-        if (k < 0) {
-            int zerr = 0;
-            const char *msg = gz_message(fl->f, fl->path, &zerr);
-            if (zerr == Z_ERRNO)
-                return EQS_ERROR(ctx, EQS_ERR_IO, "%s: read error at byte %llu (%s): %s",
-                                 fl->path, (unsigned long long)(fl->off + got), what,
-                                 strerror(errno));
-            return EQS_ERROR(ctx, EQS_ERR_IO, "%s: %s gzip stream at byte %llu (%s): %s",
-                             fl->path, zerr == Z_BUF_ERROR ? "truncated" : "corrupt",
-                             (unsigned long long)(fl->off + got), what, msg);
-        }
-        if (k == 0) {
-            int zerr = 0;
-            const char *msg = gz_message(fl->f, fl->path, &zerr);
-            if (zerr != Z_OK)
-                return EQS_ERROR(ctx, EQS_ERR_IO,
-                                 "%s: truncated gzip stream at byte %llu (%s): %s", fl->path,
-                                 (unsigned long long)(fl->off + got), what, msg);
-            return EQS_ERROR(ctx, EQS_ERR_INPUT, "%s: truncated at byte %llu (%s)", fl->path,
-                             (unsigned long long)(fl->off + got), what);
-        }
-        got += (size_t)k;
-    }
+    eqs_status st = idx_pull(ctx, fl, buf, n, &got, what);
+    if (st) return st;
+    if (got < n)
+        return EQS_ERROR(ctx, EQS_ERR_INPUT, "%s: truncated at byte %llu (%s)", fl->path,
+                         (unsigned long long)(fl->off + got), what);
     fl->off += n;
     return EQS_OK;
 }
@@ -235,19 +324,80 @@ static uint32_t be32(const unsigned char *b)
 
 static eqs_status idx_open(eqs_ctx *ctx, idx_file *fl, const char *path)
 {
+    memset(fl, 0, sizeof *fl);
     fl->path = path;
-    fl->off = 0;
-    fl->f = gzopen(path, "rb");
-    if (!fl->f)
-        return EQS_ERROR(ctx, EQS_ERR_IO, "cannot open dataset file '%s': %s", path,
-                         errno ? strerror(errno) : "out of memory");
-    gzbuffer(fl->f, EQS_IDX_GZ_BUFFER);
+    eqs_file_info fi;
+    fl->f = eqs_file_open(ctx, path, "dataset file", EQS_NOLOC, EQS_ERR_IO, &fi);
+    if (!fl->f) return eqs_ctx_status(ctx) ? eqs_ctx_status(ctx) : EQS_ERR_IO;
+    fl->size = fi.size;
+    fl->in = eqs_malloc(ctx, EQS_IDX_IN_BUFFER);
+    if (!fl->in) return EQS_ERR_NOMEM;
+    eqs_status st = idx_refill(ctx, fl);
+    if (st) return st;
+    /* gzip by its magic bytes (an IDX file starts with 00 00) */
+    if (fl->z.avail_in >= 2 && fl->in[0] == 0x1f && fl->in[1] == 0x8b) {
+        fl->gz = 1;
+        fl->ob = eqs_malloc(ctx, EQS_IDX_OUT_BUFFER);
+        if (!fl->ob) return EQS_ERR_NOMEM;
+        if (inflateInit2(&fl->z, 15 + 16) != Z_OK) /* gzip wrapper only */
+            return EQS_ERROR(ctx, EQS_ERR_NOMEM, "%s: out of memory starting zlib", path);
+        fl->z_live = 1;
+    }
+    return EQS_OK;
+}
+
+static void idx_close(eqs_ctx *ctx, idx_file *fl)
+{
+    if (fl->z_live) inflateEnd(&fl->z);
+    if (fl->f) fclose(fl->f);
+    eqs_free(ctx, fl->in);
+    eqs_free(ctx, fl->ob);
+    fl->ob = NULL;
+    fl->z_live = 0;
+    fl->f = NULL;
+    fl->in = NULL;
+}
+
+/* The data a header announces must fit the file: exactly, for a raw
+ * file (its size is known); within deflate's largest expansion of the
+ * compressed size, for gzip (the stream itself is checked as it is read). */
+static eqs_status idx_check_size(eqs_ctx *ctx, const idx_file *fl, uint32_t count,
+                                 size_t rec_size)
+{
+    uint64_t hdr = fl->off, total = hdr + (uint64_t)count * rec_size;
+    if (fl->gz) {
+        uint64_t most = fl->size * EQS_GZIP_MAX_RATIO;
+        if (total > most)
+            return EQS_ERROR(ctx, EQS_ERR_INPUT,
+                             "%s: the header (bytes 0..%llu) announces %u records of %zu "
+                             "bytes, %llu bytes in all, more than a %llu-byte gzip file can "
+                             "hold (deflate expands at most %u:1)",
+                             fl->path, (unsigned long long)hdr - 1, (unsigned)count, rec_size,
+                             (unsigned long long)total, (unsigned long long)fl->size,
+                             EQS_GZIP_MAX_RATIO);
+        return EQS_OK;
+    }
+    if (fl->size < total) {
+        uint64_t whole = (fl->size - hdr) / rec_size;
+        return EQS_ERROR(ctx, EQS_ERR_INPUT,
+                         "%s: truncated at byte %llu (record %llu of %u): the header announces "
+                         "%u records of %zu bytes, %llu bytes in all",
+                         fl->path, (unsigned long long)fl->size, (unsigned long long)whole,
+                         (unsigned)count, (unsigned)count, rec_size, (unsigned long long)total);
+    }
+    if (fl->size > total)
+        return EQS_ERROR(ctx, EQS_ERR_INPUT,
+                         "%s: unexpected data at byte %llu after the last of %u records "
+                         "announced by the header (the file has %llu bytes)",
+                         fl->path, (unsigned long long)total, (unsigned)count,
+                         (unsigned long long)fl->size);
     return EQS_OK;
 }
 
 /* Read an IDX header: magic 00 00 08 ndims, then ndims big-endian
  * counts.  `want_ndims` lists the accepted dimension counts (labels: 1;
- * images: 2 or 3).  Returns the record count and the record size. */
+ * images: 2 or 3).  Returns the record count and the record size, checked
+ * against the file (idx_check_size). */
 static eqs_status idx_header(eqs_ctx *ctx, idx_file *fl, int min_ndims, int max_ndims,
                              const char *kind, uint32_t *count, size_t *rec_size)
 {
@@ -288,6 +438,53 @@ static eqs_status idx_header(eqs_ctx *ctx, idx_file *fl, int min_ndims, int max_
     if (*count == 0)
         return EQS_ERROR(ctx, EQS_ERR_INPUT, "%s: the header announces 0 records", fl->path);
     *rec_size = rsz;
+    return idx_check_size(ctx, fl, *count, rsz);
+}
+
+/* After the records read: the rest of the stream is decompressed (and
+ * dropped) so that a corrupt gzip file fails even with a limit (CRC-32
+ * and length of every member, trailing garbage); then the data must end
+ * exactly after the last record announced.  A raw file's size was checked
+ * with its header. */
+static eqs_status idx_finish(eqs_ctx *ctx, idx_file *fl, uint64_t total, uint32_t count,
+                             size_t rec_size, unsigned char *scratch, size_t scratch_len)
+{
+    if (!fl->gz) return EQS_OK;
+    eqs_status st;
+    char what[96];
+    uint64_t hdr = total - (uint64_t)count * rec_size;
+    while (fl->off < total) {
+        uint64_t left = total - fl->off;
+        size_t want = left < scratch_len ? (size_t)left : scratch_len, got = 0;
+        snprintf(what, sizeof what, "record %llu of %u",
+                 (unsigned long long)((fl->off - hdr) / rec_size), (unsigned)count);
+        if ((st = idx_pull(ctx, fl, scratch, want, &got, what))) return st;
+        fl->off += got;
+        if (got < want)
+            return EQS_ERROR(ctx, EQS_ERR_INPUT, "%s: truncated at byte %llu (record %llu of %u)",
+                             fl->path, (unsigned long long)fl->off,
+                             (unsigned long long)((fl->off - hdr) / rec_size), (unsigned)count);
+    }
+    size_t extra = 0;
+    if ((st = idx_pull(ctx, fl, scratch, 1, &extra, "after the last record"))) return st;
+    if (extra)
+        return EQS_ERROR(ctx, EQS_ERR_INPUT,
+                         "%s: unexpected data at byte %llu after the last of %u records "
+                         "announced by the header",
+                         fl->path, (unsigned long long)fl->off, (unsigned)count);
+    return EQS_OK;
+}
+
+/* Grow the sample arrays of ds to `cap` records of d features. */
+static eqs_status idx_grow(eqs_ctx *ctx, eqs_dataset *ds, size_t cap, size_t d)
+{
+    double *x = eqs_realloc(ctx, ds->x, cap * d * sizeof *x);
+    if (!x) return EQS_ERR_NOMEM;
+    eqs_advise_huge(x, cap * d * sizeof *x); /* first touch costs more than inflating */
+    ds->x = x;
+    int *y = eqs_realloc(ctx, ds->y, cap * sizeof *y);
+    if (!y) return EQS_ERR_NOMEM;
+    ds->y = y;
     return EQS_OK;
 }
 
@@ -301,7 +498,9 @@ eqs_status eqs_dataset_read_idx(eqs_ctx *ctx, const char *images_path,
         opt = &defaults;
     }
     *out = NULL;
-    idx_file im = {NULL, images_path, 0}, lb = {NULL, labels_path, 0};
+    idx_file im, lb;
+    memset(&im, 0, sizeof im);
+    memset(&lb, 0, sizeof lb);
     eqs_dataset *ds = NULL;
     unsigned char *rec = NULL;
     eqs_status st;
@@ -321,72 +520,62 @@ eqs_status eqs_dataset_read_idx(eqs_ctx *ctx, const char *images_path,
     }
     size_t n = n_img;
     if (opt->limit > 0 && opt->limit < n) n = opt->limit;
-    if ((st = dataset_alloc(ctx, n, (int)d, images_path, &ds))) goto fail;
-    rec = eqs_malloc(ctx, n > d ? n : d);
+    /* raw files were checked against their size: allocate once; gzip
+     * files: grow as the records arrive */
+    size_t cap = n;
+    if ((im.gz || lb.gz) && cap > EQS_IDX_FIRST_RECORDS) cap = EQS_IDX_FIRST_RECORDS;
+    if (n > EQS_DATASET_MAX_BYTES / sizeof(double) / d) {
+        st = EQS_ERROR(ctx, EQS_ERR_INPUT, "%s: %zu samples of %zu features is too large",
+                       images_path, n, d);
+        goto fail;
+    }
+    if ((st = dataset_alloc(ctx, cap, (int)d, images_path, &ds))) goto fail;
+    rec = eqs_malloc(ctx, d > EQS_IDX_IN_BUFFER ? d : EQS_IDX_IN_BUFFER);
     if (!rec) {
         st = EQS_ERR_NOMEM;
         goto fail;
     }
-
-    /* labels: one byte per record */
+    /* one record at a time: its label (one byte), its d pixels (scaled to [0,1]) */
     uint64_t lab0 = lb.off;
-    snprintf(what, sizeof what, "labels of records 0..%zu", n - 1);
-    if ((st = idx_read(ctx, &lb, rec, n, what))) goto fail;
     for (size_t i = 0; i < n; ++i) {
-        ds->y[i] = rec[i];
-        if (opt->n_classes > 0 && rec[i] >= opt->n_classes) {
+        if (i == cap) {
+            size_t ncap = cap > n / 2 ? n : 2 * cap;
+            if ((st = idx_grow(ctx, ds, ncap, d))) goto fail;
+            cap = ncap;
+        }
+        unsigned char l;
+        snprintf(what, sizeof what, "record %zu of %u", i, (unsigned)n_img);
+        if ((st = idx_read(ctx, &lb, &l, 1, what))) goto fail;
+        if (opt->n_classes > 0 && l >= opt->n_classes) {
             st = EQS_ERROR(ctx, EQS_ERR_INPUT,
                            "%s: record %zu (byte %llu): label %u is out of range for %d "
                            "classes",
-                           labels_path, i, (unsigned long long)(lab0 + i), rec[i],
-                           opt->n_classes);
+                           labels_path, i, (unsigned long long)(lab0 + i), l, opt->n_classes);
             goto fail;
         }
-    }
-
-    /* images: d bytes per record, scaled to [0,1] */
-    for (size_t i = 0; i < n; ++i) {
-        snprintf(what, sizeof what, "record %zu of %u", i, (unsigned)n_img);
+        ds->y[i] = l;
         if ((st = idx_read(ctx, &im, rec, d, what))) goto fail;
         double *x = ds->x + i * d;
         for (size_t k = 0; k < d; ++k) x[k] = rec[k] / 255.0;
     }
-
-    /* without a limit, the files must end exactly after the last record */
-    if (n == n_img) {
-        idx_file *fs[2] = {&im, &lb};
-        for (int k = 0; k < 2; ++k) {
-            unsigned char extra;
-            int r = gzread(fs[k]->f, &extra, 1);
-            int zerr = 0;
-            const char *msg = gz_message(fs[k]->f, fs[k]->path, &zerr);
-            if (r < 0 || (r == 0 && zerr != Z_OK)) {
-                st = EQS_ERROR(ctx, EQS_ERR_IO, "%s: %s gzip stream at byte %llu: %s",
-                               fs[k]->path, zerr == Z_BUF_ERROR ? "truncated" : "corrupt",
-                               (unsigned long long)fs[k]->off, msg);
-                goto fail;
-            }
-            if (r > 0) {
-                st = EQS_ERROR(ctx, EQS_ERR_INPUT,
-                               "%s: unexpected data at byte %llu after the last of %u records "
-                               "announced by the header",
-                               fs[k]->path, (unsigned long long)fs[k]->off, (unsigned)n_img);
-                goto fail;
-            }
-        }
-    }
+    ds->n = n;
+    if ((st = idx_finish(ctx, &im, im.off + (uint64_t)(n_img - n) * d, n_img, d, rec,
+                         EQS_IDX_IN_BUFFER)) ||
+        (st = idx_finish(ctx, &lb, lb.off + (uint64_t)(n_lab - n), n_lab, 1, rec,
+                         EQS_IDX_IN_BUFFER)))
+        goto fail;
     finish_labels(ds, opt->n_classes);
     eqs_free(ctx, rec);
-    gzclose(im.f);
-    gzclose(lb.f);
+    idx_close(ctx, &im);
+    idx_close(ctx, &lb);
     *out = ds;
     return EQS_OK;
 
 fail:
     eqs_free(ctx, rec);
     eqs_dataset_free(&ds);
-    if (im.f) gzclose(im.f);
-    if (lb.f) gzclose(lb.f);
+    idx_close(ctx, &im);
+    idx_close(ctx, &lb);
     return st ? st : EQS_ERR_INTERNAL;
 }
 
@@ -471,38 +660,27 @@ static int skip_line(const char *s, const char *e)
     return s == e || *s == '#';
 }
 
+/* The whole file (core/file.c: regular files only).  A CSV dataset is
+ * text: a NUL byte anywhere is an error at its line and column (strtod
+ * would otherwise stop there and read "0.2<NUL>garbage" as 0.2). */
 static eqs_status csv_read_file(eqs_ctx *ctx, const char *path, char **buf, size_t *len)
 {
-    *buf = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return EQS_ERROR(ctx, EQS_ERR_IO, "cannot open dataset file '%s': %s", path,
-                         strerror(errno));
-    size_t cap = 1 << 16, n = 0;
-    char *b = eqs_malloc(ctx, cap);
-    while (b) {
-        size_t k = fread(b + n, 1, cap - n, f);
-        n += k;
-        if (n < cap) break;
-        char *nb = eqs_realloc(ctx, b, cap * 2);
-        if (!nb) {
-            eqs_free(ctx, b);
-            b = NULL;
-            break;
+    eqs_status st =
+        eqs_file_read(ctx, path, "dataset file", EQS_NOLOC, EQS_ERR_IO, buf, len, NULL);
+    if (st) return st;
+    const char *nul = memchr(*buf, '\0', *len);
+    if (!nul) return EQS_OK;
+    int line = 1;
+    const char *bol = *buf;
+    for (const char *p = *buf; p < nul; ++p)
+        if (*p == '\n') {
+            ++line;
+            bol = p + 1;
         }
-        b = nb;
-        cap *= 2;
-    }
-    int err = ferror(f);
-    fclose(f);
-    if (!b) return EQS_ERR_NOMEM;
-    if (err) {
-        eqs_free(ctx, b);
-        return EQS_ERROR(ctx, EQS_ERR_IO, "%s: read error", path);
-    }
-    *buf = b;
-    *len = n;
-    return EQS_OK;
+    eqs_free(ctx, *buf);
+    *buf = NULL;
+    return EQS_ERROR_AT(ctx, EQS_ERR_INPUT, ((eqs_loc){path, line, (int)(nul - bol) + 1}),
+                        "NUL byte in a CSV field (the file is not text)");
 }
 
 eqs_status eqs_dataset_read_csv(eqs_ctx *ctx, const char *path,

@@ -184,45 +184,11 @@ eqs_status eqs_checkpoint_write(eqs_ctx *ctx, const eqs_circuit *c, const eqs_tr
 
 #define CK_BAD(...) EQS_ERROR(ctx, EQS_ERR_INPUT, __VA_ARGS__)
 
+/* The whole file (core/file.c: a regular file only, never blocking). */
 static eqs_status read_all(eqs_ctx *ctx, const char *path, unsigned char **buf, size_t *len)
 {
-    *buf = NULL;
-    *len = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        int e = errno;
-        return EQS_ERROR(ctx, e == ENOENT ? EQS_ERR_INPUT : EQS_ERR_IO,
-                         "cannot open checkpoint '%s': %s", path, strerror(e));
-    }
-    size_t cap = 1 << 16, n = 0;
-    unsigned char *b = eqs_malloc(ctx, cap);
-    if (!b) {
-        fclose(f);
-        return EQS_ERR_NOMEM;
-    }
-    for (;;) {
-        if (n == cap) {
-            unsigned char *nb = eqs_realloc(ctx, b, cap *= 2);
-            if (!nb) {
-                eqs_free(ctx, b);
-                fclose(f);
-                return EQS_ERR_NOMEM;
-            }
-            b = nb;
-        }
-        size_t got = fread(b + n, 1, cap - n, f);
-        n += got;
-        if (got == 0) break;
-    }
-    int err = ferror(f);
-    fclose(f);
-    if (err) {
-        eqs_free(ctx, b);
-        return EQS_ERROR(ctx, EQS_ERR_IO, "cannot read checkpoint '%s'", path);
-    }
-    *buf = b;
-    *len = n;
-    return EQS_OK;
+    return eqs_file_read(ctx, path, "checkpoint", EQS_NOLOC, EQS_ERR_INPUT, (char **)buf, len,
+                         NULL);
 }
 
 eqs_status eqs_checkpoint_read(eqs_ctx *ctx, eqs_circuit *c, const char *path,

@@ -83,10 +83,8 @@ static int field(const char *line, int k, double *out)
 static eqs_status read_metrics(eqs_ctx *ctx, const char *path, curve *cv)
 {
     memset(cv, 0, sizeof *cv);
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return EQS_ERROR(ctx, EQS_ERR_INPUT, "cannot read metrics file '%s': %s", path,
-                         strerror(errno));
+    FILE *f = eqs_file_open(ctx, path, "metrics file", EQS_NOLOC, EQS_ERR_INPUT, NULL);
+    if (!f) return EQS_ERR_INPUT;
     char *line = NULL;
     size_t cap = 0;
     eqs_status st = EQS_OK;

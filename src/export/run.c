@@ -183,7 +183,12 @@ eqs_status eqs_run_open(eqs_ctx *ctx, const char *dir, int resume, eqs_run **out
                 goto fail;
             }
         /* the metrics file must be ours */
-        FILE *f = fopen(r->paths[EQS_RUN_METRICS], "rb");
+        FILE *f = eqs_file_open(ctx, r->paths[EQS_RUN_METRICS], "metrics file", EQS_NOLOC,
+                                EQS_ERR_INPUT, NULL); /* a regular file only */
+        if (!f) {
+            st = EQS_ERR_INPUT;
+            goto fail;
+        }
         char line[128] = "";
         if (!f || !fgets(line, sizeof line, f) ||
             strncmp(line, METRICS_HEADER "\n", sizeof METRICS_HEADER) != 0) {
@@ -238,8 +243,8 @@ eqs_status eqs_run_metrics_truncate(eqs_run *run, int epochs_done)
     const char *p = run->paths[EQS_RUN_METRICS];
     if (run->metrics) fclose(run->metrics);
     run->metrics = NULL;
-    FILE *in = fopen(p, "rb");
-    if (!in) return EQS_ERROR(ctx, EQS_ERR_IO, "cannot read '%s': %s", p, strerror(errno));
+    FILE *in = eqs_file_open(ctx, p, "metrics file", EQS_NOLOC, EQS_ERR_IO, NULL);
+    if (!in) return EQS_ERR_IO;
     eqs_atomic a;
     eqs_status st = eqs_atomic_open(ctx, p, &a);
     if (st != EQS_OK) {

@@ -243,13 +243,11 @@ static eqs_status attr_path(reader *r, xmlNodePtr n, const char *name, char **ou
     return *out ? EQS_OK : EQS_ERR_NOMEM;
 }
 
-/* The file named by a path attribute must be readable. */
+/* The file named by a path attribute must be a readable regular file
+ * (core/file.c: a FIFO or /dev/zero is refused here, at the attribute). */
 static eqs_status check_readable(reader *r, xmlNodePtr n, const char *what, const char *p)
 {
-    if (p && access(p, R_OK) != 0)
-        return EQS_ERROR_AT(r->ctx, EQS_ERR_IO, node_loc(r, n), "%s '%s' cannot be read: %s",
-                            what, p, strerror(errno));
-    return EQS_OK;
+    return p ? eqs_file_check(r->ctx, p, what, node_loc(r, n), EQS_ERR_IO) : EQS_OK;
 }
 
 /* ------------------------------------------------------------------ */
@@ -485,17 +483,15 @@ static eqs_status fill(reader *r, xmlNodePtr root)
     return EQS_OK;
 }
 
-/* Where "<!DOCTYPE" is in the file (libxml2 keeps no line for DTD nodes);
- * the prolog before it is short, so the first 64 KiB suffice. */
-static eqs_loc doctype_loc(const char *path)
+/* Where "<!DOCTYPE" is in the file open as fd (libxml2 keeps no line for
+ * DTD nodes); the prolog before it is short, so the first 64 KiB suffice. */
+static eqs_loc doctype_loc(const char *path, int fd)
 {
     eqs_loc loc = {path, 1, 1};
-    FILE *f = fopen(path, "rb");
-    if (!f) return loc;
     static const char key[] = "<!DOCTYPE";
     char buf[1 << 16];
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
+    ssize_t got = pread(fd, buf, sizeof buf - 1, 0);
+    size_t n = got > 0 ? (size_t)got : 0;
     buf[n] = '\0';
     int line = 1, col = 1;
     for (size_t i = 0; i + sizeof key - 1 <= n; ++i) {
@@ -564,11 +560,9 @@ static eqs_experiment *experiment_new(eqs_ctx *ctx)
 eqs_status eqs_experiment_read(eqs_ctx *ctx, const char *path, eqs_experiment **out)
 {
     *out = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return EQS_ERROR(ctx, EQS_ERR_IO, "cannot open experiment file '%s': %s", path,
-                         strerror(errno));
-    fclose(f);
+    /* a regular file only (core/file.c); libxml2 reads this descriptor */
+    int fd = eqs_file_open_fd(ctx, path, "experiment file", EQS_NOLOC, EQS_ERR_IO, NULL);
+    if (fd < 0) return EQS_ERR_IO;
 
     eqs_status st = EQS_OK;
     xml_errors errs = {ctx, path, EQS_ERR_PARSE, 0};
@@ -588,14 +582,14 @@ eqs_status eqs_experiment_read(eqs_ctx *ctx, const char *path, eqs_experiment **
     }
     /* NONET: no network; no NOENT/DTDLOAD/DTDATTR: no entity expansion,
      * no DTD loading; BIG_LINES: line numbers beyond 65535 */
-    doc = xmlCtxtReadFile(pc, path, NULL, XML_PARSE_NONET | XML_PARSE_BIG_LINES);
+    doc = xmlCtxtReadFd(pc, fd, path, NULL, XML_PARSE_NONET | XML_PARSE_BIG_LINES);
     if (!doc || errs.got) {
         st = errs.got ? eqs_ctx_status(ctx)
                       : EQS_ERROR(ctx, EQS_ERR_PARSE, "%s: cannot parse the XML", path);
         goto done;
     }
     if (doc->intSubset || doc->extSubset) {
-        st = EQS_ERROR_AT(ctx, EQS_ERR_INPUT, doctype_loc(path),
+        st = EQS_ERROR_AT(ctx, EQS_ERR_INPUT, doctype_loc(path, fd),
                           "DOCTYPE declarations are not allowed in experiment files");
         goto done;
     }
@@ -645,6 +639,7 @@ eqs_status eqs_experiment_read(eqs_ctx *ctx, const char *path, eqs_experiment **
     st = fill(&r, xmlDocGetRootElement(doc));
 
 done:
+    close(fd);
     free(real);
     if (vc) xmlSchemaFreeValidCtxt(vc);
     if (schema) xmlSchemaFree(schema);

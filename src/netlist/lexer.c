@@ -183,46 +183,11 @@ static eqs_status read_file(eqs_lexer *lx, const char *path, eqs_loc where, char
     eqs_ctx *ctx = lx->ctx;
     eqs_status code = where.file ? EQS_ERR_PARSE : EQS_ERR_IO;
     const char *what = where.file ? "include file" : "netlist";
-    FILE *f = fopen(path, "rb");
-    if (!f) return EQS_ERROR_AT(ctx, code, where, "cannot open %s '%s': %s", what, path, strerror(errno));
-    struct stat sb;
-    if (fstat(fileno(f), &sb) != 0 || S_ISDIR(sb.st_mode)) {
-        fclose(f);
-        return EQS_ERROR_AT(ctx, code, where, "cannot read %s '%s': not a regular file", what, path);
-    }
-    *dev = (unsigned long long)sb.st_dev;
-    *ino = (unsigned long long)sb.st_ino;
-    size_t cap = sb.st_size > 0 ? (size_t)sb.st_size + 1 : 4096, n = 0;
-    char *b = eqs_malloc(ctx, cap);
-    if (!b) {
-        fclose(f);
-        return EQS_ERR_NOMEM;
-    }
-    eqs_advise_huge(b, cap);
-    for (;;) {
-        if (n + 1 >= cap) {
-            char *nb = eqs_realloc(ctx, b, cap * 2);
-            if (!nb) {
-                eqs_free(ctx, b);
-                fclose(f);
-                return EQS_ERR_NOMEM;
-            }
-            b = nb;
-            cap *= 2;
-        }
-        size_t k = fread(b + n, 1, cap - n - 1, f);
-        n += k;
-        if (k == 0) break;
-    }
-    int bad = ferror(f);
-    fclose(f);
-    if (bad) {
-        eqs_free(ctx, b);
-        return EQS_ERROR_AT(ctx, code, where, "cannot read %s '%s'", what, path);
-    }
-    b[n] = '\0';
-    *buf = b;
-    *len = n;
+    eqs_file_info fi;
+    eqs_status st = eqs_file_read(ctx, path, what, where, code, buf, len, &fi);
+    if (st) return st;
+    *dev = (unsigned long long)fi.dev;
+    *ino = (unsigned long long)fi.ino;
     return EQS_OK;
 }
 

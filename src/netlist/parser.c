@@ -620,6 +620,25 @@ static eqs_status flat_count(parser *P, int d, double *out)
     return EQS_OK;
 }
 
+/* The X card c (lexed in P->lx), expanding to `sub` element and instance
+ * cards after `before` others, passes MAX_FLAT_CARDS. */
+static eqs_status flat_cap_error(parser *P, const eqs_card *c, double before, double sub)
+{
+    const eqs_tok *t0 = &P->lx.toks[0];
+    if (sub > MAX_FLAT_CARDS)
+        return EQS_ERROR_AT(P->ctx, EQS_ERR_PARSE, card_loc(c),
+                            "'%.*s' expands to more than %ld elements, the limit of an expanded "
+                            "netlist (subcircuit fan-out too large; the limit is fixed at "
+                            "build time, docs/netlist.md)",
+                            TOK(t0), MAX_FLAT_CARDS);
+    return EQS_ERROR_AT(P->ctx, EQS_ERR_PARSE, card_loc(c),
+                        "'%.*s' expands to %.0f elements (and nested instances); with the %.0f "
+                        "before it the netlist would expand to %.0f, more than the limit of %ld "
+                        "(subcircuit fan-out too large; the limit is fixed at build time, "
+                        "docs/netlist.md)",
+                        TOK(t0), sub, before, before + 1 + sub, MAX_FLAT_CARDS);
+}
+
 /* Refuse an X card whose expansion would exceed MAX_FLAT_CARDS before
  * expanding anything (a few lines of nested fan-out can describe 10^12
  * elements).  Leaves the card c lexed in P->lx as on entry. */
@@ -633,11 +652,39 @@ static eqs_status check_fanout(parser *P, const inst *in, const eqs_card *c)
     eqs_status st = flat_count(P, d, &n);
     if (st == EQS_OK) st = eqs_lex_card(&P->lx, c); /* flat_count lexed other cards */
     if (st == EQS_OK && (double)P->n_flat + n > MAX_FLAT_CARDS)
-        return EQS_ERROR_AT(P->ctx, EQS_ERR_PARSE, card_loc(c),
-                            "'%.*s' expands to more than %ld elements (subcircuit fan-out too "
-                            "large)",
-                            TOK(&P->lx.toks[0]), MAX_FLAT_CARDS);
+        return flat_cap_error(P, c, (double)P->n_flat - 1, n);
     return st;
+}
+
+/* Count the whole expansion (top-level cards plus what each X card
+ * expands to, memoised per definition) before anything is expanded, and
+ * refuse the card at which the count passes MAX_FLAT_CARDS: memory never
+ * grows towards the limit. */
+static eqs_status check_total(parser *P)
+{
+    double total = 0;
+    for (size_t ci = 0; ci < P->lx.n_cards; ++ci) {
+        const eqs_card *c = &P->lx.cards[ci];
+        if (c->kind == K_SUBCKT) {
+            ci = (size_t)P->defs[c->aux].last;
+            continue;
+        }
+        if (c->kind != K_ELEM) continue;
+        double sub = 0;
+        if (tolower((unsigned char)c->start[0]) == 'x') {
+            eqs_status st = eqs_lex_card(&P->lx, c);
+            if (st) return st;
+            int k = instance_sub_tok(P);
+            int d = k < 0 ? -1 : find_def(P, -1, &P->lx.toks[k]);
+            if (d >= 0 && (st = flat_count(P, d, &sub))) return st;
+            if (total + 1 + sub > MAX_FLAT_CARDS) {
+                if ((st = eqs_lex_card(&P->lx, c))) return st; /* flat_count lexed others */
+                return flat_cap_error(P, c, total, sub);
+            }
+        }
+        total += 1 + sub;
+    }
+    return EQS_OK; /* too many plain elements: do_element counts them as they are read */
 }
 
 static eqs_status do_instance(parser *P, const inst *in, const eqs_card *c)
@@ -1431,6 +1478,7 @@ static eqs_status read_netlist(eqs_ctx *ctx, const char *name, const char *text,
     }
     inst top = {"", 0, NULL, NULL, 0, 0};
     double t3 = eqs_now_s();
+    if ((st = check_total(&P))) goto done;
     if ((st = expand(&P, &top, 1))) goto done;
     double t4 = eqs_now_s();
     st = final_checks(&P);
