@@ -50,6 +50,11 @@ struct eqs_solver {
     int has_saved;
     eqs_backend_id id;          /* backend in use (AUTO resolved) */
     eqs_layers *layers;         /* layered structure (layered backend only) */
+    /* EQS_BACKEND_AUTO resolved to layered (solver.c): a failed layered
+     * solve is redone by `fallback`, a Newton solver made on first use */
+    int auto_layered;
+    eqs_solver *fallback;
+    long fallbacks;             /* solves redone so far */
 };
 
 struct eqs_backend_ops {
