@@ -1062,21 +1062,10 @@ END_TEST
  * the loss to 1e-6 relative; measured 2.7e-12) on 64 blobs samples. */
 START_TEST(test_drn_large_gain_eval_cli)
 {
-    eqs_ctx *ctx = tu_ctx();
-    eqs_drn_spec sp;
-    eqs_drn_spec_defaults(&sp);
     const int sizes[4] = {4, 8, 6, 3};
-    sp.layers = sizes;
-    sp.n_layers = 4;
-    sp.gain = 100;
-    sp.seed = 3;
-    char path[4096];
-    snprintf(path, sizeof path, "%s/drn100.cir", tu_temp_dir());
-    FILE *f = fopen(path, "w");
-    ck_assert_ptr_nonnull(f);
-    ck_assert_int_eq(eqs_gen_drn(ctx, &sp, f), EQS_OK);
-    fclose(f);
-    eqs_ctx_free(&ctx);
+    char *text = tu_gen_drn_gain(sizes, 4, 100.0, 3);
+    const char *path = tu_write_temp(text, ".cir");
+    free(text);
     double loss[2], err[2];
     const char *solvers[2] = {"auto", "newton"};
     for (int k = 0; k < 2; ++k) {
@@ -1227,11 +1216,8 @@ END_TEST
  * with the layered error. */
 START_TEST(test_cli_fallback)
 {
-    char *text = NULL;
-    {
-        const int sizes[4] = {5, 7, 6, 3};
-        text = tu_gen_drn_gain(sizes, 4, 3.0, 9);
-    }
+    const int sizes[4] = {5, 7, 6, 3};
+    char *text = tu_gen_drn_gain(sizes, 4, 3.0, 9);
     const char *path = tu_write_temp(text, ".cir");
     free(text);
     char *out[3] = {NULL}, *err[3] = {NULL};
