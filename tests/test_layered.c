@@ -994,18 +994,23 @@ START_TEST(test_drn_large_gain_matches_newton)
 }
 END_TEST
 
-/* A copy of the experiment file `xml` (drn_xml) with input gain_V="gain". */
-static const char *with_gain(const char *xml, const char *gain)
+/* A copy of the file `xml` with the first `from` replaced by `to`. */
+static const char *replaced(const char *xml, const char *from, const char *to)
 {
     char *text = tu_read_file(xml);
     ck_assert_ptr_nonnull(text);
-    char *g = strstr(text, "gain_V=\"4\"");
+    char *g = strstr(text, from);
     ck_assert_ptr_nonnull(g);
     static char buf[8192];
-    snprintf(buf, sizeof buf, "%.*sgain_V=\"%s\"%s", (int)(g - text), text, gain,
-             g + strlen("gain_V=\"4\""));
+    snprintf(buf, sizeof buf, "%.*s%s%s", (int)(g - text), text, to, g + strlen(from));
     free(text);
     return tu_write_temp(buf, ".xml");
+}
+
+/* drn_xml's file with input gain_V="1000". */
+static const char *gain_1000(const char *xml)
+{
+    return replaced(xml, "gain_V=\"4\"", "gain_V=\"1000\"");
 }
 
 /* The batched free phases (layered_batch.inc, trainer evaluation) with
@@ -1018,7 +1023,7 @@ static const char *with_gain(const char *xml, const char *gain)
 START_TEST(test_batched_eval_large_gain)
 {
     job j;
-    job_open(&j, with_gain(drn_xml("4 8 6 3", 4, 3, 12, 24, 8, 0.0, 3, "shockley"), "1000"), 1);
+    job_open(&j, gain_1000(drn_xml("4 8 6 3", 4, 3, 12, 24, 8, 0.0, 3, "shockley")), 1);
     ck_assert_int_eq(eqs_trainer_batched(j.tr), 1);
     double lb, eb;
     ck_assert_msg(eqs_trainer_evaluate(j.tr, j.test, &lb, &eb) == EQS_OK, "%s",
@@ -1097,8 +1102,7 @@ START_TEST(test_batched_update_large_gain)
 {
     const char *layers[2] = {"4 7 3", "4 6 5 3"};
     for (int t = 0; t < 2; ++t) {
-        const char *xml = with_gain(drn_xml(layers[t], 4, 3, 12, 0, 5, 0.0, 4 + t, "shockley"),
-                                    "1000");
+        const char *xml = gain_1000(drn_xml(layers[t], 4, 3, 12, 0, 5, 0.0, 4 + t, "shockley"));
         double e = local_update_error(xml, 4, 3, 4 + t, 1, 1000.0);
         ck_assert_msg(e <= 1e-6, "case %d: max error %g of the max step", t, e);
     }
@@ -1211,6 +1215,69 @@ START_TEST(test_auto_falls_back_to_newton)
 }
 END_TEST
 
+/* Fallback in the batched path (layered_batch.inc phase_fallback): with
+ * bcd_max_sweeps = 2 every batched phase of an auto trainer (Shockley
+ * diodes) fails and Newton solves its rows.  Evaluation: the loss and
+ * error of a sample-by-sample Newton trainer (both Newton at the trainer's
+ * 1e-12 tolerances: loss within 1e-12 relative); one training step (free
+ * and nudged phases redone): the conductances of the Newton trainer's step
+ * within 1e-6 of the largest change (as test_batched_update_is_local); the
+ * first fallback is a warning naming the batch phase, later ones info; the
+ * circuit's input values are restored. */
+START_TEST(test_batched_falls_back_to_newton)
+{
+    const char *base = drn_xml("4 6 5 3", 4, 3, 12, 10, 5, 0.0, 6, "shockley");
+    const char *xa = replaced(base, "backend=\"layered\"", "backend=\"auto\"");
+    const char *xn = replaced(base, "backend=\"layered\"", "backend=\"newton\"");
+    job a, n;
+    job_open(&a, xa, 0);
+    logcap cap = {0};
+    eqs_ctx_set_log(a.ctx, cap_log, &cap, EQS_LOG_INFO);
+    eqs_trainer_options to;
+    eqs_trainer_options_defaults(&to);
+    to.solver.bcd_max_sweeps = 2;
+    ck_assert_int_eq(eqs_trainer_create(a.ctx, a.exp, a.c, a.train, &to, &a.tr), EQS_OK);
+    ck_assert_int_eq(eqs_trainer_batched(a.tr), 1);
+    job_open(&n, xn, 1);
+    ck_assert_int_eq(eqs_trainer_batched(n.tr), 0);
+    int nin = eqs_circuit_input_count(a.c);
+    double u0[16];
+    for (int k = 0; k < nin; ++k) u0[k] = eqs_circuit_input_get(a.c, k);
+    double la, ea, ln, en;
+    ck_assert_msg(eqs_trainer_evaluate(a.tr, a.test, &la, &ea) == EQS_OK, "%s",
+                  eqs_ctx_error(a.ctx));
+    ck_assert_int_eq(eqs_trainer_evaluate(n.tr, n.test, &ln, &en), EQS_OK);
+    ck_assert_msg(fabs(la - ln) <= 1e-12 * ln, "loss %.17g vs %.17g", la, ln);
+    ck_assert_double_eq(ea, en);
+    ck_assert_int_eq(cap.warn, 1);
+    ck_assert_msg(strstr(cap.first_warn, "batch free phase did not converge in 2 sweeps") &&
+                      strstr(cap.first_warn, "solving with newton"),
+                  "%s", cap.first_warn);
+    for (int k = 0; k < nin; ++k) ck_assert_double_eq(eqs_circuit_input_get(a.c, k), u0[k]);
+    int np = eqs_circuit_param_count(a.c);
+    double *g0 = conductances(a.c);
+    ck_assert_msg(eqs_trainer_step(a.tr) == EQS_OK, "%s", eqs_ctx_error(a.ctx));
+    ck_assert_int_eq(eqs_trainer_step(n.tr), EQS_OK);
+    ck_assert_int_eq(eqs_trainer_sync(a.tr), EQS_OK);
+    ck_assert_int_eq(eqs_trainer_sync(n.tr), EQS_OK);
+    double *ga = conductances(a.c), *gn = conductances(n.c);
+    double maxstep = 0, maxerr = 0;
+    for (int k = 0; k < np; ++k) {
+        maxstep = fmax(maxstep, fabs(gn[k] - g0[k]));
+        maxerr = fmax(maxerr, fabs(ga[k] - gn[k]));
+    }
+    ck_assert_double_gt(maxstep, 0);
+    ck_assert_msg(maxerr <= 1e-6 * maxstep, "max error %g of the max step %g", maxerr, maxstep);
+    ck_assert_int_eq(cap.warn, 1);
+    ck_assert_int_ge(cap.info, 3); /* free and two nudged phases of the step */
+    free(g0);
+    free(ga);
+    free(gn);
+    job_close(&a);
+    job_close(&n);
+}
+END_TEST
+
 /* The same through the CLI: `op --max-sweeps 2` exits 0 with Newton's
  * voltages and the warning on stderr; with --solver layered it exits 1
  * with the layered error. */
@@ -1297,6 +1364,7 @@ Suite *suite_layered(void)
     tcase_add_test(tc, test_batched_eval_large_gain);
     tcase_add_test(tc, test_node_failure_reported);
     tcase_add_test(tc, test_auto_falls_back_to_newton);
+    tcase_add_test(tc, test_batched_falls_back_to_newton);
     tcase_add_test(tc, test_cli_fallback);
     suite_add_tcase(s, tc);
     return s;

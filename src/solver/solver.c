@@ -195,16 +195,13 @@ void eqs_solver_free(eqs_solver **sp)
     *sp = NULL;
 }
 
-/* Automatic fallback (docs/solver.md "Fallback to Newton"): the solve of
- * an auto-selected layered solver with Shockley diodes failed with `st`;
- * redo it with Newton (same options and nudge) and, when that converges,
- * copy its voltages into s->v.  The first fallback of a solver is logged
- * as a warning with the layered solver's error, later ones at info level.
- * Returns Newton's status (its error, not the layered one, in the context
- * when it fails too).
- * The Newton solver is created on the first fallback (allocates once). */
-static eqs_status solve_fallback(eqs_solver *s, eqs_solve_mode mode, eqs_solve_info *info,
-                                 eqs_status st)
+int eqs_solver_fallback_applies(const eqs_solver *s, eqs_status st)
+{
+    return s->auto_layered && s->opt.diodes == EQS_DIODES_SHOCKLEY &&
+           (st == EQS_ERR_NOCONV || st == EQS_ERR_UNSUPPORTED);
+}
+
+eqs_status eqs_solver_fallback_begin(eqs_solver *s, eqs_status st, eqs_solver **fb)
 {
     eqs_ctx *ctx = s->ctx;
     char why[512];
@@ -225,9 +222,18 @@ static eqs_status solve_fallback(eqs_solver *s, eqs_solve_mode mode, eqs_solve_i
         eqs_status cs = eqs_solver_create(ctx, s->c, EQS_BACKEND_NEWTON, &o, &s->fallback);
         if (cs != EQS_OK) return cs;
     }
-    eqs_solver *fb = s->fallback;
+    *fb = s->fallback;
+    return EQS_OK;
+}
+
+/* The single-solve fallback: Newton with s's nudge; its voltages into s->v. */
+static eqs_status solve_fallback(eqs_solver *s, eqs_solve_mode mode, eqs_solve_info *info,
+                                 eqs_status st)
+{
+    eqs_solver *fb = NULL;
+    eqs_status ns = eqs_solver_fallback_begin(s, st, &fb);
+    if (ns != EQS_OK) return ns;
     const eqs_nudge *nu = &s->nudge;
-    eqs_status ns = EQS_OK;
     if (nu->np > 0) ns = eqs_solver_set_nudge_pairs(fb, nu->np, nu->pos, nu->neg, nu->pg, nu->pinj);
     else if (nu->n > 0) ns = eqs_solver_set_nudge(fb, nu->n, nu->node, nu->g, nu->inj);
     else eqs_solver_clear_nudge(fb);
@@ -238,15 +244,6 @@ static eqs_status solve_fallback(eqs_solver *s, eqs_solve_mode mode, eqs_solve_i
     return EQS_OK;
 }
 
-/* Failures of the layered solver that Newton may not share: no
- * convergence (non-finite values included) and what the layered solver
- * does not support (a nudged pair with diodes). */
-static int fallback_applies(const eqs_solver *s, eqs_status st)
-{
-    return s->auto_layered && s->opt.diodes == EQS_DIODES_SHOCKLEY &&
-           (st == EQS_ERR_NOCONV || st == EQS_ERR_UNSUPPORTED);
-}
-
 eqs_status eqs_solver_solve(eqs_solver *s, eqs_solve_mode mode, eqs_solve_info *info)
 {
     eqs_solve_info local;
@@ -255,7 +252,7 @@ eqs_status eqs_solver_solve(eqs_solver *s, eqs_solve_mode mode, eqs_solve_info *
     if (mode == EQS_SOLVE_WARM && !s->has_solution) mode = EQS_SOLVE_COLD;
     double t0 = eqs_now_s();
     eqs_status st = s->ops->solve(s, mode, info);
-    if (st != EQS_OK && fallback_applies(s, st)) {
+    if (st != EQS_OK && eqs_solver_fallback_applies(s, st)) {
         memset(info, 0, sizeof *info);
         st = solve_fallback(s, mode, info, st);
         info->core_s = 0;
