@@ -467,7 +467,8 @@ typedef tu_job job;
  * experiment `xml` (drn_xml with nf features, nc classes) against the
  * per-sample phases and grad.c's element-wise formula; returns the
  * largest error relative to the largest step. */
-static double local_update_error(const char *xml, int nf, int nc, int seed, int shockley)
+static double local_update_error(const char *xml, int nf, int nc, int seed, int shockley,
+                                 double gain)
 {
     job j, r;
     job_open(&j, xml, 1);
@@ -499,8 +500,8 @@ static double local_update_error(const char *xml, int nf, int nc, int seed, int 
         const double *x = eqs_dataset_features(r.train, order[b]);
         int label = eqs_dataset_label(r.train, order[b]);
         for (int f = 0; f < nf; ++f) {
-            ck_assert_int_eq(eqs_circuit_input_set(r.c, 2 * f, 4 * x[f]), EQS_OK);
-            ck_assert_int_eq(eqs_circuit_input_set(r.c, 2 * f + 1, -4 * x[f]), EQS_OK);
+            ck_assert_int_eq(eqs_circuit_input_set(r.c, 2 * f, gain * x[f]), EQS_OK);
+            ck_assert_int_eq(eqs_circuit_input_set(r.c, 2 * f + 1, -gain * x[f]), EQS_OK);
         }
         for (int k = 0; k < nc; ++k) y[k] = k == label ? 0.5 : 0.0;
         ck_assert_int_eq(eqs_eqprop_set_targets(ep, y), EQS_OK);
@@ -536,7 +537,7 @@ START_TEST(test_batched_update_is_local)
     const char *diodes[2] = {"ideal", "shockley"};
     for (int t = 0; t < 4; ++t) {
         const char *xml = drn_xml(layers[t % 2], 4, 3, 12, 0, 5, 0.0, 4 + t, diodes[t / 2]);
-        double e = local_update_error(xml, 4, 3, 4 + t, t / 2);
+        double e = local_update_error(xml, 4, 3, 4 + t, t / 2, 4.0);
         ck_assert_msg(e <= 1e-6, "case %d: max error %g of the max step", t, e);
     }
 }
@@ -562,7 +563,7 @@ START_TEST(test_rails)
             rails += strstr(eqs_circuit_param_name(j.c, k), "_bp_") != NULL;
         ck_assert_int_eq(rails, t % 2 ? 6 + 5 + 3 : 7 + 3);
         job_close(&j);
-        double e = local_update_error(xr, 4, 3, 4 + t, t / 2);
+        double e = local_update_error(xr, 4, 3, 4 + t, t / 2, 4.0);
         ck_assert_msg(e <= 1e-6, "case %d: max error %g of the max step", t, e);
     }
     /* free state: layered vs Newton, Shockley diodes, rails at 2 V */
@@ -692,7 +693,7 @@ START_TEST(test_two_cores)
 {
     const char *xml = with_attr(drn_xml("24 40 30 4", 24, 4, 12, 6, 5, 0.0, 7, "ideal"), "diodes=",
                                 "split_min=\"100\"");
-    double e = local_update_error(xml, 24, 4, 7, 0);
+    double e = local_update_error(xml, 24, 4, 7, 0, 4.0);
     ck_assert_msg(e <= 1e-6, "split crossbars: max error %g of the max step", e);
 
     /* (2) */
@@ -853,6 +854,458 @@ START_TEST(test_single_precision)
 }
 END_TEST
 
+/* ---- overflow of the diode exponential (issue 12) ---- */
+
+/* Log sink that counts warnings and keeps the first one. */
+typedef struct {
+    int warn, info;
+    char first_warn[1024];
+} logcap;
+
+static void cap_log(void *user, eqs_log_level level, const char *msg)
+{
+    logcap *c = user;
+    if (level == EQS_LOG_WARN && c->warn++ == 0)
+        snprintf(c->first_warn, sizeof c->first_warn, "%s", msg);
+    else if (level == EQS_LOG_INFO) c->info++;
+}
+
+/* Tight options: Newton stops at reltol |V| + vntol = 1e-13 (|V| + 1 V),
+ * the layered solver at a sweep update of 1e-13 V. */
+static void tight_options(eqs_solver_options *o)
+{
+    eqs_solver_options_defaults(o);
+    o->reltol = 1e-13, o->vntol = 1e-13, o->abstol = 1e-17;
+    o->bcd_tol_V = 1e-13;
+}
+
+/* The circuits of issue 12 where the exponential of the diode model
+ * overflows between the node's bracket ends (each failed with "no
+ * convergence after 10000 sweeps (last update nan V)"): 50 V through 1 kOhm
+ * into a diode, 100 V through 1 mOhm (98.9 kA), and a zener (BV 5.6 V, IBV
+ * 1 mA) in breakdown from 100 V and from -100 V.  auto picks the layered
+ * solver, solves without falling back (no warning) and agrees with Newton
+ * and with live ngspice (in-process backend) at tight tolerances, each
+ * within its own stop test: Newton 1e-13 (|V| + 1 V) + the layered 1e-13 V;
+ * ngspice (reltol 1e-9, vntol 1e-12 V) 1e-9 |V| + 1e-12 V. */
+START_TEST(test_overflow_matches_newton_and_ngspice)
+{
+    static const char *const texts[4] = {
+        "* 50 V\nv1 a 0 50\nr1 a b 1k\nd1 b 0 dm\n.model dm d\n.end\n",
+        "* 100 V, 1 mOhm\nv1 a 0 100\nr1 a b 1m\nd1 b 0 dm\n.model dm d\n.end\n",
+        "* zener\nv1 a 0 100\nr1 a b 1k\nd1 0 b dz\n.model dz d(bv=5.6 ibv=1m)\n.end\n",
+        "* zener, anode at the node\nv1 a 0 -100\nr1 a b 1k\nd1 b 0 dz\n"
+        ".model dz d(bv=5.6 ibv=1m)\n.end\n",
+    };
+    /* the operating point is where expected: forward ~0.76 V and ~1.13 V,
+     * breakdown just past BV (an independent sanity range) */
+    static const double lo[4] = {0.6, 1.0, 5.6, -5.9}, hi[4] = {0.9, 1.3, 5.9, -5.6};
+    for (int t = 0; t < 4; ++t) {
+        net n;
+        net_open_text(&n, texts[t]);
+        logcap cap = {0};
+        eqs_ctx_set_log(n.ctx, cap_log, &cap, EQS_LOG_INFO);
+        eqs_solver_options o;
+        tight_options(&o);
+        eqs_solver *sa = NULL, *sn = NULL, *sg = NULL;
+        ck_assert_int_eq(eqs_solver_create(n.ctx, n.c, EQS_BACKEND_AUTO, &o, &sa), EQS_OK);
+        ck_assert_int_eq(eqs_solver_backend(sa), EQS_BACKEND_LAYERED);
+        ck_assert_int_eq(eqs_solver_create(n.ctx, n.c, EQS_BACKEND_NEWTON, &o, &sn), EQS_OK);
+        eqs_solver_options og;
+        eqs_solver_options_defaults(&og);
+        og.reltol = 1e-9, og.vntol = 1e-12, og.abstol = 1e-15;
+        ck_assert_int_eq(eqs_solver_create(n.ctx, n.c, EQS_BACKEND_NGSPICE, &og, &sg), EQS_OK);
+        eqs_solve_info info;
+        ck_assert_msg(eqs_solver_solve(sa, EQS_SOLVE_COLD, &info) == EQS_OK, "case %d: %s", t,
+                      eqs_ctx_error(n.ctx));
+        ck_assert_str_eq(info.backend, "layered");
+        ck_assert_msg(cap.warn == 0, "case %d: %s", t, cap.first_warn);
+        ck_assert_msg(eqs_solver_solve(sn, EQS_SOLVE_COLD, NULL) == EQS_OK, "%s",
+                      eqs_ctx_error(n.ctx));
+        ck_assert_msg(eqs_solver_solve(sg, EQS_SOLVE_COLD, NULL) == EQS_OK, "%s",
+                      eqs_ctx_error(n.ctx));
+        int b = eqs_circuit_node_find(n.c, "b");
+        double vl = eqs_solver_voltages(sa)[b], vn = eqs_solver_voltages(sn)[b],
+               vg = eqs_solver_voltages(sg)[b];
+        ck_assert_msg(vl > lo[t] && vl < hi[t], "case %d: V(b) = %.17g", t, vl);
+        ck_assert_msg(fabs(vl - vn) <= 1e-13 * (fabs(vn) + 1) + 1e-13,
+                      "case %d: layered %.17g, newton %.17g", t, vl, vn);
+        ck_assert_msg(fabs(vl - vg) <= 1e-9 * fabs(vg) + 1e-12,
+                      "case %d: layered %.17g, ngspice %.17g", t, vl, vg);
+        eqs_solver_free(&sa);
+        eqs_solver_free(&sn);
+        eqs_solver_free(&sg);
+        net_close(&n);
+    }
+}
+END_TEST
+
+/* A generated 4-8-6-3 DRN (Shockley diodes) at input gain 1000 V: hidden
+ * nodes tens of volts from their diodes' fixed ends, where the exponential
+ * overflows (before the fix both seeds failed with "no convergence after
+ * 10000 sweeps (last update nan V)").  Single solves: layered (auto and
+ * explicit) vs Newton on every node within the stop tests; three input
+ * vectors, warm starts between them. */
+START_TEST(test_drn_large_gain_matches_newton)
+{
+    const int sizes[4] = {4, 8, 6, 3};
+    for (int seed = 3; seed <= 4; ++seed) {
+        net n;
+        net_open_drn(&n, sizes, 4, (uint64_t)seed, 1000.0, 0, 0);
+        logcap cap = {0};
+        eqs_ctx_set_log(n.ctx, cap_log, &cap, EQS_LOG_INFO);
+        eqs_solver_options o;
+        tight_options(&o);
+        eqs_solver *sa = NULL, *sl = NULL, *sn = NULL;
+        ck_assert_int_eq(eqs_solver_create(n.ctx, n.c, EQS_BACKEND_AUTO, &o, &sa), EQS_OK);
+        ck_assert_int_eq(eqs_solver_backend(sa), EQS_BACKEND_LAYERED);
+        ck_assert_int_eq(eqs_solver_create(n.ctx, n.c, EQS_BACKEND_LAYERED, &o, &sl), EQS_OK);
+        ck_assert_int_eq(eqs_solver_create(n.ctx, n.c, EQS_BACKEND_NEWTON, &o, &sn), EQS_OK);
+        int nn = eqs_circuit_node_count(n.c), nin = eqs_circuit_input_count(n.c);
+        double vmax = 0;
+        for (int k = 0; k < 3; ++k) {
+            for (int q = 0; k > 0 && q < nin; ++q) { /* the pairs stay +-: 1000 V * [0, 1) */
+                double x = 0.1 + 0.8 * ((q / 2 + k) % 4) / 3.0;
+                ck_assert_int_eq(eqs_circuit_input_set(n.c, q, (q % 2 ? -1 : 1) * 1000.0 * x),
+                                 EQS_OK);
+            }
+            eqs_solve_mode m = k == 0 ? EQS_SOLVE_COLD : EQS_SOLVE_WARM;
+            for (eqs_solver *s = sa; s; s = s == sa ? sl : s == sl ? sn : NULL)
+                ck_assert_msg(eqs_solver_solve(s, m, NULL) == EQS_OK, "seed %d input %d: %s",
+                              seed, k, eqs_ctx_error(n.ctx));
+            const double *vn = eqs_solver_voltages(sn);
+            for (int i = 0; i < nn; ++i) {
+                double tol = 1e-13 * (fabs(vn[i]) + 1) + 1e-13;
+                ck_assert_msg(fabs(eqs_solver_voltages(sa)[i] - vn[i]) <= tol &&
+                                  fabs(eqs_solver_voltages(sl)[i] - vn[i]) <= tol,
+                              "seed %d input %d node %s: auto %.17g layered %.17g newton %.17g",
+                              seed, k, eqs_circuit_node_name(n.c, i),
+                              eqs_solver_voltages(sa)[i], eqs_solver_voltages(sl)[i], vn[i]);
+                vmax = fmax(vmax, fabs(vn[i]));
+            }
+        }
+        ck_assert_double_gt(vmax, 500); /* the inputs are large */
+        ck_assert_msg(cap.warn == 0, "%s", cap.first_warn);
+        eqs_solver_free(&sa);
+        eqs_solver_free(&sl);
+        eqs_solver_free(&sn);
+        net_close(&n);
+    }
+}
+END_TEST
+
+/* A copy of the file `xml` with the first `from` replaced by `to`. */
+static const char *replaced(const char *xml, const char *from, const char *to)
+{
+    char *text = tu_read_file(xml);
+    ck_assert_ptr_nonnull(text);
+    char *g = strstr(text, from);
+    ck_assert_ptr_nonnull(g);
+    static char buf[8192];
+    snprintf(buf, sizeof buf, "%.*s%s%s", (int)(g - text), text, to, g + strlen(from));
+    free(text);
+    return tu_write_temp(buf, ".xml");
+}
+
+/* drn_xml's file with input gain_V="1000". */
+static const char *gain_1000(const char *xml)
+{
+    return replaced(xml, "gain_V=\"4\"", "gain_V=\"1000\"");
+}
+
+/* The batched free phases (layered_batch.inc, trainer evaluation) with
+ * Shockley diodes at input gain 1000 V (before the fix: "batch free phase
+ * did not converge"): the loss equals the mean loss of per-sample Newton
+ * solves at tight tolerances (1e-13) to first order in the output error
+ * dV: |dL| <= mean sum_k |o_k - y_k| dV, with dV = 1e-9 V, ten times the
+ * trainer's bcd_tol_V (block coordinate descent converges linearly, its
+ * error a multiple of its last update).  Measured |dL| / L = 9.3e-13. */
+START_TEST(test_batched_eval_large_gain)
+{
+    job j;
+    job_open(&j, gain_1000(drn_xml("4 8 6 3", 4, 3, 12, 24, 8, 0.0, 3, "shockley")), 1);
+    ck_assert_int_eq(eqs_trainer_batched(j.tr), 1);
+    double lb, eb;
+    ck_assert_msg(eqs_trainer_evaluate(j.tr, j.test, &lb, &eb) == EQS_OK, "%s",
+                  eqs_ctx_error(j.ctx));
+    eqs_solver_options o;
+    tight_options(&o);
+    eqs_solver *s = NULL;
+    ck_assert_int_eq(eqs_solver_create(j.ctx, j.c, EQS_BACKEND_NEWTON, &o, &s), EQS_OK);
+    double sum = 0, vmax = 0, slope = 0;
+    size_t n = eqs_dataset_size(j.test);
+    for (size_t i = 0; i < n; ++i) {
+        const double *x = eqs_dataset_features(j.test, i);
+        for (int f = 0; f < 4; ++f) {
+            ck_assert_int_eq(eqs_circuit_input_set(j.c, 2 * f, 1000 * x[f]), EQS_OK);
+            ck_assert_int_eq(eqs_circuit_input_set(j.c, 2 * f + 1, -1000 * x[f]), EQS_OK);
+        }
+        ck_assert_msg(eqs_solver_solve(s, EQS_SOLVE_COLD, NULL) == EQS_OK, "%s",
+                      eqs_ctx_error(j.ctx));
+        const double *v = eqs_solver_voltages(s);
+        for (int k = 0; k < 3; ++k) {
+            double y = k == eqs_dataset_label(j.test, i) ? 0.5 : 0.0;
+            double o_k = v[eqs_circuit_output_node(j.c, k)];
+            sum += 0.5 * (o_k - y) * (o_k - y);
+            slope += fabs(o_k - y);
+        }
+        for (int q = 0; q < eqs_circuit_node_count(j.c); ++q) vmax = fmax(vmax, fabs(v[q]));
+    }
+    ck_assert_double_gt(vmax, 500);
+    double ln = sum / (double)n;
+    double tol = slope / (double)n * 1e-9;
+    ck_assert_msg(fabs(lb - ln) <= tol, "batched %.17g, newton %.17g (tolerance %g)", lb, ln,
+                  tol);
+    eqs_solver_free(&s);
+    job_close(&j);
+}
+END_TEST
+
+/* `eqspice eval` of a generated DRN at input gain 100 V (the command of
+ * issue 12): auto (layered, batched free phases) exits 0 without warning
+ * and agrees with --solver newton (sample by sample, default reltol 1e-6:
+ * the loss to 1e-6 relative; measured 2.7e-12) on 64 blobs samples. */
+START_TEST(test_drn_large_gain_eval_cli)
+{
+    const int sizes[4] = {4, 8, 6, 3};
+    char *text = tu_gen_drn_gain(sizes, 4, 100.0, 3);
+    const char *path = tu_write_temp(text, ".cir");
+    free(text);
+    double loss[2], err[2];
+    const char *solvers[2] = {"auto", "newton"};
+    for (int k = 0; k < 2; ++k) {
+        const char *const argv[] = {"eval",     path,  "--synthetic", "blobs", "--features",
+                                    "4",        "--n", "64",          "--gain", "100",
+                                    "--solver", solvers[k], NULL};
+        char *out = NULL, *errs = NULL;
+        int rc = tu_run_cli(argv, &out, &errs, 60);
+        ck_assert_msg(rc == 0, "%s: rc %d: %s", solvers[k], rc, errs);
+        ck_assert_msg(strstr(errs, "warning") == NULL, "%s: %s", solvers[k], errs);
+        const char *row = strchr(out, '\n');
+        ck_assert_ptr_nonnull(row);
+        size_t ns = 0;
+        ck_assert_int_eq(sscanf(row + 1, "%zu,%lf,%lf", &ns, &loss[k], &err[k]), 3);
+        ck_assert_uint_eq(ns, 64);
+        free(out);
+        free(errs);
+    }
+    ck_assert_msg(fabs(loss[0] - loss[1]) <= 1e-6 * loss[1], "loss auto %.17g newton %.17g",
+                  loss[0], loss[1]);
+    ck_assert_double_eq(err[0], err[1]);
+}
+END_TEST
+
+/* The batched training step with Shockley diodes at input gain 1000 V:
+ * still the element-wise update of the per-sample phases (criterion 4),
+ * for 1 and 2 hidden layers. */
+START_TEST(test_batched_update_large_gain)
+{
+    const char *layers[2] = {"4 7 3", "4 6 5 3"};
+    for (int t = 0; t < 2; ++t) {
+        const char *xml = gain_1000(drn_xml(layers[t], 4, 3, 12, 0, 5, 0.0, 4 + t, "shockley"));
+        double e = local_update_error(xml, 4, 3, 4 + t, 1, 1000.0);
+        ck_assert_msg(e <= 1e-6, "case %d: max error %g of the max step", t, e);
+    }
+}
+END_TEST
+
+/* A node whose diodes would carry an unbounded current (two diodes in
+ * series across 100 V, nothing to limit them): the explicit layered
+ * solver fails in its first sweep (not after 10000) with the node and the
+ * reason; auto warns that the layered solver failed and why, tries Newton,
+ * and reports Newton's own error (it fails too). */
+START_TEST(test_node_failure_reported)
+{
+    net n;
+    net_open_text(&n, "* unbounded\nv1 a 0 100\nd1 a b dm\nd2 b 0 dm\nr1 b 0 1k\n"
+                      ".model dm d\n.end\n");
+    logcap cap = {0};
+    eqs_ctx_set_log(n.ctx, cap_log, &cap, EQS_LOG_INFO);
+    eqs_solver *s = NULL;
+    eqs_solve_info info;
+    ck_assert_int_eq(eqs_solver_create(n.ctx, n.c, EQS_BACKEND_LAYERED, NULL, &s), EQS_OK);
+    ck_assert_int_eq(eqs_solver_solve(s, EQS_SOLVE_COLD, &info), EQS_ERR_NOCONV);
+    ck_assert_int_eq(info.iterations, 1);
+    ck_assert_msg(strstr(eqs_ctx_error(n.ctx), "node 'b'") &&
+                      strstr(eqs_ctx_error(n.ctx), "no root where the diode currents stay below"),
+                  "%s", eqs_ctx_error(n.ctx));
+    ck_assert_int_eq(cap.warn, 0);
+    eqs_solver_free(&s);
+    eqs_ctx_clear_error(n.ctx);
+    ck_assert_int_eq(eqs_solver_create(n.ctx, n.c, EQS_BACKEND_AUTO, NULL, &s), EQS_OK);
+    eqs_status st = eqs_solver_solve(s, EQS_SOLVE_COLD, NULL);
+    ck_assert_int_ne(st, EQS_OK);
+    ck_assert_int_eq(cap.warn, 1);
+    ck_assert_msg(strstr(cap.first_warn, "layered solver failed") &&
+                      strstr(cap.first_warn, "node 'b'") && strstr(cap.first_warn, "newton"),
+                  "%s", cap.first_warn);
+    ck_assert_msg(strstr(eqs_ctx_error(n.ctx), "layered") == NULL, "%s", eqs_ctx_error(n.ctx));
+    eqs_solver_free(&s);
+    net_close(&n);
+}
+END_TEST
+
+/* Fallback (docs/solver.md "Fallback to Newton"): with bcd_max_sweeps = 2
+ * the layered solver cannot converge on a 2-hidden-layer DRN.  auto then
+ * solves with Newton: the result is Newton's (every node within its stop
+ * test), one warning names the layered failure, a second failing solve
+ * (nudged, warm) falls back again at info level; --solver layered given
+ * explicitly reports EQS_ERR_NOCONV and warns nothing; ideal diodes have no
+ * fallback (Newton cannot model them). */
+START_TEST(test_auto_falls_back_to_newton)
+{
+    const int sizes[4] = {5, 7, 6, 3};
+    net n;
+    net_open_drn(&n, sizes, 4, 9, 3.0, 0, 0);
+    logcap cap = {0};
+    eqs_ctx_set_log(n.ctx, cap_log, &cap, EQS_LOG_INFO);
+    eqs_solver_options o;
+    tight_options(&o);
+    o.bcd_max_sweeps = 2;
+    eqs_solver *sa = NULL, *sl = NULL, *sn = NULL;
+    ck_assert_int_eq(eqs_solver_create(n.ctx, n.c, EQS_BACKEND_AUTO, &o, &sa), EQS_OK);
+    ck_assert_int_eq(eqs_solver_backend(sa), EQS_BACKEND_LAYERED);
+    ck_assert_int_eq(eqs_solver_create(n.ctx, n.c, EQS_BACKEND_LAYERED, &o, &sl), EQS_OK);
+    ck_assert_int_eq(eqs_solver_create(n.ctx, n.c, EQS_BACKEND_NEWTON, &o, &sn), EQS_OK);
+    int no = eqs_circuit_output_count(n.c), nodes[8];
+    double g[8], inj[8];
+    for (int k = 0; k < no; ++k)
+        nodes[k] = eqs_circuit_output_node(n.c, k), g[k] = 1e-4, inj[k] = 1e-4 * 0.3;
+    int nn = eqs_circuit_node_count(n.c);
+    for (int phase = 0; phase < 2; ++phase) {
+        if (phase == 1) {
+            ck_assert_int_eq(eqs_solver_set_nudge(sa, no, nodes, g, inj), EQS_OK);
+            ck_assert_int_eq(eqs_solver_set_nudge(sn, no, nodes, g, inj), EQS_OK);
+        }
+        eqs_solve_mode m = phase ? EQS_SOLVE_WARM : EQS_SOLVE_COLD;
+        eqs_solve_info info;
+        ck_assert_msg(eqs_solver_solve(sa, m, &info) == EQS_OK, "%s", eqs_ctx_error(n.ctx));
+        ck_assert_ptr_nonnull(strstr(info.backend, "newton"));
+        ck_assert_int_eq(eqs_solver_solve(sn, m, NULL), EQS_OK);
+        const double *va = eqs_solver_voltages(sa), *vn = eqs_solver_voltages(sn);
+        for (int i = 0; i < nn; ++i)
+            ck_assert_msg(fabs(va[i] - vn[i]) <= 1e-13 * (fabs(vn[i]) + 1),
+                          "phase %d node %s: %.17g vs %.17g", phase,
+                          eqs_circuit_node_name(n.c, i), va[i], vn[i]);
+        ck_assert_int_eq(cap.warn, 1);
+        ck_assert_msg(strstr(cap.first_warn, "layered solver failed") &&
+                          strstr(cap.first_warn, "no convergence after 2 sweeps") &&
+                          strstr(cap.first_warn, "solving with newton"),
+                      "%s", cap.first_warn);
+    }
+    ck_assert_int_ge(cap.info, 1); /* the second fallback */
+    /* explicit: the failure */
+    int w0 = cap.warn;
+    ck_assert_int_eq(eqs_solver_solve(sl, EQS_SOLVE_COLD, NULL), EQS_ERR_NOCONV);
+    ck_assert_msg(strstr(eqs_ctx_error(n.ctx), "no convergence after 2 sweeps"), "%s",
+                  eqs_ctx_error(n.ctx));
+    ck_assert_int_eq(cap.warn, w0);
+    eqs_ctx_clear_error(n.ctx);
+    eqs_solver_free(&sa);
+    eqs_solver_free(&sl);
+    eqs_solver_free(&sn);
+    /* ideal diodes: no fallback */
+    o.diodes = EQS_DIODES_IDEAL;
+    o.bcd_max_sweeps = 1;
+    ck_assert_int_eq(eqs_solver_create(n.ctx, n.c, EQS_BACKEND_AUTO, &o, &sa), EQS_OK);
+    ck_assert_int_eq(eqs_solver_solve(sa, EQS_SOLVE_COLD, NULL), EQS_ERR_NOCONV);
+    ck_assert_int_eq(cap.warn, w0);
+    eqs_solver_free(&sa);
+    net_close(&n);
+}
+END_TEST
+
+/* Fallback in the batched path (layered_batch.inc phase_fallback): with
+ * bcd_max_sweeps = 2 every batched phase of an auto trainer (Shockley
+ * diodes) fails and Newton solves its rows.  Evaluation: the loss and
+ * error of a sample-by-sample Newton trainer (both Newton at the trainer's
+ * 1e-12 tolerances: loss within 1e-12 relative); one training step (free
+ * and nudged phases redone): the conductances of the Newton trainer's step
+ * within 1e-6 of the largest change (as test_batched_update_is_local); the
+ * first fallback is a warning naming the batch phase, later ones info; the
+ * circuit's input values are restored. */
+START_TEST(test_batched_falls_back_to_newton)
+{
+    const char *base = drn_xml("4 6 5 3", 4, 3, 12, 10, 5, 0.0, 6, "shockley");
+    const char *xa = replaced(base, "backend=\"layered\"", "backend=\"auto\"");
+    const char *xn = replaced(base, "backend=\"layered\"", "backend=\"newton\"");
+    job a, n;
+    job_open(&a, xa, 0);
+    logcap cap = {0};
+    eqs_ctx_set_log(a.ctx, cap_log, &cap, EQS_LOG_INFO);
+    eqs_trainer_options to;
+    eqs_trainer_options_defaults(&to);
+    to.solver.bcd_max_sweeps = 2;
+    ck_assert_int_eq(eqs_trainer_create(a.ctx, a.exp, a.c, a.train, &to, &a.tr), EQS_OK);
+    ck_assert_int_eq(eqs_trainer_batched(a.tr), 1);
+    job_open(&n, xn, 1);
+    ck_assert_int_eq(eqs_trainer_batched(n.tr), 0);
+    int nin = eqs_circuit_input_count(a.c);
+    double u0[16];
+    for (int k = 0; k < nin; ++k) u0[k] = eqs_circuit_input_get(a.c, k);
+    double la, ea, ln, en;
+    ck_assert_msg(eqs_trainer_evaluate(a.tr, a.test, &la, &ea) == EQS_OK, "%s",
+                  eqs_ctx_error(a.ctx));
+    ck_assert_int_eq(eqs_trainer_evaluate(n.tr, n.test, &ln, &en), EQS_OK);
+    ck_assert_msg(fabs(la - ln) <= 1e-12 * ln, "loss %.17g vs %.17g", la, ln);
+    ck_assert_double_eq(ea, en);
+    ck_assert_int_eq(cap.warn, 1);
+    ck_assert_msg(strstr(cap.first_warn, "batch free phase did not converge in 2 sweeps") &&
+                      strstr(cap.first_warn, "solving with newton"),
+                  "%s", cap.first_warn);
+    for (int k = 0; k < nin; ++k) ck_assert_double_eq(eqs_circuit_input_get(a.c, k), u0[k]);
+    int np = eqs_circuit_param_count(a.c);
+    double *g0 = conductances(a.c);
+    ck_assert_msg(eqs_trainer_step(a.tr) == EQS_OK, "%s", eqs_ctx_error(a.ctx));
+    ck_assert_int_eq(eqs_trainer_step(n.tr), EQS_OK);
+    ck_assert_int_eq(eqs_trainer_sync(a.tr), EQS_OK);
+    ck_assert_int_eq(eqs_trainer_sync(n.tr), EQS_OK);
+    double *ga = conductances(a.c), *gn = conductances(n.c);
+    double maxstep = 0, maxerr = 0;
+    for (int k = 0; k < np; ++k) {
+        maxstep = fmax(maxstep, fabs(gn[k] - g0[k]));
+        maxerr = fmax(maxerr, fabs(ga[k] - gn[k]));
+    }
+    ck_assert_double_gt(maxstep, 0);
+    ck_assert_msg(maxerr <= 1e-6 * maxstep, "max error %g of the max step %g", maxerr, maxstep);
+    ck_assert_int_eq(cap.warn, 1);
+    ck_assert_int_ge(cap.info, 3); /* free and two nudged phases of the step */
+    free(g0);
+    free(ga);
+    free(gn);
+    job_close(&a);
+    job_close(&n);
+}
+END_TEST
+
+/* The same through the CLI: `op --max-sweeps 2` exits 0 with Newton's
+ * voltages and the warning on stderr; with --solver layered it exits 1
+ * with the layered error. */
+START_TEST(test_cli_fallback)
+{
+    const int sizes[4] = {5, 7, 6, 3};
+    char *text = tu_gen_drn_gain(sizes, 4, 3.0, 9);
+    const char *path = tu_write_temp(text, ".cir");
+    free(text);
+    char *out[3] = {NULL}, *err[3] = {NULL};
+    const char *const a1[] = {"op", path, "--max-sweeps", "2", NULL};
+    const char *const a2[] = {"op", path, "--max-sweeps", "2", "--solver", "layered", NULL};
+    const char *const a3[] = {"op", path, "--solver", "newton", NULL};
+    ck_assert_int_eq(tu_run_cli(a1, &out[0], &err[0], 30), 0);
+    ck_assert_int_eq(tu_run_cli(a2, &out[1], &err[1], 30), 1);
+    ck_assert_int_eq(tu_run_cli(a3, &out[2], &err[2], 30), 0);
+    ck_assert_msg(strstr(err[0], "warning") && strstr(err[0], "layered solver failed") &&
+                      strstr(err[0], "solving with newton"),
+                  "%s", err[0]);
+    ck_assert_str_eq(out[0], out[2]); /* Newton's voltages, %.17g */
+    ck_assert_msg(strstr(err[1], "error") && strstr(err[1], "no convergence after 2 sweeps") &&
+                      !strstr(err[1], "warning"),
+                  "%s", err[1]);
+    ck_assert_str_eq(out[1], "");
+    for (int k = 0; k < 3; ++k) free(out[k]), free(err[k]);
+}
+END_TEST
+
 /* CLI: --solver layered on a non-layered netlist, ideal diodes with Newton. */
 START_TEST(test_cli_layered_errors)
 {
@@ -904,6 +1357,15 @@ Suite *suite_layered(void)
     tcase_add_test(tc, test_batched_learns);
     tcase_add_test(tc, test_single_precision);
     tcase_add_test(tc, test_cli_layered_errors);
+    tcase_add_test(tc, test_overflow_matches_newton_and_ngspice);
+    tcase_add_test(tc, test_drn_large_gain_matches_newton);
+    tcase_add_test(tc, test_drn_large_gain_eval_cli);
+    tcase_add_test(tc, test_batched_update_large_gain);
+    tcase_add_test(tc, test_batched_eval_large_gain);
+    tcase_add_test(tc, test_node_failure_reported);
+    tcase_add_test(tc, test_auto_falls_back_to_newton);
+    tcase_add_test(tc, test_batched_falls_back_to_newton);
+    tcase_add_test(tc, test_cli_fallback);
     suite_add_tcase(s, tc);
     return s;
 }

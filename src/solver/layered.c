@@ -11,8 +11,10 @@
  *     [lo, hi]), [lo, hi] the interval the node's diodes allow;
  *   - Shockley diodes: the node's scalar KCL equation
  *       S V - r + sum_d i_d(V) = 0   (S = sum G, r = sum G V_j + I_inj)
- *     solved by safeguarded Newton (bracket from the linear bound, bisection
- *     fallback) with the diode equations of devices/diode.c, gmin included.
+ *     solved by safeguarded Newton (node_solve: a bracket from the linear
+ *     bound, cut to the voltages where every diode current is finite,
+ *     bisection whenever Newton leaves it or converges slowly) with the
+ *     diode equations of devices/diode.c, gmin included.
  * One sweep updates all odd layers, then all even layers.  The stop test is
  * the KCL residual measured in volts: the largest change a node's exact
  * update makes over one sweep (for a node without active diode this is its
@@ -31,6 +33,7 @@
 #include <cblas.h>
 #include <float.h>
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "../devices/devices.h"
@@ -38,8 +41,37 @@
 /* Threads for OpenBLAS (the machine's two cores): the floor measurement
  * tries 1..LY_BLAS_THREADS. */
 #define LY_BLAS_THREADS 2
-/* Safeguarded Newton of one node: at most this many iterations. */
+/* Safeguarded Newton of one node: at most this many iterations (each
+ * bisection halves the bracket, whose width is at most the span of the
+ * node's source voltages: 200 is over twice what 1e-15 relative needs). */
 #define LY_NODE_MAXIT 200
+/* Its stop test: a step or a bracket of at most
+ * LY_NODE_RELTOL (|V| + LY_NODE_VFLOOR_V). */
+#define LY_NODE_RELTOL 1e-15
+#define LY_NODE_VFLOOR_V 1e-3
+/* The node solve evaluates a diode only where its current and conductance
+ * are at most this (A, S): no operating point carries 1e200 A, and sums of
+ * such terms stay finite (docs/solver.md "Overflow"). */
+#define LY_DIODE_MAX 1e200
+/* The diode's window of branch voltages is searched in [-span, span] (V). */
+#define LY_WINDOW_SPAN_V 1e9
+
+/* Why a node solve failed (0: it did not). */
+enum {
+    LY_NODE_OK = 0,
+    LY_NODE_BADSUM,    /* S <= 0 or a non-finite drive: no bracket */
+    LY_NODE_OUTSIDE,   /* the root lies where a diode current would exceed LY_DIODE_MAX */
+    LY_NODE_NONFINITE, /* an evaluation inside the window was not finite */
+    LY_NODE_MAXITER    /* LY_NODE_MAXIT iterations without meeting the stop test */
+};
+static const char *const ly_node_why[] = {
+    [LY_NODE_OK] = "ok",
+    [LY_NODE_BADSUM] = "its total conductance is not positive or its drive is not finite",
+    [LY_NODE_OUTSIDE] = "its KCL equation has no root where the diode currents stay below "
+                        "1e200 A (the diodes would carry an unbounded current)",
+    [LY_NODE_NONFINITE] = "a diode current is not finite",
+    [LY_NODE_MAXITER] = "the scalar Newton/bisection did not converge",
+};
 /* Adjoint sweeps: relative tolerance and limit. */
 #define LY_ADJ_RELTOL 1e-15
 #define LY_ADJ_MAXSWEEPS 200000
@@ -56,6 +88,12 @@ typedef struct {
     double *pg, *pinj; /* pair conductance, injection into the positive node */
     int *ppos;         /* 1 when the node is the positive one of its pair */
     double *lam;       /* adjoint work */
+    double *vd_lo, *vd_hi; /* per diode: branch voltages where eval stays <= LY_DIODE_MAX (V) */
+    double *vfmin, *vfmax; /* per user node: lowest, highest fixed end of its diodes (V) */
+    double *wlo, *whi;     /* per user node: where all its diodes stay in their windows (V) */
+    /* the last node solve that failed (ly_fail) */
+    int fail_code, fail_node, fail_row;
+    double fail_S, fail_r;
     double gmin;
     int ideal;
     /* statistics */
@@ -108,43 +146,141 @@ static void diode_currents(const eqs_layers *L, const layered *ly, int i, double
     *g = gg;
 }
 
-/* Exact minimiser of node i given S = total conductance (S) and r = sum G
- * V_j + injected current (A), starting from v0 (V). */
-static double node_solve(const eqs_layers *L, const layered *ly, int i, double S, double r,
-                         double v0)
+/* Window of one diode (create time): the branch voltages [*lo, *hi] (V)
+ * where eval gives |i| <= LY_DIODE_MAX and g <= LY_DIODE_MAX, found by
+ * bisection with eval itself (0 V is always inside: i = 0); infinite when
+ * the whole search span is inside. */
+static int diode_ok(const eqs_devparams *p, double gmin, double vd)
+{
+    double id, gd;
+    eqs_device_diode.eval(p, vd, gmin, &id, &gd);
+    return fabs(id) <= LY_DIODE_MAX && fabs(gd) <= LY_DIODE_MAX; /* NaN: not ok */
+}
+
+static double diode_edge(const eqs_devparams *p, double gmin, double far)
+{
+    if (diode_ok(p, gmin, far)) return far > 0 ? INFINITY : -INFINITY;
+    double in = 0, out = far;
+    for (int k = 0; k < 200 && fabs(out - in) > 1e-12 * (fabs(in) + 1.0); ++k) {
+        double mid = 0.5 * (in + out);
+        if (diode_ok(p, gmin, mid)) in = mid;
+        else out = mid;
+    }
+    return in;
+}
+
+/* KCL residual f = S v - r + sum i_d(v) (A) of node i and df/dv (S). */
+static void node_f(const eqs_layers *L, const layered *ly, int i, double S, double r, double v,
+                   double *f, double *df)
+{
+    double cur, g;
+    diode_currents(L, ly, i, v, &cur, &g);
+    *f = S * v - r + cur;
+    *df = S + g;
+}
+
+/* Exact minimiser *out (V) of node i given S = total conductance (S) and r
+ * = sum G V_j + injected current (A), starting from v0 (V).  Returns
+ * LY_NODE_OK or why it failed; never evaluates a diode outside its window
+ * and never reports an unconverged voltage.
+ *
+ * Shockley: f(V) = S V - r + sum_d i_d(V) increases with V and every diode
+ * current is 0 at its fixed end, so f <= 0 at a = min(r/S, lowest fixed
+ * end) and f >= 0 at b = max(r/S, highest fixed end).  The bracket is cut
+ * to the node's window [wlo, whi] (an end so cut has an unknown sign and
+ * is checked when the bracket collapses onto it).  Each iteration takes
+ * the Newton step when it stays inside the bracket and shrinks faster than
+ * bisection would (|2 f| <= |dx_old f'|: far up the exponential, Newton
+ * creeps by one thermal voltage per step), else bisects; the bracket
+ * follows the sign of f.  Stop: a Newton step or the bracket at most
+ * LY_NODE_RELTOL (|V| + LY_NODE_VFLOOR_V). */
+static int node_solve(const eqs_layers *L, const layered *ly, int i, double S, double r,
+                      double v0, double *out)
 {
     if (ly->ideal) {
         double v = r / S;
         if (v < ly->lo[i]) v = ly->lo[i];
         if (v > ly->hi[i]) v = ly->hi[i];
-        return v;
+        *out = v;
+        return LY_NODE_OK;
     }
-    if (L->dio_off[i + 1] == L->dio_off[i]) return r / S;
-    double v = v0, cur, g;
-    diode_currents(L, ly, i, v, &cur, &g);
-    double f = S * v - r + cur;
-    if (f == 0 || !(S > 0)) return v;
-    /* diode currents increase with v: v - f/S lies on the other side */
-    double a = v, b = v - f / S;
-    if (a > b) {
-        double t = a;
-        a = b, b = t;
+    if (L->dio_off[i + 1] == L->dio_off[i]) {
+        *out = r / S;
+        return LY_NODE_OK;
     }
+    if (!(S > 0) || !isfinite(r) || !isfinite(S)) return LY_NODE_BADSUM;
+    const double lin = r / S;
+    double a = fmin(lin, ly->vfmin[i]), b = fmax(lin, ly->vfmax[i]);
+    int a_ok = 1, b_ok = 1; /* sign of f known at the end */
+    if (a < ly->wlo[i]) a = ly->wlo[i], a_ok = 0;
+    if (b > ly->whi[i]) b = ly->whi[i], b_ok = 0;
+    if (!(a <= b)) return LY_NODE_OUTSIDE; /* empty window, or the root outside it */
+    double v = v0;
+    if (!(v >= a && v <= b)) v = v < a ? a : v > b ? b : 0.5 * (a + b); /* NaN: middle */
+    double f, df;
+    node_f(L, ly, i, S, r, v, &f, &df);
+    double dx = b - a, dx_old = dx;
     for (int it = 0; it < LY_NODE_MAXIT; ++it) {
-        double df = S + g;
+        if (!isfinite(f) || !isfinite(df)) return LY_NODE_NONFINITE;
+        if (f == 0) {
+            *out = v;
+            return LY_NODE_OK;
+        }
+        if (f < 0) a = v, a_ok = 1;
+        else b = v, b_ok = 1;
+        const double tol = LY_NODE_RELTOL * (fabs(v) + LY_NODE_VFLOOR_V);
+        if (b - a <= tol) {
+            /* collapsed: onto an end of unknown sign, the root may lie
+             * outside the window */
+            double fe, dfe;
+            if (!b_ok) {
+                node_f(L, ly, i, S, r, b, &fe, &dfe);
+                if (!(fe >= 0)) return isfinite(fe) ? LY_NODE_OUTSIDE : LY_NODE_NONFINITE;
+            }
+            if (!a_ok) {
+                node_f(L, ly, i, S, r, a, &fe, &dfe);
+                if (!(fe <= 0)) return isfinite(fe) ? LY_NODE_OUTSIDE : LY_NODE_NONFINITE;
+            }
+            *out = v;
+            return LY_NODE_OK;
+        }
         double vn = v - f / df;
-        if (!(vn > a && vn < b)) vn = 0.5 * (a + b);
-        double step = vn - v;
+        if (!(vn > a && vn < b) || fabs(2 * f) > fabs(dx_old * df)) {
+            dx_old = dx;
+            dx = 0.5 * (b - a);
+            vn = a + dx;
+        } else {
+            dx_old = dx;
+            dx = fabs(vn - v);
+            if (dx <= tol) {
+                *out = vn;
+                return LY_NODE_OK;
+            }
+        }
         v = vn;
-        if (fabs(step) <= 1e-15 * (fabs(v) + 1e-3) || b - a <= 1e-15 * (fabs(v) + 1e-3)) break;
-        diode_currents(L, ly, i, v, &cur, &g);
-        f = S * v - r + cur;
-        if (f == 0) break;
-        if (f > 0) b = v;
-        else a = v;
-        if (!isfinite(f)) v = 0.5 * (a + b), f = 1; /* overflow: keep bisecting */
+        node_f(L, ly, i, S, r, v, &f, &df);
     }
-    return v;
+    return LY_NODE_MAXITER;
+}
+
+/* Remember a failed node solve (for ly_fail). */
+static void note_fail(layered *ly, int code, int node, int row, double S, double r)
+{
+    ly->fail_code = code, ly->fail_node = node, ly->fail_row = row;
+    ly->fail_S = S, ly->fail_r = r;
+}
+
+/* The error of a failed node solve: `what` (e.g. "layered solver") names
+ * the solve; the node, the reason, S and r. */
+static eqs_status ly_fail(eqs_solver *s, const char *what)
+{
+    const layered *ly = s->impl;
+    char row[48] = "";
+    if (ly->fail_row >= 0) snprintf(row, sizeof row, " (batch row %d)", ly->fail_row);
+    return EQS_ERROR(s->ctx, EQS_ERR_NOCONV,
+                     "%s: node '%s'%s: %s (conductance %g S, drive %g A)", what,
+                     s->c->node_names[ly->fail_node], row, ly_node_why[ly->fail_code],
+                     ly->fail_S, ly->fail_r);
 }
 
 /* Conductance to the neighbours (S) and sum G V_j (A) of user node i. */
@@ -189,8 +325,15 @@ static eqs_status ly_create(eqs_solver *s)
     ly->pinj = eqs_calloc(ctx, nn, sizeof *ly->pinj);
     ly->ppos = eqs_calloc(ctx, nn, sizeof *ly->ppos);
     ly->lam = eqs_calloc(ctx, nn, sizeof *ly->lam);
+    ly->vd_lo = eqs_calloc(ctx, nd, sizeof *ly->vd_lo);
+    ly->vd_hi = eqs_calloc(ctx, nd, sizeof *ly->vd_hi);
+    ly->vfmin = eqs_calloc(ctx, nn, sizeof *ly->vfmin);
+    ly->vfmax = eqs_calloc(ctx, nn, sizeof *ly->vfmax);
+    ly->wlo = eqs_calloc(ctx, nn, sizeof *ly->wlo);
+    ly->whi = eqs_calloc(ctx, nn, sizeof *ly->whi);
     if (!ly->dp || !ly->dsign || !ly->dfix || !ly->dvf || !ly->lo || !ly->hi || !ly->ng ||
-        !ly->ni || !ly->partner || !ly->pg || !ly->pinj || !ly->ppos || !ly->lam)
+        !ly->ni || !ly->partner || !ly->pg || !ly->pinj || !ly->ppos || !ly->lam ||
+        !ly->vd_lo || !ly->vd_hi || !ly->vfmin || !ly->vfmax || !ly->wlo || !ly->whi)
         return EQS_ERR_NOMEM;
     for (size_t i = 0; i < nn; ++i) ly->partner[i] = -1;
     ly->gmin = s->opt.gmin;
@@ -203,6 +346,8 @@ static eqs_status ly_create(eqs_solver *s)
             ly->dfix[p] = e->n[0] == (int)i ? e->n[1] : e->n[0];
             eqs_status st = dev->setup(ctx, c, e, s->opt.reltol, &ly->dp[p]);
             if (st != EQS_OK) return st;
+            ly->vd_lo[p] = diode_edge(&ly->dp[p], ly->gmin, -LY_WINDOW_SPAN_V);
+            ly->vd_hi[p] = diode_edge(&ly->dp[p], ly->gmin, LY_WINDOW_SPAN_V);
         }
     }
     if (!(s->opt.bcd_tol_V > 0) || s->opt.bcd_max_sweeps < 1)
@@ -223,8 +368,17 @@ static eqs_status prepare(eqs_solver *s)
         if (c->node_unknown[i] < 0) v[i] = i == 0 ? 0.0 : eqs_circuit_fixed_voltage(c, i, 1.0);
     for (int i = 0; i < nn; ++i) {
         ly->lo[i] = -INFINITY, ly->hi[i] = INFINITY;
+        ly->vfmin[i] = INFINITY, ly->vfmax[i] = -INFINITY;
+        ly->wlo[i] = -INFINITY, ly->whi[i] = INFINITY;
         for (int p = L->dio_off[i]; p < L->dio_off[i + 1]; ++p) {
             ly->dvf[p] = v[ly->dfix[p]];
+            /* node window: V - V_fix (anode here) or V_fix - V in the diode's */
+            double wl = ly->dsign[p] > 0 ? ly->dvf[p] + ly->vd_lo[p] : ly->dvf[p] - ly->vd_hi[p];
+            double wh = ly->dsign[p] > 0 ? ly->dvf[p] + ly->vd_hi[p] : ly->dvf[p] - ly->vd_lo[p];
+            if (wl > ly->wlo[i]) ly->wlo[i] = wl;
+            if (wh < ly->whi[i]) ly->whi[i] = wh;
+            if (ly->dvf[p] < ly->vfmin[i]) ly->vfmin[i] = ly->dvf[p];
+            if (ly->dvf[p] > ly->vfmax[i]) ly->vfmax[i] = ly->dvf[p];
             if (ly->dsign[p] > 0) { /* anode here: conducts when V > V_fix */
                 if (ly->dvf[p] < ly->hi[i]) ly->hi[i] = ly->dvf[p];
             } else if (ly->dvf[p] > ly->lo[i]) {
@@ -297,7 +451,11 @@ static double sweep(eqs_solver *s)
                     continue;
                 }
                 node_sums(s, v, i, &S, &r);
-                vn = node_solve(L, ly, i, S + ly->ng[i], r + ly->ni[i], v[i]);
+                int code = node_solve(L, ly, i, S + ly->ng[i], r + ly->ni[i], v[i], &vn);
+                if (code != LY_NODE_OK) {
+                    note_fail(ly, code, i, -1, S + ly->ng[i], r + ly->ni[i]);
+                    return NAN;
+                }
                 double d = fabs(vn - v[i]);
                 if (!(d <= maxd)) maxd = d; /* NaN propagates */
                 v[i] = vn;
@@ -349,10 +507,11 @@ static eqs_status ly_solve(eqs_solver *s, eqs_solve_mode mode, eqs_solve_info *i
         for (int q = L->off[1]; q < L->off[L->n_layers]; ++q) s->v[L->node[q]] = 0.0;
     int n = 0;
     double d = INFINITY;
+    ly->fail_code = LY_NODE_OK;
     while (n < s->opt.bcd_max_sweeps) {
         d = sweep(s);
         n++;
-        if (d <= s->opt.bcd_tol_V) break;
+        if (d <= s->opt.bcd_tol_V || !isfinite(d)) break; /* NaN: no more sweeps */
     }
     double res = 0;
     for (int q = L->off[1]; q < L->off[L->n_layers]; ++q) {
@@ -367,6 +526,10 @@ static eqs_status ly_solve(eqs_solver *s, eqs_solve_mode mode, eqs_solve_info *i
     ly->phase_s += eqs_now_s() - t0;
     ly->sweeps += n;
     ly->phases++;
+    if (ly->fail_code != LY_NODE_OK) return ly_fail(s, "layered solver");
+    if (!isfinite(d))
+        return EQS_ERROR(s->ctx, EQS_ERR_NOCONV,
+                         "layered solver: a node voltage is not finite in sweep %d", n);
     if (!(d <= s->opt.bcd_tol_V))
         return EQS_ERROR(s->ctx, EQS_ERR_NOCONV,
                          "layered solver: no convergence after %d sweeps (last update %g V, "
@@ -536,6 +699,12 @@ static void ly_destroy(eqs_solver *s)
     eqs_free(ctx, ly->pinj);
     eqs_free(ctx, ly->ppos);
     eqs_free(ctx, ly->lam);
+    eqs_free(ctx, ly->vd_lo);
+    eqs_free(ctx, ly->vd_hi);
+    eqs_free(ctx, ly->vfmin);
+    eqs_free(ctx, ly->vfmax);
+    eqs_free(ctx, ly->wlo);
+    eqs_free(ctx, ly->whi);
     eqs_free(ctx, ly);
     s->impl = NULL;
 }

@@ -2,6 +2,7 @@
 #include "solver.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 void eqs_solver_options_defaults(eqs_solver_options *opt)
@@ -113,6 +114,7 @@ eqs_status eqs_solver_create(eqs_ctx *ctx, eqs_circuit *c, eqs_backend_id backen
     *out = NULL;
     const eqs_backend_ops *ops = NULL;
     eqs_layers *layers = NULL;
+    const int asked_auto = backend == EQS_BACKEND_AUTO;
     if (backend == EQS_BACKEND_AUTO || backend == EQS_BACKEND_LAYERED ||
         backend == EQS_BACKEND_NEWTON || backend == EQS_BACKEND_NGSPICE) {
         eqs_status st = select_backend(ctx, c, &backend, opt, &layers);
@@ -136,6 +138,7 @@ eqs_status eqs_solver_create(eqs_ctx *ctx, eqs_circuit *c, eqs_backend_id backen
     s->ops = ops;
     s->id = backend;
     s->layers = layers;
+    s->auto_layered = asked_auto && backend == EQS_BACKEND_LAYERED;
     if (opt) s->opt = *opt;
     else eqs_solver_options_defaults(&s->opt);
     if (s->opt.use_netlist_options) {
@@ -187,8 +190,58 @@ void eqs_solver_free(eqs_solver **sp)
     eqs_free(s->ctx, s->v_saved);
     eqs_free(s->ctx, s->v);
     eqs_layers_free(s->ctx, &s->layers);
+    eqs_solver_free(&s->fallback);
     eqs_free(s->ctx, s);
     *sp = NULL;
+}
+
+int eqs_solver_fallback_applies(const eqs_solver *s, eqs_status st)
+{
+    return s->auto_layered && s->opt.diodes == EQS_DIODES_SHOCKLEY &&
+           (st == EQS_ERR_NOCONV || st == EQS_ERR_UNSUPPORTED);
+}
+
+eqs_status eqs_solver_fallback_begin(eqs_solver *s, eqs_status st, eqs_solver **fb)
+{
+    eqs_ctx *ctx = s->ctx;
+    char why[512];
+    const char *msg = eqs_ctx_error(ctx);
+    if (!msg || !*msg) msg = eqs_strerror(st);
+    if (strncmp(msg, "error: ", 7) == 0) msg += 7;
+    snprintf(why, sizeof why, "%s", msg);
+    s->fallbacks++;
+    const char *net = s->c->nl && s->c->nl->path ? s->c->nl->path : "circuit";
+    eqs_log(ctx, s->fallbacks == 1 ? EQS_LOG_WARN : EQS_LOG_INFO,
+            "solver: %s: the layered solver failed (%s); solving with newton instead "
+            "(fallback %ld; --solver layered reports the failure)",
+            net, why, s->fallbacks);
+    eqs_ctx_clear_error(ctx); /* the first error wins: make room for Newton's */
+    if (!s->fallback) {
+        eqs_solver_options o = s->opt; /* already merged with the netlist's .options */
+        o.use_netlist_options = 0;
+        eqs_status cs = eqs_solver_create(ctx, s->c, EQS_BACKEND_NEWTON, &o, &s->fallback);
+        if (cs != EQS_OK) return cs;
+    }
+    *fb = s->fallback;
+    return EQS_OK;
+}
+
+/* The single-solve fallback: Newton with s's nudge; its voltages into s->v. */
+static eqs_status solve_fallback(eqs_solver *s, eqs_solve_mode mode, eqs_solve_info *info,
+                                 eqs_status st)
+{
+    eqs_solver *fb = NULL;
+    eqs_status ns = eqs_solver_fallback_begin(s, st, &fb);
+    if (ns != EQS_OK) return ns;
+    const eqs_nudge *nu = &s->nudge;
+    if (nu->np > 0) ns = eqs_solver_set_nudge_pairs(fb, nu->np, nu->pos, nu->neg, nu->pg, nu->pinj);
+    else if (nu->n > 0) ns = eqs_solver_set_nudge(fb, nu->n, nu->node, nu->g, nu->inj);
+    else eqs_solver_clear_nudge(fb);
+    if (ns != EQS_OK) return ns;
+    ns = eqs_solver_solve(fb, mode, info);
+    if (ns != EQS_OK) return ns;
+    memcpy(s->v, fb->v, (size_t)s->c->n_user_nodes * sizeof *s->v);
+    return EQS_OK;
 }
 
 eqs_status eqs_solver_solve(eqs_solver *s, eqs_solve_mode mode, eqs_solve_info *info)
@@ -199,6 +252,11 @@ eqs_status eqs_solver_solve(eqs_solver *s, eqs_solve_mode mode, eqs_solve_info *
     if (mode == EQS_SOLVE_WARM && !s->has_solution) mode = EQS_SOLVE_COLD;
     double t0 = eqs_now_s();
     eqs_status st = s->ops->solve(s, mode, info);
+    if (st != EQS_OK && eqs_solver_fallback_applies(s, st)) {
+        memset(info, 0, sizeof *info);
+        st = solve_fallback(s, mode, info, st);
+        info->core_s = 0;
+    }
     if (info->core_s == 0) info->core_s = eqs_now_s() - t0;
     s->has_solution = (st == EQS_OK);
     return st;

@@ -50,6 +50,11 @@ struct eqs_solver {
     int has_saved;
     eqs_backend_id id;          /* backend in use (AUTO resolved) */
     eqs_layers *layers;         /* layered structure (layered backend only) */
+    /* EQS_BACKEND_AUTO resolved to layered (solver.c): a failed layered
+     * solve is redone by `fallback`, a Newton solver made on first use */
+    int auto_layered;
+    eqs_solver *fallback;
+    long fallbacks;             /* solves redone so far */
 };
 
 struct eqs_backend_ops {
@@ -81,6 +86,17 @@ struct eqs_backend_ops {
     /* Optional batched training (NULL: the trainer goes sample by sample). */
     const struct eqs_batch_ops *batch;
 };
+
+/* Automatic fallback to Newton (solver.c, docs/solver.md "Fallback to
+ * Newton").  _applies: s is a layered solver that auto chose, with
+ * Shockley diodes, and its failure st is EQS_ERR_NOCONV or
+ * EQS_ERR_UNSUPPORTED.  _begin: log the failure (the context's error;
+ * warning level the first time, info after), clear the context's error and
+ * return the Newton solver for s's circuit and options in *fb (made on the
+ * first call, freed with s).  eqs_solver_solve uses both; so does the
+ * batched path of the layered solver. */
+int eqs_solver_fallback_applies(const eqs_solver *s, eqs_status st);
+eqs_status eqs_solver_fallback_begin(eqs_solver *s, eqs_status st, eqs_solver **fb);
 
 /* Generic entry points of the ncep hooks above (solver.c): the free state
  * must be solved; EQS_ERR_UNSUPPORTED for backends without them
