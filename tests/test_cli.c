@@ -445,6 +445,7 @@ typedef struct {
     char name[MAX_NAMES][32]; /* every spelling ("-o", "--output") */
     int first[MAX_NAMES];     /* 1: the first spelling of its entry */
     int nvals[MAX_NAMES];     /* values it takes (words of its placeholder) */
+    char arg[MAX_NAMES][96];  /* the placeholder ("auto|newton", "FILE") */
     int n;
 } optset;
 
@@ -463,6 +464,7 @@ static void optset_add(optset *s, const char *name, size_t len, int first, int n
     s->name[s->n][len] = '\0';
     s->first[s->n] = first;
     s->nvals[s->n] = nvals;
+    s->arg[s->n][0] = '\0';
     s->n++;
 }
 
@@ -507,6 +509,7 @@ static void help_options(const char *help, const char *cmd, optset *s)
             size_t n = strcspn(w, ", ");
             if (w + n > names_end) n = (size_t)(names_end - w);
             optset_add(s, w, n, first, nvals);
+            snprintf(s->arg[s->n - 1], sizeof s->arg[0], "%s", names_end + strspn(names_end, " "));
             first = 0;
             w += n;
             w += strspn(w, ", ");
@@ -641,6 +644,109 @@ START_TEST(test_help_lists_accepted_options)
         free(err);
     }
     free(doc);
+}
+END_TEST
+
+/* The names a library enumeration accepts: k = 0, 1, ... while
+ * from_name(name(k)) == k. */
+typedef struct {
+    const char *option;
+    const char *(*name)(int);
+    int (*from_name)(const char *);
+} enumeration;
+static const char *backend_name(int k) { return eqs_backend_name((eqs_backend_id)k); }
+static const char *method_name(int k) { return eqs_grad_method_name((eqs_grad_method)k); }
+static const char *diode_name(int k) { return eqs_diode_kind_name((eqs_diode_kind)k); }
+static const char *nudge_name(int k) { return eqs_nudge_kind_name((eqs_nudge_kind)k); }
+static const char *phases_name(int k) { return eqs_aeq_phases_name((eqs_aeq_phases)k); }
+static const enumeration enumerations[] = {
+    {"--solver", backend_name, eqs_backend_from_name},
+    {"--method", method_name, eqs_grad_method_from_name},
+    {"--diodes", diode_name, eqs_diode_kind_from_name},
+    {"--nudge", nudge_name, eqs_nudge_kind_from_name},
+    {"--phases", phases_name, eqs_aeq_phases_from_name},
+};
+
+/* Operands that let each command reach its value checks. */
+static const char *const *choice_operands(const char *name, int *n)
+{
+    static const char *const netlist[] = {"no-such.cir"};
+    static const char *const eval[] = {"no-such.cir", "--synthetic", "xor"};
+    *n = 0;
+    if (!strcmp(name, "op") || !strcmp(name, "grad")) return *n = 1, netlist;
+    if (!strcmp(name, "eval")) return *n = 3, eval;
+    return NULL;
+}
+
+/* Options with a list of values (a|b|c in the help): every value listed is
+ * accepted, an unlisted one refused, and for --solver, --method, --diodes,
+ * --nudge and --phases the list holds every name the library knows. */
+START_TEST(test_help_lists_choices)
+{
+    int checked = 0;
+    for (size_t c = 0; c < sizeof subcommands / sizeof subcommands[0]; ++c) {
+        const subcommand *sc = &subcommands[c];
+        const char *argv[24];
+        const char *const help[] = {"--help"};
+        build_argv(argv, sc, help, 1);
+        char *out = NULL, *err = NULL;
+        ck_assert_int_eq(tu_run_cli(argv, &out, &err, 20), 0);
+        optset hs;
+        help_options(out, sc->name, &hs);
+        free(out);
+        free(err);
+        int nop = 0;
+        const char *const *ops = choice_operands(sc->name, &nop);
+        for (int i = 0; i < hs.n; ++i) {
+            if (!strchr(hs.arg[i], '|') || !hs.first[i]) continue;
+            char list[128];
+            snprintf(list, sizeof list, "|%s|", hs.arg[i]);
+            for (size_t e = 0; e < sizeof enumerations / sizeof enumerations[0]; ++e) {
+                if (strcmp(enumerations[e].option, hs.name[i])) continue;
+                for (int k = 0; k < 64; ++k) {
+                    const char *nm = enumerations[e].name(k);
+                    if (!nm || enumerations[e].from_name(nm) != k) break;
+                    char key[64];
+                    snprintf(key, sizeof key, "|%s|", nm);
+                    ck_assert_msg(strstr(list, key) != NULL, "%s %s: '%s' not in the help (%s)",
+                                  sc->name, hs.name[i], nm, hs.arg[i]);
+                }
+            }
+            for (const char *v = list + 1; *v;) {
+                char value[64];
+                size_t n = strcspn(v, "|");
+                snprintf(value, sizeof value, "%.*s", (int)n, v);
+                v += n + 1;
+                if (!*value) break;
+                for (int bogus = 0; bogus < 2; ++bogus) {
+                    const char *val = bogus ? "nosuchvalue" : value;
+                    const char *extra[8];
+                    int k = 0;
+                    for (int o = 0; o < nop; ++o) extra[k++] = ops[o];
+                    extra[k++] = hs.name[i];
+                    extra[k++] = val;
+                    build_argv(argv, sc, extra, k);
+                    char *o2 = NULL, *e2 = NULL;
+                    int rc = tu_run_cli(argv, &o2, &e2, 20);
+                    char quoted[80], badv[80], needs[80];
+                    snprintf(quoted, sizeof quoted, "'%s'", val);
+                    snprintf(badv, sizeof badv, "bad value for %s", hs.name[i]);
+                    snprintf(needs, sizeof needs, "%s needs", hs.name[i]);
+                    int refused = strstr(e2, quoted) || strstr(e2, badv) || strstr(e2, needs);
+                    if (bogus)
+                        ck_assert_msg(rc == 1 && refused, "%s %s %s accepted: %s", sc->name,
+                                      hs.name[i], val, e2);
+                    else
+                        ck_assert_msg(!refused, "%s %s %s refused: %s", sc->name, hs.name[i],
+                                      val, e2);
+                    free(o2);
+                    free(e2);
+                }
+                checked++;
+            }
+        }
+    }
+    ck_assert_int_ge(checked, 30);
 }
 END_TEST
 
@@ -831,6 +937,7 @@ Suite *suite_cli(void)
     tcase_add_test(tc, test_bench_train_runs);
     tcase_add_test(tc, test_help_lists_accepted_options);
     tcase_add_test(tc, test_help_lists_subcommands);
+    tcase_add_test(tc, test_help_lists_choices);
     tcase_add_test(tc, test_train_progress_lines);
     suite_add_tcase(s, tc);
     tc = tcase_create("progress");

@@ -130,7 +130,7 @@ int cli_bench_train(int argc, char **argv)
             else diodes = v;
         } else if (!strcmp(a, "--method")) {
             if (!v || eqs_grad_method_from_name(v) < 0)
-                rc = cli_usage_error("bench", "--method needs centered, eqprop, negative or adjoint");
+                rc = cli_usage_error("bench", "--method needs centered, eqprop, negative, adjoint, ncep or aeqprop");
             else method = v;
         } else {
             rc = cli_usage_error("bench", "unknown option '%s'", a);
