@@ -110,7 +110,7 @@ void cli_write_voltages(FILE *f, const eqs_circuit *c, const double *v);
  * Times are passed in (seconds, any monotonic origin) so that the library
  * measures nothing and the output is testable.  Formats: docs/cli.md. */
 #define CLI_PROGRESS_INTERVAL_S 0.1 /* at most 10 redraws per second */
-#define CLI_PROGRESS_BAR_WIDTH 30   /* characters of the bar */
+#define CLI_PROGRESS_BAR_WIDTH 16   /* characters of the bar (the line fits 80 columns) */
 #define CLI_PROGRESS_LOG_S 10.0     /* default seconds between lines off a terminal */
 typedef struct {
     FILE *f;

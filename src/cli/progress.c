@@ -129,14 +129,16 @@ void cli_progress_update(cli_progress *p, size_t done, double running_loss, doub
     if (!due(p, last, now_s)) return;
     double frac = p->total ? (double)done / (double)p->total : 1.0;
     double r = rate(done, now_s - p->t_start);
-    if (p->tty) {
+    if (p->tty) { /* short enough for 80 columns */
+        char b[32];
         bar(p, frac);
-        fprintf(p->f, " %zu/%zu  %.0f samples/s  loss %.4g", done, p->total, r, running_loss);
+        fprintf(p->f, " %zu/%zu %.0f/s loss %.4g eta %s", done, p->total, r, running_loss,
+                hms(eta_s(p), b, sizeof b));
     } else {
         fprintf(p->f, "epoch %d/%d: %zu/%zu samples (%.0f%%), %.0f samples/s, loss %.4g",
                 p->epoch, p->epochs, done, p->total, 100 * frac, r, running_loss);
+        print_times(p, now_s);
     }
-    print_times(p, now_s);
     /* ESC[K: erase what a longer line left */
     fputs(p->tty ? "\x1b[K" : "\n", p->f);
     fflush(p->f);
@@ -157,13 +159,15 @@ void cli_progress_eval(cli_progress *p, size_t done, double now_s)
     double frac = p->n_eval ? (double)done / (double)p->n_eval : 1.0;
     double r = rate(done, now_s - p->t_eval);
     if (p->tty) {
+        char b[32];
         bar(p, frac);
-        fprintf(p->f, " evaluating %zu/%zu  %.0f samples/s", done, p->n_eval, r);
+        fprintf(p->f, " evaluating %zu/%zu %.0f/s eta %s", done, p->n_eval, r,
+                hms(eta_s(p), b, sizeof b));
     } else {
         fprintf(p->f, "epoch %d/%d: evaluating %zu/%zu samples (%.0f%%), %.0f samples/s",
                 p->epoch, p->epochs, done, p->n_eval, 100 * frac, r);
+        print_times(p, now_s);
     }
-    print_times(p, now_s);
     fputs(p->tty ? "\x1b[K" : "\n", p->f);
     fflush(p->f);
     p->drawn = p->tty;
