@@ -73,7 +73,8 @@ typedef struct {
 static void eval_hook(void *user, size_t done, size_t total)
 {
     eval_progress *ep = user;
-    if (done <= ep->last) ep->offset += ep->last_total; /* the next set began */
+    if (ep->last_total && ep->last == ep->last_total) /* that set was complete: a new one */
+        ep->offset += ep->last_total;
     ep->last = done;
     ep->last_total = total;
     cli_progress_eval(ep->bar, ep->offset + done, cli_now_s());
