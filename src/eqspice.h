@@ -833,6 +833,12 @@ eqs_status eqs_trainer_epoch(eqs_trainer *tr);
  * change the conductances.  Allocates nothing. */
 eqs_status eqs_trainer_evaluate(eqs_trainer *tr, const eqs_dataset *ds, double *loss_V2,
                                 double *error);
+/* Progress of eqs_trainer_evaluate: fn(user, done, total) after every
+ * sample (every batch on the batched path), so that a caller can report
+ * long evaluations; the library itself measures no time.  fn NULL: none
+ * (the default). */
+typedef void (*eqs_trainer_eval_hook)(void *user, size_t done, size_t total);
+void eqs_trainer_set_eval_hook(eqs_trainer *tr, eqs_trainer_eval_hook fn, void *user);
 
 typedef struct {
     uint64_t epochs_done;       /* completed epochs */

@@ -671,78 +671,6 @@ START_TEST(test_plot_bad_metrics)
 END_TEST
 
 /* ------------------------------------------------------------------ */
-/* CLI progress reporting (src/cli/progress.c is compiled in here: the */
-/* test binary links the library, not the CLI objects)                 */
-/* ------------------------------------------------------------------ */
-#include "cli/progress.c"
-
-START_TEST(test_progress_not_a_tty)
-{
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&buf, &len);
-    cli_progress p;
-    cli_progress_init(&p, f, -1, 3); /* a memory stream is not a terminal */
-    ck_assert_int_eq(p.tty, 0);
-    cli_progress_epoch_begin(&p, 1, 512, 10.0);
-    for (size_t i = 1; i <= 512; ++i) cli_progress_update(&p, i, 0.5, 10.0 + 0.002 * (double)i);
-    fflush(f);
-    ck_assert_uint_eq(len, 0); /* no bar: nothing until the epoch ends */
-    eqs_epoch_metrics m = {1, 0.0123, 0.125, NAN, NAN, 2.0};
-    cli_progress_epoch_end(&p, &m, 12.0);
-    cli_progress_epoch_begin(&p, 2, 512, 12.0);
-    cli_progress_update(&p, 100, 0.25, 12.5);
-    m = (eqs_epoch_metrics){2, 0.01, 0.1, 0.02, 0.131, 1.0};
-    cli_progress_epoch_end(&p, &m, 13.0);
-    fclose(f);
-    ck_assert_str_eq(buf, "epoch 1/3: train loss 0.0123 error 12.50% | 512 samples in 2.00 s "
-                          "(256 samples/s)\n"
-                          "epoch 2/3: train loss 0.01 error 10.00% | test loss 0.02 error "
-                          "13.10% | 512 samples in 1.00 s (512 samples/s)\n");
-    ck_assert_ptr_null(strchr(buf, '\r'));
-    ck_assert_ptr_null(strchr(buf, '\x1b'));
-    free(buf);
-}
-END_TEST
-
-static int count_char(const char *s, char c)
-{
-    int n = 0;
-    for (; *s; ++s) n += *s == c;
-    return n;
-}
-
-/* The terminal path, forced: at most one redraw per 0.1 s, the last
- * sample always drawn, the bar erased before the epoch line. */
-START_TEST(test_progress_tty_rate_limit)
-{
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&buf, &len);
-    cli_progress p;
-    cli_progress_init(&p, f, 1, 1);
-    cli_progress_epoch_begin(&p, 1, 1000, 0.0);
-    /* 1000 samples over 1 s: at most 11 redraws (t = 0, 0.1, ..., and the end) */
-    for (size_t i = 1; i <= 1000; ++i) cli_progress_update(&p, i, 0.5, 0.001 * (double)i);
-    fflush(f);
-    int redraws = count_char(buf, '\r');
-    ck_assert_int_ge(redraws, 10);
-    ck_assert_int_le(redraws, 11);
-    ck_assert_ptr_nonnull(strstr(buf, "1000/1000"));
-    ck_assert_ptr_nonnull(strstr(buf, "100%"));
-    ck_assert_ptr_nonnull(strstr(buf, "1000 samples/s"));
-    ck_assert_ptr_nonnull(strstr(buf, "loss 0.5"));
-    eqs_epoch_metrics m = {1, 0.5, 0.25, NAN, NAN, 1.0};
-    cli_progress_epoch_end(&p, &m, 1.0);
-    fclose(f);
-    const char *last = strrchr(buf, '\r');
-    ck_assert_str_eq(last, "\r\x1b[Kepoch 1/1: train loss 0.5 error 25.00% | 1000 samples in "
-                           "1.00 s (1000 samples/s)\n");
-    free(buf);
-}
-END_TEST
-
-/* ------------------------------------------------------------------ */
 /* End to end: a mock training loop killed with SIGKILL and resumed    */
 /* ------------------------------------------------------------------ */
 /* The loop follows the contract of docs/training.md: shuffle at the start
@@ -881,9 +809,6 @@ Suite *suite_run(void)
     tcase_add_test(tc, test_plot_learning_curve);
     tcase_add_test(tc, test_plot_bad_metrics);
     suite_add_tcase(s, tc);
-    tc = tcase_create("progress");
-    tcase_add_test(tc, test_progress_not_a_tty);
-    tcase_add_test(tc, test_progress_tty_rate_limit);
-    suite_add_tcase(s, tc);
+    /* the progress tests moved to test_cli.c (they include src/cli/progress.c) */
     return s;
 }

@@ -8,10 +8,30 @@
 
 #include "cli.h"
 
-static const char help[] =
-    "usage: eqspice bench op --layers N0,...,NL [--seed S] [--repeat N] [--ngspice M]\n"
-    "                        [--keep FILE] [solver tolerance flags as for 'op']\n"
+static const char overview[] =
+    "usage: eqspice bench op --layers N0,...,NL [options]\n"
+    "       eqspice bench train --layers N0,...,NL [options]\n"
     "\n"
+    "benchmarks:\n"
+    "  bench op     parse, compile and solve times of a generated network (newton,\n"
+    "               ngspice), warm re-solves and the per-sample work of training\n"
+    "  bench train  training throughput of the trainer of 'eqspice train'\n"
+    "\n"
+    "Run 'eqspice bench op --help' or 'eqspice bench train --help' for the options.\n";
+
+static const cli_opt bench_opts[] = {
+    {"--layers", "N0,...,NL", "layer sizes of the generated DRN, input first",
+     CLI_SYN_REQUIRED},
+    {"--seed", "S", "RNG seed of the network (default 1)", 0},
+    {"--repeat", "N", "runs of each newton measurement, medians reported (default 20)", 0},
+    {"--ngspice", "M", "ngspice solves (default 1; 0 skips ngspice)", 0},
+    {"--keep", "FILE", "keep the generated netlist in FILE (default: a temporary file, "
+                       "removed)", 0},
+    {NULL, NULL, NULL, 0},
+};
+
+static const cli_command bench_cmd = {
+    "bench op", NULL,
     "Generate a DRN (as 'eqspice gen drn'), then measure in this one process:\n"
     "  parse_s, compile_s (medians of 3 loads), maxrss_MiB after compiling;\n"
     "  newton: symbolic analysis (analyse_s), median cold solve from zero over N\n"
@@ -22,17 +42,21 @@ static const char help[] =
     "  whole (loading the deck + 'op': ngspice_s) and the 'op' command alone\n"
     "  (ngspice_op_s); the ratios ngspice_s / newton cold and ngspice_op_s /\n"
     "  (newton analysis + cold solve), and the largest |dV| between the two.\n"
-    "Prints one line 'bench: key=value ...' on stdout.\n";
+    "Prints one line 'bench: key=value ...' on stdout.  The tolerance flags apply\n"
+    "to both backends.\n",
+    {bench_opts, cli_tol_opts, NULL},
+    NULL};
 
 int cli_cmd_bench(int argc, char **argv)
 {
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-        fputs(help, argc < 2 ? stderr : stdout);
+        fputs(overview, argc < 2 ? stderr : stdout);
         return argc < 2 ? CLI_USER : CLI_OK;
     }
     if (!strcmp(argv[1], "train")) return cli_bench_train(argc, argv);
     if (strcmp(argv[1], "op") != 0)
         return cli_usage_error("bench", "unknown benchmark '%s' (known: op, train)", argv[1]);
+    if (cli_check_options(&bench_cmd, argc, argv, 2)) return CLI_USER;
     eqs_drn_spec spec;
     eqs_drn_spec_defaults(&spec);
     eqs_solver_options opt;
@@ -47,8 +71,8 @@ int cli_cmd_bench(int argc, char **argv)
         int r = cli_solver_flag(argc, argv, &i, &opt);
         if (r < 0) rc = cli_usage_error("bench", "bad value for %s", a);
         else if (r > 0) continue;
-        else if (!strcmp(a, "--help")) {
-            fputs(help, stdout);
+        else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            cli_help(stdout, &bench_cmd);
             free(layers);
             return CLI_OK;
         } else if (!strcmp(a, "--layers")) {

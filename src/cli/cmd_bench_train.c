@@ -8,29 +8,46 @@
 
 #include "cli.h"
 
-static const char help[] =
-    "usage: eqspice bench train --layers N0,...,NL [--batch B]\n"
-    "                           [--solver auto|layered|newton|ngspice] [--diodes ideal|shockley]\n"
-    "                           [--method centered|eqprop|negative|adjoint] [--seconds S]\n"
-    "                           [--gain V] [--seed S] [--bcd-tol V] [--float32] [--threads 1|2]\n"
-    "\n"
+static const cli_opt bench_train_opts[] = {
+    {"--layers", "N0,...,NL", "layer sizes of the generated DRN, input first",
+     CLI_SYN_REQUIRED},
+    {"--batch", "B", "samples per batch (default 32)", 0},
+    {"--solver", "auto|layered|newton|ngspice", "auto (default: the layered solver on a "
+                                                "DRN), layered, newton or ngspice", 0},
+    {"--diodes", "ideal|shockley", "diode model (default: ideal with the layered solver, the "
+                                   "DRN model; shockley otherwise)", 0},
+    {"--method", "centered|eqprop|negative|adjoint|ncep|aeqprop",
+     "gradient method of the trainer (default centered; as 'eqspice grad')", 0},
+    {"--seconds", "S", "time budget of the measured steps (default 10)", 0},
+    {"--gain", "V", "input gain in volts per unit feature (default 10)", 0},
+    {"--seed", "S", "RNG seed of network, data and training (default 1)", 0},
+    {"--bcd-tol", "V", "layered solver: sweep tolerance (default: the trainer's)", 0},
+    {"--float32", NULL, "layered solver in single precision (<solver precision=\"single\"/>)",
+     0},
+    {"--threads", "1|2", "2 (default): large crossbars of the batched layered step split over "
+                         "two cores; 1: one core", 0},
+    {NULL, NULL, NULL, 0},
+};
+
+static const cli_command bench_train_cmd = {
+    "bench train", NULL,
     "Time training steps of the trainer that 'eqspice train' uses, on a generated\n"
     "DRN (as 'eqspice gen drn') and the built-in 'blobs' task with N0 features and\n"
     "NL classes (random data: the speed does not depend on what is learned).\n"
     "Each sample costs a free phase, the nudged phases of the method and its\n"
-    "share of the batch update.  Steps run until S seconds (default 10) have\n"
-    "passed, after one warm-up step.  The solver defaults to auto (the layered\n"
-    "solver on a DRN), the diodes to ideal with the layered solver (the DRN model)\n"
-    "and Shockley otherwise.  Prints on stdout:\n"
+    "share of the batch update.  Steps run until S seconds have passed, after one\n"
+    "warm-up step.  Prints on stdout:\n"
     "  bench: layers=... batch=... solver=... method=... samples=... seconds=...\n"
-    "         samples_per_s=... step_ms=...\n"
+    "         samples_per_s=... step_ms=... diodes=... batched=... precision=...\n"
+    "         threads=...\n"
     "  bench: peak_rss_MiB=...\n"
     "  bench: samples_per_s=... floor_samples_per_s=... phase_ms=... sweeps=...\n"
     "where the floor is the two GEMMs per sample of the first crossbar (input\n"
     "drive X W and contrast X^T D, eqs_layered_floor) timed in the same run,\n"
     "phase_ms the mean wall time of one phase of one batch (layered solver; one\n"
-    "solve otherwise: 0) and sweeps the mean sweeps per phase.  --threads 1 keeps\n"
-    "the layered step on one core (default 2: large crossbars split over two).\n";
+    "solve otherwise: 0) and sweeps the mean sweeps per phase.\n",
+    {bench_train_opts, NULL, NULL},
+    NULL};
 
 /* The experiment as XML (the schema-validated path the trainer normally
  * takes).  Returns 0 on success. */
@@ -72,10 +89,11 @@ int cli_bench_train(int argc, char **argv)
     double seconds = 10, gain = 10, tol = 0;
     int single = 0;
     const char *solver = "auto", *method = "centered", *diodes = NULL;
+    if (cli_check_options(&bench_train_cmd, argc, argv, 2)) return CLI_USER;
     for (int i = 2; i < argc && rc == CLI_OK; ++i) {
         const char *a = argv[i], *v = (i + 1 < argc) ? argv[i + 1] : NULL;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            fputs(help, stdout);
+            cli_help(stdout, &bench_train_cmd);
             free(layers);
             return CLI_OK;
         } else if (!strcmp(a, "--layers")) {
@@ -112,7 +130,7 @@ int cli_bench_train(int argc, char **argv)
             else diodes = v;
         } else if (!strcmp(a, "--method")) {
             if (!v || eqs_grad_method_from_name(v) < 0)
-                rc = cli_usage_error("bench", "--method needs centered, eqprop, negative or adjoint");
+                rc = cli_usage_error("bench", "--method needs centered, eqprop, negative, adjoint, ncep or aeqprop");
             else method = v;
         } else {
             rc = cli_usage_error("bench", "unknown option '%s'", a);

@@ -5,15 +5,21 @@
 
 #include "cli.h"
 
-static const char help[] =
-    "usage: eqspice compare NETLIST [--reltol X] [--abstol A] [--vntol V] [--gmin S]\n"
-    "                       [--itl1 N] [--csv] [-v]\n"
-    "\n"
+static const cli_opt compare_opts[] = {
+    {"--csv", NULL, "print every node: node,newton_V,ngspice_V,abs_dV_V", 0},
+    {"--stats", NULL, "print one 'stats: ...' line per backend to stderr (as 'op')", 0},
+    {"-v, -vv", NULL, "more logging on stderr (info, debug)", 0},
+    {NULL, NULL, NULL, 0},
+};
+
+static const cli_command compare_cmd = {
+    "compare", "NETLIST",
     "Solve NETLIST with the built-in Newton solver and with ngspice (shared\n"
     "library), then print one line:\n"
     "  max_abs_dV_V=<largest |V_newton - V_ngspice|> node=<where> newton_V=... ngspice_V=...\n"
-    "With --csv, print every node instead: node,newton_V,ngspice_V,abs_dV_V.\n"
-    "With --stats, print one 'stats: ...' line per backend to stderr (as 'op').\n";
+    "The tolerance flags apply to both backends.\n",
+    {compare_opts, cli_tol_opts, NULL},
+    "Exit status: 0 success, 1 bad input, 2 internal error.\n"};
 
 int cli_cmd_compare(int argc, char **argv)
 {
@@ -21,13 +27,14 @@ int cli_cmd_compare(int argc, char **argv)
     int verbosity = 0, csv = 0, stats = 0;
     eqs_solver_options opt;
     eqs_solver_options_defaults(&opt);
+    if (cli_check_options(&compare_cmd, argc, argv, 1)) return CLI_USER;
     for (int i = 1; i < argc; ++i) {
         const char *a = argv[i];
         int r = cli_solver_flag(argc, argv, &i, &opt);
         if (r < 0) return cli_usage_error("compare", "bad value for %s", a);
         if (r > 0) continue;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            fputs(help, stdout);
+            cli_help(stdout, &compare_cmd);
             return CLI_OK;
         } else if (!strcmp(a, "--csv")) {
             csv = 1;

@@ -7,36 +7,40 @@
 
 #include "cli.h"
 
-static const char help[] =
-    "usage: eqspice eval NETLIST (--idx IMAGES LABELS | --csv FILE | --synthetic NAME)\n"
-    "                   [--gain V] [--encoding auto|pair|single] [--on V] [--off V]\n"
-    "                   [--limit N] [--classes K] [--n N] [--seed S] [--features D]\n"
-    "                   [--noise X] [--solver auto|newton|layered|ngspice]\n"
-    "                   [--diodes shockley|ideal] [-v]\n"
-    "\n"
+static const cli_opt eval_opts[] = {
+    {"--idx", "IMAGES LABELS", "IDX files (gzip or not), pixels scaled to [0,1]",
+     CLI_SYN_OPERANDS},
+    {"--csv", "FILE", "CSV, numeric features, label in the last column", CLI_SYN_OPERANDS},
+    {"--synthetic", "NAME", "built-in task: xor or blobs", CLI_SYN_OPERANDS},
+    {"--gain", "V", "volts per unit feature (default 1; use the experiment's input gain_V)", 0},
+    {"--encoding", "auto|pair|single", "auto (default): pair when the netlist has two .input "
+                                       "sources per feature, else single", 0},
+    {"--on", "V", "one-hot target voltage of the true class for the loss (default 1)", 0},
+    {"--off", "V", "target voltage of the other classes (default 0)", 0},
+    {"--limit", "N", "first N samples only (IDX, CSV; default 0: all)", 0},
+    {"--classes", "K", "number of classes (default: the number of outputs)", 0},
+    {"--n", "N", "synthetic: number of samples (default 256)", 0},
+    {"--seed", "S", "synthetic: RNG seed (default 1)", 0},
+    {"--features", "D", "synthetic: features per sample (default: the task's)", 0},
+    {"--noise", "X", "synthetic: noise level (default: the task's)", 0},
+    {"--solver", "auto|newton|layered|ngspice", "auto (default: layered for a layered "
+                                                "network, else newton), newton, layered or "
+                                                "ngspice", 0},
+    {"--diodes", "shockley|ideal", "shockley (default) or ideal (layered solver: use it for "
+                                   "networks trained with <solver diodes=\"ideal\"/>)", 0},
+    {"-v", NULL, "print the error and loss with the dataset's name to stderr", 0},
+    {NULL, NULL, NULL, 0},
+};
+
+static const cli_command eval_cmd = {
+    "eval", "NETLIST (--idx IMAGES LABELS | --csv FILE | --synthetic NAME)",
     "Free-phase loss and error rate of a network (e.g. the trained.cir of a run)\n"
     "on a dataset.  Prints CSV on stdout: samples,loss_V2,error,accuracy (loss\n"
     "1/2 sum_k (V_k - y_k)^2 averaged over the samples; error and accuracy as\n"
     "fractions).  Prediction = the .output node with the highest voltage; output\n"
-    "k stands for class k.\n"
-    "\n"
-    "  --idx IMAGES LABELS  IDX files (gzip or not), pixels scaled to [0,1]\n"
-    "  --csv FILE           CSV, numeric features, label in the last column\n"
-    "  --synthetic NAME     built-in task: xor or blobs (--n samples, default 256;\n"
-    "                       --seed, default 1; --features, --noise: task defaults)\n"
-    "  --gain V             volts per unit feature (default 1; use the experiment's\n"
-    "                       input gain_V)\n"
-    "  --encoding E         auto (default): pair when the netlist has two .input\n"
-    "                       sources per feature, else single\n"
-    "  --on V, --off V      one-hot target voltages for the loss (default 1, 0)\n"
-    "  --limit N            first N samples only (IDX, CSV)\n"
-    "  --classes K          number of classes (default: the number of outputs)\n"
-    "  --solver NAME        auto (default: layered for a layered network, else\n"
-    "                       newton), newton, layered or ngspice\n"
-    "  --diodes K           shockley (default) or ideal (layered solver: use it for\n"
-    "                       networks trained with <solver diodes=\"ideal\"/>)\n"
-    "\n"
-    "Exit status: 0 success, 1 bad input, 2 internal error.\n";
+    "k stands for class k.\n",
+    {eval_opts, NULL, NULL},
+    "Exit status: 0 success, 1 bad input, 2 internal error.\n"};
 
 int cli_cmd_eval(int argc, char **argv)
 {
@@ -45,6 +49,7 @@ int cli_cmd_eval(int argc, char **argv)
     double gain = 1.0, on = 1.0, off = 0.0, noise = -1.0;
     long limit = 0, classes = 0, n = 256, features = 0, seed = 1;
     int verbosity = 0;
+    if (cli_check_options(&eval_cmd, argc, argv, 1)) return CLI_USER;
     for (int i = 1; i < argc; ++i) {
         const char *a = argv[i];
 #define NEED(k) \
@@ -56,7 +61,7 @@ int cli_cmd_eval(int argc, char **argv)
     do { NEED(1); if (cli_parse_int(argv[++i], lo, hi, &(var))) \
         return cli_usage_error("eval", "bad value for %s: '%s'", a, argv[i]); } while (0)
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            fputs(help, stdout);
+            cli_help(stdout, &eval_cmd);
             return CLI_OK;
         } else if (!strcmp(a, "--idx")) {
             NEED(2);

@@ -4,42 +4,46 @@
 
 #include "cli.h"
 
-static const char help[] =
-    "usage: eqspice gen drn --layers N0,N1,...,NL [--seed S] [--gain A] [--gmin-S G]\n"
-    "                       [--gmax-S G] [--bias V] [--output-pairs] [-o FILE]\n"
-    "                       [--amplifiers GAIN] [--rails V]\n"
-    "\n"
+static const cli_opt gen_opts[] = {
+    {"--layers", "N0,N1,...,NL", "layer sizes, input first (at least 2 layers)",
+     CLI_SYN_REQUIRED},
+    {"--seed", "S", "RNG seed (default 1); same seed, same file", 0},
+    {"--gain", "A", "input gain in volts per unit pixel (default 1)", 0},
+    {"--gmin-S", "G", "lowest initial conductance in siemens (default 1e-6)", 0},
+    {"--gmax-S", "G", "highest initial conductance in siemens (default 1e-4)", 0},
+    {"--bias", "V", "add a bias source of V volts in series with every hidden diode", 0},
+    {"--output-pairs", NULL, "differential outputs: two nodes o<k>p, o<k>n per output unit, "
+                             "card .output_pair (output k = V(o<k>p) - V(o<k>n))", 0},
+    {"--amplifiers", "GAIN", "a bidirectional amplifier (VCVS of GAIN forward, CCCS of "
+                             "1/GAIN backward) between each hidden node h<l>_<j> and the next "
+                             "crossbar (node a<l>_<j>): non-reciprocal, train with ncep", 0},
+    {"--rails", "V", "trainable biases: rails bp = +V and bn = -V (sources vbp, vbn) with "
+                     "resistors r<l>_bp_<j>, r<l>_bn_<j> to every hidden and output node, "
+                     "both at the lowest conductance (no net bias)", 0},
+    {"-o", "FILE", "output file (atomic; default stdout)", 0},
+    {NULL, NULL, NULL, 0},
+};
+
+static const cli_command gen_cmd = {
+    "gen drn", NULL,
     "Write a layered diode-resistor network (DRN) as a plain SPICE netlist:\n"
     "each of the N0 input pixels x in [0,1) (random from the seed) drives a pair of\n"
     "grounded sources +A*x and -A*x; dense crossbars of random conductances join\n"
     "consecutive layers; every hidden node has a diode to ground, half allowing\n"
     "V >= 0 and half V <= 0 (optionally in series with a bias source of V volts);\n"
-    "output nodes are linear.  The netlist carries .input, .output and .trainable.\n"
-    "\n"
-    "  --layers L     layer sizes, input first (at least 2 layers)\n"
-    "  --seed S       RNG seed (default 1); same seed, same file\n"
-    "  --gain A       input gain in volts per unit pixel (default 1)\n"
-    "  --gmin-S G, --gmax-S G\n"
-    "                 conductance range in siemens (default 1e-6 .. 1e-4)\n"
-    "  --bias V       add a bias source of V volts in series with every hidden diode\n"
-    "  --amplifiers GAIN  a bidirectional amplifier (VCVS of GAIN forward, CCCS of\n"
-    "                 1/GAIN backward) between each hidden node h<l>_<j> and the next\n"
-    "                 crossbar (node a<l>_<j>): non-reciprocal, train with ncep\n"
-    "  --rails V      trainable biases: rails bp = +V and bn = -V (sources vbp, vbn)\n"
-    "                 with resistors r<l>_bp_<j>, r<l>_bn_<j> to every hidden and\n"
-    "                 output node, both at the lowest conductance (no net bias)\n"
-    "  --output-pairs differential outputs: two nodes o<k>p, o<k>n per output unit,\n"
-    "                 card .output_pair (output k = V(o<k>p) - V(o<k>n))\n"
-    "  -o FILE        output file (atomic; default stdout)\n";
+    "output nodes are linear.  The netlist carries .input, .output and .trainable.\n",
+    {gen_opts, NULL, NULL},
+    "Exit status: 0 success, 1 bad input, 2 internal error.\n"};
 
 int cli_cmd_gen(int argc, char **argv)
 {
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-        fputs(help, argc < 2 ? stderr : stdout);
+        cli_help(argc < 2 ? stderr : stdout, &gen_cmd);
         return argc < 2 ? CLI_USER : CLI_OK;
     }
     if (strcmp(argv[1], "drn") != 0)
         return cli_usage_error("gen", "unknown generator '%s' (known: drn)", argv[1]);
+    if (cli_check_options(&gen_cmd, argc, argv, 2)) return CLI_USER;
     eqs_drn_spec spec;
     eqs_drn_spec_defaults(&spec);
     int *layers = NULL, nl = 0;
@@ -49,7 +53,7 @@ int cli_cmd_gen(int argc, char **argv)
         const char *a = argv[i];
         const char *v = (i + 1 < argc) ? argv[i + 1] : NULL;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            fputs(help, stdout);
+            cli_help(stdout, &gen_cmd);
             free(layers);
             return CLI_OK;
         } else if (!strcmp(a, "--layers")) {

@@ -6,52 +6,51 @@
 
 #include "cli.h"
 
-static const char help[] =
-    "usage: eqspice grad NETLIST --target NODE=VALUE [--target NODE=VALUE ...]\n"
-    "                    [--method adjoint|eqprop|negative|centered|aeqprop] [--beta B]\n"
-    "                    [--epsilon E] [--phases centered|optimistic|pessimistic]\n"
-    "                    [--nudge conductance|current] [--solver newton|ngspice]\n"
-    "                    [-o FILE] [--reltol X] [--abstol A] [--vntol V] [--gmin S]\n"
-    "                    [--itl1 N] [-v]\n"
-    "\n"
+static const cli_opt grad_opts[] = {
+    {"--target", "NODE=VALUE", "target voltage y (V) of output NODE, one per .output node; "
+                               "for differential outputs (.output_pair) --target "
+                               "POS,NEG=VALUE, the target of V_POS - V_NEG, one per pair",
+     CLI_SYN_REQUIRED},
+    {"--method", "centered|eqprop|negative|adjoint|ncep|aeqprop",
+     "centered (default): EqProp with phases (-beta, +beta); eqprop (also positive): "
+     "one-sided (0, +beta); negative: (-beta, 0); adjoint: exact gradient by implicit "
+     "differentiation (not ngspice); ncep: centered EqProp for non-reciprocal circuits (E, "
+     "F, G, H): the nudged phases add -(J0 - J0^T)(s - s0) (not ngspice; "
+     "docs/nonreciprocal.md); aeqprop: Agnostic EqProp, the conductances relax with the "
+     "circuit under knobs (u - G)^2 / (2 epsilon); prints -(G_after - G_before) / (epsilon "
+     "(beta2 - beta1))", 0},
+    {"--beta", "B", "nudge strength in siemens, > 0 (default: 1e-3 x the mean trainable "
+                    "conductance); +beta pulls outputs toward the targets", 0},
+    {"--epsilon", "E", "aeqprop: knob coupling in S/V^2, > 0 (default: automatic, each knob "
+                       "offset epsilon dV^2/2 at most 1e-3 of its conductance)", 0},
+    {"--phases", "centered|optimistic|pessimistic",
+     "aeqprop: centered (default) (-beta/2, +beta/2); optimistic (0, +beta); pessimistic "
+     "(-beta, 0)", 0},
+    {"--nudge", "conductance|current",
+     "conductance (default): a conductance beta from each output to a source at its target "
+     "(pairs: from POS through beta and a source y to NEG); current: constant currents beta "
+     "(y - V_free) computed from the free state", 0},
+    {"--solver", "auto|newton|layered|ngspice",
+     "auto (default: layered for a layered network, else newton), newton (built-in), layered "
+     "or ngspice (EqProp methods only; the nudge reaches ngspice as VCCS and current-source "
+     "cards)", 0},
+    {"-o", "FILE", "write the CSV to FILE (atomically; nothing written on error)", 0},
+    {"-v", NULL, "print method, beta and loss to stderr", 0},
+    {NULL, NULL, NULL, 0},
+};
+
+static const cli_command grad_cmd = {
+    "grad", "NETLIST",
     "Gradient of the loss C = 1/2 sum_k (V_k - y_k)^2 over the netlist's .output\n"
     "nodes (V_k = V_POS - V_NEG for .output_pair pairs) with respect to every\n"
     "trainable conductance, at the DC operating point.\n"
     "Prints CSV with the header element,gradient and one row per trainable element\n"
     "(lower-case name, dL/dG in V^2/S, %.17g): the gradient, not the update.\n"
-    "\n"
-    "  --target NODE=VALUE  target voltage y (V) of output NODE; one per .output node\n"
-    "  --target POS,NEG=VALUE  target of the differential output V_POS - V_NEG (V);\n"
-    "                 one per .output_pair pair\n"
-    "  --method M     centered (default): EqProp with phases (-beta, +beta);\n"
-    "                 eqprop: one-sided (0, +beta); negative: (-beta, 0);\n"
-    "                 adjoint: exact gradient by implicit differentiation (newton only);\n"
-    "                 ncep: centered EqProp for non-reciprocal circuits (E, F, G, H):\n"
-    "                 the nudged phases add -(J0 - J0^T)(s - s0) (newton only;\n"
-    "                 docs/nonreciprocal.md)\n"
-    "                 aeqprop: Agnostic EqProp, the conductances relax with the circuit\n"
-    "                 under knobs (u - G)^2 / (2 epsilon); prints\n"
-    "                 -(G_after - G_before) / (epsilon (beta2 - beta1))\n"
-    "  --epsilon E    aeqprop: knob coupling in S/V^2, > 0 (default: automatic, each\n"
-    "                 knob offset epsilon dV^2/2 at most 1e-3 of its conductance)\n"
-    "  --phases P     aeqprop: centered (default) (-beta/2, +beta/2); optimistic\n"
-    "                 (0, +beta); pessimistic (-beta, 0)\n"
-    "  --beta B       nudge strength in siemens, > 0 (default: 1e-3 x the mean\n"
-    "                 trainable conductance); +beta pulls outputs toward the targets\n"
-    "  --nudge K      conductance (default): a conductance beta from each output to\n"
-    "                 a source at its target (pairs: from POS through beta and a\n"
-    "                 source y to NEG); current: constant currents\n"
-    "                 beta (y - V_free) computed from the free state\n"
-    "  --solver NAME  newton (built-in, default) or ngspice (EqProp methods only; the\n"
-    "                 nudge reaches ngspice as VCCS and current-source cards)\n"
-    "  -o FILE        write the CSV to FILE (atomically; nothing written on error)\n"
-    "  --reltol, --abstol (A), --vntol (V), --gmin (S), --itl1\n"
-    "                 solver tolerances.  grad defaults to reltol 1e-12, vntol 1e-12 V,\n"
-    "                 abstol 1e-15 A (over the netlist's .options): EqProp differences\n"
-    "                 voltages of nearby states, which needs tight convergence\n"
-    "  -v             print method, beta and loss to stderr\n"
-    "\n"
-    "See docs/eqprop.md for the conventions and the estimators.\n";
+    "The solver tolerances default to reltol 1e-12, vntol 1e-12 V, abstol 1e-15 A\n"
+    "(over the netlist's .options): EqProp differences voltages of nearby states,\n"
+    "which needs tight convergence.\n",
+    {grad_opts, cli_layered_opts, cli_tol_opts},
+    "See docs/eqprop.md for the conventions and the estimators.\n"};
 
 /* Defaults of the solver tolerances for grad (see the help text). */
 #define GRAD_RELTOL 1e-12
@@ -80,6 +79,7 @@ int cli_cmd_grad(int argc, char **argv)
     opt.vntol = GRAD_VNTOL_V;
     opt.abstol = GRAD_ABSTOL_A;
     opt.explicit_mask |= EQS_OPT_RELTOL | EQS_OPT_VNTOL | EQS_OPT_ABSTOL;
+    if (cli_check_options(&grad_cmd, argc, argv, 1)) return CLI_USER;
     target *tg = calloc((size_t)argc, sizeof *tg); /* at most one per argument */
     if (!tg) return CLI_INTERNAL;
     int rc = CLI_OK;
@@ -95,7 +95,7 @@ int cli_cmd_grad(int argc, char **argv)
         if (r < 0) USAGE("bad value for %s", a);
         if (r > 0) continue;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            fputs(help, stdout);
+            cli_help(stdout, &grad_cmd);
             goto done_args;
         } else if (!strcmp(a, "--target")) {
             if (++i >= argc) USAGE("--target needs NODE=VALUE");

@@ -4,27 +4,25 @@
 
 #include "cli.h"
 
-static const char help[] =
-    "usage: eqspice op NETLIST [--solver auto|newton|layered|ngspice] [-o FILE] [--stats] [--repeat N]\n"
-    "                  [--reltol X] [--abstol A] [--vntol V] [--gmin S] [--itl1 N] [-v]\n"
-    "\n"
+static const cli_opt op_opts[] = {
+    {"--solver", "auto|newton|layered|ngspice",
+     "auto (default: layered for a layered network, else newton), newton (built-in), "
+     "layered (block coordinate descent, layered networks only) or ngspice (shared library)", 0},
+    {"-o", "FILE", "write the CSV to FILE (atomically; nothing written on error)", 0},
+    {"--stats", NULL, "print 'stats: parse_s=... compile_s=... solve_s=... iterations=... "
+                      "backend=...' to stderr", 0},
+    {"--repeat", "N", "solve N times from scratch (new solver, cold start) and report the "
+                      "median solve_s (default 1)", 0},
+    {"-v, -vv", NULL, "more logging on stderr (info, debug)", 0},
+    {NULL, NULL, NULL, 0},
+};
+
+static const cli_command op_cmd = {
+    "op", "NETLIST",
     "Solve the DC operating point of NETLIST and print CSV with the header\n"
-    "node,voltage_V and one row per non-ground node (names lower case, %.17g).\n"
-    "\n"
-    "  --solver NAME  auto (default: layered for a layered network, else newton),\n"
-    "                 newton (built-in), layered (block coordinate descent, layered\n"
-    "                 networks only) or ngspice (shared library)\n"
-    "  --diodes K     shockley (default) or ideal (layered solver only)\n"
-    "  --bcd-tol V    layered: largest node update of the last sweep (default 1e-10 V)\n"
-    "  --max-sweeps N layered: sweeps per solve (default 10000)\n"
-    "  -o FILE        write the CSV to FILE (atomically; nothing written on error)\n"
-    "  --stats        print 'stats: parse_s=... compile_s=... solve_s=... iterations=...\n"
-    "                 backend=...' to stderr\n"
-    "  --repeat N     solve N times from scratch (new solver, cold start) and report\n"
-    "                 the median solve_s (default 1)\n"
-    "  --reltol, --abstol (A), --vntol (V), --gmin (S), --itl1\n"
-    "                 solver tolerances; override the netlist's .options\n"
-    "  -v, -vv        more logging on stderr\n";
+    "node,voltage_V and one row per non-ground node (names lower case, %.17g).\n",
+    {op_opts, cli_layered_opts, cli_tol_opts},
+    "Exit status: 0 success, 1 bad input, 2 internal error.\n"};
 
 int cli_cmd_op(int argc, char **argv)
 {
@@ -33,6 +31,7 @@ int cli_cmd_op(int argc, char **argv)
     long repeat = 1;
     eqs_solver_options opt;
     eqs_solver_options_defaults(&opt);
+    if (cli_check_options(&op_cmd, argc, argv, 1)) return CLI_USER;
 
     for (int i = 1; i < argc; ++i) {
         const char *a = argv[i];
@@ -40,7 +39,7 @@ int cli_cmd_op(int argc, char **argv)
         if (r < 0) return cli_usage_error("op", "bad value for %s", a);
         if (r > 0) continue;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            fputs(help, stdout);
+            cli_help(stdout, &op_cmd);
             return CLI_OK;
         } else if (!strcmp(a, "--solver")) {
             if (++i >= argc) return cli_usage_error("op", "--solver needs a value");

@@ -7,10 +7,22 @@
 
 #include "cli.h"
 
-static const char help[] =
-    "usage: eqspice train EXPERIMENT.xml [-o RUNDIR] [--resume RUNDIR] [--stats] [-v]\n"
-    "       eqspice train --resume RUNDIR [--stats] [-v]\n"
-    "\n"
+static const cli_opt train_opts[] = {
+    {"-o, --output", "RUNDIR", "run directory instead of the experiment's <output dir> "
+                               "(which the copy experiment.xml then names)", 0},
+    {"--resume", "RUNDIR", "continue the run in RUNDIR from its last checkpoint "
+                           "(conductances, momentum, epoch and batch, RNG state, learning-rate "
+                           "scale); the result is bit-identical to an uninterrupted run.  "
+                           "Without EXPERIMENT.xml the run's own experiment.xml is used", 0},
+    {"--progress", "S", "seconds between progress lines when stderr is not a terminal "
+                        "(default 10; 0: a line after every batch)", 0},
+    {"--stats", NULL, "print samples/s, solver and timing details at the end", 0},
+    {"-v", NULL, "more messages (-v -v: debug)", 0},
+    {NULL, NULL, NULL, 0},
+};
+
+static const cli_command train_cmd = {
+    "train", "[EXPERIMENT.xml]",
     "Train the network an experiment file describes (docs/experiment.md) by\n"
     "Equilibrium Propagation (or the adjoint method) and write the run directory\n"
     "named by its <output dir=...>: experiment.xml (the experiment as run, seed and\n"
@@ -18,20 +30,13 @@ static const char help[] =
     "seconds), checkpoint.bin (every checkpoint_every batches and at the end of\n"
     "every epoch, atomic), and at the end trained.cir (a netlist stock ngspice runs)\n"
     "and conductances.csv.  Every input is checked before the run directory is\n"
-    "created.  Progress goes to stderr, one line per epoch; the final test\n"
-    "accuracy (or training accuracy without a test set) to stdout.\n"
-    "\n"
-    "  -o, --output RUNDIR  run directory instead of the experiment's <output dir>\n"
-    "                   (which the copy experiment.xml then names)\n"
-    "  --resume RUNDIR  continue the run in RUNDIR from its last checkpoint\n"
-    "                   (conductances, momentum, epoch and batch, RNG state,\n"
-    "                   learning-rate scale); the result is bit-identical to an\n"
-    "                   uninterrupted run.  Without EXPERIMENT.xml the run's own\n"
-    "                   experiment.xml is used\n"
-    "  --stats          print samples/s, solver and timing details at the end\n"
-    "  -v               more messages (-v -v: debug)\n"
-    "\n"
-    "Exit status: 0 success, 1 bad input, 2 internal error.\n";
+    "created.  Progress goes to stderr: on a terminal a live bar, otherwise a line\n"
+    "every --progress seconds during an epoch and its evaluation, and one line per\n"
+    "epoch, each with the time elapsed and the time left for the whole run (eta).\n"
+    "The final test accuracy (or training accuracy without a test set) goes to\n"
+    "stdout.\n",
+    {train_opts, NULL, NULL},
+    "Exit status: 0 success, 1 bad input, 2 internal error.\n"};
 
 /* Everything a run holds, released by one function. */
 typedef struct {
@@ -54,6 +59,25 @@ static void job_free(train_job *j)
     eqs_dataset_free(&j->test);
     eqs_experiment_free(&j->exp);
     eqs_ctx_free(&j->ctx);
+}
+
+/* Epoch-end evaluation reported through the trainer's hook: the train
+ * set, then the test set, counted as one stretch of samples. */
+typedef struct {
+    cli_progress *bar;
+    size_t offset;     /* samples of the sets evaluated before this one */
+    size_t last;       /* `done` of the previous call */
+    size_t last_total; /* its `total` */
+} eval_progress;
+
+static void eval_hook(void *user, size_t done, size_t total)
+{
+    eval_progress *ep = user;
+    if (ep->last_total && ep->last == ep->last_total) /* that set was complete: a new one */
+        ep->offset += ep->last_total;
+    ep->last = done;
+    ep->last_total = total;
+    cli_progress_eval(ep->bar, ep->offset + done, cli_now_s());
 }
 
 /* Epoch-end bookkeeping: evaluate, append the metrics row, checkpoint. */
@@ -81,10 +105,12 @@ int cli_cmd_train(int argc, char **argv)
 {
     const char *xml = NULL, *resume = NULL, *outdir = NULL;
     int verbosity = 0, stats = 0;
+    double progress_s = CLI_PROGRESS_LOG_S;
+    if (cli_check_options(&train_cmd, argc, argv, 1)) return CLI_USER;
     for (int i = 1; i < argc; ++i) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            fputs(help, stdout);
+            cli_help(stdout, &train_cmd);
             return CLI_OK;
         } else if (!strcmp(a, "--resume")) {
             if (++i >= argc) return cli_usage_error("train", "--resume needs a run directory");
@@ -92,6 +118,9 @@ int cli_cmd_train(int argc, char **argv)
         } else if (!strcmp(a, "-o") || !strcmp(a, "--output")) {
             if (++i >= argc) return cli_usage_error("train", "%s needs a directory", a);
             outdir = argv[i];
+        } else if (!strcmp(a, "--progress")) {
+            if (++i >= argc || cli_parse_double(argv[i], &progress_s) || progress_s < 0)
+                return cli_usage_error("train", "--progress needs seconds >= 0");
         } else if (!strcmp(a, "--stats")) {
             stats = 1;
         } else if (!strcmp(a, "-v")) {
@@ -172,7 +201,11 @@ int cli_cmd_train(int argc, char **argv)
     eqs_trainer_status p;
     eqs_trainer_progress(j.tr, &p);
     cli_progress bar;
-    cli_progress_init(&bar, stderr, -1, epochs);
+    size_t n_test = j.test ? eqs_dataset_size(j.test) : 0;
+    cli_progress_init(&bar, stderr, -1, epochs, n_train, n_train + n_test, progress_s,
+                      cli_now_s());
+    eval_progress ep = {&bar, 0, 0, 0};
+    eqs_trainer_set_eval_hook(j.tr, eval_hook, &ep);
     /* a resumed epoch counts from the batch it resumes at */
     size_t done = (size_t)p.batches_done * (size_t)batch;
     double t_epoch = cli_now_s();
@@ -190,25 +223,26 @@ int cli_cmd_train(int argc, char **argv)
         trained += nb;
         done += nb;
         eqs_trainer_progress(j.tr, &p);
+        cli_progress_update(&bar, done, p.train_loss, t1);
         if (p.epochs_done != e) {
             /* seconds and samples/s of the training proper (not the evaluation) */
             double secs = t1 - t_epoch;
+            ep.offset = ep.last = ep.last_total = 0;
             st = end_epoch(&j, secs, &m);
             t_eval += cli_now_s() - t1;
             if (st != EQS_OK) break;
-            cli_progress_epoch_end(&bar, &m, t1);
+            cli_progress_epoch_end(&bar, &m, cli_now_s());
             t_epoch = cli_now_s();
             done = 0;
             if ((int)p.epochs_done < epochs)
                 cli_progress_epoch_begin(&bar, (int)p.epochs_done + 1, n_train, t_epoch);
-        } else {
-            cli_progress_update(&bar, done, p.train_loss, t1);
         }
         if (p.epochs_done == e && every > 0 && p.batches_done % (uint64_t)every == 0) {
             st = eqs_trainer_checkpoint_write(j.tr, eqs_run_path(j.run, EQS_RUN_CHECKPOINT));
             if (st != EQS_OK) break;
         }
     }
+    eqs_trainer_set_eval_hook(j.tr, NULL, NULL);
     if (st == EQS_OK) st = eqs_export_netlist(j.ctx, j.c, eqs_run_path(j.run, EQS_RUN_NETLIST));
     if (st == EQS_OK)
         st = eqs_export_conductances(j.ctx, j.c, eqs_run_path(j.run, EQS_RUN_CONDUCTANCES));

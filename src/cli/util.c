@@ -294,3 +294,154 @@ void cli_write_voltages(FILE *f, const eqs_circuit *c, const double *v)
     int n = eqs_circuit_node_count(c);
     for (int k = 1; k < n; ++k) fprintf(f, "%s,%.17g\n", eqs_circuit_node_name(c, k), v[k]);
 }
+
+const cli_opt cli_tol_opts[] = {
+    {"--reltol", "X", "relative tolerance of Newton's convergence test; overrides the "
+                      "netlist's .options reltol", 0},
+    {"--abstol", "A", "absolute current tolerance (A); overrides .options abstol", 0},
+    {"--vntol", "V", "absolute voltage tolerance (V); overrides .options vntol", 0},
+    {"--gmin", "S", "conductance added across every junction (S); overrides .options gmin", 0},
+    {"--itl1", "N", "Newton iteration limit of a DC solve; overrides .options itl1", 0},
+    {NULL, NULL, NULL, 0},
+};
+
+const cli_opt cli_layered_opts[] = {
+    {"--diodes", "shockley|ideal", "diode model: shockley (default) or ideal (constraints, "
+                                   "the DRN model; layered solver only)", 0},
+    {"--bcd-tol", "V", "layered solver: stop when a sweep moves no node by more than V "
+                       "volts (default 1e-10 V)", 0},
+    {"--max-sweeps", "N", "layered solver: sweeps per solve (default 10000)", 0},
+    {NULL, NULL, NULL, 0},
+};
+
+#define HELP_COL 24   /* column of the option descriptions */
+#define HELP_WIDTH 79 /* right margin of the help text */
+
+/* Write `text` word by word from column `col` (the cursor is there) up to
+ * HELP_WIDTH, continuing lines at column `indent`; '\n' in text forces a
+ * line break. */
+static void wrap(FILE *f, const char *text, int col, int indent)
+{
+    const char *p = text;
+    int at_start = 1;
+    while (*p) {
+        if (*p == '\n') {
+            fprintf(f, "\n%*s", indent, "");
+            col = indent;
+            at_start = 1;
+            ++p;
+            continue;
+        }
+        if (*p == ' ') {
+            ++p;
+            continue;
+        }
+        size_t n = strcspn(p, " \n");
+        if (!at_start && col + 1 + (int)n > HELP_WIDTH) {
+            fprintf(f, "\n%*s", indent, "");
+            col = indent;
+            at_start = 1;
+        }
+        if (!at_start) {
+            fputc(' ', f);
+            col++;
+        }
+        fprintf(f, "%.*s", (int)n, p);
+        col += (int)n;
+        at_start = 0;
+        p += n;
+    }
+    fputc('\n', f);
+}
+
+/* The first spelling of an option's names ("-o" of "-o, --output"). */
+static int first_name_len(const char *names)
+{
+    return (int)strcspn(names, ",");
+}
+
+void cli_help(FILE *f, const cli_command *c)
+{
+    char syn[4096];
+    int n = snprintf(syn, sizeof syn, "%s", c->operands ? c->operands : "");
+    for (int t = 0; t < 3 && c->opts[t]; ++t)
+        for (const cli_opt *o = c->opts[t]; o->names; ++o) {
+            if (o->syn == CLI_SYN_OPERANDS || n >= (int)sizeof syn) continue;
+            /* '\1': a space wrap does not break at (turned back below) */
+            int opt = o->syn == CLI_SYN_OPTIONAL;
+            n += snprintf(syn + n, sizeof syn - (size_t)n, " %s%.*s%s%s%s", opt ? "[" : "",
+                          first_name_len(o->names), o->names, o->arg ? "\1" : "",
+                          o->arg ? o->arg : "", opt ? "]" : "");
+        }
+    int depth = 0; /* the words of a bracket or parenthesis stay together */
+    for (char *q = syn; *q; ++q) {
+        depth += (*q == '[' || *q == '(') - (*q == ']' || *q == ')');
+        if (*q == ' ' && depth > 0) *q = '\1';
+    }
+    char head[128];
+    int hn = snprintf(head, sizeof head, "usage: eqspice %s", c->name);
+    fputs(head, f);
+    /* wrap the synopsis, then turn the '\1' back into spaces */
+    char *tmp = NULL;
+    size_t tlen = 0;
+    FILE *m = open_memstream(&tmp, &tlen);
+    if (m) {
+        if (*syn) fputc(' ', m);
+        wrap(m, syn, hn + (*syn ? 1 : 0), hn + 1);
+        fclose(m);
+        for (char *q = tmp; q && *q; ++q)
+            if (*q == '\1') *q = ' ';
+        if (tmp) fputs(tmp, f);
+        free(tmp);
+    } else {
+        fputc('\n', f);
+    }
+    if (c->about) fprintf(f, "\n%s", c->about);
+    fputs("\noptions:\n", f);
+    for (int t = 0; t < 3 && c->opts[t]; ++t)
+        for (const cli_opt *o = c->opts[t]; o->names; ++o) {
+            int w = fprintf(f, "  %s%s%s", o->names, o->arg ? " " : "", o->arg ? o->arg : "");
+            if (w + 2 > HELP_COL) {
+                fprintf(f, "\n%*s", HELP_COL, "");
+            } else {
+                fprintf(f, "%*s", HELP_COL - w, "");
+            }
+            wrap(f, o->help, HELP_COL, HELP_COL);
+        }
+    int w = fprintf(f, "  -h, --help");
+    fprintf(f, "%*s", HELP_COL - w, "");
+    wrap(f, "print this help and exit", HELP_COL, HELP_COL);
+    if (c->tail) fprintf(f, "\n%s", c->tail);
+}
+
+/* The entry of `a` in c's tables, NULL if none. */
+static const cli_opt *find_option(const cli_command *c, const char *a)
+{
+    size_t len = strlen(a);
+    for (int t = 0; t < 3 && c->opts[t]; ++t)
+        for (const cli_opt *o = c->opts[t]; o->names; ++o)
+            for (const char *p = o->names; *p;) {
+                size_t n = strcspn(p, ",");
+                if (n == len && !strncmp(p, a, n)) return o;
+                p += n;
+                while (*p == ',' || *p == ' ') ++p;
+            }
+    return NULL;
+}
+
+int cli_check_options(const cli_command *c, int argc, char **argv, int first)
+{
+    for (int i = first; i < argc; ++i) {
+        const char *a = argv[i];
+        if (a[0] != '-' || !a[1]) continue; /* an operand, or "-" */
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) continue;
+        const cli_opt *o = find_option(c, a);
+        if (!o) return cli_usage_error(c->name, "unknown option '%s'", a);
+        /* skip the values: one per word of the placeholder */
+        for (const char *p = o->arg; p && *p; ++i) {
+            p += strcspn(p, " ");
+            p += strspn(p, " ");
+        }
+    }
+    return 0;
+}

@@ -88,6 +88,9 @@ struct eqs_trainer {
     double *outb;              /* batch x n_out free-phase outputs */
     size_t *order_eval;        /* batch indices for evaluation */
     double *u;                 /* input source values of one sample (V) */
+
+    eqs_trainer_eval_hook eval_hook; /* eqs_trainer_set_eval_hook; NULL: none */
+    void *eval_user;
 };
 
 void eqs_trainer_options_defaults(eqs_trainer_options *opt)
@@ -533,6 +536,7 @@ eqs_status eqs_trainer_evaluate(eqs_trainer *tr, const eqs_dataset *ds, double *
             size_t nb = n - i < (size_t)tr->batch ? n - i : (size_t)tr->batch;
             for (size_t j = 0; j < nb; ++j) tr->order_eval[j] = i + j;
             st = batch_free(tr, ds, tr->order_eval, nb, &sum, &wrong);
+            if (st == EQS_OK && tr->eval_hook) tr->eval_hook(tr->eval_user, i + nb, n);
         }
         if (st != EQS_OK) return st;
         if (loss_V2) *loss_V2 = n ? sum / (double)n : NAN;
@@ -547,10 +551,17 @@ eqs_status eqs_trainer_evaluate(eqs_trainer *tr, const eqs_dataset *ds, double *
         if (st != EQS_OK) return st;
         sum += l;
         wrong += (size_t)w;
+        if (tr->eval_hook) tr->eval_hook(tr->eval_user, i + 1, n);
     }
     if (loss_V2) *loss_V2 = n ? sum / (double)n : NAN;
     if (error) *error = n ? (double)wrong / (double)n : NAN;
     return EQS_OK;
+}
+
+void eqs_trainer_set_eval_hook(eqs_trainer *tr, eqs_trainer_eval_hook fn, void *user)
+{
+    tr->eval_hook = fn;
+    tr->eval_user = user;
 }
 
 void eqs_trainer_progress(const eqs_trainer *tr, eqs_trainer_status *out)
