@@ -294,6 +294,13 @@ typedef struct {
     double gain;           /* input gain A (V per unit pixel). Default: 1 */
     double g_min_S;        /* conductances uniform in [g_min_S, g_max_S]. Default: 1e-6 */
     double g_max_S;        /* Default: 1e-4 */
+    int g_fan_in;          /* 1: g_init="fan_in": crossbar l's conductances uniform in
+                              [g_min_S, g_fan_in_S / sqrt(n_l)], n_l its fan-in (nodes
+                              feeding each node of layer l: 2 layers[0] for l = 1, else
+                              layers[l-1]); g_max_S is not used (docs/tuning.md).
+                              Default: 0 */
+    double g_fan_in_S;     /* scale of g_fan_in (S).  Default: 0.5 S (0.0126 S at the
+                              2 x 784 inputs of the Fashion-MNIST DRNs) */
     int bias;              /* 1: each hidden node gets a bias source in its diode branch. Default: 0 */
     double bias_V;         /* Default: 0.0 V */
     double diode_is_A;     /* Default: 1e-14 A */

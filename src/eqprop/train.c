@@ -481,7 +481,10 @@ static void health_epoch_end(eqs_trainer *tr, uint64_t e)
                 "do not reach the outputs (docs/tuning.md)",
                 ep, tr->h_n, spread, worst, tr->h_spread_V);
     }
-    if (tr->h_n > 1 && tr->n_out > 1 && tr->label_varied && !tr->pred_varied) {
+    /* one class: not in the first epoch of the process, where a network
+     * that learns may still predict one class everywhere */
+    if (isfinite(tr->prev_loss) && tr->h_n > 1 && tr->n_out > 1 && tr->label_varied &&
+        !tr->pred_varied) {
         tr->health |= EQS_HEALTH_ONE_CLASS;
         eqs_log(ctx, EQS_LOG_WARN,
                 "epoch %llu: the last %zu training samples of the epoch were all predicted as "
