@@ -897,17 +897,32 @@ START_TEST(test_g_init_fan_in)
     ck_assert_ptr_null(nl);
     eqs_experiment_free(&e);
     eqs_ctx_free(&ctx);
+    /* `gen drn --fan-in-S`: 0.5 / sqrt(2 x 8) = 0.125 S, 0.5 / sqrt(16) = 0.125 S */
+    const char *argv[] = {"gen", "drn", "--layers", "8,16,2", "--fan-in-S", "0.5", NULL};
+    char *out = NULL, *err = NULL;
+    ck_assert_int_eq(tu_run_cli(argv, &out, &err, 30), 0);
+    ck_assert_msg(strstr(out, "* crossbar 1: 16 x 16, conductances uniform in [1e-06, 0.125] S\n"),
+                  "%s", out);
+    ck_assert_msg(strstr(out, "* crossbar 2: 16 x 2, conductances uniform in [1e-06, 0.125] S\n"),
+                  "%s", out);
+    free(out);
+    free(err);
 }
 END_TEST
 
-/* The conductance-scale rule of docs/tuning.md: with ideal diodes the node
- * voltages do not change when every conductance and beta are multiplied
- * by c, and dL/dG scales as 1/c, so rates times c^2 give the same training
- * run (bounds times c).  Three epochs of a batched blobs network at c = 4
- * and rates x 16 reproduce the training losses of c = 1 to 1e-6 (the
- * generator writes resistances to 9 digits, so the two networks differ by
- * ~1e-9 relative); rates x 4 (the rule not followed) differ by far more. */
-static const char *scaled_xml(double c, double rate_mult)
+/* The two exact scaling rules of docs/tuning.md (ideal diodes, no bias):
+ *  - conductances: the node voltages do not change when every conductance
+ *    and beta are multiplied by c, and dL/dG scales as 1/c, so rates times
+ *    c^2 (bounds times c) give the same training run;
+ *  - voltages: gain and targets times a multiply every voltage by a, the
+ *    loss by a^2 and dL/dG by a^2, so rates divided by a^2 give the same
+ *    run with losses times a^2.
+ * Three epochs of a batched blobs network at c = 4 with rates x 16, and at
+ * a = 2 with rates / 4, reproduce the training losses of the reference to
+ * 1e-6 (the generator writes resistances to 9 digits, so the networks
+ * differ by ~1e-9 relative); c = 4 with rates x 4 (the rule not followed)
+ * differs by far more. */
+static const char *scaled_xml(double c, double rate_mult, double a)
 {
     static char buf[4096];
     snprintf(buf, sizeof buf,
@@ -916,8 +931,8 @@ static const char *scaled_xml(double c, double rate_mult)
              "g_init_max_S=\"%.17g\"/></network>\n"
              "  <dataset classes=\"3\"><synthetic task=\"blobs\" train_size=\"96\" "
              "features=\"8\"/></dataset>\n"
-             "  <input gain_V=\"4\" encoding=\"pair\"/>\n"
-             "  <targets on_V=\"0.5\" off_V=\"0\"/>\n"
+             "  <input gain_V=\"%.17g\" encoding=\"pair\"/>\n"
+             "  <targets on_V=\"%.17g\" off_V=\"0\"/>\n"
              "  <algorithm method=\"centered\" beta=\"%.17g\"/>\n"
              "  <learning momentum=\"0.9\"><rate elements=\"r1_*\" value=\"%.17g\"/>"
              "<rate elements=\"r*\" value=\"%.17g\"/></learning>\n"
@@ -925,33 +940,36 @@ static const char *scaled_xml(double c, double rate_mult)
              "  <conductance g_min_S=\"%.17g\" g_max_S=\"%.17g\"/>\n"
              "  <solver backend=\"layered\" diodes=\"ideal\"/>\n"
              "  <output dir=\"/nonexistent\"/>\n</experiment>\n",
-             1e-6 * c, 1e-4 * c, 1e-5 * c, 3e-7 * rate_mult, 1e-7 * rate_mult, 1e-7 * c, 1e-3 * c);
+             1e-6 * c, 1e-4 * c, 4 * a, 0.5 * a, 1e-5 * c, 3e-7 * rate_mult, 1e-7 * rate_mult,
+             1e-7 * c, 1e-3 * c);
     return tu_write_temp(buf, ".xml");
 }
 
 START_TEST(test_conductance_scale_rule)
 {
-    double loss[3][3];
-    const double c[3] = {1, 4, 4}, mult[3] = {1, 16, 4};
-    for (int r = 0; r < 3; ++r) {
+    double loss[4][3];
+    const double c[4] = {1, 4, 4, 1}, mult[4] = {1, 16, 4, 0.25}, a[4] = {1, 1, 1, 2};
+    for (int r = 0; r < 4; ++r) {
         job j;
-        job_open(&j, scaled_xml(c[r], mult[r]));
+        job_open(&j, scaled_xml(c[r], mult[r], a[r]));
         for (int e = 0; e < 3; ++e) {
             ck_assert_int_eq(eqs_trainer_epoch(j.tr), EQS_OK);
             eqs_trainer_status p;
             eqs_trainer_progress(j.tr, &p);
-            loss[r][e] = p.train_loss;
+            loss[r][e] = p.train_loss / (a[r] * a[r]);
         }
         tu_job_close(&j);
     }
-    double worst_rule = 0, worst_other = 0;
-    for (int e = 1; e < 3; ++e) { /* epoch 1 trains with the initial network: same in all */
+    double worst_rule = 0, worst_other = 0, worst_volt = 0;
+    for (int e = 1; e < 3; ++e) { /* epoch 1 trains with the initial network */
         worst_rule = fmax(worst_rule, fabs(loss[1][e] / loss[0][e] - 1));
         worst_other = fmax(worst_other, fabs(loss[2][e] / loss[0][e] - 1));
+        worst_volt = fmax(worst_volt, fabs(loss[3][e] / loss[0][e] - 1));
     }
-    fprintf(stderr, "conductance scale x4: losses differ by %.2g (rates x16) and %.2g (x4)\n",
-            worst_rule, worst_other);
+    fprintf(stderr, "conductance scale x4: losses differ by %.2g (rates x16) and %.2g (x4); "
+                    "voltage scale x2 (rates / 4): %.2g\n", worst_rule, worst_other, worst_volt);
     ck_assert_msg(worst_rule < 1e-6, "%g", worst_rule);
+    ck_assert_msg(worst_volt < 1e-6, "%g", worst_volt);
     ck_assert_msg(worst_other > 1e-3, "%g", worst_other);
 }
 END_TEST

@@ -7,7 +7,7 @@
 static const char help[] =
     "usage: eqspice gen drn --layers N0,N1,...,NL [--seed S] [--gain A] [--gmin-S G]\n"
     "                       [--gmax-S G] [--bias V] [--output-pairs] [-o FILE]\n"
-    "                       [--amplifiers GAIN] [--rails V]\n"
+    "                       [--amplifiers GAIN] [--rails V] [--fan-in-S S]\n"
     "\n"
     "Write a layered diode-resistor network (DRN) as a plain SPICE netlist:\n"
     "each of the N0 input pixels x in [0,1) (random from the seed) drives a pair of\n"
@@ -21,6 +21,8 @@ static const char help[] =
     "  --gain A       input gain in volts per unit pixel (default 1)\n"
     "  --gmin-S G, --gmax-S G\n"
     "                 conductance range in siemens (default 1e-6 .. 1e-4)\n"
+    "  --fan-in-S S   crossbar l's range is [gmin, S / sqrt(fan-in of layer l)]\n"
+    "                 instead (g_init=\"fan_in\"; docs/tuning.md); --gmax-S unused\n"
     "  --bias V       add a bias source of V volts in series with every hidden diode\n"
     "  --amplifiers GAIN  a bidirectional amplifier (VCVS of GAIN forward, CCCS of\n"
     "                 1/GAIN backward) between each hidden node h<l>_<j> and the next\n"
@@ -82,6 +84,14 @@ int cli_cmd_gen(int argc, char **argv)
             ++i;
         } else if (!strcmp(a, "--output-pairs")) {
             spec.output_pairs = 1;
+        } else if (!strcmp(a, "--fan-in-S")) { /* g_init="fan_in" (docs/tuning.md) */
+            double x;
+            if (!v || cli_parse_double(v, &x) || !(x > 0)) {
+                rc = cli_usage_error("gen", "--fan-in-S needs a positive conductance");
+                break;
+            }
+            spec.g_fan_in = 1, spec.g_fan_in_S = x;
+            ++i;
         } else if (!strcmp(a, "--rails")) {
             double x;
             if (!v || cli_parse_double(v, &x) || !(x > 0)) {
