@@ -855,23 +855,23 @@ START_TEST(test_g_init_fan_in)
     const int fan_in[4] = {0, 40, 50, 30};
     for (int l = 1; l <= 3; ++l) {
         const double lo = 1e-6, hi = 0.3 / sqrt((double)fan_in[l]);
-        char prefix[8];
+        char prefix[16];
         snprintf(prefix, sizeof prefix, "r%d_", l);
         double sum = 0, gmax = 0;
         int n = 0;
         for (int k = 0; k < eqs_circuit_param_count(j.c); ++k) {
             if (strncmp(eqs_circuit_param_name(j.c, k), prefix, strlen(prefix))) continue;
             double g = eqs_circuit_param_get(j.c, k);
-            ck_assert_msg(g >= lo * (1 - 1e-8) && g <= hi * (1 + 1e-8), "%s = %g S outside [%g, %g]",
-                          eqs_circuit_param_name(j.c, k), g, lo, hi);
+            ck_assert_msg(g >= lo * (1 - 1e-8) && g <= hi * (1 + 1e-8),
+                          "%s = %g S outside [%g, %g]", eqs_circuit_param_name(j.c, k), g, lo, hi);
             sum += g;
             gmax = g > gmax ? g : gmax;
             n++;
         }
         ck_assert_int_eq(n, fan_in[l] * (l == 1 ? 50 : l == 2 ? 30 : 4));
         double se = (hi - lo) / sqrt(12.0 * n);
-        ck_assert_msg(fabs(sum / n - 0.5 * (lo + hi)) <= 5 * se, "crossbar %d: mean %g, midpoint %g",
-                      l, sum / n, 0.5 * (lo + hi));
+        ck_assert_msg(fabs(sum / n - 0.5 * (lo + hi)) <= 5 * se,
+                      "crossbar %d: mean %g, midpoint %g", l, sum / n, 0.5 * (lo + hi));
         ck_assert_msg(gmax >= hi * (1 - 20.0 / n), "crossbar %d: max %g, bound %g", l, gmax, hi);
     }
     /* the run's copy keeps the option */

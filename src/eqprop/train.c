@@ -491,7 +491,7 @@ static void health_epoch_end(eqs_trainer *tr, uint64_t e)
                 "class %d (docs/tuning.md)",
                 ep, tr->h_n, tr->pred0);
     }
-    if (tr->n_dio > 0 && tr->n_active == 0) {
+    if (tr->n_dio > 0 && tr->h_n > 0 && tr->n_active == 0) {
         tr->health |= EQS_HEALTH_HIDDEN_OFF;
         eqs_log(ctx, EQS_LOG_WARN,
                 "epoch %llu: no hidden unit was active in the last %zu training samples of "
@@ -650,7 +650,8 @@ eqs_status eqs_trainer_step(eqs_trainer *tr)
         size_t wrong = 0;
         eqs_status st = batch_free(tr, tr->train, tr->order + first, nb, &loss, &wrong);
         for (size_t j = 0; j < nb && st == EQS_OK && tr->health_on; ++j) {
-            const double *o = tr->outb + j * (size_t)tr->n_out, *y = tr->yb + j * (size_t)tr->n_out;
+            const double *o = tr->outb + j * (size_t)tr->n_out;
+            const double *y = tr->yb + j * (size_t)tr->n_out;
             double l = 0;
             for (int k = 0; k < tr->n_out; ++k) l += 0.5 * (o[k] - y[k]) * (o[k] - y[k]);
             health_sample(tr, first + j, l, o, eqs_dataset_label(tr->train, tr->order[first + j]),
