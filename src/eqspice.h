@@ -294,6 +294,13 @@ typedef struct {
     double gain;           /* input gain A (V per unit pixel). Default: 1 */
     double g_min_S;        /* conductances uniform in [g_min_S, g_max_S]. Default: 1e-6 */
     double g_max_S;        /* Default: 1e-4 */
+    int g_fan_in;          /* 1: g_init="fan_in": crossbar l's conductances uniform in
+                              [g_min_S, g_fan_in_S / sqrt(n_l)], n_l its fan-in (nodes
+                              feeding each node of layer l: 2 layers[0] for l = 1, else
+                              layers[l-1]); g_max_S is not used (docs/tuning.md).
+                              Default: 0 */
+    double g_fan_in_S;     /* scale of g_fan_in (S).  Default: 0.5 S (0.0126 S at the
+                              2 x 784 inputs of the Fashion-MNIST DRNs) */
     int bias;              /* 1: each hidden node gets a bias source in its diode branch. Default: 0 */
     double bias_V;         /* Default: 0.0 V */
     double diode_is_A;     /* Default: 1e-14 A */
@@ -761,6 +768,8 @@ typedef struct {
     double test_loss;
     double test_error;
     double seconds;     /* wall time of the epoch (s) */
+    unsigned warnings;  /* EQS_HEALTH_* flags of the epoch (column `warnings`, names
+                           joined by '+', empty when healthy). Default: 0 */
 } eqs_epoch_metrics;
 
 /* resume = 0: create `dir` (and missing parents); EQS_ERR_INPUT if it exists
@@ -800,8 +809,39 @@ typedef struct {
                                   nearby states), winning over the netlist's .options */
     double g_floor_S;          /* smallest conductance written back when the lower bound
                                   is below it (G = 0 is an open circuit). Default: 1e-12 S */
+    /* Health checks at the end of every training epoch (docs/tuning.md,
+     * "Warnings"): computed from what training solves anyway, nothing
+     * allocated per step.  Each failed check sets an EQS_HEALTH_* flag of
+     * the epoch (eqs_trainer_status.health, metrics.csv column `warnings`)
+     * and logs a warning. */
+    int health_checks;         /* 1: on, 0: off. Default: 1 */
+    double health_loss_rel;    /* loss_flat: the epoch's mean training loss differs from
+                                  the previous epoch's by at most this fraction of it
+                                  (not checked in the first epoch of a process).
+                                  Default: 1e-5 */
+    double health_spread_rel;  /* outputs_constant: every output's range (max - min) over
+                                  the epoch's samples is at most this times the target
+                                  swing |on_V - off_V| (1 V when they are equal).
+                                  Default: 1e-3 */
+    double health_active_V;    /* hidden_off: a diode's unit counts as active in a sample
+                                  when the diode is reverse-biased (V_cathode - V_anode)
+                                  by more than this; the check fails when no diode was
+                                  active in any sample of the epoch.  Sample-by-sample
+                                  training only (the batched path keeps hidden voltages
+                                  inside the solver).  Default: 1e-6 V */
 } eqs_trainer_options;
 void eqs_trainer_options_defaults(eqs_trainer_options *opt);
+
+/* Health flags of a training epoch (eqs_trainer_options, docs/tuning.md). */
+enum {
+    EQS_HEALTH_LOSS_FLAT = 1u << 0,        /* mean training loss did not move */
+    EQS_HEALTH_OUTPUTS_CONSTANT = 1u << 1, /* outputs (nearly) the same for every sample */
+    EQS_HEALTH_ONE_CLASS = 1u << 2,        /* every sample predicted as the same class */
+    EQS_HEALTH_HIDDEN_OFF = 1u << 3        /* no diode unit active in any sample */
+};
+/* The flags as names joined by '+' ("loss_flat+one_class"; "" for none)
+ * into buf (always terminated); returns buf. */
+const char *eqs_health_format(unsigned flags, char *buf, size_t len);
 
 /* Trainer: set (create) / iterate (step) / test (progress, evaluate). */
 typedef struct eqs_trainer eqs_trainer;
@@ -848,6 +888,7 @@ typedef struct {
     size_t samples;             /* samples trained in the current epoch (since resume) */
     double train_loss;          /* their mean free-phase loss before the update (V^2) */
     double train_error;         /* their error rate; NaN without samples */
+    unsigned health;            /* EQS_HEALTH_* flags of the last completed epoch */
 } eqs_trainer_status;
 void eqs_trainer_progress(const eqs_trainer *tr, eqs_trainer_status *out);
 /* The solver the trainer uses (borrowed). */

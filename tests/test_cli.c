@@ -348,7 +348,7 @@ START_TEST(test_progress_not_a_tty)
     ck_assert_str_eq(line, "epoch 1/2: evaluating 105/150 samples (70%), 10 samples/s | "
                            "elapsed 0:01:01, eta 0:01:10");
     /* epoch end at t = 75: evaluation took 25 s (6/s); left: 100 / 2 + 150 / 6 */
-    eqs_epoch_metrics m = {1, 0.0123, 0.125, 0.02, 0.131, 50.0};
+    eqs_epoch_metrics m = {1, 0.0123, 0.125, 0.02, 0.131, 50.0, 0};
     cli_progress_epoch_end(&p, &m, 75.0);
     fflush(f);
     ck_assert(find_line(buf, "train loss", line, sizeof line));
@@ -360,7 +360,7 @@ START_TEST(test_progress_not_a_tty)
     cli_progress_epoch_begin(&p, 2, 100, 75.0);
     cli_progress_update(&p, 100, 0.25, 125.0);
     cli_progress_eval(&p, 150, 150.0);
-    m = (eqs_epoch_metrics){2, 0.01, 0.1, NAN, NAN, 50.0};
+    m = (eqs_epoch_metrics){2, 0.01, 0.1, NAN, NAN, 50.0, 0};
     cli_progress_epoch_end(&p, &m, 150.0);
     fclose(f);
     const char *last = strstr(buf, "epoch 2/2: train loss");
@@ -414,7 +414,7 @@ START_TEST(test_progress_tty_rate_limit)
     ck_assert_ptr_nonnull(strstr(buf, "1000/s"));
     ck_assert_ptr_nonnull(strstr(buf, "loss 0.5"));
     ck_assert_ptr_nonnull(strstr(buf, "eta 0:00:00"));
-    eqs_epoch_metrics m = {1, 0.5, 0.25, NAN, NAN, 1.0};
+    eqs_epoch_metrics m = {1, 0.5, 0.25, NAN, NAN, 1.0, 0};
     cli_progress_epoch_end(&p, &m, 1.0);
     fclose(f);
     const char *last = strrchr(buf, '\r');

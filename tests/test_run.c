@@ -449,18 +449,19 @@ START_TEST(test_run_dir_create)
     ck_assert_ptr_null(eqs_run_path(run, EQS_RUN_NFILES));
     ck_assert_int_eq(eqs_run_path(run, EQS_RUN_METRICS)[0], '/');
     char *m = tu_read_file(eqs_run_path(run, EQS_RUN_METRICS));
-    ck_assert_str_eq(m, "epoch,train_loss,train_error,test_loss,test_error,seconds\n");
+    ck_assert_str_eq(m, "epoch,train_loss,train_error,test_loss,test_error,seconds,warnings\n");
     free(m);
-    eqs_epoch_metrics row = {1, 0.25, 0.5, NAN, NAN, 1.5};
+    eqs_epoch_metrics row = {1, 0.25, 0.5, NAN, NAN, 1.5, 0};
     ck_assert_int_eq(eqs_run_metrics_append(run, &row), EQS_OK);
-    row = (eqs_epoch_metrics){2, 0.125, 0.1, 0.2, 1.0 / 3.0, 2.0};
+    row = (eqs_epoch_metrics){2, 0.125, 0.1, 0.2, 1.0 / 3.0, 2.0,
+                              EQS_HEALTH_LOSS_FLAT | EQS_HEALTH_ONE_CLASS};
     ck_assert_int_eq(eqs_run_metrics_append(run, &row), EQS_OK);
     /* visible on disk at once (flushed) */
     m = tu_read_file(eqs_run_path(run, EQS_RUN_METRICS));
-    ck_assert_str_eq(m, "epoch,train_loss,train_error,test_loss,test_error,seconds\n"
-                        "1,0.25,0.5,nan,nan,1.5\n"
+    ck_assert_str_eq(m, "epoch,train_loss,train_error,test_loss,test_error,seconds,warnings\n"
+                        "1,0.25,0.5,nan,nan,1.5,\n"
                         "2,0.125,0.10000000000000001,0.20000000000000001,"
-                        "0.33333333333333331,2\n");
+                        "0.33333333333333331,2,loss_flat+one_class\n");
     free(m);
 
     /* the experiment copy carries the seed and the version */
@@ -511,7 +512,7 @@ START_TEST(test_run_dir_resume)
     eqs_ctx_clear_error(ctx);
     ck_assert_int_eq(eqs_run_open(ctx, sub, 0, &run), EQS_OK);
     for (int e = 1; e <= 3; ++e) {
-        eqs_epoch_metrics row = {e, 1.0 / e, 0.5 / e, NAN, NAN, 1};
+        eqs_epoch_metrics row = {e, 1.0 / e, 0.5 / e, NAN, NAN, 1, 0};
         ck_assert_int_eq(eqs_run_metrics_append(run, &row), EQS_OK);
     }
     char ckpt[600];
@@ -540,12 +541,25 @@ START_TEST(test_run_dir_resume)
     ck_assert_msg(eqs_run_open(ctx, sub, 1, &run) == EQS_OK, "%s", eqs_ctx_error(ctx));
     ck_assert_int_ne(access(stale, F_OK), 0);
     ck_assert_int_eq(eqs_run_metrics_truncate(run, 2), EQS_OK);
-    eqs_epoch_metrics row = {3, 0.3, 0.2, NAN, NAN, 1};
+    eqs_epoch_metrics row = {3, 0.3, 0.2, NAN, NAN, 1, EQS_HEALTH_HIDDEN_OFF};
     ck_assert_int_eq(eqs_run_metrics_append(run, &row), EQS_OK);
     char *m = tu_read_file(eqs_run_path(run, EQS_RUN_METRICS));
+    ck_assert_str_eq(m, "epoch,train_loss,train_error,test_loss,test_error,seconds,warnings\n"
+                        "1,1,0.5,nan,nan,1,\n"
+                        "2,0.5,0.25,nan,nan,1,\n"
+                        "3,0.29999999999999999,0.20000000000000001,nan,nan,1,hidden_off\n");
+    free(m);
+    eqs_run_close(&run);
+
+    /* a run made before the `warnings` column resumes in its own format */
+    f = fopen(strcat(strcpy((char[600]){0}, sub), "/metrics.csv"), "wb");
+    fputs("epoch,train_loss,train_error,test_loss,test_error,seconds\n1,1,0.5,nan,nan,1\n", f);
+    fclose(f);
+    ck_assert_msg(eqs_run_open(ctx, sub, 1, &run) == EQS_OK, "%s", eqs_ctx_error(ctx));
+    ck_assert_int_eq(eqs_run_metrics_append(run, &row), EQS_OK);
+    m = tu_read_file(eqs_run_path(run, EQS_RUN_METRICS));
     ck_assert_str_eq(m, "epoch,train_loss,train_error,test_loss,test_error,seconds\n"
                         "1,1,0.5,nan,nan,1\n"
-                        "2,0.5,0.25,nan,nan,1\n"
                         "3,0.29999999999999999,0.20000000000000001,nan,nan,1\n");
     free(m);
     eqs_run_close(&run);
@@ -732,7 +746,8 @@ static double *mock_train(const char *text, const char *dir, int resume, int kil
         st.lr_scale *= 0.9;
         ck_assert_int_eq(eqs_checkpoint_write(ctx, N.c, &st, eqs_run_path(run, EQS_RUN_CHECKPOINT)),
                          EQS_OK);
-        eqs_epoch_metrics m = {epoch + 1, eqs_circuit_param_get(N.c, 0), 0.1 * epoch, NAN, NAN, 0};
+        eqs_epoch_metrics m = {epoch + 1, eqs_circuit_param_get(N.c, 0), 0.1 * epoch, NAN, NAN, 0,
+                               0};
         ck_assert_int_eq(eqs_run_metrics_append(run, &m), EQS_OK);
     }
     double *g = params(N.c);

@@ -20,6 +20,8 @@ static const cli_opt gen_opts[] = {
     {"--rails", "V", "trainable biases: rails bp = +V and bn = -V (sources vbp, vbn) with "
                      "resistors r<l>_bp_<j>, r<l>_bn_<j> to every hidden and output node, "
                      "both at the lowest conductance (no net bias)", 0},
+    {"--fan-in-S", "S", "crossbar l's range is [gmin, S / sqrt(fan-in of layer l)] instead "
+                        "(g_init=\"fan_in\"; docs/tuning.md); --gmax-S unused", 0},
     {"-o", "FILE", "output file (atomic; default stdout)", 0},
     {NULL, NULL, NULL, 0},
 };
@@ -86,6 +88,14 @@ int cli_cmd_gen(int argc, char **argv)
             ++i;
         } else if (!strcmp(a, "--output-pairs")) {
             spec.output_pairs = 1;
+        } else if (!strcmp(a, "--fan-in-S")) { /* g_init="fan_in" (docs/tuning.md) */
+            double x;
+            if (!v || cli_parse_double(v, &x) || !(x > 0)) {
+                rc = cli_usage_error("gen", "--fan-in-S needs a positive conductance");
+                break;
+            }
+            spec.g_fan_in = 1, spec.g_fan_in_S = x;
+            ++i;
         } else if (!strcmp(a, "--rails")) {
             double x;
             if (!v || cli_parse_double(v, &x) || !(x > 0)) {

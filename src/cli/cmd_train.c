@@ -88,6 +88,7 @@ static eqs_status end_epoch(train_job *j, double seconds, eqs_epoch_metrics *m)
     m->epoch = (int)p.epochs_done;
     m->seconds = seconds;
     m->test_loss = m->test_error = NAN;
+    m->warnings = p.health; /* health checks of the epoch (docs/tuning.md) */
     eqs_status st = eqs_trainer_evaluate(j->tr, j->train, &m->train_loss, &m->train_error);
     if (st == EQS_OK && j->test)
         st = eqs_trainer_evaluate(j->tr, j->test, &m->test_loss, &m->test_error);

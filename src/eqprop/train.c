@@ -48,6 +48,10 @@
 #define TR_G_FLOOR_S 1e-12
 /* Layered solver: sweep tolerance (V) for training. */
 #define TR_BCD_TOL_V 1e-10
+/* Health checks (eqs_trainer_options, docs/tuning.md "Warnings"). */
+#define TR_HEALTH_LOSS_REL 1e-5
+#define TR_HEALTH_SPREAD_REL 1e-3
+#define TR_HEALTH_ACTIVE_V 1e-6
 
 struct eqs_trainer {
     eqs_ctx *ctx;
@@ -91,6 +95,20 @@ struct eqs_trainer {
 
     eqs_trainer_eval_hook eval_hook; /* eqs_trainer_set_eval_hook; NULL: none */
     void *eval_user;
+    /* health checks of the current epoch (health_* below) */
+    int health_on;
+    double h_loss_rel, h_spread_V, h_active_V;
+    double *out_min, *out_max; /* n_out: range of each output over the epoch */
+    int pred0, pred_varied;    /* first predicted class; 1 once another one appeared */
+    int label0, label_varied;  /* the same for the labels */
+    size_t h_n;                /* second-half samples seen by the checks this epoch */
+    double h_loss[2];          /* loss sums over the first and second half of the epoch */
+    size_t h_cnt[2];           /* and their sample counts */
+    int n_dio;                 /* diodes whose terminals are user nodes */
+    int *dio_a, *dio_k;        /* their anode and cathode (user nodes) */
+    size_t n_active;           /* (sample, diode) pairs active this epoch */
+    double prev_loss;          /* previous epoch's mean training loss; NaN: none */
+    unsigned health;           /* EQS_HEALTH_* of the last completed epoch */
 };
 
 void eqs_trainer_options_defaults(eqs_trainer_options *opt)
@@ -105,6 +123,10 @@ void eqs_trainer_options_defaults(eqs_trainer_options *opt)
      * costs two more sweeps per phase (8.6 vs 6.6 at 784-1024-1024-10) */
     opt->solver.bcd_tol_V = TR_BCD_TOL_V;
     opt->g_floor_S = TR_G_FLOOR_S;
+    opt->health_checks = 1;
+    opt->health_loss_rel = TR_HEALTH_LOSS_REL;
+    opt->health_spread_rel = TR_HEALTH_SPREAD_REL;
+    opt->health_active_V = TR_HEALTH_ACTIVE_V;
 }
 
 eqs_status eqs_experiment_network(eqs_ctx *ctx, const eqs_experiment *exp, eqs_netlist **out)
@@ -148,6 +170,10 @@ void eqs_trainer_free(eqs_trainer **pt)
     eqs_free(ctx, tr->outb);
     eqs_free(ctx, tr->order_eval);
     eqs_free(ctx, tr->u);
+    eqs_free(ctx, tr->out_min);
+    eqs_free(ctx, tr->out_max);
+    eqs_free(ctx, tr->dio_a);
+    eqs_free(ctx, tr->dio_k);
     eqs_free(ctx, tr);
     *pt = NULL;
 }
@@ -199,6 +225,8 @@ eqs_status eqs_trainer_check_data(eqs_trainer *tr, const eqs_dataset *ds)
 }
 
 static eqs_status batch_setup(eqs_trainer *tr);
+static eqs_status health_setup(eqs_trainer *tr, const eqs_trainer_options *opt);
+static int argmax_out(const eqs_trainer *tr, const double *o);
 
 eqs_status eqs_trainer_create(eqs_ctx *ctx, const eqs_experiment *exp, eqs_circuit *c,
                               const eqs_dataset *train, const eqs_trainer_options *opt,
@@ -291,6 +319,7 @@ eqs_status eqs_trainer_create(eqs_ctx *ctx, const eqs_experiment *exp, eqs_circu
     if ((st = eqs_solver_create(ctx, c, exp->backend, &sopt, &tr->s)) != EQS_OK) goto fail;
     if ((st = eqs_eqprop_create(ctx, tr->s, &tr->ep)) != EQS_OK) goto fail;
     if ((st = batch_setup(tr)) != EQS_OK) goto fail;
+    if ((st = health_setup(tr, opt)) != EQS_OK) goto fail;
     /* the DRN generator reseeds the context: the run's streams start here */
     eqs_ctx_seed(ctx, exp->seed);
     *out = tr;
@@ -329,6 +358,153 @@ static eqs_status batch_setup(eqs_trainer *tr)
     }
     if (st == EQS_OK) tr->bops = b;
     return st;
+}
+
+/* ---- Health checks (docs/tuning.md, "Warnings") ----------------------
+ * Per training sample (never during evaluation), from its free phase: the
+ * loss, summed per half of the epoch; and over the second half of the
+ * epoch (so that a network that dies early in its first epoch is reported
+ * at the end of that epoch) the range of every output, the predicted
+ * classes and labels, and on the sample-by-sample path the diodes' bias.
+ * At the end of the epoch: the flags, one warning per flag.
+ * O(n_out + n_dio) per sample; every buffer is allocated here. */
+static eqs_status health_setup(eqs_trainer *tr, const eqs_trainer_options *opt)
+{
+    eqs_ctx *ctx = tr->ctx;
+    const eqs_circuit *c = tr->c;
+    tr->health_on = opt->health_checks != 0;
+    tr->h_loss_rel = opt->health_loss_rel;
+    double swing = fabs(tr->on_V - tr->off_V);
+    tr->h_spread_V = opt->health_spread_rel * (swing > 0 ? swing : 1.0);
+    tr->h_active_V = opt->health_active_V;
+    tr->prev_loss = NAN;
+    tr->out_min = eqs_malloc(ctx, (size_t)tr->n_out * sizeof *tr->out_min);
+    tr->out_max = eqs_malloc(ctx, (size_t)tr->n_out * sizeof *tr->out_max);
+    if (!tr->out_min || !tr->out_max) return EQS_ERR_NOMEM;
+    if (tr->bops) return EQS_OK; /* hidden voltages stay inside the batched solver */
+    int nd = 0;
+    for (int e = 0; e < c->n_elems; ++e)
+        nd += c->elems[e].kind == EQS_EL_D && c->elems[e].n[0] < c->n_user_nodes &&
+              c->elems[e].n[1] < c->n_user_nodes;
+    if (nd == 0) return EQS_OK;
+    tr->dio_a = eqs_malloc(ctx, (size_t)nd * sizeof *tr->dio_a);
+    tr->dio_k = eqs_malloc(ctx, (size_t)nd * sizeof *tr->dio_k);
+    if (!tr->dio_a || !tr->dio_k) return EQS_ERR_NOMEM;
+    for (int e = 0; e < c->n_elems; ++e) {
+        const eqs_celem *d = &c->elems[e];
+        if (d->kind != EQS_EL_D || d->n[0] >= c->n_user_nodes || d->n[1] >= c->n_user_nodes)
+            continue; /* a diode with RS > 0: its internal node is not in the user layout */
+        tr->dio_a[tr->n_dio] = d->n[0];
+        tr->dio_k[tr->n_dio] = d->n[1];
+        tr->n_dio++;
+    }
+    return EQS_OK;
+}
+
+/* Training sample at position pos of the epoch: its loss (V^2), outputs o
+ * (n_out, V), label, and the free-phase voltages v (user nodes) or NULL. */
+static void health_sample(eqs_trainer *tr, size_t pos, double loss, const double *o, int label,
+                          const double *v)
+{
+    if (!tr->health_on) return;
+    int half = pos >= tr->n_train / 2;
+    tr->h_loss[half] += loss;
+    tr->h_cnt[half]++;
+    if (!half) return;
+    int pred = argmax_out(tr, o);
+    if (tr->h_n == 0) {
+        for (int k = 0; k < tr->n_out; ++k) tr->out_min[k] = tr->out_max[k] = o[k];
+        tr->pred0 = pred, tr->label0 = label;
+        tr->pred_varied = tr->label_varied = 0;
+        tr->n_active = 0;
+    }
+    for (int k = 0; k < tr->n_out; ++k) {
+        if (o[k] < tr->out_min[k]) tr->out_min[k] = o[k];
+        if (o[k] > tr->out_max[k]) tr->out_max[k] = o[k];
+    }
+    tr->pred_varied |= pred != tr->pred0;
+    tr->label_varied |= label != tr->label0;
+    if (v)
+        for (int d = 0; d < tr->n_dio; ++d)
+            tr->n_active += v[tr->dio_k[d]] - v[tr->dio_a[d]] > tr->h_active_V;
+    tr->h_n++;
+}
+
+const char *eqs_health_format(unsigned flags, char *buf, size_t len)
+{
+    static const char *const names[] = {"loss_flat", "outputs_constant", "one_class",
+                                        "hidden_off"};
+    size_t n = 0;
+    if (len) buf[0] = '\0';
+    for (unsigned b = 0; b < sizeof names / sizeof *names; ++b) {
+        if (!(flags & (1u << b)) || n >= len) continue;
+        int w = snprintf(buf + n, len - n, "%s%s", n ? "+" : "", names[b]);
+        n += w > 0 ? (size_t)w : 0;
+    }
+    return buf;
+}
+
+/* End of epoch e (1-based): the flags of the epoch, a warning for each. */
+static void health_epoch_end(eqs_trainer *tr, uint64_t e)
+{
+    tr->health = 0;
+    if (!tr->health_on || tr->h_cnt[0] + tr->h_cnt[1] == 0) return;
+    eqs_ctx *ctx = tr->ctx;
+    const unsigned long long ep = (unsigned long long)e;
+    double loss = tr->run_n ? tr->run_loss / (double)tr->run_n : NAN;
+    double spread = 0;
+    int worst = 0;
+    for (int k = 0; k < tr->n_out; ++k)
+        if (tr->out_max[k] - tr->out_min[k] > spread || k == 0)
+            spread = tr->out_max[k] - tr->out_min[k], worst = k;
+    /* the previous epoch's loss; in the first epoch of the process, the
+     * first half of this one against its second half */
+    double ref = tr->prev_loss, now = loss;
+    const char *what = "previous epoch";
+    if (!isfinite(ref) && tr->h_cnt[0] && tr->h_cnt[1]) {
+        ref = tr->h_loss[0] / (double)tr->h_cnt[0];
+        now = tr->h_loss[1] / (double)tr->h_cnt[1];
+        what = "first half of the epoch";
+    }
+    if (isfinite(ref) && isfinite(now) && fabs(now - ref) <= tr->h_loss_rel * fabs(ref)) {
+        tr->health |= EQS_HEALTH_LOSS_FLAT;
+        eqs_log(ctx, EQS_LOG_WARN,
+                "epoch %llu: the mean training loss did not move (%.9g V^2, %s %.9g V^2, "
+                "relative change %.2g <= %.2g): the network is not learning (input gain, "
+                "initial conductances, beta and rates: docs/tuning.md)",
+                ep, now, what, ref, ref != 0 ? fabs(now - ref) / fabs(ref) : 0.0,
+                tr->h_loss_rel);
+    }
+    if (tr->h_n > 1 && spread <= tr->h_spread_V) {
+        tr->health |= EQS_HEALTH_OUTPUTS_CONSTANT;
+        eqs_log(ctx, EQS_LOG_WARN,
+                "epoch %llu: the outputs are the same for the last %zu training samples of "
+                "the epoch (largest range %.3g V, output %d; threshold %.3g V): the inputs "
+                "do not reach the outputs (docs/tuning.md)",
+                ep, tr->h_n, spread, worst, tr->h_spread_V);
+    }
+    /* one class: not in the first epoch of the process, where a network
+     * that learns may still predict one class everywhere */
+    if (isfinite(tr->prev_loss) && tr->h_n > 1 && tr->n_out > 1 && tr->label_varied &&
+        !tr->pred_varied) {
+        tr->health |= EQS_HEALTH_ONE_CLASS;
+        eqs_log(ctx, EQS_LOG_WARN,
+                "epoch %llu: the last %zu training samples of the epoch were all predicted as "
+                "class %d (docs/tuning.md)",
+                ep, tr->h_n, tr->pred0);
+    }
+    if (tr->n_dio > 0 && tr->h_n > 0 && tr->n_active == 0) {
+        tr->health |= EQS_HEALTH_HIDDEN_OFF;
+        eqs_log(ctx, EQS_LOG_WARN,
+                "epoch %llu: no hidden unit was active in the last %zu training samples of "
+                "the epoch (all %d diodes conducting or unbiased: reverse bias <= %.3g V): "
+                "the hidden layer passes nothing (docs/tuning.md)",
+                ep, tr->h_n, tr->n_dio, tr->h_active_V);
+    }
+    tr->prev_loss = loss;
+    tr->h_n = 0;
+    tr->h_loss[0] = tr->h_loss[1] = 0;
+    tr->h_cnt[0] = tr->h_cnt[1] = 0;
 }
 
 eqs_status eqs_trainer_sync(eqs_trainer *tr)
@@ -447,6 +623,7 @@ static int batch_done(eqs_trainer *tr, size_t end)
     tr->batch_done++;
     if (end < tr->n_train) return 0;
     tr->epoch++;
+    health_epoch_end(tr, tr->epoch);
     tr->batch_done = 0;
     tr->lr_scale = lr_scale_at(tr, tr->epoch);
     tr->shuffled = 0;
@@ -474,6 +651,14 @@ eqs_status eqs_trainer_step(eqs_trainer *tr)
         double loss = 0;
         size_t wrong = 0;
         eqs_status st = batch_free(tr, tr->train, tr->order + first, nb, &loss, &wrong);
+        for (size_t j = 0; j < nb && st == EQS_OK && tr->health_on; ++j) {
+            const double *o = tr->outb + j * (size_t)tr->n_out;
+            const double *y = tr->yb + j * (size_t)tr->n_out;
+            double l = 0;
+            for (int k = 0; k < tr->n_out; ++k) l += 0.5 * (o[k] - y[k]) * (o[k] - y[k]);
+            health_sample(tr, first + j, l, o, eqs_dataset_label(tr->train, tr->order[first + j]),
+                          NULL);
+        }
         if (st == EQS_OK) st = tr->bops->train(tr->s, (int)nb, tr->lr_scale);
         if (st != EQS_OK) return st;
         tr->run_loss += loss;
@@ -487,8 +672,12 @@ eqs_status eqs_trainer_step(eqs_trainer *tr)
     for (size_t j = 0; j < nb; ++j) {
         double loss = 0;
         int wrong = 0;
-        eqs_status st = free_sample(tr, tr->train, tr->order[first + j],
-                                    j == 0 ? EQS_SOLVE_COLD : EQS_SOLVE_WARM, &loss, &wrong);
+        size_t i = tr->order[first + j];
+        eqs_status st = free_sample(tr, tr->train, i, j == 0 ? EQS_SOLVE_COLD : EQS_SOLVE_WARM,
+                                    &loss, &wrong);
+        if (st == EQS_OK) /* predict() left the outputs in outb */
+            health_sample(tr, first + j, loss, tr->outb, eqs_dataset_label(tr->train, i),
+                          eqs_eqprop_voltages(tr->ep, 0));
         if (st == EQS_OK) st = eqs_eqprop_gradient(tr->ep, &tr->go, tr->grad);
         if (st != EQS_OK) return st;
         tr->run_loss += loss;
@@ -574,6 +763,7 @@ void eqs_trainer_progress(const eqs_trainer *tr, eqs_trainer_status *out)
     out->samples = tr->run_n;
     out->train_loss = tr->run_n ? tr->run_loss / (double)tr->run_n : NAN;
     out->train_error = tr->run_n ? tr->run_err / (double)tr->run_n : NAN;
+    out->health = tr->health;
 }
 
 const eqs_solver *eqs_trainer_solver(const eqs_trainer *tr) { return tr->s; }
@@ -637,5 +827,9 @@ eqs_status eqs_trainer_checkpoint_read(eqs_trainer *tr, const char *path)
     }
     tr->run_loss = tr->run_err = 0;
     tr->run_n = 0;
+    /* the checks restart after a resume */
+    tr->h_n = 0, tr->prev_loss = NAN, tr->health = 0;
+    tr->h_loss[0] = tr->h_loss[1] = 0;
+    tr->h_cnt[0] = tr->h_cnt[1] = 0;
     return EQS_OK;
 }

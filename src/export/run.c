@@ -24,7 +24,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define METRICS_HEADER "epoch,train_loss,train_error,test_loss,test_error,seconds"
+#define METRICS_HEADER "epoch,train_loss,train_error,test_loss,test_error,seconds,warnings"
+/* metrics.csv of runs made before the `warnings` column: resumed in that format */
+#define METRICS_HEADER_V0 "epoch,train_loss,train_error,test_loss,test_error,seconds"
 
 static const char *const run_names[EQS_RUN_NFILES] = {
     [EQS_RUN_METRICS] = "metrics.csv",
@@ -40,6 +42,7 @@ struct eqs_run {
     char *dir; /* absolute */
     char *paths[EQS_RUN_NFILES];
     FILE *metrics; /* open for appending */
+    int no_warnings; /* resumed metrics.csv without the `warnings` column */
 };
 
 /* mkdir -p: create `path` and missing parents (mode 0777 & ~umask). */
@@ -190,8 +193,10 @@ eqs_status eqs_run_open(eqs_ctx *ctx, const char *dir, int resume, eqs_run **out
             goto fail;
         }
         char line[128] = "";
-        if (!f || !fgets(line, sizeof line, f) ||
-            strncmp(line, METRICS_HEADER "\n", sizeof METRICS_HEADER) != 0) {
+        int ok = f && fgets(line, sizeof line, f);
+        r->no_warnings = ok && !strncmp(line, METRICS_HEADER_V0 "\n", sizeof METRICS_HEADER_V0);
+        if (!ok || (!r->no_warnings &&
+                    strncmp(line, METRICS_HEADER "\n", sizeof METRICS_HEADER) != 0)) {
             if (f) fclose(f);
             st = EQS_ERROR(ctx, EQS_ERR_INPUT, "cannot resume: '%s' is not an eqspice metrics file",
                            r->paths[EQS_RUN_METRICS]);
@@ -230,8 +235,11 @@ eqs_status eqs_run_metrics_append(eqs_run *run, const eqs_epoch_metrics *m)
     FILE *f = run->metrics;
     const char *p = run->paths[EQS_RUN_METRICS];
     if (!f) return EQS_ERROR(run->ctx, EQS_ERR_INTERNAL, "metrics file '%s' is not open", p);
-    fprintf(f, "%d,%.17g,%.17g,%.17g,%.17g,%.17g\n", m->epoch, m->train_loss, m->train_error,
+    fprintf(f, "%d,%.17g,%.17g,%.17g,%.17g,%.17g", m->epoch, m->train_loss, m->train_error,
             m->test_loss, m->test_error, m->seconds);
+    char w[128];
+    if (run->no_warnings) fputc('\n', f);
+    else fprintf(f, ",%s\n", eqs_health_format(m->warnings, w, sizeof w));
     if (fflush(f) != 0 || fsync(fileno(f)) != 0 || ferror(f))
         return EQS_ERROR(run->ctx, EQS_ERR_IO, "cannot write '%s': %s", p, strerror(errno));
     return EQS_OK;

@@ -286,6 +286,10 @@ static eqs_status read_network(reader *r, xmlNodePtr net)
     if ((st = attr_u64(r, drn, "seed", e->seed, &e->drn.seed))) return st;
     if ((st = attr_double(r, drn, "g_init_min_S", 1e-6, &e->drn.g_min_S))) return st;
     if ((st = attr_double(r, drn, "g_init_max_S", 1e-4, &e->drn.g_max_S))) return st;
+    char *gi = attr(drn, "g_init"); /* schema: uniform | fan_in */
+    e->drn.g_fan_in = gi && !strcmp(gi, "fan_in");
+    if (gi) xmlFree(gi);
+    if ((st = attr_double(r, drn, "g_init_scale_S", 0.5, &e->drn.g_fan_in_S))) return st;
     e->drn.bias = attr_bool(drn, "bias", 0);
     if ((st = attr_double(r, drn, "bias_V", 0.0, &e->drn.bias_V))) return st;
     if ((st = attr_double(r, drn, "diode_is_A", 1e-14, &e->drn.diode_is_A))) return st;
@@ -295,7 +299,7 @@ static eqs_status read_network(reader *r, xmlNodePtr net)
     if (outs) xmlFree(outs);
     if ((st = attr_double(r, drn, "amplifiers", 0.0, &e->drn.amplifier_gain))) return st;
     if ((st = attr_double(r, drn, "rails_V", 0.0, &e->drn.rails_V))) return st;
-    if (e->drn.g_max_S < e->drn.g_min_S)
+    if (!e->drn.g_fan_in && e->drn.g_max_S < e->drn.g_min_S)
         return EQS_ERROR_AT(r->ctx, EQS_ERR_INPUT, node_loc(r, drn),
                             "g_init_max_S (%g S) must not be below g_init_min_S (%g S)",
                             e->drn.g_max_S, e->drn.g_min_S);
@@ -728,6 +732,10 @@ static void write_body(FILE *f, const eqs_experiment *e)
         put_u64(f, "seed", e->drn.seed);
         put_num(f, "g_init_min_S", e->drn.g_min_S);
         put_num(f, "g_init_max_S", e->drn.g_max_S);
+        if (e->drn.g_fan_in) {
+            put_attr(f, "g_init", "fan_in");
+            put_num(f, "g_init_scale_S", e->drn.g_fan_in_S);
+        }
         put_attr(f, "bias", e->drn.bias ? "true" : "false");
         put_num(f, "bias_V", e->drn.bias_V);
         put_num(f, "diode_is_A", e->drn.diode_is_A);
