@@ -481,7 +481,17 @@ START_TEST(test_run_dir_create)
     ck_assert_ptr_null(run);
     eqs_run_close(&run); /* NULL-safe */
 
-    /* not empty now: refused without resume */
+    /* no checkpoint yet: an unfinished run, started again from its header */
+    ck_assert_msg(eqs_run_open(ctx, dir, 0, &run) == EQS_OK, "%s", eqs_ctx_error(ctx));
+    ck_assert_int_eq(eqs_run_get_mode(run), EQS_RUN_MODE_RESTART);
+    m = tu_read_file(eqs_run_path(run, EQS_RUN_METRICS));
+    ck_assert_str_eq(m, "epoch,train_loss,train_error,test_loss,test_error,seconds\n");
+    free(m);
+    eqs_run_close(&run);
+    /* with a checkpoint: refused without resume */
+    char ck[700];
+    snprintf(ck, sizeof ck, "%s/checkpoint.bin", dir);
+    write_bytes(ck, (const unsigned char *)"x", 1);
     ck_assert_int_eq(eqs_run_open(ctx, dir, 0, &run), EQS_ERR_INPUT);
     ck_assert_ptr_nonnull(strstr(eqs_ctx_error(ctx), "not empty"));
     ck_assert_ptr_null(run);
@@ -517,10 +527,14 @@ START_TEST(test_run_dir_resume)
     char ckpt[600];
     snprintf(ckpt, sizeof ckpt, "%s", eqs_run_path(run, EQS_RUN_CHECKPOINT));
     eqs_run_close(&run);
-    /* no checkpoint yet: cannot resume */
-    ck_assert_int_eq(eqs_run_open(ctx, sub, 1, &run), EQS_ERR_INPUT);
-    ck_assert_ptr_nonnull(strstr(eqs_ctx_error(ctx), "checkpoint.bin"));
-    eqs_ctx_clear_error(ctx);
+    /* no checkpoint yet: the resumed run starts from epoch 0 */
+    ck_assert_msg(eqs_run_open(ctx, sub, 1, &run) == EQS_OK, "%s", eqs_ctx_error(ctx));
+    ck_assert_int_eq(eqs_run_get_mode(run), EQS_RUN_MODE_RESTART);
+    for (int e = 1; e <= 3; ++e) {
+        eqs_epoch_metrics row = {e, 1.0 / e, 0.5 / e, NAN, NAN, 1};
+        ck_assert_int_eq(eqs_run_metrics_append(run, &row), EQS_OK);
+    }
+    eqs_run_close(&run);
 
     char *text = tu_gen_drn(LAYERS, 3, 1);
     net N;
@@ -538,6 +552,7 @@ START_TEST(test_run_dir_resume)
     fclose(f);
 
     ck_assert_msg(eqs_run_open(ctx, sub, 1, &run) == EQS_OK, "%s", eqs_ctx_error(ctx));
+    ck_assert_int_eq(eqs_run_get_mode(run), EQS_RUN_MODE_RESUME);
     ck_assert_int_ne(access(stale, F_OK), 0);
     ck_assert_int_eq(eqs_run_metrics_truncate(run, 2), EQS_OK);
     eqs_epoch_metrics row = {3, 0.3, 0.2, NAN, NAN, 1};
