@@ -32,6 +32,8 @@ static const char help[] =
     "                   uninterrupted run.  Without EXPERIMENT.xml the run's own\n"
     "                   experiment.xml is used.  No checkpoint yet (killed early):\n"
     "                   starts from epoch 0 and says so\n"
+    "  --stats          print samples/s, solver and timing details at the end\n"
+    "  -v               more messages (-v -v: debug)\n"
     "\n"
     "A run directory holding a checkpoint or a finished run is never overwritten\n"
     "(use --resume, or another directory); one holding only an unfinished run\n"
@@ -39,8 +41,6 @@ static const char help[] =
     "directory is locked while a process uses it (RUNDIR/eqspice.lock holds its\n"
     "PID): a second process on it is refused.  A learning curve that cannot be\n"
     "written is a warning, training goes on.\n"
-    "  --stats          print samples/s, solver and timing details at the end\n"
-    "  -v               more messages (-v -v: debug)\n"
     "\n"
     "Exit status: 0 success, 1 bad input, 2 internal error.\n";
 
