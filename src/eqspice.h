@@ -772,10 +772,27 @@ typedef struct {
                            joined by '+', empty when healthy). Default: 0 */
 } eqs_epoch_metrics;
 
-/* resume = 0: create `dir` (and missing parents); EQS_ERR_INPUT if it exists
- * and is not empty; write the metrics header.  resume = 1: `dir` must hold
- * metrics.csv and checkpoint.bin; metrics.csv is reopened for appending. */
+/* How eqs_run_open found the directory (docs/training.md "Run directory"). */
+typedef enum {
+    EQS_RUN_MODE_NEW = 0, /* new or empty directory: the run starts at epoch 0 */
+    EQS_RUN_MODE_RESTART, /* no checkpoint: an unfinished run stopped before its first
+                             checkpoint (or --resume on an empty directory); metrics.csv
+                             is reset to its header and the run starts at epoch 0 */
+    EQS_RUN_MODE_RESUME   /* resume = 1 and checkpoint.bin present: continue from it */
+} eqs_run_mode;
+
+/* Open a run directory and lock it (flock on <dir>/eqspice.lock holding
+ * the PID, released by eqs_run_close or the death of the process): a
+ * directory another process holds is EQS_ERR_INPUT naming its PID.
+ * resume = 0: create `dir` (and missing parents); a directory holding a
+ * checkpoint or a finished run, or files that are not a run's, is
+ * EQS_ERR_INPUT (never overwritten); an unfinished run without checkpoint
+ * is restarted (EQS_RUN_MODE_RESTART).  resume = 1: `dir` must exist; with
+ * checkpoint.bin it needs an eqspice metrics.csv, reopened for appending
+ * (EQS_RUN_MODE_RESUME); without, the run restarts at epoch 0.  Temporary
+ * files of interrupted runs are removed. */
 eqs_status eqs_run_open(eqs_ctx *ctx, const char *dir, int resume, eqs_run **out);
+eqs_run_mode eqs_run_get_mode(const eqs_run *run);
 void eqs_run_close(eqs_run **run);
 /* Absolute path of one of the run's files.  Borrowed. */
 const char *eqs_run_path(const eqs_run *run, eqs_run_file f);

@@ -1,5 +1,6 @@
 /* test_run.c: RNG state, checkpoints (round trip, corruption, atomicity),
- * the run directory and metrics.csv. */
+ * the run directory and metrics.csv; run-directory states, the lock, write
+ * errors (EFBIG, ENOSPC), file modes (issue 12). */
 #define _GNU_SOURCE /* RTLD_DEFAULT */
 #include "testutil.h"
 
@@ -10,9 +11,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 typedef struct {
@@ -482,7 +488,17 @@ START_TEST(test_run_dir_create)
     ck_assert_ptr_null(run);
     eqs_run_close(&run); /* NULL-safe */
 
-    /* not empty now: refused without resume */
+    /* no checkpoint yet: an unfinished run, started again from its header */
+    ck_assert_msg(eqs_run_open(ctx, dir, 0, &run) == EQS_OK, "%s", eqs_ctx_error(ctx));
+    ck_assert_int_eq(eqs_run_get_mode(run), EQS_RUN_MODE_RESTART);
+    m = tu_read_file(eqs_run_path(run, EQS_RUN_METRICS));
+    ck_assert_str_eq(m, "epoch,train_loss,train_error,test_loss,test_error,seconds,warnings\n");
+    free(m);
+    eqs_run_close(&run);
+    /* with a checkpoint: refused without resume */
+    char ck[700];
+    snprintf(ck, sizeof ck, "%s/checkpoint.bin", dir);
+    write_bytes(ck, (const unsigned char *)"x", 1);
     ck_assert_int_eq(eqs_run_open(ctx, dir, 0, &run), EQS_ERR_INPUT);
     ck_assert_ptr_nonnull(strstr(eqs_ctx_error(ctx), "not empty"));
     ck_assert_ptr_null(run);
@@ -518,10 +534,14 @@ START_TEST(test_run_dir_resume)
     char ckpt[600];
     snprintf(ckpt, sizeof ckpt, "%s", eqs_run_path(run, EQS_RUN_CHECKPOINT));
     eqs_run_close(&run);
-    /* no checkpoint yet: cannot resume */
-    ck_assert_int_eq(eqs_run_open(ctx, sub, 1, &run), EQS_ERR_INPUT);
-    ck_assert_ptr_nonnull(strstr(eqs_ctx_error(ctx), "checkpoint.bin"));
-    eqs_ctx_clear_error(ctx);
+    /* no checkpoint yet: the resumed run starts from epoch 0 */
+    ck_assert_msg(eqs_run_open(ctx, sub, 1, &run) == EQS_OK, "%s", eqs_ctx_error(ctx));
+    ck_assert_int_eq(eqs_run_get_mode(run), EQS_RUN_MODE_RESTART);
+    for (int e = 1; e <= 3; ++e) {
+        eqs_epoch_metrics row = {e, 1.0 / e, 0.5 / e, NAN, NAN, 1, 0};
+        ck_assert_int_eq(eqs_run_metrics_append(run, &row), EQS_OK);
+    }
+    eqs_run_close(&run);
 
     char *text = tu_gen_drn(LAYERS, 3, 1);
     net N;
@@ -539,6 +559,7 @@ START_TEST(test_run_dir_resume)
     fclose(f);
 
     ck_assert_msg(eqs_run_open(ctx, sub, 1, &run) == EQS_OK, "%s", eqs_ctx_error(ctx));
+    ck_assert_int_eq(eqs_run_get_mode(run), EQS_RUN_MODE_RESUME);
     ck_assert_int_ne(access(stale, F_OK), 0);
     ck_assert_int_eq(eqs_run_metrics_truncate(run, 2), EQS_OK);
     eqs_epoch_metrics row = {3, 0.3, 0.2, NAN, NAN, 1, EQS_HEALTH_HIDDEN_OFF};
@@ -805,6 +826,696 @@ START_TEST(test_resume_after_sigkill_is_bit_identical)
 }
 END_TEST
 
+/* ------------------------------------------------------------------ */
+/* Run directory states, lock, write errors, modes (issue 12)          */
+/* ------------------------------------------------------------------ */
+
+#define HEADER "epoch,train_loss,train_error,test_loss,test_error,seconds,warnings\n"
+
+static void put(const char *dir, const char *name, const char *text)
+{
+    char p[1024];
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    write_bytes(p, (const unsigned char *)text, strlen(text));
+}
+
+static char *get(const char *dir, const char *name)
+{
+    char p[1024];
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    return tu_read_file(p);
+}
+
+static int has(const char *dir, const char *name)
+{
+    char p[1024];
+    struct stat sb;
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    return lstat(p, &sb) == 0;
+}
+
+/* Entries of dir whose name contains ".tmp" (temporary files). */
+static int temps_in(const char *dir)
+{
+    DIR *d = opendir(dir);
+    ck_assert_ptr_nonnull(d);
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) n += strstr(e->d_name, ".tmp") != NULL;
+    closedir(d);
+    return n;
+}
+
+static void make_dir(char *buf, size_t n, const char *base, const char *name)
+{
+    snprintf(buf, n, "%s/%s", base, name);
+    ck_assert_int_eq(mkdir(buf, 0777), 0);
+}
+
+/* eqs_run_open must fail with EQS_ERR_INPUT and a message holding `want`. */
+static void expect_open_error(eqs_ctx *ctx, const char *dir, int resume, const char *want)
+{
+    eqs_run *run = NULL;
+    eqs_status st = eqs_run_open(ctx, dir, resume, &run);
+    ck_assert_msg(st == EQS_ERR_INPUT, "%s (resume %d): status %d, %s", dir, resume, (int)st,
+                  eqs_ctx_error(ctx));
+    ck_assert_ptr_null(run);
+    ck_assert_msg(strstr(eqs_ctx_error(ctx), want) != NULL, "expected '%s' in: %s", want,
+                  eqs_ctx_error(ctx));
+    eqs_ctx_clear_error(ctx);
+}
+
+static eqs_run *expect_open(eqs_ctx *ctx, const char *dir, int resume, eqs_run_mode mode)
+{
+    eqs_run *run = NULL;
+    ck_assert_msg(eqs_run_open(ctx, dir, resume, &run) == EQS_OK, "%s (resume %d): %s", dir,
+                  resume, eqs_ctx_error(ctx));
+    ck_assert_msg(eqs_run_get_mode(run) == mode, "%s (resume %d): mode %d, expected %d", dir,
+                  resume, (int)eqs_run_get_mode(run), (int)mode);
+    return run;
+}
+
+/* The file is byte for byte what it was. */
+static void expect_same(const char *dir, const char *name, const char *before)
+{
+    char *now = get(dir, name);
+    ck_assert_msg(now && !strcmp(now, before), "%s/%s changed", dir, name);
+    free(now);
+}
+
+static void write_ckpt(const char *dir, uint64_t epoch, uint64_t batch)
+{
+    char *text = tu_gen_drn(LAYERS, 3, 2);
+    eqs_ctx *ctx = tu_ctx();
+    net N;
+    net_load(&N, ctx, text);
+    char p[1024];
+    snprintf(p, sizeof p, "%s/checkpoint.bin", dir);
+    eqs_train_state st = {.epoch = epoch, .batch = batch, .lr_scale = 1};
+    ck_assert_int_eq(eqs_checkpoint_write(ctx, N.c, &st, p), EQS_OK);
+    net_free(&N);
+    eqs_ctx_free(&ctx);
+    free(text);
+}
+
+/* Every state a run directory can be found in, both ways of opening it
+ * (docs/training.md "Run directory", the table). */
+START_TEST(test_run_dir_states)
+{
+    eqs_ctx *ctx = tu_ctx();
+    const char *base = tu_temp_dir();
+    char d[600];
+    eqs_run *run = NULL;
+
+    /* --resume of a directory that does not exist: error, nothing created */
+    snprintf(d, sizeof d, "%s/none", base);
+    expect_open_error(ctx, d, 1, "does not exist");
+    ck_assert(!has(base, "none"));
+
+    /* an unfinished run killed before its first checkpoint (one row written,
+     * a stale plot, torn temporary files), a file of the user's beside it:
+     * started again at epoch 0 either way */
+    make_dir(d, sizeof d, base, "unfinished");
+    for (int resume = 0; resume <= 1; ++resume) {
+        put(d, "metrics.csv", HEADER "1,0.5,0.25,nan,nan,1\n");
+        put(d, "experiment.xml", "<experiment/>\n");
+        put(d, "learning_curve.png", "png");
+        put(d, "notes.txt", "mine");
+        put(d, "checkpoint.bin.tmp.4242", "torn");
+        put(d, "experiment.xml.tmpAbC123", "torn");
+        run = expect_open(ctx, d, resume, EQS_RUN_MODE_RESTART);
+        expect_same(d, "metrics.csv", HEADER);
+        ck_assert(!has(d, "learning_curve.png"));
+        expect_same(d, "notes.txt", "mine");
+        expect_same(d, "experiment.xml", "<experiment/>\n"); /* the caller rewrites it */
+        ck_assert_int_eq(temps_in(d), 0);
+        eqs_run_close(&run);
+    }
+
+    /* a checkpoint: refused without --resume, nothing touched */
+    make_dir(d, sizeof d, base, "ckpt");
+    const char *rows = HEADER "1,0.5,0.25,nan,nan,1\n2,0.25,0.125,nan,nan,1\n";
+    put(d, "metrics.csv", rows);
+    put(d, "experiment.xml", "<experiment/>\n");
+    write_ckpt(d, 2, 0);
+    char *ck = get(d, "checkpoint.bin");
+    expect_open_error(ctx, d, 0, "not empty: it holds a run with a checkpoint after epoch 2");
+    expect_open_error(ctx, d, 0, "--resume");
+    write_ckpt(d, 2, 5); /* mid-epoch */
+    free(ck);
+    ck = get(d, "checkpoint.bin");
+    expect_open_error(ctx, d, 0, "checkpoint at epoch 3, batch 5");
+    expect_same(d, "metrics.csv", rows);
+    expect_same(d, "checkpoint.bin", ck);
+    expect_same(d, "experiment.xml", "<experiment/>\n");
+    /* ... and resumed with it (metrics cut back later, by the caller) */
+    run = expect_open(ctx, d, 1, EQS_RUN_MODE_RESUME);
+    expect_same(d, "metrics.csv", rows);
+    eqs_run_close(&run);
+
+    /* a finished run: refused, nothing touched */
+    put(d, "trained.cir", "* net\n.end\n");
+    expect_open_error(ctx, d, 0, "finished run (trained.cir");
+    expect_same(d, "metrics.csv", rows);
+    expect_same(d, "checkpoint.bin", ck);
+    expect_same(d, "trained.cir", "* net\n.end\n");
+    free(ck);
+    /* results without a checkpoint: refused both ways */
+    snprintf(d + strlen(d), sizeof d - strlen(d), "/checkpoint.bin");
+    ck_assert_int_eq(remove(d), 0);
+    *strrchr(d, '/') = '\0';
+    expect_open_error(ctx, d, 0, "results");
+    expect_open_error(ctx, d, 1, "results");
+    expect_same(d, "trained.cir", "* net\n.end\n");
+
+    /* files that are not a run's: refused both ways */
+    make_dir(d, sizeof d, base, "foreign");
+    put(d, "notes.txt", "mine");
+    expect_open_error(ctx, d, 0, "exists and is not empty, and it holds no eqspice run");
+    expect_open_error(ctx, d, 1, "not an eqspice run directory");
+    ck_assert(!has(d, "metrics.csv"));
+    /* an experiment.xml alone (perhaps the user's input) is not overwritten by
+     * a new run; --resume names the directory as the run's: epoch 0 */
+    make_dir(d, sizeof d, base, "exp");
+    put(d, "experiment.xml", "<experiment/>\n");
+    expect_open_error(ctx, d, 0, "not empty");
+    run = expect_open(ctx, d, 1, EQS_RUN_MODE_RESTART);
+    eqs_run_close(&run);
+    /* a metrics.csv that is not ours: refused both ways */
+    make_dir(d, sizeof d, base, "csv");
+    put(d, "metrics.csv", "a,b\n1,2\n");
+    expect_open_error(ctx, d, 0, "not an eqspice metrics file");
+    expect_open_error(ctx, d, 1, "not an eqspice metrics file");
+    expect_same(d, "metrics.csv", "a,b\n1,2\n");
+    /* empty, with --resume: epoch 0 */
+    make_dir(d, sizeof d, base, "empty");
+    run = expect_open(ctx, d, 1, EQS_RUN_MODE_RESTART);
+    expect_same(d, "metrics.csv", HEADER);
+    eqs_run_close(&run);
+    /* only stale temporary files: a new run, and they are gone */
+    make_dir(d, sizeof d, base, "temps");
+    put(d, "trained.cir.tmp.77", "torn");
+    run = expect_open(ctx, d, 0, EQS_RUN_MODE_NEW);
+    ck_assert_int_eq(temps_in(d), 0);
+    eqs_run_close(&run);
+    eqs_ctx_free(&ctx);
+}
+END_TEST
+
+static const char *cli_path(void)
+{
+    const char *cli = getenv("EQS_CLI");
+    return cli ? cli : "build/eqspice";
+}
+
+/* The lock: a second opener in this process, a child holding the lock, the
+ * CLI refused with the holder's PID, and a SIGKILLed holder not blocking. */
+START_TEST(test_run_lock)
+{
+    eqs_ctx *ctx = tu_ctx();
+    const char *base = tu_temp_dir();
+    char d[600], want[64];
+    snprintf(d, sizeof d, "%s/run", base);
+    eqs_run *run = expect_open(ctx, d, 0, EQS_RUN_MODE_NEW);
+    snprintf(want, sizeof want, "%ld\n", (long)getpid());
+    expect_same(d, "eqspice.lock", want);
+    snprintf(want, sizeof want, "in use by another eqspice process (PID %ld,", (long)getpid());
+    expect_open_error(ctx, d, 1, want);
+    expect_open_error(ctx, d, 0, want);
+    eqs_run_close(&run);
+    ck_assert(!has(d, "eqspice.lock")); /* removed on close */
+
+    int p[2];
+    ck_assert_int_eq(pipe(p), 0);
+    fflush(NULL);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        alarm(60); /* never outlive a failed test */
+        close(p[0]);
+        eqs_ctx *c2 = tu_ctx();
+        eqs_run *r2 = NULL;
+        char ok = eqs_run_open(c2, d, 1, &r2) == EQS_OK ? 'y' : 'n';
+        if (write(p[1], &ok, 1) != 1) _exit(1);
+        for (;;) pause();
+    }
+    close(p[1]);
+    char ok = 0;
+    ck_assert_int_eq(read(p[0], &ok, 1), 1);
+    close(p[0]);
+    ck_assert_int_eq(ok, 'y');
+    snprintf(want, sizeof want, "(PID %ld,", (long)pid);
+    expect_open_error(ctx, d, 1, want);
+    expect_open_error(ctx, d, 0, want);
+    /* the CLI: exit 1, the PID named, the run directory left alone */
+    const char *xml = tu_path("netlists/xor-experiment.xml");
+    char xmlc[4096];
+    snprintf(xmlc, sizeof xmlc, "%s", xml);
+    const char *resume[] = {"train", xmlc, "--resume", d, NULL};
+    const char *fresh[] = {"train", xmlc, "-o", d, NULL};
+    const char *const *cmds[] = {resume, fresh};
+    for (int i = 0; i < 2; ++i) {
+        char *out = NULL, *err = NULL;
+        int rc = tu_run_cli(cmds[i], &out, &err, 60);
+        ck_assert_msg(rc == 1, "rc %d: %s", rc, err);
+        ck_assert_msg(strstr(err, want) && strstr(err, "in use"), "%s", err);
+        free(out);
+        free(err);
+    }
+    expect_same(d, "metrics.csv", HEADER);
+    /* SIGKILL: the kernel drops the lock; the file stays with a dead PID */
+    ck_assert_int_eq(kill(pid, SIGKILL), 0);
+    int status = 0;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+    snprintf(want, sizeof want, "%ld\n", (long)pid);
+    expect_same(d, "eqspice.lock", want);
+    char *out = NULL, *err = NULL;
+    int rc = tu_run_cli(resume, &out, &err, 60);
+    ck_assert_msg(rc == 0, "rc %d: %s", rc, err);
+    ck_assert_msg(strstr(err, "no checkpoint in") && strstr(err, "starting from epoch 0"), "%s",
+                  err);
+    ck_assert(has(d, "trained.cir"));
+    ck_assert(!has(d, "eqspice.lock"));
+    free(out);
+    free(err);
+    eqs_ctx_free(&ctx);
+}
+END_TEST
+
+/* One line "what|status|message" per writer, through the pipe. */
+static void report(int fd, eqs_ctx *ctx, const char *what, eqs_status st)
+{
+    char line[2048];
+    int n = snprintf(line, sizeof line, "%s|%d|%s\n", what, (int)st, eqs_ctx_error(ctx));
+    if (write(fd, line, (size_t)n) != n) _exit(1);
+    eqs_ctx_clear_error(ctx);
+}
+
+/* The line reported for `what` must be EQS_ERR_IO naming `file` and the
+ * reason `reason`. */
+static void expect_report(const char *all, const char *what, const char *file,
+                          const char *reason)
+{
+    char key[64];
+    snprintf(key, sizeof key, "%s|", what);
+    const char *l = strstr(all, key);
+    ck_assert_msg(l != NULL, "no report for %s in:\n%s", what, all);
+    const char *end = strchr(l, '\n');
+    char line[2048];
+    snprintf(line, sizeof line, "%.*s", (int)(end - l), l);
+    char head[128];
+    snprintf(head, sizeof head, "%s|%d|error: cannot write '", what, (int)EQS_ERR_IO);
+    ck_assert_msg(!strncmp(line, head, strlen(head)), "%s", line);
+    ck_assert_msg(strstr(line, file) != NULL, "'%s' not named: %s", file, line);
+    ck_assert_msg(strstr(line, reason) != NULL, "reason '%s' missing: %s", reason, line);
+}
+
+/* Full disk, simulated for real: write(2) fails with EFBIG in a child with
+ * RLIMIT_FSIZE = 64 bytes (SIGXFSZ ignored).  Every writer of a run
+ * directory names its file and strerror(EFBIG); no temporary file is left
+ * and the previous checkpoint stays in force. */
+START_TEST(test_write_errors_efbig)
+{
+    const char *base = tu_temp_dir();
+    char d[600], csv[700];
+    snprintf(d, sizeof d, "%s/run", base);
+    snprintf(csv, sizeof csv, "%s/curve.csv", base);
+    write_bytes(csv, (const unsigned char *)"epoch,train_error,test_error\n1,0.5,0.4\n2,0.3,0.2\n",
+                49);
+    char *text = tu_gen_drn(LAYERS, 3, 3);
+    int p[2];
+    ck_assert_int_eq(pipe(p), 0);
+    fflush(NULL);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        alarm(60);
+        close(p[0]);
+        eqs_ctx *ctx = tu_ctx();
+        net N;
+        if (eqs_netlist_read_string(ctx, text, "t.cir", &N.nl) != EQS_OK ||
+            eqs_circuit_create(ctx, N.nl, &N.c) != EQS_OK)
+            _exit(2);
+        eqs_experiment *e = NULL;
+        eqs_run *run = NULL;
+        eqs_train_state st = {.epoch = 1, .lr_scale = 1};
+        if (eqs_experiment_read(ctx, tu_path("netlists/xor-experiment.xml"), &e) != EQS_OK ||
+            eqs_run_open(ctx, d, 0, &run) != EQS_OK ||
+            eqs_checkpoint_write(ctx, N.c, &st, eqs_run_path(run, EQS_RUN_CHECKPOINT)) != EQS_OK)
+            _exit(3);
+        signal(SIGXFSZ, SIG_IGN);
+        struct rlimit rl = {64, 64};
+        if (setrlimit(RLIMIT_FSIZE, &rl) != 0) _exit(4);
+        st.epoch = 2;
+        report(p[1], ctx, "checkpoint",
+               eqs_checkpoint_write(ctx, N.c, &st, eqs_run_path(run, EQS_RUN_CHECKPOINT)));
+        report(p[1], ctx, "netlist",
+               eqs_export_netlist(ctx, N.c, eqs_run_path(run, EQS_RUN_NETLIST)));
+        report(p[1], ctx, "conductances",
+               eqs_export_conductances(ctx, N.c, eqs_run_path(run, EQS_RUN_CONDUCTANCES)));
+        report(p[1], ctx, "plot",
+               eqs_plot_learning_curve(ctx, csv, eqs_run_path(run, EQS_RUN_PLOT)));
+        report(p[1], ctx, "experiment", eqs_run_write_experiment(run, e));
+        eqs_status ms = EQS_OK; /* the 58-byte header is there: the second row fails */
+        for (int i = 1; i <= 4 && ms == EQS_OK; ++i) {
+            eqs_epoch_metrics m = {i, 0.25, 0.5, NAN, NAN, 1.5, 0};
+            ms = eqs_run_metrics_append(run, &m);
+        }
+        report(p[1], ctx, "metrics", ms);
+        _exit(0);
+    }
+    close(p[1]);
+    char all[16384];
+    size_t n = 0;
+    ssize_t k;
+    while (n < sizeof all - 1 && (k = read(p[0], all + n, sizeof all - 1 - n)) > 0)
+        n += (size_t)k;
+    all[n] = '\0';
+    close(p[0]);
+    int status = 0;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child status %d:\n%s", status,
+                  all);
+    const char *why = strerror(EFBIG);
+    expect_report(all, "checkpoint", "/run/checkpoint.bin'", why);
+    expect_report(all, "netlist", "/run/trained.cir'", why);
+    expect_report(all, "conductances", "/run/conductances.csv'", why);
+    expect_report(all, "plot", "/run/learning_curve.png'", why);
+    expect_report(all, "experiment", "/run/experiment.xml'", why);
+    expect_report(all, "metrics", "/run/metrics.csv'", why);
+    ck_assert_int_eq(temps_in(d), 0);
+    const char *absent[] = {"trained.cir", "conductances.csv", "learning_curve.png",
+                            "experiment.xml"};
+    for (size_t i = 0; i < sizeof absent / sizeof *absent; ++i)
+        ck_assert_msg(!has(d, absent[i]), "%s written", absent[i]);
+    /* the checkpoint of epoch 1 is intact */
+    eqs_ctx *ctx = tu_ctx();
+    net N;
+    net_load(&N, ctx, text);
+    char ckp[700];
+    snprintf(ckp, sizeof ckp, "%s/checkpoint.bin", d);
+    eqs_train_state in = {0};
+    ck_assert_msg(eqs_checkpoint_read(ctx, N.c, ckp, &in) == EQS_OK, "%s", eqs_ctx_error(ctx));
+    ck_assert_uint_eq(in.epoch, 1);
+    net_free(&N);
+    eqs_ctx_free(&ctx);
+    free(text);
+}
+END_TEST
+
+/* ENOSPC for real: the temporary file of each atomic write is made a
+ * symlink to /dev/full (open(2) follows it), so every write(2) fails with
+ * ENOSPC.  The message names the final file and strerror(ENOSPC), the link
+ * is removed, and the file in place (here: an older checkpoint) stays. */
+START_TEST(test_write_errors_enospc)
+{
+    ck_assert_msg(access("/dev/full", W_OK) == 0, "/dev/full is needed");
+    eqs_ctx *ctx = tu_ctx();
+    char *text = tu_gen_drn(LAYERS, 3, 3);
+    net N;
+    net_load(&N, ctx, text);
+    const char *d = tu_temp_dir();
+    char csv[700];
+    snprintf(csv, sizeof csv, "%s/curve.csv", d);
+    write_bytes(csv, (const unsigned char *)"epoch,train_error,test_error\n1,0.5,0.4\n", 39);
+    const char *names[] = {"checkpoint.bin", "trained.cir", "conductances.csv", "curve.png"};
+    char path[700], tmp[800];
+    eqs_train_state st = {.epoch = 1, .lr_scale = 1};
+    snprintf(path, sizeof path, "%s/checkpoint.bin", d);
+    ck_assert_int_eq(eqs_checkpoint_write(ctx, N.c, &st, path), EQS_OK);
+    st.epoch = 2;
+    for (int i = 0; i < 4; ++i) {
+        snprintf(path, sizeof path, "%s/%s", d, names[i]);
+        snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
+        ck_assert_int_eq(symlink("/dev/full", tmp), 0);
+        eqs_status s = i == 0   ? eqs_checkpoint_write(ctx, N.c, &st, path)
+                       : i == 1 ? eqs_export_netlist(ctx, N.c, path)
+                       : i == 2 ? eqs_export_conductances(ctx, N.c, path)
+                                : eqs_plot_learning_curve(ctx, csv, path);
+        ck_assert_msg(s == EQS_ERR_IO, "%s: status %d", names[i], (int)s);
+        char want[900];
+        snprintf(want, sizeof want, "error: cannot write '%s': %s", path, strerror(ENOSPC));
+        ck_assert_str_eq(eqs_ctx_error(ctx), want);
+        eqs_ctx_clear_error(ctx);
+        struct stat sb;
+        ck_assert_int_ne(lstat(tmp, &sb), 0);
+        ck_assert_int_eq(i == 0, has(d, names[i]));
+    }
+    eqs_train_state in = {0};
+    snprintf(path, sizeof path, "%s/checkpoint.bin", d);
+    ck_assert_int_eq(eqs_checkpoint_read(ctx, N.c, path, &in), EQS_OK);
+    ck_assert_uint_eq(in.epoch, 1);
+    net_free(&N);
+    eqs_ctx_free(&ctx);
+    free(text);
+}
+END_TEST
+
+/* The CLI in a child with RLIMIT_FSIZE = limit bytes and SIGXFSZ ignored;
+ * stderr captured.  Returns the exit status (-1 if killed). */
+static int run_cli_fsize(const char *const *argv, long limit, char **err)
+{
+    const char *cli = cli_path();
+    char *av[16];
+    int argc = 0;
+    av[argc++] = (char *)cli;
+    while (argv[argc - 1] && argc < 15) av[argc] = (char *)argv[argc - 1], argc++;
+    av[argc] = NULL;
+    int p[2];
+    ck_assert_int_eq(pipe(p), 0);
+    fflush(NULL);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        close(p[0]);
+        signal(SIGXFSZ, SIG_IGN); /* ignored signals stay ignored across exec */
+        struct rlimit rl = {(rlim_t)limit, (rlim_t)limit};
+        if (setrlimit(RLIMIT_FSIZE, &rl) != 0) _exit(126);
+        int fd = open("/dev/null", O_RDWR);
+        dup2(fd, 0);
+        dup2(fd, 1);
+        dup2(p[1], 2);
+        alarm(60);
+        execv(cli, av);
+        _exit(127);
+    }
+    close(p[1]);
+    size_t cap = 1 << 16, n = 0;
+    char *buf = malloc(cap);
+    ssize_t k;
+    while ((k = read(p[0], buf + n, cap - 1 - n)) > 0) {
+        n += (size_t)k;
+        if (n == cap - 1) buf = realloc(buf, cap *= 2);
+    }
+    buf[n] = '\0';
+    close(p[0]);
+    int status = 0;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    *err = buf;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* A PNG that cannot be written (8 KiB file size limit: the plot is about
+ * 29 KB, every other file is under 3 KB) is a warning; training goes on and
+ * the run directory is complete.  A limit that stops experiment.xml is an
+ * error naming it, and the run can be started again afterwards. */
+START_TEST(test_cli_write_errors)
+{
+    const char *base = tu_temp_dir();
+    char d[600], xml[4096];
+    snprintf(d, sizeof d, "%s/plotless", base);
+    snprintf(xml, sizeof xml, "%s", tu_path("netlists/xor-experiment.xml"));
+    const char *argv[] = {"train", xml, "-o", d, NULL};
+    char *err = NULL;
+    int rc = run_cli_fsize(argv, 8192, &err);
+    ck_assert_msg(rc == 0, "rc %d: %s", rc, err);
+    char want[900];
+    snprintf(want, sizeof want, "warning: learning curve not updated after epoch 1: cannot write '");
+    ck_assert_msg(strstr(err, want) != NULL, "%s", err);
+    ck_assert_msg(strstr(err, "/plotless/learning_curve.png': ") != NULL, "%s", err);
+    ck_assert_msg(strstr(err, strerror(EFBIG)) != NULL, "%s", err);
+    ck_assert_msg(strstr(err, "learning_curve.png was not written (20 failed attempt(s))"), "%s",
+                  err);
+    ck_assert_msg(strstr(err, "epoch 20/20") != NULL, "%s", err);
+    free(err);
+    const char *files[] = {"metrics.csv", "experiment.xml", "checkpoint.bin", "trained.cir",
+                           "conductances.csv"};
+    for (size_t i = 0; i < sizeof files / sizeof *files; ++i)
+        ck_assert_msg(has(d, files[i]), "%s missing", files[i]);
+    ck_assert(!has(d, "learning_curve.png"));
+    ck_assert_int_eq(temps_in(d), 0);
+    char *m = get(d, "metrics.csv");
+    int rows = 0;
+    for (const char *s = m; (s = strchr(s, '\n')) != NULL; ++s) rows++;
+    ck_assert_int_eq(rows, 21);
+    free(m);
+
+    /* 1 KiB: experiment.xml (about 1.1 KB) cannot be written */
+    snprintf(d, sizeof d, "%s/full", base);
+    rc = run_cli_fsize(argv, 1024, &err);
+    ck_assert_msg(rc == 1, "rc %d: %s", rc, err);
+    snprintf(want, sizeof want, "/full/experiment.xml': %s\n", strerror(EFBIG));
+    ck_assert_msg(strstr(err, "error: cannot write '") && strstr(err, want), "%s", err);
+    free(err);
+    /* space again: the run is started again (it has no checkpoint) */
+    char *out = NULL;
+    rc = tu_run_cli(argv, &out, &err, 60);
+    ck_assert_msg(rc == 0, "rc %d: %s", rc, err);
+    ck_assert_msg(strstr(err, "holds an unfinished run without checkpoint: starting it again "
+                              "from epoch 0"),
+                  "%s", err);
+    free(out);
+    free(err);
+}
+END_TEST
+
+/* Every file of a run directory has mode 0666 & ~umask (experiment.xml
+ * was 0600 from mkstemp).  Two umasks, neither giving 0600. */
+START_TEST(test_run_file_modes)
+{
+    const mode_t masks[] = {022, 027};
+    const char *base = tu_temp_dir();
+    char xml[4096];
+    snprintf(xml, sizeof xml, "%s", tu_path("netlists/xor-experiment.xml"));
+    for (int t = 0; t < 2; ++t) {
+        char d[600];
+        snprintf(d, sizeof d, "%s/run%d", base, t);
+        const char *argv[] = {"train", xml, "-o", d, NULL};
+        mode_t old = umask(masks[t]);
+        char *out = NULL, *err = NULL;
+        int rc = tu_run_cli(argv, &out, &err, 60);
+        umask(old);
+        ck_assert_msg(rc == 0, "rc %d: %s", rc, err);
+        free(out);
+        free(err);
+        DIR *dd = opendir(d);
+        ck_assert_ptr_nonnull(dd);
+        struct dirent *e;
+        int files = 0;
+        while ((e = readdir(dd)) != NULL) {
+            char p[1024];
+            struct stat sb;
+            snprintf(p, sizeof p, "%s/%s", d, e->d_name);
+            ck_assert_int_eq(stat(p, &sb), 0);
+            if (!S_ISREG(sb.st_mode)) continue;
+            files++;
+            ck_assert_msg((sb.st_mode & 07777) == (0666 & ~masks[t]), "%s: mode %o, umask %03o",
+                          e->d_name, (unsigned)(sb.st_mode & 07777), (unsigned)masks[t]);
+        }
+        closedir(dd);
+        ck_assert_int_eq(files, 6);
+    }
+}
+END_TEST
+
+/* An experiment whose first checkpoint comes after a 16384-sample epoch
+ * (about 0.4 s), so that a run can be killed before it for real. */
+static const char *slow_xor_xml(void)
+{
+    static const char text[] =
+        "<experiment version=\"1\">\n"
+        "  <network><drn layers=\"2 8 2\" g_init_min_S=\"1e-6\" g_init_max_S=\"1e-4\"/></network>\n"
+        "  <dataset classes=\"2\"><synthetic task=\"xor\" train_size=\"16384\" test_size=\"64\" "
+        "noise=\"0.15\"/></dataset>\n"
+        "  <input gain_V=\"1\" encoding=\"pair\"/>\n"
+        "  <targets on_V=\"0.5\" off_V=\"0\"/>\n"
+        "  <algorithm method=\"centered\" beta=\"1e-5\"/>\n"
+        "  <learning momentum=\"0.9\"><rate elements=\"r*\" value=\"5e-10\"/></learning>\n"
+        "  <training epochs=\"2\" batch=\"16\" seed=\"3\"/>\n"
+        "  <solver backend=\"newton\"/>\n"
+        "  <output dir=\"unused\" checkpoint_every=\"0\"/>\n"
+        "</experiment>\n";
+    return tu_write_temp(text, ".xml");
+}
+
+/* Start `train xml -o dir`, SIGKILL it as soon as experiment.xml exists
+ * (a whole epoch before the first checkpoint). */
+static void kill_before_checkpoint(const char *xml, const char *dir)
+{
+    const char *cli = cli_path();
+    fflush(NULL);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        int fd = open("/dev/null", O_RDWR);
+        dup2(fd, 1);
+        dup2(fd, 2);
+        alarm(60);
+        execl(cli, cli, "train", xml, "-o", dir, (char *)NULL);
+        _exit(127);
+    }
+    struct timespec ts = {0, 200000}; /* 0.2 ms */
+    for (int i = 0; i < 100000 && !has(dir, "experiment.xml"); ++i) nanosleep(&ts, NULL);
+    kill(pid, SIGKILL);
+    int status = 0;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert_msg(WIFSIGNALED(status), "the run ended before it could be killed");
+    ck_assert_msg(!has(dir, "checkpoint.bin"), "the run reached its first checkpoint");
+    ck_assert(has(dir, "metrics.csv"));
+}
+
+/* A run killed before its first checkpoint: --resume starts it from epoch
+ * 0, and so does train -o on the same directory; both say so and end with
+ * the conductances of an uninterrupted run, byte for byte. */
+START_TEST(test_cli_killed_before_first_checkpoint)
+{
+    const char *xml = slow_xor_xml();
+    const char *base = tu_temp_dir();
+    char ref[600], k1[600], k2[600];
+    snprintf(ref, sizeof ref, "%s/ref", base);
+    snprintf(k1, sizeof k1, "%s/k1", base);
+    snprintf(k2, sizeof k2, "%s/k2", base);
+    char *out = NULL, *err = NULL;
+    const char *argv_ref[] = {"train", xml, "-o", ref, NULL};
+    int rc = tu_run_cli(argv_ref, &out, &err, 60);
+    ck_assert_msg(rc == 0, "rc %d: %s", rc, err);
+    free(out);
+    free(err);
+    char *g_ref = get(ref, "conductances.csv");
+    ck_assert_ptr_nonnull(g_ref);
+
+    kill_before_checkpoint(xml, k1);
+    const char *argv_resume[] = {"train", "--resume", k1, NULL};
+    rc = tu_run_cli(argv_resume, &out, &err, 60);
+    ck_assert_msg(rc == 0, "rc %d: %s", rc, err);
+    ck_assert_msg(strstr(err, "no checkpoint in") && strstr(err, "starting from epoch 0"), "%s",
+                  err);
+    free(out);
+    free(err);
+    expect_same(k1, "conductances.csv", g_ref);
+
+    kill_before_checkpoint(xml, k2);
+    const char *argv_again[] = {"train", xml, "-o", k2, NULL};
+    rc = tu_run_cli(argv_again, &out, &err, 60);
+    ck_assert_msg(rc == 0, "rc %d: %s", rc, err);
+    ck_assert_msg(strstr(err, "holds an unfinished run without checkpoint: starting it again"),
+                  "%s", err);
+    free(out);
+    free(err);
+    expect_same(k2, "conductances.csv", g_ref);
+    /* finished now: not overwritten */
+    rc = tu_run_cli(argv_again, &out, &err, 60);
+    ck_assert_msg(rc == 1 && strstr(err, "finished run"), "rc %d: %s", rc, err);
+    free(out);
+    free(err);
+    expect_same(k2, "conductances.csv", g_ref);
+
+    /* killed before experiment.xml: --resume alone says what to do */
+    char k3[600];
+    make_dir(k3, sizeof k3, base, "k3");
+    put(k3, "metrics.csv", HEADER);
+    const char *argv_noexp[] = {"train", "--resume", k3, NULL};
+    rc = tu_run_cli(argv_noexp, &out, &err, 60);
+    ck_assert_msg(rc == 1 && strstr(err, "holds no experiment.xml") &&
+                      strstr(err, "EXPERIMENT.xml --resume"),
+                  "rc %d: %s", rc, err);
+    free(out);
+    free(err);
+    free(g_ref);
+}
+END_TEST
+
 Suite *suite_run(void)
 {
     Suite *s = suite_create("run");
@@ -819,6 +1530,16 @@ Suite *suite_run(void)
     tcase_add_test(tc, test_run_dir_create);
     tcase_add_test(tc, test_run_dir_resume);
     tcase_add_test(tc, test_resume_after_sigkill_is_bit_identical);
+    tcase_add_test(tc, test_run_dir_states);
+    tcase_add_test(tc, test_write_errors_efbig);
+    tcase_add_test(tc, test_write_errors_enospc);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("rundir_cli"); /* the CLI on run directories (issue 12) */
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, test_run_lock);
+    tcase_add_test(tc, test_cli_write_errors);
+    tcase_add_test(tc, test_run_file_modes);
+    tcase_add_test(tc, test_cli_killed_before_first_checkpoint);
     suite_add_tcase(s, tc);
     tc = tcase_create("plot");
     tcase_add_test(tc, test_plot_learning_curve);

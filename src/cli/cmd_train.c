@@ -1,9 +1,12 @@
 /* cmd_train.c: `eqspice train EXPERIMENT.xml [--resume RUNDIR]`: train a
  * network by EqProp as an experiment file describes, into a run directory
  * (docs/training.md). */
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -13,7 +16,8 @@ static const cli_opt train_opts[] = {
     {"--resume", "RUNDIR", "continue the run in RUNDIR from its last checkpoint "
                            "(conductances, momentum, epoch and batch, RNG state, learning-rate "
                            "scale); the result is bit-identical to an uninterrupted run.  "
-                           "Without EXPERIMENT.xml the run's own experiment.xml is used", 0},
+                           "Without EXPERIMENT.xml the run's own experiment.xml is used.  No checkpoint yet "
+                           "(killed early): starts from epoch 0 and says so", 0},
     {"--progress", "S", "seconds between progress lines when stderr is not a terminal "
                         "(default 10; 0: a line after every batch)", 0},
     {"--stats", NULL, "print samples/s, solver and timing details at the end", 0},
@@ -36,6 +40,13 @@ static const cli_command train_cmd = {
     "The final test accuracy (or training accuracy without a test set) goes to\n"
     "stdout.\n",
     {train_opts, NULL, NULL},
+    "A run directory holding a checkpoint or a finished run is never overwritten\n"
+    "(use --resume, or another directory); one holding only an unfinished run\n"
+    "without checkpoint is started again from epoch 0, with a message.  A run\n"
+    "directory is locked while a process uses it (RUNDIR/eqspice.lock holds its\n"
+    "PID): a second process on it is refused.  A learning curve that cannot be\n"
+    "written is a warning, training goes on.\n"
+    "\n"
     "Exit status: 0 success, 1 bad input, 2 internal error.\n"};
 
 /* Everything a run holds, released by one function. */
@@ -47,6 +58,8 @@ typedef struct {
     eqs_circuit *c;
     eqs_trainer *tr;
     eqs_run *run;
+    int plot_failures; /* learning-curve writes that failed */
+    int plot_epoch;    /* last epoch the curve was drawn for (0: none) */
 } train_job;
 
 static void job_free(train_job *j)
@@ -80,6 +93,28 @@ static void eval_hook(void *user, size_t done, size_t total)
     cli_progress_eval(ep->bar, ep->offset + done, cli_now_s());
 }
 
+/* The learning curve is a convenience: a failure to draw or write it is a
+ * warning (once; a summary at the end if it stays out of date), and the
+ * training and the rest of the run directory go on. */
+static void plot_or_warn(train_job *j, int epoch)
+{
+    eqs_status st = eqs_plot_learning_curve(j->ctx, eqs_run_path(j->run, EQS_RUN_METRICS),
+                                            eqs_run_path(j->run, EQS_RUN_PLOT));
+    if (st == EQS_OK) {
+        j->plot_epoch = epoch;
+        return;
+    }
+    if (j->plot_failures++ == 0) {
+        const char *msg = eqs_ctx_error(j->ctx);
+        if (!strncmp(msg, "error: ", 7)) msg += 7;
+        fprintf(stderr,
+                "eqspice train: warning: learning curve not updated after epoch %d: %s "
+                "(training goes on)\n",
+                epoch, *msg ? msg : eqs_strerror(st));
+    }
+    eqs_ctx_clear_error(j->ctx);
+}
+
 /* Epoch-end bookkeeping: evaluate, append the metrics row, checkpoint. */
 static eqs_status end_epoch(train_job *j, double seconds, eqs_epoch_metrics *m)
 {
@@ -94,12 +129,31 @@ static eqs_status end_epoch(train_job *j, double seconds, eqs_epoch_metrics *m)
         st = eqs_trainer_evaluate(j->tr, j->test, &m->test_loss, &m->test_error);
     /* the row first: a crash before the checkpoint drops it again on resume */
     if (st == EQS_OK) st = eqs_run_metrics_append(j->run, m);
-    if (st == EQS_OK)
-        st = eqs_plot_learning_curve(j->ctx, eqs_run_path(j->run, EQS_RUN_METRICS),
-                                     eqs_run_path(j->run, EQS_RUN_PLOT));
+    if (st == EQS_OK) plot_or_warn(j, m->epoch);
     if (st == EQS_OK)
         st = eqs_trainer_checkpoint_write(j->tr, eqs_run_path(j->run, EQS_RUN_CHECKPOINT));
     return st;
+}
+
+/* `--resume RUNDIR` without an experiment: the run's own copy must be
+ * there (a run killed before writing it has none).  0 ok, else printed. */
+static int resume_precheck(const char *dir, const char *copy)
+{
+    struct stat sb;
+    if (stat(dir, &sb) != 0) {
+        fprintf(stderr, "eqspice train: error: cannot resume: run directory '%s': %s\n", dir,
+                strerror(errno));
+        return -1;
+    }
+    if (access(copy, F_OK) != 0) {
+        fprintf(stderr,
+                "eqspice train: error: cannot resume '%s': it holds no experiment.xml (the "
+                "run stopped before writing it); name the experiment: eqspice train "
+                "EXPERIMENT.xml --resume %s\n",
+                dir, dir);
+        return -1;
+    }
+    return 0;
 }
 
 int cli_cmd_train(int argc, char **argv)
@@ -138,6 +192,7 @@ int cli_cmd_train(int argc, char **argv)
     if (!xml && resume) {
         snprintf(copy, sizeof copy, "%s/experiment.xml", resume);
         xml = copy;
+        if (resume_precheck(resume, copy) != 0) return CLI_USER;
     }
     if (!xml) return cli_usage_error("train", "no experiment file given");
     if (outdir && resume)
@@ -165,10 +220,18 @@ int cli_cmd_train(int argc, char **argv)
     /* 2. the run directory */
     const char *dir = resume ? resume : outdir ? outdir : j.exp->output_dir;
     st = eqs_run_open(j.ctx, dir, resume != NULL, &j.run);
-    if (st == EQS_OK && !resume) {
+    eqs_run_mode mode = st == EQS_OK ? eqs_run_get_mode(j.run) : EQS_RUN_MODE_NEW;
+    if (st == EQS_OK && mode == EQS_RUN_MODE_RESTART)
+        fprintf(stderr,
+                resume ? "eqspice train: no checkpoint in %s (the run stopped before its "
+                         "first one): starting from epoch 0\n"
+                       : "eqspice train: %s holds an unfinished run without checkpoint: "
+                         "starting it again from epoch 0\n",
+                dir);
+    if (st == EQS_OK && mode != EQS_RUN_MODE_RESUME) {
         /* the copy names the directory really used (borrowed for the write) */
         char *own = j.exp->output_dir, abs[4096];
-        if (outdir) { /* absolute: the directory of metrics.csv */
+        if (outdir || resume) { /* absolute: the directory of metrics.csv */
             snprintf(abs, sizeof abs, "%s", eqs_run_path(j.run, EQS_RUN_METRICS));
             char *slash = strrchr(abs, '/');
             if (slash) *slash = '\0';
@@ -177,7 +240,7 @@ int cli_cmd_train(int argc, char **argv)
         st = eqs_run_write_experiment(j.run, j.exp);
         j.exp->output_dir = own;
     }
-    if (st == EQS_OK && resume) {
+    if (st == EQS_OK && mode == EQS_RUN_MODE_RESUME) {
         st = eqs_trainer_checkpoint_read(j.tr, eqs_run_path(j.run, EQS_RUN_CHECKPOINT));
         eqs_trainer_status p;
         eqs_trainer_progress(j.tr, &p);
@@ -258,6 +321,16 @@ int cli_cmd_train(int argc, char **argv)
     if (st != EQS_OK) {
         rc = cli_fail(j.ctx, st);
         goto out;
+    }
+    if (j.plot_failures > 0 && j.plot_epoch < m.epoch) {
+        if (j.plot_epoch > 0)
+            fprintf(stderr,
+                    "eqspice train: warning: %s is out of date: last drawn after epoch %d (%d "
+                    "failed attempt(s))\n",
+                    eqs_run_path(j.run, EQS_RUN_PLOT), j.plot_epoch, j.plot_failures);
+        else
+            fprintf(stderr, "eqspice train: warning: %s was not written (%d failed attempt(s))\n",
+                    eqs_run_path(j.run, EQS_RUN_PLOT), j.plot_failures);
     }
     if (j.test)
         printf("test_accuracy=%.2f%% test_error=%.2f%% test_loss=%.6g (%zu samples)\n",

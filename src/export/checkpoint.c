@@ -173,11 +173,20 @@ eqs_status eqs_checkpoint_write(eqs_ctx *ctx, const eqs_circuit *c, const eqs_tr
     unsigned char sum[8];
     put_u64(sum, w.h);
     fwrite(sum, 1, 8, a.f);
-    if (ferror(a.f)) {
-        eqs_atomic_abort(&a);
-        return EQS_ERROR(ctx, EQS_ERR_IO, "cannot write checkpoint '%s'", path);
-    }
-    return eqs_atomic_commit(&a);
+    return eqs_atomic_commit(&a); /* any write error: "cannot write '<path>': <reason>" */
+}
+
+int eqs_checkpoint_peek(const char *path, uint64_t *epoch, uint64_t *batch)
+{
+    unsigned char b[60];
+    FILE *f = fopen(path, "rb");
+    if (!f) return -1;
+    size_t got = fread(b, 1, sizeof b, f);
+    fclose(f);
+    if (got != sizeof b || memcmp(b, CK_MAGIC, CK_MAGIC_LEN) != 0) return -1;
+    *epoch = get_u64(b + 44);
+    *batch = get_u64(b + 52);
+    return 0;
 }
 
 /* ---- reading ------------------------------------------------------------ */

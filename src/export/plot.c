@@ -351,9 +351,10 @@ eqs_status eqs_plot_learning_curve(eqs_ctx *ctx, const char *metrics_csv, const 
     cs = cairo_surface_write_to_png_stream(s, write_png, a.f);
     cairo_surface_destroy(s);
     if (cs != CAIRO_STATUS_SUCCESS) {
+        int e = a.err; /* a failed write(2), if that was it */
         eqs_atomic_abort(&a);
         return EQS_ERROR(ctx, EQS_ERR_IO, "cannot write '%s': %s", png_path,
-                         cairo_status_to_string(cs));
+                         e ? strerror(e) : cairo_status_to_string(cs));
     }
-    return eqs_atomic_commit(&a);
+    return eqs_atomic_commit(&a); /* a failed write: "cannot write '<png>': <reason>" */
 }

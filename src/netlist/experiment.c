@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <libxml/parser.h>
@@ -824,6 +825,18 @@ eqs_status eqs_experiment_write(eqs_ctx *ctx, const eqs_experiment *e, const cha
     if (fd < 0) {
         eqs_status st = EQS_ERROR(ctx, EQS_ERR_IO, "cannot create a temporary file for '%s': %s",
                                   path, strerror(errno));
+        eqs_free(ctx, tmp);
+        return st;
+    }
+    /* mkstemp makes the file 0600: give it the mode of every other file we
+     * write, 0666 & ~umask (umask can only be read by setting it) */
+    mode_t mask = umask(077);
+    umask(mask);
+    if (fchmod(fd, 0666 & ~mask) != 0) {
+        eqs_status st = EQS_ERROR(ctx, EQS_ERR_IO, "cannot write '%s': %s", path,
+                                  strerror(errno));
+        close(fd);
+        unlink(tmp);
         eqs_free(ctx, tmp);
         return st;
     }
