@@ -657,6 +657,63 @@ START_TEST(test_cli_solver_ngspice)
 }
 END_TEST
 
+/* Netlists with nothing to simulate (libngspice 39 segfaults on them in
+ * "op"): exit 1 with the same message on every backend and in compare,
+ * never a crash.  The raw-deck entry refuses a deck without elements, and
+ * the library still works afterwards. */
+START_TEST(test_empty_top_level_refused)
+{
+    static const struct {
+        const char *text, *msg;
+    } cases[] = {
+        {"only a title\n", "no element at the top level"},
+        {"only subckt\n.subckt amp in out params: gain=4\nefwd out 0 in 0 {gain}\n.ends amp\n.end\n",
+         "no element at the top level"},
+        {"only models\n.model dd d is=1e-14\n.param a=1\n.end\n", "no element at the top level"},
+        {"ground only\nr1 0 0 1k\ni1 0 gnd 1m\n.end\n", "all its terminals on ground"},
+    };
+    static const char *const solvers[] = {"newton", "layered", "ngspice", "auto"};
+    for (size_t k = 0; k < sizeof cases / sizeof *cases; ++k) {
+        const char *net = tu_write_temp(cases[k].text, ".cir");
+        for (size_t b = 0; b <= sizeof solvers / sizeof *solvers; ++b) {
+            const char *op[] = {"op", net, "--solver", b < 4 ? solvers[b] : "", NULL};
+            const char *cmp[] = {"compare", net, NULL};
+            char *out = NULL, *err = NULL;
+            int rc = tu_run_cli(b < 4 ? op : cmp, &out, &err, 30);
+            ck_assert_msg(rc == 1, "case %zu %s: exit %d, stderr %s", k,
+                          b < 4 ? solvers[b] : "compare", rc, err ? err : "");
+            ck_assert_msg(strstr(err, cases[k].msg) && strstr(err, net) &&
+                              strstr(err, "error: nothing to simulate"),
+                          "case %zu: stderr %s", k, err);
+            ck_assert_str_eq(out, "");
+            free(out);
+            free(err);
+        }
+    }
+    /* the shipped subcircuit library, too */
+    const char *argv[] = {"op", tu_path("netlists/bidir_amp.cir"), "--solver", "ngspice", NULL};
+    char *out = NULL, *err = NULL;
+    ck_assert_int_eq(tu_run_cli(argv, &out, &err, 30), 1);
+    ck_assert_ptr_nonnull(strstr(err, "bidir_amp.cir:1:1: error: nothing to simulate"));
+    free(out);
+    free(err);
+
+    eqs_ctx *ctx = tu_ctx();
+    char *empty[] = {(char *)"empty", (char *)".options reltol=1e-6", (char *)"* comment",
+                     (char *)".end", NULL};
+    ck_assert_int_eq(eqs_ngspice_run_deck(ctx, empty, 0, NULL, NULL, NULL, NULL), EQS_ERR_INPUT);
+    ck_assert_ptr_nonnull(strstr(eqs_ctx_error(ctx), "no element"));
+    eqs_ctx_free(&ctx);
+    ctx = tu_ctx();
+    char *deck[] = {(char *)"ok", (char *)"v1 a 0 dc 2", (char *)"r1 a 0 1k", (char *)".end", NULL};
+    const char *names[] = {"a"};
+    double v = 0;
+    ck_assert_int_eq(eqs_ngspice_run_deck(ctx, deck, 1, names, &v, NULL, NULL), EQS_OK);
+    ck_assert_double_eq_tol(v, 2.0, 1e-12);
+    eqs_ctx_free(&ctx);
+}
+END_TEST
+
 /* Log lines reach the context sink (DEBUG), including the spinit note. */
 typedef struct {
     int n;
@@ -707,6 +764,7 @@ Suite *suite_ngspice(void)
     tcase_add_test(tc, test_output_goes_to_log);
     tcase_add_test(tc, test_threads_serialised);
     tcase_add_test(tc, test_cli_solver_ngspice);
+    tcase_add_test(tc, test_empty_top_level_refused);
     suite_add_tcase(s, tc);
     return s;
 }

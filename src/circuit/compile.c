@@ -313,6 +313,19 @@ eqs_status eqs_circuit_create(eqs_ctx *ctx, const eqs_netlist *nl, eqs_circuit *
     int *parent = NULL, *first_elem = NULL;
     char *needs_branch = NULL;
 
+    if (nl->n_elems == 0) {
+        /* nothing to solve; libngspice 39 even crashes on a deck without
+         * elements (docs/ngspice.md) */
+        eqs_loc loc = {nl->path ? nl->path : "<netlist>", 1, 1};
+        return EQS_ERROR_AT(ctx, EQS_ERR_INPUT, loc,
+                            "nothing to simulate: the netlist has no element at the top level "
+                            "(only a title, models, parameters or .subckt definitions; "
+                            "instantiate a subcircuit with an X card)");
+    }
+    if (nl->n_nodes <= 1) /* libngspice 39 crashes on a deck without any vector, too */
+        return EQS_ERROR_AT(ctx, EQS_ERR_INPUT, nl->elems[0].loc,
+                            "nothing to simulate: every element of the netlist has all its "
+                            "terminals on ground (node 0)");
     eqs_circuit *c = eqs_calloc(ctx, 1, sizeof *c);
     if (!c) return EQS_ERR_NOMEM;
     c->ctx = ctx;

@@ -395,9 +395,28 @@ static int count_circuits(void)
     return call.n_circuits;
 }
 
+/* 1 when the deck (title first) has at least one element line.  libngspice
+ * 39 segfaults in "op" (in its SendData path) on a deck without elements,
+ * and on one whose elements touch only ground (no vector at all); the
+ * circuit compiler refuses both, this guards raw decks. */
+static int deck_has_element(char **deck)
+{
+    if (!deck || !deck[0]) return 0;
+    for (int k = 1; deck[k]; ++k) {
+        const char *p = deck[k];
+        while (*p == ' ' || *p == '\t') ++p;
+        if (*p && *p != '.' && *p != '*' && *p != '+' && *p != ';') return 1;
+    }
+    return 0;
+}
+
 /* Load `deck`, run "op", check that it worked (lock held, library loaded). */
 static eqs_status run_op(eqs_ctx *ctx, char **deck)
 {
+    if (!deck_has_element(deck))
+        return EQS_ERROR(ctx, EQS_ERR_INPUT,
+                         "ngspice: the deck has no element: nothing to simulate (libngspice "
+                         "would crash)");
     int rc = ng.circ(deck);
     if (ng.dead || rc != 0 || call.failed || call.error_lines > 0)
         return call_error(ctx, "the circuit was rejected");
@@ -492,6 +511,12 @@ static eqs_status ng_create(eqs_solver *s)
     call_end();
     pthread_mutex_unlock(&ng_lock);
     if (st != EQS_OK) return st;
+    /* libngspice 39 crashes in "op" when the circuit has no vector (no
+     * node but ground); eqs_circuit_create refuses such netlists, this
+     * keeps circuits built otherwise away from the library. */
+    if (s->c->n_elems == 0 || s->c->n_nodes <= 1)
+        return EQS_ERROR(s->ctx, EQS_ERR_INPUT,
+                         "ngspice: the circuit has no node besides ground: nothing to simulate");
     /* Check that the circuit can be written as a deck. */
     char **deck = NULL;
     st = eqs_deck_build(s->ctx, s->c, &s->opt, 0, &deck);
