@@ -470,6 +470,118 @@ static void capture(void *user, eqs_log_level level, const char *msg)
     strcat(logbuf, "\n");
 }
 
+/* `.lib FILE SECTION` and `.lib NAME` ... `.endl` sections (ngspice's
+ * rules, docs/netlist.md ".lib"). */
+START_TEST(test_lib_sections)
+{
+    const char *d = tu_temp_dir();
+    char dir[4096], path[4200], msg[8400];
+    snprintf(dir, sizeof dir, "%s", d);
+    snprintf(path, sizeof path, "%s/pdk", dir);
+    ck_assert_int_eq(mkdir(path, 0755), 0);
+    /* corners tt/ff; ff pulls in section `common` of the same file by a
+     * path relative to the library; lines outside sections are not read */
+    write_file(dir, "pdk/models.lib",
+               "* corners\nthis line is outside every section and is never read\n"
+               ".lib tt\n.model dm d(is=1e-14)\n.param rv=2k\n.endl tt\n"
+               ".LIB FF\n.model dm d(is=3e-14)\n.param rv=1k\n.lib 'models.lib' common\n.ENDL\n"
+               ".lib common\n.param rc=5k\n.endl common\n");
+    /* the top file also defines a section (skipped unless asked for) */
+    write_file(dir, "top.cir",
+               "top\n.lib pdk/models.lib Ff\nv1 a 0 dc=1\nr1 a b {rv}\nd1 b 0 dm\nr2 b 0 {rc}\n"
+               ".lib local\nr9 a 0 1\n.endl local\n.end\n");
+    eqs_ctx *ctx = tu_ctx();
+    eqs_netlist *nl = NULL;
+    snprintf(path, sizeof path, "%s/top.cir", dir);
+    ck_assert_msg(eqs_netlist_read(ctx, path, &nl) == EQS_OK, "%s", eqs_ctx_error(ctx));
+    ck_assert_int_eq(nl->n_elems, 4); /* r9 of the unused section is not read */
+    ck_assert_int_lt(eqs_netlist_elem_find(nl, "r9"), 0);
+    ck_assert_double_eq(el(nl, "r1")->value, 1e3);
+    ck_assert_double_eq(el(nl, "r2")->value, 5e3);
+    ck_assert_int_eq(nl->n_models, 1);
+    ck_assert_double_eq(nl->models[0].is_A, 3e-14);
+    char expect_file[4400];
+    snprintf(expect_file, sizeof expect_file, "%s/pdk/models.lib", dir);
+    ck_assert_str_eq(nl->models[0].loc.file, expect_file);
+    ck_assert_int_eq(nl->models[0].loc.line, 8);
+    eqs_netlist_free(&nl);
+
+    /* the top file's own section, through its own name */
+    write_file(dir, "self.cir", "self\n.lib self.cir local\nv1 a 0 1\n.lib local\nr9 a 0 1\n.endl\n");
+    snprintf(path, sizeof path, "%s/self.cir", dir);
+    ck_assert_msg(eqs_netlist_read(ctx, path, &nl) == EQS_OK, "%s", eqs_ctx_error(ctx));
+    ck_assert_int_eq(nl->n_elems, 2);
+    ck_assert_double_eq(el(nl, "r9")->value, 1.0);
+    eqs_netlist_free(&nl);
+
+    /* corner tt has no `rc`: the error names the use */
+    write_file(dir, "tt.cir", "tt\n.lib pdk/models.lib tt\nv1 a 0 1\nr2 a 0 {rc}\n");
+    snprintf(path, sizeof path, "%s/tt.cir", dir);
+    ck_assert_int_eq(eqs_netlist_read(ctx, path, &nl), EQS_ERR_PARSE);
+    snprintf(msg, sizeof msg, "%s:4:9: error: undefined parameter 'rc'", path);
+    ck_assert_str_eq(eqs_ctx_error(ctx), msg);
+    eqs_ctx_clear_error(ctx);
+
+    /* a missing section: at the section token */
+    write_file(dir, "ss.cir", "ss\n.lib  pdk/models.lib  ss\nv1 a 0 1\n");
+    snprintf(path, sizeof path, "%s/ss.cir", dir);
+    ck_assert_int_eq(eqs_netlist_read(ctx, path, &nl), EQS_ERR_PARSE);
+    snprintf(msg, sizeof msg,
+             "%s:2:23: error: section 'ss' not found in library '%s/pdk/models.lib' (no '.lib ss' "
+             "line)",
+             path, dir);
+    ck_assert_str_eq(eqs_ctx_error(ctx), msg);
+    eqs_ctx_clear_error(ctx);
+
+    /* two sections that include each other: at the card closing the cycle */
+    write_file(dir, "pdk/loop.lib", ".lib a\n.lib loop.lib b\n.endl\n.lib b\n.lib loop.lib a\n.endl\n");
+    write_file(dir, "loop.cir", "loop\n.lib pdk/loop.lib a\nv1 a 0 1\n");
+    snprintf(path, sizeof path, "%s/loop.cir", dir);
+    ck_assert_int_eq(eqs_netlist_read(ctx, path, &nl), EQS_ERR_PARSE);
+    snprintf(msg, sizeof msg,
+             "%s/pdk/loop.lib:5:15: error: .lib cycle: section 'a' of '%s/pdk/loop.lib' is already "
+             "being read",
+             dir, dir);
+    ck_assert_str_eq(eqs_ctx_error(ctx), msg);
+    eqs_ctx_clear_error(ctx);
+    eqs_ctx_free(&ctx);
+
+    expect_err("t\nv1 a 0 1\n.lib s\nr1 a 0 1\n", "t.cir:3:1: error: unterminated .lib section 's' (no '.endl')");
+    expect_err("t\nv1 a 0 1\n.endl\n", "t.cir:3:1: error: '.endl' without '.lib' section");
+    expect_err("t\n.lib t.cir s x\n", "t.cir:2:14: error: unexpected 'x' in '.lib' (expected: .lib FILE SECTION)");
+    expect_err("t\n.lib\n", "t.cir:2:1: error: missing section name in '.lib' (expected: .lib FILE "
+                            "SECTION, or .lib SECTION ... .endl)");
+}
+END_TEST
+
+/* R1 a b r=1k, resistance=, V/I dc=, as ngspice 39 reads them; a value
+ * given twice and resistor parameters that change the value are refused. */
+START_TEST(test_named_values)
+{
+    eqs_ctx *ctx = tu_ctx();
+    eqs_netlist *nl = rd(ctx, "t\n.param rp=4k\nr1 a 0 r=1k\nr2 a b resistance=2k\nr3 b 0 R = {rp}\n"
+                              "r4 b 0 rp\nv1 a 0 dc=5\ni1 b 0 DC = 1m ac=1\nv2 c 0 dc=-2 ac 1 0\n"
+                              "r5 c 0 1\n");
+    ck_assert_double_eq(el(nl, "r1")->value, 1e3);
+    ck_assert_double_eq(el(nl, "r2")->value, 2e3);
+    ck_assert_double_eq(el(nl, "r3")->value, 4e3);
+    ck_assert_double_eq(el(nl, "r4")->value, 4e3); /* a bare parameter name stays a value */
+    ck_assert_double_eq(el(nl, "v1")->value, 5.0);
+    ck_assert_double_eq(el(nl, "i1")->value, 1e-3);
+    ck_assert_double_eq(el(nl, "v2")->value, -2.0);
+    eqs_netlist_free(&nl);
+    eqs_ctx_free(&ctx);
+    expect_err("t\nr1 a 0 1k r=2k\n", "t.cir:2:11: error: resistance given twice in 'r1'");
+    expect_err("t\nv1 a 0 5 dc=3\n", "t.cir:2:10: error: DC value given twice in 'v1'");
+    expect_err("t\nv1 a 0 dc=\n", "t.cir:2:10: error: missing value after 'dc' in 'v1'");
+    expect_err("t\nr1 a 0 r=\n", "t.cir:2:9: error: missing value for 'r' in 'r1'");
+    expect_err("t\nr1 a 0 1k tc1=0.01\n", "t.cir:2:11: error: unsupported resistor parameter "
+                                         "'tc1' in 'r1' (eqspice reads value, r= or resistance=)");
+    expect_err("t\nr1 a 0 m=2 1k\n", "t.cir:2:8: error: unsupported resistor parameter 'm' in "
+                                    "'r1' (eqspice reads value, r= or resistance=)");
+}
+END_TEST
+
 START_TEST(test_options_and_cards)
 {
     eqs_ctx *ctx = tu_ctx();
@@ -857,6 +969,8 @@ Suite *suite_netlist(void)
     tcase_add_test(tc, test_params);
     tcase_add_test(tc, test_subckt);
     tcase_add_test(tc, test_include);
+    tcase_add_test(tc, test_lib_sections);
+    tcase_add_test(tc, test_named_values);
     tcase_add_test(tc, test_options_and_cards);
     tcase_add_test(tc, test_extension_cards);
     tcase_add_test(tc, test_errors);

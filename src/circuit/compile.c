@@ -723,3 +723,33 @@ void eqs_circuit_input_changed(eqs_circuit *c, int node)
         c->ichg_epoch++;
     }
 }
+
+/* ---- branch currents (eqs_solver_branch_currents, solver/currents.c) ---- */
+
+int eqs_circuit_branch_count(const eqs_circuit *c)
+{
+    int n = 0;
+    for (int e = 0; e < c->n_elems; ++e)
+        n += c->elems[e].kind == EQS_EL_V || c->elems[e].kind == EQS_EL_E ||
+             c->elems[e].kind == EQS_EL_H;
+    return n;
+}
+
+const char *eqs_circuit_branch_name(const eqs_circuit *c, int k, char *buf, size_t size)
+{
+    if (!buf || size == 0) return NULL;
+    for (int e = 0; e < c->n_elems; ++e) {
+        eqs_elem_kind kind = c->elems[e].kind;
+        if (kind != EQS_EL_V && kind != EQS_EL_E && kind != EQS_EL_H) continue;
+        if (k-- > 0) continue;
+        const char *name = c->nl->elems[c->elems[e].origin].name;
+        char letter = kind == EQS_EL_V ? 'v' : kind == EQS_EL_E ? 'e' : 'h';
+        /* ngspice names "x1.vs" "v.x1.vs" (the deck writer's convention) */
+        if (name[0] == letter) /* names are lower case */
+            snprintf(buf, size, "%s#branch", name);
+        else
+            snprintf(buf, size, "%c.%s#branch", letter, name);
+        return buf;
+    }
+    return NULL;
+}

@@ -5,7 +5,8 @@
 #include "cli.h"
 
 static const char help[] =
-    "usage: eqspice op NETLIST [--solver auto|newton|layered|ngspice] [-o FILE] [--stats] [--repeat N]\n"
+    "usage: eqspice op NETLIST [--solver auto|newton|layered|ngspice] [-o FILE] [--currents]\n"
+    "                  [--stats] [--repeat N]\n"
     "                  [--reltol X] [--abstol A] [--vntol V] [--gmin S] [--itl1 N] [-v]\n"
     "\n"
     "Solve the DC operating point of NETLIST and print CSV with the header\n"
@@ -17,6 +18,10 @@ static const char help[] =
     "  --diodes K     shockley (default) or ideal (layered solver only)\n"
     "  --bcd-tol V    layered: largest node update of the last sweep (default 1e-10 V)\n"
     "  --max-sweeps N layered: sweeps per solve (default 10000)\n"
+    "  --currents     print ngspice's vectors instead: header vector,value,unit, one\n"
+    "                 row per node (V) then one per V, E and H source with ngspice's\n"
+    "                 name and sign (v1#branch: current into the + terminal through\n"
+    "                 the source, A)\n"
     "  -o FILE        write the CSV to FILE (atomically; nothing written on error)\n"
     "  --stats        print 'stats: parse_s=... compile_s=... solve_s=... iterations=...\n"
     "                 backend=...' to stderr\n"
@@ -26,10 +31,22 @@ static const char help[] =
     "                 solver tolerances; override the netlist's .options\n"
     "  -v, -vv        more logging on stderr\n";
 
+/* --currents: node voltages and branch currents under ngspice's vector
+ * names (`print all`), with their units. */
+static void write_vectors(FILE *f, const eqs_circuit *c, const double *v, const double *i_A)
+{
+    fprintf(f, "vector,value,unit\n");
+    int n = eqs_circuit_node_count(c), nb = eqs_circuit_branch_count(c);
+    for (int k = 1; k < n; ++k) fprintf(f, "%s,%.17g,V\n", eqs_circuit_node_name(c, k), v[k]);
+    char name[1024];
+    for (int k = 0; k < nb; ++k)
+        fprintf(f, "%s,%.17g,A\n", eqs_circuit_branch_name(c, k, name, sizeof name), i_A[k]);
+}
+
 int cli_cmd_op(int argc, char **argv)
 {
     const char *netlist = NULL, *outpath = NULL, *solver_name = "auto";
-    int stats = 0, verbosity = 0;
+    int stats = 0, verbosity = 0, currents = 0;
     long repeat = 1;
     eqs_solver_options opt;
     eqs_solver_options_defaults(&opt);
@@ -50,6 +67,8 @@ int cli_cmd_op(int argc, char **argv)
             outpath = argv[i];
         } else if (!strcmp(a, "--stats")) {
             stats = 1;
+        } else if (!strcmp(a, "--currents")) {
+            currents = 1;
         } else if (!strcmp(a, "--repeat")) {
             if (++i >= argc || cli_parse_int(argv[i], 1, 1000000, &repeat))
                 return cli_usage_error("op", "--repeat needs a positive integer");
@@ -95,12 +114,19 @@ int cli_cmd_op(int argc, char **argv)
         rc = cli_fail(ctx, st);
     } else {
         cli_out out;
-        if (cli_out_open(&out, outpath)) {
+        int nb = eqs_circuit_branch_count(L.c);
+        double *cur = currents ? calloc((size_t)nb + 1, sizeof *cur) : NULL;
+        if (currents && !cur) rc = CLI_INTERNAL;
+        else if (currents && (st = eqs_solver_branch_currents(s, cur)) != EQS_OK)
+            rc = cli_fail(ctx, st);
+        else if (cli_out_open(&out, outpath)) {
             rc = CLI_USER;
         } else {
-            cli_write_voltages(out.f, L.c, eqs_solver_voltages(s));
+            if (currents) write_vectors(out.f, L.c, eqs_solver_voltages(s), cur);
+            else cli_write_voltages(out.f, L.c, eqs_solver_voltages(s));
             if (cli_out_commit(&out)) rc = CLI_USER;
         }
+        free(cur);
         if (stats)
             fprintf(stderr,
                     "stats: parse_s=%.6g compile_s=%.6g solve_s=%.6g iterations=%d backend=%s\n",

@@ -373,6 +373,7 @@ static eqs_status source_value(parser *P, const inst *in, const eqs_card *c, int
     *value = 0.0;
     if (i < n && eqs_tok_is(&t[i], "dc")) {
         i++;
+        if (i < n && is_eq(&t[i])) i++; /* dc=5, as ngspice */
         if (i >= n || eqs_tok_is(&t[i], "ac"))
             return EQS_ERROR_AT(P->ctx, EQS_ERR_PARSE, eqs_tok_loc(c, &t[i - 1]),
                                 "missing value after 'dc' in '%.*s'", TOK(t0));
@@ -386,16 +387,56 @@ static eqs_status source_value(parser *P, const inst *in, const eqs_card *c, int
         if ((st = value_of(P, in->scope, c, &t[i], value))) return st;
         have = 1;
         i++;
+        if (i < n && eqs_tok_is(&t[i], "dc"))
+            return EQS_ERROR_AT(P->ctx, EQS_ERR_PARSE, eqs_tok_loc(c, &t[i]),
+                                "DC value given twice in '%.*s'", TOK(t0));
     }
     if (i < n && eqs_tok_is(&t[i], "ac")) {
         have = 1;
         i++;
+        if (i < n && is_eq(&t[i])) i++; /* ac=1 */
         double ignored;
         for (int k = 0; k < 2 && i < n; ++k, ++i) /* magnitude, phase: checked, unused */
             if ((st = value_of(P, in->scope, c, &t[i], &ignored))) return st;
     }
     if (!have) return too_few(P, c, t0, t0->s[0] == 'v' || t0->s[0] == 'V' ? EQS_EL_V : EQS_EL_I);
     if (i < n) return unexpected_tok(P, c, &t[i], t0);
+    return EQS_OK;
+}
+
+/* R: `value`, `r=value` or `resistance=value` (ngspice 39 accepts both
+ * names; a positional value and r= together are refused: ngspice would
+ * silently take the last one).  *i: first token after the nodes; on
+ * return, the first token not used. */
+static eqs_status resistor_value(parser *P, const inst *in, const eqs_card *c, int *i,
+                                 double *value)
+{
+    const eqs_tok *t = P->lx.toks, *t0 = &t[0];
+    int n = P->lx.n_toks, k = *i;
+    if (k + 1 < n && is_eq(&t[k + 1])) {
+        if (!eqs_tok_is(&t[k], "r") && !eqs_tok_is(&t[k], "resistance"))
+            return EQS_ERROR_AT(P->ctx, EQS_ERR_UNSUPPORTED, eqs_tok_loc(c, &t[k]),
+                                "unsupported resistor parameter '%.*s' in '%.*s' (eqspice reads "
+                                "value, r= or resistance=)",
+                                TOK(&t[k]), TOK(t0));
+        if (k + 2 >= n)
+            return EQS_ERROR_AT(P->ctx, EQS_ERR_PARSE, eqs_tok_loc(c, &t[k + 1]),
+                                "missing value for '%.*s' in '%.*s'", TOK(&t[k]), TOK(t0));
+        k += 2;
+    }
+    eqs_status st = value_of(P, in->scope, c, &t[k], value);
+    if (st) return st;
+    k++;
+    if (k + 1 < n && is_eq(&t[k + 1]) &&
+        (eqs_tok_is(&t[k], "r") || eqs_tok_is(&t[k], "resistance")))
+        return EQS_ERROR_AT(P->ctx, EQS_ERR_PARSE, eqs_tok_loc(c, &t[k]),
+                            "resistance given twice in '%.*s'", TOK(t0));
+    if (k + 1 < n && is_eq(&t[k + 1]))
+        return EQS_ERROR_AT(P->ctx, EQS_ERR_UNSUPPORTED, eqs_tok_loc(c, &t[k]),
+                            "unsupported resistor parameter '%.*s' in '%.*s' (eqspice reads "
+                            "value, r= or resistance=)",
+                            TOK(&t[k]), TOK(t0));
+    *i = k;
     return EQS_OK;
 }
 
@@ -470,6 +511,8 @@ static eqs_status do_element(parser *P, const inst *in, const eqs_card *c)
     int i = 1 + nn;
     switch (kind) {
     case EQS_EL_R:
+        if ((st = resistor_value(P, in, c, &i, &value))) return st;
+        break;
     case EQS_EL_E:
     case EQS_EL_G:
         if ((st = value_of(P, in->scope, c, &t[i], &value))) return st;
