@@ -582,6 +582,36 @@ START_TEST(test_named_values)
 }
 END_TEST
 
+/* Constructs ngspice reads with a different answer than "ignore it":
+ * refused with the reason (docs/netlist.md). */
+START_TEST(test_refused_constructs)
+{
+    expect_err("t\nv1 a 0 1\nd1 a 0 dm m=2\n.model dm d\n",
+               "t.cir:3:11: error: unsupported diode instance parameter 'm' in 'd1' (eqspice reads "
+               "the model and the area)");
+    expect_err("t\nv1 a 0 1\nd1 a 0 dm area=2 off\n.model dm d\n",
+               "t.cir:3:18: error: unsupported diode instance parameter 'off' in 'd1' (eqspice "
+               "reads the model and the area)");
+    expect_err("t\nv1 a 0 1\nd1 a 0 dm 2 pj=1\n.model dm d\n",
+               "t.cir:3:13: error: unsupported diode instance parameter 'pj' in 'd1' (eqspice reads "
+               "the model and the area)");
+    expect_err("t\nv1 a 0 1\nr1 a 0 1k\n.options noacct rshunt=1e9\n",
+               "t.cir:4:17: error: option 'rshunt' is not supported (it adds a resistor from every "
+               "node to ground in ngspice)");
+    expect_err("t\nv1 a 0 1\n.if (1)\nr1 a 0 1k\n.else\nr1 a 0 2k\n.endif\n",
+               "t.cir:3:1: error: '.if': conditional netlists (.if/.elseif/.else/.endif) are not "
+               "supported");
+    /* still read: cards that do not change the operating point */
+    eqs_ctx *ctx = tu_ctx();
+    eqs_netlist *nl = rd(ctx, "t\nv1 a 0 1\nd1 a 0 dm area=2\n.model dm d\n.ic v(a)=0.5\n"
+                              ".nodeset v(a)=0.7\n.tran 1n 1u\n.options noacct gminsteps=20\n");
+    ck_assert_double_eq(el(nl, "d1")->area, 2.0);
+    ck_assert_int_eq(nl->n_ignored_cards, 3);
+    eqs_netlist_free(&nl);
+    eqs_ctx_free(&ctx);
+}
+END_TEST
+
 START_TEST(test_options_and_cards)
 {
     eqs_ctx *ctx = tu_ctx();
@@ -971,6 +1001,7 @@ Suite *suite_netlist(void)
     tcase_add_test(tc, test_include);
     tcase_add_test(tc, test_lib_sections);
     tcase_add_test(tc, test_named_values);
+    tcase_add_test(tc, test_refused_constructs);
     tcase_add_test(tc, test_options_and_cards);
     tcase_add_test(tc, test_extension_cards);
     tcase_add_test(tc, test_errors);

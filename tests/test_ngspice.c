@@ -925,6 +925,44 @@ START_TEST(test_cli_op_currents)
 }
 END_TEST
 
+/* Singular circuits: ngspice 39 warns "singular matrix", then returns a
+ * plot after gmin stepping (1e9 V, or 0 V); the backend refuses it, as
+ * Newton does, instead of passing the numbers on.  The library keeps
+ * working afterwards. */
+START_TEST(test_singular_refused)
+{
+    static const char *const bodies[] = {
+        "r1 a b -1k\nr2 b 0 1k\n",  /* zero total resistance */
+        "e1 b 0 b 0 1\nr1 b 0 1k\n", /* E driving its own control */
+        "r1 a b 1k\nh1 b 0 v1 1k\n", /* H through its own source */
+    };
+    for (size_t k = 0; k < sizeof bodies / sizeof *bodies; ++k) {
+        char text[256];
+        snprintf(text, sizeof text, "singular\nv1 a 0 1\n%s.end\n", bodies[k]);
+        const char *net = tu_write_temp(text, ".cir");
+        for (int b = 0; b < 2; ++b) {
+            const char *argv[] = {"op", net, "--solver", b ? "ngspice" : "newton", NULL};
+            char *out = NULL, *err = NULL;
+            int rc = tu_run_cli(argv, &out, &err, 30);
+            ck_assert_msg(rc == 1, "case %zu %s: rc=%d out=%s", k, argv[3], rc, out);
+            ck_assert_msg(strstr(err, b ? "no unique operating point" : "singular"),
+                          "case %zu %s: %s", k, argv[3], err);
+            ck_assert_str_eq(out, "");
+            free(out);
+            free(err);
+        }
+    }
+    hand h;
+    eqs_ctx *ctx = tu_ctx();
+    eqs_circuit *c = h_divider(&h, 1.0, 1000, 3000);
+    eqs_solver *s = NULL;
+    ck_assert_int_eq(eqs_solver_create(ctx, c, EQS_BACKEND_NGSPICE, NULL, &s), EQS_OK);
+    ck_assert_int_eq(eqs_solver_solve(s, EQS_SOLVE_COLD, NULL), EQS_OK);
+    eqs_solver_free(&s);
+    eqs_ctx_free(&ctx);
+}
+END_TEST
+
 /* Log lines reach the context sink (DEBUG), including the spinit note. */
 typedef struct {
     int n;
@@ -979,6 +1017,7 @@ Suite *suite_ngspice(void)
     tcase_add_test(tc, test_branch_currents_vs_ngspice);
     tcase_add_test(tc, test_lib_and_named_values_vs_ngspice);
     tcase_add_test(tc, test_cli_op_currents);
+    tcase_add_test(tc, test_singular_refused);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -440,6 +440,22 @@ static eqs_status resistor_value(parser *P, const inst *in, const eqs_card *c, i
     return EQS_OK;
 }
 
+/* A diode instance token after the model (and area): 0, with the error
+ * set, for ngspice instance parameters that eqspice does not model (m=,
+ * pj=, temp=, ic=, off ...: each changes the answer or the meaning in
+ * ngspice); 1 for anything else (a value, reported later if malformed). */
+static int diode_param_ok(parser *P, const eqs_card *c, const eqs_tok *t, const eqs_tok *t0)
+{
+    int n = P->lx.n_toks;
+    int named = t + 1 < P->lx.toks + n && is_eq(t + 1) && !eqs_tok_is(t, "area");
+    if (!named && !eqs_tok_is(t, "off")) return 1;
+    EQS_ERROR_AT(P->ctx, EQS_ERR_UNSUPPORTED, eqs_tok_loc(c, t),
+                 "unsupported diode instance parameter '%.*s' in '%.*s' (eqspice reads the "
+                 "model and the area)",
+                 TOK(t), TOK(t0));
+    return 0;
+}
+
 static eqs_status do_instance(parser *P, const inst *in, const eqs_card *c);
 
 static eqs_status do_element(parser *P, const inst *in, const eqs_card *c)
@@ -539,10 +555,12 @@ static eqs_status do_element(parser *P, const inst *in, const eqs_card *c)
                 return EQS_ERROR_AT(P->ctx, EQS_ERR_PARSE, eqs_tok_loc(c, &t[i - 1]),
                                     "missing value for 'area' in '%.*s'", TOK(t0));
         }
+        if (i < n && !diode_param_ok(P, c, &t[i], t0)) return EQS_ERR_UNSUPPORTED;
         if (i < n) {
             if ((st = value_of(P, in->scope, c, &t[i], &area))) return st;
             i++;
         }
+        if (i < n && !diode_param_ok(P, c, &t[i], t0)) return EQS_ERR_UNSUPPORTED;
         break;
     default: /* V, I */
         if ((st = source_value(P, in, c, i, &value))) return st;
@@ -1027,6 +1045,11 @@ static eqs_status do_options(parser *P, const eqs_card *c)
         else if (eqs_tok_is(key, "vntol")) dst = &o->vntol, set = &o->vntol_set;
         else if (eqs_tok_is(key, "gmin")) dst = &o->gmin, set = &o->gmin_set;
         else if (eqs_tok_is(key, "itl1")) set = &o->itl1_set, is_int = 1;
+        if (!set && eqs_tok_is(key, "rshunt"))
+            /* ngspice adds a resistor from every node to ground */
+            return EQS_ERROR_AT(P->ctx, EQS_ERR_UNSUPPORTED, eqs_tok_loc(c, key),
+                                "option 'rshunt' is not supported (it adds a resistor from every "
+                                "node to ground in ngspice)");
         if (!set) {
             eqs_log(P->ctx, EQS_LOG_DEBUG, "%s:%d:%d: option '%.*s' ignored", c->file, key->line,
                     key->col, TOK(key));
@@ -1138,6 +1161,13 @@ static eqs_status do_once(parser *P, const eqs_card *c)
         nl->output_pairs = pairs;
         return do_ext(P, c, &nl->outputs, &nl->output_loc, &nl->n_outputs);
     }
+    if (eqs_tok_is(t0, ".if") || eqs_tok_is(t0, ".elseif") || eqs_tok_is(t0, ".else") ||
+        eqs_tok_is(t0, ".endif"))
+        /* ngspice keeps only one branch: ignoring the card would read all */
+        return EQS_ERROR_AT(P->ctx, EQS_ERR_UNSUPPORTED, card_loc(c),
+                            "'%.*s': conditional netlists (.if/.elseif/.else/.endif) are not "
+                            "supported",
+                            TOK(t0));
     nl->n_ignored_cards++;
     for (size_t k = 0; k < sizeof ignored_cards / sizeof *ignored_cards; ++k)
         if (eqs_tok_is(t0, ignored_cards[k])) {

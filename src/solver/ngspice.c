@@ -80,6 +80,7 @@ static struct {
     int n_snap;
     size_t snap_cap;
     int snap_failed;         /* allocation failure while snapshotting */
+    char singular[NG_LINE_MAX]; /* first "singular matrix" warning, "" if none */
 } call;
 
 /* ------------------------------------------------------------------ */
@@ -147,6 +148,11 @@ static int cb_send_char(char *line, int id, void *user)
     if (ci_contains(text, "simulation(s) aborted") || ci_contains(text, "dc solution failed") ||
         ci_contains(text, "circuit not parsed") || ci_contains(text, "cannot recover"))
         call.failed = 1;
+    if (is_err && !call.singular[0] && ci_contains(text, "singular matrix")) {
+        snprintf(call.singular, sizeof call.singular, "%s", text);
+        size_t n = strlen(call.singular);
+        while (n > 0 && isspace((unsigned char)call.singular[n - 1])) call.singular[--n] = '\0';
+    }
     if (is_err) {
         if (ci_contains(text, "error")) call.error_lines++;
         /* Remember what explains a failure; skip notes and the
@@ -309,6 +315,7 @@ static void call_begin(eqs_ctx *ctx)
     call.n_circuits = 0;
     call.n_snap = 0;
     call.snap_failed = 0;
+    call.singular[0] = '\0';
 }
 
 static void call_end(void)
@@ -429,6 +436,15 @@ static eqs_status run_op(eqs_ctx *ctx, char **deck)
     const char *plot = ng.cur_plot();
     if (!plot || strncmp(plot, "op", 2) != 0)
         return call_error(ctx, "no operating-point plot was produced");
+    /* A singular circuit (a loop of negative and positive resistances
+     * summing to zero, E driving its own control, H through its own
+     * source) still ends with a plot after gmin stepping, holding
+     * voltages of 1e9 V or 0: refuse it, as Newton does. */
+    if (call.singular[0])
+        return EQS_ERROR(ctx, EQS_ERR_NGSPICE,
+                         "ngspice: the circuit has no unique operating point (%s); its answer "
+                         "would be meaningless",
+                         call.singular);
     return EQS_OK;
 }
 
