@@ -53,6 +53,123 @@ static double diode_current(const eqs_device *dev, const eqs_devparams *p, doubl
     return g_rs * (vd - vj); /* the current through RS: accurate where i(vj) is steep */
 }
 
+#define REST_MAX 256 /* undetermined branches left for the dense solve */
+
+/* The branches peeling could not order (an F injecting into the source
+ * tree of its own controlling source): KCL at every non-ground node that
+ * still has an undetermined branch or a pending F, as a dense
+ * least-squares problem over those branches (the system is consistent,
+ * with one redundant row per tree without ground), solved through the
+ * normal equations by Gaussian elimination with partial pivoting plus one
+ * refinement step.  Returns 0 on success, 1 when the currents are not
+ * determined (rank deficient) or too many, -1 out of memory. */
+static int solve_rest(eqs_ctx *ctx, const eqs_circuit *c, const double *acc, const int *deg,
+                      const int *pend, char *done, double *cur)
+{
+    const int nu = c->n_user_nodes, ne = c->n_elems;
+    int m = 0, r = 0;
+    int *col = eqs_malloc(ctx, (size_t)ne * sizeof *col);
+    int *row = eqs_malloc(ctx, (size_t)nu * sizeof *row);
+    if (!col || !row) {
+        eqs_free(ctx, col);
+        eqs_free(ctx, row);
+        return -1;
+    }
+    for (int e = 0; e < ne; ++e)
+        col[e] = is_vdef(c->elems[e].kind) && !done[e] ? m++ : -1;
+    for (int x = 0; x < nu; ++x) row[x] = x > 0 && (deg[x] > 0 || pend[x] > 0) ? r++ : -1;
+    int rc = 1;
+    double *A = NULL, *N = NULL, *y = NULL, *b = NULL, *res = NULL;
+    if (m == 0 || m > REST_MAX || r < m) goto out;
+    A = eqs_calloc(ctx, (size_t)r * (size_t)m, sizeof *A);
+    N = eqs_calloc(ctx, (size_t)m * (size_t)(m + 1), sizeof *N);
+    y = eqs_calloc(ctx, (size_t)m, sizeof *y);
+    b = eqs_calloc(ctx, (size_t)r, sizeof *b);
+    res = eqs_calloc(ctx, (size_t)r, sizeof *res);
+    rc = -1;
+    if (!A || !N || !y || !b || !res) goto out;
+#define AA(i, j) A[(size_t)(i) * (size_t)m + (size_t)(j)]
+#define NN(i, j) N[(size_t)(i) * (size_t)(m + 1) + (size_t)(j)]
+    for (int x = 0; x < nu; ++x)
+        if (row[x] >= 0) b[row[x]] = -acc[x];
+    for (int e = 0; e < ne; ++e) {
+        const eqs_celem *ce = &c->elems[e];
+        if (col[e] >= 0) {
+            if (row[ce->n[0]] >= 0) AA(row[ce->n[0]], col[e]) += 1;
+            if (row[ce->n[1]] >= 0) AA(row[ce->n[1]], col[e]) -= 1;
+        } else if (ce->kind == EQS_EL_F && col[ce->ctrl] >= 0) { /* pending F */
+            if (row[ce->n[0]] >= 0)
+                AA(row[ce->n[0]], col[ce->ctrl]) += ce->value;
+            if (row[ce->n[1]] >= 0)
+                AA(row[ce->n[1]], col[ce->ctrl]) -= ce->value;
+        }
+    }
+    double *x_sol = y;
+    for (int pass = 0; pass < 2; ++pass) {
+        /* residual of the current solution (0 on the first pass) */
+        for (int i = 0; i < r; ++i) {
+            double t = b[i];
+            for (int j = 0; j < m; ++j) t -= AA(i, j) * x_sol[j];
+            res[i] = t;
+        }
+        /* normal equations N d = A^T res, augmented column m */
+        for (int j = 0; j < m; ++j)
+            for (int k = 0; k <= m; ++k) {
+                double t = 0;
+                for (int i = 0; i < r; ++i)
+                    t += AA(i, j) *
+                         (k < m ? AA(i, k) : res[i]);
+                NN(j, k) = t;
+            }
+        double nmax = 0;
+        for (int j = 0; j < m; ++j) nmax = fmax(nmax, fabs(NN(j, j)));
+        for (int k = 0; k < m; ++k) { /* elimination with partial pivoting */
+            int piv = k;
+            for (int i = k + 1; i < m; ++i)
+                if (fabs(NN(i, k)) >
+                    fabs(NN(piv, k)))
+                    piv = i;
+            if (!(fabs(NN(piv, k)) > 1e-12 * nmax)) {
+                rc = 1;
+                goto out;
+            }
+            for (int j = 0; j <= m && piv != k; ++j) {
+                double t = NN(k, j);
+                NN(k, j) = NN(piv, j);
+                NN(piv, j) = t;
+            }
+            for (int i = k + 1; i < m; ++i) {
+                double f = NN(i, k) / NN(k, k);
+                for (int j = k; j <= m; ++j)
+                    NN(i, j) -= f * NN(k, j);
+            }
+        }
+        for (int k = m - 1; k >= 0; --k) {
+            double t = NN(k, m);
+            for (int j = k + 1; j < m; ++j) t -= NN(k, j) * NN(j, m);
+            NN(k, m) = t / NN(k, k);
+        }
+        for (int j = 0; j < m; ++j) x_sol[j] += NN(j, m);
+    }
+    for (int e = 0; e < ne; ++e)
+        if (col[e] >= 0) {
+            cur[e] = x_sol[col[e]];
+            done[e] = 1;
+        }
+    rc = 0;
+#undef AA
+#undef NN
+out:
+    eqs_free(ctx, col);
+    eqs_free(ctx, row);
+    eqs_free(ctx, A);
+    eqs_free(ctx, N);
+    eqs_free(ctx, y);
+    eqs_free(ctx, b);
+    eqs_free(ctx, res);
+    return rc;
+}
+
 eqs_status eqs_solver_branch_currents(const eqs_solver *s, double *i_A)
 {
     if (!s || !i_A) return EQS_ERR_INPUT;
@@ -196,15 +313,24 @@ eqs_status eqs_solver_branch_currents(const eqs_solver *s, double *i_A)
             }
         }
     }
+    {
+        int rest = 0;
+        for (int e = 0; e < ne; ++e) rest += is_vdef(c->elems[e].kind) && !done[e];
+        if (rest > 0 && solve_rest(ctx, c, acc, deg, pend, done, cur) < 0) {
+            st = EQS_ERR_NOMEM;
+            goto out;
+        }
+    }
     st = EQS_OK;
     for (int e = 0, k = 0; e < ne; ++e) {
         if (!is_vdef(c->elems[e].kind)) continue;
         if (!done[e]) {
             const eqs_element *el = &c->nl->elems[c->elems[e].origin];
             st = EQS_ERROR_AT(ctx, EQS_ERR_UNSUPPORTED, el->loc,
-                              "branch current of '%s' cannot be found by KCL alone (a loop "
-                              "through current-controlled current sources)",
-                              el->name);
+                              "branch current of '%s' is not determined by KCL (current-"
+                              "controlled sources cancel it) or too many sources are coupled "
+                              "through F elements (more than %d)",
+                              el->name, REST_MAX);
             break;
         }
         i_A[k++] = cur[e];
