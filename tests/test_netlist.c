@@ -570,6 +570,14 @@ START_TEST(test_named_values)
     ck_assert_double_eq(el(nl, "i1")->value, 1e-3);
     ck_assert_double_eq(el(nl, "v2")->value, -2.0);
     eqs_netlist_free(&nl);
+    nl = rd(ctx, "t\nv1 a 0 1\ne1 b 0 a 0 gain=3\ng1 b 0 a 0 GAIN = 2m\nf1 c 0 v1 gain={2}\n"
+                 "h1 d 0 v1 gain=1k\n");
+    ck_assert_double_eq(el(nl, "e1")->value, 3.0);
+    ck_assert_double_eq(el(nl, "g1")->value, 2e-3);
+    ck_assert_double_eq(el(nl, "f1")->value, 2.0);
+    ck_assert_double_eq(el(nl, "h1")->value, 1e3);
+    ck_assert_str_eq(el(nl, "h1")->ctrl, "v1");
+    eqs_netlist_free(&nl);
     eqs_ctx_free(&ctx);
     expect_err("t\nr1 a 0 1k r=2k\n", "t.cir:2:11: error: resistance given twice in 'r1'");
     expect_err("t\nv1 a 0 5 dc=3\n", "t.cir:2:10: error: DC value given twice in 'v1'");
@@ -601,6 +609,16 @@ START_TEST(test_refused_constructs)
     expect_err("t\nv1 a 0 1\n.if (1)\nr1 a 0 1k\n.else\nr1 a 0 2k\n.endif\n",
                "t.cir:3:1: error: '.if': conditional netlists (.if/.elseif/.else/.endif) are not "
                "supported");
+    expect_err("t\nv1 a 0 1\ne1 b 0 value={2*v(a)}\n",
+               "t.cir:3:8: error: behavioural or polynomial source 'value' in 'e1' is not supported "
+               "(eqspice reads linear E G F H: nodes and a gain)");
+    expect_err("t\nv1 a 0 1\nf1 b 0 poly(1) v1 0 2\n",
+               "t.cir:3:8: error: behavioural or polynomial source 'poly' in 'f1' is not supported "
+               "(eqspice reads linear E G F H: nodes and a gain)");
+    expect_err("t\nv1 a 0 1\nh1 b 0 v1 2k gain=1\n", "t.cir:3:14: error: gain given twice in 'h1'");
+    expect_err("t\nv1 a 0 1\ne1 b 0 a 0 m=2\n",
+               "t.cir:3:12: error: unsupported controlled source parameter 'm' in 'e1' (eqspice "
+               "reads value or gain=)");
     /* still read: cards that do not change the operating point */
     eqs_ctx *ctx = tu_ctx();
     eqs_netlist *nl = rd(ctx, "t\nv1 a 0 1\nd1 a 0 dm area=2\n.model dm d\n.ic v(a)=0.5\n"

@@ -867,6 +867,9 @@ START_TEST(test_lib_and_named_values_vs_ngspice)
              "r2 b 0 resistance={rc}\ni1 b 0 dc=0.2m\nr3 a c R = 1.5k\nv2 c 0 dc = 1 ac=1\n.end\n",
              lib);
     check_vs_raw_ngspice("lib ff", text);
+    check_vs_raw_ngspice("gain=", "gain forms\nv1 a 0 dc=1\nr1 a 0 r=1k\ne1 b 0 a 0 gain=3\n"
+                                  "rb b 0 2k\ng1 c 0 b 0 GAIN = 2m\nrc c 0 1k\nf1 d 0 v1 gain=2\n"
+                                  "rd d 0 1k\nh1 e 0 v1 gain=1k\nre e 0 1k\n.end\n");
     snprintf(text, sizeof text,
              "lib tt\n.lib %s tt\nv1 a 0 dc=3\nr1 a b r={rv}\nd1 b 0 dm\nr2 b 0 7k\n.end\n", lib);
     check_vs_raw_ngspice("lib tt", text);

@@ -404,21 +404,34 @@ static eqs_status source_value(parser *P, const inst *in, const eqs_card *c, int
     return EQS_OK;
 }
 
-/* R: `value`, `r=value` or `resistance=value` (ngspice 39 accepts both
- * names; a positional value and r= together are refused: ngspice would
- * silently take the last one).  *i: first token after the nodes; on
- * return, the first token not used. */
-static eqs_status resistor_value(parser *P, const inst *in, const eqs_card *c, int *i,
-                                 double *value)
+static const char *const r_names[] = {"r", "resistance", NULL};
+static const char *const gain_names[] = {"gain", NULL};
+
+static int tok_in(const eqs_tok *t, const char *const *names)
+{
+    for (; *names; ++names)
+        if (eqs_tok_is(t, *names)) return 1;
+    return 0;
+}
+
+/* The value of R, E, G, F, H: positional, or `name=value` with a name of
+ * `names` (ngspice 39: R takes r= and resistance=, E G F H take gain=).
+ * Both together are refused (ngspice silently takes the last one), and so
+ * are other name=value parameters (they change the element in ngspice).
+ * *i: first token after the nodes (and controlling source); on return,
+ * the first token not used. */
+static eqs_status named_value(parser *P, const inst *in, const eqs_card *c, int *i,
+                              double *value, const char *const *names)
 {
     const eqs_tok *t = P->lx.toks, *t0 = &t[0];
-    int n = P->lx.n_toks, k = *i;
+    int n = P->lx.n_toks, k = *i, r = tolower((unsigned char)t0->s[0]) == 'r';
+    const char *what = r ? "resistor" : "controlled source";
+    const char *reads = r ? "value, r= or resistance=" : "value or gain=";
     if (k + 1 < n && is_eq(&t[k + 1])) {
-        if (!eqs_tok_is(&t[k], "r") && !eqs_tok_is(&t[k], "resistance"))
+        if (!tok_in(&t[k], names))
             return EQS_ERROR_AT(P->ctx, EQS_ERR_UNSUPPORTED, eqs_tok_loc(c, &t[k]),
-                                "unsupported resistor parameter '%.*s' in '%.*s' (eqspice reads "
-                                "value, r= or resistance=)",
-                                TOK(&t[k]), TOK(t0));
+                                "unsupported %s parameter '%.*s' in '%.*s' (eqspice reads %s)",
+                                what, TOK(&t[k]), TOK(t0), reads);
         if (k + 2 >= n)
             return EQS_ERROR_AT(P->ctx, EQS_ERR_PARSE, eqs_tok_loc(c, &t[k + 1]),
                                 "missing value for '%.*s' in '%.*s'", TOK(&t[k]), TOK(t0));
@@ -427,16 +440,33 @@ static eqs_status resistor_value(parser *P, const inst *in, const eqs_card *c, i
     eqs_status st = value_of(P, in->scope, c, &t[k], value);
     if (st) return st;
     k++;
-    if (k + 1 < n && is_eq(&t[k + 1]) &&
-        (eqs_tok_is(&t[k], "r") || eqs_tok_is(&t[k], "resistance")))
-        return EQS_ERROR_AT(P->ctx, EQS_ERR_PARSE, eqs_tok_loc(c, &t[k]),
-                            "resistance given twice in '%.*s'", TOK(t0));
+    if (k + 1 < n && is_eq(&t[k + 1]) && tok_in(&t[k], names))
+        return EQS_ERROR_AT(P->ctx, EQS_ERR_PARSE, eqs_tok_loc(c, &t[k]), "%s given twice in '%.*s'",
+                            r ? "resistance" : "gain", TOK(t0));
     if (k + 1 < n && is_eq(&t[k + 1]))
         return EQS_ERROR_AT(P->ctx, EQS_ERR_UNSUPPORTED, eqs_tok_loc(c, &t[k]),
-                            "unsupported resistor parameter '%.*s' in '%.*s' (eqspice reads "
-                            "value, r= or resistance=)",
-                            TOK(&t[k]), TOK(t0));
+                            "unsupported %s parameter '%.*s' in '%.*s' (eqspice reads %s)", what,
+                            TOK(&t[k]), TOK(t0), reads);
     *i = k;
+    return EQS_OK;
+}
+
+/* E/G/F/H written as ngspice behavioural or polynomial sources (value=,
+ * vol=, cur=, poly(n), table, laplace ...): refused at that token. */
+static eqs_status behavioural_check(parser *P, const eqs_card *c, int from)
+{
+    static const char *const forms[] = {"value", "vol", "cur", "poly", "table", "laplace",
+                                        "freq", "ch", NULL};
+    const eqs_tok *t = P->lx.toks;
+    int n = P->lx.n_toks;
+    for (int k = from; k < n && k <= from + 2; ++k)
+        if (tok_in(&t[k], forms) && k + 1 < n &&
+            (is_eq(&t[k + 1]) || (t[k + 1].len == 1 && t[k + 1].s[0] == '(') ||
+             t[k + 1].s[0] == '{'))
+            return EQS_ERROR_AT(P->ctx, EQS_ERR_UNSUPPORTED, eqs_tok_loc(c, &t[k]),
+                                "behavioural or polynomial source '%.*s' in '%.*s' is not "
+                                "supported (eqspice reads linear E G F H: nodes and a gain)",
+                                TOK(&t[k]), TOK(&t[0]));
     return EQS_OK;
 }
 
@@ -517,6 +547,7 @@ static eqs_status do_element(parser *P, const inst *in, const eqs_card *c)
     if ((st = elem_name(P, in, t0))) return st;
     /* name, nodes, value or model (F, H: controlling source too) */
     int need = 1 + nn + 1 + ((kind == EQS_EL_F || kind == EQS_EL_H) ? 1 : 0);
+    if (kind >= EQS_EL_E && (st = behavioural_check(P, c, 3))) return st;
     if (n < need) return too_few(P, c, t0, kind);
     int nodes[4];
     for (int k = 0; k < nn; ++k)
@@ -527,12 +558,11 @@ static eqs_status do_element(parser *P, const inst *in, const eqs_card *c)
     int i = 1 + nn;
     switch (kind) {
     case EQS_EL_R:
-        if ((st = resistor_value(P, in, c, &i, &value))) return st;
+        if ((st = named_value(P, in, c, &i, &value, r_names))) return st;
         break;
     case EQS_EL_E:
     case EQS_EL_G:
-        if ((st = value_of(P, in->scope, c, &t[i], &value))) return st;
-        i++;
+        if ((st = named_value(P, in, c, &i, &value, gain_names))) return st;
         break;
     case EQS_EL_F:
     case EQS_EL_H:
@@ -540,8 +570,8 @@ static eqs_status do_element(parser *P, const inst *in, const eqs_card *c)
             return EQS_ERROR_AT(P->ctx, EQS_ERR_PARSE, eqs_tok_loc(c, &t[i]),
                                 "invalid controlling source name '%.*s'", TOK(&t[i]));
         ctrl = &t[i++];
-        if ((st = value_of(P, in->scope, c, &t[i], &value))) return st;
-        i++;
+        if (i >= n) return too_few(P, c, t0, kind);
+        if ((st = named_value(P, in, c, &i, &value, gain_names))) return st;
         break;
     case EQS_EL_D:
         model = eqs_strmap_get(&P->nl->priv->models, t[i].s, (size_t)t[i].len);
