@@ -544,6 +544,21 @@ START_TEST(test_lib_sections)
              dir, dir);
     ck_assert_str_eq(eqs_ctx_error(ctx), msg);
     eqs_ctx_clear_error(ctx);
+
+    /* .endl naming another section; a section opened inside the wanted one */
+    write_file(dir, "pdk/bad.lib", ".lib a\n.endl b\n.lib c\n.lib d\n.endl\n");
+    write_file(dir, "bad.cir", "bad\n.lib pdk/bad.lib a\nv1 a 0 1\n");
+    snprintf(path, sizeof path, "%s/bad.cir", dir);
+    ck_assert_int_eq(eqs_netlist_read(ctx, path, &nl), EQS_ERR_PARSE);
+    snprintf(msg, sizeof msg, "%s/pdk/bad.lib:2:7: error: '.endl b' does not match '.lib a'", dir);
+    ck_assert_str_eq(eqs_ctx_error(ctx), msg);
+    eqs_ctx_clear_error(ctx);
+    write_file(dir, "bad.cir", "bad\n.lib pdk/bad.lib c\nv1 a 0 1\n");
+    ck_assert_int_eq(eqs_netlist_read(ctx, path, &nl), EQS_ERR_PARSE);
+    snprintf(msg, sizeof msg, "%s/pdk/bad.lib:4:1: error: '.lib d' inside section 'c' (missing "
+                              "'.endl'?)", dir);
+    ck_assert_str_eq(eqs_ctx_error(ctx), msg);
+    eqs_ctx_clear_error(ctx);
     eqs_ctx_free(&ctx);
 
     expect_err("t\nv1 a 0 1\n.lib s\nr1 a 0 1\n", "t.cir:3:1: error: unterminated .lib section 's' (no '.endl')");
