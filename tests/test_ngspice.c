@@ -966,6 +966,52 @@ START_TEST(test_singular_refused)
 }
 END_TEST
 
+/* libngspice 39 segfaults while parsing a deck with a node or a model
+ * named "temper" (found here, any case): the backend refuses such
+ * circuits and decks before they reach the library; Newton solves them. */
+START_TEST(test_temper_name_refused)
+{
+    static const char *const texts[] = {
+        "t\nv1 temper 0 2\nr1 temper m 1k\nr2 m 0 1k\n.end\n",
+        "t\nv1 a 0 2\nr1 a m 1k\nd1 m 0 TEMPER\n.model TEMPER d\n.end\n",
+    };
+    for (int k = 0; k < 2; ++k) {
+        const char *net = tu_write_temp(texts[k], ".cir");
+        const char *ng[] = {"op", net, "--solver", "ngspice", NULL};
+        const char *cmp[] = {"compare", net, NULL};
+        const char *nt[] = {"op", net, "--solver", "newton", NULL};
+        char *out = NULL, *err = NULL;
+        for (int w = 0; w < 2; ++w) {
+            int rc = tu_run_cli(w ? cmp : ng, &out, &err, 30);
+            ck_assert_msg(rc == 1, "case %d %s: rc=%d %s", k, w ? "compare" : "op", rc, err);
+            ck_assert_msg(strstr(err, "libngspice 39 crashes on a"), "%s", err);
+            free(out);
+            free(err);
+        }
+        ck_assert_int_eq(tu_run_cli(nt, &out, &err, 30), 0);
+        ck_assert_ptr_nonnull(strstr(out, k ? "m,0." : "temper,2\nm,1\n"));
+        free(out);
+        free(err);
+    }
+    eqs_ctx *ctx = tu_ctx();
+    char *deck[] = {(char *)"raw", (char *)"v1 Temper 0 dc 1", (char *)"r1 Temper 0 1k",
+                    (char *)".end", NULL};
+    const char *names[] = {"temper"};
+    double v = 0;
+    ck_assert_int_eq(eqs_ngspice_run_deck(ctx, deck, 1, names, &v, NULL, NULL),
+                     EQS_ERR_UNSUPPORTED);
+    ck_assert_ptr_nonnull(strstr(eqs_ctx_error(ctx), "line 2 of the deck"));
+    eqs_ctx_free(&ctx);
+    ctx = tu_ctx();
+    char *ok[] = {(char *)"ok", (char *)"v1 temperature 0 dc 1", (char *)"r1 temperature 0 1k",
+                  (char *)"* temper in a comment", (char *)".end", NULL};
+    const char *okn[] = {"temperature"};
+    ck_assert_int_eq(eqs_ngspice_run_deck(ctx, ok, 1, okn, &v, NULL, NULL), EQS_OK);
+    ck_assert_double_eq_tol(v, 1.0, 1e-12);
+    eqs_ctx_free(&ctx);
+}
+END_TEST
+
 /* Log lines reach the context sink (DEBUG), including the spinit note. */
 typedef struct {
     int n;
@@ -1021,6 +1067,7 @@ Suite *suite_ngspice(void)
     tcase_add_test(tc, test_lib_and_named_values_vs_ngspice);
     tcase_add_test(tc, test_cli_op_currents);
     tcase_add_test(tc, test_singular_refused);
+    tcase_add_test(tc, test_temper_name_refused);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <sharedspice.h>
 
@@ -417,6 +418,32 @@ static int deck_has_element(char **deck)
     return 0;
 }
 
+/* libngspice 39 segfaults while parsing a deck in which a node or a model
+ * is named "temper" (its circuit-temperature variable; any case). */
+static const char ng_reserved[] = "temper";
+
+/* 1 when a line of the deck has the token "temper" (delimited by blanks,
+ * '=', '(', ')' or ','); comment lines are skipped. */
+static int deck_has_reserved(char **deck, int *line)
+{
+    size_t n = sizeof ng_reserved - 1;
+    for (int k = 1; deck && deck[k]; ++k) {
+        const char *p = deck[k];
+        while (*p == ' ' || *p == '\t') ++p;
+        if (*p == '*') continue;
+        for (const char *q = p; *q;) {
+            size_t len = strcspn(q, " \t=(),");
+            if (len == n && !strncasecmp(q, ng_reserved, n)) {
+                *line = k + 1;
+                return 1;
+            }
+            q += len;
+            while (*q && strchr(" \t=(),", *q)) ++q;
+        }
+    }
+    return 0;
+}
+
 /* Load `deck`, run "op", check that it worked (lock held, library loaded). */
 static eqs_status run_op(eqs_ctx *ctx, char **deck)
 {
@@ -424,6 +451,12 @@ static eqs_status run_op(eqs_ctx *ctx, char **deck)
         return EQS_ERROR(ctx, EQS_ERR_INPUT,
                          "ngspice: the deck has no element: nothing to simulate (libngspice "
                          "would crash)");
+    int bad_line = 0;
+    if (deck_has_reserved(deck, &bad_line))
+        return EQS_ERROR(ctx, EQS_ERR_UNSUPPORTED,
+                         "ngspice: line %d of the deck uses the name '%s', which makes "
+                         "libngspice 39 crash (it is ngspice's temperature variable): rename it",
+                         bad_line, ng_reserved);
     int rc = ng.circ(deck);
     if (ng.dead || rc != 0 || call.failed || call.error_lines > 0)
         return call_error(ctx, "the circuit was rejected");
@@ -533,6 +566,19 @@ static eqs_status ng_create(eqs_solver *s)
     if (s->c->n_elems == 0 || s->c->n_nodes <= 1)
         return EQS_ERROR(s->ctx, EQS_ERR_INPUT,
                          "ngspice: the circuit has no node besides ground: nothing to simulate");
+    const eqs_netlist *nl = s->c->nl;
+    for (int k = 1; k < s->c->n_user_nodes; ++k)
+        if (eqs_str_ieq(s->c->node_names[k], ng_reserved))
+            return EQS_ERROR(s->ctx, EQS_ERR_UNSUPPORTED,
+                             "ngspice: node '%s' cannot be simulated by ngspice: libngspice 39 "
+                             "crashes on a node named '%s' (its temperature variable); rename it",
+                             s->c->node_names[k], ng_reserved);
+    for (int k = 0; k < nl->n_models; ++k)
+        if (eqs_str_ieq(nl->models[k].name, ng_reserved))
+            return EQS_ERROR_AT(s->ctx, EQS_ERR_UNSUPPORTED, nl->models[k].loc,
+                                "ngspice: libngspice 39 crashes on a model named '%s' (its "
+                                "temperature variable); rename it",
+                                ng_reserved);
     /* Check that the circuit can be written as a deck. */
     char **deck = NULL;
     st = eqs_deck_build(s->ctx, s->c, &s->opt, 0, &deck);
