@@ -6,8 +6,10 @@
  * blank and '*' comment lines in between are skipped; "*eqspice .input"
  * lines are extension cards, see ext_comment).  `.include` is
  * expanded in place (the included file's cards take the place of the
- * card), `.control ... .endc` blocks are skipped and `.end` stops reading
- * the file.  Cards are not tokenized when stored: eqs_lex_card splits a
+ * card), and so is `.lib FILE SECTION` (only the lines between
+ * `.lib SECTION` and `.endl` of FILE; section definitions met otherwise
+ * are skipped), `.control ... .endc` blocks are skipped and `.end` stops
+ * reading the file.  Cards are not tokenized when stored: eqs_lex_card splits a
  * card into tokens on demand into a scratch array, so 1.6 million
  * resistor cards cost no per-token allocation.
  *
