@@ -634,6 +634,16 @@ START_TEST(test_refused_constructs)
     expect_err("t\nv1 a 0 1\ne1 b 0 a 0 m=2\n",
                "t.cir:3:12: error: unsupported controlled source parameter 'm' in 'e1' (eqspice "
                "reads value or gain=)");
+    /* "//" comments anywhere, as ngspice (which cuts a//b to a) */
+    {
+        eqs_ctx *c2 = tu_ctx();
+        eqs_netlist *n2 = rd(c2, "t\nv1 a 0 1 // the supply\nr1 a 0 1k//load\nr2 b a 2k//x y\n");
+        ck_assert_int_eq(n2->n_elems, 3);
+        ck_assert_double_eq(el(n2, "r2")->value, 2e3);
+        ck_assert_double_eq(el(n2, "r1")->value, 1e3);
+        eqs_netlist_free(&n2);
+        eqs_ctx_free(&c2);
+    }
     /* still read: cards that do not change the operating point */
     eqs_ctx *ctx = tu_ctx();
     eqs_netlist *nl = rd(ctx, "t\nv1 a 0 1\nd1 a 0 dm area=2\n.model dm d\n.ic v(a)=0.5\n"

@@ -16,8 +16,9 @@
  * Tokens: runs of characters separated by whitespace and ',' ; '=', '('
  * and ')' are tokens of their own; '{...}' (balanced, on one physical
  * line) is one token including the braces; "..." is one token without
- * the quotes.  ';' anywhere, and '$' at the start of a token (i.e. after
- * whitespace), start a comment that runs to the end of the line.
+ * the quotes.  ';' and "//" anywhere, and '$' at the start of a token
+ * (i.e. after whitespace), start a comment that runs to the end of the
+ * line.
  */
 #include "netlist.h"
 
@@ -73,6 +74,9 @@ static eqs_status lex_line(eqs_lexer *lx, const char *file, const char *bol, con
         }
         if (c == ';') break;
         if (c == '$' && (p == bol || is_ws(p[-1]) || p[-1] == ',')) break;
+        /* "//" anywhere outside "..." and {...}: an end-of-line comment, as in
+         * ngspice (which cuts `a//b` to `a` too) */
+        if (c == '/' && p + 1 < eol && p[1] == '/') break;
         if (c == '=' || c == '(' || c == ')') {
             if (push_tok(lx, p, 1, line, col)) return EQS_ERR_NOMEM;
             p++;
@@ -104,7 +108,7 @@ static eqs_status lex_line(eqs_lexer *lx, const char *file, const char *bol, con
         const char *q = p;
         while (q < eol && !is_ws(*q) && *q != ',' && *q != ';' && *q != '=' && *q != '(' &&
                *q != ')' && *q != '{' && *q != '}' && *q != '"' && (unsigned char)*q >= 0x20 &&
-               *q != 0x7f)
+               *q != 0x7f && !(*q == '/' && q + 1 < eol && q[1] == '/'))
             q++;
         if (push_tok(lx, p, (size_t)(q - p), line, col)) return EQS_ERR_NOMEM;
         p = q;
