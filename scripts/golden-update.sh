@@ -43,6 +43,10 @@ paths=()
 for f in netlists/*.cir "$out"/cases/*.cir; do
     [ -f "$f" ] || continue
     name=$(basename "$f" .cir)
+    # bidir_amp.cir only defines a subcircuit for .include (no element at
+    # the top level): eqspice refuses it ("nothing to simulate"), so it has
+    # no operating point to keep; its behaviour is tested in test_ncep.c.
+    [ "$f" != netlists/bidir_amp.cir ] || continue
     for n in "${names[@]+"${names[@]}"}"; do
         [ "$n" != "$name" ] || { echo "golden-update: duplicate case name $name ($f)" >&2; exit 2; }
     done

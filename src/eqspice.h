@@ -126,6 +126,12 @@ int eqs_circuit_node_find(const eqs_circuit *c, const char *name);
 int eqs_circuit_is_reciprocal(const eqs_circuit *c);
 /* Number of unknowns of the Newton system. */
 int eqs_circuit_unknown_count(const eqs_circuit *c);
+/* Elements with a branch current in ngspice's sense (V, E, H), netlist
+ * order, and ngspice's vector name of branch k written into buf
+ * ("v1#branch"; a flattened name not starting with the element's letter
+ * gets "<letter>." in front: "v.x1.vs#branch").  NULL if k is out of range. */
+int eqs_circuit_branch_count(const eqs_circuit *c);
+const char *eqs_circuit_branch_name(const eqs_circuit *c, int k, char *buf, size_t size);
 
 /* Trainable elements (resistors selected by .trainable, or all resistors). */
 int eqs_circuit_param_count(const eqs_circuit *c);
@@ -224,6 +230,13 @@ eqs_status eqs_solver_solve(eqs_solver *s, eqs_solve_mode mode, eqs_solve_info *
 /* Node voltages (V) of the last successful solve, indexed like
  * eqs_circuit_node_name, entry 0 (ground) is 0.  Borrowed. */
 const double *eqs_solver_voltages(const eqs_solver *s);
+/* Branch currents (A) at the last solution, eqs_circuit_branch_count
+ * entries: ngspice's v1#branch, the current flowing into the + terminal,
+ * through the source, out of the - terminal (so a source delivering power
+ * has a negative current).  Computed by KCL from the node voltages of the
+ * solve (any backend) and the device equations.  EQS_ERR_UNSUPPORTED with
+ * ideal diodes. */
+eqs_status eqs_solver_branch_currents(const eqs_solver *s, double *i_A);
 /* Parse "newton" / "ngspice" / "layered" / "auto"; returns -1 on an unknown name. */
 int eqs_backend_from_name(const char *name);
 const char *eqs_backend_name(eqs_backend_id b);

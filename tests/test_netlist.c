@@ -470,6 +470,191 @@ static void capture(void *user, eqs_log_level level, const char *msg)
     strcat(logbuf, "\n");
 }
 
+/* `.lib FILE SECTION` and `.lib NAME` ... `.endl` sections (ngspice's
+ * rules, docs/netlist.md ".lib"). */
+START_TEST(test_lib_sections)
+{
+    const char *d = tu_temp_dir();
+    char dir[4096], path[4200], msg[8400];
+    snprintf(dir, sizeof dir, "%s", d);
+    snprintf(path, sizeof path, "%s/pdk", dir);
+    ck_assert_int_eq(mkdir(path, 0755), 0);
+    /* corners tt/ff; ff pulls in section `common` of the same file by a
+     * path relative to the library; lines outside sections are not read */
+    write_file(dir, "pdk/models.lib",
+               "* corners\nthis line is outside every section and is never read\n"
+               ".lib tt\n.model dm d(is=1e-14)\n.param rv=2k\n.endl tt\n"
+               ".LIB FF\n.model dm d(is=3e-14)\n.param rv=1k\n.lib 'models.lib' common\n.ENDL\n"
+               ".lib common\n.param rc=5k\n.endl common\n");
+    /* the top file also defines a section (skipped unless asked for) */
+    write_file(dir, "top.cir",
+               "top\n.lib pdk/models.lib Ff\nv1 a 0 dc=1\nr1 a b {rv}\nd1 b 0 dm\nr2 b 0 {rc}\n"
+               ".lib local\nr9 a 0 1\n.endl local\n.end\n");
+    eqs_ctx *ctx = tu_ctx();
+    eqs_netlist *nl = NULL;
+    snprintf(path, sizeof path, "%s/top.cir", dir);
+    ck_assert_msg(eqs_netlist_read(ctx, path, &nl) == EQS_OK, "%s", eqs_ctx_error(ctx));
+    ck_assert_int_eq(nl->n_elems, 4); /* r9 of the unused section is not read */
+    ck_assert_int_lt(eqs_netlist_elem_find(nl, "r9"), 0);
+    ck_assert_double_eq(el(nl, "r1")->value, 1e3);
+    ck_assert_double_eq(el(nl, "r2")->value, 5e3);
+    ck_assert_int_eq(nl->n_models, 1);
+    ck_assert_double_eq(nl->models[0].is_A, 3e-14);
+    char expect_file[4400];
+    snprintf(expect_file, sizeof expect_file, "%s/pdk/models.lib", dir);
+    ck_assert_str_eq(nl->models[0].loc.file, expect_file);
+    ck_assert_int_eq(nl->models[0].loc.line, 8);
+    eqs_netlist_free(&nl);
+
+    /* the top file's own section, through its own name */
+    write_file(dir, "self.cir", "self\n.lib self.cir local\nv1 a 0 1\n.lib local\nr9 a 0 1\n.endl\n");
+    snprintf(path, sizeof path, "%s/self.cir", dir);
+    ck_assert_msg(eqs_netlist_read(ctx, path, &nl) == EQS_OK, "%s", eqs_ctx_error(ctx));
+    ck_assert_int_eq(nl->n_elems, 2);
+    ck_assert_double_eq(el(nl, "r9")->value, 1.0);
+    eqs_netlist_free(&nl);
+
+    /* corner tt has no `rc`: the error names the use */
+    write_file(dir, "tt.cir", "tt\n.lib pdk/models.lib tt\nv1 a 0 1\nr2 a 0 {rc}\n");
+    snprintf(path, sizeof path, "%s/tt.cir", dir);
+    ck_assert_int_eq(eqs_netlist_read(ctx, path, &nl), EQS_ERR_PARSE);
+    snprintf(msg, sizeof msg, "%s:4:9: error: undefined parameter 'rc'", path);
+    ck_assert_str_eq(eqs_ctx_error(ctx), msg);
+    eqs_ctx_clear_error(ctx);
+
+    /* a missing section: at the section token */
+    write_file(dir, "ss.cir", "ss\n.lib  pdk/models.lib  ss\nv1 a 0 1\n");
+    snprintf(path, sizeof path, "%s/ss.cir", dir);
+    ck_assert_int_eq(eqs_netlist_read(ctx, path, &nl), EQS_ERR_PARSE);
+    snprintf(msg, sizeof msg,
+             "%s:2:23: error: section 'ss' not found in library '%s/pdk/models.lib' (no '.lib ss' "
+             "line)",
+             path, dir);
+    ck_assert_str_eq(eqs_ctx_error(ctx), msg);
+    eqs_ctx_clear_error(ctx);
+
+    /* two sections that include each other: at the card closing the cycle */
+    write_file(dir, "pdk/loop.lib", ".lib a\n.lib loop.lib b\n.endl\n.lib b\n.lib loop.lib a\n.endl\n");
+    write_file(dir, "loop.cir", "loop\n.lib pdk/loop.lib a\nv1 a 0 1\n");
+    snprintf(path, sizeof path, "%s/loop.cir", dir);
+    ck_assert_int_eq(eqs_netlist_read(ctx, path, &nl), EQS_ERR_PARSE);
+    snprintf(msg, sizeof msg,
+             "%s/pdk/loop.lib:5:15: error: .lib cycle: section 'a' of '%s/pdk/loop.lib' is already "
+             "being read",
+             dir, dir);
+    ck_assert_str_eq(eqs_ctx_error(ctx), msg);
+    eqs_ctx_clear_error(ctx);
+
+    /* .endl naming another section; a section opened inside the wanted one */
+    write_file(dir, "pdk/bad.lib", ".lib a\n.endl b\n.lib c\n.lib d\n.endl\n");
+    write_file(dir, "bad.cir", "bad\n.lib pdk/bad.lib a\nv1 a 0 1\n");
+    snprintf(path, sizeof path, "%s/bad.cir", dir);
+    ck_assert_int_eq(eqs_netlist_read(ctx, path, &nl), EQS_ERR_PARSE);
+    snprintf(msg, sizeof msg, "%s/pdk/bad.lib:2:7: error: '.endl b' does not match '.lib a'", dir);
+    ck_assert_str_eq(eqs_ctx_error(ctx), msg);
+    eqs_ctx_clear_error(ctx);
+    write_file(dir, "bad.cir", "bad\n.lib pdk/bad.lib c\nv1 a 0 1\n");
+    ck_assert_int_eq(eqs_netlist_read(ctx, path, &nl), EQS_ERR_PARSE);
+    snprintf(msg, sizeof msg, "%s/pdk/bad.lib:4:1: error: '.lib d' inside section 'c' (missing "
+                              "'.endl'?)", dir);
+    ck_assert_str_eq(eqs_ctx_error(ctx), msg);
+    eqs_ctx_clear_error(ctx);
+    eqs_ctx_free(&ctx);
+
+    expect_err("t\nv1 a 0 1\n.lib s\nr1 a 0 1\n", "t.cir:3:1: error: unterminated .lib section 's' (no '.endl')");
+    expect_err("t\nv1 a 0 1\n.endl\n", "t.cir:3:1: error: '.endl' without '.lib' section");
+    expect_err("t\n.lib t.cir s x\n", "t.cir:2:14: error: unexpected 'x' in '.lib' (expected: .lib FILE SECTION)");
+    expect_err("t\n.lib\n", "t.cir:2:1: error: missing section name in '.lib' (expected: .lib FILE "
+                            "SECTION, or .lib SECTION ... .endl)");
+}
+END_TEST
+
+/* R1 a b r=1k, resistance=, V/I dc=, as ngspice 39 reads them; a value
+ * given twice and resistor parameters that change the value are refused. */
+START_TEST(test_named_values)
+{
+    eqs_ctx *ctx = tu_ctx();
+    eqs_netlist *nl = rd(ctx, "t\n.param rp=4k\nr1 a 0 r=1k\nr2 a b resistance=2k\nr3 b 0 R = {rp}\n"
+                              "r4 b 0 rp\nv1 a 0 dc=5\ni1 b 0 DC = 1m ac=1\nv2 c 0 dc=-2 ac 1 0\n"
+                              "r5 c 0 1\n");
+    ck_assert_double_eq(el(nl, "r1")->value, 1e3);
+    ck_assert_double_eq(el(nl, "r2")->value, 2e3);
+    ck_assert_double_eq(el(nl, "r3")->value, 4e3);
+    ck_assert_double_eq(el(nl, "r4")->value, 4e3); /* a bare parameter name stays a value */
+    ck_assert_double_eq(el(nl, "v1")->value, 5.0);
+    ck_assert_double_eq(el(nl, "i1")->value, 1e-3);
+    ck_assert_double_eq(el(nl, "v2")->value, -2.0);
+    eqs_netlist_free(&nl);
+    nl = rd(ctx, "t\nv1 a 0 1\ne1 b 0 a 0 gain=3\ng1 b 0 a 0 GAIN = 2m\nf1 c 0 v1 gain={2}\n"
+                 "h1 d 0 v1 gain=1k\n");
+    ck_assert_double_eq(el(nl, "e1")->value, 3.0);
+    ck_assert_double_eq(el(nl, "g1")->value, 2e-3);
+    ck_assert_double_eq(el(nl, "f1")->value, 2.0);
+    ck_assert_double_eq(el(nl, "h1")->value, 1e3);
+    ck_assert_str_eq(el(nl, "h1")->ctrl, "v1");
+    eqs_netlist_free(&nl);
+    eqs_ctx_free(&ctx);
+    expect_err("t\nr1 a 0 1k r=2k\n", "t.cir:2:11: error: resistance given twice in 'r1'");
+    expect_err("t\nv1 a 0 5 dc=3\n", "t.cir:2:10: error: DC value given twice in 'v1'");
+    expect_err("t\nv1 a 0 dc=\n", "t.cir:2:10: error: missing value after 'dc' in 'v1'");
+    expect_err("t\nr1 a 0 r=\n", "t.cir:2:9: error: missing value for 'r' in 'r1'");
+    expect_err("t\nr1 a 0 1k tc1=0.01\n", "t.cir:2:11: error: unsupported resistor parameter "
+                                         "'tc1' in 'r1' (eqspice reads value, r= or resistance=)");
+    expect_err("t\nr1 a 0 m=2 1k\n", "t.cir:2:8: error: unsupported resistor parameter 'm' in "
+                                    "'r1' (eqspice reads value, r= or resistance=)");
+}
+END_TEST
+
+/* Constructs ngspice reads with a different answer than "ignore it":
+ * refused with the reason (docs/netlist.md). */
+START_TEST(test_refused_constructs)
+{
+    expect_err("t\nv1 a 0 1\nd1 a 0 dm m=2\n.model dm d\n",
+               "t.cir:3:11: error: unsupported diode instance parameter 'm' in 'd1' (eqspice reads "
+               "the model, the area, temp= and dtemp=)");
+    expect_err("t\nv1 a 0 1\nd1 a 0 dm area=2 off\n.model dm d\n",
+               "t.cir:3:18: error: unsupported diode instance parameter 'off' in 'd1' (eqspice "
+               "reads the model, the area, temp= and dtemp=)");
+    expect_err("t\nv1 a 0 1\nd1 a 0 dm 2 pj=1\n.model dm d\n",
+               "t.cir:3:13: error: unsupported diode instance parameter 'pj' in 'd1' (eqspice reads "
+               "the model, the area, temp= and dtemp=)");
+    expect_err("t\nv1 a 0 1\nr1 a 0 1k\n.options noacct rshunt=1e9\n",
+               "t.cir:4:17: error: option 'rshunt' is not supported (it adds a resistor from every "
+               "node to ground in ngspice)");
+    expect_err("t\nv1 a 0 1\n.if (1)\nr1 a 0 1k\n.else\nr1 a 0 2k\n.endif\n",
+               "t.cir:3:1: error: '.if': conditional netlists (.if/.elseif/.else/.endif) are not "
+               "supported");
+    expect_err("t\nv1 a 0 1\ne1 b 0 value={2*v(a)}\n",
+               "t.cir:3:8: error: behavioural or polynomial source 'value' in 'e1' is not supported "
+               "(eqspice reads linear E G F H: nodes and a gain)");
+    expect_err("t\nv1 a 0 1\nf1 b 0 poly(1) v1 0 2\n",
+               "t.cir:3:8: error: behavioural or polynomial source 'poly' in 'f1' is not supported "
+               "(eqspice reads linear E G F H: nodes and a gain)");
+    expect_err("t\nv1 a 0 1\nh1 b 0 v1 2k gain=1\n", "t.cir:3:14: error: gain given twice in 'h1'");
+    expect_err("t\nv1 a 0 1\ne1 b 0 a 0 m=2\n",
+               "t.cir:3:12: error: unsupported controlled source parameter 'm' in 'e1' (eqspice "
+               "reads value or gain=)");
+    /* "//" comments anywhere, as ngspice (which cuts a//b to a) */
+    {
+        eqs_ctx *c2 = tu_ctx();
+        eqs_netlist *n2 = rd(c2, "t\nv1 a 0 1 // the supply\nr1 a 0 1k//load\nr2 b a 2k//x y\n");
+        ck_assert_int_eq(n2->n_elems, 3);
+        ck_assert_double_eq(el(n2, "r2")->value, 2e3);
+        ck_assert_double_eq(el(n2, "r1")->value, 1e3);
+        eqs_netlist_free(&n2);
+        eqs_ctx_free(&c2);
+    }
+    /* still read: cards that do not change the operating point */
+    eqs_ctx *ctx = tu_ctx();
+    eqs_netlist *nl = rd(ctx, "t\nv1 a 0 1\nd1 a 0 dm area=2\n.model dm d\n.ic v(a)=0.5\n"
+                              ".nodeset v(a)=0.7\n.tran 1n 1u\n.options noacct gminsteps=20\n");
+    ck_assert_double_eq(el(nl, "d1")->area, 2.0);
+    ck_assert_int_eq(nl->n_ignored_cards, 3);
+    eqs_netlist_free(&nl);
+    eqs_ctx_free(&ctx);
+}
+END_TEST
+
 START_TEST(test_options_and_cards)
 {
     eqs_ctx *ctx = tu_ctx();
@@ -857,6 +1042,9 @@ Suite *suite_netlist(void)
     tcase_add_test(tc, test_params);
     tcase_add_test(tc, test_subckt);
     tcase_add_test(tc, test_include);
+    tcase_add_test(tc, test_lib_sections);
+    tcase_add_test(tc, test_named_values);
+    tcase_add_test(tc, test_refused_constructs);
     tcase_add_test(tc, test_options_and_cards);
     tcase_add_test(tc, test_extension_cards);
     tcase_add_test(tc, test_errors);

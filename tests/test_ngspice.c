@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "core/core.h"
@@ -657,6 +658,360 @@ START_TEST(test_cli_solver_ngspice)
 }
 END_TEST
 
+/* Netlists with nothing to simulate (libngspice 39 segfaults on them in
+ * "op"): exit 1 with the same message on every backend and in compare,
+ * never a crash.  The raw-deck entry refuses a deck without elements, and
+ * the library still works afterwards. */
+START_TEST(test_empty_top_level_refused)
+{
+    static const struct {
+        const char *text, *msg;
+    } cases[] = {
+        {"only a title\n", "no element at the top level"},
+        {"only subckt\n.subckt amp in out params: gain=4\nefwd out 0 in 0 {gain}\n.ends amp\n.end\n",
+         "no element at the top level"},
+        {"only models\n.model dd d is=1e-14\n.param a=1\n.end\n", "no element at the top level"},
+        {"ground only\nr1 0 0 1k\ni1 0 gnd 1m\n.end\n", "all its terminals on ground"},
+    };
+    static const char *const solvers[] = {"newton", "layered", "ngspice", "auto"};
+    for (size_t k = 0; k < sizeof cases / sizeof *cases; ++k) {
+        const char *net = tu_write_temp(cases[k].text, ".cir");
+        for (size_t b = 0; b <= sizeof solvers / sizeof *solvers; ++b) {
+            const char *op[] = {"op", net, "--solver", b < 4 ? solvers[b] : "", NULL};
+            const char *cmp[] = {"compare", net, NULL};
+            char *out = NULL, *err = NULL;
+            int rc = tu_run_cli(b < 4 ? op : cmp, &out, &err, 30);
+            ck_assert_msg(rc == 1, "case %zu %s: exit %d, stderr %s", k,
+                          b < 4 ? solvers[b] : "compare", rc, err ? err : "");
+            ck_assert_msg(strstr(err, cases[k].msg) && strstr(err, net) &&
+                              strstr(err, "error: nothing to simulate"),
+                          "case %zu: stderr %s", k, err);
+            ck_assert_str_eq(out, "");
+            free(out);
+            free(err);
+        }
+    }
+    /* the shipped subcircuit library, too */
+    const char *argv[] = {"op", tu_path("netlists/bidir_amp.cir"), "--solver", "ngspice", NULL};
+    char *out = NULL, *err = NULL;
+    ck_assert_int_eq(tu_run_cli(argv, &out, &err, 30), 1);
+    ck_assert_ptr_nonnull(strstr(err, "bidir_amp.cir:1:1: error: nothing to simulate"));
+    free(out);
+    free(err);
+
+    eqs_ctx *ctx = tu_ctx();
+    char *empty[] = {(char *)"empty", (char *)".options reltol=1e-6", (char *)"* comment",
+                     (char *)".end", NULL};
+    ck_assert_int_eq(eqs_ngspice_run_deck(ctx, empty, 0, NULL, NULL, NULL, NULL), EQS_ERR_INPUT);
+    ck_assert_ptr_nonnull(strstr(eqs_ctx_error(ctx), "no element"));
+    eqs_ctx_free(&ctx);
+    ctx = tu_ctx();
+    char *deck[] = {(char *)"ok", (char *)"v1 a 0 dc 2", (char *)"r1 a 0 1k", (char *)".end", NULL};
+    const char *names[] = {"a"};
+    double v = 0;
+    ck_assert_int_eq(eqs_ngspice_run_deck(ctx, deck, 1, names, &v, NULL, NULL), EQS_OK);
+    ck_assert_double_eq_tol(v, 2.0, 1e-12);
+    eqs_ctx_free(&ctx);
+}
+END_TEST
+
+/* ------------------------------------------------------------------ */
+/* eqspice's reading vs ngspice's own reading of the same netlist      */
+/* ------------------------------------------------------------------ */
+
+#define RAW_OPTS ".options reltol=1e-10 abstol=1e-16 vntol=1e-13"
+
+/* The netlist text as a deck for ngspice's own parser: one line each, the
+ * tight options inserted before ".end" (the text must end with .end and
+ * use absolute paths only).  NULL-terminated; free with free_lines. */
+static char **text_lines(const char *text)
+{
+    size_t cap = 8, n = 0;
+    char **lines = malloc(cap * sizeof *lines);
+    const char *p = text;
+    while (*p) {
+        size_t len = strcspn(p, "\n");
+        if (n + 3 >= cap) lines = realloc(lines, (cap *= 2) * sizeof *lines);
+        if (!strncasecmp(p, ".end", 4) && (len == 4 || p[4] == ' ')) lines[n++] = strdup(RAW_OPTS);
+        lines[n++] = strndup(p, len);
+        p += len + (p[len] == '\n');
+    }
+    lines[n] = NULL;
+    return lines;
+}
+
+static void free_lines(char **lines)
+{
+    for (char **l = lines; *l; ++l) free(*l);
+    free(lines);
+}
+
+/* Read `text` with eqspice and solve it with the Newton and the ngspice
+ * backends (tolerances as RAW_OPTS); run ngspice on the raw text; every
+ * node voltage and every branch current (eqs_solver_branch_currents vs
+ * ngspice's own <name>#branch vectors) must agree.  At reltol 1e-10 the
+ * two solutions agree to ~1e-15 V (docs/ngspice.md, golden findings), so
+ * 1e-12 V / 1e-12 A + 1e-9 relative leaves room only for rounding. */
+static void check_vs_raw_ngspice(const char *what, const char *text)
+{
+    const char *path = tu_write_temp(text, ".cir");
+    eqs_ctx *ctx = tu_ctx();
+    eqs_netlist *nl = NULL;
+    eqs_circuit *c = NULL;
+    ck_assert_msg(eqs_netlist_read(ctx, path, &nl) == EQS_OK, "%s: %s", what, eqs_ctx_error(ctx));
+    ck_assert_msg(eqs_circuit_create(ctx, nl, &c) == EQS_OK, "%s: %s", what, eqs_ctx_error(ctx));
+    int nn = eqs_circuit_node_count(c), nb = eqs_circuit_branch_count(c), nv = nn - 1 + nb;
+    ck_assert_int_gt(nb, 0);
+    char **names = calloc((size_t)nv, sizeof *names);
+    for (int k = 1; k < nn; ++k) names[k - 1] = strdup(eqs_circuit_node_name(c, k));
+    for (int k = 0; k < nb; ++k) {
+        char buf[512];
+        ck_assert_ptr_nonnull(eqs_circuit_branch_name(c, k, buf, sizeof buf));
+        names[nn - 1 + k] = strdup(buf);
+    }
+    ck_assert_ptr_null(eqs_circuit_branch_name(c, nb, (char[8]){0}, 8));
+    double *ref = calloc((size_t)nv, sizeof *ref), *cur = calloc((size_t)nb + 1, sizeof *cur);
+    char **deck = text_lines(text);
+    eqs_status st = eqs_ngspice_run_deck(ctx, deck, nv, (const char *const *)names, ref, NULL, NULL);
+    ck_assert_msg(st == EQS_OK, "%s (raw ngspice): %s", what, eqs_ctx_error(ctx));
+    eqs_solver_options opt;
+    eqs_solver_options_defaults(&opt);
+    opt.reltol = 1e-10;
+    opt.abstol = 1e-16;
+    opt.vntol = 1e-13;
+    opt.explicit_mask = EQS_OPT_RELTOL | EQS_OPT_ABSTOL | EQS_OPT_VNTOL;
+    const eqs_backend_id backends[] = {EQS_BACKEND_NEWTON, EQS_BACKEND_NGSPICE};
+    for (int b = 0; b < 2; ++b) {
+        eqs_solver *s = NULL;
+        ck_assert_int_eq(eqs_solver_create(ctx, c, backends[b], &opt, &s), EQS_OK);
+        ck_assert_msg(eqs_solver_solve(s, EQS_SOLVE_COLD, NULL) == EQS_OK, "%s: %s", what,
+                      eqs_ctx_error(ctx));
+        const double *v = eqs_solver_voltages(s);
+        ck_assert_int_eq(eqs_solver_branch_currents(s, cur), EQS_OK);
+        for (int k = 0; k < nv; ++k) {
+            double x = k < nn - 1 ? v[k + 1] : cur[k - (nn - 1)];
+            ck_assert_msg(fabs(x - ref[k]) <= 1e-12 + 1e-9 * fabs(ref[k]),
+                          "%s, %s backend: %s = %.17g, ngspice reading the netlist: %.17g", what,
+                          eqs_backend_name(backends[b]), names[k], x, ref[k]);
+        }
+        eqs_solver_free(&s);
+    }
+    free_lines(deck);
+    for (int k = 0; k < nv; ++k) free(names[k]);
+    free(names);
+    free(ref);
+    free(cur);
+    eqs_circuit_free(&c);
+    eqs_netlist_free(&nl);
+    eqs_ctx_free(&ctx);
+}
+
+/* Branch currents with ngspice's names and signs on circuits with every
+ * kind of voltage-defined element, against ngspice's own vectors. */
+START_TEST(test_branch_currents_vs_ngspice)
+{
+    check_vs_raw_ngspice("mixed",
+                         "branch mix\n.subckt stage in out\nvs mid out dc 0\nefwd mid 0 in 0 2\n"
+                         ".ends\nv1 a 0 dc 5\nr1 a b 1k\nvf b c dc=1\nr2 c 0 2k\nx1 c d stage\n"
+                         "rl d 0 3k\nh1 e 0 vf 500\nre e 0 1k\nf1 0 g vf 2\nrg g 0 1k\n"
+                         "d1 c k dm area=2\nvk k 0 0.2\n"
+                         ".model dm d is=1e-14 rs=10 bv=3 ibv=1m\n.end\n");
+    check_vs_raw_ngspice("chain", "source chain\nv1 a 0 1\nv2 b a 2\nv3 c b dc 3\nra a 0 1k\n"
+                                  "rb b 0 2k\nrc c 0 3k\ni1 0 b 1m\nv4 0 n 2\nrn n c 500\n"
+                                  "f1 c 0 v4 0.5\n.end\n");
+    check_vs_raw_ngspice("diodes", "diode clamp\nvin in 0 dc 2\nr1 in out 1k\nd1 out 0 dd\n"
+                                   "d2 0 out dd\nvb out x dc -0.3\nrx x 0 10k\n"
+                                   ".model dd d(is=2e-14 n=1.5 rs=5)\n.end\n");
+    check_vs_raw_ngspice("vccs", "vccs\nv1 a 0 1\nr1 a b 1k\ng1 b 0 a 0 1m\nr2 b 0 1k\nvm b c 0\n"
+                                 "r3 c 0 4k\n.end\n");
+    /* F elements injecting into the source tree of their own controlling
+     * source: leaf peeling stalls, the dense fallback solves the rest */
+    check_vs_raw_ngspice("f loop", "loop\nv1 a 0 1\nv2 b a 2\nra a 0 1k\nrb b 0 1k\n"
+                                   "f1 b 0 v1 0.5\nv3 c b 1\nrc c 0 2k\nf2 0 c v3 -0.25\n"
+                                   "f3 a c v2 2\n.end\n");
+    /* before any solve: an input error */
+    eqs_ctx *ctx = tu_ctx();
+    eqs_netlist *nl = NULL;
+    eqs_circuit *c = NULL;
+    eqs_solver *s = NULL;
+    ck_assert_int_eq(eqs_netlist_read_string(ctx, "t\nv1 a 0 1\nra a 0 1k\n.end\n", "f.cir", &nl),
+                     EQS_OK);
+    ck_assert_int_eq(eqs_circuit_create(ctx, nl, &c), EQS_OK);
+    ck_assert_int_eq(eqs_solver_create(ctx, c, EQS_BACKEND_NEWTON, NULL, &s), EQS_OK);
+    double cur[1];
+    ck_assert_int_eq(eqs_solver_branch_currents(s, cur), EQS_ERR_INPUT);
+    ck_assert_ptr_nonnull(strstr(eqs_ctx_error(ctx), "no solution yet"));
+    eqs_solver_free(&s);
+    eqs_circuit_free(&c);
+    eqs_netlist_free(&nl);
+    eqs_ctx_free(&ctx);
+}
+END_TEST
+
+/* .lib sections, r= and dc= read as ngspice reads them (its own parser on
+ * the same files). */
+START_TEST(test_lib_and_named_values_vs_ngspice)
+{
+    const char *dir = tu_temp_dir();
+    char lib[4200], text[9000];
+    snprintf(lib, sizeof lib, "%s/models.lib", dir);
+    FILE *f = fopen(lib, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs("* corners\n.lib tt\n.model dm d is=1e-14\n.param rv=2k\n.endl tt\n"
+          ".lib ff\n.model dm d is=1e-12 n=1.2\n.param rv=1k\n.lib 'models.lib' common\n.endl ff\n"
+          ".lib common\n.param rc=3k\n.endl common\n",
+          f);
+    fclose(f);
+    snprintf(text, sizeof text,
+             "lib corners\n.lib %s FF\nv1 a 0 dc=3\nr1 a b r={rv}\nd1 b 0 dm\n"
+             "r2 b 0 resistance={rc}\ni1 b 0 dc=0.2m\nr3 a c R = 1.5k\nv2 c 0 dc = 1 ac=1\n.end\n",
+             lib);
+    check_vs_raw_ngspice("lib ff", text);
+    check_vs_raw_ngspice("gain=", "gain forms\nv1 a 0 dc=1\nr1 a 0 r=1k\ne1 b 0 a 0 gain=3\n"
+                                  "rb b 0 2k\ng1 c 0 b 0 GAIN = 2m\nrc c 0 1k\nf1 d 0 v1 gain=2\n"
+                                  "rd d 0 1k\nh1 e 0 v1 gain=1k\nre e 0 1k\n.end\n");
+    snprintf(text, sizeof text,
+             "lib tt\n.lib %s tt\nv1 a 0 dc=3\nr1 a b r={rv}\nd1 b 0 dm\nr2 b 0 7k\n.end\n", lib);
+    check_vs_raw_ngspice("lib tt", text);
+}
+END_TEST
+
+/* eqspice op --currents on the three backends: ngspice's names, the same
+ * values (the layered network solved by Newton, layered and ngspice). */
+START_TEST(test_cli_op_currents)
+{
+    const char *solvers[] = {"newton", "layered", "ngspice"};
+    char *outs[3] = {NULL, NULL, NULL};
+    for (int b = 0; b < 3; ++b) {
+        const char *argv[] = {"op", tu_path("netlists/layered.cir"), "--currents", "--solver",
+                              solvers[b], NULL};
+        char *err = NULL;
+        int rc = tu_run_cli(argv, &outs[b], &err, 30);
+        ck_assert_msg(rc == 0, "%s: rc=%d %s", solvers[b], rc, err);
+        free(err);
+        ck_assert_ptr_nonnull(strstr(outs[b], "vector,value,unit\nx1,6,V\n"));
+        ck_assert_ptr_nonnull(strstr(outs[b], "\nvx1#branch,"));
+        ck_assert_ptr_nonnull(strstr(outs[b], "\nvx4#branch,"));
+    }
+    for (int b = 1; b < 3; ++b) { /* row by row against newton */
+        char *sa = NULL, *sb = NULL, *ref = strdup(outs[0]); /* strtok_r writes into it */
+        char *la = strtok_r(ref, "\n", &sa), *lb = strtok_r(outs[b], "\n", &sb);
+        int rows = 0;
+        for (; la && lb; la = strtok_r(NULL, "\n", &sa), lb = strtok_r(NULL, "\n", &sb), ++rows) {
+            char *ca = strchr(la, ','), *cb = strchr(lb, ',');
+            ck_assert_ptr_nonnull(ca);
+            ck_assert_ptr_nonnull(cb);
+            ck_assert_int_eq((int)(ca - la), (int)(cb - lb));
+            ck_assert(!strncmp(la, lb, (size_t)(ca - la)));
+            if (rows == 0) continue;
+            double xa = strtod(ca + 1, NULL), xb = strtod(cb + 1, NULL);
+            /* default tolerances: the layered solver stops at 1e-10 V,
+             * Newton and ngspice at reltol 1e-6 (docs/architecture.md) */
+            ck_assert_msg(fabs(xa - xb) <= 1e-8 * fmax(1.0, fabs(xa)) + 1e-9,
+                          "%s: %s vs %s", solvers[b], la, lb);
+        }
+        ck_assert_ptr_null(la);
+        ck_assert_ptr_null(lb);
+        ck_assert_int_ge(rows, 10);
+        free(ref);
+    }
+    for (int b = 0; b < 3; ++b) free(outs[b]);
+    /* ideal diodes: no current is a function of the voltages */
+    const char *argv[] = {"op", tu_path("netlists/layered.cir"), "--currents", "--solver",
+                          "layered", "--diodes", "ideal", NULL};
+    char *out = NULL, *err = NULL;
+    ck_assert_int_eq(tu_run_cli(argv, &out, &err, 30), 1);
+    ck_assert_ptr_nonnull(strstr(err, "ideal diodes"));
+    ck_assert_str_eq(out, "");
+    free(out);
+    free(err);
+}
+END_TEST
+
+/* Singular circuits: ngspice 39 warns "singular matrix", then returns a
+ * plot after gmin stepping (1e9 V, or 0 V); the backend refuses it, as
+ * Newton does, instead of passing the numbers on.  The library keeps
+ * working afterwards. */
+START_TEST(test_singular_refused)
+{
+    static const char *const bodies[] = {
+        "r1 a b -1k\nr2 b 0 1k\n",  /* zero total resistance */
+        "e1 b 0 b 0 1\nr1 b 0 1k\n", /* E driving its own control */
+        "r1 a b 1k\nh1 b 0 v1 1k\n", /* H through its own source */
+    };
+    for (size_t k = 0; k < sizeof bodies / sizeof *bodies; ++k) {
+        char text[256];
+        snprintf(text, sizeof text, "singular\nv1 a 0 1\n%s.end\n", bodies[k]);
+        const char *net = tu_write_temp(text, ".cir");
+        for (int b = 0; b < 2; ++b) {
+            const char *argv[] = {"op", net, "--solver", b ? "ngspice" : "newton", NULL};
+            char *out = NULL, *err = NULL;
+            int rc = tu_run_cli(argv, &out, &err, 30);
+            ck_assert_msg(rc == 1, "case %zu %s: rc=%d out=%s", k, argv[3], rc, out);
+            ck_assert_msg(strstr(err, b ? "no unique operating point" : "singular"),
+                          "case %zu %s: %s", k, argv[3], err);
+            ck_assert_str_eq(out, "");
+            free(out);
+            free(err);
+        }
+    }
+    hand h;
+    eqs_ctx *ctx = tu_ctx();
+    eqs_circuit *c = h_divider(&h, 1.0, 1000, 3000);
+    eqs_solver *s = NULL;
+    ck_assert_int_eq(eqs_solver_create(ctx, c, EQS_BACKEND_NGSPICE, NULL, &s), EQS_OK);
+    ck_assert_int_eq(eqs_solver_solve(s, EQS_SOLVE_COLD, NULL), EQS_OK);
+    eqs_solver_free(&s);
+    eqs_ctx_free(&ctx);
+}
+END_TEST
+
+/* libngspice 39 segfaults while parsing a deck with a node or a model
+ * named "temper" (found here, any case): the backend refuses such
+ * circuits and decks before they reach the library; Newton solves them. */
+START_TEST(test_temper_name_refused)
+{
+    static const char *const texts[] = {
+        "t\nv1 temper 0 2\nr1 temper m 1k\nr2 m 0 1k\n.end\n",
+        "t\nv1 a 0 2\nr1 a m 1k\nd1 m 0 TEMPER\n.model TEMPER d\n.end\n",
+    };
+    for (int k = 0; k < 2; ++k) {
+        const char *net = tu_write_temp(texts[k], ".cir");
+        const char *ng[] = {"op", net, "--solver", "ngspice", NULL};
+        const char *cmp[] = {"compare", net, NULL};
+        const char *nt[] = {"op", net, "--solver", "newton", NULL};
+        char *out = NULL, *err = NULL;
+        for (int w = 0; w < 2; ++w) {
+            int rc = tu_run_cli(w ? cmp : ng, &out, &err, 30);
+            ck_assert_msg(rc == 1, "case %d %s: rc=%d %s", k, w ? "compare" : "op", rc, err);
+            ck_assert_msg(strstr(err, "libngspice 39 crashes on a"), "%s", err);
+            free(out);
+            free(err);
+        }
+        ck_assert_int_eq(tu_run_cli(nt, &out, &err, 30), 0);
+        ck_assert_ptr_nonnull(strstr(out, k ? "m,0." : "temper,2\nm,1\n"));
+        free(out);
+        free(err);
+    }
+    eqs_ctx *ctx = tu_ctx();
+    char *deck[] = {(char *)"raw", (char *)"v1 Temper 0 dc 1", (char *)"r1 Temper 0 1k",
+                    (char *)".end", NULL};
+    const char *names[] = {"temper"};
+    double v = 0;
+    ck_assert_int_eq(eqs_ngspice_run_deck(ctx, deck, 1, names, &v, NULL, NULL),
+                     EQS_ERR_UNSUPPORTED);
+    ck_assert_ptr_nonnull(strstr(eqs_ctx_error(ctx), "line 2 of the deck"));
+    eqs_ctx_free(&ctx);
+    ctx = tu_ctx();
+    char *ok[] = {(char *)"ok", (char *)"v1 temperature 0 dc 1", (char *)"r1 temperature 0 1k",
+                  (char *)"* temper in a comment", (char *)".end", NULL};
+    const char *okn[] = {"temperature"};
+    ck_assert_int_eq(eqs_ngspice_run_deck(ctx, ok, 1, okn, &v, NULL, NULL), EQS_OK);
+    ck_assert_double_eq_tol(v, 1.0, 1e-12);
+    eqs_ctx_free(&ctx);
+}
+END_TEST
+
 /* Log lines reach the context sink (DEBUG), including the spinit note. */
 typedef struct {
     int n;
@@ -707,6 +1062,12 @@ Suite *suite_ngspice(void)
     tcase_add_test(tc, test_output_goes_to_log);
     tcase_add_test(tc, test_threads_serialised);
     tcase_add_test(tc, test_cli_solver_ngspice);
+    tcase_add_test(tc, test_empty_top_level_refused);
+    tcase_add_test(tc, test_branch_currents_vs_ngspice);
+    tcase_add_test(tc, test_lib_and_named_values_vs_ngspice);
+    tcase_add_test(tc, test_cli_op_currents);
+    tcase_add_test(tc, test_singular_refused);
+    tcase_add_test(tc, test_temper_name_refused);
     suite_add_tcase(s, tc);
     return s;
 }

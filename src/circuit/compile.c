@@ -315,6 +315,19 @@ eqs_status eqs_circuit_create(eqs_ctx *ctx, const eqs_netlist *nl, eqs_circuit *
     int *parent = NULL, *first_elem = NULL;
     char *needs_branch = NULL;
 
+    if (nl->n_elems == 0) {
+        /* nothing to solve; libngspice 39 even crashes on a deck without
+         * elements (docs/ngspice.md) */
+        eqs_loc loc = {nl->path ? nl->path : "<netlist>", 1, 1};
+        return EQS_ERROR_AT(ctx, EQS_ERR_INPUT, loc,
+                            "nothing to simulate: the netlist has no element at the top level "
+                            "(only a title, models, parameters or .subckt definitions; "
+                            "instantiate a subcircuit with an X card)");
+    }
+    if (nl->n_nodes <= 1) /* libngspice 39 crashes on a deck without any vector, too */
+        return EQS_ERROR_AT(ctx, EQS_ERR_INPUT, nl->elems[0].loc,
+                            "nothing to simulate: every element of the netlist has all its "
+                            "terminals on ground (node 0)");
     eqs_circuit *c = eqs_calloc(ctx, 1, sizeof *c);
     if (!c) return EQS_ERR_NOMEM;
     c->ctx = ctx;
@@ -712,4 +725,34 @@ void eqs_circuit_input_changed(eqs_circuit *c, int node)
         c->n_ichg = 0;
         c->ichg_epoch++;
     }
+}
+
+/* ---- branch currents (eqs_solver_branch_currents, solver/currents.c) ---- */
+
+int eqs_circuit_branch_count(const eqs_circuit *c)
+{
+    int n = 0;
+    for (int e = 0; e < c->n_elems; ++e)
+        n += c->elems[e].kind == EQS_EL_V || c->elems[e].kind == EQS_EL_E ||
+             c->elems[e].kind == EQS_EL_H;
+    return n;
+}
+
+const char *eqs_circuit_branch_name(const eqs_circuit *c, int k, char *buf, size_t size)
+{
+    if (!buf || size == 0) return NULL;
+    for (int e = 0; e < c->n_elems; ++e) {
+        eqs_elem_kind kind = c->elems[e].kind;
+        if (kind != EQS_EL_V && kind != EQS_EL_E && kind != EQS_EL_H) continue;
+        if (k-- > 0) continue;
+        const char *name = c->nl->elems[c->elems[e].origin].name;
+        char letter = kind == EQS_EL_V ? 'v' : kind == EQS_EL_E ? 'e' : 'h';
+        /* ngspice names "x1.vs" "v.x1.vs" (the deck writer's convention) */
+        if (name[0] == letter) /* names are lower case */
+            snprintf(buf, size, "%s#branch", name);
+        else
+            snprintf(buf, size, "%c.%s#branch", letter, name);
+        return buf;
+    }
+    return NULL;
 }

@@ -8,6 +8,9 @@ static const cli_opt op_opts[] = {
     {"--solver", "auto|newton|layered|ngspice",
      "auto (default: layered for a layered network, else newton), newton (built-in), "
      "layered (block coordinate descent, layered networks only) or ngspice (shared library)", 0},
+    {"--currents", NULL, "print ngspice's vectors instead: header vector,value,unit, one row per "
+                         "node (V) then one per V, E and H source with ngspice's name and sign "
+                         "(v1#branch: current into the + terminal through the source, A)", 0},
     {"-o", "FILE", "write the CSV to FILE (atomically; nothing written on error)", 0},
     {"--stats", NULL, "print 'stats: parse_s=... compile_s=... solve_s=... iterations=... "
                       "backend=...' to stderr", 0},
@@ -24,10 +27,22 @@ static const cli_command op_cmd = {
     {op_opts, cli_layered_opts, cli_tol_opts},
     "Exit status: 0 success, 1 bad input, 2 internal error.\n"};
 
+/* --currents: node voltages and branch currents under ngspice's vector
+ * names (`print all`), with their units. */
+static void write_vectors(FILE *f, const eqs_circuit *c, const double *v, const double *i_A)
+{
+    fprintf(f, "vector,value,unit\n");
+    int n = eqs_circuit_node_count(c), nb = eqs_circuit_branch_count(c);
+    for (int k = 1; k < n; ++k) fprintf(f, "%s,%.17g,V\n", eqs_circuit_node_name(c, k), v[k]);
+    char name[1024];
+    for (int k = 0; k < nb; ++k)
+        fprintf(f, "%s,%.17g,A\n", eqs_circuit_branch_name(c, k, name, sizeof name), i_A[k]);
+}
+
 int cli_cmd_op(int argc, char **argv)
 {
     const char *netlist = NULL, *outpath = NULL, *solver_name = "auto";
-    int stats = 0, verbosity = 0;
+    int stats = 0, verbosity = 0, currents = 0;
     long repeat = 1;
     eqs_solver_options opt;
     eqs_solver_options_defaults(&opt);
@@ -49,6 +64,8 @@ int cli_cmd_op(int argc, char **argv)
             outpath = argv[i];
         } else if (!strcmp(a, "--stats")) {
             stats = 1;
+        } else if (!strcmp(a, "--currents")) {
+            currents = 1;
         } else if (!strcmp(a, "--repeat")) {
             if (++i >= argc || cli_parse_int(argv[i], 1, 1000000, &repeat))
                 return cli_usage_error("op", "--repeat needs a positive integer");
@@ -94,12 +111,19 @@ int cli_cmd_op(int argc, char **argv)
         rc = cli_fail(ctx, st);
     } else {
         cli_out out;
-        if (cli_out_open(&out, outpath)) {
+        int nb = eqs_circuit_branch_count(L.c);
+        double *cur = currents ? calloc((size_t)nb + 1, sizeof *cur) : NULL;
+        if (currents && !cur) rc = CLI_INTERNAL;
+        else if (currents && (st = eqs_solver_branch_currents(s, cur)) != EQS_OK)
+            rc = cli_fail(ctx, st);
+        else if (cli_out_open(&out, outpath)) {
             rc = CLI_USER;
         } else {
-            cli_write_voltages(out.f, L.c, eqs_solver_voltages(s));
+            if (currents) write_vectors(out.f, L.c, eqs_solver_voltages(s), cur);
+            else cli_write_voltages(out.f, L.c, eqs_solver_voltages(s));
             if (cli_out_commit(&out)) rc = CLI_USER;
         }
+        free(cur);
         if (stats)
             fprintf(stderr,
                     "stats: parse_s=%.6g compile_s=%.6g solve_s=%.6g iterations=%d backend=%s\n",

@@ -6,16 +6,19 @@
  * blank and '*' comment lines in between are skipped; "*eqspice .input"
  * lines are extension cards, see ext_comment).  `.include` is
  * expanded in place (the included file's cards take the place of the
- * card), `.control ... .endc` blocks are skipped and `.end` stops reading
- * the file.  Cards are not tokenized when stored: eqs_lex_card splits a
+ * card), and so is `.lib FILE SECTION` (only the lines between
+ * `.lib SECTION` and `.endl` of FILE; section definitions met otherwise
+ * are skipped), `.control ... .endc` blocks are skipped and `.end` stops
+ * reading the file.  Cards are not tokenized when stored: eqs_lex_card splits a
  * card into tokens on demand into a scratch array, so 1.6 million
  * resistor cards cost no per-token allocation.
  *
  * Tokens: runs of characters separated by whitespace and ',' ; '=', '('
  * and ')' are tokens of their own; '{...}' (balanced, on one physical
  * line) is one token including the braces; "..." is one token without
- * the quotes.  ';' anywhere, and '$' at the start of a token (i.e. after
- * whitespace), start a comment that runs to the end of the line.
+ * the quotes.  ';' and "//" anywhere, and '$' at the start of a token
+ * (i.e. after whitespace), start a comment that runs to the end of the
+ * line.
  */
 #include "netlist.h"
 
@@ -71,6 +74,9 @@ static eqs_status lex_line(eqs_lexer *lx, const char *file, const char *bol, con
         }
         if (c == ';') break;
         if (c == '$' && (p == bol || is_ws(p[-1]) || p[-1] == ',')) break;
+        /* "//" anywhere outside "..." and {...}: an end-of-line comment, as in
+         * ngspice (which cuts `a//b` to `a` too) */
+        if (c == '/' && p + 1 < eol && p[1] == '/') break;
         if (c == '=' || c == '(' || c == ')') {
             if (push_tok(lx, p, 1, line, col)) return EQS_ERR_NOMEM;
             p++;
@@ -102,7 +108,7 @@ static eqs_status lex_line(eqs_lexer *lx, const char *file, const char *bol, con
         const char *q = p;
         while (q < eol && !is_ws(*q) && *q != ',' && *q != ';' && *q != '=' && *q != '(' &&
                *q != ')' && *q != '{' && *q != '}' && *q != '"' && (unsigned char)*q >= 0x20 &&
-               *q != 0x7f)
+               *q != 0x7f && !(*q == '/' && q + 1 < eol && q[1] == '/'))
             q++;
         if (push_tok(lx, p, (size_t)(q - p), line, col)) return EQS_ERR_NOMEM;
         p = q;
@@ -178,11 +184,12 @@ static const char *ext_comment(const char *q, const char *eol)
 }
 
 static eqs_status read_file(eqs_lexer *lx, const char *path, eqs_loc where, char **buf,
-                            size_t *len, unsigned long long *dev, unsigned long long *ino)
+                            size_t *len, unsigned long long *dev, unsigned long long *ino,
+                            int is_lib)
 {
     eqs_ctx *ctx = lx->ctx;
     eqs_status code = where.file ? EQS_ERR_PARSE : EQS_ERR_IO;
-    const char *what = where.file ? "include file" : "netlist";
+    const char *what = where.file ? (is_lib ? "library file" : "include file") : "netlist";
     eqs_file_info fi;
     eqs_status st = eqs_file_read(ctx, path, what, where, code, buf, len, &fi);
     if (st) return st;
@@ -203,24 +210,30 @@ static eqs_status keep_buffer(eqs_lexer *lx, char *b)
 }
 
 static eqs_status lex_buffer(eqs_lexer *lx, const char *buf, size_t len, const char *file,
-                             int is_top, int dir_relative);
+                             int is_top, int dir_relative, const eqs_tok *sect, int *sect_found);
 
-/* Handle a finished `.include` card: read the file and lex it in place. */
-static eqs_status do_include(eqs_lexer *lx, const eqs_card *c, int dir_relative)
+static int tok_ieq(const char *a, int alen, const char *b, int blen)
+{
+    if (alen != blen) return 0;
+    for (int i = 0; i < alen; ++i)
+        if (tolower((unsigned char)a[i]) != tolower((unsigned char)b[i])) return 0;
+    return 1;
+}
+
+/* Read the file named by token t of card c (relative to the including
+ * file's directory) and lex it in place: the whole file (sect NULL, an
+ * .include) or only its section `.lib <sect>` ... `.endl` (a .lib card).
+ * `what` names the card in messages. */
+static eqs_status read_nested(eqs_lexer *lx, const eqs_card *c, eqs_tok t, int dir_relative,
+                              const eqs_tok *sect)
 {
     eqs_ctx *ctx = lx->ctx;
-    eqs_status st = eqs_lex_card(lx, c);
-    if (st) return st;
-    eqs_loc cloc = {c->file, c->line, c->col};
-    if (lx->n_toks < 2)
-        return EQS_ERROR_AT(ctx, EQS_ERR_PARSE, cloc, "missing file name in '%.*s'",
-                            lx->toks[0].len, lx->toks[0].s);
-    if (lx->n_toks > 2)
-        return EQS_ERROR_AT(ctx, EQS_ERR_PARSE, eqs_tok_loc(c, &lx->toks[2]),
-                            "unexpected '%.*s' after the file name", lx->toks[2].len,
-                            lx->toks[2].s);
-    eqs_tok t = lx->toks[1];
     eqs_loc tloc = eqs_tok_loc(c, &t);
+    /* ngspice also accepts 'single quotes' around the file name */
+    if (t.len >= 2 && t.s[0] == '\'' && t.s[t.len - 1] == '\'') {
+        t.s++;
+        t.len -= 2;
+    }
     if (t.len == 0) return EQS_ERROR_AT(ctx, EQS_ERR_PARSE, tloc, "empty file name");
     /* resolve relative to the including file's directory */
     size_t dlen = 0;
@@ -242,20 +255,65 @@ static eqs_status do_include(eqs_lexer *lx, const eqs_card *c, int dir_relative)
     char *b = NULL;
     size_t n = 0;
     unsigned long long dev = 0, ino = 0;
-    st = read_file(lx, pooled, tloc, &b, &n, &dev, &ino);
+    eqs_status st = read_file(lx, pooled, tloc, &b, &n, &dev, &ino, sect != NULL);
     if (st) return st;
     st = keep_buffer(lx, b);
     if (st) return st;
-    for (int i = 0; i <= lx->inc_depth; ++i)
-        if (lx->inc[i].dev == dev && lx->inc[i].ino == ino)
-            return EQS_ERROR_AT(ctx, EQS_ERR_PARSE, tloc, "include cycle: '%s' is already being read",
-                                pooled);
+    for (int i = 0; i <= lx->inc_depth; ++i) {
+        if (lx->inc[i].dev != dev || lx->inc[i].ino != ino) continue;
+        if (!sect && !lx->inc[i].sect)
+            return EQS_ERROR_AT(ctx, EQS_ERR_PARSE, tloc,
+                                "include cycle: '%s' is already being read", pooled);
+        if (sect && lx->inc[i].sect &&
+            tok_ieq(sect->s, sect->len, lx->inc[i].sect, lx->inc[i].sect_len))
+            return EQS_ERROR_AT(ctx, EQS_ERR_PARSE, eqs_tok_loc(c, sect),
+                                ".lib cycle: section '%.*s' of '%s' is already being read",
+                                sect->len, sect->s, pooled);
+    }
     lx->inc_depth++;
     lx->inc[lx->inc_depth].dev = dev;
     lx->inc[lx->inc_depth].ino = ino;
-    st = lex_buffer(lx, b, n, pooled, 0, 1);
+    lx->inc[lx->inc_depth].sect = sect ? sect->s : NULL;
+    lx->inc[lx->inc_depth].sect_len = sect ? sect->len : 0;
+    int got = 0;
+    eqs_tok sect_copy = sect ? *sect : t;
+    st = lex_buffer(lx, b, n, pooled, 0, 1, sect ? &sect_copy : NULL, &got);
     lx->inc_depth--;
+    if (st == EQS_OK && sect && !got)
+        return EQS_ERROR_AT(ctx, EQS_ERR_PARSE, eqs_tok_loc(c, sect),
+                            "section '%.*s' not found in library '%s' (no '.lib %.*s' line)",
+                            sect->len, sect->s, pooled, sect->len, sect->s);
     return st;
+}
+
+/* Handle a finished `.include` card: read the file and lex it in place. */
+static eqs_status do_include(eqs_lexer *lx, const eqs_card *c, int dir_relative)
+{
+    eqs_ctx *ctx = lx->ctx;
+    eqs_status st = eqs_lex_card(lx, c);
+    if (st) return st;
+    eqs_loc cloc = {c->file, c->line, c->col};
+    if (lx->n_toks < 2)
+        return EQS_ERROR_AT(ctx, EQS_ERR_PARSE, cloc, "missing file name in '%.*s'",
+                            lx->toks[0].len, lx->toks[0].s);
+    if (lx->n_toks > 2)
+        return EQS_ERROR_AT(ctx, EQS_ERR_PARSE, eqs_tok_loc(c, &lx->toks[2]),
+                            "unexpected '%.*s' after the file name", lx->toks[2].len,
+                            lx->toks[2].s);
+    return read_nested(lx, c, lx->toks[1], dir_relative, NULL);
+}
+
+/* Handle a `.lib FILE SECTION` card: lex that section of FILE in place. */
+static eqs_status do_lib(eqs_lexer *lx, const eqs_card *c, int dir_relative)
+{
+    eqs_status st = eqs_lex_card(lx, c);
+    if (st) return st;
+    if (lx->n_toks > 3)
+        return EQS_ERROR_AT(lx->ctx, EQS_ERR_PARSE, eqs_tok_loc(c, &lx->toks[3]),
+                            "unexpected '%.*s' in '.lib' (expected: .lib FILE SECTION)",
+                            lx->toks[3].len, lx->toks[3].s);
+    eqs_tok file = lx->toks[1], sect = lx->toks[2];
+    return read_nested(lx, c, file, dir_relative, &sect);
 }
 
 /* A card is complete: store it, or expand it if it is an .include. */
@@ -271,10 +329,76 @@ static eqs_status finish_card(eqs_lexer *lx, const eqs_card *c, int dir_relative
     return EQS_OK;
 }
 
-static eqs_status lex_buffer(eqs_lexer *lx, const char *buf, size_t len, const char *file,
-                             int is_top, int dir_relative)
+/* Skip the body of a `.lib NAME` section definition starting at line
+ * *p (the .lib line itself): move *p / *line to its `.endl` line. */
+static eqs_status skip_section(eqs_lexer *lx, const char **p, int *line, const char *end,
+                               eqs_loc loc, const eqs_tok *name)
+{
+    for (;;) {
+        *p = line_end(*p, end) + 1;
+        (*line)++;
+        if (*p >= end) break;
+        const char *e2 = line_end(*p, end);
+        const char *r = *p;
+        while (r < e2 && is_ws(*r)) r++;
+        if (first_word_is(r, e2, ".endl")) return EQS_OK;
+    }
+    return EQS_ERROR_AT(lx->ctx, EQS_ERR_PARSE, loc, "unterminated .lib section '%.*s' (no '.endl')",
+                        name->len, name->s);
+}
+
+/* A `.lib` or `.endl` line at q (line `line` of `file`, starting at bol):
+ * `.lib FILE SECTION` is read in place (unless outside the wanted section
+ * *inside == 0 of a section read), `.lib NAME` starts a section definition
+ * (skipped, or entered when NAME is the wanted section `sect`), `.endl`
+ * ends the wanted section (*done = 1). */
+static eqs_status lib_line(eqs_lexer *lx, const char *file, const char **p, int *line,
+                           const char *q, const char *end, int dir_relative,
+                           const eqs_tok *sect, int *inside, eqs_loc *sect_loc, int *done)
 {
     eqs_ctx *ctx = lx->ctx;
+    eqs_card cur = {q, line_end(q, end), file, *line, (int)(q - *p) + 1, 0, -1, -1};
+    eqs_loc loc = {file, cur.line, cur.col};
+    eqs_status st = eqs_lex_card(lx, &cur);
+    if (st) return st;
+    int nt = lx->n_toks;
+    if (first_word_is(q, cur.end, ".endl")) {
+        if (!sect || !*inside)
+            return EQS_ERROR_AT(ctx, EQS_ERR_PARSE, loc, "'.endl' without '.lib' section");
+        if (nt > 1 && !tok_ieq(lx->toks[1].s, lx->toks[1].len, sect->s, sect->len))
+            return EQS_ERROR_AT(ctx, EQS_ERR_PARSE, eqs_tok_loc(&cur, &lx->toks[1]),
+                                "'.endl %.*s' does not match '.lib %.*s'", lx->toks[1].len,
+                                lx->toks[1].s, sect->len, sect->s);
+        *done = 1;
+        return EQS_OK;
+    }
+    if (nt < 2)
+        return EQS_ERROR_AT(ctx, EQS_ERR_PARSE, loc,
+                            "missing section name in '.lib' (expected: .lib FILE SECTION, or "
+                            ".lib SECTION ... .endl)");
+    if (nt == 2) { /* a section definition */
+        eqs_tok name = lx->toks[1];
+        if (sect && *inside)
+            return EQS_ERROR_AT(ctx, EQS_ERR_PARSE, loc,
+                                "'.lib %.*s' inside section '%.*s' (missing '.endl'?)", name.len,
+                                name.s, sect->len, sect->s);
+        if (sect && tok_ieq(name.s, name.len, sect->s, sect->len)) {
+            *inside = 1;
+            *sect_loc = loc;
+            return EQS_OK;
+        }
+        return skip_section(lx, p, line, end, loc, &name);
+    }
+    if (sect && !*inside) return EQS_OK; /* a reference outside the wanted section */
+    return do_lib(lx, &cur, dir_relative);
+}
+
+static eqs_status lex_buffer(eqs_lexer *lx, const char *buf, size_t len, const char *file,
+                             int is_top, int dir_relative, const eqs_tok *sect, int *sect_found)
+{
+    eqs_ctx *ctx = lx->ctx;
+    int inside = 0, done = 0;
+    eqs_loc sect_loc = EQS_NOLOC;
     const char *p = buf, *end = buf + len;
     int line = 1;
     if (is_top) {
@@ -306,6 +430,11 @@ static eqs_status lex_buffer(eqs_lexer *lx, const char *buf, size_t len, const c
         const char *eol = line_end(p, end);
         const char *q = p;
         while (q < eol && is_ws(*q)) q++;
+        int is_lib = first_word_is(q, eol, ".lib") || first_word_is(q, eol, ".endl");
+        if (sect && !inside && !is_lib) { /* outside the wanted section of a library */
+            if (first_word_is(q, eol, ".end")) break;
+            continue;
+        }
         if (q < eol && *q == '*') q = ext_comment(q, eol); /* "*eqspice .input ..." */
         if (q == eol || *q == '*' || *q == ';' || *q == '$') continue; /* blank / comment */
         if (*q == '+') {
@@ -321,6 +450,13 @@ static eqs_status lex_buffer(eqs_lexer *lx, const char *buf, size_t len, const c
             eqs_status st = finish_card(lx, &cur, dir_relative);
             if (st) return st;
             have = 0;
+        }
+        if (is_lib) {
+            eqs_status st = lib_line(lx, file, &p, &line, q, end, dir_relative, sect, &inside,
+                                     &sect_loc, &done);
+            if (st) return st;
+            if (done) break;
+            continue;
         }
         if (first_word_is(q, eol, ".end")) break; /* the rest of the file is ignored */
         if (first_word_is(q, eol, ".control")) {
@@ -351,7 +487,14 @@ static eqs_status lex_buffer(eqs_lexer *lx, const char *buf, size_t len, const c
         have = 1;
         if (eol >= end) break;
     }
-    if (have) return finish_card(lx, &cur, dir_relative);
+    if (have) {
+        eqs_status st = finish_card(lx, &cur, dir_relative);
+        if (st) return st;
+    }
+    if (sect && inside && !done)
+        return EQS_ERROR_AT(ctx, EQS_ERR_PARSE, sect_loc,
+                            "unterminated .lib section '%.*s' (no '.endl')", sect->len, sect->s);
+    if (sect_found) *sect_found = inside;
     return EQS_OK;
 }
 
@@ -363,13 +506,15 @@ eqs_status eqs_lex_top(eqs_lexer *lx, const char *name, const char *text)
     size_t n = 0;
     eqs_status st;
     lx->inc_depth = 0;
+    lx->inc[0].sect = NULL; /* the whole top file */
+    lx->inc[0].sect_len = 0;
     if (text) {
         n = strlen(text);
         b = eqs_strndup(lx->ctx, text, n);
         if (!b) return EQS_ERR_NOMEM;
         lx->inc[0].dev = lx->inc[0].ino = ~0ull; /* a string is never re-included */
     } else {
-        st = read_file(lx, file, EQS_NOLOC, &b, &n, &lx->inc[0].dev, &lx->inc[0].ino);
+        st = read_file(lx, file, EQS_NOLOC, &b, &n, &lx->inc[0].dev, &lx->inc[0].ino, 0);
         if (st) return st;
     }
     st = keep_buffer(lx, b);
@@ -378,7 +523,7 @@ eqs_status eqs_lex_top(eqs_lexer *lx, const char *name, const char *text)
         eqs_loc loc = {file, 1, 1};
         return EQS_ERROR_AT(lx->ctx, EQS_ERR_PARSE, loc, "empty netlist (no title line)");
     }
-    return lex_buffer(lx, b, n, file, 1, text == NULL);
+    return lex_buffer(lx, b, n, file, 1, text == NULL, NULL, NULL);
 }
 
 void eqs_lex_free(eqs_lexer *lx)

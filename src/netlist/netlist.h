@@ -207,7 +207,10 @@ typedef struct {
     eqs_tok *toks; /* tokens of the last card lexed (scratch) */
     int n_toks;
     size_t tok_cap;
-    struct { unsigned long long dev, ino; } inc[EQS_MAX_INCLUDE_DEPTH + 1];
+    /* files being read, outermost first; sect: the .lib section being
+     * read from that file (NULL: the whole file) */
+    struct { unsigned long long dev, ino; const char *sect; int sect_len; }
+        inc[EQS_MAX_INCLUDE_DEPTH + 1];
     int inc_depth;
 } eqs_lexer;
 

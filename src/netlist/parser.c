@@ -373,6 +373,7 @@ static eqs_status source_value(parser *P, const inst *in, const eqs_card *c, int
     *value = 0.0;
     if (i < n && eqs_tok_is(&t[i], "dc")) {
         i++;
+        if (i < n && is_eq(&t[i])) i++; /* dc=5, as ngspice */
         if (i >= n || eqs_tok_is(&t[i], "ac"))
             return EQS_ERROR_AT(P->ctx, EQS_ERR_PARSE, eqs_tok_loc(c, &t[i - 1]),
                                 "missing value after 'dc' in '%.*s'", TOK(t0));
@@ -386,10 +387,14 @@ static eqs_status source_value(parser *P, const inst *in, const eqs_card *c, int
         if ((st = value_of(P, in->scope, c, &t[i], value))) return st;
         have = 1;
         i++;
+        if (i < n && eqs_tok_is(&t[i], "dc"))
+            return EQS_ERROR_AT(P->ctx, EQS_ERR_PARSE, eqs_tok_loc(c, &t[i]),
+                                "DC value given twice in '%.*s'", TOK(t0));
     }
     if (i < n && eqs_tok_is(&t[i], "ac")) {
         have = 1;
         i++;
+        if (i < n && is_eq(&t[i])) i++; /* ac=1 */
         double ignored;
         for (int k = 0; k < 2 && i < n; ++k, ++i) /* magnitude, phase: checked, unused */
             if ((st = value_of(P, in->scope, c, &t[i], &ignored))) return st;
@@ -397,6 +402,88 @@ static eqs_status source_value(parser *P, const inst *in, const eqs_card *c, int
     if (!have) return too_few(P, c, t0, t0->s[0] == 'v' || t0->s[0] == 'V' ? EQS_EL_V : EQS_EL_I);
     if (i < n) return unexpected_tok(P, c, &t[i], t0);
     return EQS_OK;
+}
+
+static const char *const r_names[] = {"r", "resistance", NULL};
+static const char *const gain_names[] = {"gain", NULL};
+
+static int tok_in(const eqs_tok *t, const char *const *names)
+{
+    for (; *names; ++names)
+        if (eqs_tok_is(t, *names)) return 1;
+    return 0;
+}
+
+/* The value of R, E, G, F, H: positional, or `name=value` with a name of
+ * `names` (ngspice 39: R takes r= and resistance=, E G F H take gain=).
+ * Both together are refused (ngspice silently takes the last one), and so
+ * are other name=value parameters (they change the element in ngspice).
+ * *i: first token after the nodes (and controlling source); on return,
+ * the first token not used. */
+static eqs_status named_value(parser *P, const inst *in, const eqs_card *c, int *i,
+                              double *value, const char *const *names)
+{
+    const eqs_tok *t = P->lx.toks, *t0 = &t[0];
+    int n = P->lx.n_toks, k = *i, r = tolower((unsigned char)t0->s[0]) == 'r';
+    const char *what = r ? "resistor" : "controlled source";
+    const char *reads = r ? "value, r= or resistance=" : "value or gain=";
+    if (k + 1 < n && is_eq(&t[k + 1])) {
+        if (!tok_in(&t[k], names))
+            return EQS_ERROR_AT(P->ctx, EQS_ERR_UNSUPPORTED, eqs_tok_loc(c, &t[k]),
+                                "unsupported %s parameter '%.*s' in '%.*s' (eqspice reads %s)",
+                                what, TOK(&t[k]), TOK(t0), reads);
+        if (k + 2 >= n)
+            return EQS_ERROR_AT(P->ctx, EQS_ERR_PARSE, eqs_tok_loc(c, &t[k + 1]),
+                                "missing value for '%.*s' in '%.*s'", TOK(&t[k]), TOK(t0));
+        k += 2;
+    }
+    eqs_status st = value_of(P, in->scope, c, &t[k], value);
+    if (st) return st;
+    k++;
+    if (k + 1 < n && is_eq(&t[k + 1]) && tok_in(&t[k], names))
+        return EQS_ERROR_AT(P->ctx, EQS_ERR_PARSE, eqs_tok_loc(c, &t[k]), "%s given twice in '%.*s'",
+                            r ? "resistance" : "gain", TOK(t0));
+    if (k + 1 < n && is_eq(&t[k + 1]))
+        return EQS_ERROR_AT(P->ctx, EQS_ERR_UNSUPPORTED, eqs_tok_loc(c, &t[k]),
+                            "unsupported %s parameter '%.*s' in '%.*s' (eqspice reads %s)", what,
+                            TOK(&t[k]), TOK(t0), reads);
+    *i = k;
+    return EQS_OK;
+}
+
+/* E/G/F/H written as ngspice behavioural or polynomial sources (value=,
+ * vol=, cur=, poly(n), table, laplace ...): refused at that token. */
+static eqs_status behavioural_check(parser *P, const eqs_card *c, int from)
+{
+    static const char *const forms[] = {"value", "vol", "cur", "poly", "table", "laplace",
+                                        "freq", "ch", NULL};
+    const eqs_tok *t = P->lx.toks;
+    int n = P->lx.n_toks;
+    for (int k = from; k < n && k <= from + 2; ++k)
+        if (tok_in(&t[k], forms) && k + 1 < n &&
+            (is_eq(&t[k + 1]) || (t[k + 1].len == 1 && t[k + 1].s[0] == '(') ||
+             t[k + 1].s[0] == '{'))
+            return EQS_ERROR_AT(P->ctx, EQS_ERR_UNSUPPORTED, eqs_tok_loc(c, &t[k]),
+                                "behavioural or polynomial source '%.*s' in '%.*s' is not "
+                                "supported (eqspice reads linear E G F H: nodes and a gain)",
+                                TOK(&t[k]), TOK(&t[0]));
+    return EQS_OK;
+}
+
+/* A diode instance token after the model (and area): 0, with the error
+ * set, for ngspice instance parameters that eqspice does not model (m=,
+ * pj=, ic=, off ...: each changes the answer or the meaning in ngspice;
+ * temp= and dtemp= are read by diode_temps); 1 for anything else (a value, reported later if malformed). */
+static int diode_param_ok(parser *P, const eqs_card *c, const eqs_tok *t, const eqs_tok *t0)
+{
+    int n = P->lx.n_toks;
+    int named = t + 1 < P->lx.toks + n && is_eq(t + 1) && !eqs_tok_is(t, "area");
+    if (!named && !eqs_tok_is(t, "off")) return 1;
+    EQS_ERROR_AT(P->ctx, EQS_ERR_UNSUPPORTED, eqs_tok_loc(c, t),
+                 "unsupported diode instance parameter '%.*s' in '%.*s' (eqspice reads the "
+                 "model, the area, temp= and dtemp=)",
+                 TOK(t), TOK(t0));
+    return 0;
 }
 
 static eqs_status do_instance(parser *P, const inst *in, const eqs_card *c);
@@ -491,6 +578,7 @@ static eqs_status do_element(parser *P, const inst *in, const eqs_card *c)
     if ((st = elem_name(P, in, t0))) return st;
     /* name, nodes, value or model (F, H: controlling source too) */
     int need = 1 + nn + 1 + ((kind == EQS_EL_F || kind == EQS_EL_H) ? 1 : 0);
+    if (kind >= EQS_EL_E && (st = behavioural_check(P, c, 3))) return st;
     if (n < need) return too_few(P, c, t0, kind);
     int nodes[4];
     for (int k = 0; k < nn; ++k)
@@ -501,10 +589,11 @@ static eqs_status do_element(parser *P, const inst *in, const eqs_card *c)
     int i = 1 + nn;
     switch (kind) {
     case EQS_EL_R:
+        if ((st = named_value(P, in, c, &i, &value, r_names))) return st;
+        break;
     case EQS_EL_E:
     case EQS_EL_G:
-        if ((st = value_of(P, in->scope, c, &t[i], &value))) return st;
-        i++;
+        if ((st = named_value(P, in, c, &i, &value, gain_names))) return st;
         break;
     case EQS_EL_F:
     case EQS_EL_H:
@@ -512,8 +601,8 @@ static eqs_status do_element(parser *P, const inst *in, const eqs_card *c)
             return EQS_ERROR_AT(P->ctx, EQS_ERR_PARSE, eqs_tok_loc(c, &t[i]),
                                 "invalid controlling source name '%.*s'", TOK(&t[i]));
         ctrl = &t[i++];
-        if ((st = value_of(P, in->scope, c, &t[i], &value))) return st;
-        i++;
+        if (i >= n) return too_few(P, c, t0, kind);
+        if ((st = named_value(P, in, c, &i, &value, gain_names))) return st;
         break;
     case EQS_EL_D:
         model = eqs_strmap_get(&P->nl->priv->models, t[i].s, (size_t)t[i].len);
@@ -527,11 +616,13 @@ static eqs_status do_element(parser *P, const inst *in, const eqs_card *c)
                 return EQS_ERROR_AT(P->ctx, EQS_ERR_PARSE, eqs_tok_loc(c, &t[i - 1]),
                                     "missing value for 'area' in '%.*s'", TOK(t0));
         }
-        if (i < n && !(i + 1 < n && is_eq(&t[i + 1]))) {
+        if (i < n && !(i + 1 < n && is_eq(&t[i + 1])) && !eqs_tok_is(&t[i], "off")) {
             if ((st = value_of(P, in->scope, c, &t[i], &area))) return st;
             i++;
         }
         if ((st = diode_temps(P, in, c, &i, dtemps, dgiven))) return st;
+        /* what is left: ngspice instance parameters eqspice does not model */
+        if (i < n && !diode_param_ok(P, c, &t[i], t0)) return EQS_ERR_UNSUPPORTED;
         break;
     default: /* V, I */
         if ((st = source_value(P, in, c, i, &value))) return st;
@@ -1170,6 +1261,11 @@ static eqs_status do_options(parser *P, const eqs_card *c)
             if (st) return st;
             continue;
         }
+        if (!set && eqs_tok_is(key, "rshunt"))
+            /* ngspice adds a resistor from every node to ground */
+            return EQS_ERROR_AT(P->ctx, EQS_ERR_UNSUPPORTED, eqs_tok_loc(c, key),
+                                "option 'rshunt' is not supported (it adds a resistor from every "
+                                "node to ground in ngspice)");
         if (!set) {
             eqs_log(P->ctx, EQS_LOG_DEBUG, "%s:%d:%d: option '%.*s' ignored", c->file, key->line,
                     key->col, TOK(key));
@@ -1239,7 +1335,7 @@ static eqs_status do_ext(parser *P, const eqs_card *c, char ***names, eqs_loc **
 static const char *const ignored_cards[] = {
     ".tran", ".dc",    ".ac",    ".print", ".plot",  ".save",    ".probe",
     ".ic",   ".nodeset", ".meas", ".measure", ".four", ".noise", ".tf",    ".sens",
-    ".pz",   ".disto", ".width", ".title", ".lib",   ".func",    ".csparam", ".step",
+    ".pz",   ".disto", ".width", ".title", ".func",    ".csparam", ".step",
 };
 
 /* Cards handled once wherever they are: .model, .options, .op,
@@ -1282,6 +1378,13 @@ static eqs_status do_once(parser *P, const eqs_card *c)
         nl->output_pairs = pairs;
         return do_ext(P, c, &nl->outputs, &nl->output_loc, &nl->n_outputs);
     }
+    if (eqs_tok_is(t0, ".if") || eqs_tok_is(t0, ".elseif") || eqs_tok_is(t0, ".else") ||
+        eqs_tok_is(t0, ".endif"))
+        /* ngspice keeps only one branch: ignoring the card would read all */
+        return EQS_ERROR_AT(P->ctx, EQS_ERR_UNSUPPORTED, card_loc(c),
+                            "'%.*s': conditional netlists (.if/.elseif/.else/.endif) are not "
+                            "supported",
+                            TOK(t0));
     nl->n_ignored_cards++;
     for (size_t k = 0; k < sizeof ignored_cards / sizeof *ignored_cards; ++k)
         if (eqs_tok_is(t0, ignored_cards[k])) {

@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <sharedspice.h>
 
@@ -80,6 +81,7 @@ static struct {
     int n_snap;
     size_t snap_cap;
     int snap_failed;         /* allocation failure while snapshotting */
+    char singular[NG_LINE_MAX]; /* first "singular matrix" warning, "" if none */
 } call;
 
 /* ------------------------------------------------------------------ */
@@ -147,6 +149,11 @@ static int cb_send_char(char *line, int id, void *user)
     if (ci_contains(text, "simulation(s) aborted") || ci_contains(text, "dc solution failed") ||
         ci_contains(text, "circuit not parsed") || ci_contains(text, "cannot recover"))
         call.failed = 1;
+    if (is_err && !call.singular[0] && ci_contains(text, "singular matrix")) {
+        snprintf(call.singular, sizeof call.singular, "%s", text);
+        size_t n = strlen(call.singular);
+        while (n > 0 && isspace((unsigned char)call.singular[n - 1])) call.singular[--n] = '\0';
+    }
     if (is_err) {
         if (ci_contains(text, "error")) call.error_lines++;
         /* Remember what explains a failure; skip notes and the
@@ -309,6 +316,7 @@ static void call_begin(eqs_ctx *ctx)
     call.n_circuits = 0;
     call.n_snap = 0;
     call.snap_failed = 0;
+    call.singular[0] = '\0';
 }
 
 static void call_end(void)
@@ -395,9 +403,63 @@ static int count_circuits(void)
     return call.n_circuits;
 }
 
+/* 1 when the deck (title first) has at least one element line.  libngspice
+ * 39 segfaults in "op" (in its SendData path) on a deck without elements,
+ * and on one whose elements touch only ground (no vector at all); the
+ * circuit compiler refuses both, this guards raw decks. */
+static int deck_has_element(char **deck)
+{
+    if (!deck || !deck[0]) return 0;
+    for (int k = 1; deck[k]; ++k) {
+        const char *p = deck[k];
+        while (*p == ' ' || *p == '\t') ++p;
+        if (*p && *p != '.' && *p != '*' && *p != '+' && *p != ';') return 1;
+        /* a raw deck (eqs_ngspice_run_deck) may take its elements from a
+         * file; decks built from a circuit never include one */
+        if (!strncasecmp(p, ".inc", 4) || !strncasecmp(p, ".lib", 4)) return 1;
+    }
+    return 0;
+}
+
+/* libngspice 39 segfaults while parsing a deck in which a node or a model
+ * is named "temper" (its circuit-temperature variable; any case). */
+static const char ng_reserved[] = "temper";
+
+/* 1 when a line of the deck has the token "temper" (delimited by blanks,
+ * '=', '(', ')' or ','); comment lines are skipped. */
+static int deck_has_reserved(char **deck, int *line)
+{
+    size_t n = sizeof ng_reserved - 1;
+    for (int k = 1; deck && deck[k]; ++k) {
+        const char *p = deck[k];
+        while (*p == ' ' || *p == '\t') ++p;
+        if (*p == '*') continue;
+        for (const char *q = p; *q;) {
+            size_t len = strcspn(q, " \t=(),");
+            if (len == n && !strncasecmp(q, ng_reserved, n)) {
+                *line = k + 1;
+                return 1;
+            }
+            q += len;
+            while (*q && strchr(" \t=(),", *q)) ++q;
+        }
+    }
+    return 0;
+}
+
 /* Load `deck`, run "op", check that it worked (lock held, library loaded). */
 static eqs_status run_op(eqs_ctx *ctx, char **deck)
 {
+    if (!deck_has_element(deck))
+        return EQS_ERROR(ctx, EQS_ERR_INPUT,
+                         "ngspice: the deck has no element: nothing to simulate (libngspice "
+                         "would crash)");
+    int bad_line = 0;
+    if (deck_has_reserved(deck, &bad_line))
+        return EQS_ERROR(ctx, EQS_ERR_UNSUPPORTED,
+                         "ngspice: line %d of the deck uses the name '%s', which makes "
+                         "libngspice 39 crash (it is ngspice's temperature variable): rename it",
+                         bad_line, ng_reserved);
     int rc = ng.circ(deck);
     if (ng.dead || rc != 0 || call.failed || call.error_lines > 0)
         return call_error(ctx, "the circuit was rejected");
@@ -410,6 +472,15 @@ static eqs_status run_op(eqs_ctx *ctx, char **deck)
     const char *plot = ng.cur_plot();
     if (!plot || strncmp(plot, "op", 2) != 0)
         return call_error(ctx, "no operating-point plot was produced");
+    /* A singular circuit (a loop of negative and positive resistances
+     * summing to zero, E driving its own control, H through its own
+     * source) still ends with a plot after gmin stepping, holding
+     * voltages of 1e9 V or 0: refuse it, as Newton does. */
+    if (call.singular[0])
+        return EQS_ERROR(ctx, EQS_ERR_NGSPICE,
+                         "ngspice: the circuit has no unique operating point (%s); its answer "
+                         "would be meaningless",
+                         call.singular);
     return EQS_OK;
 }
 
@@ -492,6 +563,25 @@ static eqs_status ng_create(eqs_solver *s)
     call_end();
     pthread_mutex_unlock(&ng_lock);
     if (st != EQS_OK) return st;
+    /* libngspice 39 crashes in "op" when the circuit has no vector (no
+     * node but ground); eqs_circuit_create refuses such netlists, this
+     * keeps circuits built otherwise away from the library. */
+    if (s->c->n_elems == 0 || s->c->n_nodes <= 1)
+        return EQS_ERROR(s->ctx, EQS_ERR_INPUT,
+                         "ngspice: the circuit has no node besides ground: nothing to simulate");
+    const eqs_netlist *nl = s->c->nl;
+    for (int k = 1; k < s->c->n_user_nodes; ++k)
+        if (eqs_str_ieq(s->c->node_names[k], ng_reserved))
+            return EQS_ERROR(s->ctx, EQS_ERR_UNSUPPORTED,
+                             "ngspice: node '%s' cannot be simulated by ngspice: libngspice 39 "
+                             "crashes on a node named '%s' (its temperature variable); rename it",
+                             s->c->node_names[k], ng_reserved);
+    for (int k = 0; k < nl->n_models; ++k)
+        if (eqs_str_ieq(nl->models[k].name, ng_reserved))
+            return EQS_ERROR_AT(s->ctx, EQS_ERR_UNSUPPORTED, nl->models[k].loc,
+                                "ngspice: libngspice 39 crashes on a model named '%s' (its "
+                                "temperature variable); rename it",
+                                ng_reserved);
     /* Check that the circuit can be written as a deck. */
     char **deck = NULL;
     st = eqs_deck_build(s->ctx, s->c, &s->opt, 0, &deck);
