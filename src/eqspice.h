@@ -714,6 +714,43 @@ eqs_status eqs_export_netlist(eqs_ctx *ctx, const eqs_circuit *c, const char *pa
  * lower-case name, %.17g).  Atomic. */
 eqs_status eqs_export_conductances(eqs_ctx *ctx, const eqs_circuit *c, const char *path);
 
+/* How a trained network is evaluated besides its netlist and the data: the
+ * diode physics it was trained with, the input encoding and gain, the
+ * target levels and the solver.  A trained netlist carries them as the
+ * evaluation cards .diodes, .encoding, .targets and .solver (written as
+ * "*eqspice" comment lines, docs/netlist.md "Evaluation cards"); `set`
+ * says which fields a netlist's cards gave. */
+enum {
+    EQS_EVAL_DIODES = 1u << 0,    /* .diodes shockley|ideal */
+    EQS_EVAL_ENCODING = 1u << 1,  /* .encoding single|pair */
+    EQS_EVAL_GAIN = 1u << 2,      /* .encoding ... gain_V=X */
+    EQS_EVAL_ON = 1u << 3,        /* .targets on_V=X */
+    EQS_EVAL_OFF = 1u << 4,       /* .targets off_V=X */
+    EQS_EVAL_BACKEND = 1u << 5,   /* .solver newton|layered|ngspice */
+    EQS_EVAL_TOL = 1u << 6,       /* .solver ... tol_V=X */
+    EQS_EVAL_PRECISION = 1u << 7, /* .solver ... precision=double|single */
+    EQS_EVAL_BATCH = 1u << 8      /* .solver ... batch=N */
+};
+typedef struct {
+    eqs_diode_kind diodes;       /* Default: EQS_DIODES_SHOCKLEY */
+    eqs_input_encoding encoding; /* Default: EQS_ENCODE_AUTO */
+    double input_gain_V;         /* volts per unit feature. Default: 1 V */
+    double target_on_V;          /* Default: 1 V */
+    double target_off_V;         /* Default: 0 V */
+    eqs_backend_id backend;      /* Default: EQS_BACKEND_AUTO */
+    double bcd_tol_V;            /* layered solver tolerance; 0: the trainer's. Default: 0 */
+    int single;                  /* 1: batched layered path in float. Default: 0 */
+    int batch;                   /* samples per batched (layered) evaluation. Default: 32 */
+    unsigned set;                /* EQS_EVAL_* bits of the fields given. Default: 0 */
+} eqs_eval_settings;
+void eqs_eval_settings_defaults(eqs_eval_settings *ev);
+/* The evaluation cards of c's netlist (defaults where a card is absent;
+ * ev->set names what the cards gave). */
+void eqs_circuit_eval_settings(const eqs_circuit *c, eqs_eval_settings *ev);
+/* Where the card holding field `bit` (one EQS_EVAL_*) is: 1 and file, line
+ * (borrowed, valid while the netlist lives), or 0 when no card gave it. */
+int eqs_circuit_eval_card_loc(const eqs_circuit *c, unsigned bit, const char **file, int *line);
+
 /* Complete state of the context's RNG. */
 typedef struct {
     uint64_t seed;
@@ -937,6 +974,18 @@ eqs_status eqs_trainer_checkpoint_read(eqs_trainer *tr, const char *path);
 eqs_status eqs_trainer_sync(eqs_trainer *tr);
 /* 1 when the trainer uses the batched path of its solver. */
 int eqs_trainer_batched(const eqs_trainer *tr);
+/* Input encoding in use: EQS_ENCODE_SINGLE or EQS_ENCODE_PAIR once a
+ * dataset has been checked (auto resolved), else the experiment's. */
+eqs_input_encoding eqs_trainer_encoding(const eqs_trainer *tr);
+
+/* The trained netlist of a run (trained.cir): eqs_export_netlist's file
+ * with the input sources at 0 V (a neutral state, not the last training
+ * sample; they are restored in c afterwards) and the evaluation cards
+ * (eqs_eval_settings) of the experiment and trainer that trained it:
+ * diodes, resolved encoding, gain, targets, solver (backend actually used;
+ * layered: tol_V, precision and, on the batched path, batch).  Atomic. */
+eqs_status eqs_export_trained_netlist(eqs_ctx *ctx, eqs_circuit *c, const eqs_experiment *exp,
+                                      const eqs_trainer *tr, const char *path);
 
 #ifdef __cplusplus
 }

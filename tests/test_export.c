@@ -225,29 +225,6 @@ END_TEST
 /* Trained-netlist export                                              */
 /* ------------------------------------------------------------------ */
 
-/* Split a file into a NULL-terminated array of lines (for ngspice). */
-static char **file_lines(const char *path, int *n_out)
-{
-    char *text = tu_read_file(path);
-    ck_assert_ptr_nonnull(text);
-    int cap = 16, n = 0;
-    char **lines = malloc((size_t)cap * sizeof *lines);
-    for (char *p = strtok(text, "\n"); p; p = strtok(NULL, "\n")) {
-        if (n + 2 > cap) lines = realloc(lines, (size_t)(cap *= 2) * sizeof *lines);
-        lines[n++] = strdup(p);
-    }
-    lines[n] = NULL;
-    free(text);
-    *n_out = n;
-    return lines;
-}
-
-static void free_lines(char **lines)
-{
-    for (char **l = lines; *l; ++l) free(*l);
-    free(lines);
-}
-
 /* Export L's circuit, read it back, compare meaning and operating point
  * (eqspice <= 1e-12 V, ngspice <= 1e-9 V on every user node). */
 static void check_export(loaded *L, const char *path)
@@ -286,7 +263,7 @@ static void check_export(loaded *L, const char *path)
 
     /* stock ngspice on the file's lines: no dot card it does not know */
     int n_lines = 0;
-    char **lines = file_lines(path, &n_lines);
+    char **lines = tu_file_lines(path, &n_lines);
     for (int i = 0; i < n_lines; ++i) {
         ck_assert_msg(strncmp(lines[i], ".input", 6) && strncmp(lines[i], ".output", 7) &&
                           strncmp(lines[i], ".trainable", 10),
@@ -302,7 +279,7 @@ static void check_export(loaded *L, const char *path)
                       names[i - 1], v[i], ng[i - 1]);
     free(names);
     free(ng);
-    free_lines(lines);
+    tu_free_lines(lines);
     unload(&R);
     eqs_ctx_free(&ctx2);
 }
@@ -407,7 +384,7 @@ START_TEST(test_export_long_cards)
     snprintf(path, sizeof path, "%s/long.cir", dir);
     check_export(&L, path);
     int n = 0, n_input_lines = 0;
-    char **lines = file_lines(path, &n);
+    char **lines = tu_file_lines(path, &n);
     for (int i = 0; i < n; ++i) {
         if (!strncmp(lines[i], "*eqspice .input", 15)) {
             n_input_lines++;
@@ -415,7 +392,7 @@ START_TEST(test_export_long_cards)
         }
     }
     ck_assert_int_gt(n_input_lines, 1);
-    free_lines(lines);
+    tu_free_lines(lines);
     unload(&L);
     eqs_ctx_free(&ctx);
     free(text);

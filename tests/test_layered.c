@@ -1063,6 +1063,7 @@ END_TEST
 
 /* `eqspice eval` of a generated DRN at input gain 100 V (the command of
  * issue 12): auto (layered, batched free phases) exits 0 without warning
+ * (all settings given)
  * and agrees with --solver newton (sample by sample, default reltol 1e-6:
  * the loss to 1e-6 relative; measured 2.7e-12) on 64 blobs samples. */
 START_TEST(test_drn_large_gain_eval_cli)
@@ -1074,8 +1075,10 @@ START_TEST(test_drn_large_gain_eval_cli)
     double loss[2], err[2];
     const char *solvers[2] = {"auto", "newton"};
     for (int k = 0; k < 2; ++k) {
+        /* every setting given: a generated netlist has no evaluation cards */
         const char *const argv[] = {"eval",     path,  "--synthetic", "blobs", "--features",
                                     "4",        "--n", "64",          "--gain", "100",
+                                    "--diodes", "shockley", "--on", "1", "--off", "0",
                                     "--solver", solvers[k], NULL};
         char *out = NULL, *errs = NULL;
         int rc = tu_run_cli(argv, &out, &errs, 60);

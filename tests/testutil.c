@@ -363,3 +363,25 @@ void tu_gfix_open(tu_gfix *f, const char *text, const char *path, eqs_backend_id
     for (int k = 0; k < f->np; ++k) f->g0[k] = eqs_circuit_param_get(f->c, k);
     memcpy(f->v0, eqs_solver_voltages(f->s), (size_t)nv * sizeof *f->v0);
 }
+
+char **tu_file_lines(const char *path, int *n_out)
+{
+    char *text = tu_read_file(path);
+    ck_assert_ptr_nonnull(text);
+    int cap = 16, n = 0;
+    char **lines = malloc((size_t)cap * sizeof *lines);
+    for (char *p = strtok(text, "\n"); p; p = strtok(NULL, "\n")) {
+        if (n + 2 > cap) lines = realloc(lines, (size_t)(cap *= 2) * sizeof *lines);
+        lines[n++] = strdup(p);
+    }
+    lines[n] = NULL;
+    free(text);
+    if (n_out) *n_out = n;
+    return lines;
+}
+
+void tu_free_lines(char **lines)
+{
+    for (char **l = lines; *l; ++l) free(*l);
+    free(lines);
+}

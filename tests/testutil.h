@@ -28,6 +28,7 @@ Suite *suite_inputs(void);
 Suite *suite_aeqprop(void); /* test_aeqprop.c (issue 5) */
 Suite *suite_ncep(void);
 Suite *suite_layered(void);
+Suite *suite_eval(void); /* test_eval.c (issue 12: runs describe themselves) */
 
 /* Absolute path of a file relative to the repository root (the directory
  * `make check` runs in).  Returns a static buffer (overwritten per call). */
@@ -49,6 +50,12 @@ int tu_run_cli(const char *const *argv, char **out, char **err, int timeout_s);
 
 /* Read a whole file into a malloc'd string (NULL if unreadable). */
 char *tu_read_file(const char *path);
+
+/* A file split into a NULL-terminated array of malloc'd lines (for
+ * ngspice decks); *n_out (may be NULL) gets the count.  The test fails if
+ * the file is unreadable.  tu_free_lines frees the array. */
+char **tu_file_lines(const char *path, int *n_out);
+void tu_free_lines(char **lines);
 
 /* A generated DRN (eqs_gen_drn, default spec but layers and seed) as a
  * malloc'd netlist text; the test fails if generation fails. */

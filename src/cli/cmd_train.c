@@ -307,7 +307,9 @@ int cli_cmd_train(int argc, char **argv)
         }
     }
     eqs_trainer_set_eval_hook(j.tr, NULL, NULL);
-    if (st == EQS_OK) st = eqs_export_netlist(j.ctx, j.c, eqs_run_path(j.run, EQS_RUN_NETLIST));
+    if (st == EQS_OK)
+        st = eqs_export_trained_netlist(j.ctx, j.c, j.exp, j.tr,
+                                        eqs_run_path(j.run, EQS_RUN_NETLIST));
     if (st == EQS_OK)
         st = eqs_export_conductances(j.ctx, j.c, eqs_run_path(j.run, EQS_RUN_CONDUCTANCES));
     if (st != EQS_OK) {

@@ -514,6 +514,12 @@ eqs_status eqs_trainer_sync(eqs_trainer *tr)
 
 int eqs_trainer_batched(const eqs_trainer *tr) { return tr->bops != NULL; }
 
+eqs_input_encoding eqs_trainer_encoding(const eqs_trainer *tr)
+{
+    if (tr->n_feat < 0) return tr->encoding;
+    return tr->pair ? EQS_ENCODE_PAIR : EQS_ENCODE_SINGLE;
+}
+
 /* The input encoding (one definition): values u (V) of the .input sources
  * for sample x. */
 static void encode_inputs(const eqs_trainer *tr, const double *x, double *u)

@@ -13,8 +13,13 @@
  *   *eqspice .input <v sources>                 (extension cards, as comments)
  *   *eqspice .output <nodes>   (or .output_pair <pos neg ...>)
  *   *eqspice .trainable <patterns or names>
+ *   *eqspice .diodes / .encoding / .targets / .solver   (trained netlist only)
  *   .op
  *   .end
+ *
+ * The trained netlist of a run (eqs_export_trained_netlist) adds the
+ * evaluation cards, so that `eqspice eval` needs no flags, and writes the
+ * input sources at 0 V instead of the last training sample's values.
  *
  * ngspice 39 rejects an unknown dot card ("unimplemented control card"),
  * so the extension cards are written as comments that eqspice's lexer reads
@@ -126,7 +131,46 @@ static void write_ext_cards(FILE *f, const eqs_circuit *c)
     ext_end(&x);
 }
 
-eqs_status eqs_export_netlist(eqs_ctx *ctx, const eqs_circuit *c, const char *path)
+/* The evaluation cards (eqs_eval_settings, docs/netlist.md "Evaluation
+ * cards"), each field only when ev->set has it. */
+static void write_eval_cards(FILE *f, const eqs_eval_settings *ev)
+{
+    const unsigned set = ev->set;
+    fprintf(f, "* evaluation cards: class k is the k-th output (the prediction is the output\n"
+               "* with the highest voltage); 'eqspice eval' drives the input sources per sample\n");
+    if (set & EQS_EVAL_DIODES) {
+        if (ev->diodes == EQS_DIODES_IDEAL)
+            fprintf(f, "* trained with ideal diodes (the DRN model); ngspice simulates them with\n"
+                       "* their .model (Shockley), an approximation of the trained network\n");
+        fprintf(f, "*eqspice .diodes %s\n", eqs_diode_kind_name(ev->diodes));
+    }
+    if (set & (EQS_EVAL_ENCODING | EQS_EVAL_GAIN)) {
+        const char *enc = ev->encoding == EQS_ENCODE_PAIR     ? "pair"
+                          : ev->encoding == EQS_ENCODE_SINGLE ? "single"
+                                                              : "auto";
+        fprintf(f, "*eqspice .encoding %s", enc);
+        if (set & EQS_EVAL_GAIN) fprintf(f, " gain_V=%.17g", ev->input_gain_V);
+        fputc('\n', f);
+    }
+    if (set & (EQS_EVAL_ON | EQS_EVAL_OFF)) {
+        fprintf(f, "*eqspice .targets");
+        if (set & EQS_EVAL_ON) fprintf(f, " on_V=%.17g", ev->target_on_V);
+        if (set & EQS_EVAL_OFF) fprintf(f, " off_V=%.17g", ev->target_off_V);
+        fputc('\n', f);
+    }
+    if (set & EQS_EVAL_BACKEND) {
+        fprintf(f, "*eqspice .solver %s", eqs_backend_name(ev->backend));
+        if (set & EQS_EVAL_TOL) fprintf(f, " tol_V=%.17g", ev->bcd_tol_V);
+        if (set & EQS_EVAL_PRECISION) fprintf(f, " precision=%s", ev->single ? "single" : "double");
+        if (set & EQS_EVAL_BATCH) fprintf(f, " batch=%d", ev->batch);
+        fputc('\n', f);
+    }
+}
+
+/* The netlist file of eqs_export_netlist; with ev, the evaluation cards
+ * too and the header says the inputs are at 0 V. */
+static eqs_status write_netlist(eqs_ctx *ctx, const eqs_circuit *c, const eqs_eval_settings *ev,
+                                const char *path)
 {
     eqs_solver_options opt;
     export_options(c->nl, &opt);
@@ -145,11 +189,15 @@ eqs_status eqs_export_netlist(eqs_ctx *ctx, const eqs_circuit *c, const char *pa
     while (lines[n]) n++;
     const char *title = n > 0 && lines[0] ? lines[0] : "eqspice export";
     fprintf(a.f, "%s\n", title);
-    fprintf(a.f, "* exported by eqspice %s: current conductances (R = 1/G) and input values;\n"
+    fprintf(a.f, "* exported by eqspice %s: %s;\n"
                  "* '*eqspice' lines are eqspice's extension cards (comments for ngspice)\n",
-            EQS_VERSION);
+            EQS_VERSION,
+            ev ? "trained conductances (R = 1/G); the input sources\n"
+                 "* are at 0 V (a neutral state, not a training sample)"
+               : "current conductances (R = 1/G) and input values");
     for (int i = 1; i < n - 1; ++i) fprintf(a.f, "%s\n", lines[i]);
     write_ext_cards(a.f, c);
+    if (ev) write_eval_cards(a.f, ev);
     fprintf(a.f, ".op\n.end\n");
     eqs_deck_free(ctx, &lines);
     if (ferror(a.f)) {
@@ -157,6 +205,102 @@ eqs_status eqs_export_netlist(eqs_ctx *ctx, const eqs_circuit *c, const char *pa
         return EQS_ERROR(ctx, EQS_ERR_IO, "cannot write '%s'", path);
     }
     return eqs_atomic_commit(&a);
+}
+
+eqs_status eqs_export_netlist(eqs_ctx *ctx, const eqs_circuit *c, const char *path)
+{
+    return write_netlist(ctx, c, NULL, path);
+}
+
+void eqs_eval_settings_defaults(eqs_eval_settings *ev)
+{
+    memset(ev, 0, sizeof *ev);
+    ev->diodes = EQS_DIODES_SHOCKLEY;
+    ev->encoding = EQS_ENCODE_AUTO;
+    ev->input_gain_V = 1.0;
+    ev->target_on_V = 1.0;
+    ev->target_off_V = 0.0;
+    ev->backend = EQS_BACKEND_AUTO;
+    ev->bcd_tol_V = 0.0;
+    ev->single = 0;
+    ev->batch = 32;
+    ev->set = 0;
+}
+
+void eqs_circuit_eval_settings(const eqs_circuit *c, eqs_eval_settings *ev)
+{
+    const eqs_eval_settings *nv = &c->nl->eval;
+    const unsigned set = nv->set;
+    eqs_eval_settings_defaults(ev);
+    if (set & EQS_EVAL_DIODES) ev->diodes = nv->diodes;
+    if (set & EQS_EVAL_ENCODING) ev->encoding = nv->encoding;
+    if (set & EQS_EVAL_GAIN) ev->input_gain_V = nv->input_gain_V;
+    if (set & EQS_EVAL_ON) ev->target_on_V = nv->target_on_V;
+    if (set & EQS_EVAL_OFF) ev->target_off_V = nv->target_off_V;
+    if (set & EQS_EVAL_BACKEND) ev->backend = nv->backend;
+    if (set & EQS_EVAL_TOL) ev->bcd_tol_V = nv->bcd_tol_V;
+    if (set & EQS_EVAL_PRECISION) ev->single = nv->single;
+    if (set & EQS_EVAL_BATCH) ev->batch = nv->batch;
+    ev->set = set;
+}
+
+int eqs_circuit_eval_card_loc(const eqs_circuit *c, unsigned bit, const char **file, int *line)
+{
+    const eqs_netlist *nl = c->nl;
+    if (!(nl->eval.set & bit)) return 0;
+    int k = (bit & EQS_EVAL_DIODES)                     ? EQS_NL_EVAL_DIODES
+            : (bit & (EQS_EVAL_ENCODING | EQS_EVAL_GAIN)) ? EQS_NL_EVAL_ENCODING
+            : (bit & (EQS_EVAL_ON | EQS_EVAL_OFF))        ? EQS_NL_EVAL_TARGETS
+                                                          : EQS_NL_EVAL_SOLVER;
+    if (file) *file = nl->eval_loc[k].file;
+    if (line) *line = nl->eval_loc[k].line;
+    return 1;
+}
+
+/* The evaluation settings of a run: the experiment's, with the encoding and
+ * the solver as the trainer resolved them. */
+static void run_settings(const eqs_experiment *exp, const eqs_trainer *tr, eqs_eval_settings *ev)
+{
+    eqs_eval_settings_defaults(ev);
+    ev->diodes = exp->diodes;
+    ev->encoding = eqs_trainer_encoding(tr);
+    ev->input_gain_V = exp->input_gain_V;
+    ev->target_on_V = exp->target_on_V;
+    ev->target_off_V = exp->target_off_V;
+    ev->backend = eqs_solver_backend(eqs_trainer_solver(tr));
+    ev->set = EQS_EVAL_DIODES | EQS_EVAL_GAIN | EQS_EVAL_ON | EQS_EVAL_OFF | EQS_EVAL_BACKEND;
+    if (ev->encoding != EQS_ENCODE_AUTO) ev->set |= EQS_EVAL_ENCODING;
+    if (ev->backend == EQS_BACKEND_LAYERED) {
+        eqs_trainer_options to;
+        eqs_trainer_options_defaults(&to);
+        ev->bcd_tol_V = exp->bcd_tol_V > 0 ? exp->bcd_tol_V : to.solver.bcd_tol_V;
+        ev->single = exp->single;
+        ev->set |= EQS_EVAL_TOL | EQS_EVAL_PRECISION;
+        if (eqs_trainer_batched(tr)) {
+            ev->batch = exp->batch;
+            ev->set |= EQS_EVAL_BATCH;
+        }
+    }
+}
+
+eqs_status eqs_export_trained_netlist(eqs_ctx *ctx, eqs_circuit *c, const eqs_experiment *exp,
+                                      const eqs_trainer *tr, const char *path)
+{
+    eqs_eval_settings ev;
+    run_settings(exp, tr, &ev);
+    int n_in = eqs_circuit_input_count(c);
+    double *u = eqs_malloc(ctx, (size_t)(n_in > 0 ? n_in : 1) * sizeof *u);
+    if (!u) return EQS_ERR_NOMEM;
+    eqs_status st = EQS_OK;
+    for (int k = 0; k < n_in; ++k) u[k] = eqs_circuit_input_get(c, k);
+    for (int k = 0; k < n_in && st == EQS_OK; ++k) st = eqs_circuit_input_set(c, k, 0.0);
+    if (st == EQS_OK) st = write_netlist(ctx, c, &ev, path);
+    for (int k = 0; k < n_in; ++k) {
+        eqs_status s2 = eqs_circuit_input_set(c, k, u[k]);
+        if (st == EQS_OK) st = s2;
+    }
+    eqs_free(ctx, u);
+    return st;
 }
 
 eqs_status eqs_export_conductances(eqs_ctx *ctx, const eqs_circuit *c, const char *path)

@@ -163,7 +163,8 @@ static int first_word_is(const char *p, const char *eol, const char *word)
 }
 
 /* Extension cards hidden from ngspice: a comment line "*eqspice <card>"
- * whose card is .input, .output, .output_pair or .trainable is read as that card (ngspice
+ * whose card is .input, .output, .output_pair, .trainable or an evaluation
+ * card (.diodes, .encoding, .targets, .solver) is read as that card (ngspice
  * 39 rejects unknown dot cards, so eqspice writes its extension cards this
  * way, docs/training.md).  Returns the start of the card, or q unchanged
  * (an ordinary comment).  No '+' continuation may follow such a line. */
@@ -178,7 +179,9 @@ static const char *ext_comment(const char *q, const char *eol)
     if (!is_ws(*r)) return q;
     while (r < eol && is_ws(*r)) r++;
     if (first_word_is(r, eol, ".input") || first_word_is(r, eol, ".output") ||
-        first_word_is(r, eol, ".output_pair") || first_word_is(r, eol, ".trainable"))
+        first_word_is(r, eol, ".output_pair") || first_word_is(r, eol, ".trainable") ||
+        first_word_is(r, eol, ".diodes") || first_word_is(r, eol, ".encoding") ||
+        first_word_is(r, eol, ".targets") || first_word_is(r, eol, ".solver"))
         return r;
     return q;
 }

@@ -107,6 +107,9 @@ typedef struct {
     eqs_loc temp_loc; /* card that set temp_C (diagnostics) */
 } eqs_netlist_options;
 
+/* Evaluation card kinds, the index of eqs_netlist.eval_loc. */
+enum { EQS_NL_EVAL_DIODES = 0, EQS_NL_EVAL_ENCODING, EQS_NL_EVAL_TARGETS, EQS_NL_EVAL_SOLVER };
+
 struct eqs_netlist {
     eqs_ctx *ctx;        /* context it was read with (owner of allocations) */
     char *title;         /* first line of the top file */
@@ -141,6 +144,11 @@ struct eqs_netlist {
     eqs_loc *output_loc;
     int output_pairs;    /* 1: outputs are differential pairs (.output_pair) */
     eqs_loc output_kind_loc; /* first .output / .output_pair card */
+    /* evaluation cards (.diodes, .encoding, .targets, .solver; parser.c
+     * do_eval_card): eval.set names the fields given, the others are 0;
+     * eval_loc[k] is the card of kind k (EQS_NL_EVAL_*), line 0 if absent */
+    eqs_eval_settings eval;
+    eqs_loc eval_loc[4];
 
     int has_op;          /* an .op card was present */
     int n_ignored_cards; /* analysis cards read and reported as ignored */

@@ -1332,6 +1332,160 @@ static eqs_status do_ext(parser *P, const eqs_card *c, char ***names, eqs_loc **
     return EQS_OK;
 }
 
+/* Evaluation cards (docs/netlist.md "Evaluation cards"): how a trained
+ * network is evaluated.  `.diodes KIND`, `.encoding KIND [gain_V=X]`,
+ * `.targets [on_V=X] [off_V=X]`, `.solver NAME [tol_V=X]
+ * [precision=double|single] [batch=N]`; each card at most once, top level
+ * only, into nl->eval (set bits) and nl->eval_loc. */
+typedef struct {
+    const char *card;
+    int kind;                  /* EQS_NL_EVAL_* */
+    const char *const *words;  /* the bare word the card needs (NULL: none) */
+    const char *keys[3];       /* key=value keys it accepts */
+} eval_card;
+
+static const char *const eval_diodes[] = {"shockley", "ideal", NULL};
+static const char *const eval_encodings[] = {"auto", "single", "pair", NULL};
+static const char *const eval_solvers[] = {"newton", "ngspice", "layered", "auto", NULL};
+static const eval_card eval_cards[] = {
+    {".diodes", EQS_NL_EVAL_DIODES, eval_diodes, {NULL, NULL, NULL}},
+    {".encoding", EQS_NL_EVAL_ENCODING, eval_encodings, {"gain_V", NULL, NULL}},
+    {".targets", EQS_NL_EVAL_TARGETS, NULL, {"on_V", "off_V", NULL}},
+    {".solver", EQS_NL_EVAL_SOLVER, eval_solvers, {"tol_V", "precision", "batch"}},
+};
+
+/* "a|b|c" (sep "|") or "a=value, b=value" (sep ", ", suffix "=value") of
+ * the first n non-NULL entries of list. */
+static const char *join_words(const char *const *list, int n, const char *sep,
+                              const char *suffix, char *buf, size_t size)
+{
+    buf[0] = '\0';
+    for (int k = 0; k < n && list[k]; ++k)
+        snprintf(buf + strlen(buf), size - strlen(buf), "%s%s%s", k ? sep : "", list[k], suffix);
+    return buf;
+}
+
+/* Case-insensitive token comparison (eqs_tok_is wants a lower-case word;
+ * the keys are written "gain_V"). */
+static int tok_ieq(const eqs_tok *t, const char *word)
+{
+    size_t n = strlen(word);
+    if ((size_t)t->len != n) return 0;
+    for (size_t i = 0; i < n; ++i)
+        if (tolower((unsigned char)t->s[i]) != tolower((unsigned char)word[i])) return 0;
+    return 1;
+}
+
+static int word_index(const eqs_tok *t, const char *const *words)
+{
+    for (int k = 0; words[k]; ++k)
+        if (eqs_tok_is(t, words[k])) return k;
+    return -1;
+}
+
+static eqs_status do_eval_card(parser *P, const eqs_card *c, const eval_card *ec)
+{
+    const eqs_tok *t = P->lx.toks;
+    int n = P->lx.n_toks;
+    eqs_netlist *nl = P->nl;
+    eqs_eval_settings *ev = &nl->eval;
+    if (c->scope >= 0)
+        return EQS_ERROR_AT(P->ctx, EQS_ERR_PARSE, card_loc(c),
+                            "'%s' is only allowed at the top level, not inside '.subckt %s'",
+                            ec->card, P->defs[c->scope].name);
+    if (nl->eval_loc[ec->kind].line)
+        return EQS_ERROR_AT(P->ctx, EQS_ERR_PARSE, card_loc(c), "second '%s' card (the first is "
+                            "at line %d)", ec->card, nl->eval_loc[ec->kind].line);
+    int i = 1;
+    if (ec->words) {
+        int w = i < n && !(i + 1 < n && is_eq(&t[i + 1])) ? word_index(&t[i], ec->words) : -1;
+        if (w < 0) {
+            char list[80];
+            join_words(ec->words, 8, "|", "", list, sizeof list);
+            if (i >= n)
+                return EQS_ERROR_AT(P->ctx, EQS_ERR_PARSE, card_loc(c), "'%s' needs %s", ec->card,
+                                    list);
+            return EQS_ERROR_AT(P->ctx, EQS_ERR_PARSE, eqs_tok_loc(c, &t[i]),
+                                "'%s' needs %s, got '%.*s'", ec->card, list, TOK(&t[i]));
+        }
+        switch (ec->kind) {
+        case EQS_NL_EVAL_DIODES:
+            ev->diodes = w ? EQS_DIODES_IDEAL : EQS_DIODES_SHOCKLEY;
+            ev->set |= EQS_EVAL_DIODES;
+            break;
+        case EQS_NL_EVAL_ENCODING:
+            ev->encoding = w == 1 ? EQS_ENCODE_SINGLE : w == 2 ? EQS_ENCODE_PAIR : EQS_ENCODE_AUTO;
+            ev->set |= EQS_EVAL_ENCODING;
+            break;
+        default: {
+            static const eqs_backend_id ids[] = {EQS_BACKEND_NEWTON, EQS_BACKEND_NGSPICE,
+                                                 EQS_BACKEND_LAYERED, EQS_BACKEND_AUTO};
+            ev->backend = ids[w];
+            ev->set |= EQS_EVAL_BACKEND;
+        }
+        }
+        i++;
+    }
+    while (i < n) {
+        const eqs_tok *key = &t[i];
+        int k = 0;
+        while (k < 3 && ec->keys[k] && !tok_ieq(key, ec->keys[k])) k++;
+        if (k == 3 || !ec->keys[k] || i + 2 >= n || !is_eq(&t[i + 1])) {
+            char list[80];
+            join_words(ec->keys, 3, ", ", "=value", list, sizeof list);
+            return EQS_ERROR_AT(P->ctx, EQS_ERR_PARSE, eqs_tok_loc(c, key),
+                                "unexpected '%.*s' in '%s' (it takes %s)", TOK(key), ec->card,
+                                list[0] ? list : "nothing more");
+        }
+        const eqs_tok *val = &t[i + 2];
+        i += 3;
+        if (tok_ieq(key, "precision")) {
+            static const char *const prec[] = {"double", "single", NULL};
+            int w = word_index(val, prec);
+            if (w < 0)
+                return EQS_ERROR_AT(P->ctx, EQS_ERR_PARSE, eqs_tok_loc(c, val),
+                                    "precision must be double or single, got '%.*s'", TOK(val));
+            ev->single = w;
+            ev->set |= EQS_EVAL_PRECISION;
+            continue;
+        }
+        double v;
+        eqs_status st = value_of(P, 0, c, val, &v);
+        if (st) return st;
+        if (!isfinite(v))
+            return EQS_ERROR_AT(P->ctx, EQS_ERR_PARSE, eqs_tok_loc(c, val),
+                                "'%.*s' must be finite", TOK(key));
+        if (tok_ieq(key, "gain_V")) {
+            ev->input_gain_V = v;
+            ev->set |= EQS_EVAL_GAIN;
+        } else if (tok_ieq(key, "on_V")) {
+            ev->target_on_V = v;
+            ev->set |= EQS_EVAL_ON;
+        } else if (tok_ieq(key, "off_V")) {
+            ev->target_off_V = v;
+            ev->set |= EQS_EVAL_OFF;
+        } else if (tok_ieq(key, "tol_V")) {
+            if (!(v > 0))
+                return EQS_ERROR_AT(P->ctx, EQS_ERR_PARSE, eqs_tok_loc(c, val),
+                                    "tol_V must be positive, got '%.*s'", TOK(val));
+            ev->bcd_tol_V = v;
+            ev->set |= EQS_EVAL_TOL;
+        } else { /* batch */
+            if (v < 1 || v > 1000000 || v != floor(v))
+                return EQS_ERROR_AT(P->ctx, EQS_ERR_PARSE, eqs_tok_loc(c, val),
+                                    "batch needs an integer from 1 to 1000000, got '%.*s'",
+                                    TOK(val));
+            ev->batch = (int)v;
+            ev->set |= EQS_EVAL_BATCH;
+        }
+    }
+    if ((ev->set & EQS_EVAL_ON) && (ev->set & EQS_EVAL_OFF) && ev->target_on_V == ev->target_off_V)
+        return EQS_ERROR_AT(P->ctx, EQS_ERR_PARSE, card_loc(c),
+                            "'.targets': on_V and off_V are equal (%g V)", ev->target_on_V);
+    nl->eval_loc[ec->kind] = card_loc(c);
+    return EQS_OK;
+}
+
 static const char *const ignored_cards[] = {
     ".tran", ".dc",    ".ac",    ".print", ".plot",  ".save",    ".probe",
     ".ic",   ".nodeset", ".meas", ".measure", ".four", ".noise", ".tf",    ".sens",
@@ -1385,6 +1539,8 @@ static eqs_status do_once(parser *P, const eqs_card *c)
                             "'%.*s': conditional netlists (.if/.elseif/.else/.endif) are not "
                             "supported",
                             TOK(t0));
+    for (size_t k = 0; k < sizeof eval_cards / sizeof *eval_cards; ++k)
+        if (eqs_tok_is(t0, eval_cards[k].card)) return do_eval_card(P, c, &eval_cards[k]);
     nl->n_ignored_cards++;
     for (size_t k = 0; k < sizeof ignored_cards / sizeof *ignored_cards; ++k)
         if (eqs_tok_is(t0, ignored_cards[k])) {
