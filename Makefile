@@ -1,7 +1,7 @@
 # eqspice build.  `make` builds build/eqspice and build/libeqspice.a.
 # `make demo` and `make check` first install missing Debian packages.
 #
-# Targets: all demo check check-asan bench golden-update deps clean
+# Targets: all demo check check-asan bench golden-update regress regress-update deps clean
 
 CC      ?= cc
 BUILD   ?= build
@@ -31,7 +31,7 @@ LIB      := $(BUILD)/libeqspice.a
 CLI      := $(BUILD)/eqspice
 TESTBIN  := $(BUILD)/tests/run-tests
 
-.PHONY: all demo check check-asan bench golden-update deps clean
+.PHONY: all demo check check-asan bench golden-update regress regress-update deps clean
 all: $(LIB) $(CLI)
 
 deps:
@@ -69,6 +69,19 @@ demo: deps
 check: deps
 	@$(MAKE) --no-print-directory all $(TESTBIN)
 	CK_FORK=yes EQS_CLI=$(CLI) $(TESTBIN)
+	bash scripts/regress.sh check $(CLI)
+
+# Refactors keep the bits: seven short training runs compared byte for byte
+# with tests/regress/expected/ (also the last step of make check).
+regress: deps
+	@$(MAKE) --no-print-directory all
+	bash scripts/regress.sh check $(CLI)
+
+# Record the reference outputs: only at a commit whose behaviour is the
+# reference, saying in the commit why they change.
+regress-update: deps
+	@$(MAKE) --no-print-directory all
+	bash scripts/regress.sh record $(CLI)
 
 # Same suite under AddressSanitizer + UBSan (separate build dir).
 check-asan: deps
