@@ -615,6 +615,10 @@ START_TEST(test_refused_constructs)
     expect_err("t\nv1 a 0 1\nd1 a 0 dm area=2 off\n.model dm d\n",
                "t.cir:3:18: error: unsupported diode instance parameter 'off' in 'd1' (eqspice "
                "reads the model, the area, temp= and dtemp=)");
+    expect_err("t\nv1 a 0 1\nd1 a 0 dm 2 area=3\n.model dm d\n",
+               "t.cir:3:13: error: 'area' given twice in 'd1'");
+    expect_err("t\nv1 a 0 1\nd1 a 0 dm dtemp=1 area=2 dtemp=3\n.model dm d\n",
+               "t.cir:3:26: error: 'dtemp' given twice in 'd1'");
     expect_err("t\nv1 a 0 1\nd1 a 0 dm 2 pj=1\n.model dm d\n",
                "t.cir:3:13: error: unsupported diode instance parameter 'pj' in 'd1' (eqspice reads "
                "the model, the area, temp= and dtemp=)");

@@ -822,6 +822,12 @@ START_TEST(test_branch_currents_vs_ngspice)
     check_vs_raw_ngspice("diodes", "diode clamp\nvin in 0 dc 2\nr1 in out 1k\nd1 out 0 dd\n"
                                    "d2 0 out dd\nvb out x dc -0.3\nrx x 0 10k\n"
                                    ".model dd d(is=2e-14 n=1.5 rs=5)\n.end\n");
+    /* diode instance parameters in any order, as ngspice reads them */
+    check_vs_raw_ngspice("diode params", "diode params\nv1 a 0 dc 5\nr1 a b 1k\n"
+                                         "d1 b c dm temp=50 area=2\nvc c 0 0\nr2 a e 2k\n"
+                                         "d2 e f dm area=3 dtemp=20\nvf f 0 0\nr3 a g 3k\n"
+                                         "d3 g h dm 1.5 temp=-10\nvh h 0 0\n"
+                                         ".model dm d is=1e-14 rs=2 xti=3 eg=1.11\n.end\n");
     check_vs_raw_ngspice("vccs", "vccs\nv1 a 0 1\nr1 a b 1k\ng1 b 0 a 0 1m\nr2 b 0 1k\nvm b c 0\n"
                                  "r3 c 0 4k\n.end\n");
     /* F elements injecting into the source tree of their own controlling

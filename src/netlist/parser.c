@@ -477,7 +477,7 @@ static eqs_status behavioural_check(parser *P, const eqs_card *c, int from)
 static int diode_param_ok(parser *P, const eqs_card *c, const eqs_tok *t, const eqs_tok *t0)
 {
     int n = P->lx.n_toks;
-    int named = t + 1 < P->lx.toks + n && is_eq(t + 1) && !eqs_tok_is(t, "area");
+    int named = t + 1 < P->lx.toks + n && is_eq(t + 1);
     if (!named && !eqs_tok_is(t, "off")) return 1;
     EQS_ERROR_AT(P->ctx, EQS_ERR_UNSUPPORTED, eqs_tok_loc(c, t),
                  "unsupported diode instance parameter '%.*s' in '%.*s' (eqspice reads the "
@@ -488,28 +488,40 @@ static int diode_param_ok(parser *P, const eqs_card *c, const eqs_tok *t, const 
 
 static eqs_status do_instance(parser *P, const inst *in, const eqs_card *c);
 
-/* Diode instance `temp=T` (C) and `dtemp=dT` (K) from t[*i] on (ngspice 39
- * DIOpTable); v[0], given[0]: temp, v[1], given[1]: dtemp. */
-static eqs_status diode_temps(parser *P, const inst *in, const eqs_card *c, int *i, double v[2],
-                              int given[2])
+/* Diode instance parameters after the model and the optional positional
+ * area, in any order as in ngspice 39 (DIOpTable): `area=A`, `temp=T` (C),
+ * `dtemp=dT` (K); each at most once.  *area, v[0]/given[0]: temp,
+ * v[1]/given[1]: dtemp; *have_area: 1 once an area was given.  Stops at the
+ * first other token (the caller refuses it with the reason). */
+static eqs_status diode_params(parser *P, const inst *in, const eqs_card *c, int *i,
+                               double *area, int *have_area, double v[2], int given[2])
 {
     const eqs_tok *t = P->lx.toks;
     int n = P->lx.n_toks;
     while (*i + 1 < n && is_eq(&t[*i + 1]) &&
-           (eqs_tok_is(&t[*i], "temp") || eqs_tok_is(&t[*i], "dtemp"))) {
-        int k = eqs_tok_is(&t[*i], "dtemp");
+           (eqs_tok_is(&t[*i], "area") || eqs_tok_is(&t[*i], "temp") ||
+            eqs_tok_is(&t[*i], "dtemp"))) {
+        int is_area = eqs_tok_is(&t[*i], "area"), k = eqs_tok_is(&t[*i], "dtemp");
+        if (is_area ? *have_area : given[k])
+            return EQS_ERROR_AT(P->ctx, EQS_ERR_PARSE, eqs_tok_loc(c, &t[*i]),
+                                "'%.*s' given twice in '%.*s'", TOK(&t[*i]), TOK(&t[0]));
         if (*i + 2 >= n)
             return EQS_ERROR_AT(P->ctx, EQS_ERR_PARSE, eqs_tok_loc(c, &t[*i + 1]),
                                 "missing value for '%.*s' in '%.*s'", TOK(&t[*i]), TOK(&t[0]));
-        eqs_status st = value_of(P, in->scope, c, &t[*i + 2], &v[k]);
+        eqs_status st = value_of(P, in->scope, c, &t[*i + 2], is_area ? area : &v[k]);
         if (st) return st;
-        if (!isfinite(v[k]) || (k == 0 && !(v[k] > -EQS_CONST_CTOK)))
-            return EQS_ERROR_AT(P->ctx, EQS_ERR_PARSE, eqs_tok_loc(c, &t[*i + 2]),
-                                "'%.*s' in '%.*s' needs %s, got '%.*s'", TOK(&t[*i]), TOK(&t[0]),
-                                k ? "a finite temperature difference (K)"
-                                  : "a temperature above -273.15 C",
-                                TOK(&t[*i + 2]));
-        given[k] = 1;
+        if (is_area) {
+            *have_area = 1;
+        } else {
+            if (!isfinite(v[k]) || (k == 0 && !(v[k] > -EQS_CONST_CTOK)))
+                return EQS_ERROR_AT(P->ctx, EQS_ERR_PARSE, eqs_tok_loc(c, &t[*i + 2]),
+                                    "'%.*s' in '%.*s' needs %s, got '%.*s'", TOK(&t[*i]),
+                                    TOK(&t[0]),
+                                    k ? "a finite temperature difference (K)"
+                                      : "a temperature above -273.15 C",
+                                    TOK(&t[*i + 2]));
+            given[k] = 1;
+        }
         *i += 3;
     }
     if (given[0] && given[1])
@@ -610,17 +622,13 @@ static eqs_status do_element(parser *P, const inst *in, const eqs_card *c)
             return EQS_ERROR_AT(P->ctx, EQS_ERR_PARSE, eqs_tok_loc(c, &t[i]),
                                 "unknown diode model '%.*s' in '%.*s'", TOK(&t[i]), TOK(t0));
         i++;
-        if (i + 1 < n && eqs_tok_is(&t[i], "area") && is_eq(&t[i + 1])) {
-            i += 2;
-            if (i >= n)
-                return EQS_ERROR_AT(P->ctx, EQS_ERR_PARSE, eqs_tok_loc(c, &t[i - 1]),
-                                    "missing value for 'area' in '%.*s'", TOK(t0));
-        }
+        int have_area = 0;
         if (i < n && !(i + 1 < n && is_eq(&t[i + 1])) && !eqs_tok_is(&t[i], "off")) {
             if ((st = value_of(P, in->scope, c, &t[i], &area))) return st;
+            have_area = 1;
             i++;
         }
-        if ((st = diode_temps(P, in, c, &i, dtemps, dgiven))) return st;
+        if ((st = diode_params(P, in, c, &i, &area, &have_area, dtemps, dgiven))) return st;
         /* what is left: ngspice instance parameters eqspice does not model */
         if (i < n && !diode_param_ok(P, c, &t[i], t0)) return EQS_ERR_UNSUPPORTED;
         break;
