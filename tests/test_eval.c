@@ -250,6 +250,8 @@ START_TEST(test_cards_errors)
         {".encoding pair gain_V=\n", "cards.cir:9:16:", "unexpected 'gain_V'"},
         {".encoding pair gain_V=abc\n", "cards.cir:9:23:", "abc"},
         {".targets on_V=1 off_V=1\n", "cards.cir:9:1:", "on_V and off_V are equal"},
+        {".encoding pair gain_V=2 gain_V=3\n", "cards.cir:9:25:",
+         "'gain_V' given twice in '.encoding'"},
         {".solver spectre\n", "cards.cir:9:9:", "needs newton|ngspice|layered|auto"},
         {".solver layered tol_V=0\n", "cards.cir:9:23:", "tol_V must be positive"},
         {".solver layered batch=2.5\n", "cards.cir:9:23:", "batch needs an integer"},
@@ -522,6 +524,10 @@ START_TEST(test_eval_run_without_test_set)
     expect_loss(loss, m.train_loss, "no test set");
     expect_eval_error((const char *const[]){"eval", run, "--set", "test", NULL},
                       "has no test set");
+    /* dataset options without a dataset are refused, not ignored */
+    expect_eval_error((const char *const[]){"eval", run, "--limit", "10", NULL},
+                      "--limit shapes a dataset given with --idx, --csv or --synthetic");
+    expect_eval_error((const char *const[]){"eval", run, "--n", "10", NULL}, "--n shapes");
 }
 END_TEST
 

@@ -333,6 +333,15 @@ START_TEST(test_run_deck_hook)
     st = eqs_ngspice_run_deck(ctx, deck, 1, bad, v, NULL, NULL);
     ck_assert_int_eq(st, EQS_ERR_NGSPICE);
     ck_assert_ptr_nonnull(strstr(eqs_ctx_error(ctx), "nosuch"));
+
+    /* no element outside a .control block or after .end: refused before
+     * libngspice sees it (it would crash in op) */
+    char *ctl[] = {(char *)"ctl", (char *)".control", (char *)"run", (char *)"print all",
+                   (char *)".endc", (char *)".end", (char *)"r1 a 0 1k", NULL};
+    eqs_ctx_clear_error(ctx);
+    st = eqs_ngspice_run_deck(ctx, ctl, 0, NULL, v, NULL, NULL);
+    ck_assert_msg(st == EQS_ERR_INPUT && strstr(eqs_ctx_error(ctx), "nothing to simulate"),
+                  "status %d: %s", (int)st, eqs_ctx_error(ctx));
     eqs_ctx_free(&ctx);
 }
 END_TEST

@@ -1045,6 +1045,20 @@ START_TEST(test_run_lock)
     eqs_run_close(&run);
     ck_assert(!has(d, "eqspice.lock")); /* removed on close */
 
+    /* a symlink where the lock goes (a copied run directory) is refused and
+     * what it points to is left alone, not truncated to our PID */
+    char lk[700], target[700];
+    snprintf(target, sizeof target, "%s/precious.txt", base);
+    snprintf(lk, sizeof lk, "%s/eqspice.lock", d);
+    FILE *pf = fopen(target, "w");
+    ck_assert_ptr_nonnull(pf);
+    fputs("keep me\n", pf);
+    fclose(pf);
+    ck_assert_int_eq(symlink(target, lk), 0);
+    expect_open_error(ctx, d, 1, "is a symbolic link, not a lock file of eqspice");
+    expect_same(base, "precious.txt", "keep me\n");
+    ck_assert_int_eq(unlink(lk), 0);
+
     int p[2];
     ck_assert_int_eq(pipe(p), 0);
     fflush(NULL);

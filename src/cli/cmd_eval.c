@@ -341,6 +341,17 @@ int cli_cmd_eval(int argc, char **argv)
     if (!rundir && data_flags != 1)
         return cli_usage_error("eval", "give one of --idx, --csv, --synthetic (or a run "
                                        "directory instead of '%s')", target);
+    /* options that shape a dataset mean nothing without one: refused, not
+     * ignored (eval RUNDIR evaluates the run's own sets as they were) */
+    static const char *const data_opts[] = {"--limit", "--classes", "--n",
+                                            "--seed",  "--features", "--noise", NULL};
+    for (int i = 1; !data_flags && i < argc; ++i)
+        for (int k = 0; data_opts[k]; ++k)
+            if (!strcmp(argv[i], data_opts[k]))
+                return cli_usage_error("eval", "%s shapes a dataset given with --idx, --csv or "
+                                               "--synthetic; a run directory is evaluated on "
+                                               "its own sets as they were",
+                                       data_opts[k]);
     if (set_name && (!rundir || data_flags))
         return cli_usage_error("eval", "--set selects a set of a run directory's experiment "
                                        "(without --idx, --csv, --synthetic)");

@@ -15,7 +15,9 @@ static const cli_opt train_opts[] = {
                                "(which the copy experiment.xml then names)", 0},
     {"--resume", "RUNDIR", "continue the run in RUNDIR from its last checkpoint "
                            "(conductances, momentum, epoch and batch, RNG state, learning-rate "
-                           "scale); the result is bit-identical to an uninterrupted run.  "
+                           "scale); conductances and metrics values are bit-identical to an uninterrupted "
+                           "run (the health checks of the warnings column restart: "
+                           "docs/tuning.md).  "
                            "Without EXPERIMENT.xml the run's own experiment.xml is used.  No checkpoint yet "
                            "(killed early): starts from epoch 0 and says so", 0},
     {"--progress", "S", "seconds between progress lines when stderr is not a terminal "

@@ -118,7 +118,7 @@ eqs_status eqs_file_read(eqs_ctx *ctx, const char *path, const char *what, eqs_l
         n += k;
         if (k == 0) break;
     }
-    int bad = ferror(f) ? errno : 0;
+    int bad = ferror(f) ? (errno ? errno : EIO) : 0;
     fclose(f);
     if (bad) {
         eqs_free(ctx, b);

@@ -187,10 +187,23 @@ static eqs_status lock_acquire(eqs_run *r)
     eqs_ctx *ctx = r->ctx;
     const char *p = r->lock_path;
     for (int t = 0; t < LOCK_TRIES; ++t) {
-        int fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+        /* O_NOFOLLOW: a symlink there (a copied run directory) must not
+         * make us truncate whatever it points to */
+        int fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0666);
+        if (fd < 0 && errno == ELOOP)
+            return EQS_ERROR(ctx, EQS_ERR_INPUT,
+                             "lock file '%s' is a symbolic link, not a lock file of eqspice; "
+                             "remove it",
+                             p);
         if (fd < 0)
             return EQS_ERROR(ctx, EQS_ERR_IO, "cannot create lock file '%s': %s", p,
                              strerror(errno));
+        struct stat ls;
+        if (fstat(fd, &ls) != 0 || !S_ISREG(ls.st_mode)) {
+            close(fd);
+            return EQS_ERROR(ctx, EQS_ERR_INPUT, "lock file '%s' is not a regular file; remove it",
+                             p);
+        }
         if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
             int e = errno;
             if (e == EINTR) {
@@ -211,7 +224,7 @@ static eqs_status lock_acquire(eqs_run *r)
                              r->dir, who, p);
         }
         struct stat a, b;
-        if (fstat(fd, &a) == 0 && stat(p, &b) == 0 && a.st_dev == b.st_dev &&
+        if (fstat(fd, &a) == 0 && lstat(p, &b) == 0 && a.st_dev == b.st_dev &&
             a.st_ino == b.st_ino) {
             char pid[32];
             int n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());

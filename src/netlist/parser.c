@@ -1434,6 +1434,7 @@ static eqs_status do_eval_card(parser *P, const eqs_card *c, const eval_card *ec
         }
         i++;
     }
+    unsigned seen = 0; /* keys given so far: each at most once */
     while (i < n) {
         const eqs_tok *key = &t[i];
         int k = 0;
@@ -1445,6 +1446,10 @@ static eqs_status do_eval_card(parser *P, const eqs_card *c, const eval_card *ec
                                 "unexpected '%.*s' in '%s' (it takes %s)", TOK(key), ec->card,
                                 list[0] ? list : "nothing more");
         }
+        if (seen & (1u << k))
+            return EQS_ERROR_AT(P->ctx, EQS_ERR_PARSE, eqs_tok_loc(c, key),
+                                "'%.*s' given twice in '%s'", TOK(key), ec->card);
+        seen |= 1u << k;
         const eqs_tok *val = &t[i + 2];
         i += 3;
         if (tok_ieq(key, "precision")) {

@@ -410,9 +410,16 @@ static int count_circuits(void)
 static int deck_has_element(char **deck)
 {
     if (!deck || !deck[0]) return 0;
+    int in_control = 0; /* .control ... .endc holds commands, not elements */
     for (int k = 1; deck[k]; ++k) {
         const char *p = deck[k];
         while (*p == ' ' || *p == '\t') ++p;
+        if (!strncasecmp(p, ".control", 8)) in_control = 1;
+        else if (!strncasecmp(p, ".endc", 5)) in_control = 0;
+        if (in_control) continue;
+        if (!strncasecmp(p, ".end", 4) && (p[4] == '\0' || p[4] == ' ' || p[4] == '\t' ||
+                                          p[4] == '\n' || p[4] == '\r'))
+            break; /* ngspice reads nothing after .end */
         if (*p && *p != '.' && *p != '*' && *p != '+' && *p != ';') return 1;
         /* a raw deck (eqs_ngspice_run_deck) may take its elements from a
          * file; decks built from a circuit never include one */
