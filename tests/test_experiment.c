@@ -393,7 +393,7 @@ START_TEST(test_schema_compiled_in_matches_file)
     char *file = tu_read_file("models/experiment.xsd");
     ck_assert_ptr_nonnull(file);
     ck_assert_msg(!strcmp(file, eqs_experiment_schema()),
-                  "src/netlist/experiment_xsd.inc is stale: run sh scripts/embed-xsd.sh");
+                  "src/experiment/experiment_xsd.inc is stale: run sh scripts/embed-xsd.sh");
     free(file);
 }
 END_TEST

@@ -15,7 +15,7 @@
  * files, DRN sizes vs the synthetic task) use the element's line.
  */
 #define _DEFAULT_SOURCE /* realpath */
-#include "netlist.h"
+#include "../core/core.h"
 
 #include <errno.h>
 #include <limits.h>
