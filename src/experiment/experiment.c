@@ -566,6 +566,7 @@ static eqs_experiment *experiment_new(eqs_ctx *ctx)
     e->batch = 1;
     e->seed = 1;
     e->g_max_S = INFINITY;
+    e->backend = EQS_BACKEND_AUTO;
     return e;
 }
 
@@ -974,8 +975,7 @@ typedef struct {
 
 /* The child `name` (len bytes) of `parent`, created in schema order when
  * absent; NULL with t->msg when the path cannot name it. */
-static xmlNodePtr walk(xmlNodePtr parent, const char *name, size_t len, const char *path,
-                       set_target *t)
+static xmlNodePtr walk(xmlNodePtr parent, const char *name, size_t len, set_target *t)
 {
     const char *pname = (const char *)parent->name;
     int slot = -1, ns = 0;
@@ -985,7 +985,7 @@ static xmlNodePtr walk(xmlNodePtr parent, const char *name, size_t len, const ch
     for (int k = 0; kids && kids[k]; ++k, ++ns)
         if (slot_has(kids[k], name, len)) slot = k;
     if (slot < 0) {
-        snprintf(t->msg, sizeof t->msg, "'%s': <%s> has no element <%.*s>", path, pname,
+        snprintf(t->msg, sizeof t->msg, "<%s> has no element <%.*s>", pname,
                  (int)len, name);
         return NULL;
     }
@@ -999,9 +999,9 @@ static xmlNodePtr walk(xmlNodePtr parent, const char *name, size_t len, const ch
         if (k == slot) {
             if (strlen(cn) == len && !strncmp(cn, name, len)) return c;
             snprintf(t->msg, sizeof t->msg,
-                     "'%s': the experiment's <%s> holds a <%s>, not a <%.*s> (edit the file "
-                     "to change its kind)",
-                     path, pname, cn, (int)len, name);
+                     "the experiment's <%s> holds a <%s>, not a <%.*s> (edit the file to "
+                     "change its kind)",
+                     pname, cn, (int)len, name);
             return NULL;
         }
         if (k > slot && !after) after = c;
@@ -1063,9 +1063,8 @@ static int set_one(xmlNodePtr root, const char *path, const char *value, set_tar
                 strcmp((const char *)n->name, "learning") ||
                 (close[1] && strcmp(close + 1, ".value"))) {
                 snprintf(t->msg, sizeof t->msg,
-                         "'%s': a pattern in brackets names a learning-rate group: "
-                         "learning.rate[PATTERN]",
-                         path);
+                         "a pattern in brackets names a learning-rate group: "
+                         "learning.rate[PATTERN]");
                 return -1;
             }
             n = rate_node(n, br + 1, (size_t)(close - br - 1), t);
@@ -1074,10 +1073,10 @@ static int set_one(xmlNodePtr root, const char *path, const char *value, set_tar
             dot = NULL;
         } else if (dot) {
             if (dot == p) {
-                snprintf(t->msg, sizeof t->msg, "'%s': empty element name", path);
+                snprintf(t->msg, sizeof t->msg, "empty element name");
                 return -1;
             }
-            n = walk(n, p, (size_t)(dot - p), path, t);
+            n = walk(n, p, (size_t)(dot - p), t);
             if (!n) return -1;
             p = dot + 1;
             continue;
@@ -1086,11 +1085,11 @@ static int set_one(xmlNodePtr root, const char *path, const char *value, set_tar
     }
     if (n == root) {
         snprintf(t->msg, sizeof t->msg,
-                 "'%s' names no element: a path is element.attribute (training.epochs)", path);
+                 "no element named: a path is element.attribute (training.epochs)");
         return -1;
     }
     if (!*p) {
-        snprintf(t->msg, sizeof t->msg, "'%s': no attribute after the element", path);
+        snprintf(t->msg, sizeof t->msg, "no attribute after the element");
         return -1;
     }
     if (!xmlSetProp(n, (const xmlChar *)p, (const xmlChar *)value)) {
