@@ -363,7 +363,8 @@ END_TEST
 
 /* A job stopped after a mid-epoch checkpoint (and two more steps, which
  * are lost) and resumed by a second job gives the bytes of an
- * uninterrupted run: metrics.csv included (no clock: seconds are 0). */
+ * uninterrupted run: metrics.csv included (no clock: seconds are 0), its
+ * health flags aside. */
 START_TEST(test_resume_in_process)
 {
     eqs_ctx *ctx = tu_ctx();
