@@ -561,7 +561,19 @@ typedef struct eqs_experiment {
         int network, dataset, input, targets, algorithm, learning, training, conductance,
             solver, output;
     } line;
+    unsigned implicit; /* EQS_EXP_IMPLICIT_* bits: values the file left to their rule (a
+                          seed that follows the training seed, a task's default), so that
+                          eqs_experiment_set re-derives them as an edit of the file would.
+                          The written copy gives them explicitly. Default: 0 */
 } eqs_experiment;
+
+enum {
+    EQS_EXP_IMPLICIT_DRN_SEED = 1u << 0,       /* <drn seed> absent: the training seed */
+    EQS_EXP_IMPLICIT_SYNTH_SEED = 1u << 1,     /* <synthetic seed> absent: the training seed */
+    EQS_EXP_IMPLICIT_SYNTH_NOISE = 1u << 2,    /* <synthetic noise> absent: the task's */
+    EQS_EXP_IMPLICIT_SYNTH_FEATURES = 1u << 3, /* <synthetic features> absent: the task's */
+    EQS_EXP_IMPLICIT_CLASSES = 1u << 4         /* <dataset classes> absent */
+};
 
 /* Read and validate an experiment file.  Parsing never loads DTDs or
  * external entities and never touches the network; documents with a

@@ -853,6 +853,56 @@ START_TEST(test_defaults_set_many)
 }
 END_TEST
 
+
+/* Values the file leaves to their rule follow a value set by path as they
+ * follow an edit: the DRN and the synthetic task take the new training
+ * seed, a new task its own features, classes and noise. */
+START_TEST(test_set_rederives)
+{
+    static const char *const fmt =
+        "<experiment>\n<network><drn layers=\"%s\"/></network>\n"
+        "<dataset><synthetic task=\"%s\" train_size=\"8\"/></dataset>\n"
+        "<algorithm beta=\"1\"/><learning><rate elements=\"*\" value=\"1\"/></learning>\n"
+        "<training epochs=\"1\"%s/>\n<output dir=\"/nonexistent/out\"/>\n</experiment>\n";
+    char base_xml[1024], edited[1024];
+    snprintf(base_xml, sizeof base_xml, fmt, "2 3 2", "xor", "");
+    eqs_ctx *ctx = tu_ctx();
+    eqs_experiment *e = NULL;
+    ck_assert_int_eq(eqs_experiment_read(ctx, tu_write_temp(base_xml, ".xml"), &e), EQS_OK);
+    ck_assert_uint_eq(e->drn.seed, 1);
+    ck_assert_int_eq(eqs_experiment_set(e, "training.seed", "5"), EQS_OK);
+    ck_assert_uint_eq(e->seed, 5);
+    ck_assert_uint_eq(e->drn.seed, 5);
+    ck_assert_uint_eq(e->synthetic.seed, 5);
+    snprintf(edited, sizeof edited, fmt, "2 3 2", "xor", " seed=\"5\"");
+    char *a = written(ctx, e), *b = written_file(tu_write_temp(edited, ".xml"));
+    ck_assert_str_eq(a, b);
+    free(a);
+    free(b);
+    /* xor (2 features, 2 classes, noise 0.15) to blobs (4, 3, 0.1) */
+    const char *p[] = {"dataset.synthetic.task", "network.drn.layers"};
+    const char *v[] = {"blobs", "4 3 3"};
+    ck_assert_msg(eqs_experiment_set_many(e, 2, p, v) == EQS_OK, "%s", eqs_ctx_error(ctx));
+    ck_assert_int_eq(e->synthetic.n_features, 4);
+    ck_assert_int_eq(e->n_classes, 3);
+    ck_assert(e->synthetic.noise == 0.1);
+    snprintf(edited, sizeof edited, fmt, "4 3 3", "blobs", " seed=\"5\"");
+    a = written(ctx, e);
+    b = written_file(tu_write_temp(edited, ".xml"));
+    ck_assert_str_eq(a, b);
+    free(a);
+    free(b);
+    /* a value given explicitly stays */
+    ck_assert_int_eq(eqs_experiment_set(e, "network.drn.seed", "9"), EQS_OK);
+    ck_assert_int_eq(eqs_experiment_set(e, "training.seed", "6"), EQS_OK);
+    ck_assert_uint_eq(e->drn.seed, 9);
+    ck_assert_uint_eq(e->synthetic.seed, 6);
+    eqs_experiment_free(&e);
+    ck_assert_uint_eq(ctx->n_alloc, ctx->n_free);
+    eqs_ctx_free(&ctx);
+}
+END_TEST
+
 Suite *suite_experiment(void)
 {
     Suite *s = suite_create("experiment");
@@ -875,6 +925,7 @@ Suite *suite_experiment(void)
     tcase_add_test(tc, test_set_drn_layers);
     tcase_add_test(tc, test_set_refused);
     tcase_add_test(tc, test_defaults_set_many);
+    tcase_add_test(tc, test_set_rederives);
     suite_add_tcase(s, tc);
     return s;
 }

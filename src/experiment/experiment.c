@@ -195,6 +195,12 @@ static eqs_status attr_int(reader *r, xmlNodePtr n, const char *name, int def, i
     return EQS_OK;
 }
 
+/* 1 when the element gives the attribute. */
+static int has_attr(xmlNodePtr n, const char *name)
+{
+    return n && xmlHasProp(n, (const xmlChar *)name) != NULL;
+}
+
 static int attr_bool(xmlNodePtr n, const char *name, int def)
 {
     char *v = attr(n, name);
@@ -286,6 +292,7 @@ static eqs_status read_network(reader *r, xmlNodePtr net)
     xmlFree(layers);
     e->drn.layers = sizes;
     e->drn.n_layers = n;
+    if (!has_attr(drn, "seed")) e->implicit |= EQS_EXP_IMPLICIT_DRN_SEED;
     if ((st = attr_u64(r, drn, "seed", e->seed, &e->drn.seed))) return st;
     if ((st = attr_double(r, drn, "g_init_min_S", 1e-6, &e->drn.g_min_S))) return st;
     if ((st = attr_double(r, drn, "g_init_max_S", 1e-4, &e->drn.g_max_S))) return st;
@@ -331,6 +338,7 @@ static eqs_status read_dataset(reader *r, xmlNodePtr ds)
 {
     eqs_experiment *e = r->exp;
     eqs_status st;
+    if (!has_attr(ds, "classes")) e->implicit |= EQS_EXP_IMPLICIT_CLASSES;
     if ((st = attr_int(r, ds, "classes", 0, &e->n_classes))) return st;
     xmlNodePtr k;
     if ((k = child(ds, "idx"))) {
@@ -359,6 +367,9 @@ static eqs_status read_dataset(reader *r, xmlNodePtr ds)
     e->synthetic_train = (size_t)ntrain;
     e->synthetic_test = (size_t)ntest;
     e->synthetic.n = e->synthetic_train + e->synthetic_test;
+    if (!has_attr(k, "features")) e->implicit |= EQS_EXP_IMPLICIT_SYNTH_FEATURES;
+    if (!has_attr(k, "seed")) e->implicit |= EQS_EXP_IMPLICIT_SYNTH_SEED;
+    if (!has_attr(k, "noise")) e->implicit |= EQS_EXP_IMPLICIT_SYNTH_NOISE;
     if ((st = attr_int(r, k, "features", 0, &e->synthetic.n_features))) return st;
     if ((st = attr_u64(r, k, "seed", e->seed, &e->synthetic.seed))) return st;
     if ((st = attr_double(r, k, "noise", task == 0 ? 0.15 : 0.1, &e->synthetic.noise)))
@@ -742,8 +753,12 @@ static int dataset_unset(const eqs_experiment *e)
     return e->data == EQS_DATA_SYNTHETIC ? !e->synthetic.name : !e->train.present;
 }
 
-static void write_body(FILE *f, const eqs_experiment *e)
+/* The experiment as XML.  derived = 0: every value explicit (the copy of
+ * a run); 1: the values the file left to their rule (e->implicit) left
+ * out again, so that reading the text re-derives them (set by path). */
+static void write_body(FILE *f, const eqs_experiment *e, int derived)
 {
+    const unsigned omit = derived ? e->implicit : 0;
     fputs("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n", f);
     fprintf(f, "<!-- Written by eqspice %s: every value explicit, paths absolute. -->\n",
             EQS_VERSION);
@@ -760,7 +775,7 @@ static void write_body(FILE *f, const eqs_experiment *e)
             fputs("    <drn layers=\"", f);
             for (int k = 0; k < e->drn.n_layers; ++k) fprintf(f, "%s%d", k ? " " : "", e->drn.layers[k]);
             fputc('"', f);
-            put_u64(f, "seed", e->drn.seed);
+            if (!(omit & EQS_EXP_IMPLICIT_DRN_SEED)) put_u64(f, "seed", e->drn.seed);
             put_num(f, "g_init_min_S", e->drn.g_min_S);
             put_num(f, "g_init_max_S", e->drn.g_max_S);
             if (e->drn.g_fan_in) {
@@ -779,7 +794,8 @@ static void write_body(FILE *f, const eqs_experiment *e)
     }
     if (!dataset_unset(e)) {
         fputs("  <dataset", f);
-        put_u64(f, "classes", (unsigned long long)(e->n_classes > 0 ? e->n_classes : 0));
+        if (!(omit & EQS_EXP_IMPLICIT_CLASSES))
+            put_u64(f, "classes", (unsigned long long)(e->n_classes > 0 ? e->n_classes : 0));
         fputs(">\n", f);
         if (e->data == EQS_DATA_IDX || e->data == EQS_DATA_CSV) {
             const char *tag = e->data == EQS_DATA_IDX ? "idx" : "csv";
@@ -797,10 +813,13 @@ static void write_body(FILE *f, const eqs_experiment *e)
             put_attr(f, "task", e->synthetic.name ? e->synthetic.name : "xor");
             put_u64(f, "train_size", e->synthetic_train);
             put_u64(f, "test_size", e->synthetic_test);
-            put_u64(f, "features",
-                    (unsigned long long)(e->synthetic.n_features > 0 ? e->synthetic.n_features : 0));
-            put_u64(f, "seed", e->synthetic.seed);
-            if (e->synthetic.noise >= 0) put_num(f, "noise", e->synthetic.noise);
+            if (!(omit & EQS_EXP_IMPLICIT_SYNTH_FEATURES))
+                put_u64(f, "features", (unsigned long long)(e->synthetic.n_features > 0
+                                                                ? e->synthetic.n_features
+                                                                : 0));
+            if (!(omit & EQS_EXP_IMPLICIT_SYNTH_SEED)) put_u64(f, "seed", e->synthetic.seed);
+            if (e->synthetic.noise >= 0 && !(omit & EQS_EXP_IMPLICIT_SYNTH_NOISE))
+                put_num(f, "noise", e->synthetic.noise);
             fputs("/>\n", f);
         }
         fputs("  </dataset>\n", f);
@@ -882,7 +901,7 @@ eqs_status eqs_experiment_write(eqs_ctx *ctx, const eqs_experiment *e, const cha
         eqs_free(ctx, tmp);
         return EQS_ERROR(ctx, EQS_ERR_IO, "cannot write '%s': %s", path, strerror(errno));
     }
-    write_body(f, e);
+    write_body(f, e, 0);
     /* in this order: buffered data to the kernel, then to the disk */
     int bad = ferror(f) != 0;
     if (fflush(f) != 0) bad = 1;
@@ -1109,7 +1128,7 @@ eqs_status eqs_experiment_set_many(eqs_experiment *exp, int n, const char *const
     size_t len = 0;
     FILE *f = open_memstream(&buf, &len);
     if (!f) return EQS_ERROR(ctx, EQS_ERR_NOMEM, "out of memory writing the experiment");
-    write_body(f, exp);
+    write_body(f, exp, 1);
     if (fclose(f) != 0 || !buf) {
         free(buf);
         return EQS_ERROR(ctx, EQS_ERR_NOMEM, "out of memory writing the experiment");
