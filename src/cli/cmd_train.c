@@ -54,35 +54,27 @@ static const cli_command train_cmd = {
     "\n"
     "Exit status: 0 success, 1 bad input, 2 internal error.\n"};
 
-/* The progress bar on stderr, fed by the run driver's hooks. */
-typedef struct {
-    cli_progress bar;
-} train_view;
-
+/* The run driver's hooks: the progress bar on stderr (user = the bar). */
 static double hook_clock(void *user) { return cli_now_s(); }
 
 static void hook_epoch_begin(void *user, int epoch, size_t samples)
 {
-    train_view *v = user;
-    cli_progress_epoch_begin(&v->bar, epoch, samples, cli_now_s());
+    cli_progress_epoch_begin(user, epoch, samples, cli_now_s());
 }
 
 static void hook_batch(void *user, size_t samples, double loss)
 {
-    train_view *v = user;
-    cli_progress_update(&v->bar, samples, loss, cli_now_s());
+    cli_progress_update(user, samples, loss, cli_now_s());
 }
 
 static void hook_eval(void *user, size_t done, size_t total)
 {
-    train_view *v = user;
-    cli_progress_eval(&v->bar, done, cli_now_s());
+    cli_progress_eval(user, done, cli_now_s());
 }
 
 static void hook_epoch_end(void *user, const eqs_epoch_metrics *m)
 {
-    train_view *v = user;
-    cli_progress_epoch_end(&v->bar, m, cli_now_s());
+    cli_progress_epoch_end(user, m, cli_now_s());
 }
 
 static void hook_warning(void *user, const char *msg)
@@ -173,13 +165,13 @@ int cli_cmd_train(int argc, char **argv)
     int rc = CLI_OK;
     eqs_experiment *exp = NULL;
     eqs_job *job = NULL;
-    train_view view;
-    memset(&view, 0, sizeof view);
+    cli_progress bar;
+    memset(&bar, 0, sizeof bar);
     eqs_job_options jo;
     eqs_job_options_defaults(&jo);
     jo.dir = resume ? resume : outdir;
     jo.resume = resume != NULL;
-    jo.hooks = (eqs_job_hooks){.user = &view,
+    jo.hooks = (eqs_job_hooks){.user = &bar,
                                .clock_s = hook_clock,
                                .epoch_begin = hook_epoch_begin,
                                .batch = hook_batch,
@@ -223,7 +215,7 @@ int cli_cmd_train(int argc, char **argv)
     const eqs_dataset *train = eqs_job_train_set(job), *test = eqs_job_test_set(job);
     const size_t n_train = eqs_dataset_size(train);
     const size_t n_test = test ? eqs_dataset_size(test) : 0;
-    cli_progress_init(&view.bar, stderr, -1, exp->epochs, n_train, n_train + n_test, progress_s,
+    cli_progress_init(&bar, stderr, -1, exp->epochs, n_train, n_train + n_test, progress_s,
                       cli_now_s());
     while (st == EQS_OK && !eqs_job_done(job)) st = eqs_job_iterate(job);
     if (st == EQS_OK) st = eqs_job_finish(job);
