@@ -476,6 +476,37 @@ START_TEST(test_evaluator)
 }
 END_TEST
 
+
+/* `train --set`: a bad value is refused like a bad file (exit 1, the
+ * assignment named, no run directory); a malformed option is a usage error. */
+START_TEST(test_cli_set_refused)
+{
+    char dir[4200];
+    snprintf(dir, sizeof dir, "%s/never", tu_temp_dir());
+    static const struct {
+        const char *arg, *needle;
+    } bad[] = {
+        {"training.epochs=abc", "--set training.epochs=abc: Element 'training', attribute "
+                                "'epochs': 'abc' is not a valid value"},
+        {"trainig.epochs=2", "--set trainig.epochs=2: <experiment> has no element <trainig>"},
+        {"training.epochs", "--set needs PATH=VALUE, got 'training.epochs'"},
+        {"=3", "--set needs PATH=VALUE, got '=3'"},
+    };
+    for (size_t k = 0; k < sizeof bad / sizeof bad[0]; ++k) {
+        const char *argv[] = {"train", tu_path(XML), "--set", bad[k].arg, "-o", dir, NULL};
+        char *out = NULL, *err = NULL;
+        int rc = tu_run_cli(argv, &out, &err, 60);
+        ck_assert_msg(rc == 1, "%s: rc %d: %s", bad[k].arg, rc, err);
+        ck_assert_msg(strstr(err, bad[k].needle), "'%s' not in '%s'", bad[k].needle, err);
+        ck_assert_str_eq(out, "");
+        struct stat sb;
+        ck_assert_int_ne(stat(dir, &sb), 0);
+        free(out);
+        free(err);
+    }
+}
+END_TEST
+
 Suite *suite_driver(void)
 {
     Suite *s = suite_create("driver");
@@ -486,6 +517,7 @@ Suite *suite_driver(void)
     tcase_add_test(tc, test_resume_in_process);
     tcase_add_test(tc, test_create_refuses_before_writing);
     tcase_add_test(tc, test_evaluator);
+    tcase_add_test(tc, test_cli_set_refused);
     suite_add_tcase(s, tc);
     return s;
 }
