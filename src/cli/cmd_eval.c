@@ -204,8 +204,12 @@ int cli_cmd_eval(int argc, char **argv)
 {
     const char *target = NULL, *images = NULL, *labels = NULL, *csv = NULL, *synth = NULL;
     const char *set_name = NULL;
-    double noise = -1.0;
-    long limit = 0, classes = 0, n = 256, features = 0, seed = 1;
+    /* the synthetic task's flags start at the library's defaults */
+    eqs_synthetic_spec sp;
+    eqs_synthetic_spec_defaults(&sp);
+    double noise = sp.noise;
+    long limit = 0, classes = 0, n = (long)sp.n, features = sp.n_features,
+         seed = (long)sp.seed;
     int verbosity = 0;
     if (cli_check_options(&eval_cmd, argc, argv, 1)) return CLI_USER;
     eqs_eval_settings flags;
@@ -384,8 +388,6 @@ int cli_cmd_eval(int argc, char **argv)
         } else if (csv) {
             st = eqs_dataset_read_csv(ctx, csv, &dopt, &ds);
         } else {
-            eqs_synthetic_spec sp;
-            eqs_synthetic_spec_defaults(&sp);
             sp.name = synth;
             sp.n = (size_t)n;
             sp.seed = (uint64_t)seed;
