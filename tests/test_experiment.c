@@ -782,6 +782,7 @@ START_TEST(test_set_refused)
         {"network.netlist.path", "missing.cir", "missing.cir"},
         {"learning[r*]", "1", "learning.rate[PATTERN]"},
         {"learning.rate[]", "1", "learning.rate[PATTERN]"},
+        {"learning.rate.value", "1", "learning.rate[PATTERN]"},
         {"learning.rate[r*]", "-1", "learning.rate[r*]=-1"},
         {"training", "3", "no element named"},
         {"training.", "3", "no attribute after the element"},

@@ -1003,6 +1003,11 @@ static xmlNodePtr walk(xmlNodePtr parent, const char *name, size_t len, set_targ
         if (!strcmp(tree[i].parent, pname)) kids = tree[i].children;
     for (int k = 0; kids && kids[k]; ++k, ++ns)
         if (slot_has(kids[k], name, len)) slot = k;
+    if (slot >= 0 && !strcmp(kids[slot], "rate")) {
+        snprintf(t->msg, sizeof t->msg,
+                 "name the learning-rate group by its pattern: learning.rate[PATTERN]");
+        return NULL;
+    }
     if (slot < 0) {
         snprintf(t->msg, sizeof t->msg, "<%s> has no element <%.*s>", pname,
                  (int)len, name);
