@@ -832,6 +832,13 @@ START_TEST(test_defaults_set_many)
     ck_assert_msg(strstr(eqs_ctx_error(ctx), "Missing child element"), "%s",
                   eqs_ctx_error(ctx));
     eqs_ctx_clear_error(ctx);
+    /* an error no single assignment causes names them all */
+    const char *p2[] = {"training.epochs", "training.batch"}, *v2[] = {"2", "8"};
+    ck_assert_int_eq(eqs_experiment_set_many(e, 2, p2, v2), EQS_ERR_INPUT);
+    ck_assert_msg(strstr(eqs_ctx_error(ctx),
+                         "error: experiment: --set training.epochs=2, training.batch=8: "),
+                  "%s", eqs_ctx_error(ctx));
+    eqs_ctx_clear_error(ctx);
     const char *paths[] = {"learning.rate[*]",  "network.drn.layers", "dataset.synthetic.task",
                            "dataset.synthetic.train_size", "training.epochs", "algorithm.beta",
                            "output.dir"};

@@ -1174,7 +1174,8 @@ eqs_status eqs_experiment_set_many(eqs_experiment *exp, int n, const char *const
             if (tg[k].node && (tg[k].node == errs.node ||
                                (!errs.node && line > 1 && xmlGetLineNo(tg[k].node) == line)))
                 snprintf(who, sizeof who, "%s=%s", paths[k], values[k]);
-        for (int k = 0; k < n && !who[0]; ++k) { /* not one of them: all of them */
+        const int named = who[0] != '\0';
+        for (int k = 0; k < n && !named; ++k) { /* not one of them: all of them */
             size_t w = strlen(who);
             snprintf(who + w, sizeof who - w, "%s%s=%s", k ? ", " : "", paths[k], values[k]);
         }
