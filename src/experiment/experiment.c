@@ -960,7 +960,9 @@ void eqs_experiment_eval_settings(const eqs_experiment *e, eqs_eval_settings *ev
 
 /* The elements a path may walk through or create, in schema order (the
  * schema itself checks attributes and values).  A choice group
- * (network: netlist | drn; dataset: idx | csv | synthetic) is one slot. */
+ * (network: netlist | drn; dataset: idx | csv | synthetic) is one slot.
+ * An element added to models/experiment.xsd gets its name here too (a new
+ * attribute needs nothing: `device.levels` works once the schema has it). */
 static const struct {
     const char *parent;
     const char *children[11]; /* "a|b" = a choice; NULL-terminated */
