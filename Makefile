@@ -43,9 +43,9 @@ $(BUILD)/%.o: %.c
 
 # The experiment schema is compiled into the library; models/experiment.xsd
 # is the single source (a test also checks that the two agree).
-src/netlist/experiment_xsd.inc: models/experiment.xsd scripts/embed-xsd.sh
+src/experiment/experiment_xsd.inc: models/experiment.xsd scripts/embed-xsd.sh
 	sh scripts/embed-xsd.sh $< $@
-$(BUILD)/src/netlist/experiment.o: src/netlist/experiment_xsd.inc
+$(BUILD)/src/experiment/experiment.o: src/experiment/experiment_xsd.inc
 
 $(LIB): $(LIB_OBJ)
 	@mkdir -p $(dir $@)

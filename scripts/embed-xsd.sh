@@ -1,17 +1,17 @@
 #!/bin/sh
 # embed-xsd.sh: turn models/experiment.xsd into a C string literal that
-# src/netlist/experiment.c compiles in, so that the program validates
+# src/experiment/experiment.c compiles in, so that the program validates
 # experiment files without looking for the schema at run time.
 #
-#   sh scripts/embed-xsd.sh [models/experiment.xsd [src/netlist/experiment_xsd.inc]]
+#   sh scripts/embed-xsd.sh [models/experiment.xsd [src/experiment/experiment_xsd.inc]]
 #
 # Run it after every change to the schema (test_experiment checks that the
 # compiled-in copy equals the file).  A Makefile rule could do the same:
-#   src/netlist/experiment_xsd.inc: models/experiment.xsd scripts/embed-xsd.sh
+#   src/experiment/experiment_xsd.inc: models/experiment.xsd scripts/embed-xsd.sh
 #   	sh scripts/embed-xsd.sh $< $@
 set -eu
 in=${1:-models/experiment.xsd}
-out=${2:-src/netlist/experiment_xsd.inc}
+out=${2:-src/experiment/experiment_xsd.inc}
 tmp="$out.tmp.$$"
 {
     echo "/* Generated from $in by scripts/embed-xsd.sh: do not edit. */"

@@ -561,7 +561,19 @@ typedef struct eqs_experiment {
         int network, dataset, input, targets, algorithm, learning, training, conductance,
             solver, output;
     } line;
+    unsigned implicit; /* EQS_EXP_IMPLICIT_* bits: values the file left to their rule (a
+                          seed that follows the training seed, a task's default), so that
+                          eqs_experiment_set re-derives them as an edit of the file would.
+                          The written copy gives them explicitly. Default: 0 */
 } eqs_experiment;
+
+enum {
+    EQS_EXP_IMPLICIT_DRN_SEED = 1u << 0,       /* <drn seed> absent: the training seed */
+    EQS_EXP_IMPLICIT_SYNTH_SEED = 1u << 1,     /* <synthetic seed> absent: the training seed */
+    EQS_EXP_IMPLICIT_SYNTH_NOISE = 1u << 2,    /* <synthetic noise> absent: the task's */
+    EQS_EXP_IMPLICIT_SYNTH_FEATURES = 1u << 3, /* <synthetic features> absent: the task's */
+    EQS_EXP_IMPLICIT_CLASSES = 1u << 4         /* <dataset classes> absent */
+};
 
 /* Read and validate an experiment file.  Parsing never loads DTDs or
  * external entities and never touches the network; documents with a
@@ -986,6 +998,143 @@ eqs_input_encoding eqs_trainer_encoding(const eqs_trainer *tr);
  * layered: tol_V, precision and, on the batched path, batch).  Atomic. */
 eqs_status eqs_export_trained_netlist(eqs_ctx *ctx, eqs_circuit *c, const eqs_experiment *exp,
                                       const eqs_trainer *tr, const char *path);
+
+/* ------------------------------------------------------------------ */
+/* Experiments: defaults and set by path (src/experiment/experiment.c) */
+/* ------------------------------------------------------------------ */
+/* A new experiment holding the documented defaults of every optional value
+ * (eqs_experiment above), with no network, no dataset, no learning-rate
+ * group and <output dir="."> (relative paths resolve against the current
+ * directory); complete it with eqs_experiment_set_many before training. */
+eqs_status eqs_experiment_defaults(eqs_ctx *ctx, eqs_experiment **out);
+/* Set one value by path (docs/experiment.md "Set by path"): the path names
+ * the element and attribute of the experiment file, "training.epochs",
+ * "algorithm.beta", "input.gain_V", "network.drn.layers",
+ * "dataset.synthetic.train_size", "learning.rate[r1_*]" (the value of the
+ * group with that pattern; a new pattern becomes the first group, so it
+ * wins).  The value is text as in the file.  The experiment is written as
+ * XML, the attribute set, and the result validated and read by the same
+ * code as eqs_experiment_read (same schema, same checks): a bad path or
+ * value is EQS_ERR_INPUT with a message naming the assignment, and leaves
+ * exp unchanged. */
+eqs_status eqs_experiment_set(eqs_experiment *exp, const char *path, const char *value);
+/* Several assignments applied together and validated once (so that values
+ * that depend on each other, or the parts an eqs_experiment_defaults
+ * experiment lacks, can be given in any order).  Unchanged on error. */
+eqs_status eqs_experiment_set_many(eqs_experiment *exp, int n, const char *const *paths,
+                                   const char *const *values);
+/* The evaluation settings an experiment gives (diodes, encoding when not
+ * auto, gain, targets, solver when not auto, tolerance when set,
+ * precision, batch), for eval RUNDIR (eqs_eval_settings). */
+void eqs_experiment_eval_settings(const eqs_experiment *exp, eqs_eval_settings *ev);
+
+/* ------------------------------------------------------------------ */
+/* Run driver (src/run/driver.c, docs/training.md "Run driver")        */
+/* ------------------------------------------------------------------ */
+/* A job is one training run: experiment -> data -> network -> epochs ->
+ * run directory, the work `eqspice train` does, callable from any program
+ * (a sweep is a loop over jobs).  Set / iterate / test:
+ *   eqs_job_create   data, network, circuit and trainer (no file written)
+ *   eqs_job_open     the run directory (new, restart or resume, locked)
+ *   eqs_job_iterate  one mini-batch; at the end of an epoch its evaluation,
+ *                    metrics row, learning curve and checkpoint
+ *   eqs_job_done     1 when every epoch of the experiment is trained
+ *   eqs_job_finish   trained.cir and conductances.csv
+ * eqs_job_run does open, iterate until done, finish.  The library measures
+ * no time itself: the `seconds` column of metrics.csv and the times in
+ * eqs_job_result come from hooks.clock_s (0 without it). */
+typedef struct eqs_job eqs_job;
+
+typedef struct {
+    void *user; /* passed to every hook */
+    /* Wall clock (s, any monotonic origin); NULL: every time is 0. */
+    double (*clock_s)(void *user);
+    /* Epoch `epoch` (1-based) starts and trains `samples` samples (fewer
+     * than the training set when it resumes mid-epoch). */
+    void (*epoch_begin)(void *user, int epoch, size_t samples);
+    /* After every mini-batch: samples trained in the epoch since
+     * epoch_begin and their mean free-phase loss (V^2). */
+    void (*batch)(void *user, size_t samples, double train_loss_V2);
+    /* Epoch-end evaluation: `done` of `total` samples (training set then
+     * test set, counted as one stretch). */
+    void (*eval)(void *user, size_t done, size_t total);
+    /* The epoch's metrics row, written to metrics.csv (warnings: its
+     * EQS_HEALTH_* flags). */
+    void (*epoch_end)(void *user, const eqs_epoch_metrics *m);
+    /* checkpoint.bin written at (epochs_done, batches_done). */
+    void (*checkpoint)(void *user, const char *path, uint64_t epochs_done,
+                       uint64_t batches_done);
+    /* A problem that does not stop the run (the learning curve not written);
+     * NULL: logged at EQS_LOG_WARN. */
+    void (*warning)(void *user, const char *msg);
+} eqs_job_hooks;
+
+typedef struct {
+    const char *dir;     /* run directory; NULL: the experiment's <output dir>.  Given
+                            (or resume): experiment.xml names this directory. Default: NULL */
+    int resume;          /* 1: continue the run in `dir` from its checkpoint (eqs_run_open).
+                            Default: 0 */
+    eqs_job_hooks hooks; /* Default: all NULL */
+} eqs_job_options;
+void eqs_job_options_defaults(eqs_job_options *opt);
+
+/* Totals of a job (eqs_job_result). */
+typedef struct {
+    eqs_epoch_metrics last; /* the last epoch's row; after a run that trained no epoch in
+                               this process (resume of a finished run), the evaluation of
+                               the network as it is: test set, else training set */
+    int has_test;           /* 1 when the experiment has a test set */
+    size_t samples;         /* samples trained in this process */
+    double setup_s;         /* create + open (clock_s) */
+    double train_s;         /* inside eqs_trainer_step */
+    double eval_s;          /* epoch-end evaluations, metrics, plots and checkpoints */
+    int plot_failures;      /* learning-curve writes that failed */
+    int plot_epoch;         /* last epoch the curve was drawn after (0: none) */
+} eqs_job_result;
+
+/* Everything that can be wrong with the input, before any file is written:
+ * the experiment's data (eqs_experiment_load_data), network, circuit and
+ * trainer, the test set checked against the network.  exp is borrowed and
+ * must outlive the job; opt NULL: defaults. */
+eqs_status eqs_job_create(eqs_ctx *ctx, const eqs_experiment *exp, const eqs_job_options *opt,
+                          eqs_job **out);
+void eqs_job_free(eqs_job **job);
+/* Open the run directory (eqs_run_open with opt->resume), write
+ * experiment.xml (new and restarted runs) or read the checkpoint and cut
+ * metrics.csv back to it (resume). */
+eqs_status eqs_job_open(eqs_job *job);
+eqs_run_mode eqs_job_mode(const eqs_job *job);
+/* One mini-batch (eqs_trainer_step), then the epoch-end work when it ends
+ * an epoch (evaluation of the training and test sets, metrics row, curve,
+ * checkpoint) or a checkpoint every <output checkpoint_every> batches.
+ * Nothing happens once done. */
+eqs_status eqs_job_iterate(eqs_job *job);
+int eqs_job_done(const eqs_job *job);
+/* trained.cir and conductances.csv; the result of a run resumed after its
+ * end is evaluated here. */
+eqs_status eqs_job_finish(eqs_job *job);
+/* Driver: open, iterate until done, finish. */
+eqs_status eqs_job_run(eqs_job *job);
+void eqs_job_result_get(const eqs_job *job, eqs_job_result *out);
+/* Borrowed parts of the job. */
+const eqs_experiment *eqs_job_experiment(const eqs_job *job);
+eqs_trainer *eqs_job_trainer(const eqs_job *job);
+eqs_circuit *eqs_job_circuit(const eqs_job *job);
+const eqs_dataset *eqs_job_train_set(const eqs_job *job);
+const eqs_dataset *eqs_job_test_set(const eqs_job *job); /* NULL: none */
+/* The run directory after eqs_job_open (absolute; NULL before). */
+const char *eqs_job_dir(const eqs_job *job);
+const eqs_run *eqs_job_run_dir(const eqs_job *job);
+
+/* Evaluation entry (eqspice eval): a trainer that evaluates circuit c
+ * (borrowed) with settings ev (NULL: eqs_eval_settings_defaults): the
+ * run's experiment when `run` is given (algorithm, threads, seed ... as
+ * trained), else eqs_experiment_defaults, with ev's diodes, encoding,
+ * gain, targets, solver, tolerance, precision and batch; with ngspice an
+ * adjoint or ncep experiment evaluates as centered (evaluation needs no
+ * gradient).  Errors as eqs_trainer_create (a netlist without .output). */
+eqs_status eqs_job_evaluator(eqs_ctx *ctx, const eqs_experiment *run, eqs_circuit *c,
+                             const eqs_eval_settings *ev, eqs_trainer **out);
 
 #ifdef __cplusplus
 }

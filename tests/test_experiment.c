@@ -393,7 +393,7 @@ START_TEST(test_schema_compiled_in_matches_file)
     char *file = tu_read_file("models/experiment.xsd");
     ck_assert_ptr_nonnull(file);
     ck_assert_msg(!strcmp(file, eqs_experiment_schema()),
-                  "src/netlist/experiment_xsd.inc is stale: run sh scripts/embed-xsd.sh");
+                  "src/experiment/experiment_xsd.inc is stale: run sh scripts/embed-xsd.sh");
     free(file);
 }
 END_TEST
@@ -652,6 +652,265 @@ START_TEST(test_shipped_experiments_validate)
 }
 END_TEST
 
+
+/* ------------------------------------------------------------------ */
+/* Set by path                                                         */
+/* ------------------------------------------------------------------ */
+/* The bytes eqs_experiment_write gives for e (malloc'd). */
+static char *written(eqs_ctx *ctx, const eqs_experiment *e)
+{
+    char out[4200];
+    snprintf(out, sizeof out, "%s/w.xml", tu_temp_dir());
+    ck_assert_int_eq(eqs_experiment_write(ctx, e, out), EQS_OK);
+    char *text = tu_read_file(out);
+    unlink(out);
+    return text;
+}
+
+/* The written copy of the file at `path`. */
+static char *written_file(const char *path)
+{
+    eqs_ctx *ctx = tu_ctx();
+    eqs_experiment *e = NULL;
+    ck_assert_msg(eqs_experiment_read(ctx, path, &e) == EQS_OK, "%s", eqs_ctx_error(ctx));
+    char *text = written(ctx, e);
+    eqs_experiment_free(&e);
+    eqs_ctx_free(&ctx);
+    return text;
+}
+
+#define OUT_ABS "  <output dir=\"/nonexistent/out\"/>" /* line 16, the same in every copy */
+
+/* Setting `path` to `value` on the base document writes the same bytes
+ * as the base document edited at `line` (and line2) by hand. */
+static void expect_set_equals_edit(const char *path, const char *value, int line,
+                                   const char *text, int line2, const char *text2)
+{
+    eqs_ctx *ctx = tu_ctx();
+    eqs_experiment *e = NULL;
+    ck_assert_int_eq(eqs_experiment_read(ctx, doc_with(16, OUT_ABS), &e), EQS_OK);
+    eqs_status st = eqs_experiment_set(e, path, value);
+    ck_assert_msg(st == EQS_OK, "%s=%s: %s", path, value, eqs_ctx_error(ctx));
+    char *a = written(ctx, e);
+    char *b = written_file(doc_with3(16, OUT_ABS, line, text, line2, text2));
+    ck_assert_msg(!strcmp(a, b), "%s=%s:\n--- set ---\n%s\n--- edited ---\n%s", path, value, a,
+                  b);
+    free(a);
+    free(b);
+    eqs_experiment_free(&e);
+    ck_assert_uint_eq(ctx->n_alloc, ctx->n_free);
+    eqs_ctx_free(&ctx);
+}
+
+START_TEST(test_set_equals_edit)
+{
+    expect_set_equals_edit("training.epochs", "7", 15, "  <training epochs=\"7\"/>", 0, NULL);
+    expect_set_equals_edit("training.batch", "16", 15, "  <training epochs=\"3\" batch=\"16\"/>",
+                           0, NULL);
+    expect_set_equals_edit("training.seed", "42", 15, "  <training epochs=\"3\" seed=\"42\"/>", 0,
+                           NULL);
+    expect_set_equals_edit("algorithm.beta", "0.25", 11,
+                           "  <algorithm method=\"positive\" beta=\"0.25\"/>", 0, NULL);
+    expect_set_equals_edit("algorithm.method", "adjoint", 11,
+                           "  <algorithm method=\"adjoint\" beta=\"0.5\"/>", 0, NULL);
+    /* an element the file leaves out is added in schema order */
+    expect_set_equals_edit("input.gain_V", "8", 10, "  </dataset><input gain_V=\"8\"/>", 0,
+                           NULL);
+    expect_set_equals_edit("solver.backend", "ngspice", 15,
+                           "  <training epochs=\"3\"/><solver backend=\"ngspice\"/>", 0, NULL);
+    expect_set_equals_edit("dataset.idx.train.limit", "2", 8,
+                           "      <train images=\"IMAGES\" labels=\"LABELS\" limit=\"2\"/>", 0,
+                           NULL);
+    expect_set_equals_edit("dataset.classes", "4", 6, "  <dataset classes=\"4\">", 0, NULL);
+    /* learning-rate groups: an existing pattern changes its value ... */
+    expect_set_equals_edit("learning.rate[r*]", "0.002", 13,
+                           "    <rate elements=\"r*\" value=\"0.002\"/>", 0, NULL);
+    expect_set_equals_edit("learning.rate[r*].value", "0.003", 13,
+                           "    <rate elements=\"r*\" value=\"0.003\"/>", 0, NULL);
+    /* ... a new one becomes the first group */
+    expect_set_equals_edit("learning.rate[r1_*]", "0.002", 13,
+                           "    <rate elements=\"r1_*\" value=\"0.002\"/>"
+                           "<rate elements=\"r*\" value=\"0.01\"/>",
+                           0, NULL);
+    expect_set_equals_edit("learning.momentum", "0.5", 12, "  <learning momentum=\"0.5\">", 0,
+                           NULL);
+}
+END_TEST
+
+/* A DRN experiment: network.drn.layers and its checks. */
+START_TEST(test_set_drn_layers)
+{
+    eqs_ctx *ctx = tu_ctx();
+    eqs_experiment *e = NULL;
+    ck_assert_int_eq(eqs_experiment_read(ctx, "netlists/xor-experiment.xml", &e), EQS_OK);
+    ck_assert_int_eq(eqs_experiment_set(e, "network.drn.layers", "2 5 3 2"), EQS_OK);
+    ck_assert_int_eq(e->drn.n_layers, 4);
+    ck_assert_int_eq(e->drn.layers[1], 5);
+    ck_assert_int_eq(e->drn.layers[2], 3);
+    /* the file, the directory and the lines stay those of the file */
+    ck_assert_str_eq(e->source, "netlists/xor-experiment.xml");
+    ck_assert_int_eq(e->line.training, 31);
+    /* the DRN's outputs must match the classes: the reader's check */
+    ck_assert_int_eq(eqs_experiment_set(e, "network.drn.layers", "2 5 3"), EQS_ERR_INPUT);
+    const char *msg = eqs_ctx_error(ctx);
+    ck_assert_msg(strstr(msg, "--set network.drn.layers=2 5 3") &&
+                      strstr(msg, "the dataset has 2 classes but the DRN has 3 outputs"),
+                  "%s", msg);
+    ck_assert_int_eq(e->drn.n_layers, 4); /* unchanged */
+    eqs_experiment_free(&e);
+    ck_assert_uint_eq(ctx->n_alloc, ctx->n_free);
+    eqs_ctx_free(&ctx);
+}
+END_TEST
+
+/* Bad paths and values are refused with a message naming the assignment,
+ * and leave the experiment as it was. */
+START_TEST(test_set_refused)
+{
+    static const struct {
+        const char *path, *value, *needle;
+    } bad[] = {
+        {"trainig.epochs", "3", "<experiment> has no element <trainig>"},
+        {"training.epoch", "3", "attribute 'epoch' is not allowed"},
+        {"training.epochs", "abc", "'abc' is not a valid value"},
+        {"training.epochs", "0", "training.epochs=0"},
+        {"algorithm.beta", "-1", "algorithm.beta=-1"},
+        {"algorithm.method", "sgd", "algorithm.method=sgd"},
+        {"conductance.g_max_S", "0", "conductance.g_max_S=0"},
+        {"targets.on_V", "0", "on_V and off_V are equal"},
+        {"network.drn.layers", "2 4 2", "holds a <netlist>, not a <drn>"},
+        {"network.netlist.path", "missing.cir", "missing.cir"},
+        {"learning[r*]", "1", "learning.rate[PATTERN]"},
+        {"learning.rate[]", "1", "learning.rate[PATTERN]"},
+        {"learning.rate.value", "1", "learning.rate[PATTERN]"},
+        {"learning.rate[r*]", "-1", "learning.rate[r*]=-1"},
+        {"training", "3", "no element named"},
+        {"training.", "3", "no attribute after the element"},
+        {"", "3", "empty path"},
+    };
+    for (size_t k = 0; k < sizeof bad / sizeof bad[0]; ++k) {
+        eqs_ctx *ctx = tu_ctx();
+        eqs_experiment *e = NULL;
+        const char *xml = doc_with(16, OUT_ABS);
+        ck_assert_int_eq(eqs_experiment_read(ctx, xml, &e), EQS_OK);
+        char *before = written(ctx, e);
+        eqs_status st = eqs_experiment_set(e, bad[k].path, bad[k].value);
+        const char *msg = eqs_ctx_error(ctx);
+        /* as the reader: EQS_ERR_INPUT, EQS_ERR_IO for a file it cannot open */
+        ck_assert_msg(st == EQS_ERR_INPUT || st == EQS_ERR_IO, "%s=%s: %s (%s)", bad[k].path, bad[k].value,
+                      eqs_status_name(st), msg);
+        ck_assert_msg(strstr(msg, bad[k].needle), "%s=%s: '%s' not in '%s'", bad[k].path,
+                      bad[k].value, bad[k].needle, msg);
+        char prefix[4300];
+        snprintf(prefix, sizeof prefix, "error: %s: --set ", xml);
+        ck_assert_msg(!strncmp(msg, prefix, strlen(prefix)), "'%s' does not start with '%s'",
+                      msg, prefix);
+        eqs_ctx_clear_error(ctx);
+        char *after = written(ctx, e);
+        ck_assert_str_eq(before, after);
+        free(before);
+        free(after);
+        eqs_experiment_free(&e);
+        ck_assert_uint_eq(ctx->n_alloc, ctx->n_free);
+        eqs_ctx_free(&ctx);
+    }
+}
+END_TEST
+
+/* eqs_experiment_defaults completed by set_many equals the file that
+ * gives the same values (and needs them all: alone it is refused). */
+START_TEST(test_defaults_set_many)
+{
+    eqs_ctx *ctx = tu_ctx();
+    eqs_experiment *e = NULL;
+    ck_assert_int_eq(eqs_experiment_defaults(ctx, &e), EQS_OK);
+    ck_assert_int_eq(e->epochs, 1);
+    ck_assert_int_eq(e->threads, 2);
+    ck_assert(e->beta == 1.0 && e->input_gain_V == 1.0 && e->target_on_V == 1.0);
+    ck_assert(isinf(e->g_max_S));
+    ck_assert_int_eq(eqs_experiment_set(e, "training.epochs", "2"), EQS_ERR_INPUT);
+    ck_assert_msg(strstr(eqs_ctx_error(ctx), "Missing child element"), "%s",
+                  eqs_ctx_error(ctx));
+    eqs_ctx_clear_error(ctx);
+    /* an error no single assignment causes names them all */
+    const char *p2[] = {"training.epochs", "training.batch"}, *v2[] = {"2", "8"};
+    ck_assert_int_eq(eqs_experiment_set_many(e, 2, p2, v2), EQS_ERR_INPUT);
+    ck_assert_msg(strstr(eqs_ctx_error(ctx),
+                         "error: experiment: --set training.epochs=2, training.batch=8: "),
+                  "%s", eqs_ctx_error(ctx));
+    eqs_ctx_clear_error(ctx);
+    const char *paths[] = {"learning.rate[*]",  "network.drn.layers", "dataset.synthetic.task",
+                           "dataset.synthetic.train_size", "training.epochs", "algorithm.beta",
+                           "output.dir"};
+    const char *values[] = {"1e-9", "2 3 2", "xor", "16", "2", "1e-5", "/nonexistent/out"};
+    eqs_status st = eqs_experiment_set_many(e, 7, paths, values);
+    ck_assert_msg(st == EQS_OK, "%s", eqs_ctx_error(ctx));
+    char *a = written(ctx, e);
+    char *b = written_file(tu_write_temp(
+        "<experiment><network><drn layers=\"2 3 2\"/></network>"
+        "<dataset><synthetic task=\"xor\" train_size=\"16\"/></dataset>"
+        "<algorithm beta=\"1e-5\"/><learning><rate elements=\"*\" value=\"1e-9\"/></learning>"
+        "<training epochs=\"2\"/><output dir=\"/nonexistent/out\"/></experiment>\n",
+        ".xml"));
+    ck_assert_str_eq(a, b);
+    free(a);
+    free(b);
+    eqs_experiment_free(&e);
+    ck_assert_uint_eq(ctx->n_alloc, ctx->n_free);
+    eqs_ctx_free(&ctx);
+}
+END_TEST
+
+
+/* Values the file leaves to their rule follow a value set by path as they
+ * follow an edit: the DRN and the synthetic task take the new training
+ * seed, a new task its own features, classes and noise. */
+START_TEST(test_set_rederives)
+{
+    static const char *const fmt =
+        "<experiment>\n<network><drn layers=\"%s\"/></network>\n"
+        "<dataset><synthetic task=\"%s\" train_size=\"8\"/></dataset>\n"
+        "<algorithm beta=\"1\"/><learning><rate elements=\"*\" value=\"1\"/></learning>\n"
+        "<training epochs=\"1\"%s/>\n<output dir=\"/nonexistent/out\"/>\n</experiment>\n";
+    char base_xml[1024], edited[1024];
+    snprintf(base_xml, sizeof base_xml, fmt, "2 3 2", "xor", "");
+    eqs_ctx *ctx = tu_ctx();
+    eqs_experiment *e = NULL;
+    ck_assert_int_eq(eqs_experiment_read(ctx, tu_write_temp(base_xml, ".xml"), &e), EQS_OK);
+    ck_assert_uint_eq(e->drn.seed, 1);
+    ck_assert_int_eq(eqs_experiment_set(e, "training.seed", "5"), EQS_OK);
+    ck_assert_uint_eq(e->seed, 5);
+    ck_assert_uint_eq(e->drn.seed, 5);
+    ck_assert_uint_eq(e->synthetic.seed, 5);
+    snprintf(edited, sizeof edited, fmt, "2 3 2", "xor", " seed=\"5\"");
+    char *a = written(ctx, e), *b = written_file(tu_write_temp(edited, ".xml"));
+    ck_assert_str_eq(a, b);
+    free(a);
+    free(b);
+    /* xor (2 features, 2 classes, noise 0.15) to blobs (4, 3, 0.1) */
+    const char *p[] = {"dataset.synthetic.task", "network.drn.layers"};
+    const char *v[] = {"blobs", "4 3 3"};
+    ck_assert_msg(eqs_experiment_set_many(e, 2, p, v) == EQS_OK, "%s", eqs_ctx_error(ctx));
+    ck_assert_int_eq(e->synthetic.n_features, 4);
+    ck_assert_int_eq(e->n_classes, 3);
+    ck_assert(e->synthetic.noise == 0.1);
+    snprintf(edited, sizeof edited, fmt, "4 3 3", "blobs", " seed=\"5\"");
+    a = written(ctx, e);
+    b = written_file(tu_write_temp(edited, ".xml"));
+    ck_assert_str_eq(a, b);
+    free(a);
+    free(b);
+    /* a value given explicitly stays */
+    ck_assert_int_eq(eqs_experiment_set(e, "network.drn.seed", "9"), EQS_OK);
+    ck_assert_int_eq(eqs_experiment_set(e, "training.seed", "6"), EQS_OK);
+    ck_assert_uint_eq(e->drn.seed, 9);
+    ck_assert_uint_eq(e->synthetic.seed, 6);
+    eqs_experiment_free(&e);
+    ck_assert_uint_eq(ctx->n_alloc, ctx->n_free);
+    eqs_ctx_free(&ctx);
+}
+END_TEST
+
 Suite *suite_experiment(void)
 {
     Suite *s = suite_create("experiment");
@@ -670,6 +929,11 @@ Suite *suite_experiment(void)
     tcase_add_test(tc, test_allocations_balance);
     tcase_add_test(tc, test_write_errors);
     tcase_add_test(tc, test_shipped_experiments_validate);
+    tcase_add_test(tc, test_set_equals_edit);
+    tcase_add_test(tc, test_set_drn_layers);
+    tcase_add_test(tc, test_set_refused);
+    tcase_add_test(tc, test_defaults_set_many);
+    tcase_add_test(tc, test_set_rederives);
     suite_add_tcase(s, tc);
     return s;
 }

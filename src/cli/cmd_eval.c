@@ -1,7 +1,8 @@
 /* cmd_eval.c: `eqspice eval RUNDIR | NETLIST [--idx|--csv|--synthetic ...]`:
  * loss and error rate of a (trained) network on a dataset, through the
  * trainer's evaluation path (same encoding, targets and prediction as
- * training).
+ * training), built by the run driver's evaluation entry (eqs_job_evaluator:
+ * the run's experiment, or the experiment defaults, with the settings).
  *
  * The settings of the evaluation (diodes, encoding, gain, targets, solver)
  * come, lowest first, from the built-in defaults, the run's experiment.xml
@@ -131,26 +132,6 @@ static const char *value_text(value_kind kind, double v, char *buf, size_t size)
     return buf;
 }
 
-/* Settings an experiment gives (a run's experiment.xml). */
-static void experiment_settings(const eqs_experiment *e, eqs_eval_settings *ev)
-{
-    eqs_eval_settings_defaults(ev);
-    ev->diodes = e->diodes;
-    ev->encoding = e->encoding;
-    ev->input_gain_V = e->input_gain_V;
-    ev->target_on_V = e->target_on_V;
-    ev->target_off_V = e->target_off_V;
-    ev->backend = e->backend;
-    ev->bcd_tol_V = e->bcd_tol_V;
-    ev->single = e->single;
-    ev->batch = e->batch;
-    ev->set = EQS_EVAL_DIODES | EQS_EVAL_GAIN | EQS_EVAL_ON | EQS_EVAL_OFF |
-              EQS_EVAL_PRECISION | EQS_EVAL_BATCH;
-    if (e->encoding != EQS_ENCODE_AUTO) ev->set |= EQS_EVAL_ENCODING;
-    if (e->backend != EQS_BACKEND_AUTO) ev->set |= EQS_EVAL_BACKEND;
-    if (e->bcd_tol_V > 0) ev->set |= EQS_EVAL_TOL;
-}
-
 /* "--gain 8", "trained.cir:14: gain_V=8", "the run's experiment.xml: gain_V=8" */
 static void describe(int src, int i, double v, const eqs_circuit *c, const char *exp_path,
                      char *buf, size_t size)
@@ -223,8 +204,12 @@ int cli_cmd_eval(int argc, char **argv)
 {
     const char *target = NULL, *images = NULL, *labels = NULL, *csv = NULL, *synth = NULL;
     const char *set_name = NULL;
-    double noise = -1.0;
-    long limit = 0, classes = 0, n = 256, features = 0, seed = 1;
+    /* the synthetic task's flags start at the library's defaults */
+    eqs_synthetic_spec sp;
+    eqs_synthetic_spec_defaults(&sp);
+    double noise = sp.noise;
+    long limit = 0, classes = 0, n = (long)sp.n, features = sp.n_features,
+         seed = (long)sp.seed;
     int verbosity = 0;
     if (cli_check_options(&eval_cmd, argc, argv, 1)) return CLI_USER;
     eqs_eval_settings flags;
@@ -385,8 +370,7 @@ int cli_cmd_eval(int argc, char **argv)
     if (rundir) st = eqs_experiment_read(ctx, exp_path, &run);
     if (st == EQS_OK) st = cli_load(ctx, netlist, &L);
     if (st == EQS_OK && eqs_circuit_output_count(L.c) == 0)
-        st = eqs_trainer_create(ctx, &(eqs_experiment){.beta = 1, .batch = 1, .epochs = 1},
-                                L.c, NULL, NULL, &tr); /* reports the missing .output */
+        st = eqs_job_evaluator(ctx, NULL, L.c, NULL, &tr); /* reports the missing .output */
     if (st != EQS_OK) {
         rc = cli_fail(ctx, st);
         goto out;
@@ -395,7 +379,7 @@ int cli_cmd_eval(int argc, char **argv)
     /* the settings: defaults < experiment < cards < flags */
     eqs_eval_settings ev, from_exp, from_cards;
     eqs_circuit_eval_settings(L.c, &from_cards);
-    if (run) experiment_settings(run, &from_exp);
+    if (run) eqs_experiment_eval_settings(run, &from_exp);
     const eqs_eval_settings *src[4] = {NULL, run ? &from_exp : NULL, &from_cards, &flags};
     resolve(src, L.c, netlist, run ? exp_path : NULL, &ev);
     if (ev.target_on_V == ev.target_off_V) {
@@ -415,8 +399,6 @@ int cli_cmd_eval(int argc, char **argv)
         } else if (csv) {
             st = eqs_dataset_read_csv(ctx, csv, &dopt, &ds);
         } else {
-            eqs_synthetic_spec sp;
-            eqs_synthetic_spec_defaults(&sp);
             sp.name = synth;
             sp.n = (size_t)n;
             sp.seed = (uint64_t)seed;
@@ -439,32 +421,8 @@ int cli_cmd_eval(int argc, char **argv)
         ds = use_train ? train : test;
         other = use_train ? test : train;
     }
-    if (st == EQS_OK) {
-        eqs_experiment e = {0};
-        if (run) e = *run; /* algorithm, threads, ... as in training (borrowed) */
-        e.input_gain_V = ev.input_gain_V;
-        e.encoding = ev.encoding;
-        e.target_on_V = ev.target_on_V;
-        e.target_off_V = ev.target_off_V;
-        e.backend = ev.backend;
-        e.diodes = ev.diodes;
-        e.bcd_tol_V = ev.bcd_tol_V;
-        e.single = ev.single;
-        e.batch = ev.batch; /* layered solver: free phases `batch` samples at a time */
-        if (!run) {
-            e.algorithm = EQS_ALGO_CENTERED;
-            e.beta = 1.0; /* unused: evaluation has no nudged phase */
-            e.epochs = 1;
-            e.lr_decay = 1;
-            e.g_max_S = INFINITY;
-            e.seed = 1;
-            e.threads = 2;
-        } else if (e.backend == EQS_BACKEND_NGSPICE &&
-                   (e.algorithm == EQS_ALGO_ADJOINT || e.algorithm == EQS_ALGO_NCEP)) {
-            e.algorithm = EQS_ALGO_CENTERED; /* ngspice has no adjoint; eval needs none */
-        }
-        st = eqs_trainer_create(ctx, &e, L.c, NULL, NULL, &tr);
-    }
+    /* the run's experiment (or the defaults) with the resolved settings */
+    if (st == EQS_OK) st = eqs_job_evaluator(ctx, run, L.c, &ev, &tr);
     double loss = NAN, err = NAN;
     if (st == EQS_OK) st = eqs_trainer_evaluate(tr, ds, &loss, &err);
     if (st != EQS_OK) {

@@ -10,6 +10,8 @@
 
 #include "cli.h"
 
+#define CLI_MAX_SET 64 /* --set assignments per command */
+
 static const cli_opt train_opts[] = {
     {"-o, --output", "RUNDIR", "run directory instead of the experiment's <output dir> "
                                "(which the copy experiment.xml then names)", 0},
@@ -22,6 +24,9 @@ static const cli_opt train_opts[] = {
                            "(killed early): starts from epoch 0 and says so", 0},
     {"--progress", "S", "seconds between progress lines when stderr is not a terminal "
                         "(default 10; 0: a line after every batch)", 0},
+    {"--set", "PATH=VALUE", "change one value of the experiment before the run (repeatable; "
+                            "docs/experiment.md \"Set by path\": training.epochs=3, "
+                            "learning.rate[r1_*]=0.002); experiment.xml records the result", 0},
     {"--stats", NULL, "print samples/s, solver and timing details at the end", 0},
     {"-v", NULL, "more messages (-v -v: debug)", 0},
     {NULL, NULL, NULL, 0},
@@ -51,90 +56,32 @@ static const cli_command train_cmd = {
     "\n"
     "Exit status: 0 success, 1 bad input, 2 internal error.\n"};
 
-/* Everything a run holds, released by one function. */
-typedef struct {
-    eqs_ctx *ctx;
-    eqs_experiment *exp;
-    eqs_dataset *train, *test;
-    eqs_netlist *nl;
-    eqs_circuit *c;
-    eqs_trainer *tr;
-    eqs_run *run;
-    int plot_failures; /* learning-curve writes that failed */
-    int plot_epoch;    /* last epoch the curve was drawn for (0: none) */
-} train_job;
+/* The run driver's hooks: the progress bar on stderr (user = the bar). */
+static double hook_clock(void *user) { return cli_now_s(); }
 
-static void job_free(train_job *j)
+static void hook_epoch_begin(void *user, int epoch, size_t samples)
 {
-    eqs_run_close(&j->run);
-    eqs_trainer_free(&j->tr);
-    eqs_circuit_free(&j->c);
-    eqs_netlist_free(&j->nl);
-    eqs_dataset_free(&j->train);
-    eqs_dataset_free(&j->test);
-    eqs_experiment_free(&j->exp);
-    eqs_ctx_free(&j->ctx);
+    cli_progress_epoch_begin(user, epoch, samples, cli_now_s());
 }
 
-/* Epoch-end evaluation reported through the trainer's hook: the train
- * set, then the test set, counted as one stretch of samples. */
-typedef struct {
-    cli_progress *bar;
-    size_t offset;     /* samples of the sets evaluated before this one */
-    size_t last;       /* `done` of the previous call */
-    size_t last_total; /* its `total` */
-} eval_progress;
-
-static void eval_hook(void *user, size_t done, size_t total)
+static void hook_batch(void *user, size_t samples, double loss)
 {
-    eval_progress *ep = user;
-    if (ep->last_total && ep->last == ep->last_total) /* that set was complete: a new one */
-        ep->offset += ep->last_total;
-    ep->last = done;
-    ep->last_total = total;
-    cli_progress_eval(ep->bar, ep->offset + done, cli_now_s());
+    cli_progress_update(user, samples, loss, cli_now_s());
 }
 
-/* The learning curve is a convenience: a failure to draw or write it is a
- * warning (once; a summary at the end if it stays out of date), and the
- * training and the rest of the run directory go on. */
-static void plot_or_warn(train_job *j, int epoch)
+static void hook_eval(void *user, size_t done, size_t total)
 {
-    eqs_status st = eqs_plot_learning_curve(j->ctx, eqs_run_path(j->run, EQS_RUN_METRICS),
-                                            eqs_run_path(j->run, EQS_RUN_PLOT));
-    if (st == EQS_OK) {
-        j->plot_epoch = epoch;
-        return;
-    }
-    if (j->plot_failures++ == 0) {
-        const char *msg = eqs_ctx_error(j->ctx);
-        if (!strncmp(msg, "error: ", 7)) msg += 7;
-        fprintf(stderr,
-                "eqspice train: warning: learning curve not updated after epoch %d: %s "
-                "(training goes on)\n",
-                epoch, *msg ? msg : eqs_strerror(st));
-    }
-    eqs_ctx_clear_error(j->ctx);
+    cli_progress_eval(user, done, cli_now_s());
 }
 
-/* Epoch-end bookkeeping: evaluate, append the metrics row, checkpoint. */
-static eqs_status end_epoch(train_job *j, double seconds, eqs_epoch_metrics *m)
+static void hook_epoch_end(void *user, const eqs_epoch_metrics *m)
 {
-    eqs_trainer_status p;
-    eqs_trainer_progress(j->tr, &p);
-    m->epoch = (int)p.epochs_done;
-    m->seconds = seconds;
-    m->test_loss = m->test_error = NAN;
-    m->warnings = p.health; /* health checks of the epoch (docs/tuning.md) */
-    eqs_status st = eqs_trainer_evaluate(j->tr, j->train, &m->train_loss, &m->train_error);
-    if (st == EQS_OK && j->test)
-        st = eqs_trainer_evaluate(j->tr, j->test, &m->test_loss, &m->test_error);
-    /* the row first: a crash before the checkpoint drops it again on resume */
-    if (st == EQS_OK) st = eqs_run_metrics_append(j->run, m);
-    if (st == EQS_OK) plot_or_warn(j, m->epoch);
-    if (st == EQS_OK)
-        st = eqs_trainer_checkpoint_write(j->tr, eqs_run_path(j->run, EQS_RUN_CHECKPOINT));
-    return st;
+    cli_progress_epoch_end(user, m, cli_now_s());
+}
+
+static void hook_warning(void *user, const char *msg)
+{
+    fprintf(stderr, "eqspice train: warning: %s\n", msg);
 }
 
 /* `--resume RUNDIR` without an experiment: the run's own copy must be
@@ -161,8 +108,10 @@ static int resume_precheck(const char *dir, const char *copy)
 int cli_cmd_train(int argc, char **argv)
 {
     const char *xml = NULL, *resume = NULL, *outdir = NULL;
-    int verbosity = 0, stats = 0;
+    int verbosity = 0, stats = 0, n_set = 0;
     double progress_s = CLI_PROGRESS_LOG_S;
+    const char *set_paths[CLI_MAX_SET], *set_values[CLI_MAX_SET];
+    char set_buf[CLI_MAX_SET][512];
     if (cli_check_options(&train_cmd, argc, argv, 1)) return CLI_USER;
     for (int i = 1; i < argc; ++i) {
         const char *a = argv[i];
@@ -178,6 +127,18 @@ int cli_cmd_train(int argc, char **argv)
         } else if (!strcmp(a, "--progress")) {
             if (++i >= argc || cli_parse_double(argv[i], &progress_s) || progress_s < 0)
                 return cli_usage_error("train", "--progress needs seconds >= 0");
+        } else if (!strcmp(a, "--set")) {
+            if (++i >= argc) return cli_usage_error("train", "--set needs PATH=VALUE");
+            const char *eq = strchr(argv[i], '=');
+            if (!eq || eq == argv[i])
+                return cli_usage_error("train", "--set needs PATH=VALUE, got '%s'", argv[i]);
+            if (n_set == CLI_MAX_SET)
+                return cli_usage_error("train", "more than %d --set", CLI_MAX_SET);
+            if ((size_t)(eq - argv[i]) >= sizeof set_buf[0])
+                return cli_usage_error("train", "--set path too long");
+            snprintf(set_buf[n_set], sizeof set_buf[0], "%.*s", (int)(eq - argv[i]), argv[i]);
+            set_paths[n_set] = set_buf[n_set];
+            set_values[n_set++] = eq + 1;
         } else if (!strcmp(a, "--stats")) {
             stats = 1;
         } else if (!strcmp(a, "-v")) {
@@ -201,28 +162,39 @@ int cli_cmd_train(int argc, char **argv)
         return cli_usage_error("train", "-o and --resume exclude each other (--resume names "
                                         "the run directory)");
 
-    train_job j = {0};
-    j.ctx = cli_ctx_create(verbosity);
-    if (!j.ctx) return CLI_INTERNAL;
+    eqs_ctx *ctx = cli_ctx_create(verbosity);
+    if (!ctx) return CLI_INTERNAL;
     int rc = CLI_OK;
-    double t_setup = cli_now_s();
+    eqs_experiment *exp = NULL;
+    eqs_job *job = NULL;
+    cli_progress bar;
+    memset(&bar, 0, sizeof bar);
+    eqs_job_options jo;
+    eqs_job_options_defaults(&jo);
+    jo.dir = resume ? resume : outdir;
+    jo.resume = resume != NULL;
+    jo.hooks = (eqs_job_hooks){.user = &bar,
+                               .clock_s = hook_clock,
+                               .epoch_begin = hook_epoch_begin,
+                               .batch = hook_batch,
+                               .eval = hook_eval,
+                               .epoch_end = hook_epoch_end,
+                               .warning = hook_warning};
 
     /* 1. everything that can be wrong with the input, before touching disk */
-    eqs_status st = eqs_experiment_read(j.ctx, xml, &j.exp);
-    if (st == EQS_OK) st = eqs_experiment_load_data(j.ctx, j.exp, &j.train, &j.test);
-    if (st == EQS_OK) st = eqs_experiment_network(j.ctx, j.exp, &j.nl);
-    if (st == EQS_OK) st = eqs_circuit_create(j.ctx, j.nl, &j.c);
-    if (st == EQS_OK) st = eqs_trainer_create(j.ctx, j.exp, j.c, j.train, NULL, &j.tr);
-    if (st == EQS_OK && j.test) st = eqs_trainer_check_data(j.tr, j.test);
+    eqs_status st = eqs_experiment_read(ctx, xml, &exp);
+    if (st == EQS_OK && n_set > 0)
+        st = eqs_experiment_set_many(exp, n_set, set_paths, set_values);
+    if (st == EQS_OK) st = eqs_job_create(ctx, exp, &jo, &job);
     if (st != EQS_OK) {
-        rc = cli_fail(j.ctx, st);
+        rc = cli_fail(ctx, st);
         goto out;
     }
 
     /* 2. the run directory */
-    const char *dir = resume ? resume : outdir ? outdir : j.exp->output_dir;
-    st = eqs_run_open(j.ctx, dir, resume != NULL, &j.run);
-    eqs_run_mode mode = st == EQS_OK ? eqs_run_get_mode(j.run) : EQS_RUN_MODE_NEW;
+    const char *dir = jo.dir ? jo.dir : exp->output_dir;
+    st = eqs_job_open(job);
+    eqs_run_mode mode = eqs_job_mode(job);
     if (st == EQS_OK && mode == EQS_RUN_MODE_RESTART)
         fprintf(stderr,
                 resume ? "eqspice train: no checkpoint in %s (the run stopped before its "
@@ -230,134 +202,51 @@ int cli_cmd_train(int argc, char **argv)
                        : "eqspice train: %s holds an unfinished run without checkpoint: "
                          "starting it again from epoch 0\n",
                 dir);
-    if (st == EQS_OK && mode != EQS_RUN_MODE_RESUME) {
-        /* the copy names the directory really used (borrowed for the write) */
-        char *own = j.exp->output_dir, abs[4096];
-        if (outdir || resume) { /* absolute: the directory of metrics.csv */
-            snprintf(abs, sizeof abs, "%s", eqs_run_path(j.run, EQS_RUN_METRICS));
-            char *slash = strrchr(abs, '/');
-            if (slash) *slash = '\0';
-            j.exp->output_dir = abs;
-        }
-        st = eqs_run_write_experiment(j.run, j.exp);
-        j.exp->output_dir = own;
-    }
     if (st == EQS_OK && mode == EQS_RUN_MODE_RESUME) {
-        st = eqs_trainer_checkpoint_read(j.tr, eqs_run_path(j.run, EQS_RUN_CHECKPOINT));
         eqs_trainer_status p;
-        eqs_trainer_progress(j.tr, &p);
-        if (st == EQS_OK) st = eqs_run_metrics_truncate(j.run, (int)p.epochs_done);
-        if (st == EQS_OK)
-            fprintf(stderr, "resuming %s at epoch %llu, batch %llu\n", dir,
-                    (unsigned long long)p.epochs_done + 1, (unsigned long long)p.batches_done);
+        eqs_trainer_progress(eqs_job_trainer(job), &p);
+        fprintf(stderr, "resuming %s at epoch %llu, batch %llu\n", dir,
+                (unsigned long long)p.epochs_done + 1, (unsigned long long)p.batches_done);
     }
     if (st != EQS_OK) {
-        rc = cli_fail(j.ctx, st);
+        rc = cli_fail(ctx, st);
         goto out;
     }
-    t_setup = cli_now_s() - t_setup;
 
     /* 3. the driver: steps, checkpoints, one metrics row per epoch */
-    const int epochs = j.exp->epochs, every = j.exp->checkpoint_every;
-    const int batch = j.exp->batch;
-    const size_t n_train = eqs_dataset_size(j.train);
-    eqs_epoch_metrics m = {0};
-    double t_train = 0, t_eval = 0;
-    size_t trained = 0;
-    eqs_trainer_status p;
-    eqs_trainer_progress(j.tr, &p);
-    cli_progress bar;
-    size_t n_test = j.test ? eqs_dataset_size(j.test) : 0;
-    cli_progress_init(&bar, stderr, -1, epochs, n_train, n_train + n_test, progress_s,
+    const eqs_dataset *train = eqs_job_train_set(job), *test = eqs_job_test_set(job);
+    const size_t n_train = eqs_dataset_size(train);
+    const size_t n_test = test ? eqs_dataset_size(test) : 0;
+    cli_progress_init(&bar, stderr, -1, exp->epochs, n_train, n_train + n_test, progress_s,
                       cli_now_s());
-    eval_progress ep = {&bar, 0, 0, 0};
-    eqs_trainer_set_eval_hook(j.tr, eval_hook, &ep);
-    /* a resumed epoch counts from the batch it resumes at */
-    size_t done = (size_t)p.batches_done * (size_t)batch;
-    double t_epoch = cli_now_s();
-    cli_progress_epoch_begin(&bar, (int)p.epochs_done + 1, n_train - done, t_epoch);
-    done = 0;
-    while ((int)p.epochs_done < epochs) {
-        uint64_t e = p.epochs_done, b = p.batches_done;
-        double t0 = cli_now_s();
-        st = eqs_trainer_step(j.tr);
-        double t1 = cli_now_s();
-        t_train += t1 - t0;
-        if (st != EQS_OK) break;
-        size_t first = (size_t)b * (size_t)batch;
-        size_t nb = n_train - first < (size_t)batch ? n_train - first : (size_t)batch;
-        trained += nb;
-        done += nb;
-        eqs_trainer_progress(j.tr, &p);
-        cli_progress_update(&bar, done, p.train_loss, t1);
-        if (p.epochs_done != e) {
-            /* seconds and samples/s of the training proper (not the evaluation) */
-            double secs = t1 - t_epoch;
-            ep.offset = ep.last = ep.last_total = 0;
-            st = end_epoch(&j, secs, &m);
-            t_eval += cli_now_s() - t1;
-            if (st != EQS_OK) break;
-            cli_progress_epoch_end(&bar, &m, cli_now_s());
-            t_epoch = cli_now_s();
-            done = 0;
-            if ((int)p.epochs_done < epochs)
-                cli_progress_epoch_begin(&bar, (int)p.epochs_done + 1, n_train, t_epoch);
-        }
-        if (p.epochs_done == e && every > 0 && p.batches_done % (uint64_t)every == 0) {
-            st = eqs_trainer_checkpoint_write(j.tr, eqs_run_path(j.run, EQS_RUN_CHECKPOINT));
-            if (st != EQS_OK) break;
-        }
-    }
-    eqs_trainer_set_eval_hook(j.tr, NULL, NULL);
-    if (st == EQS_OK)
-        st = eqs_export_trained_netlist(j.ctx, j.c, j.exp, j.tr,
-                                        eqs_run_path(j.run, EQS_RUN_NETLIST));
-    if (st == EQS_OK)
-        st = eqs_export_conductances(j.ctx, j.c, eqs_run_path(j.run, EQS_RUN_CONDUCTANCES));
+    while (st == EQS_OK && !eqs_job_done(job)) st = eqs_job_iterate(job);
+    if (st == EQS_OK) st = eqs_job_finish(job);
     if (st != EQS_OK) {
-        rc = cli_fail(j.ctx, st);
+        rc = cli_fail(ctx, st);
         goto out;
     }
-    if (m.epoch == 0) /* resumed a finished run: report the network as it is */
-        st = eqs_trainer_evaluate(j.tr, j.test ? j.test : j.train,
-                                  j.test ? &m.test_loss : &m.train_loss,
-                                  j.test ? &m.test_error : &m.train_error);
-    if (st != EQS_OK) {
-        rc = cli_fail(j.ctx, st);
-        goto out;
-    }
-    if (j.plot_failures > 0 && j.plot_epoch < m.epoch) {
-        if (j.plot_epoch > 0)
-            fprintf(stderr,
-                    "eqspice train: warning: %s is out of date: last drawn after epoch %d (%d "
-                    "failed attempt(s))\n",
-                    eqs_run_path(j.run, EQS_RUN_PLOT), j.plot_epoch, j.plot_failures);
-        else
-            fprintf(stderr, "eqspice train: warning: %s was not written (%d failed attempt(s))\n",
-                    eqs_run_path(j.run, EQS_RUN_PLOT), j.plot_failures);
-    }
-    if (j.test)
+    eqs_job_result r;
+    eqs_job_result_get(job, &r);
+    const eqs_epoch_metrics *m = &r.last;
+    if (test)
         printf("test_accuracy=%.2f%% test_error=%.2f%% test_loss=%.6g (%zu samples)\n",
-               100 * (1 - m.test_error), 100 * m.test_error, m.test_loss,
-               eqs_dataset_size(j.test));
+               100 * (1 - m->test_error), 100 * m->test_error, m->test_loss, n_test);
     else
         printf("train_accuracy=%.2f%% train_error=%.2f%% train_loss=%.6g (%zu samples, no "
                "test set)\n",
-               100 * (1 - m.train_error), 100 * m.train_error, m.train_loss, n_train);
-    char absdir[4096]; /* the directory of metrics.csv, absolute */
-    snprintf(absdir, sizeof absdir, "%s", eqs_run_path(j.run, EQS_RUN_METRICS));
-    char *slash = strrchr(absdir, '/');
-    if (slash) *slash = '\0';
-    printf("run directory: %s\n", absdir);
+               100 * (1 - m->train_error), 100 * m->train_error, m->train_loss, n_train);
+    printf("run directory: %s\n", eqs_job_dir(job));
     if (stats)
         fprintf(stderr,
                 "stats: setup_s=%.3f train_s=%.3f eval_s=%.3f samples=%zu "
                 "train_samples_per_s=%.1f params=%d solver=%s method=%s maxrss_MiB=%.1f\n",
-                t_setup, t_train, t_eval, trained,
-                t_train > 0 ? (double)trained / t_train : 0.0, eqs_circuit_param_count(j.c),
-                eqs_backend_name(j.exp->backend), eqs_algorithm_name(j.exp->algorithm),
-                cli_maxrss_MiB());
+                r.setup_s, r.train_s, r.eval_s, r.samples,
+                r.train_s > 0 ? (double)r.samples / r.train_s : 0.0,
+                eqs_circuit_param_count(eqs_job_circuit(job)), eqs_backend_name(exp->backend),
+                eqs_algorithm_name(exp->algorithm), cli_maxrss_MiB());
 out:
-    job_free(&j);
+    eqs_job_free(&job);
+    eqs_experiment_free(&exp);
+    eqs_ctx_free(&ctx);
     return rc;
 }

@@ -15,7 +15,7 @@
  * files, DRN sizes vs the synthetic task) use the element's line.
  */
 #define _DEFAULT_SOURCE /* realpath */
-#include "netlist.h"
+#include "../core/core.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -54,6 +54,7 @@ typedef struct {
     const char *path; /* the file name used in messages */
     eqs_status code;  /* status given to the next libxml2 error */
     int got;          /* an error was recorded */
+    const void *node; /* the node of that error, when libxml2 names one */
 } xml_errors;
 
 static void on_xml_error(void *user, xmlErrorPtr e)
@@ -61,6 +62,7 @@ static void on_xml_error(void *user, xmlErrorPtr e)
     xml_errors *st = user;
     if (!e || e->level < XML_ERR_ERROR || st->got) return;
     st->got = 1;
+    st->node = e->node;
     char msg[512];
     snprintf(msg, sizeof msg, "%s", e->message ? e->message : "XML error");
     size_t n = strlen(msg);
@@ -193,6 +195,12 @@ static eqs_status attr_int(reader *r, xmlNodePtr n, const char *name, int def, i
     return EQS_OK;
 }
 
+/* 1 when the element gives the attribute. */
+static int has_attr(xmlNodePtr n, const char *name)
+{
+    return n && xmlHasProp(n, (const xmlChar *)name) != NULL;
+}
+
 static int attr_bool(xmlNodePtr n, const char *name, int def)
 {
     char *v = attr(n, name);
@@ -284,6 +292,7 @@ static eqs_status read_network(reader *r, xmlNodePtr net)
     xmlFree(layers);
     e->drn.layers = sizes;
     e->drn.n_layers = n;
+    if (!has_attr(drn, "seed")) e->implicit |= EQS_EXP_IMPLICIT_DRN_SEED;
     if ((st = attr_u64(r, drn, "seed", e->seed, &e->drn.seed))) return st;
     if ((st = attr_double(r, drn, "g_init_min_S", 1e-6, &e->drn.g_min_S))) return st;
     if ((st = attr_double(r, drn, "g_init_max_S", 1e-4, &e->drn.g_max_S))) return st;
@@ -329,6 +338,7 @@ static eqs_status read_dataset(reader *r, xmlNodePtr ds)
 {
     eqs_experiment *e = r->exp;
     eqs_status st;
+    if (!has_attr(ds, "classes")) e->implicit |= EQS_EXP_IMPLICIT_CLASSES;
     if ((st = attr_int(r, ds, "classes", 0, &e->n_classes))) return st;
     xmlNodePtr k;
     if ((k = child(ds, "idx"))) {
@@ -357,6 +367,9 @@ static eqs_status read_dataset(reader *r, xmlNodePtr ds)
     e->synthetic_train = (size_t)ntrain;
     e->synthetic_test = (size_t)ntest;
     e->synthetic.n = e->synthetic_train + e->synthetic_test;
+    if (!has_attr(k, "features")) e->implicit |= EQS_EXP_IMPLICIT_SYNTH_FEATURES;
+    if (!has_attr(k, "seed")) e->implicit |= EQS_EXP_IMPLICIT_SYNTH_SEED;
+    if (!has_attr(k, "noise")) e->implicit |= EQS_EXP_IMPLICIT_SYNTH_NOISE;
     if ((st = attr_int(r, k, "features", 0, &e->synthetic.n_features))) return st;
     if ((st = attr_u64(r, k, "seed", e->seed, &e->synthetic.seed))) return st;
     if ((st = attr_double(r, k, "noise", task == 0 ? 0.15 : 0.1, &e->synthetic.noise)))
@@ -515,10 +528,9 @@ static eqs_loc doctype_loc(const char *path, int fd)
     return loc;
 }
 
-void eqs_experiment_free(eqs_experiment **pe)
+/* Free what e owns (not e itself). */
+static void experiment_clear(eqs_experiment *e)
 {
-    if (!pe || !*pe) return;
-    eqs_experiment *e = *pe;
     eqs_ctx *ctx = e->ctx;
     eqs_free(ctx, e->source);
     eqs_free(ctx, e->dir);
@@ -536,7 +548,13 @@ void eqs_experiment_free(eqs_experiment **pe)
     for (int k = 0; k < e->n_lr; ++k) eqs_free(ctx, e->lr[k].pattern);
     eqs_free(ctx, e->lr);
     eqs_free(ctx, e->output_dir);
-    eqs_free(ctx, e);
+}
+
+void eqs_experiment_free(eqs_experiment **pe)
+{
+    if (!pe || !*pe) return;
+    experiment_clear(*pe);
+    eqs_free((*pe)->ctx, *pe);
     *pe = NULL;
 }
 
@@ -559,7 +577,44 @@ static eqs_experiment *experiment_new(eqs_ctx *ctx)
     e->batch = 1;
     e->seed = 1;
     e->g_max_S = INFINITY;
+    e->backend = EQS_BACKEND_AUTO;
     return e;
+}
+
+/* Validate doc against the compiled-in schema, then fill e from it (the
+ * one path from a document to an experiment: files and set by path). */
+static eqs_status validate_fill(eqs_ctx *ctx, xmlDocPtr doc, xml_errors *errs,
+                                eqs_experiment *e)
+{
+    eqs_status st = EQS_OK;
+    errs->code = EQS_ERR_INTERNAL; /* an error in our own schema */
+    xmlSchemaParserCtxtPtr spc =
+        xmlSchemaNewMemParserCtxt(experiment_xsd, (int)(sizeof experiment_xsd - 1));
+    if (spc) xmlSchemaSetParserStructuredErrors(spc, on_xml_error, errs);
+    xmlSchemaPtr schema = spc ? xmlSchemaParse(spc) : NULL;
+    xmlSchemaValidCtxtPtr vc = schema ? xmlSchemaNewValidCtxt(schema) : NULL;
+    if (!vc) {
+        st = errs->got ? eqs_ctx_status(ctx)
+                       : EQS_ERROR(ctx, EQS_ERR_INTERNAL, "cannot compile the experiment schema");
+        goto done;
+    }
+    errs->code = EQS_ERR_INPUT;
+    xmlSchemaSetValidStructuredErrors(vc, on_xml_error, errs);
+    int v = xmlSchemaValidateDoc(vc, doc);
+    if (v != 0 || errs->got) {
+        st = errs->got ? eqs_ctx_status(ctx)
+                       : EQS_ERROR_AT(ctx, v > 0 ? EQS_ERR_INPUT : EQS_ERR_INTERNAL,
+                                      ((eqs_loc){errs->path, 1, 1}),
+                                      "the file does not follow the experiment schema");
+        goto done;
+    }
+    reader r = {ctx, errs->path, e};
+    st = fill(&r, xmlDocGetRootElement(doc));
+done:
+    if (vc) xmlSchemaFreeValidCtxt(vc);
+    if (schema) xmlSchemaFree(schema);
+    if (spc) xmlSchemaFreeParserCtxt(spc);
+    return st;
 }
 
 eqs_status eqs_experiment_read(eqs_ctx *ctx, const char *path, eqs_experiment **out)
@@ -570,12 +625,9 @@ eqs_status eqs_experiment_read(eqs_ctx *ctx, const char *path, eqs_experiment **
     if (fd < 0) return EQS_ERR_IO;
 
     eqs_status st = EQS_OK;
-    xml_errors errs = {ctx, path, EQS_ERR_PARSE, 0};
+    xml_errors errs = {ctx, path, EQS_ERR_PARSE, 0, NULL};
     xmlParserCtxtPtr pc = NULL;
     xmlDocPtr doc = NULL;
-    xmlSchemaParserCtxtPtr spc = NULL;
-    xmlSchemaPtr schema = NULL;
-    xmlSchemaValidCtxtPtr vc = NULL;
     eqs_experiment *e = NULL;
     char *real = NULL;
 
@@ -599,27 +651,6 @@ eqs_status eqs_experiment_read(eqs_ctx *ctx, const char *path, eqs_experiment **
         goto done;
     }
 
-    errs.code = EQS_ERR_INTERNAL; /* an error in our own schema */
-    spc = xmlSchemaNewMemParserCtxt(experiment_xsd, (int)(sizeof experiment_xsd - 1));
-    if (spc) xmlSchemaSetParserStructuredErrors(spc, on_xml_error, &errs);
-    schema = spc ? xmlSchemaParse(spc) : NULL;
-    vc = schema ? xmlSchemaNewValidCtxt(schema) : NULL;
-    if (!vc) {
-        st = errs.got ? eqs_ctx_status(ctx)
-                      : EQS_ERROR(ctx, EQS_ERR_INTERNAL, "cannot compile the experiment schema");
-        goto done;
-    }
-    errs.code = EQS_ERR_INPUT;
-    xmlSchemaSetValidStructuredErrors(vc, on_xml_error, &errs);
-    int v = xmlSchemaValidateDoc(vc, doc);
-    if (v != 0 || errs.got) {
-        st = errs.got ? eqs_ctx_status(ctx)
-                      : EQS_ERROR_AT(ctx, v > 0 ? EQS_ERR_INPUT : EQS_ERR_INTERNAL,
-                                     ((eqs_loc){path, 1, 1}),
-                                     "the file does not follow the experiment schema");
-        goto done;
-    }
-
     e = experiment_new(ctx);
     if (!e) {
         st = EQS_ERR_NOMEM;
@@ -640,15 +671,11 @@ eqs_status eqs_experiment_read(eqs_ctx *ctx, const char *path, eqs_experiment **
         st = EQS_ERR_NOMEM;
         goto done;
     }
-    reader r = {ctx, path, e};
-    st = fill(&r, xmlDocGetRootElement(doc));
+    st = validate_fill(ctx, doc, &errs, e);
 
 done:
     close(fd);
     free(real);
-    if (vc) xmlSchemaFreeValidCtxt(vc);
-    if (schema) xmlSchemaFree(schema);
-    if (spc) xmlSchemaFreeParserCtxt(spc);
     if (doc) xmlFreeDoc(doc);
     if (pc) xmlFreeParserCtxt(pc);
     handlers_remove();
@@ -714,63 +741,90 @@ static void put_part(FILE *f, const char *tag, const eqs_data_part *p)
     fputs("/>\n", f);
 }
 
-static void write_body(FILE *f, const eqs_experiment *e)
+/* An eqs_experiment_defaults experiment before its network and dataset
+ * are set: the writer leaves the element out (set by path adds it). */
+static int network_unset(const eqs_experiment *e)
 {
+    return e->network == EQS_NETWORK_NETLIST ? !e->netlist : e->drn.n_layers < 1;
+}
+
+static int dataset_unset(const eqs_experiment *e)
+{
+    return e->data == EQS_DATA_SYNTHETIC ? !e->synthetic.name : !e->train.present;
+}
+
+/* The experiment as XML.  derived = 0: every value explicit (the copy of
+ * a run); 1: the values the file left to their rule (e->implicit) left
+ * out again, so that reading the text re-derives them (set by path). */
+static void write_body(FILE *f, const eqs_experiment *e, int derived)
+{
+    const unsigned omit = derived ? e->implicit : 0;
     fputs("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n", f);
     fprintf(f, "<!-- Written by eqspice %s: every value explicit, paths absolute. -->\n",
             EQS_VERSION);
     fputs("<experiment", f);
     put_attr(f, "version", "1");
     put_attr(f, "eqspice_version", EQS_VERSION);
-    fputs(">\n  <network>\n", f);
-    if (e->network == EQS_NETWORK_NETLIST) {
-        fputs("    <netlist", f);
-        put_attr(f, "path", e->netlist ? e->netlist : "");
-    } else {
-        fputs("    <drn layers=\"", f);
-        for (int k = 0; k < e->drn.n_layers; ++k) fprintf(f, "%s%d", k ? " " : "", e->drn.layers[k]);
-        fputc('"', f);
-        put_u64(f, "seed", e->drn.seed);
-        put_num(f, "g_init_min_S", e->drn.g_min_S);
-        put_num(f, "g_init_max_S", e->drn.g_max_S);
-        if (e->drn.g_fan_in) {
-            put_attr(f, "g_init", "fan_in");
-            put_num(f, "g_init_scale_S", e->drn.g_fan_in_S);
-        }
-        put_attr(f, "bias", e->drn.bias ? "true" : "false");
-        put_num(f, "bias_V", e->drn.bias_V);
-        put_num(f, "diode_is_A", e->drn.diode_is_A);
-        put_num(f, "diode_n", e->drn.diode_n);
-        put_attr(f, "outputs", e->drn.output_pairs ? "pairs" : "single");
-        if (e->drn.amplifier_gain > 0) put_num(f, "amplifiers", e->drn.amplifier_gain);
-        if (e->drn.rails_V > 0) put_num(f, "rails_V", e->drn.rails_V);
-    }
-    fputs("/>\n  </network>\n  <dataset", f);
-    put_u64(f, "classes", (unsigned long long)(e->n_classes > 0 ? e->n_classes : 0));
     fputs(">\n", f);
-    if (e->data == EQS_DATA_IDX || e->data == EQS_DATA_CSV) {
-        const char *tag = e->data == EQS_DATA_IDX ? "idx" : "csv";
-        fprintf(f, "    <%s", tag);
-        if (e->data == EQS_DATA_CSV) {
-            if (e->label_column) put_attr(f, "label_column", e->label_column);
-            put_attr(f, "header", e->csv_header < 0 ? "auto" : e->csv_header ? "yes" : "no");
+    if (!network_unset(e)) {
+        fputs("  <network>\n", f);
+        if (e->network == EQS_NETWORK_NETLIST) {
+            fputs("    <netlist", f);
+            put_attr(f, "path", e->netlist ? e->netlist : "");
+        } else {
+            fputs("    <drn layers=\"", f);
+            for (int k = 0; k < e->drn.n_layers; ++k) fprintf(f, "%s%d", k ? " " : "", e->drn.layers[k]);
+            fputc('"', f);
+            if (!(omit & EQS_EXP_IMPLICIT_DRN_SEED)) put_u64(f, "seed", e->drn.seed);
+            put_num(f, "g_init_min_S", e->drn.g_min_S);
+            put_num(f, "g_init_max_S", e->drn.g_max_S);
+            if (e->drn.g_fan_in) {
+                put_attr(f, "g_init", "fan_in");
+                put_num(f, "g_init_scale_S", e->drn.g_fan_in_S);
+            }
+            put_attr(f, "bias", e->drn.bias ? "true" : "false");
+            put_num(f, "bias_V", e->drn.bias_V);
+            put_num(f, "diode_is_A", e->drn.diode_is_A);
+            put_num(f, "diode_n", e->drn.diode_n);
+            put_attr(f, "outputs", e->drn.output_pairs ? "pairs" : "single");
+            if (e->drn.amplifier_gain > 0) put_num(f, "amplifiers", e->drn.amplifier_gain);
+            if (e->drn.rails_V > 0) put_num(f, "rails_V", e->drn.rails_V);
         }
-        fputs(">\n", f);
-        put_part(f, "train", &e->train);
-        put_part(f, "test", &e->test);
-        fprintf(f, "    </%s>\n", tag);
-    } else {
-        fputs("    <synthetic", f);
-        put_attr(f, "task", e->synthetic.name ? e->synthetic.name : "xor");
-        put_u64(f, "train_size", e->synthetic_train);
-        put_u64(f, "test_size", e->synthetic_test);
-        put_u64(f, "features",
-                (unsigned long long)(e->synthetic.n_features > 0 ? e->synthetic.n_features : 0));
-        put_u64(f, "seed", e->synthetic.seed);
-        if (e->synthetic.noise >= 0) put_num(f, "noise", e->synthetic.noise);
-        fputs("/>\n", f);
+        fputs("/>\n  </network>\n", f);
     }
-    fputs("  </dataset>\n  <input", f);
+    if (!dataset_unset(e)) {
+        fputs("  <dataset", f);
+        if (!(omit & EQS_EXP_IMPLICIT_CLASSES))
+            put_u64(f, "classes", (unsigned long long)(e->n_classes > 0 ? e->n_classes : 0));
+        fputs(">\n", f);
+        if (e->data == EQS_DATA_IDX || e->data == EQS_DATA_CSV) {
+            const char *tag = e->data == EQS_DATA_IDX ? "idx" : "csv";
+            fprintf(f, "    <%s", tag);
+            if (e->data == EQS_DATA_CSV) {
+                if (e->label_column) put_attr(f, "label_column", e->label_column);
+                put_attr(f, "header", e->csv_header < 0 ? "auto" : e->csv_header ? "yes" : "no");
+            }
+            fputs(">\n", f);
+            put_part(f, "train", &e->train);
+            put_part(f, "test", &e->test);
+            fprintf(f, "    </%s>\n", tag);
+        } else {
+            fputs("    <synthetic", f);
+            put_attr(f, "task", e->synthetic.name ? e->synthetic.name : "xor");
+            put_u64(f, "train_size", e->synthetic_train);
+            put_u64(f, "test_size", e->synthetic_test);
+            if (!(omit & EQS_EXP_IMPLICIT_SYNTH_FEATURES))
+                put_u64(f, "features", (unsigned long long)(e->synthetic.n_features > 0
+                                                                ? e->synthetic.n_features
+                                                                : 0));
+            if (!(omit & EQS_EXP_IMPLICIT_SYNTH_SEED)) put_u64(f, "seed", e->synthetic.seed);
+            if (e->synthetic.noise >= 0 && !(omit & EQS_EXP_IMPLICIT_SYNTH_NOISE))
+                put_num(f, "noise", e->synthetic.noise);
+            fputs("/>\n", f);
+        }
+        fputs("  </dataset>\n", f);
+    }
+    fputs("  <input", f);
     put_num(f, "gain_V", e->input_gain_V);
     put_attr(f, "encoding", encoding_names[(unsigned)e->encoding < 3 ? e->encoding : 0]);
     fputs("/>\n  <targets", f);
@@ -847,7 +901,7 @@ eqs_status eqs_experiment_write(eqs_ctx *ctx, const eqs_experiment *e, const cha
         eqs_free(ctx, tmp);
         return EQS_ERROR(ctx, EQS_ERR_IO, "cannot write '%s': %s", path, strerror(errno));
     }
-    write_body(f, e);
+    write_body(f, e, 0);
     /* in this order: buffered data to the kernel, then to the disk */
     int bad = ferror(f) != 0;
     if (fflush(f) != 0) bad = 1;
@@ -862,4 +916,299 @@ eqs_status eqs_experiment_write(eqs_ctx *ctx, const eqs_experiment *e, const cha
     unlink(tmp);
     eqs_free(ctx, tmp);
     return EQS_ERROR(ctx, EQS_ERR_IO, "cannot write '%s': %s", path, strerror(err));
+}
+
+/* ------------------------------------------------------------------ */
+/* Defaults and set by path                                            */
+/* ------------------------------------------------------------------ */
+eqs_status eqs_experiment_defaults(eqs_ctx *ctx, eqs_experiment **out)
+{
+    *out = NULL;
+    eqs_experiment *e = experiment_new(ctx);
+    if (!e) return EQS_ERR_NOMEM;
+    e->data = EQS_DATA_SYNTHETIC; /* no task yet: the writer leaves <dataset> out */
+    char *cwd = realpath(".", NULL);
+    e->dir = cwd ? eqs_strdup(ctx, cwd) : NULL;
+    free(cwd);
+    if (!e->dir) {
+        eqs_experiment_free(&e);
+        return EQS_ERROR(ctx, EQS_ERR_IO, "cannot resolve the current directory: %s",
+                         strerror(errno));
+    }
+    *out = e;
+    return EQS_OK;
+}
+
+void eqs_experiment_eval_settings(const eqs_experiment *e, eqs_eval_settings *ev)
+{
+    eqs_eval_settings_defaults(ev);
+    ev->diodes = e->diodes;
+    ev->encoding = e->encoding;
+    ev->input_gain_V = e->input_gain_V;
+    ev->target_on_V = e->target_on_V;
+    ev->target_off_V = e->target_off_V;
+    ev->backend = e->backend;
+    ev->bcd_tol_V = e->bcd_tol_V;
+    ev->single = e->single;
+    ev->batch = e->batch;
+    ev->set = EQS_EVAL_DIODES | EQS_EVAL_GAIN | EQS_EVAL_ON | EQS_EVAL_OFF |
+              EQS_EVAL_PRECISION | EQS_EVAL_BATCH;
+    if (e->encoding != EQS_ENCODE_AUTO) ev->set |= EQS_EVAL_ENCODING;
+    if (e->backend != EQS_BACKEND_AUTO) ev->set |= EQS_EVAL_BACKEND;
+    if (e->bcd_tol_V > 0) ev->set |= EQS_EVAL_TOL;
+}
+
+/* The elements a path may walk through or create, in schema order (the
+ * schema itself checks attributes and values).  A choice group
+ * (network: netlist | drn; dataset: idx | csv | synthetic) is one slot.
+ * An element added to models/experiment.xsd gets its name here too (a new
+ * attribute needs nothing: `device.levels` works once the schema has it). */
+static const struct {
+    const char *parent;
+    const char *children[11]; /* "a|b" = a choice; NULL-terminated */
+} tree[] = {
+    {"experiment",
+     {"network", "dataset", "input", "targets", "algorithm", "learning", "training",
+      "conductance", "solver", "output", NULL}},
+    {"network", {"netlist|drn", NULL}},
+    {"dataset", {"idx|csv|synthetic", NULL}},
+    {"idx", {"train", "test", NULL}},
+    {"csv", {"train", "test", NULL}},
+    {"learning", {"rate", NULL}},
+};
+
+/* 1 when `name` is one of the '|'-separated names of slot. */
+static int slot_has(const char *slot, const char *name, size_t len)
+{
+    for (const char *p = slot; *p;) {
+        const char *bar = strchr(p, '|');
+        size_t n = bar ? (size_t)(bar - p) : strlen(p);
+        if (n == len && !strncmp(p, name, n)) return 1;
+        p += n + (bar != NULL);
+    }
+    return 0;
+}
+
+typedef struct {
+    char msg[512];   /* why the path is refused */
+    xmlNodePtr node; /* the element whose attribute is set */
+} set_target;
+
+/* The child `name` (len bytes) of `parent`, created in schema order when
+ * absent; NULL with t->msg when the path cannot name it. */
+static xmlNodePtr walk(xmlNodePtr parent, const char *name, size_t len, set_target *t)
+{
+    const char *pname = (const char *)parent->name;
+    int slot = -1, ns = 0;
+    const char *const *kids = NULL;
+    for (size_t i = 0; i < sizeof tree / sizeof *tree; ++i)
+        if (!strcmp(tree[i].parent, pname)) kids = tree[i].children;
+    for (int k = 0; kids && kids[k]; ++k, ++ns)
+        if (slot_has(kids[k], name, len)) slot = k;
+    if (slot >= 0 && !strcmp(kids[slot], "rate")) {
+        snprintf(t->msg, sizeof t->msg,
+                 "name the learning-rate group by its pattern: learning.rate[PATTERN]");
+        return NULL;
+    }
+    if (slot < 0) {
+        snprintf(t->msg, sizeof t->msg, "<%s> has no element <%.*s>", pname,
+                 (int)len, name);
+        return NULL;
+    }
+    /* the existing element of this slot, and the first one of a later slot */
+    xmlNodePtr after = NULL;
+    for (xmlNodePtr c = parent->children; c; c = c->next) {
+        if (c->type != XML_ELEMENT_NODE) continue;
+        const char *cn = (const char *)c->name;
+        int k = 0;
+        while (k < ns && !slot_has(kids[k], cn, strlen(cn))) ++k;
+        if (k == slot) {
+            if (strlen(cn) == len && !strncmp(cn, name, len)) return c;
+            snprintf(t->msg, sizeof t->msg,
+                     "the experiment's <%s> holds a <%s>, not a <%.*s> (edit the file to "
+                     "change its kind)",
+                     pname, cn, (int)len, name);
+            return NULL;
+        }
+        if (k > slot && !after) after = c;
+    }
+    char nm[64];
+    snprintf(nm, sizeof nm, "%.*s", (int)len, name);
+    xmlNodePtr n = xmlNewNode(NULL, (const xmlChar *)nm);
+    if (!n) {
+        snprintf(t->msg, sizeof t->msg, "out of memory");
+        return NULL;
+    }
+    if (after) xmlAddPrevSibling(after, n);
+    else xmlAddChild(parent, n);
+    return n;
+}
+
+/* The <rate> of <learning> whose elements="pattern"; a new pattern
+ * becomes the first group (it wins over the others). */
+static xmlNodePtr rate_node(xmlNodePtr learning, const char *pat, size_t len, set_target *t)
+{
+    xmlNodePtr first = NULL;
+    char p[256];
+    snprintf(p, sizeof p, "%.*s", (int)len, pat);
+    for (xmlNodePtr c = learning->children; c; c = c->next) {
+        if (!is_elem(c, "rate")) continue;
+        if (!first) first = c;
+        char *v = attr(c, "elements");
+        int same = v && !strcmp(v, p);
+        if (v) xmlFree(v);
+        if (same) return c;
+    }
+    xmlNodePtr n = xmlNewNode(NULL, (const xmlChar *)"rate");
+    if (!n || !xmlSetProp(n, (const xmlChar *)"elements", (const xmlChar *)p)) {
+        if (n) xmlFreeNode(n);
+        snprintf(t->msg, sizeof t->msg, "out of memory");
+        return NULL;
+    }
+    if (first) xmlAddPrevSibling(first, n);
+    else xmlAddChild(learning, n);
+    return n;
+}
+
+/* Resolve "a.b.attr" or "learning.rate[PATTERN]" (optionally ".value")
+ * under the root and set the attribute; 0 ok, -1 with t->msg. */
+static int set_one(xmlNodePtr root, const char *path, const char *value, set_target *t)
+{
+    xmlNodePtr n = root;
+    const char *p = path;
+    t->node = NULL;
+    if (!*path) {
+        snprintf(t->msg, sizeof t->msg, "empty path");
+        return -1;
+    }
+    for (;;) {
+        const char *br = strchr(p, '['), *dot = strchr(p, '.');
+        if (br && (!dot || br < dot)) { /* rate[PATTERN] */
+            const char *close = strchr(br, ']');
+            if (strncmp(p, "rate[", 5) || br != p + 4 || !close || close == br + 1 ||
+                strcmp((const char *)n->name, "learning") ||
+                (close[1] && strcmp(close + 1, ".value"))) {
+                snprintf(t->msg, sizeof t->msg,
+                         "a pattern in brackets names a learning-rate group: "
+                         "learning.rate[PATTERN]");
+                return -1;
+            }
+            n = rate_node(n, br + 1, (size_t)(close - br - 1), t);
+            if (!n) return -1;
+            p = "value";
+            dot = NULL;
+        } else if (dot) {
+            if (dot == p) {
+                snprintf(t->msg, sizeof t->msg, "empty element name");
+                return -1;
+            }
+            n = walk(n, p, (size_t)(dot - p), t);
+            if (!n) return -1;
+            p = dot + 1;
+            continue;
+        }
+        break;
+    }
+    if (n == root) {
+        snprintf(t->msg, sizeof t->msg,
+                 "no element named: a path is element.attribute (training.epochs)");
+        return -1;
+    }
+    if (!*p) {
+        snprintf(t->msg, sizeof t->msg, "no attribute after the element");
+        return -1;
+    }
+    if (!xmlSetProp(n, (const xmlChar *)p, (const xmlChar *)value)) {
+        snprintf(t->msg, sizeof t->msg, "out of memory");
+        return -1;
+    }
+    t->node = n;
+    return 0;
+}
+
+eqs_status eqs_experiment_set_many(eqs_experiment *exp, int n, const char *const *paths,
+                                   const char *const *values)
+{
+    eqs_ctx *ctx = exp->ctx;
+    const char *name = exp->source ? exp->source : "experiment";
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    if (!f) return EQS_ERROR(ctx, EQS_ERR_NOMEM, "out of memory writing the experiment");
+    write_body(f, exp, 1);
+    if (fclose(f) != 0 || !buf) {
+        free(buf);
+        return EQS_ERROR(ctx, EQS_ERR_NOMEM, "out of memory writing the experiment");
+    }
+    eqs_status st = EQS_OK;
+    xml_errors errs = {ctx, "--set", EQS_ERR_INTERNAL, 0, NULL};
+    eqs_experiment *e = NULL;
+    set_target *tg = eqs_calloc(ctx, (size_t)(n > 0 ? n : 1), sizeof *tg);
+    handlers_install(&errs);
+    xmlDocPtr doc = tg ? xmlReadMemory(buf, (int)len, "--set", NULL,
+                                       XML_PARSE_NONET | XML_PARSE_BIG_LINES)
+                       : NULL;
+    if (!doc) {
+        st = errs.got ? eqs_ctx_status(ctx) : EQS_ERROR(ctx, EQS_ERR_NOMEM, "out of memory");
+        goto done;
+    }
+    xmlNodePtr root = xmlDocGetRootElement(doc);
+    for (int k = 0; k < n; ++k) {
+        if (set_one(root, paths[k], values[k], &tg[k]) != 0) {
+            st = EQS_ERROR(ctx, EQS_ERR_INPUT, "%s: --set %s=%s: %s", name, paths[k],
+                           values[k], tg[k].msg);
+            goto done;
+        }
+    }
+    e = experiment_new(ctx);
+    if (!e || !(e->dir = eqs_strdup(ctx, exp->dir ? exp->dir : "."))) {
+        st = EQS_ERR_NOMEM;
+        goto done;
+    }
+    st = validate_fill(ctx, doc, &errs, e);
+    if (st != EQS_OK) {
+        /* the message names the generated document: name the assignment */
+        char msg[EQS_ERRMSG_MAX], who[EQS_ERRMSG_MAX / 2] = "";
+        const char *m = eqs_ctx_error(ctx), *err = strstr(m, "error: ");
+        snprintf(msg, sizeof msg, "%s", err ? err + 7 : m);
+        long line = !strncmp(m, "--set:", 6) ? strtol(m + 6, NULL, 10) : 0;
+        for (int k = 0; k < n && !who[0]; ++k)
+            if (tg[k].node && (tg[k].node == errs.node ||
+                               (!errs.node && line > 1 && xmlGetLineNo(tg[k].node) == line)))
+                snprintf(who, sizeof who, "%s=%s", paths[k], values[k]);
+        const int named = who[0] != '\0';
+        for (int k = 0; k < n && !named; ++k) { /* not one of them: all of them */
+            size_t w = strlen(who);
+            snprintf(who + w, sizeof who - w, "%s%s=%s", k ? ", " : "", paths[k], values[k]);
+        }
+        eqs_status code = st;
+        eqs_ctx_clear_error(ctx);
+        st = EQS_ERROR(ctx, code, "%s: --set %s: %s", name, who, msg);
+        goto done;
+    }
+    /* the experiment keeps its identity: file, directory, version, lines */
+    char *keep_source = exp->source, *keep_dir = exp->dir, *keep_ver = exp->eqspice_version;
+    exp->source = exp->dir = exp->eqspice_version = NULL;
+    eqs_free(ctx, e->eqspice_version);
+    eqs_free(ctx, e->dir);
+    e->source = keep_source;
+    e->dir = keep_dir;
+    e->eqspice_version = keep_ver;
+    e->line = exp->line;
+    experiment_clear(exp);
+    *exp = *e;
+    eqs_free(ctx, e);
+    e = NULL;
+done:
+    if (doc) xmlFreeDoc(doc);
+    handlers_remove();
+    eqs_experiment_free(&e);
+    eqs_free(ctx, tg);
+    free(buf);
+    return st;
+}
+
+eqs_status eqs_experiment_set(eqs_experiment *exp, const char *path, const char *value)
+{
+    return eqs_experiment_set_many(exp, 1, &path, &value);
 }

@@ -21,7 +21,7 @@
  * descriptor no longer names the path) and opens the new one.
  */
 #define _DEFAULT_SOURCE /* realpath, flock */
-#include "export.h"
+#include "run.h"
 
 #include <dirent.h>
 #include <errno.h>
