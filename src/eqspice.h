@@ -83,6 +83,28 @@ void eqs_ctx_clear_error(eqs_ctx *ctx);
 /* Number of allocations made through the context so far (tests use it to
  * check that loops do not allocate). */
 uint64_t eqs_ctx_alloc_count(const eqs_ctx *ctx);
+/* Number of blocks released through the context so far: after every object
+ * made through ctx has been freed, it equals eqs_ctx_alloc_count. */
+uint64_t eqs_ctx_free_count(const eqs_ctx *ctx);
+
+/* Allocator hooks (CHOLMOD's cholmod_common malloc/free, Lua's lua_Alloc):
+ * every allocation of the library goes through them (eqs_calloc is
+ * malloc_fn + memset).  malloc_fn and realloc_fn return NULL on failure;
+ * the library then records EQS_ERR_NOMEM and unwinds.  Sizes are never 0.
+ * Not covered: the eqs_ctx itself (libc calloc), and the memory that the
+ * third-party libraries allocate for themselves (CHOLMOD, KLU, libxml2,
+ * zlib, cairo, libngspice, libc's getline/realpath/open_memstream). */
+typedef struct {
+    void *(*malloc_fn)(void *user, size_t size);
+    void *(*realloc_fn)(void *user, void *p, size_t size);
+    void (*free_fn)(void *user, void *p);
+    void *user; /* passed to the three functions */
+} eqs_allocator;
+/* Install hooks (NULL: libc malloc/realloc/free, the default).  Only
+ * while nothing allocated through ctx is alive (eqs_ctx_alloc_count ==
+ * eqs_ctx_free_count), since blocks must be freed by the allocator that
+ * made them: EQS_ERR_INPUT otherwise, and also when a hook is NULL. */
+eqs_status eqs_ctx_set_allocator(eqs_ctx *ctx, const eqs_allocator *a);
 
 /* Deterministic RNG streams (xoshiro256** seeded by splitmix64). */
 typedef enum { EQS_RNG_INIT = 0, EQS_RNG_SHUFFLE = 1, EQS_RNG_NOISE = 2, EQS_RNG_NSTREAMS = 3 } eqs_rng_stream;

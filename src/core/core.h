@@ -40,6 +40,7 @@ struct eqs_ctx {
 
     uint64_t n_alloc;           /* allocations through eqs_malloc & co */
     uint64_t n_free;
+    eqs_allocator alloc;        /* hooks; libc wrappers by default */
 };
 
 /* Record an error (returns `code` so callers can `return EQS_ERROR(...)`).
