@@ -114,6 +114,22 @@ uint64_t eqs_ctx_get_seed(const eqs_ctx *ctx);
 uint64_t eqs_rng_u64(eqs_ctx *ctx, eqs_rng_stream stream);
 double eqs_rng_uniform(eqs_ctx *ctx, eqs_rng_stream stream);
 
+/* Output files written atomically, by the library's one writer (the
+ * CLI's -o goes through it): the data goes to "<path>.tmp.<pid>" in the
+ * same directory and is renamed over path by eqs_output_commit, so a
+ * reader sees the old file or the new one, never a mixture.  An existing
+ * symlink is written through (the file it names is replaced, the link
+ * stays); an existing path that is not a regular file (/dev/null, a FIFO,
+ * a terminal) is written in place.  The first failed write is kept and
+ * reported by commit: "cannot write '<path>': <strerror>" (EQS_ERR_IO),
+ * the temporary file removed.  commit and abort free *o and set it NULL. */
+typedef struct eqs_output eqs_output;
+eqs_status eqs_output_open(eqs_ctx *ctx, const char *path, eqs_output **out);
+/* The stream to write to (borrowed; closed by commit/abort). */
+FILE *eqs_output_stream(eqs_output *o);
+eqs_status eqs_output_commit(eqs_output **o);
+void eqs_output_abort(eqs_output **o);
+
 /* ------------------------------------------------------------------ */
 /* Netlist: SPICE text -> flattened element list.                      */
 /* ------------------------------------------------------------------ */

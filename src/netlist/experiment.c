@@ -817,49 +817,9 @@ static void write_body(FILE *f, const eqs_experiment *e)
 
 eqs_status eqs_experiment_write(eqs_ctx *ctx, const eqs_experiment *e, const char *path)
 {
-    size_t n = strlen(path) + 16;
-    char *tmp = eqs_malloc(ctx, n);
-    if (!tmp) return EQS_ERR_NOMEM;
-    snprintf(tmp, n, "%s.tmpXXXXXX", path);
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        eqs_status st = EQS_ERROR(ctx, EQS_ERR_IO, "cannot create a temporary file for '%s': %s",
-                                  path, strerror(errno));
-        eqs_free(ctx, tmp);
-        return st;
-    }
-    /* mkstemp makes the file 0600: give it the mode of every other file we
-     * write, 0666 & ~umask (umask can only be read by setting it) */
-    mode_t mask = umask(077);
-    umask(mask);
-    if (fchmod(fd, 0666 & ~mask) != 0) {
-        eqs_status st = EQS_ERROR(ctx, EQS_ERR_IO, "cannot write '%s': %s", path,
-                                  strerror(errno));
-        close(fd);
-        unlink(tmp);
-        eqs_free(ctx, tmp);
-        return st;
-    }
-    FILE *f = fdopen(fd, "w");
-    if (!f) {
-        close(fd);
-        unlink(tmp);
-        eqs_free(ctx, tmp);
-        return EQS_ERROR(ctx, EQS_ERR_IO, "cannot write '%s': %s", path, strerror(errno));
-    }
-    write_body(f, e);
-    /* in this order: buffered data to the kernel, then to the disk */
-    int bad = ferror(f) != 0;
-    if (fflush(f) != 0) bad = 1;
-    if (!bad && fsync(fileno(f)) != 0) bad = 1;
-    int err = bad ? errno : 0;
-    if (fclose(f) != 0) bad = 1;
-    if (!bad && rename(tmp, path) == 0) {
-        eqs_free(ctx, tmp);
-        return EQS_OK;
-    }
-    if (!err) err = errno;
-    unlink(tmp);
-    eqs_free(ctx, tmp);
-    return EQS_ERROR(ctx, EQS_ERR_IO, "cannot write '%s': %s", path, strerror(err));
+    eqs_atomic a; /* core/atomic.c: "<path>.tmp.<pid>", renamed when complete */
+    eqs_status st = eqs_atomic_open(ctx, path, &a);
+    if (st != EQS_OK) return st;
+    write_body(a.f, e);
+    return eqs_atomic_commit(&a);
 }
