@@ -31,6 +31,7 @@ Suite *suite_layered(void);
 Suite *suite_eval(void); /* test_eval.c (issue 12: runs describe themselves) */
 Suite *suite_alloc(void); /* test_alloc.c: allocator hooks, each allocation failed */
 Suite *suite_atomic(void); /* test_atomic.c: the one atomic writer, crash leftovers */
+Suite *suite_host(void); /* test_host.c: the host's process-wide state left alone */
 
 /* Absolute path of a file relative to the repository root (the directory
  * `make check` runs in).  Returns a static buffer (overwritten per call). */
