@@ -1,4 +1,4 @@
-/* test_aeqprop.c: Agnostic EqProp (src/eqprop/aeqprop.c, issue 5).
+/* test_aeqprop.c: Agnostic EqProp (src/eqprop/aeqprop.c).
  *
  * Independent references: the adjoint gradient (cosine), EqProp's estimate
  * with the same phase pair from grad.c (the limit eps -> 0, with a bias
@@ -352,7 +352,7 @@ END_TEST
 
 /* ---- training: XOR learns with Agnostic EqProp ------------------------ */
 
-/* The 2-16-2 DRN of test_train.c's XOR test (criterion 2 of issue 4) with
+/* The 2-16-2 DRN of test_train.c's XOR test with
  * the algorithm replaced: 100 % training accuracy within 30 epochs. */
 START_TEST(test_aeq_xor_learns)
 {
