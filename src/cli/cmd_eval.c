@@ -441,7 +441,7 @@ int cli_cmd_eval(int argc, char **argv)
         e.single = ev.single;
         e.batch = ev.batch; /* layered solver: free phases `batch` samples at a time */
         if (!run) {
-            e.algorithm = EQS_ALGO_CENTERED;
+            e.algorithm = EQS_GRAD_CENTERED;
             e.beta = 1.0; /* unused: evaluation has no nudged phase */
             e.epochs = 1;
             e.lr_decay = 1;
@@ -449,8 +449,8 @@ int cli_cmd_eval(int argc, char **argv)
             e.seed = 1;
             e.threads = 2;
         } else if (e.backend == EQS_BACKEND_NGSPICE &&
-                   (e.algorithm == EQS_ALGO_ADJOINT || e.algorithm == EQS_ALGO_NCEP)) {
-            e.algorithm = EQS_ALGO_CENTERED; /* ngspice has no adjoint; eval needs none */
+                   (e.algorithm == EQS_GRAD_ADJOINT || e.algorithm == EQS_GRAD_NCEP)) {
+            e.algorithm = EQS_GRAD_CENTERED; /* ngspice has no adjoint; eval needs none */
         }
         st = eqs_trainer_create(ctx, &e, L.c, NULL, NULL, &tr);
     }

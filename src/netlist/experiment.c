@@ -41,7 +41,7 @@ static const char *const aeq_phase_names[] = {"centered", "optimistic", "pessimi
 static const char *const nudge_names[] = {"conductance", "current"};
 static const char *const encoding_names[] = {"auto", "single", "pair"};
 
-const char *eqs_algorithm_name(eqs_algorithm a)
+const char *eqs_algorithm_name(eqs_grad_method a)
 {
     return (unsigned)a < 6 ? algo_names[a] : "unknown";
 }
@@ -437,7 +437,7 @@ static eqs_status fill(reader *r, xmlNodePtr root)
     e->encoding = (eqs_input_encoding)attr_enum(in, "encoding", encoding_names, 3, 0);
     if ((st = attr_double(r, tg, "on_V", 1.0, &e->target_on_V))) return st;
     if ((st = attr_double(r, tg, "off_V", 0.0, &e->target_off_V))) return st;
-    e->algorithm = (eqs_algorithm)attr_enum(al, "method", algo_names, 6, 0);
+    e->algorithm = (eqs_grad_method)attr_enum(al, "method", algo_names, 6, 0);
     if ((st = attr_double(r, al, "beta", 1.0, &e->beta))) return st;
     e->nudge = (eqs_nudge_kind)attr_enum(al, "nudge", nudge_names, 2, 0);
     if ((st = attr_double(r, al, "epsilon", 0.0, &e->epsilon_S_per_V2))) return st;
@@ -780,7 +780,7 @@ static void write_body(FILE *f, const eqs_experiment *e)
     put_attr(f, "method", eqs_algorithm_name(e->algorithm));
     put_num(f, "beta", e->beta);
     put_attr(f, "nudge", nudge_names[(unsigned)e->nudge < 2 ? e->nudge : 0]);
-    if (e->algorithm == EQS_ALGO_AEQPROP) {
+    if (e->algorithm == EQS_GRAD_AEQPROP) {
         if (e->epsilon_S_per_V2 > 0) put_num(f, "epsilon", e->epsilon_S_per_V2);
         put_attr(f, "phases", aeq_phase_names[(unsigned)e->aeq_phases < 3 ? e->aeq_phases : 0]);
     }
