@@ -83,6 +83,28 @@ void eqs_ctx_clear_error(eqs_ctx *ctx);
 /* Number of allocations made through the context so far (tests use it to
  * check that loops do not allocate). */
 uint64_t eqs_ctx_alloc_count(const eqs_ctx *ctx);
+/* Number of blocks released through the context so far: after every object
+ * made through ctx has been freed, it equals eqs_ctx_alloc_count. */
+uint64_t eqs_ctx_free_count(const eqs_ctx *ctx);
+
+/* Allocator hooks (CHOLMOD's cholmod_common malloc/free, Lua's lua_Alloc):
+ * every allocation of the library goes through them (eqs_calloc is
+ * malloc_fn + memset).  malloc_fn and realloc_fn return NULL on failure;
+ * the library then records EQS_ERR_NOMEM and unwinds.  Sizes are never 0.
+ * Not covered: the eqs_ctx itself (libc calloc), and the memory that the
+ * third-party libraries allocate for themselves (CHOLMOD, KLU, libxml2,
+ * zlib, cairo, libngspice, libc's getline/realpath/open_memstream). */
+typedef struct {
+    void *(*malloc_fn)(void *user, size_t size);
+    void *(*realloc_fn)(void *user, void *p, size_t size);
+    void (*free_fn)(void *user, void *p);
+    void *user; /* passed to the three functions */
+} eqs_allocator;
+/* Install hooks (NULL: libc malloc/realloc/free, the default).  Only
+ * while nothing allocated through ctx is alive (eqs_ctx_alloc_count ==
+ * eqs_ctx_free_count), since blocks must be freed by the allocator that
+ * made them: EQS_ERR_INPUT otherwise, and also when a hook is NULL. */
+eqs_status eqs_ctx_set_allocator(eqs_ctx *ctx, const eqs_allocator *a);
 
 /* Deterministic RNG streams (xoshiro256** seeded by splitmix64). */
 typedef enum { EQS_RNG_INIT = 0, EQS_RNG_SHUFFLE = 1, EQS_RNG_NOISE = 2, EQS_RNG_NSTREAMS = 3 } eqs_rng_stream;
@@ -91,6 +113,22 @@ uint64_t eqs_ctx_get_seed(const eqs_ctx *ctx);
 /* Uniform 64-bit integer / double in [0, 1) from one stream. */
 uint64_t eqs_rng_u64(eqs_ctx *ctx, eqs_rng_stream stream);
 double eqs_rng_uniform(eqs_ctx *ctx, eqs_rng_stream stream);
+
+/* Output files written atomically, by the library's one writer (the
+ * CLI's -o goes through it): the data goes to "<path>.tmp.<pid>" in the
+ * same directory and is renamed over path by eqs_output_commit, so a
+ * reader sees the old file or the new one, never a mixture.  An existing
+ * symlink is written through (the file it names is replaced, the link
+ * stays); an existing path that is not a regular file (/dev/null, a FIFO,
+ * a terminal) is written in place.  The first failed write is kept and
+ * reported by commit: "cannot write '<path>': <strerror>" (EQS_ERR_IO),
+ * the temporary file removed.  commit and abort free *o and set it NULL. */
+typedef struct eqs_output eqs_output;
+eqs_status eqs_output_open(eqs_ctx *ctx, const char *path, eqs_output **out);
+/* The stream to write to (borrowed; closed by commit/abort). */
+FILE *eqs_output_stream(eqs_output *o);
+eqs_status eqs_output_commit(eqs_output **o);
+void eqs_output_abort(eqs_output **o);
 
 /* ------------------------------------------------------------------ */
 /* Netlist: SPICE text -> flattened element list.                      */
@@ -438,15 +476,19 @@ void eqs_shuffle(eqs_ctx *ctx, size_t *idx, size_t n);
  * the directory of the XML file, and stored as absolute paths. */
 typedef enum { EQS_NETWORK_NETLIST = 0, EQS_NETWORK_DRN = 1 } eqs_network_kind;
 typedef enum { EQS_DATA_IDX = 0, EQS_DATA_CSV = 1, EQS_DATA_SYNTHETIC = 2 } eqs_data_kind;
+/* Gradient method: of the experiment's <algorithm method=""> (the names
+ * of eqs_algorithm_name) and of eqs_eqprop_gradient (eqs_grad_method_name). */
 typedef enum {
-    EQS_ALGO_CENTERED = 0, /* phases (-beta, +beta) */
-    EQS_ALGO_POSITIVE = 1, /* phases (0, +beta) */
-    EQS_ALGO_NEGATIVE = 2, /* phases (-beta, 0) */
-    EQS_ALGO_ADJOINT = 3,  /* exact gradient by implicit differentiation */
-    EQS_ALGO_AEQPROP = 4,  /* Agnostic EqProp: parameters relax under knobs (aeqprop.c) */
-    EQS_ALGO_NCEP = 5      /* EqProp for non-reciprocal circuits, phases (-beta, +beta)
-                              with the -2A(s - s0) correction (ncep.c) */
-} eqs_algorithm;
+    EQS_GRAD_CENTERED = 0, /* centered EqProp, phases (-beta, +beta) ("centered") */
+    EQS_GRAD_EQPROP = 1,   /* one-sided EqProp, phases (0, +beta) ("positive", "eqprop") */
+    EQS_GRAD_NEGATIVE = 2, /* one-sided EqProp, phases (-beta, 0) ("negative") */
+    EQS_GRAD_ADJOINT = 3,  /* exact: implicit differentiation (Newton only) ("adjoint") */
+    EQS_GRAD_AEQPROP = 4,  /* Agnostic EqProp (aeqprop.c): the update comes out of the
+                              joint relaxation of states and parameters; reported as
+                              -(G_after - G_before) / (epsilon (beta2 - beta1)) */
+    EQS_GRAD_NCEP = 5      /* non-conservative EqProp (ncep.c): centered phases with the
+                              -2A(s - s0) term, A = (J - J^T)/2 at the free state s0 */
+} eqs_grad_method;
 /* Phase pair of Agnostic EqProp (beta = the algorithm's beta). */
 typedef enum {
     EQS_AEQ_CENTERED = 0,   /* (beta1, beta2) = (-beta/2, +beta/2) */
@@ -515,7 +557,7 @@ typedef struct eqs_experiment {
     double target_off_V; /* the other outputs. Default: 0 V */
 
     /* <algorithm> */
-    eqs_algorithm algorithm; /* Default: EQS_ALGO_CENTERED */
+    eqs_grad_method algorithm; /* Default: EQS_GRAD_CENTERED */
     double beta;             /* > 0, nudging strength in S (conductance nudge). Required */
     eqs_nudge_kind nudge;    /* Default: EQS_NUDGE_CONDUCTANCE */
     double epsilon_S_per_V2; /* aeqprop: knob coupling (u - G)^2 / (2 epsilon), > 0 (S/V^2).
@@ -591,7 +633,7 @@ void eqs_experiment_free(eqs_experiment **exp);
  * matches `element` (case-insensitive); -1 when no group matches. */
 double eqs_experiment_rate(const eqs_experiment *exp, const char *element);
 /* Names used in files: "centered", "positive", ... */
-const char *eqs_algorithm_name(eqs_algorithm a);
+const char *eqs_algorithm_name(eqs_grad_method a);
 /* The schema text compiled into the program (models/experiment.xsd). */
 const char *eqs_experiment_schema(void);
 /* Load the experiment's training set and, when it has one, its test set
@@ -612,17 +654,7 @@ eqs_status eqs_experiment_load_data(eqs_ctx *ctx, const eqs_experiment *exp,
  * element (eqs_circuit_param_*), i.e. the gradient, not the update. */
 typedef struct eqs_eqprop eqs_eqprop;
 
-typedef enum {
-    EQS_GRAD_ADJOINT = 0,  /* exact: implicit differentiation (Newton only) */
-    EQS_GRAD_EQPROP = 1,   /* one-sided EqProp, phases (0, +beta) */
-    EQS_GRAD_NEGATIVE = 2, /* one-sided EqProp, phases (-beta, 0) */
-    EQS_GRAD_CENTERED = 3, /* centered EqProp, phases (-beta, +beta) */
-    EQS_GRAD_AEQPROP = 4,  /* Agnostic EqProp (aeqprop.c): the update comes out of the
-                              joint relaxation of states and parameters; reported as
-                              -(G_after - G_before) / (epsilon (beta2 - beta1)) */
-    EQS_GRAD_NCEP = 5      /* non-conservative EqProp (ncep.c): centered phases with the
-                              -2A(s - s0) term, A = (J - J^T)/2 at the free state s0 */
-} eqs_grad_method;
+/* eqs_grad_method is declared with the experiment file above. */
 
 /* eqs_nudge_kind (EQS_NUDGE_CONDUCTANCE: a conductance beta from each output
  * to a source at y_k; EQS_NUDGE_CURRENT: constant currents beta (y_k -

@@ -49,6 +49,9 @@ int main(void)
     srunner_add_suite(sr, suite_layered());
     srunner_add_suite(sr, suite_eval());
     srunner_add_suite(sr, suite_driver());
+    srunner_add_suite(sr, suite_alloc());
+    srunner_add_suite(sr, suite_atomic());
+    srunner_add_suite(sr, suite_host());
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);

@@ -1,4 +1,4 @@
-/* test_aeqprop.c: Agnostic EqProp (src/eqprop/aeqprop.c, issue 5).
+/* test_aeqprop.c: Agnostic EqProp (src/eqprop/aeqprop.c).
  *
  * Independent references: the adjoint gradient (cosine), EqProp's estimate
  * with the same phase pair from grad.c (the limit eps -> 0, with a bias
@@ -328,14 +328,14 @@ START_TEST(test_aeq_experiment_attributes)
     const char *path = exp_xml("method=\"aeqprop\" beta=\"1e-5\" epsilon=\"2.5e-3\" "
                                "phases=\"pessimistic\"");
     ck_assert_msg(eqs_experiment_read(ctx, path, &e) == EQS_OK, "%s", eqs_ctx_error(ctx));
-    ck_assert_int_eq(e->algorithm, EQS_ALGO_AEQPROP);
+    ck_assert_int_eq(e->algorithm, EQS_GRAD_AEQPROP);
     ck_assert_double_eq(e->epsilon_S_per_V2, 2.5e-3);
     ck_assert_int_eq(e->aeq_phases, EQS_AEQ_PESSIMISTIC);
     const char *copy = tu_write_temp("", ".xml");
     ck_assert_int_eq(eqs_experiment_write(ctx, e, copy), EQS_OK);
     eqs_experiment *e2 = NULL;
     ck_assert_msg(eqs_experiment_read(ctx, copy, &e2) == EQS_OK, "%s", eqs_ctx_error(ctx));
-    ck_assert_int_eq(e2->algorithm, EQS_ALGO_AEQPROP);
+    ck_assert_int_eq(e2->algorithm, EQS_GRAD_AEQPROP);
     ck_assert_double_eq(e2->epsilon_S_per_V2, 2.5e-3);
     ck_assert_int_eq(e2->aeq_phases, EQS_AEQ_PESSIMISTIC);
     eqs_experiment_free(&e2);
@@ -352,7 +352,7 @@ END_TEST
 
 /* ---- training: XOR learns with Agnostic EqProp ------------------------ */
 
-/* The 2-16-2 DRN of test_train.c's XOR test (criterion 2 of issue 4) with
+/* The 2-16-2 DRN of test_train.c's XOR test with
  * the algorithm replaced: 100 % training accuracy within 30 epochs. */
 START_TEST(test_aeq_xor_learns)
 {

@@ -462,7 +462,7 @@ START_TEST(test_shuffle_deterministic)
 }
 END_TEST
 
-/* ---- inputs without limits (issue 12) ----------------------------------- */
+/* ---- inputs without limits ---------------------------------------------- */
 
 /* CRC-32 of gzip (reflected polynomial 0xEDB88320), bit by bit. */
 static uint32_t crc32_bits(const unsigned char *b, size_t n)

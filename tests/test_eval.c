@@ -1,4 +1,4 @@
-/* test_eval.c: runs describe themselves (issue 12): the evaluation cards of
+/* test_eval.c: runs describe themselves: the evaluation cards of
  * a trained netlist (.diodes, .encoding, .targets, .solver), what stock
  * ngspice does with them, the neutral inputs of trained.cir, and
  * `eqspice eval RUNDIR | TRAINED.cir` reproducing a run's final metrics.

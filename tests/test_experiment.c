@@ -116,7 +116,7 @@ START_TEST(test_read_base_and_defaults)
     ck_assert_str_eq(e->train.images, tu_path("tests/data/tiny-images-idx3-ubyte"));
     ck_assert_str_eq(e->train.labels, tu_path("tests/data/tiny-labels-idx1-ubyte.gz"));
     ck_assert_uint_eq(e->train.limit, 4);
-    ck_assert_int_eq(e->algorithm, EQS_ALGO_POSITIVE);
+    ck_assert_int_eq(e->algorithm, EQS_GRAD_EQPROP);
     ck_assert_double_eq(e->beta, 0.5);
     ck_assert_int_eq(e->n_lr, 1);
     ck_assert_str_eq(e->lr[0].pattern, "r*");
@@ -152,7 +152,7 @@ START_TEST(test_read_base_and_defaults)
     ck_assert_double_eq(eqs_experiment_rate(e, "R12"), 0.01);
     ck_assert_double_eq(eqs_experiment_rate(e, "d1"), -1.0);
     ck_assert_str_eq(eqs_algorithm_name(e->algorithm), "positive");
-    ck_assert_str_eq(eqs_algorithm_name(EQS_ALGO_ADJOINT), "adjoint");
+    ck_assert_str_eq(eqs_algorithm_name(EQS_GRAD_ADJOINT), "adjoint");
     eqs_experiment_free(&e);
     ck_assert_ptr_null(e);
     eqs_experiment_free(&e);
@@ -192,7 +192,7 @@ START_TEST(test_read_example_file)
     ck_assert_double_eq(e->synthetic.noise, 0.15);
     ck_assert_int_eq(e->encoding, EQS_ENCODE_PAIR);
     ck_assert_double_eq(e->target_on_V, 0.5);
-    ck_assert_int_eq(e->algorithm, EQS_ALGO_CENTERED);
+    ck_assert_int_eq(e->algorithm, EQS_GRAD_CENTERED);
     ck_assert_double_eq(e->beta, 1e-5);
     ck_assert_int_eq(e->n_lr, 2);
     ck_assert_double_eq(eqs_experiment_rate(e, "r1_0_3"), 1e-9);

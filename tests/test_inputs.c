@@ -383,7 +383,7 @@ START_TEST(test_many_samples_refresh_periodically)
 }
 END_TEST
 
-/* ---- input files (issue 12): what a reader refuses, and where ----------- */
+/* ---- input files: what a reader refuses, and where ---------------------- */
 /* Every reader opens its file through core/file.c: a FIFO (which would
  * block a plain open forever), a device (/dev/zero would fill memory) or a
  * directory is refused at once with "not a regular file", naming the file

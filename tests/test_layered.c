@@ -854,7 +854,7 @@ START_TEST(test_single_precision)
 }
 END_TEST
 
-/* ---- overflow of the diode exponential (issue 12) ---- */
+/* ---- overflow of the diode exponential ---- */
 
 /* Log sink that counts warnings and keeps the first one. */
 typedef struct {
@@ -879,7 +879,7 @@ static void tight_options(eqs_solver_options *o)
     o->bcd_tol_V = 1e-13;
 }
 
-/* The circuits of issue 12 where the exponential of the diode model
+/* The circuits where the exponential of the diode model
  * overflows between the node's bracket ends (each failed with "no
  * convergence after 10000 sweeps (last update nan V)"): 50 V through 1 kOhm
  * into a diode, 100 V through 1 mOhm (98.9 kA), and a zener (BV 5.6 V, IBV
@@ -1061,8 +1061,7 @@ START_TEST(test_batched_eval_large_gain)
 }
 END_TEST
 
-/* `eqspice eval` of a generated DRN at input gain 100 V (the command of
- * issue 12): auto (layered, batched free phases) exits 0 without warning
+/* `eqspice eval` of a generated DRN at input gain 100 V: auto (layered, batched free phases) exits 0 without warning
  * (all settings given)
  * and agrees with --solver newton (sample by sample, default reltol 1e-6:
  * the loss to 1e-6 relative; measured 2.7e-12) on 64 blobs samples. */

@@ -350,7 +350,7 @@ START_TEST(test_ncep_gen_drn_amplifiers)
                       EQS_OK,
                   "%s", eqs_ctx_error(ctx));
     ck_assert_double_eq(exp->drn.amplifier_gain, 2.0);
-    ck_assert_int_eq(exp->algorithm, EQS_ALGO_NCEP);
+    ck_assert_int_eq(exp->algorithm, EQS_GRAD_NCEP);
     eqs_experiment_free(&exp);
     eqs_ctx_free(&ctx);
 }

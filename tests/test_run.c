@@ -1,6 +1,6 @@
 /* test_run.c: RNG state, checkpoints (round trip, corruption, atomicity),
  * the run directory and metrics.csv; run-directory states, the lock, write
- * errors (EFBIG, ENOSPC), file modes (issue 12). */
+ * errors (EFBIG, ENOSPC), file modes. */
 #define _GNU_SOURCE /* RTLD_DEFAULT */
 #include "testutil.h"
 
@@ -827,7 +827,7 @@ START_TEST(test_resume_after_sigkill_is_bit_identical)
 END_TEST
 
 /* ------------------------------------------------------------------ */
-/* Run directory states, lock, write errors, modes (issue 12)          */
+/* Run directory states, lock, write errors, modes                     */
 /* ------------------------------------------------------------------ */
 
 #define HEADER "epoch,train_loss,train_error,test_loss,test_error,seconds,warnings\n"
@@ -1548,7 +1548,7 @@ Suite *suite_run(void)
     tcase_add_test(tc, test_write_errors_efbig);
     tcase_add_test(tc, test_write_errors_enospc);
     suite_add_tcase(s, tc);
-    tc = tcase_create("rundir_cli"); /* the CLI on run directories (issue 12) */
+    tc = tcase_create("rundir_cli"); /* the CLI on run directories */
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_run_lock);
     tcase_add_test(tc, test_cli_write_errors);

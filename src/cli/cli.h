@@ -70,12 +70,13 @@ int cli_parse_int(const char *s, long lo, long hi, long *out);
 /* Parse "784,100,10" into a malloc'd array; 0 on success. */
 int cli_parse_layers(const char *s, int **layers, int *n);
 
-/* Output file written atomically: data goes to "<path>.tmp.<pid>" and is
- * renamed over `path` only on success.  path NULL or "-" means stdout. */
+/* Output file written atomically by the library's writer (eqs_output_*:
+ * "<path>.tmp.<pid>", renamed over `path` only on success; symlinks
+ * written through, devices in place).  path NULL or "-" means stdout. */
 typedef struct {
     FILE *f;
-    char *path;
-    char *tmp;
+    eqs_ctx *ctx;    /* the writer's own context (its error is printed) */
+    eqs_output *out; /* NULL for stdout */
 } cli_out;
 int cli_out_open(cli_out *o, const char *path);      /* 0 ok, else prints error */
 int cli_out_commit(cli_out *o);                      /* 0 ok, else prints error */

@@ -124,72 +124,40 @@ int cli_out_open(cli_out *o, const char *path)
         o->f = stdout;
         return 0;
     }
-    /* A path that exists and is not a regular file (/dev/null, a FIFO, a
-     * terminal) is written directly: renaming over it would replace the
-     * device with a file. */
-    struct stat sb;
-    if (stat(path, &sb) == 0 && !S_ISREG(sb.st_mode)) {
-        o->f = fopen(path, "w");
-        if (!o->f) {
-            fprintf(stderr, "error: cannot write '%s': %s\n", path, strerror(errno));
-            return -1;
-        }
-        return 0;
-    }
-    /* An existing symlink is written through: the file it names is
-     * replaced, the link stays. */
-    char *real = realpath(path, NULL);
-    o->path = real ? real : strdup(path);
-    size_t n = strlen(o->path) + 32;
-    o->tmp = malloc(n);
-    if (!o->path || !o->tmp) {
+    if (eqs_ctx_create(&o->ctx) != EQS_OK) {
         fprintf(stderr, "error: out of memory\n");
-        cli_out_abort(o);
         return -1;
     }
-    snprintf(o->tmp, n, "%s.tmp.%ld", o->path, (long)getpid());
-    o->f = fopen(o->tmp, "w");
-    if (!o->f) {
-        fprintf(stderr, "error: cannot write '%s': %s\n", path, strerror(errno));
-        free(o->tmp);
-        o->tmp = NULL;
-        cli_out_abort(o);
+    if (eqs_output_open(o->ctx, path, &o->out) != EQS_OK) {
+        fprintf(stderr, "%s\n", eqs_ctx_error(o->ctx));
+        eqs_ctx_free(&o->ctx);
         return -1;
     }
+    o->f = eqs_output_stream(o->out);
     return 0;
 }
 
 int cli_out_commit(cli_out *o)
 {
     if (!o->f) return -1;
-    if (o->f == stdout || !o->tmp) { /* stdout, or a device written in place */
-        int bad = ferror(o->f) || (o->f == stdout ? fflush(stdout) : fclose(o->f)) != 0;
+    if (o->f == stdout) {
+        int bad = ferror(stdout) || fflush(stdout) != 0;
         o->f = NULL;
         if (bad) fprintf(stderr, "error: write error on the output\n");
         return bad ? -1 : 0;
     }
-    int bad = ferror(o->f);
-    if (fclose(o->f) != 0) bad = 1;
     o->f = NULL;
-    if (bad || rename(o->tmp, o->path) != 0) {
-        fprintf(stderr, "error: cannot write '%s': %s\n", o->path, strerror(errno));
-        cli_out_abort(o);
-        return -1;
-    }
-    free(o->tmp);
-    free(o->path);
-    o->tmp = o->path = NULL;
-    return 0;
+    int bad = eqs_output_commit(&o->out) != EQS_OK;
+    if (bad) fprintf(stderr, "%s\n", eqs_ctx_error(o->ctx));
+    eqs_ctx_free(&o->ctx);
+    return bad ? -1 : 0;
 }
 
 void cli_out_abort(cli_out *o)
 {
-    if (o->f && o->f != stdout) fclose(o->f);
     o->f = NULL;
-    if (o->tmp) unlink(o->tmp);
-    free(o->tmp);
-    free(o->path);
-    o->tmp = o->path = NULL;
+    eqs_output_abort(&o->out);
+    eqs_ctx_free(&o->ctx);
 }
 
 int cli_solver_flag(int argc, char **argv, int *i, eqs_solver_options *opt)

@@ -4,11 +4,30 @@
 #include "core.h"
 
 #include <ctype.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <time.h>
+
+/* The default allocator: libc. */
+static void *libc_malloc(void *user, size_t size)
+{
+    (void)user;
+    return malloc(size);
+}
+static void *libc_realloc(void *user, void *p, size_t size)
+{
+    (void)user;
+    return realloc(p, size);
+}
+static void libc_free(void *user, void *p)
+{
+    (void)user;
+    free(p);
+}
+static const eqs_allocator libc_allocator = {libc_malloc, libc_realloc, libc_free, NULL};
 
 eqs_status eqs_ctx_create(eqs_ctx **out)
 {
@@ -16,6 +35,7 @@ eqs_status eqs_ctx_create(eqs_ctx **out)
     eqs_ctx *ctx = calloc(1, sizeof *ctx);
     *out = ctx;
     if (!ctx) return EQS_ERR_NOMEM;
+    ctx->alloc = libc_allocator;
     ctx->log_max = EQS_LOG_WARN;
     eqs_ctx_seed(ctx, 1);
     return EQS_OK;
@@ -38,6 +58,22 @@ void eqs_ctx_set_log(eqs_ctx *ctx, eqs_log_fn fn, void *user, eqs_log_level max_
 eqs_status eqs_ctx_status(const eqs_ctx *ctx) { return ctx->status; }
 const char *eqs_ctx_error(const eqs_ctx *ctx) { return ctx->message; }
 uint64_t eqs_ctx_alloc_count(const eqs_ctx *ctx) { return ctx->n_alloc; }
+uint64_t eqs_ctx_free_count(const eqs_ctx *ctx) { return ctx->n_free; }
+
+eqs_status eqs_ctx_set_allocator(eqs_ctx *ctx, const eqs_allocator *a)
+{
+    if (!a) a = &libc_allocator;
+    if (!a->malloc_fn || !a->realloc_fn || !a->free_fn)
+        return EQS_ERROR(ctx, EQS_ERR_INPUT, "allocator hooks: malloc, realloc and free are "
+                                             "all required");
+    if (ctx->n_alloc != ctx->n_free)
+        return EQS_ERROR(ctx, EQS_ERR_INPUT,
+                         "allocator hooks: %llu blocks allocated through the context are still "
+                         "alive (install the hooks before allocating)",
+                         (unsigned long long)(ctx->n_alloc - ctx->n_free));
+    ctx->alloc = *a;
+    return EQS_OK;
+}
 
 void eqs_ctx_clear_error(eqs_ctx *ctx)
 {
@@ -108,7 +144,7 @@ void eqs_warn_at(eqs_ctx *ctx, eqs_loc loc, const char *fmt, ...)
 
 void *eqs_malloc(eqs_ctx *ctx, size_t size)
 {
-    void *p = malloc(size ? size : 1);
+    void *p = ctx->alloc.malloc_fn(ctx->alloc.user, size ? size : 1);
     if (!p) {
         EQS_ERROR(ctx, EQS_ERR_NOMEM, "out of memory allocating %zu bytes", size);
         return NULL;
@@ -119,18 +155,28 @@ void *eqs_malloc(eqs_ctx *ctx, size_t size)
 
 void *eqs_calloc(eqs_ctx *ctx, size_t n, size_t size)
 {
-    void *p = calloc(n ? n : 1, size ? size : 1);
+    if (!n) n = 1;
+    if (!size) size = 1;
+    /* libc's calloc gets fresh zero pages without touching them; a hook
+     * gets malloc + memset. */
+    int libc = ctx->alloc.malloc_fn == libc_malloc;
+    void *p = n > SIZE_MAX / size ? NULL
+              : libc              ? calloc(n, size)
+                                  : ctx->alloc.malloc_fn(ctx->alloc.user, n * size);
     if (!p) {
         EQS_ERROR(ctx, EQS_ERR_NOMEM, "out of memory allocating %zu x %zu bytes", n, size);
         return NULL;
     }
+    if (!libc) memset(p, 0, n * size);
     ctx->n_alloc++;
     return p;
 }
 
 void *eqs_realloc(eqs_ctx *ctx, void *p, size_t size)
 {
-    void *q = realloc(p, size ? size : 1);
+    if (!size) size = 1;
+    void *q = p ? ctx->alloc.realloc_fn(ctx->alloc.user, p, size)
+                : ctx->alloc.malloc_fn(ctx->alloc.user, size);
     if (!q) {
         EQS_ERROR(ctx, EQS_ERR_NOMEM, "out of memory reallocating %zu bytes", size);
         return NULL;
@@ -155,7 +201,7 @@ void eqs_free(eqs_ctx *ctx, void *p)
 {
     if (!p) return;
     ctx->n_free++;
-    free(p);
+    ctx->alloc.free_fn(ctx->alloc.user, p);
 }
 
 eqs_status eqs_grow(eqs_ctx *ctx, void **arr, size_t *cap, size_t need, size_t elem)

@@ -40,6 +40,7 @@ struct eqs_ctx {
 
     uint64_t n_alloc;           /* allocations through eqs_malloc & co */
     uint64_t n_free;
+    eqs_allocator alloc;        /* hooks; libc wrappers by default */
 };
 
 /* Record an error (returns `code` so callers can `return EQS_ERROR(...)`).
@@ -116,5 +117,58 @@ eqs_status eqs_file_check(eqs_ctx *ctx, const char *path, const char *what, eqs_
  * the NUL); info may be NULL. */
 eqs_status eqs_file_read(eqs_ctx *ctx, const char *path, const char *what, eqs_loc where,
                          eqs_status code, char **buf, size_t *len, eqs_file_info *info);
+
+/* Atomic file writes (atomic.c): the one implementation behind every file
+ * the library writes and behind the public eqs_output_* (the CLI's -o).
+ * The data goes to "<path>.tmp.<pid>" in the same directory, is flushed
+ * and fsync'd, and is renamed over `path` only when complete; the
+ * directory is then fsync'd so that the rename itself survives a crash.
+ * A reader therefore sees either the old file or the new one, never a
+ * mixture; a crash leaves only the temporary file, which the run
+ * directory removes when it is next opened (eqs_atomic_is_temp).  Files
+ * are created with mode 0666 & ~umask.
+ *
+ * Write errors: the first failing write(2) is remembered (a->err) and the
+ * stream swallows the rest, so ferror(a->f) stays 0 and writers need not
+ * check each call; eqs_atomic_commit then fails with "cannot write
+ * '<path>': <strerror>" (ENOSPC, EFBIG, EIO ...) and removes the
+ * temporary file.  The eqs_atomic is the stream's cookie: do not copy or
+ * move it between open and commit/abort. */
+typedef struct {
+    eqs_ctx *ctx;
+    FILE *f;      /* the temporary file, open for writing */
+    char *path;   /* the path asked for (owned; named in messages) */
+    char *target; /* the file replaced: path, or where its symlink points (owned) */
+    char *tmp;    /* temporary path (owned); NULL when written in place */
+    int fd;       /* the temporary file's descriptor (f writes to it) */
+    int err;      /* errno of the first failed write, 0 if none */
+} eqs_atomic;
+
+/* The temporary name is "<path>" EQS_ATOMIC_TEMP_INFIX "<pid>". */
+#define EQS_ATOMIC_TEMP_INFIX ".tmp."
+/* eqs_atomic_open_flags: an existing symlink is written through (the file
+ * it names is replaced, the link stays) and an existing path that is not a
+ * regular file (/dev/null, a FIFO, a terminal) is written in place, without
+ * temporary file or rename.  Without it (the library's own files) path
+ * itself is replaced. */
+#define EQS_ATOMIC_FOLLOW 1u
+
+/* Open "<path>.tmp.<pid>" for writing (binary).  EQS_ERR_IO naming path. */
+eqs_status eqs_atomic_open(eqs_ctx *ctx, const char *path, eqs_atomic *a);
+eqs_status eqs_atomic_open_flags(eqs_ctx *ctx, const char *path, unsigned flags, eqs_atomic *a);
+/* Flush, fsync, close, rename over the final path, fsync the directory.
+ * On any failure the temporary file is removed and EQS_ERR_IO recorded. */
+eqs_status eqs_atomic_commit(eqs_atomic *a);
+/* Close and remove the temporary file (after a failure); NULL-safe. */
+void eqs_atomic_abort(eqs_atomic *a);
+/* 1 when the directory entry `name` is a temporary file of an atomic write
+ * of the file named `base` (same directory): "<base>.tmp.<digits>", or the
+ * "<base>.tmpXXXXXX" that eqs_experiment_write made before it used
+ * eqs_atomic_*; else 0. */
+int eqs_atomic_is_temp(const char *name, const char *base);
+/* fsync the directory holding `path` (best effort: 0 ok, -1 failed). */
+int eqs_fsync_dir_of(const char *path);
+/* write(2) all n bytes (retrying short writes and EINTR): 0 or the errno. */
+int eqs_write_all(int fd, const void *buf, size_t n);
 
 #endif /* EQS_CORE_H */

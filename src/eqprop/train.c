@@ -178,19 +178,6 @@ void eqs_trainer_free(eqs_trainer **pt)
     *pt = NULL;
 }
 
-static eqs_grad_method method_of(eqs_algorithm a)
-{
-    switch (a) {
-    case EQS_ALGO_POSITIVE: return EQS_GRAD_EQPROP;
-    case EQS_ALGO_NEGATIVE: return EQS_GRAD_NEGATIVE;
-    case EQS_ALGO_ADJOINT: return EQS_GRAD_ADJOINT;
-    case EQS_ALGO_AEQPROP: return EQS_GRAD_AEQPROP;
-    case EQS_ALGO_NCEP: return EQS_GRAD_NCEP;
-    case EQS_ALGO_CENTERED: break;
-    }
-    return EQS_GRAD_CENTERED;
-}
-
 static const char *network_name(const eqs_trainer *tr)
 {
     const char *p = tr->c->nl->path;
@@ -250,9 +237,9 @@ eqs_status eqs_trainer_create(eqs_ctx *ctx, const eqs_experiment *exp, eqs_circu
                          exp->beta);
     if (exp->batch < 1 || exp->epochs < 1)
         return EQS_ERROR(ctx, EQS_ERR_INPUT, "batch and epochs must be at least 1");
-    if (exp->algorithm == EQS_ALGO_ADJOINT && exp->backend == EQS_BACKEND_NGSPICE)
+    if (exp->algorithm == EQS_GRAD_ADJOINT && exp->backend == EQS_BACKEND_NGSPICE)
         return EQS_ERROR(ctx, EQS_ERR_INPUT, "the adjoint method needs the newton solver");
-    if (exp->algorithm == EQS_ALGO_NCEP && exp->backend == EQS_BACKEND_NGSPICE)
+    if (exp->algorithm == EQS_GRAD_NCEP && exp->backend == EQS_BACKEND_NGSPICE)
         return EQS_ERROR(ctx, EQS_ERR_INPUT, "the ncep method needs the newton solver (ngspice "
                                              "cannot add the non-reciprocal correction)");
 
@@ -270,7 +257,7 @@ eqs_status eqs_trainer_create(eqs_ctx *ctx, const eqs_experiment *exp, eqs_circu
     tr->on_V = exp->target_on_V;
     tr->off_V = exp->target_off_V;
     eqs_grad_options_defaults(&tr->go);
-    tr->go.method = method_of(exp->algorithm);
+    tr->go.method = exp->algorithm;
     tr->go.beta_S = exp->beta;
     tr->go.nudge = exp->nudge;
     tr->go.epsilon_S_per_V2 = exp->epsilon_S_per_V2;

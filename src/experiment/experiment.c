@@ -41,7 +41,7 @@ static const char *const aeq_phase_names[] = {"centered", "optimistic", "pessimi
 static const char *const nudge_names[] = {"conductance", "current"};
 static const char *const encoding_names[] = {"auto", "single", "pair"};
 
-const char *eqs_algorithm_name(eqs_algorithm a)
+const char *eqs_algorithm_name(eqs_grad_method a)
 {
     return (unsigned)a < 6 ? algo_names[a] : "unknown";
 }
@@ -450,7 +450,7 @@ static eqs_status fill(reader *r, xmlNodePtr root)
     e->encoding = (eqs_input_encoding)attr_enum(in, "encoding", encoding_names, 3, 0);
     if ((st = attr_double(r, tg, "on_V", 1.0, &e->target_on_V))) return st;
     if ((st = attr_double(r, tg, "off_V", 0.0, &e->target_off_V))) return st;
-    e->algorithm = (eqs_algorithm)attr_enum(al, "method", algo_names, 6, 0);
+    e->algorithm = (eqs_grad_method)attr_enum(al, "method", algo_names, 6, 0);
     if ((st = attr_double(r, al, "beta", 1.0, &e->beta))) return st;
     e->nudge = (eqs_nudge_kind)attr_enum(al, "nudge", nudge_names, 2, 0);
     if ((st = attr_double(r, al, "epsilon", 0.0, &e->epsilon_S_per_V2))) return st;
@@ -834,7 +834,7 @@ static void write_body(FILE *f, const eqs_experiment *e, int derived)
     put_attr(f, "method", eqs_algorithm_name(e->algorithm));
     put_num(f, "beta", e->beta);
     put_attr(f, "nudge", nudge_names[(unsigned)e->nudge < 2 ? e->nudge : 0]);
-    if (e->algorithm == EQS_ALGO_AEQPROP) {
+    if (e->algorithm == EQS_GRAD_AEQPROP) {
         if (e->epsilon_S_per_V2 > 0) put_num(f, "epsilon", e->epsilon_S_per_V2);
         put_attr(f, "phases", aeq_phase_names[(unsigned)e->aeq_phases < 3 ? e->aeq_phases : 0]);
     }
@@ -871,51 +871,11 @@ static void write_body(FILE *f, const eqs_experiment *e, int derived)
 
 eqs_status eqs_experiment_write(eqs_ctx *ctx, const eqs_experiment *e, const char *path)
 {
-    size_t n = strlen(path) + 16;
-    char *tmp = eqs_malloc(ctx, n);
-    if (!tmp) return EQS_ERR_NOMEM;
-    snprintf(tmp, n, "%s.tmpXXXXXX", path);
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        eqs_status st = EQS_ERROR(ctx, EQS_ERR_IO, "cannot create a temporary file for '%s': %s",
-                                  path, strerror(errno));
-        eqs_free(ctx, tmp);
-        return st;
-    }
-    /* mkstemp makes the file 0600: give it the mode of every other file we
-     * write, 0666 & ~umask (umask can only be read by setting it) */
-    mode_t mask = umask(077);
-    umask(mask);
-    if (fchmod(fd, 0666 & ~mask) != 0) {
-        eqs_status st = EQS_ERROR(ctx, EQS_ERR_IO, "cannot write '%s': %s", path,
-                                  strerror(errno));
-        close(fd);
-        unlink(tmp);
-        eqs_free(ctx, tmp);
-        return st;
-    }
-    FILE *f = fdopen(fd, "w");
-    if (!f) {
-        close(fd);
-        unlink(tmp);
-        eqs_free(ctx, tmp);
-        return EQS_ERROR(ctx, EQS_ERR_IO, "cannot write '%s': %s", path, strerror(errno));
-    }
-    write_body(f, e, 0);
-    /* in this order: buffered data to the kernel, then to the disk */
-    int bad = ferror(f) != 0;
-    if (fflush(f) != 0) bad = 1;
-    if (!bad && fsync(fileno(f)) != 0) bad = 1;
-    int err = bad ? errno : 0;
-    if (fclose(f) != 0) bad = 1;
-    if (!bad && rename(tmp, path) == 0) {
-        eqs_free(ctx, tmp);
-        return EQS_OK;
-    }
-    if (!err) err = errno;
-    unlink(tmp);
-    eqs_free(ctx, tmp);
-    return EQS_ERROR(ctx, EQS_ERR_IO, "cannot write '%s': %s", path, strerror(err));
+    eqs_atomic a; /* core/atomic.c: "<path>.tmp.<pid>", renamed when complete */
+    eqs_status st = eqs_atomic_open(ctx, path, &a);
+    if (st != EQS_OK) return st;
+    write_body(a.f, e, 0);
+    return eqs_atomic_commit(&a);
 }
 
 /* ------------------------------------------------------------------ */

@@ -340,8 +340,8 @@ eqs_status eqs_job_evaluator(eqs_ctx *ctx, const eqs_experiment *run, eqs_circui
     e.single = ev->single;
     e.batch = ev->batch; /* layered solver: free phases `batch` samples at a time */
     if (e.backend == EQS_BACKEND_NGSPICE &&
-        (e.algorithm == EQS_ALGO_ADJOINT || e.algorithm == EQS_ALGO_NCEP))
-        e.algorithm = EQS_ALGO_CENTERED; /* ngspice has no adjoint; eval needs none */
+        (e.algorithm == EQS_GRAD_ADJOINT || e.algorithm == EQS_GRAD_NCEP))
+        e.algorithm = EQS_GRAD_CENTERED; /* ngspice has no adjoint; eval needs none */
     eqs_status st = eqs_trainer_create(ctx, &e, c, NULL, NULL, out);
     eqs_experiment_free(&base);
     return st;

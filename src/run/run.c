@@ -88,14 +88,12 @@ static int mkdir_p(const char *path)
     return 0;
 }
 
-/* "<run file>.tmp<anything>": a temporary file of an atomic write
- * ("<name>.tmp.<pid>") or of eqs_experiment_write ("<name>.tmpXXXXXX"). */
+/* A temporary file of an atomic write of one of the run's files
+ * (eqs_atomic_is_temp: every writer uses core/atomic.c). */
 static int is_temp_name(const char *name)
 {
-    for (int f = 0; f < EQS_RUN_NFILES; ++f) {
-        size_t n = strlen(run_names[f]);
-        if (!strncmp(name, run_names[f], n) && !strncmp(name + n, ".tmp", 4)) return 1;
-    }
+    for (int f = 0; f < EQS_RUN_NFILES; ++f)
+        if (eqs_atomic_is_temp(name, run_names[f])) return 1;
     return 0;
 }
 

@@ -648,14 +648,38 @@ static void bt_load(eqs_solver *s, int b, const double *u, const double *y)
     else load_d(s, b, u, y);
 }
 
+/* OpenBLAS's thread count is process-wide: the library sets its own
+ * (`want`) only around its calls and gives the host's back (about 60 ns a
+ * pair on the VM), so a host's openblas_get_num_threads() is the same
+ * before and after any eqspice call. */
+static int blas_threads_enter(int want)
+{
+    int host = openblas_get_num_threads();
+    if (host != want) openblas_set_num_threads(want);
+    return host;
+}
+
+static void blas_threads_leave(int host, int want)
+{
+    if (host != want) openblas_set_num_threads(host);
+}
+
 static eqs_status bt_free_phase(eqs_solver *s, int nb, double *out)
 {
-    return ((layered *)s->impl)->single ? free_phase_f(s, nb, out) : free_phase_d(s, nb, out);
+    int host = blas_threads_enter(LY_STEP_BLAS_THREADS);
+    eqs_status st =
+        ((layered *)s->impl)->single ? free_phase_f(s, nb, out) : free_phase_d(s, nb, out);
+    blas_threads_leave(host, LY_STEP_BLAS_THREADS);
+    return st;
 }
 
 static eqs_status bt_train(eqs_solver *s, int nb, double lr_scale)
 {
-    return ((layered *)s->impl)->single ? train_f(s, nb, lr_scale) : train_d(s, nb, lr_scale);
+    int host = blas_threads_enter(LY_STEP_BLAS_THREADS);
+    eqs_status st =
+        ((layered *)s->impl)->single ? train_f(s, nb, lr_scale) : train_d(s, nb, lr_scale);
+    blas_threads_leave(host, LY_STEP_BLAS_THREADS);
+    return st;
 }
 
 static eqs_status bt_sync(eqs_solver *s)
@@ -768,6 +792,7 @@ eqs_status eqs_layered_floor(eqs_ctx *ctx, int n_in, int n_hidden, int batch, do
     /* the best of one and two BLAS threads, half the time each: the floor is
      * what the machine's GEMMs can do, whatever the step uses */
     double best = 0;
+    int host = blas_threads_enter(1);
     for (int threads = 1; threads <= LY_BLAS_THREADS; ++threads) {
         openblas_set_num_threads(threads);
         long reps = 0;
@@ -784,7 +809,8 @@ eqs_status eqs_layered_floor(eqs_ctx *ctx, int n_in, int n_hidden, int batch, do
         if (rate > best) best = rate;
     }
     *samples_per_s = best;
-    openblas_set_num_threads(LY_STEP_BLAS_THREADS);
+    openblas_set_num_threads(1);
+    blas_threads_leave(host, 1);
 done:
     eqs_free(ctx, X);
     eqs_free(ctx, W);
