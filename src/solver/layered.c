@@ -25,8 +25,9 @@
  * for the batch is a B x n_l matrix.  The input drive X W_1 is one GEMM per
  * batch shared by every sweep of the three phases; the contrast of the
  * first crossbar is -2 X^T (H2 - H1) plus a column term, one GEMM that
- * accumulates into the momentum (beta = mu), then one fused pass applies
- * the optimizer and forms the column sums for the next batch.
+ * accumulates into the momentum (beta = mu), then one pass of the update
+ * law (update/update.h, eqs_update_rows_*) on the same rows gives the new
+ * conductances and the column sums for the next batch.
  */
 #include "solver.h"
 
