@@ -221,12 +221,13 @@ typedef struct {
     int i0, i1;
     float *W, *M, *colsum, *rowsum;
     const float *col, *row;
+    const int *elem;
 } rows_job;
 
 static void *rows_thread(void *arg)
 {
     const rows_job *j = arg;
-    eqs_update_rows_f(j->u, 0.05, j->i0, j->i1, UR_NJ, j->W, j->M, j->col, j->row, 0.3,
+    eqs_update_rows_f(j->u, 0.05, j->i0, j->i1, UR_NJ, j->W, j->M, j->elem, j->col, j->row, 0.3,
                       j->colsum, j->rowsum);
     return NULL;
 }
@@ -243,7 +244,7 @@ START_TEST(test_update_rows)
     memcpy(W, W0, sizeof W);
     memcpy(M, M0, sizeof M);
     const double lr = 0.05, coef = 0.3;
-    ck_assert_int_eq(eqs_update_rows_d(&u, lr, 0, UR_NI, UR_NJ, W, M, col, row, coef, cs, rs),
+    ck_assert_int_eq(eqs_update_rows_d(&u, lr, 0, UR_NI, UR_NJ, W, M, NULL, col, row, coef, cs, rs),
                      0);
     int clipped = 0;
     for (int i = 0; i < UR_NI; ++i) {
@@ -274,8 +275,8 @@ START_TEST(test_update_rows)
     for (int i = 0; i < UR_NI; ++i) rowf[i] = (float)row[i];
     memcpy(Wf, Wf0, sizeof Wf);
     memcpy(Mf, Mf0, sizeof Mf);
-    ck_assert_int_eq(eqs_update_rows_f(&u, lr, 0, UR_NI, UR_NJ, Wf, Mf, colf, rowf, coef, csf,
-                                       rsf),
+    ck_assert_int_eq(eqs_update_rows_f(&u, lr, 0, UR_NI, UR_NJ, Wf, Mf, NULL, colf, rowf, coef,
+                                       csf, rsf),
                      0);
     for (int i = 0; i < UR_NI; ++i)
         for (int j = 0; j < UR_NJ; ++j) {
@@ -292,8 +293,8 @@ START_TEST(test_update_rows)
         float cs0[UR_NJ] = {0}, cs1[UR_NJ] = {0}, rss[UR_NI];
         memcpy(Ws, Wf0, sizeof Ws);
         memcpy(Ms, Mf0, sizeof Ms);
-        rows_job j0 = {&u, 0, h, Ws, Ms, cs0, rss, colf, rowf};
-        rows_job j1 = {&u, h, UR_NI, Ws, Ms, cs1, rss, colf, rowf};
+        rows_job j0 = {&u, 0, h, Ws, Ms, cs0, rss, colf, rowf, NULL};
+        rows_job j1 = {&u, h, UR_NI, Ws, Ms, cs1, rss, colf, rowf, NULL};
         if (h % 2) {
             pthread_t th;
             ck_assert_int_eq(pthread_create(&th, NULL, rows_thread, &j1), 0);
@@ -313,9 +314,9 @@ START_TEST(test_update_rows)
     memcpy(M, M0, sizeof M);
     u.g_max_S = INFINITY;
     M[5 * UR_NJ + 2] = -INFINITY;
-    ck_assert_int_eq(eqs_update_rows_d(&u, lr, 0, UR_NI, UR_NJ, W, M, col, row, coef, cs, NULL),
+    ck_assert_int_eq(eqs_update_rows_d(&u, lr, 0, UR_NI, UR_NJ, W, M, NULL, col, row, coef, cs, NULL),
                      1);
-    ck_assert_int_eq(eqs_update_rows_d(&u, lr, 6, UR_NI, UR_NJ, W, M, col, row, coef, cs, NULL),
+    ck_assert_int_eq(eqs_update_rows_d(&u, lr, 6, UR_NI, UR_NJ, W, M, NULL, col, row, coef, cs, NULL),
                      0);
 }
 END_TEST
@@ -326,16 +327,109 @@ START_TEST(test_update_span)
     eqs_update_law u = law_of(0.5, 0.0, 1.0, NULL, 0);
     double w[3] = {0.5, 0.5, 0.0625}, m[3] = {1.0, 0.0, 0.0};
     const double x[3] = {1.0, 2.0, 0.0}, col[3] = {0.5, 0.0, -1.0};
-    eqs_update_span_d(&u, 0.25, 3, w, m, -0.5, x, col);
+    eqs_update_span_d(&u, 0.25, 3, w, m, NULL, -0.5, x, col);
     /* m = 0.5 + (-0.5 + 0.5) = 0.5, w = 0.5 - 0.125; m = -1, w = 0.75; m = -1, w = 0.3125 */
     ck_assert(m[0] == 0.5 && w[0] == 0.375);
     ck_assert(m[1] == -1.0 && w[1] == 0.75);
     ck_assert(m[2] == -1.0 && w[2] == 0.3125);
     float wf[2] = {0.5f, 0.125f}, mf[2] = {0.0f, 0.0f};
     const float xf[2] = {4.0f, -8.0f}, cf[2] = {0.0f, 0.0f};
-    eqs_update_span_f(&u, 0.25, 2, wf, mf, 1.0, xf, cf);
+    eqs_update_span_f(&u, 0.25, 2, wf, mf, NULL, 1.0, xf, cf);
     /* m = 4, w = 0.5 - 1 -> 0 (clip); m = -8, w = 0.125 + 2 -> 1 (clip) */
     ck_assert(mf[0] == 4.0f && wf[0] == 0.0f && mf[1] == -8.0f && wf[1] == 1.0f);
+}
+END_TEST
+
+/* Update noise: off gives the noiseless bits; on, a parameter's step is
+ * lr m (1 + noise_rel z) with z its own draw of (seed, step, element), the
+ * same on the parameter-vector path, in the double and float block kernels
+ * and for any thread split of the rows; another step draws anew. */
+START_TEST(test_update_noise)
+{
+    enum { NI = UR_NI, NJ = UR_NJ, N = NI * UR_NJ };
+    static double W0[N], M0[N], W[N], M[N], Wq[N], Mq[N];
+    double col[NJ], row[NI], cs[NJ] = {0};
+    static int elem[N];
+    static double rate[N];
+    fill_block(W0, M0, col, row);
+    for (int k = 0; k < N; ++k) elem[k] = 1000 + 3 * k, rate[k] = 0.05;
+    eqs_update_law u = law_of(1.0, 0.0, INFINITY, rate, N);
+    u.noise_rel = 0.2;
+    u.noise_seed = 77;
+    u.step = 5;
+    memcpy(W, W0, sizeof W);
+    memcpy(M, M0, sizeof M);
+    eqs_update_rows_d(&u, 0.05, 0, NI, NJ, W, M, elem, col, row, 0.3, cs, NULL);
+    int moved = 0;
+    for (int i = 0; i < NI; ++i)
+        for (int j = 0; j < NJ; ++j) {
+            const int k = i * NJ + j;
+            const double z = eqs_crng_normal(77, EQS_CRNG_STREAM_UPDATE, 5, (uint64_t)elem[k]);
+            double m = M0[k] + (col[j] + 0.3 * row[i]);
+            double G = W0[k] - 0.05 * m * (1.0 + 0.2 * z);
+            G = G < 0.0 ? 0.0 : G;
+            ck_assert_msg(W[k] == G && M[k] == m, "entry %d: %.17g, expected %.17g", k, W[k], G);
+            moved += W[k] != W0[k] - 0.05 * m;
+        }
+    ck_assert_int_gt(moved, N / 2); /* the noise is there */
+    /* the parameter-vector path draws the same noise for the same elements:
+     * a vector whose element ids are elem[] (k' = elem[k]) */
+    static double Gv[1000 + 3 * N], mv[1000 + 3 * N], gv[1000 + 3 * N], rv[1000 + 3 * N];
+    for (int k = 0; k < 1000 + 3 * N; ++k) rv[k] = -1.0;
+    for (int i = 0; i < NI; ++i)
+        for (int j = 0; j < NJ; ++j) {
+            const int k = i * NJ + j, e = elem[k];
+            Gv[e] = W0[k], mv[e] = M0[k], gv[e] = col[j] + 0.3 * row[i], rv[e] = 0.05;
+        }
+    eqs_update_law uv = u;
+    uv.rate = rv;
+    uv.n_params = 1000 + 3 * N;
+    ck_assert_int_eq(eqs_update_params(&uv, 1.0, 0, uv.n_params, Gv, mv, gv), -1);
+    for (int k = 0; k < N; ++k) ck_assert(Gv[elem[k]] == W[k]);
+    /* float storage: the same draws, rounded once at the store */
+    static float Wf[N], Mf[N], Ws[N], Ms[N];
+    float colf[NJ], rowf[NI], csf[NJ] = {0}, rsf[NI];
+    for (int k = 0; k < N; ++k) Wf[k] = (float)W0[k], Mf[k] = (float)M0[k];
+    for (int j = 0; j < NJ; ++j) colf[j] = (float)col[j];
+    for (int i = 0; i < NI; ++i) rowf[i] = (float)row[i];
+    memcpy(Ws, Wf, sizeof Ws);
+    memcpy(Ms, Mf, sizeof Ms);
+    eqs_update_rows_f(&u, 0.05, 0, NI, NJ, Wf, Mf, elem, colf, rowf, 0.3, csf, rsf);
+    for (int i = 0; i < NI; ++i)
+        for (int j = 0; j < NJ; ++j) {
+            const int k = i * NJ + j;
+            const double z = eqs_crng_normal(77, EQS_CRNG_STREAM_UPDATE, 5, (uint64_t)elem[k]);
+            double m = (double)Ms[k] + ((double)colf[j] + 0.3 * (double)rowf[i]);
+            double G = (double)Ws[k] - 0.05 * m * (1.0 + 0.2 * z);
+            G = G < 0.0 ? 0.0 : G;
+            ck_assert(Wf[k] == (float)G);
+        }
+    /* two threads on a split of the rows */
+    static float Wt[N], Mt[N];
+    memcpy(Wt, Ws, sizeof Wt);
+    memcpy(Mt, Ms, sizeof Mt);
+    float c0[NJ] = {0}, c1[NJ] = {0}, rt[NI];
+    rows_job j0 = {&u, 0, 11, Wt, Mt, c0, rt, colf, rowf, elem};
+    rows_job j1 = {&u, 11, NI, Wt, Mt, c1, rt, colf, rowf, elem};
+    pthread_t th;
+    ck_assert_int_eq(pthread_create(&th, NULL, rows_thread, &j1), 0);
+    rows_thread(&j0);
+    ck_assert_int_eq(pthread_join(th, NULL), 0);
+    ck_assert(memcmp(Wt, Wf, sizeof Wt) == 0 && memcmp(Mt, Mf, sizeof Mt) == 0);
+    /* another step, other draws; noise off: the noiseless bits */
+    u.step = 6;
+    memcpy(Wq, W0, sizeof Wq);
+    memcpy(Mq, M0, sizeof Mq);
+    eqs_update_rows_d(&u, 0.05, 0, NI, NJ, Wq, Mq, elem, col, row, 0.3, cs, NULL);
+    ck_assert(memcmp(Wq, W, sizeof Wq) != 0);
+    u.noise_rel = 0.0;
+    memcpy(Wq, W0, sizeof Wq);
+    memcpy(Mq, M0, sizeof Mq);
+    eqs_update_rows_d(&u, 0.05, 0, NI, NJ, Wq, Mq, elem, col, row, 0.3, cs, NULL);
+    memcpy(W, W0, sizeof W);
+    memcpy(M, M0, sizeof M);
+    eqs_update_rows_d(&u, 0.05, 0, NI, NJ, W, M, NULL, col, row, 0.3, cs, NULL);
+    ck_assert(memcmp(Wq, W, sizeof W) == 0);
 }
 END_TEST
 
@@ -350,6 +444,7 @@ Suite *suite_update(void)
     tcase_add_test(tc, test_update_schedule);
     tcase_add_test(tc, test_update_rows);
     tcase_add_test(tc, test_update_span);
+    tcase_add_test(tc, test_update_noise);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -634,6 +634,10 @@ eqs_status eqs_trainer_step(eqs_trainer *tr)
         return EQS_ERROR(ctx, EQS_ERR_INTERNAL, "batch %llu is past the end of the epoch",
                          (unsigned long long)tr->batch_done);
     size_t nb = tr->n_train - first < (size_t)tr->batch ? tr->n_train - first : (size_t)tr->batch;
+    /* the key of this step's update noise: a function of (epoch, batch), so
+     * the same after a resume */
+    const uint64_t per_epoch = (tr->n_train + (size_t)tr->batch - 1) / (size_t)tr->batch;
+    tr->law->step = tr->epoch * per_epoch + tr->batch_done;
     const int np = tr->n_params;
     if (tr->bops) {
         double loss = 0;

@@ -26,6 +26,19 @@ static inline double sgd(double G, double *m, double mu, double g, double lr, do
     return G;
 }
 
+/* The noisy step (eqs_update_law.noise_rel > 0): the step lr m scaled by
+ * 1 + noise_rel z, z the element's standard normal draw of this step. */
+static inline double sgd_noisy(const eqs_update_law *u, uint64_t element, double G, double *m,
+                               double mu, double g, double lr, double lo, double hi)
+{
+    const double z = eqs_crng_normal(u->noise_seed, EQS_CRNG_STREAM_UPDATE, u->step, element);
+    *m = mu * *m + g;
+    G -= lr * *m * (1.0 + u->noise_rel * z);
+    if (G < lo) G = lo;
+    if (G > hi) G = hi;
+    return G;
+}
+
 eqs_status eqs_update_law_create(eqs_ctx *ctx, const eqs_experiment *exp, const eqs_circuit *c,
                                  double g_floor_S, eqs_update_law **out)
 {
@@ -33,6 +46,7 @@ eqs_status eqs_update_law_create(eqs_ctx *ctx, const eqs_experiment *exp, const 
     eqs_update_law *u = eqs_calloc(ctx, 1, sizeof *u);
     if (!u) return EQS_ERR_NOMEM;
     u->momentum = exp->momentum;
+    u->noise_seed = exp->seed;
     u->decay = exp->lr_decay;
     u->cosine = exp->lr_cosine;
     u->epochs = exp->epochs;
@@ -74,9 +88,12 @@ int eqs_update_params(const eqs_update_law *u, double scale, int k0, int k1, dou
                       double *m, const double *g)
 {
     const double mu = u->momentum, lo = u->g_min_S, hi = u->g_max_S;
+    const int noisy = u->noise_rel > 0;
     for (int k = k0; k < k1; ++k) {
         if (u->rate[k] < 0) continue; /* matched by no learning-rate group */
-        G[k] = sgd(G[k], &m[k], mu, g[k], scale * u->rate[k], lo, hi);
+        const double lr = scale * u->rate[k];
+        G[k] = noisy ? sgd_noisy(u, (uint64_t)k, G[k], &m[k], mu, g[k], lr, lo, hi)
+                     : sgd(G[k], &m[k], mu, g[k], lr, lo, hi);
         if (!isfinite(G[k])) return k;
     }
     return -1;

@@ -38,7 +38,21 @@ typedef struct {
     int epochs;      /* planned epochs (cosine schedule). Default: 0 */
     int n_params;    /* entries of rate */
     double *rate;    /* per parameter (S^2/V^2), < 0: not trained; owned */
+    /* Update noise (off by default; with it off no draw is made and the
+     * bits are those of the noiseless law): each step lr m of parameter k
+     * becomes lr m (1 + noise_rel z), z the standard normal
+     * eqs_crng_normal(noise_seed, EQS_CRNG_STREAM_UPDATE, step, k), so the
+     * noise of a parameter depends on (seed, step, k) only: not on the
+     * training path, the thread split or the precision. */
+    double noise_rel;    /* relative std of a step. Default: 0 (off) */
+    uint64_t noise_seed; /* Default: the experiment's seed */
+    uint64_t step;       /* key of the current step; the trainer sets it
+                            (epoch * batches per epoch + batch: the same
+                            after a resume). Default: 0 */
 } eqs_update_law;
+
+/* Stream of the update noise draws (the key's second word). */
+#define EQS_CRNG_STREAM_UPDATE 1
 
 /* The law of an experiment for circuit c: momentum, decay and schedule as
  * given; clip bounds [max(g_min_S, g_floor_S), g_max_S] (g_max_S <= 0:
@@ -56,7 +70,8 @@ double eqs_update_schedule(const eqs_update_law *u, uint64_t epoch);
 
 /* Parameter vector, entries k0..k1-1: with g[k] the gradient dL/dG
  * (V^2/S), m[k] <- mu m[k] + g[k]; G[k] <- clip(G[k] - scale rate[k] m[k])
- * for each trained k (rate[k] >= 0; the others are left alone).  Returns
+ * for each trained k (rate[k] >= 0; the others are left alone; noise:
+ * element k).  Returns
  * the first k whose new G is not finite (training diverged), else -1. */
 int eqs_update_params(const eqs_update_law *u, double scale, int k0, int k1, double *G,
                       double *m, const double *g);
@@ -67,24 +82,27 @@ int eqs_update_params(const eqs_update_law *u, double scale, int k0, int k1, dou
  * in (one matrix product M <- mu M + P with beta = u->momentum); the rest
  * of the gradient of entry (i, j) is col[j] + row_coef * row[i] (row NULL:
  * 0).  For each entry: m <- m + that rest, W <- clip(W - lr m), evaluated
- * in double and stored in REAL.  Then colsum[j] += the stored W (REAL
+ * in double and stored in REAL (noise: element elem[i nj + j], the
+ * parameter index of the entry; elem may be NULL while the noise is off).
+ * Then colsum[j] += the stored W (REAL
  * arithmetic, rows top to bottom) and rowsum[i] = the sum of row i (summed
  * in double left to right, stored in REAL;
  * rowsum NULL: not stored).  Returns 1 when a row sum is not
  * finite (training diverged), else 0. */
 int eqs_update_rows_d(const eqs_update_law *u, double lr, int i0, int i1, int nj, double *W,
-                      double *M, const double *col, const double *row, double row_coef,
-                      double *colsum, double *rowsum);
+                      double *M, const int *elem, const double *col, const double *row,
+                      double row_coef, double *colsum, double *rowsum);
 int eqs_update_rows_f(const eqs_update_law *u, double lr, int i0, int i1, int nj, float *W,
-                      float *M, const float *col, const float *row, double row_coef,
-                      float *colsum, float *rowsum);
+                      float *M, const int *elem, const float *col, const float *row,
+                      double row_coef, float *colsum, float *rowsum);
 
 /* One span of n entries w (S) with momentum m, gradient a x[j] + col[j]:
- * m <- mu m + g, w <- clip(w - lr m) (double arithmetic, REAL storage). */
+ * m <- mu m + g, w <- clip(w - lr m) (double arithmetic, REAL storage;
+ * noise: element elem[j], NULL while the noise is off). */
 void eqs_update_span_d(const eqs_update_law *u, double lr, int n, double *w, double *m,
-                       double a, const double *x, const double *col);
-void eqs_update_span_f(const eqs_update_law *u, double lr, int n, float *w, float *m, double a,
-                       const float *x, const float *col);
+                       const int *elem, double a, const double *x, const double *col);
+void eqs_update_span_f(const eqs_update_law *u, double lr, int n, float *w, float *m,
+                       const int *elem, double a, const float *x, const float *col);
 
 /* ---- counter-based random numbers (crng.c) ----
  * A draw is a pure function of its key: seed (the run's), stream (what
