@@ -331,8 +331,8 @@ fail:
 
 /* Batched path: when the solver offers it and the method has a phase pair
  * (centered, positive, negative), the whole mini-batch goes through the
- * solver's batch ops with the same phases, normalisation and optimizer
- * (solver.h).  Anything the backend cannot batch falls back to the
+ * solver's batch ops with the same phases and normalisation (solver.h) and
+ * the same update law (tr->law, update/update.h).  Anything the backend cannot batch falls back to the
  * per-sample path (logged). */
 static eqs_status batch_setup(eqs_trainer *tr)
 {

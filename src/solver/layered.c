@@ -111,8 +111,8 @@ static eqs_status node_kcl(const eqs_solver *s, int i, double v, double *f, doub
 /* Two cores in the batched step (docs/solver.md "Two cores"): every large
  * crossbar (at least opt.split_min conductances) is split once and for all
  * into two row halves, and every operation on it (the products of the
- * sweeps and of the input drive, the contrast product and the optimizer
- * pass) is split the same way, the caller's thread doing rows [0, h) and
+ * sweeps and of the input drive, the contrast product and the update
+ * law's pass) is split the same way, the caller's thread doing rows [0, h) and
  * the helper rows [h, n).  Each core then keeps touching the same half of
  * W and of the momentum, which stays in its own cache; splitting products
  * by columns instead, or letting OpenBLAS thread each product, moves the
