@@ -7,6 +7,7 @@
  * formula written out here for the block kernels; and one call over a
  * whole block for every split of it (two calls, two threads). */
 #include "testutil.h"
+#include "eqprop/eqprop.h"
 #include "update/update.h"
 
 #include <math.h>
@@ -433,6 +434,88 @@ START_TEST(test_update_noise)
 }
 END_TEST
 
+/* A 24-40-30-4 DRN on the batched layered path with every crossbar split
+ * over the two cores (split_min 100), momentum 0.9; `extra` goes into the
+ * solver element (threads="1"). */
+static const char *noisy_xml(const char *extra)
+{
+    static char buf[4096];
+    snprintf(buf, sizeof buf,
+             "<?xml version=\"1.0\"?>\n"
+             "<experiment version=\"1\">\n"
+             "  <network><drn layers=\"24 40 30 4\" g_init_min_S=\"1e-6\" "
+             "g_init_max_S=\"1e-4\"/></network>\n"
+             "  <dataset classes=\"4\"><synthetic task=\"blobs\" train_size=\"12\" "
+             "test_size=\"4\" features=\"24\"/></dataset>\n"
+             "  <input gain_V=\"4\" encoding=\"pair\"/>\n"
+             "  <targets on_V=\"0.5\" off_V=\"0\"/>\n"
+             "  <algorithm method=\"centered\" beta=\"1e-5\"/>\n"
+             "  <learning momentum=\"0.9\"><rate elements=\"r1_*\" value=\"3e-7\"/>"
+             "<rate elements=\"r*\" value=\"1e-7\"/></learning>\n"
+             "  <training epochs=\"3\" batch=\"4\" seed=\"8\"/>\n"
+             "  <conductance g_min_S=\"1e-7\" g_max_S=\"1e-3\"/>\n"
+             "  <solver backend=\"layered\" split_min=\"100\" %s diodes=\"ideal\"/>\n"
+             "  <output dir=\"/nonexistent\"/>\n"
+             "</experiment>\n",
+             extra);
+    return tu_write_temp(buf, ".xml");
+}
+
+static void noisy_open(tu_job *j, const char *xml, double noise_rel)
+{
+    tu_job_open(j, xml, 1);
+    ck_assert_int_eq(eqs_trainer_batched(j->tr), 1);
+    eqs_trainer_update_law(j->tr)->noise_rel = noise_rel;
+}
+
+static double *noisy_run(tu_job *j, int from, int to)
+{
+    for (int s = from; s < to; ++s) ck_assert_int_eq(eqs_trainer_step(j->tr), EQS_OK);
+    ck_assert_int_eq(eqs_trainer_sync(j->tr), EQS_OK);
+    return tu_conductances(j->c);
+}
+
+/* Noisy training end to end (batched layered path, crossbars split over
+ * two cores): threads 2 and 1 give the same conductances bit for bit, a
+ * run resumed from a mid-epoch checkpoint equals the uninterrupted one,
+ * and the noise does change the result. */
+START_TEST(test_update_noise_trainer)
+{
+    const char *two = noisy_xml(""), *one = noisy_xml("threads=\"1\"");
+    tu_job a, b, c, q;
+    noisy_open(&a, two, 0.3);
+    noisy_open(&b, one, 0.3);
+    double *ga = noisy_run(&a, 0, 5), *gb = noisy_run(&b, 0, 5);
+    const int np = eqs_circuit_param_count(a.c);
+    ck_assert_int_eq(memcmp(ga, gb, (size_t)np * sizeof *ga), 0);
+    /* resume: 2 steps, checkpoint (mid-epoch: 3 batches per epoch), 3 more */
+    char ck[4200];
+    snprintf(ck, sizeof ck, "%s/noisy.ck", tu_temp_dir());
+    noisy_open(&c, two, 0.3);
+    free(noisy_run(&c, 0, 2));
+    ck_assert_int_eq(eqs_trainer_checkpoint_write(c.tr, ck), EQS_OK);
+    tu_job_close(&c);
+    noisy_open(&c, two, 0.3);
+    ck_assert_msg(eqs_trainer_checkpoint_read(c.tr, ck) == EQS_OK, "%s", eqs_ctx_error(c.ctx));
+    double *gc = noisy_run(&c, 2, 5);
+    ck_assert_int_eq(memcmp(ga, gc, (size_t)np * sizeof *ga), 0);
+    /* without noise: another result */
+    noisy_open(&q, two, 0.0);
+    double *gq = noisy_run(&q, 0, 5);
+    int differ = 0;
+    for (int k = 0; k < np; ++k) differ += ga[k] != gq[k];
+    ck_assert_int_gt(differ, np / 2);
+    free(ga);
+    free(gb);
+    free(gc);
+    free(gq);
+    tu_job_close(&a);
+    tu_job_close(&b);
+    tu_job_close(&c);
+    tu_job_close(&q);
+}
+END_TEST
+
 Suite *suite_update(void)
 {
     Suite *s = suite_create("update");
@@ -445,6 +528,7 @@ Suite *suite_update(void)
     tcase_add_test(tc, test_update_rows);
     tcase_add_test(tc, test_update_span);
     tcase_add_test(tc, test_update_noise);
+    tcase_add_test(tc, test_update_noise_trainer);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -511,6 +511,8 @@ eqs_status eqs_trainer_sync(eqs_trainer *tr)
 
 int eqs_trainer_batched(const eqs_trainer *tr) { return tr->bops != NULL; }
 
+eqs_update_law *eqs_trainer_update_law(eqs_trainer *tr) { return tr->law; }
+
 eqs_input_encoding eqs_trainer_encoding(const eqs_trainer *tr)
 {
     if (tr->n_feat < 0) return tr->encoding;
