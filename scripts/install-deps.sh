@@ -13,6 +13,7 @@ pkgs=(
   zlib1g-dev                 # gzip-compressed datasets
   libopenblas-dev            # dense BLAS for the layered solver
   libcairo2-dev              # learning-curve plots (PNG)
+  librandom123-dev           # counter-based RNG (Philox), header-only
 )
 # Optional extras: install with EQS_EXTRA_PKGS="..." (space separated).
 if [ -n "${EQS_EXTRA_PKGS:-}" ]; then

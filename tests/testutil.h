@@ -33,6 +33,7 @@ Suite *suite_driver(void); /* test_driver.c: the run driver */
 Suite *suite_alloc(void); /* test_alloc.c: allocator hooks, each allocation failed */
 Suite *suite_atomic(void); /* test_atomic.c: the one atomic writer, crash leftovers */
 Suite *suite_host(void); /* test_host.c: the host's process-wide state left alone */
+Suite *suite_update(void); /* test_update.c: update law, counter-based RNG */
 
 /* Absolute path of a file relative to the repository root (the directory
  * `make check` runs in).  Returns a static buffer (overwritten per call). */

@@ -69,4 +69,8 @@ eqs_status eqs_eqprop_aeqprop(eqs_eqprop *ep, const eqs_grad_options *opt, doubl
  * EQS_GRAD_NCEP); the solver is left at the free state. */
 eqs_status eqs_eqprop_ncep(eqs_eqprop *ep, const eqs_grad_options *opt, double *grad);
 
+/* train.c: the trainer's update law (update/update.h; borrowed, mutable:
+ * tests switch its noise on, as an experiment attribute will). */
+eqs_update_law *eqs_trainer_update_law(eqs_trainer *tr);
+
 #endif /* EQS_EQPROP_H */

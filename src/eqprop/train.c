@@ -20,10 +20,14 @@
  *     resuming at a batch boundary reproduces an uninterrupted run bit for
  *     bit;
  *   - gradient dL/dG with the experiment's method and beta, accumulated.
- * Then, with g the batch mean of dL/dG, for each trained conductance:
+ * Then, with g the batch mean of dL/dG, the update law (update/update.h,
+ * eqs_update_params on the parameter vector) gives every trained
+ * conductance its new value:
  *     m <- mu m + g;   G <- clip(G - lr_scale * rate * m, [g_lo, g_hi])
  * (SGD with momentum as in the reference code); lr_scale = decay^e in epoch
- * e (0-based), times 0.5 (1 + cos(pi e / epochs)) with schedule="cosine".
+ * e (0-based), times 0.5 (1 + cos(pi e / epochs)) with schedule="cosine"
+ * (eqs_update_schedule).  The batched path applies the same law to its
+ * crossbar blocks (eqs_update_rows_*).
  *
  * Shuffling: at the first step of an epoch the sample order is a fresh
  * permutation from the context's EQS_RNG_SHUFFLE stream.  A mid-epoch
@@ -32,6 +36,8 @@
  * draws the next permutation exactly as an uninterrupted run does.
  */
 #include "eqprop.h"
+
+#include "../update/update.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -66,11 +72,10 @@ struct eqs_trainer {
     eqs_input_encoding encoding;
     double gain, on_V, off_V;
     eqs_grad_options go;
-    double momentum, decay, g_lo, g_hi;
-    int cosine; /* schedule="cosine" */
-    int batch, epochs;
+    eqs_update_law *law; /* rates, momentum, bounds, schedule (update/update.h) */
+    int batch;
 
-    double *rate;  /* per parameter (S^2/V^2), < 0: not trained */
+    double *par;   /* parameter vector of the per-sample update (S) */
     double *grad;  /* one sample's dL/dG */
     double *acc;   /* batch sum of dL/dG */
     double *mom;   /* momentum buffer */
@@ -160,7 +165,8 @@ void eqs_trainer_free(eqs_trainer **pt)
     eqs_ctx *ctx = tr->ctx;
     eqs_eqprop_free(&tr->ep);
     eqs_solver_free(&tr->s);
-    eqs_free(ctx, tr->rate);
+    eqs_update_law_free(ctx, &tr->law);
+    eqs_free(ctx, tr->par);
     eqs_free(ctx, tr->grad);
     eqs_free(ctx, tr->acc);
     eqs_free(ctx, tr->mom);
@@ -262,19 +268,15 @@ eqs_status eqs_trainer_create(eqs_ctx *ctx, const eqs_experiment *exp, eqs_circu
     tr->go.nudge = exp->nudge;
     tr->go.epsilon_S_per_V2 = exp->epsilon_S_per_V2;
     tr->go.aeq_phases = exp->aeq_phases;
-    tr->momentum = exp->momentum;
-    tr->decay = exp->lr_decay;
-    tr->cosine = exp->lr_cosine;
-    tr->g_lo = exp->g_min_S > opt->g_floor_S ? exp->g_min_S : opt->g_floor_S;
-    tr->g_hi = exp->g_max_S > 0 ? exp->g_max_S : INFINITY;
     tr->batch = exp->batch;
-    tr->epochs = exp->epochs;
     tr->lr_scale = 1.0;
 
     size_t np = (size_t)(tr->n_params > 0 ? tr->n_params : 1);
     size_t no = (size_t)tr->n_out;
-    eqs_status st = EQS_ERR_NOMEM;
-    tr->rate = eqs_malloc(ctx, np * sizeof *tr->rate);
+    eqs_status st = eqs_update_law_create(ctx, exp, c, opt->g_floor_S, &tr->law);
+    if (st != EQS_OK) goto fail;
+    st = EQS_ERR_NOMEM;
+    tr->par = eqs_calloc(ctx, np, sizeof *tr->par);
     tr->grad = eqs_calloc(ctx, np, sizeof *tr->grad);
     tr->acc = eqs_calloc(ctx, np, sizeof *tr->acc);
     tr->mom = eqs_calloc(ctx, np, sizeof *tr->mom);
@@ -283,11 +285,9 @@ eqs_status eqs_trainer_create(eqs_ctx *ctx, const eqs_experiment *exp, eqs_circu
     tr->outb = eqs_calloc(ctx, (size_t)tr->batch * no, sizeof *tr->outb);
     tr->order_eval = eqs_calloc(ctx, (size_t)tr->batch, sizeof *tr->order_eval);
     tr->u = eqs_calloc(ctx, (size_t)tr->n_in + 1, sizeof *tr->u);
-    if (!tr->u ||!tr->rate || !tr->grad || !tr->acc || !tr->mom || !tr->y || !tr->yb || !tr->outb ||
+    if (!tr->u || !tr->par || !tr->grad || !tr->acc || !tr->mom || !tr->y || !tr->yb || !tr->outb ||
         !tr->order_eval)
         goto fail;
-    for (int k = 0; k < tr->n_params; ++k)
-        tr->rate[k] = eqs_experiment_rate(exp, eqs_circuit_param_name(c, k));
     if (train) {
         if ((st = eqs_trainer_check_data(tr, train)) != EQS_OK) goto fail;
         tr->n_train = eqs_dataset_size(train);
@@ -318,8 +318,8 @@ fail:
 
 /* Batched path: when the solver offers it and the method has a phase pair
  * (centered, positive, negative), the whole mini-batch goes through the
- * solver's batch ops with the same phases, normalisation and optimizer
- * (solver.h).  Anything the backend cannot batch falls back to the
+ * solver's batch ops with the same phases and normalisation (solver.h) and
+ * the same update law (tr->law, update/update.h).  Anything the backend cannot batch falls back to the
  * per-sample path (logged). */
 static eqs_status batch_setup(eqs_trainer *tr)
 {
@@ -329,10 +329,7 @@ static eqs_status batch_setup(eqs_trainer *tr)
     if (!b || !eqs_eqprop_phase_pair(tr->go.method, beta, &b1, &b2)) return EQS_OK;
     eqs_batch_setup bs = {
         .batch = tr->batch,
-        .rate = tr->rate,
-        .momentum = tr->momentum,
-        .g_lo_S = tr->g_lo,
-        .g_hi_S = tr->g_hi,
+        .law = tr->law,
         .nudge = tr->go.nudge,
         .beta1 = b1,
         .beta2 = b2,
@@ -501,6 +498,8 @@ eqs_status eqs_trainer_sync(eqs_trainer *tr)
 
 int eqs_trainer_batched(const eqs_trainer *tr) { return tr->bops != NULL; }
 
+eqs_update_law *eqs_trainer_update_law(eqs_trainer *tr) { return tr->law; }
+
 eqs_input_encoding eqs_trainer_encoding(const eqs_trainer *tr)
 {
     if (tr->n_feat < 0) return tr->encoding;
@@ -594,21 +593,6 @@ static eqs_status free_sample(eqs_trainer *tr, const eqs_dataset *ds, size_t i,
     return st;
 }
 
-/* The learning-rate multiplier in epoch e (0-based): decay^e, times the
- * cosine factor with schedule="cosine" (1 in the first epoch, small but
- * positive in the last). */
-static double lr_scale_at(const eqs_trainer *tr, uint64_t e)
-{
-    double s = pow(tr->decay, (double)e);
-    if (tr->cosine && tr->epochs > 0) {
-        /* epochs past the planned ones (a longer --epochs) keep the last factor */
-        uint64_t last = (uint64_t)tr->epochs - 1;
-        double x = (double)(e < last ? e : last) / (double)tr->epochs;
-        s *= 0.5 * (1.0 + cos(3.14159265358979323846 * x));
-    }
-    return s;
-}
-
 /* A batch ending at sample `end` of the epoch is done; at the end of the
  * epoch: next epoch, decayed rate, fresh shuffle.  1 when an epoch ended. */
 static int batch_done(eqs_trainer *tr, size_t end)
@@ -618,7 +602,7 @@ static int batch_done(eqs_trainer *tr, size_t end)
     tr->epoch++;
     health_epoch_end(tr, tr->epoch);
     tr->batch_done = 0;
-    tr->lr_scale = lr_scale_at(tr, tr->epoch);
+    tr->lr_scale = eqs_update_schedule(tr->law, tr->epoch);
     tr->shuffled = 0;
     return 1;
 }
@@ -639,6 +623,10 @@ eqs_status eqs_trainer_step(eqs_trainer *tr)
         return EQS_ERROR(ctx, EQS_ERR_INTERNAL, "batch %llu is past the end of the epoch",
                          (unsigned long long)tr->batch_done);
     size_t nb = tr->n_train - first < (size_t)tr->batch ? tr->n_train - first : (size_t)tr->batch;
+    /* the key of this step's update noise: a function of (epoch, batch), so
+     * the same after a resume */
+    const uint64_t per_epoch = (tr->n_train + (size_t)tr->batch - 1) / (size_t)tr->batch;
+    tr->law->step = tr->epoch * per_epoch + tr->batch_done;
     const int np = tr->n_params;
     if (tr->bops) {
         double loss = 0;
@@ -678,17 +666,20 @@ eqs_status eqs_trainer_step(eqs_trainer *tr)
         tr->run_n++;
         for (int k = 0; k < np; ++k) tr->acc[k] += tr->grad[k];
     }
+    /* the batch mean gradient and the parameter vector -> the update law */
     const double inv = 1.0 / (double)nb;
     for (int k = 0; k < np; ++k) {
-        if (tr->rate[k] < 0) continue; /* matched by no learning-rate group */
-        double g = tr->acc[k] * inv;
-        double G = eqs_sgd_update(eqs_circuit_param_get(tr->c, k), &tr->mom[k], tr->momentum,
-                                  g, tr->lr_scale * tr->rate[k], tr->g_lo, tr->g_hi);
-        if (!isfinite(G))
-            return EQS_ERROR(ctx, EQS_ERR_NOCONV,
-                             "training diverged: conductance of '%s' is not finite",
-                             eqs_circuit_param_name(tr->c, k));
-        eqs_status st = eqs_circuit_param_set(tr->c, k, G);
+        tr->grad[k] = tr->acc[k] * inv;
+        tr->par[k] = eqs_circuit_param_get(tr->c, k);
+    }
+    int bad = eqs_update_params(tr->law, tr->lr_scale, 0, np, tr->par, tr->mom, tr->grad);
+    if (bad >= 0)
+        return EQS_ERROR(ctx, EQS_ERR_NOCONV,
+                         "training diverged: conductance of '%s' is not finite",
+                         eqs_circuit_param_name(tr->c, bad));
+    for (int k = 0; k < np; ++k) {
+        if (tr->law->rate[k] < 0) continue; /* not trained: left alone */
+        eqs_status st = eqs_circuit_param_set(tr->c, k, tr->par[k]);
         if (st != EQS_OK) return st;
     }
     batch_done(tr, first + nb);
@@ -763,7 +754,7 @@ const eqs_solver *eqs_trainer_solver(const eqs_trainer *tr) { return tr->s; }
 
 double eqs_trainer_rate(const eqs_trainer *tr, int k)
 {
-    return (k >= 0 && k < tr->n_params) ? tr->rate[k] : -1.0;
+    return (k >= 0 && k < tr->n_params) ? tr->law->rate[k] : -1.0;
 }
 
 eqs_status eqs_trainer_checkpoint_write(eqs_trainer *tr, const char *path)
@@ -807,7 +798,7 @@ eqs_status eqs_trainer_checkpoint_read(eqs_trainer *tr, const char *path)
                          ts.has_order ? "" : " without the epoch's sample order");
     tr->epoch = ts.epoch;
     tr->batch_done = ts.batch;
-    tr->lr_scale = lr_scale_at(tr, tr->epoch);
+    tr->lr_scale = eqs_update_schedule(tr->law, tr->epoch);
     if (!(fabs(tr->lr_scale - ts.lr_scale) <= 1e-12 * fabs(ts.lr_scale)))
         eqs_log(tr->ctx, EQS_LOG_INFO,
                 "%s: learning-rate scale %.17g from this experiment's schedule (the checkpoint "

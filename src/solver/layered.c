@@ -25,8 +25,9 @@
  * for the batch is a B x n_l matrix.  The input drive X W_1 is one GEMM per
  * batch shared by every sweep of the three phases; the contrast of the
  * first crossbar is -2 X^T (H2 - H1) plus a column term, one GEMM that
- * accumulates into the momentum (beta = mu), then one fused pass applies
- * the optimizer and forms the column sums for the next batch.
+ * accumulates into the momentum (beta = mu), then one pass of the update
+ * law (update/update.h, eqs_update_rows_*) on the same rows gives the new
+ * conductances and the column sums for the next batch.
  */
 #include "solver.h"
 
@@ -110,8 +111,8 @@ static eqs_status node_kcl(const eqs_solver *s, int i, double v, double *f, doub
 /* Two cores in the batched step (docs/solver.md "Two cores"): every large
  * crossbar (at least opt.split_min conductances) is split once and for all
  * into two row halves, and every operation on it (the products of the
- * sweeps and of the input drive, the contrast product and the optimizer
- * pass) is split the same way, the caller's thread doing rows [0, h) and
+ * sweeps and of the input drive, the contrast product and the update
+ * law's pass) is split the same way, the caller's thread doing rows [0, h) and
  * the helper rows [h, n).  Each core then keeps touching the same half of
  * W and of the momentum, which stays in its own cache; splitting products
  * by columns instead, or letting OpenBLAS thread each product, moves the

@@ -11,6 +11,7 @@
 #define EQS_SOLVER_H
 
 #include "../circuit/circuit.h"
+#include "../update/update.h"
 
 typedef struct eqs_backend_ops eqs_backend_ops;
 
@@ -108,8 +109,9 @@ eqs_status eqs_solver_ncep_enable(eqs_solver *s, int on);
  * A mini-batch is a matrix: the trainer loads the samples (inputs through
  * the circuit's input sources, targets), the backend solves the free phase
  * for the whole batch, then the two nudged phases warm from it, forms the
- * EqProp contrast of every conductance and applies the update, all with
- * the formulas below (one definition for both paths). */
+ * EqProp contrast of every conductance with the formulas below (one
+ * definition for both paths) and hands it to the update law
+ * (update/update.h), which alone turns it into new conductances. */
 
 /* Phases (beta_1 < beta_2) of an EqProp method with nudge strength beta;
  * 0 for a method without a phase pair (adjoint, aeqprop, ncep). */
@@ -132,23 +134,10 @@ static inline double eqs_eqprop_contrast_coef(double b1, double b2, double n)
     return 1.0 / (2.0 * (b2 - b1) * n);
 }
 
-/* The optimizer (SGD with momentum and clipping), one definition:
- * m <- mu m + g;  G <- clip(G - lr m, [lo, hi]).  Returns the new G. */
-static inline double eqs_sgd_update(double G, double *m, double mu, double g, double lr,
-                                    double lo, double hi)
-{
-    *m = mu * *m + g;
-    G -= lr * *m;
-    if (G < lo) G = lo;
-    if (G > hi) G = hi;
-    return G;
-}
-
 typedef struct {
-    int batch;             /* largest batch */
-    const double *rate;    /* per parameter (S^2/V^2), < 0: not trained */
-    double momentum;       /* mu */
-    double g_lo_S, g_hi_S; /* clip bounds */
+    int batch;                  /* largest batch */
+    const eqs_update_law *law;  /* the update law (update/update.h; borrowed):
+                                   per-parameter rates, momentum, clip bounds */
     eqs_nudge_kind nudge;
     double beta1, beta2;   /* phase pair */
 } eqs_batch_setup;
@@ -164,8 +153,8 @@ typedef struct eqs_batch_ops {
     /* Free phase of rows 0..nb-1 (cold start); out: nb x n_out output
      * values (V_pos - V_neg). */
     eqs_status (*free_phase)(eqs_solver *s, int nb, double *out_V);
-    /* Nudged phases warm from the free state, contrast and update with
-     * learning-rate multiplier lr_scale. */
+    /* Nudged phases warm from the free state, contrast, and the update
+     * law (bs->law) applied with learning-rate multiplier lr_scale. */
     eqs_status (*train)(eqs_solver *s, int nb, double lr_scale);
     /* Dense conductances -> circuit parameters (when changed). */
     eqs_status (*sync)(eqs_solver *s);

@@ -1,0 +1,129 @@
+/*
+ * update.h: private header of the update module (docs/training.md,
+ * "Update law").
+ *
+ * The update law turns a gradient block into new parameter values.  The
+ * solvers compute phase states, contrasts and gradients; they never decide
+ * how a parameter moves.  Both training paths call the functions below:
+ * the per-sample trainer (eqprop/train.c) on its parameter vector, the
+ * batched layered path (solver/layered_batch.inc) on the rows of a
+ * crossbar's dense W and momentum M, each core on its half of the rows.
+ * Nothing here allocates after eqs_update_law_create, and no function
+ * keeps state between calls, so any split of a block over threads gives
+ * the same bits as one call over the whole block.
+ *
+ * Today's law: SGD with momentum and clipping,
+ *     m <- mu m + g;   G <- clip(G - scale * rate * m, [g_min_S, g_max_S])
+ * with scale the schedule factor of the epoch (eqs_update_schedule).
+ *
+ * Random draws for future noisy laws come from a counter-based generator
+ * (crng.c, the only includer of Random123): Philox4x64-10 keyed by
+ * (seed, stream) at counter (step, element), so a draw depends on its key
+ * alone, never on call order, thread split, precision or resume.
+ */
+#ifndef EQS_UPDATE_H
+#define EQS_UPDATE_H
+
+#include "../core/core.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct {
+    double momentum; /* mu in [0, 1). Default: 0 */
+    double g_min_S;  /* lower clip bound (S). Default: 0 */
+    double g_max_S;  /* upper clip bound (S). Default: INFINITY */
+    double decay;    /* rate multiplier per epoch, (0, 1]. Default: 1 */
+    int cosine;      /* 1: the schedule also has the cosine factor. Default: 0 */
+    int epochs;      /* planned epochs (cosine schedule). Default: 0 */
+    int n_params;    /* entries of rate */
+    double *rate;    /* per parameter (S^2/V^2), < 0: not trained; owned */
+    /* Update noise (off by default; with it off no draw is made and the
+     * bits are those of the noiseless law): each step lr m of parameter k
+     * becomes lr m (1 + noise_rel z), z the standard normal
+     * eqs_crng_normal(noise_seed, EQS_CRNG_STREAM_UPDATE, step, k), so the
+     * noise of a parameter depends on (seed, step, k) only: not on the
+     * training path, the thread split or the precision. */
+    double noise_rel;    /* relative std of a step. Default: 0 (off) */
+    uint64_t noise_seed; /* Default: the experiment's seed */
+    uint64_t step;       /* key of the current step; the trainer sets it
+                            (epoch * batches per epoch + batch: the same
+                            after a resume). Default: 0 */
+} eqs_update_law;
+
+/* Stream of the update noise draws (the key's second word). */
+#define EQS_CRNG_STREAM_UPDATE 1
+
+/* The law of an experiment for circuit c: momentum, decay and schedule as
+ * given; clip bounds [max(g_min_S, g_floor_S), g_max_S] (g_max_S <= 0:
+ * INFINITY); the learning rate of every parameter resolved once from the
+ * experiment's <rate elements=...> patterns (eqs_experiment_rate).
+ * Allocates the rate array; *out is NULL on error. */
+eqs_status eqs_update_law_create(eqs_ctx *ctx, const eqs_experiment *exp, const eqs_circuit *c,
+                                 double g_floor_S, eqs_update_law **out);
+void eqs_update_law_free(eqs_ctx *ctx, eqs_update_law **u);
+
+/* The learning-rate multiplier in epoch e (0-based): decay^e, times
+ * 0.5 (1 + cos(pi e / epochs)) with the cosine schedule (epochs past the
+ * planned ones keep the last factor). */
+double eqs_update_schedule(const eqs_update_law *u, uint64_t epoch);
+
+/* Parameter vector, entries k0..k1-1: with g[k] the gradient dL/dG
+ * (V^2/S), m[k] <- mu m[k] + g[k]; G[k] <- clip(G[k] - scale rate[k] m[k])
+ * for each trained k (rate[k] >= 0; the others are left alone; noise:
+ * element k).  Returns
+ * the first k whose new G is not finite (training diverged), else -1. */
+int eqs_update_params(const eqs_update_law *u, double scale, int k0, int k1, double *G,
+                      double *m, const double *g);
+
+/* Rows i0..i1-1 of a crossbar block (row-major, nj columns) W (S) and its
+ * momentum M, in REAL = double (_d) or float (_f).  The caller has formed
+ * the product part P of the gradient into M with the momentum decay folded
+ * in (one matrix product M <- mu M + P with beta = u->momentum); the rest
+ * of the gradient of entry (i, j) is col[j] + row_coef * row[i] (row NULL:
+ * 0).  For each entry: m <- m + that rest, W <- clip(W - lr m), evaluated
+ * in double and stored in REAL (noise: element elem[i nj + j], the
+ * parameter index of the entry; elem may be NULL while the noise is off).
+ * Then colsum[j] += the stored W (REAL
+ * arithmetic, rows top to bottom) and rowsum[i] = the sum of row i (summed
+ * in double left to right, stored in REAL;
+ * rowsum NULL: not stored).  Returns 1 when a row sum is not
+ * finite (training diverged), else 0. */
+int eqs_update_rows_d(const eqs_update_law *u, double lr, int i0, int i1, int nj, double *W,
+                      double *M, const int *elem, const double *col, const double *row,
+                      double row_coef, double *colsum, double *rowsum);
+int eqs_update_rows_f(const eqs_update_law *u, double lr, int i0, int i1, int nj, float *W,
+                      float *M, const int *elem, const float *col, const float *row,
+                      double row_coef, float *colsum, float *rowsum);
+
+/* One span of n entries w (S) with momentum m, gradient a x[j] + col[j]:
+ * m <- mu m + g, w <- clip(w - lr m) (double arithmetic, REAL storage;
+ * noise: element elem[j], NULL while the noise is off). */
+void eqs_update_span_d(const eqs_update_law *u, double lr, int n, double *w, double *m,
+                       const int *elem, double a, const double *x, const double *col);
+void eqs_update_span_f(const eqs_update_law *u, double lr, int n, float *w, float *m,
+                       const int *elem, double a, const float *x, const float *col);
+
+/* ---- counter-based random numbers (crng.c) ----
+ * A draw is a pure function of its key: seed (the run's), stream (what
+ * the draws are for, e.g. EQS_RNG_NOISE), step (e.g. the training step)
+ * and element (the parameter's index).  The four 64-bit words are the
+ * Philox4x64-10 block of counter (step, element, 0, 0) under key (seed,
+ * stream). */
+void eqs_crng_block(uint64_t seed, uint64_t stream, uint64_t step, uint64_t element,
+                    uint64_t out[4]);
+/* The raw generator, for its known-answer test: Philox4x64-10 of counter
+ * ctr under key key. */
+void eqs_crng_philox4x64_10(const uint64_t ctr[4], const uint64_t key[2], uint64_t out[4]);
+/* Uniform in (0, 1): (word 0 >> 11 + 0.5) 2^-53. */
+double eqs_crng_uniform(uint64_t seed, uint64_t stream, uint64_t step, uint64_t element);
+/* Standard normal by Box-Muller from words 0 and 1:
+ * sqrt(-2 ln u1) cos(2 pi u2), u1 = (w0 >> 11 + 0.5) 2^-53, u2 = w1 >> 11 2^-53. */
+double eqs_crng_normal(uint64_t seed, uint64_t stream, uint64_t step, uint64_t element);
+/* out[k] = the draw of element e0 + k, k < n. */
+void eqs_crng_uniform_fill(uint64_t seed, uint64_t stream, uint64_t step, uint64_t e0, size_t n,
+                           double *out);
+void eqs_crng_normal_fill(uint64_t seed, uint64_t stream, uint64_t step, uint64_t e0, size_t n,
+                          double *out);
+
+#endif /* EQS_UPDATE_H */
