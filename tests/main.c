@@ -48,6 +48,7 @@ int main(void)
     srunner_add_suite(sr, suite_ncep());
     srunner_add_suite(sr, suite_layered());
     srunner_add_suite(sr, suite_eval());
+    srunner_add_suite(sr, suite_memristor());
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);

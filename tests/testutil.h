@@ -29,6 +29,7 @@ Suite *suite_aeqprop(void); /* test_aeqprop.c (issue 5) */
 Suite *suite_ncep(void);
 Suite *suite_layered(void);
 Suite *suite_eval(void); /* test_eval.c (issue 12: runs describe themselves) */
+Suite *suite_memristor(void); /* test_memristor.c (issue 13: the memristor element) */
 
 /* Absolute path of a file relative to the repository root (the directory
  * `make check` runs in).  Returns a static buffer (overwritten per call). */

@@ -282,6 +282,7 @@ static eqs_status select_params(eqs_circuit *c)
         if (take) {
             el->param = n;
             c->params[n++] = e;
+            if (nl->elems[el->origin].dmodel) c->has_windows = 1;
         }
     }
     c->n_params = n;
@@ -683,6 +684,20 @@ double eqs_circuit_param_get(const eqs_circuit *c, int k)
     return c->elems[c->params[k]].value;
 }
 
+/* A table-driven device's conductance clipped to the window its state can
+ * reach (eqs_model_type.window): setting G sets the state x = R^-1(1/G),
+ * clipped to [min(xon, xoff), max(xon, xoff)] for a memristor. */
+static double param_window_clip(const eqs_circuit *c, int k, double g)
+{
+    const eqs_element *ne = &c->nl->elems[c->elems[c->params[k]].origin];
+    if (!ne->dmodel) return g;
+    const eqs_device_model *m = &c->nl->dmodels[ne->dmodel - 1];
+    if (!m->type->window) return g;
+    double lo, hi;
+    m->type->window(m->v, &lo, &hi);
+    return g < lo ? lo : g > hi ? hi : g;
+}
+
 eqs_status eqs_circuit_param_set(eqs_circuit *c, int k, double g)
 {
     if (k < 0 || k >= c->n_params)
@@ -697,6 +712,7 @@ eqs_status eqs_circuit_param_set(eqs_circuit *c, int k, double g)
                          "conductance of '%s' must be positive in a reciprocal circuit "
                          "(got %g S)",
                          eqs_circuit_param_name(c, k), g);
+    if (c->has_windows) g = param_window_clip(c, k, g);
     c->elems[c->params[k]].value = g;
     if (c->n_chg < c->chg_cap) {
         c->chg[c->n_chg] = k;

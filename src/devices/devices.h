@@ -77,6 +77,14 @@ extern const eqs_device eqs_device_vccs;
 extern const eqs_device eqs_device_cccs;
 extern const eqs_device eqs_device_ccvs;
 
+/* Table-driven device models (eqs_model_type, netlist.h), listed in the
+ * model registry (registry.c). */
+extern const eqs_model_type eqs_model_memristor;
+
+/* Memristor DC resistance (Ohm) at state x (m) for model values v
+ * (memristor.c's parameter order): x clamped to its window first. */
+double eqs_memristor_resistance(const double *v, double x);
+
 /* Registry: the table of an element kind (never NULL for a valid kind). */
 const eqs_device *eqs_device_get(eqs_elem_kind kind);
 

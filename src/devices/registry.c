@@ -13,3 +13,35 @@ const eqs_device *eqs_device_get(eqs_elem_kind kind)
     if ((int)kind < 0 || kind >= EQS_EL_NKINDS) return NULL;
     return registry[kind];
 }
+
+/* Table-driven device models (one line per model type). */
+static const eqs_model_type *const model_types[] = {
+    &eqs_model_memristor,
+};
+
+#define N_MODEL_TYPES (sizeof model_types / sizeof *model_types)
+
+static int word_is(const char *word, const char *s, size_t len)
+{
+    size_t k = 0;
+    for (; k < len && word[k]; ++k) {
+        char ch = s[k];
+        if (ch >= 'A' && ch <= 'Z') ch = (char)(ch - 'A' + 'a');
+        if (ch != word[k]) return 0;
+    }
+    return k == len && word[k] == '\0';
+}
+
+const eqs_model_type *eqs_model_type_find(const char *type, size_t len)
+{
+    for (size_t k = 0; k < N_MODEL_TYPES; ++k)
+        if (word_is(model_types[k]->type, type, len)) return model_types[k];
+    return NULL;
+}
+
+const eqs_model_type *eqs_model_type_find_card(const char *card, size_t len)
+{
+    for (size_t k = 0; k < N_MODEL_TYPES; ++k)
+        if (word_is(model_types[k]->card, card, len)) return model_types[k];
+    return NULL;
+}
