@@ -22,18 +22,15 @@
 
 static const char *kind_word(eqs_elem_kind k)
 {
-    switch (k) {
-    case EQS_EL_R: return "resistor";
-    case EQS_EL_D: return "diode";
-    case EQS_EL_V: return "voltage source";
-    case EQS_EL_I: return "current source";
-    case EQS_EL_E: return "vcvs";
-    case EQS_EL_G: return "vccs";
-    case EQS_EL_F: return "cccs";
-    case EQS_EL_H: return "ccvs";
-    case EQS_EL_NKINDS: break;
-    }
-    return "element";
+    const eqs_device *dev = eqs_device_get(k);
+    return dev ? dev->name : "element";
+}
+
+/* The device flags (EQS_DEV_*) of an element kind, 0 for an invalid one. */
+static unsigned kind_flags(eqs_elem_kind k)
+{
+    const eqs_device *dev = eqs_device_get(k);
+    return dev ? dev->flags : 0u;
 }
 
 static int uf_find(int *parent, int x)
@@ -275,7 +272,7 @@ static eqs_status select_params(eqs_circuit *c)
     for (int e = 0; e < c->n_elems; ++e) {
         eqs_celem *el = &c->elems[e];
         el->param = -1;
-        if (el->kind != EQS_EL_R || el->origin < 0) continue;
+        if (!(kind_flags(el->kind) & EQS_DEV_TRAINABLE) || el->origin < 0) continue;
         int take = nl->n_trainable == 0;
         for (int p = 0; p < nl->n_trainable && !take; ++p)
             take = eqs_glob_match(nl->trainable[p], nl->elems[el->origin].name);
@@ -290,7 +287,7 @@ static eqs_status select_params(eqs_circuit *c)
         int any = 0;
         for (int e = 0; e < nl->n_elems; ++e) {
             if (!eqs_glob_match(nl->trainable[p], nl->elems[e].name)) continue;
-            if (nl->elems[e].kind == EQS_EL_R) {
+            if (kind_flags(nl->elems[e].kind) & EQS_DEV_TRAINABLE) {
                 any = 1;
                 continue;
             }
@@ -345,52 +342,13 @@ eqs_status eqs_circuit_create(eqs_ctx *ctx, const eqs_netlist *nl, eqs_circuit *
                                   kind_word(el->kind), el->name);
                 goto fail;
             }
-        switch (el->kind) {
-        case EQS_EL_R:
-            if (!isfinite(el->value)) {
-                st = EQS_ERROR_AT(ctx, EQS_ERR_INPUT, el->loc,
-                                  "resistor '%s' has a non-finite resistance", el->name);
-                goto fail;
-            }
-            if (el->value == 0 || !isfinite(1.0 / el->value)) {
-                st = EQS_ERROR_AT(ctx, EQS_ERR_INPUT, el->loc,
-                                  "resistor '%s' has zero resistance", el->name);
-                goto fail;
-            }
-            break;
-        case EQS_EL_D:
-            if (el->model < 0 || el->model >= nl->n_models) {
-                st = EQS_ERROR_AT(ctx, EQS_ERR_INPUT, el->loc, "diode '%s' has no model",
-                                  el->name);
-                goto fail;
-            }
-            if (!(el->area > 0) || !isfinite(el->area)) {
-                st = EQS_ERROR_AT(ctx, EQS_ERR_INPUT, el->loc,
-                                  "diode '%s' has a non-positive or non-finite area", el->name);
-                goto fail;
-            }
-            {
-                const eqs_diode_model *m = &nl->models[el->model];
-                if (!(m->is_A > 0) || !(m->n > 0) || !(m->rs_Ohm >= 0) || !isfinite(m->is_A) ||
-                    !isfinite(m->n) || !isfinite(m->rs_Ohm) ||
-                    (m->has_bv && (!(m->bv_V > 0) || !(m->ibv_A > 0)))) {
-                    st = EQS_ERROR_AT(ctx, EQS_ERR_INPUT, el->loc,
-                                      "diode '%s': model '%s' has invalid parameters", el->name,
-                                      m->name);
-                    goto fail;
-                }
-                if ((st = eqs_diode_check(ctx, nl, el)) != EQS_OK) goto fail;
-                if (m->rs_Ohm > 0) n_int++;
-            }
-            break;
-        default:
-            if (!isfinite(el->value)) {
-                st = EQS_ERROR_AT(ctx, EQS_ERR_INPUT, el->loc, "%s '%s' has a non-finite value",
-                                  kind_word(el->kind), el->name);
-                goto fail;
-            }
-            break;
+        const eqs_device *dev = eqs_device_get(el->kind);
+        if (!dev || !dev->check) {
+            st = EQS_ERROR_AT(ctx, EQS_ERR_INTERNAL, el->loc, "element '%s' has unknown kind %d",
+                              el->name, (int)el->kind);
+            goto fail;
         }
+        if ((st = dev->check(ctx, nl, el, &n_int)) != EQS_OK) goto fail;
     }
 
     /* nodes */
@@ -425,7 +383,8 @@ eqs_status eqs_circuit_create(eqs_ctx *ctx, const eqs_netlist *nl, eqs_circuit *
         ce->ctrl = -1;
         ce->branch = -1;
         ce->param = -1;
-        ce->value = el->kind == EQS_EL_R ? 1.0 / el->value : el->value;
+        /* conductance-valued devices (resistors) hold G = 1/R */
+        ce->value = kind_flags(el->kind) & EQS_DEV_TRAINABLE ? 1.0 / el->value : el->value;
         if (el->kind == EQS_EL_D) {
             ce->model = &nl->models[el->model];
             ce->area = el->area;
@@ -749,8 +708,7 @@ int eqs_circuit_branch_count(const eqs_circuit *c)
 {
     int n = 0;
     for (int e = 0; e < c->n_elems; ++e)
-        n += c->elems[e].kind == EQS_EL_V || c->elems[e].kind == EQS_EL_E ||
-             c->elems[e].kind == EQS_EL_H;
+        n += (kind_flags(c->elems[e].kind) & EQS_DEV_VOLTAGE) != 0;
     return n;
 }
 
@@ -758,11 +716,11 @@ const char *eqs_circuit_branch_name(const eqs_circuit *c, int k, char *buf, size
 {
     if (!buf || size == 0) return NULL;
     for (int e = 0; e < c->n_elems; ++e) {
-        eqs_elem_kind kind = c->elems[e].kind;
-        if (kind != EQS_EL_V && kind != EQS_EL_E && kind != EQS_EL_H) continue;
+        const eqs_device *dev = eqs_device_get(c->elems[e].kind);
+        if (!dev || !(dev->flags & EQS_DEV_VOLTAGE)) continue;
         if (k-- > 0) continue;
         const char *name = c->nl->elems[c->elems[e].origin].name;
-        char letter = kind == EQS_EL_V ? 'v' : kind == EQS_EL_E ? 'e' : 'h';
+        char letter = dev->letter;
         /* ngspice names "x1.vs" "v.x1.vs" (the deck writer's convention) */
         if (name[0] == letter) /* names are lower case */
             snprintf(buf, size, "%s#branch", name);

@@ -50,11 +50,49 @@ typedef struct {
     double vcrit_V;  /* DIOtVcrit = vte * log(vte / (sqrt(2) * IS)) */
 } eqs_devparams;
 
+/* Topology flags of a device (eqs_device.flags). */
+enum {
+    EQS_DEV_DC_PATH = 1u << 0,   /* conducts between n[0] and n[1] at DC (R, D, V, E, H) */
+    EQS_DEV_VOLTAGE = 1u << 1,   /* voltage-defined: fixes V(n[0]) - V(n[1]) (V, E, H) */
+    EQS_DEV_BRANCH = 1u << 2,    /* needs a branch current in MNA (E, H; V unless grounded) */
+    EQS_DEV_RECIPROCAL = 1u << 3, /* stamps a symmetric conductance (R > 0, D) or nothing
+                                     (I): keeps the reduced Jacobian SPD */
+    EQS_DEV_TRAINABLE = 1u << 4, /* its value is a conductance (S) that training sets */
+    EQS_DEV_CONTROLLED = 1u << 5, /* reads a controlling V source's branch (F, H) */
+    EQS_DEV_SOURCE = 1u << 6,    /* independent source (V, I): its value is an input */
+};
+
+/* What a card writer sees: one netlist element with the names ngspice
+ * gets (the deck's naming rule already applied). */
+typedef struct {
+    const eqs_netlist *nl;
+    const eqs_element *e;
+    const eqs_celem *ce; /* its circuit element (current values), NULL if not compiled */
+    const char *name;    /* "<letter>.<name>" unless the name starts with the letter */
+    const char *node[4]; /* node names ("0" for ground), n_nodes of them */
+    const char *ctrl;    /* F, H: the controlling source as ngspice names it */
+} eqs_devcard;
+
 typedef struct {
     eqs_elem_kind kind;
     const char *name;  /* "resistor", "diode", ... */
     char letter;       /* SPICE card letter */
+    unsigned flags;    /* EQS_DEV_* */
     int nonlinear;     /* 1: needs eval/limit every Newton iteration */
+    /* The element's ngspice card (no newline) into buf, snprintf's
+     * contract (returns the length it needs).  Used by the deck writer and
+     * so by every export.  Values: the circuit's when compiled, %.17g. */
+    int (*card)(const eqs_devcard *w, char *buf, size_t size);
+    /* The netlist model (index into nl->models) element e uses, or -1;
+     * NULL: the device has no model card.  With model_card: the model's
+     * ngspice card (snprintf's contract). */
+    int (*model_of)(const eqs_element *e);
+    int (*model_card)(const eqs_netlist *nl, int model, char *buf, size_t size);
+    /* Check netlist element el before compilation (values, model): EQS_OK
+     * or EQS_ERR_INPUT at its card.  *n_internal: internal nodes it needs
+     * (a diode with RS > 0: 1), unchanged otherwise. */
+    eqs_status (*check)(eqs_ctx *ctx, const eqs_netlist *nl, const eqs_element *el,
+                        int *n_internal);
     /* Precompute parameters of element e (reltol: the solver's relative
      * tolerance, which ngspice uses to match IBV).  EQS_OK or an error. */
     eqs_status (*setup)(eqs_ctx *ctx, const eqs_circuit *c, const eqs_celem *e, double reltol,
@@ -84,6 +122,11 @@ extern const eqs_model_type eqs_model_memristor;
 /* Memristor DC resistance (Ohm) at state x (m) for model values v
  * (memristor.c's parameter order): x clamped to its window first. */
 double eqs_memristor_resistance(const double *v, double x);
+
+/* The check of an element whose value must only be finite (the sources;
+ * kind_word: its device name, for the message). */
+eqs_status eqs_device_check_finite(eqs_ctx *ctx, const eqs_netlist *nl, const eqs_element *el,
+                                   int *n_internal);
 
 /* Registry: the table of an element kind (never NULL for a valid kind). */
 const eqs_device *eqs_device_get(eqs_elem_kind kind);
