@@ -104,6 +104,9 @@ typedef struct {
     /* Limit a Newton step on the branch voltage from vold to vnew; sets
      * *limited to 1 when the value was changed.  NULL: no limiting. */
     double (*limit)(const eqs_devparams *p, double vnew, double vold, int *limited);
+    /* Nonlinear devices: the branch voltage (V) of the first Newton
+     * iteration (ngspice MODEINITJCT; a diode: vcrit). */
+    double (*v_init)(const eqs_devparams *p);
 } eqs_device;
 
 extern const eqs_device eqs_device_resistor;

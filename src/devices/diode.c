@@ -321,6 +321,9 @@ static eqs_status dio_check(eqs_ctx *ctx, const eqs_netlist *nl, const eqs_eleme
     return EQS_OK;
 }
 
+/* MODEINITJCT (dioload.c): the junction starts at vcrit. */
+static double dio_v_init(const eqs_devparams *p) { return p->vcrit_V; }
+
 const eqs_device eqs_device_diode = {
     .kind = EQS_EL_D,
     .name = "diode",
@@ -334,4 +337,5 @@ const eqs_device eqs_device_diode = {
     .setup = dio_setup,
     .eval = dio_eval,
     .limit = dio_limit,
+    .v_init = dio_v_init,
 };

@@ -79,6 +79,7 @@ typedef struct {
 
     int nd;       /* diodes */
     int *d_elem;
+    const eqs_device **d_dev; /* device table of each nonlinear element */
     eqs_devparams *dp;
     double *d_v;  /* junction voltage of the last evaluation (V) */
     double *d_i;  /* junction current of the last evaluation (A) */
@@ -776,14 +777,14 @@ static int load(const eqs_circuit *c, newton *nt, double gmin, int exact)
         double vd = nt->vn[np] - nt->vn[nn], cd, gd;
         if (!exact) {
             if (nt->init_jct) {
-                vd = p->vcrit_V;
+                vd = nt->d_dev[d]->v_init(p);
             } else {
                 int lim = 0;
-                vd = eqs_device_diode.limit(p, vd, nt->d_v[d], &lim);
+                vd = nt->d_dev[d]->limit(p, vd, nt->d_v[d], &lim);
                 limited |= lim;
             }
         }
-        eqs_device_diode.eval(p, vd, gmin, &cd, &gd);
+        nt->d_dev[d]->eval(p, vd, gmin, &cd, &gd);
         nt->d_v[d] = vd;
         nt->d_i[d] = cd;
         nt->d_g[d] = gd;
@@ -1017,6 +1018,7 @@ static void nt_destroy(eqs_solver *s)
     eqs_free(ctx, nt->diag);
     eqs_free(ctx, nt->plan);
     eqs_free(ctx, nt->d_elem);
+    eqs_free(ctx, nt->d_dev);
     eqs_free(ctx, nt->dp);
     eqs_free(ctx, nt->d_v);
     eqs_free(ctx, nt->d_i);
@@ -1072,9 +1074,10 @@ static eqs_status nt_create(eqs_solver *s)
     nt->diag = eqs_calloc(ctx, (size_t)(c->n_node_unknowns + 1), sizeof(int));
     nt->plan = eqs_calloc(ctx, (size_t)(c->n_params + 1), sizeof(nt_rplan));
     eqs_advise_huge(nt->plan, (size_t)(c->n_params + 1) * sizeof(nt_rplan));
-    for (int e = 0; e < c->n_elems; ++e) nt->nd += c->elems[e].kind == EQS_EL_D;
+    for (int e = 0; e < c->n_elems; ++e) nt->nd += eqs_device_get(c->elems[e].kind)->nonlinear;
     size_t nd = (size_t)(nt->nd ? nt->nd : 1);
     nt->d_elem = eqs_calloc(ctx, nd, sizeof(int));
+    nt->d_dev = eqs_calloc(ctx, nd, sizeof *nt->d_dev);
     nt->dp = eqs_calloc(ctx, nd, sizeof(eqs_devparams));
     nt->d_v = eqs_calloc(ctx, nd, sizeof(double));
     nt->d_i = eqs_calloc(ctx, nd, sizeof(double));
@@ -1083,7 +1086,7 @@ static eqs_status nt_create(eqs_solver *s)
     nt->d_ip = eqs_calloc(ctx, nd, sizeof(double));
     nt->d_gp = eqs_calloc(ctx, nd, sizeof(double));
     if (!nt->Jlin || !nt->Ax || !nt->b0 || !nt->x || !nt->rhs || !nt->F || !nt->fs || !nt->cm ||
-        !nt->vn || !nt->vfix1 || !nt->diag || !nt->plan || !nt->d_elem || !nt->dp || !nt->d_v || !nt->d_i ||
+        !nt->vn || !nt->vfix1 || !nt->diag || !nt->plan || !nt->d_elem || !nt->d_dev || !nt->dp || !nt->d_v || !nt->d_i ||
         !nt->d_g || !nt->d_vp || !nt->d_ip || !nt->d_gp)
         return EQS_ERR_NOMEM;
 
@@ -1096,9 +1099,11 @@ static eqs_status nt_create(eqs_solver *s)
     }
     int d = 0;
     for (int e = 0; e < c->n_elems; ++e) {
-        if (c->elems[e].kind != EQS_EL_D) continue;
+        const eqs_device *dev = eqs_device_get(c->elems[e].kind);
+        if (!dev->nonlinear) continue;
         nt->d_elem[d] = e;
-        eqs_status st = eqs_device_diode.setup(ctx, c, &c->elems[e], s->opt.reltol, &nt->dp[d]);
+        nt->d_dev[d] = dev;
+        eqs_status st = dev->setup(ctx, c, &c->elems[e], s->opt.reltol, &nt->dp[d]);
         if (st != EQS_OK) return st;
         d++;
     }
@@ -1269,7 +1274,7 @@ static void assemble_exact(const eqs_circuit *c, newton *nt, double gmin)
         const eqs_celem *e = &c->elems[nt->d_elem[d]];
         double cd, gd;
         double vd = nt->vn[e->n[0]] - nt->vn[e->n[1]];
-        eqs_device_diode.eval(&nt->dp[d], vd, gmin, &cd, &gd);
+        nt->d_dev[d]->eval(&nt->dp[d], vd, gmin, &cd, &gd);
         addslot(nt->Ax, e->slot[0], gd);
         addslot(nt->Ax, e->slot[1], gd);
         addslot(nt->Ax, e->slot[2], -gd);
