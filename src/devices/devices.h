@@ -2,14 +2,29 @@
  * devices.h: private header of the devices module.
  *
  * Every element kind has a const device table (one file per device, a
- * registry indexed by eqs_elem_kind).  A device turns the compiled element
- * into precomputed parameters once per solver (`setup`, e.g. ngspice's
- * temperature update of a diode), then evaluates the branch current and
- * its derivative at a branch voltage (`eval`) and limits Newton steps on
- * that voltage (`limit`).  Linear elements (R, V, I, E, G, F, H) are
- * stamped by the solver from their values and slots; their tables carry
- * `eval` only where it is meaningful (the resistor) so that tests and
- * future callers can evaluate them uniformly.
+ * registry indexed by eqs_elem_kind, after ngspice's SPICEdev) and the
+ * solver, compiler, deck writer and exporters reach devices through it:
+ *   - topology flags (EQS_DEV_*: DC path, voltage-defined, needs a branch,
+ *     reciprocal, trainable conductance, controlled, independent source),
+ *     read by the compiler (trainable selection, branch names) and by
+ *     layer detection (links and junctions);
+ *   - `check`: the element's values and model before compilation;
+ *   - `card` / `model_of` / `model_card`: the ngspice card writers used by
+ *     the deck (solver/deck.c) and so by every export;
+ *   - `setup` (precomputed parameters, e.g. ngspice's temperature update
+ *     of a diode), the pure `eval` (branch voltage -> current and
+ *     conductance), `limit` (Newton step limiting) and `v_init` (first
+ *     iteration) of nonlinear devices, called by Newton and the layered
+ *     solver for every element whose table says `nonlinear`.
+ * Linear elements (R, V, I, E, G, F, H) are still stamped by the solver
+ * from their values and slots (layouts in circuit.h).
+ *
+ * Table-driven models (eqs_model_type, declared in netlist.h because the
+ * parser reads them): a device file describes its model and instance
+ * parameters (names, units, defaults, ranges), its whole-model check and
+ * its DC resistance; the registry lists it (registry.c).  The memristor is
+ * the first (memristor.c): one file plus one registry line, with the
+ * parser's Y-card hook.
  */
 #ifndef EQS_DEVICES_H
 #define EQS_DEVICES_H
