@@ -27,6 +27,7 @@ static const char *kind_word(eqs_elem_kind k)
 }
 
 /* The device flags (EQS_DEV_*) of an element kind, 0 for an invalid one. */
+#define VSOURCE (EQS_DEV_SOURCE | EQS_DEV_VOLTAGE) /* both: an independent voltage source */
 static unsigned kind_flags(eqs_elem_kind k)
 {
     const eqs_device *dev = eqs_device_get(k);
@@ -408,7 +409,7 @@ eqs_status eqs_circuit_create(eqs_ctx *ctx, const eqs_netlist *nl, eqs_circuit *
                 ce->n[0] = next_int++;
             }
         }
-        if (el->kind == EQS_EL_R && el->value < 0)
+        if ((kind_flags(el->kind) & EQS_DEV_TRAINABLE) && el->value < 0)
             eqs_warn_at(ctx, el->loc,
                         "negative resistance %g Ohm in '%s'; the circuit is solved as "
                         "non-reciprocal (KLU)",
@@ -420,7 +421,7 @@ eqs_status eqs_circuit_create(eqs_ctx *ctx, const eqs_netlist *nl, eqs_circuit *
     if (!needs_branch) goto fail;
     for (int e = 0; e < nl->n_elems; ++e) {
         const eqs_element *el = &nl->elems[e];
-        if (el->kind != EQS_EL_F && el->kind != EQS_EL_H) continue;
+        if (!(kind_flags(el->kind) & EQS_DEV_CONTROLLED)) continue;
         int j = el->ctrl ? eqs_netlist_elem_find(nl, el->ctrl) : -1;
         if (j < 0) {
             st = EQS_ERROR_AT(ctx, EQS_ERR_INPUT, el->loc,
@@ -428,7 +429,7 @@ eqs_status eqs_circuit_create(eqs_ctx *ctx, const eqs_netlist *nl, eqs_circuit *
                               el->name, el->ctrl ? el->ctrl : "");
             goto fail;
         }
-        if (nl->elems[j].kind != EQS_EL_V) {
+        if ((kind_flags(nl->elems[j].kind) & VSOURCE) != VSOURCE) {
             st = EQS_ERROR_AT(ctx, EQS_ERR_INPUT, el->loc,
                               "%s '%s': controlling source '%s' is not a voltage source",
                               kind_word(el->kind), el->name, el->ctrl);
@@ -440,7 +441,7 @@ eqs_status eqs_circuit_create(eqs_ctx *ctx, const eqs_netlist *nl, eqs_circuit *
     for (int i = 0; i < nl->n_inputs; ++i) {
         int j = eqs_netlist_elem_find(nl, nl->inputs[i]);
         eqs_loc loc = nl->input_loc ? nl->input_loc[i] : EQS_NOLOC;
-        if (j < 0 || nl->elems[j].kind != EQS_EL_V) {
+        if (j < 0 || (kind_flags(nl->elems[j].kind) & VSOURCE) != VSOURCE) {
             st = EQS_ERROR_AT(ctx, EQS_ERR_INPUT, loc, "'.input' names '%s', %s", nl->inputs[i],
                               j < 0 ? "which does not exist" : "which is not a voltage source");
             goto fail;
@@ -453,7 +454,7 @@ eqs_status eqs_circuit_create(eqs_ctx *ctx, const eqs_netlist *nl, eqs_circuit *
     for (int i = 0; i < c->n_nodes; ++i) parent[i] = i;
     for (int e = 0; e < nl->n_elems; ++e) {
         const eqs_celem *ce = &c->elems[e];
-        if (ce->kind != EQS_EL_V && ce->kind != EQS_EL_E && ce->kind != EQS_EL_H) continue;
+        if (!(kind_flags(ce->kind) & EQS_DEV_VOLTAGE)) continue;
         if (!uf_union(parent, ce->n[0], ce->n[1])) {
             const eqs_element *el = &nl->elems[e];
             st = EQS_ERROR_AT(ctx, EQS_ERR_TOPOLOGY, el->loc,
@@ -474,13 +475,7 @@ eqs_status eqs_circuit_create(eqs_ctx *ctx, const eqs_netlist *nl, eqs_circuit *
         const eqs_celem *ce = &c->elems[e];
         for (int t = 0; t < 4; ++t)
             if (ce->n[t] >= 0 && first_elem[ce->n[t]] < 0) first_elem[ce->n[t]] = e;
-        switch (ce->kind) {
-        case EQS_EL_R: case EQS_EL_D: case EQS_EL_V: case EQS_EL_E: case EQS_EL_H:
-            uf_union(parent, ce->n[0], ce->n[1]);
-            break;
-        default:
-            break;
-        }
+        if (kind_flags(ce->kind) & EQS_DEV_DC_PATH) uf_union(parent, ce->n[0], ce->n[1]);
     }
     for (int i = 1; i < c->n_nodes; ++i) {
         if (uf_find(parent, i) == uf_find(parent, 0)) continue;
@@ -502,7 +497,7 @@ eqs_status eqs_circuit_create(eqs_ctx *ctx, const eqs_netlist *nl, eqs_circuit *
     /* fixed nodes: grounded V sources that control no F/H */
     for (int e = 0; e < nl->n_elems; ++e) {
         eqs_celem *ce = &c->elems[e];
-        if (ce->kind != EQS_EL_V || needs_branch[e]) continue;
+        if ((kind_flags(ce->kind) & VSOURCE) != VSOURCE || needs_branch[e]) continue;
         if (ce->n[1] == 0 && ce->n[0] != 0) {
             c->node_fixed_by[ce->n[0]] = e;
             c->node_fixed_sign[ce->n[0]] = 1.0;
@@ -521,26 +516,16 @@ eqs_status eqs_circuit_create(eqs_ctx *ctx, const eqs_netlist *nl, eqs_circuit *
     c->reciprocal = 1;
     for (int e = 0; e < c->n_elems; ++e) {
         eqs_celem *ce = &c->elems[e];
+        const eqs_device *dev = eqs_device_get(ce->kind);
+        const unsigned fl = dev->flags;
         int branch = 0;
-        switch (ce->kind) {
-        case EQS_EL_V:
+        if ((fl & VSOURCE) == VSOURCE) /* floating, or controls an F/H */
             branch = ce->n[0] != 0 && ce->n[1] != 0 ? 1 : needs_branch[e];
-            break;
-        case EQS_EL_E: case EQS_EL_H:
+        else if (fl & EQS_DEV_BRANCH)
             branch = 1;
-            break;
-        case EQS_EL_G: case EQS_EL_F:
-            c->reciprocal = 0;
-            break;
-        case EQS_EL_R:
-            if (ce->value < 0) c->reciprocal = 0;
-            break;
-        case EQS_EL_D:
-            c->has_nonlinear = 1;
-            break;
-        default:
-            break;
-        }
+        if (!(fl & EQS_DEV_RECIPROCAL)) c->reciprocal = 0;
+        if ((fl & EQS_DEV_TRAINABLE) && ce->value < 0) c->reciprocal = 0; /* G < 0 */
+        if (dev->nonlinear) c->has_nonlinear = 1;
         if (branch) {
             ce->branch = nu++;
             c->reciprocal = 0;
