@@ -146,8 +146,15 @@ double eqs_memristor_resistance(const double *v, double x);
 eqs_status eqs_device_check_finite(eqs_ctx *ctx, const eqs_netlist *nl, const eqs_element *el,
                                    int *n_internal);
 
-/* Registry: the table of an element kind (never NULL for a valid kind). */
-const eqs_device *eqs_device_get(eqs_elem_kind kind);
+/* Registry (registry.c): the table of an element kind, never NULL for a
+ * valid kind, NULL otherwise.  Inline: compilation and layer detection ask
+ * it once per element. */
+extern const eqs_device *const eqs_device_registry[EQS_EL_NKINDS];
+static inline const eqs_device *eqs_device_get(eqs_elem_kind kind)
+{
+    if ((int)kind < 0 || kind >= EQS_EL_NKINDS) return NULL;
+    return eqs_device_registry[kind];
+}
 
 /* ngspice DEVpnjlim (src/spicelib/devices/devsup.c): limit the change of
  * a pn-junction voltage (V).  vt: N*kT/q (V); vcrit (V). */
