@@ -495,7 +495,7 @@ START_TEST(test_model_types)
     ck_assert_ptr_null(eqs_model_type_find("d", 1)); /* the diode has its own reader */
     const eqs_model_type *t = &eqs_model_memristor;
     ck_assert_int_le(t->n_params, EQS_MODEL_MAX_PARAMS);
-    ck_assert_int_le(t->n_inst, 2); /* eqs_element.dinst */
+    ck_assert_int_le(t->n_inst, 2); /* do_ydevice reads at most two */
     double v[EQS_MODEL_MAX_PARAMS];
     for (int k = 0; k < t->n_params; ++k) {
         const eqs_param_desc *d = &t->params[k];

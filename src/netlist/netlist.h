@@ -139,16 +139,15 @@ typedef struct {
     double value;  /* see eqs_elem_kind */
     char *ctrl;    /* F, H: flattened name of the controlling V source */
     int model;     /* D: index into eqs_netlist.models; else -1 */
-    double area;   /* D: area factor, Default 1 */
-    double temp_C, dtemp_C; /* D: instance temp= (C) and dtemp= (K), used when */
-    int temp_given, dtemp_given; /* given (ngspice 39 DIOtemp: temp wins) */
     /* Table-driven device (a memristor): 1 + index into
      * eqs_netlist.dmodels, 0 for every other element (so that zeroed,
      * hand-built elements are plain).  Such an element has kind EQS_EL_R
-     * and value = its DC resistance; dinst holds its instance values
-     * (type->inst order). */
+     * and value = its DC resistance R(x); its state is
+     * type->state_of(1/value).  (Next to `model`: it fills padding.) */
     int dmodel;
-    double dinst[2];
+    double area;   /* D: area factor, Default 1 */
+    double temp_C, dtemp_C; /* D: instance temp= (C) and dtemp= (K), used when */
+    int temp_given, dtemp_given; /* given (ngspice 39 DIOtemp: temp wins) */
     eqs_loc loc;   /* where the element card starts (for X-expanded
                       elements: the card inside the .subckt body) */
 } eqs_element;

@@ -632,8 +632,6 @@ static eqs_status do_ydevice(parser *P, const inst *in, const eqs_card *c)
     e->node[1] = nodes[1];
     e->value = ty->resistance(P->nl->dmodels[m].v, w);
     e->dmodel = m + 1;
-    e->dinst[0] = w[0];
-    e->dinst[1] = w[1];
     return EQS_OK;
 }
 
