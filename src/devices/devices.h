@@ -88,6 +88,29 @@ typedef struct {
     const char *ctrl;    /* F, H: the controlling source as ngspice names it */
 } eqs_devcard;
 
+/* Target of a linear stamp (Newton's linear part, refreshed from all
+ * values): J is the Jacobian value array (indexed by the element's slots,
+ * circuit.h), b the constant part of the residual (indexed by unknown),
+ * vfix the voltage each circuit node is held at (V; 0 for free nodes and
+ * ground).  Residual convention: currents leaving a node. */
+typedef struct {
+    const eqs_circuit *c;
+    double *J;
+    double *b;
+    const double *vfix;
+} eqs_linstamp;
+
+static inline void eqs_stamp_add(double *J, int slot, double v)
+{
+    if (slot >= 0) J[slot] += v;
+}
+
+/* Unknown index of circuit node nd (-1: ground, fixed or unused). */
+static inline int eqs_stamp_unknown(const eqs_circuit *c, int nd)
+{
+    return nd < 0 ? -1 : c->node_unknown[nd];
+}
+
 typedef struct {
     eqs_elem_kind kind;
     const char *name;  /* "resistor", "diode", ... */
@@ -103,6 +126,10 @@ typedef struct {
      * ngspice card (snprintf's contract). */
     int (*model_of)(const eqs_element *e);
     int (*model_card)(const eqs_netlist *nl, int model, char *buf, size_t size);
+    /* Linear elements: add the element's constant Jacobian entries and
+     * its constant residual part (value e->value) to ls.  NULL for
+     * nonlinear devices (loaded every iteration through eval). */
+    void (*stamp)(const eqs_linstamp *ls, const eqs_celem *e);
     /* Check netlist element el before compilation (values, model): EQS_OK
      * or EQS_ERR_INPUT at its card.  *n_internal: internal nodes it needs
      * (a diode with RS > 0: 1), unchanged otherwise. */

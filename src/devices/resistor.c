@@ -45,6 +45,20 @@ static eqs_status res_check(eqs_ctx *ctx, const eqs_netlist *nl, const eqs_eleme
     return EQS_OK;
 }
 
+/* G at slots (a,a) (b,b) +G, (a,b) (b,a) -G; a terminal held at V_fix
+ * moves -G V_fix to the other's residual. */
+static void res_stamp(const eqs_linstamp *ls, const eqs_celem *e)
+{
+    const double g = e->value;
+    int ua = eqs_stamp_unknown(ls->c, e->n[0]), ub = eqs_stamp_unknown(ls->c, e->n[1]);
+    eqs_stamp_add(ls->J, e->slot[0], g);
+    eqs_stamp_add(ls->J, e->slot[1], g);
+    eqs_stamp_add(ls->J, e->slot[2], -g);
+    eqs_stamp_add(ls->J, e->slot[3], -g);
+    if (ua >= 0 && ub < 0) ls->b[ua] -= g * ls->vfix[e->n[1]];
+    if (ub >= 0 && ua < 0) ls->b[ub] -= g * ls->vfix[e->n[0]];
+}
+
 const eqs_device eqs_device_resistor = {
     .kind = EQS_EL_R,
     .name = "resistor",
@@ -53,6 +67,7 @@ const eqs_device eqs_device_resistor = {
     .nonlinear = 0,
     .card = res_card,
     .check = res_check,
+    .stamp = res_stamp,
     .setup = res_setup,
     .eval = res_eval,
     .limit = NULL,

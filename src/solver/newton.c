@@ -169,17 +169,6 @@ static inline void addslot(double *A, int slot, double v)
     if (slot >= 0) A[slot] += v;
 }
 
-/* Stamp resistor conductance g of element e into Jlin and b0. */
-static void stamp_resistor(const eqs_circuit *c, newton *nt, const eqs_celem *e, double g)
-{
-    int ua = unk(c, e->n[0]), ub = unk(c, e->n[1]);
-    addslot(nt->Jlin, e->slot[0], g);
-    addslot(nt->Jlin, e->slot[1], g);
-    addslot(nt->Jlin, e->slot[2], -g);
-    addslot(nt->Jlin, e->slot[3], -g);
-    if (ua >= 0 && ub < 0) nt->b0[ua] -= g * VF(e->n[1]);
-    if (ub >= 0 && ua < 0) nt->b0[ub] -= g * VF(e->n[0]);
-}
 
 /* ---- currents of eliminated voltage sources ------------------------ */
 
@@ -486,64 +475,20 @@ static void refresh_all(const eqs_circuit *c, newton *nt)
     for (int i = 0; i < c->n_nodes; ++i) nt->vfix1[i] = vfix(c, i);
     memset(nt->Jlin, 0, (size_t)nt->nnz * sizeof *nt->Jlin);
     memset(nt->b0, 0, (size_t)nt->n * sizeof *nt->b0);
+    const eqs_linstamp ls = {c, nt->Jlin, nt->b0, nt->vfix1};
     for (int i = 0; i < c->n_elems; ++i) {
         const eqs_celem *e = &c->elems[i];
-        int ua = unk(c, e->n[0]), ub = unk(c, e->n[1]), k = e->branch;
-        double val = e->value;
-        switch (e->kind) {
-        case EQS_EL_R:
-            stamp_resistor(c, nt, e, val);
-            if (e->param >= 0) {
-                nt_rplan *pl = &nt->plan[e->param];
-                pl->g = val;
-                for (int q = 0; q < 4; ++q) pl->s[q] = e->slot[q];
-                pl->ua = ua;
-                pl->ub = ub;
-                pl->ra = nt->fx_row[e->n[0]];
-                pl->rb = nt->fx_row[e->n[1]];
-                pl->ca = pl->cb = -1; /* set by fx_fill */
-            }
-            break;
-        case EQS_EL_I:
-            if (ua >= 0) nt->b0[ua] += val;
-            if (ub >= 0) nt->b0[ub] -= val;
-            break;
-        case EQS_EL_V:
-        case EQS_EL_E:
-        case EQS_EL_H:
-            if (k < 0) break;
-            addslot(nt->Jlin, e->slot[0], 1.0);
-            addslot(nt->Jlin, e->slot[1], -1.0);
-            addslot(nt->Jlin, e->slot[2], 1.0);
-            addslot(nt->Jlin, e->slot[3], -1.0);
-            nt->b0[k] += VF(e->n[0]) - VF(e->n[1]);
-            if (e->kind == EQS_EL_V) {
-                nt->b0[k] -= val;
-            } else if (e->kind == EQS_EL_E) {
-                addslot(nt->Jlin, e->slot[4], -val);
-                addslot(nt->Jlin, e->slot[5], val);
-                nt->b0[k] -= val * (VF(e->n[2]) - VF(e->n[3]));
-            } else {
-                addslot(nt->Jlin, e->slot[4], -val);
-            }
-            break;
-        case EQS_EL_G: {
-            double fixed = val * (VF(e->n[2]) - VF(e->n[3]));
-            addslot(nt->Jlin, e->slot[0], val);
-            addslot(nt->Jlin, e->slot[1], -val);
-            addslot(nt->Jlin, e->slot[2], -val);
-            addslot(nt->Jlin, e->slot[3], val);
-            if (ua >= 0) nt->b0[ua] += fixed;
-            if (ub >= 0) nt->b0[ub] -= fixed;
-            break;
-        }
-        case EQS_EL_F:
-            addslot(nt->Jlin, e->slot[0], val);
-            addslot(nt->Jlin, e->slot[1], -val);
-            break;
-        case EQS_EL_D:
-        case EQS_EL_NKINDS:
-            break;
+        const eqs_device *dev = eqs_device_get(e->kind);
+        if (dev->stamp) dev->stamp(&ls, e); /* nonlinear devices: loaded per iteration */
+        if (e->param >= 0) { /* a trainable conductance: its incremental-update plan */
+            nt_rplan *pl = &nt->plan[e->param];
+            pl->g = e->value;
+            for (int q = 0; q < 4; ++q) pl->s[q] = e->slot[q];
+            pl->ua = unk(c, e->n[0]);
+            pl->ub = unk(c, e->n[1]);
+            pl->ra = nt->fx_row[e->n[0]];
+            pl->rb = nt->fx_row[e->n[1]];
+            pl->ca = pl->cb = -1; /* set by fx_fill */
         }
     }
     fx_fill(c, nt);
