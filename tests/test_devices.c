@@ -432,6 +432,92 @@ START_TEST(test_resistor_and_registry)
 }
 END_TEST
 
+
+/* The device table: every kind can be checked and written; nonlinear
+ * kinds have the Newton hooks; the topology flags say what SPICE's
+ * elements are (independent statement: R D V E H conduct at DC, V E H fix
+ * a voltage and need a branch, F H read a controlling source). */
+START_TEST(test_device_table)
+{
+    static const unsigned want[EQS_EL_NKINDS] = {
+        [EQS_EL_R] = EQS_DEV_DC_PATH | EQS_DEV_RECIPROCAL | EQS_DEV_TRAINABLE,
+        [EQS_EL_D] = EQS_DEV_DC_PATH | EQS_DEV_RECIPROCAL,
+        [EQS_EL_V] = EQS_DEV_DC_PATH | EQS_DEV_VOLTAGE | EQS_DEV_BRANCH | EQS_DEV_RECIPROCAL |
+                     EQS_DEV_SOURCE,
+        [EQS_EL_I] = EQS_DEV_RECIPROCAL | EQS_DEV_SOURCE,
+        [EQS_EL_E] = EQS_DEV_DC_PATH | EQS_DEV_VOLTAGE | EQS_DEV_BRANCH,
+        [EQS_EL_G] = 0,
+        [EQS_EL_F] = EQS_DEV_CONTROLLED,
+        [EQS_EL_H] = EQS_DEV_DC_PATH | EQS_DEV_VOLTAGE | EQS_DEV_BRANCH | EQS_DEV_CONTROLLED,
+    };
+    for (int k = 0; k < EQS_EL_NKINDS; ++k) {
+        const eqs_device *d = eqs_device_get((eqs_elem_kind)k);
+        ck_assert_msg(d->card && d->check, "%s: card writer and check", d->name);
+        ck_assert_msg(d->flags == want[k], "%s: flags %#x, want %#x", d->name, d->flags, want[k]);
+        if (d->nonlinear) ck_assert(d->setup && d->eval && d->limit && d->v_init);
+        ck_assert_int_eq(!!d->model_of, !!d->model_card);
+    }
+    /* card writers: the circuit's value when compiled (1/G for R), else
+     * the netlist's; %.17g */
+    eqs_element e;
+    memset(&e, 0, sizeof e);
+    e.kind = EQS_EL_R;
+    e.value = 300;
+    eqs_celem ce;
+    memset(&ce, 0, sizeof ce);
+    ce.value = 1.0 / 3;
+    eqs_devcard w = {NULL, &e, NULL, "r.mr1", {"a", "0", "0", "0"}, NULL};
+    char buf[128];
+    int len = eqs_device_resistor.card(&w, NULL, 0);
+    ck_assert_int_eq(eqs_device_resistor.card(&w, buf, sizeof buf), len);
+    ck_assert_str_eq(buf, "r.mr1 a 0 300");
+    w.ce = &ce;
+    eqs_device_resistor.card(&w, buf, sizeof buf);
+    ck_assert_str_eq(buf, "r.mr1 a 0 3");
+    e.kind = EQS_EL_H;
+    e.value = 2.5;
+    w.ce = NULL;
+    w.name = "h1";
+    ck_assert_int_lt(eqs_device_ccvs.card(&w, buf, sizeof buf), 0); /* no controlling source */
+    w.ctrl = "v.x1.vs";
+    eqs_device_ccvs.card(&w, buf, sizeof buf);
+    ck_assert_str_eq(buf, "h1 a 0 v.x1.vs 2.5");
+}
+END_TEST
+
+/* The model registry and the memristor's tables. */
+START_TEST(test_model_types)
+{
+    ck_assert_ptr_eq(eqs_model_type_find("MEMRISTOR", 9), &eqs_model_memristor);
+    ck_assert_ptr_eq(eqs_model_type_find_card("YMemristor", 10), &eqs_model_memristor);
+    ck_assert_ptr_null(eqs_model_type_find("memristorx", 10));
+    ck_assert_ptr_null(eqs_model_type_find("memristor", 8));
+    ck_assert_ptr_null(eqs_model_type_find("d", 1)); /* the diode has its own reader */
+    const eqs_model_type *t = &eqs_model_memristor;
+    ck_assert_int_le(t->n_params, EQS_MODEL_MAX_PARAMS);
+    ck_assert_int_le(t->n_inst, 2); /* do_ydevice reads at most two */
+    double v[EQS_MODEL_MAX_PARAMS];
+    for (int k = 0; k < t->n_params; ++k) {
+        const eqs_param_desc *d = &t->params[k];
+        ck_assert(d->lo <= d->hi);
+        /* a default lies in its range (NAN: required) */
+        ck_assert(isnan(d->def) || (d->def >= d->lo && d->def <= d->hi &&
+                                    !(d->lo_open && d->def == d->lo)));
+        v[k] = isnan(d->def) ? d->lo : d->def;
+    }
+    int bad = -1;
+    ck_assert_ptr_null(t->check(v, &bad)); /* the defaults make a valid model */
+    /* Xyce's TEAM defaults: R(x = 1.5 nm) = 50 + 950/2 Ohm (ivrelation 0) */
+    double w[1] = {1.5e-9};
+    ck_assert_double_eq_tol(t->resistance(v, w), 525.0, 1e-9);
+    double lo, hi;
+    t->window(v, &lo, &hi);
+    ck_assert_double_eq_tol(lo, 1e-3, 1e-18);
+    ck_assert_double_eq_tol(hi, 0.02, 1e-15);
+    ck_assert_double_eq_tol(t->state_of(v, 1 / 525.0), 1.5e-9, 1e-22);
+}
+END_TEST
+
 Suite *suite_devices(void)
 {
     Suite *s = suite_create("devices");
@@ -449,6 +535,8 @@ Suite *suite_devices(void)
     tcase_add_test(tc, test_temperature_errors);
     tcase_add_test(tc, test_pnjlim);
     tcase_add_test(tc, test_resistor_and_registry);
+    tcase_add_test(tc, test_device_table);
+    tcase_add_test(tc, test_model_types);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -416,7 +416,7 @@ START_TEST(test_include)
                                              "s.cir", &nl),
                      EQS_ERR_PARSE);
     ck_assert_str_eq(eqs_ctx_error(ctx), "tests/bad/parse_model_type.cir:2:16: error: "
-                                         "unsupported model type 'NPN' in model 'q2n2222' (only d)");
+                                         "unsupported model type 'NPN' in model 'q2n2222' (only d and memristor)");
     eqs_ctx_clear_error(ctx);
 
     /* missing file: error at the path token, path as resolved */
@@ -837,7 +837,7 @@ START_TEST(test_errors)
         /* models */
         {"t\n.model\n", "t.cir:2:1: error: missing model name in '.model'"},
         {"t\n.model dm\n", "t.cir:2:1: error: missing type of model 'dm'"},
-        {"t\n.model q1 NPN(bf=100)\n", "t.cir:2:11: error: unsupported model type 'NPN' in model 'q1' (only d)"},
+        {"t\n.model q1 NPN(bf=100)\n", "t.cir:2:11: error: unsupported model type 'NPN' in model 'q1' (only d and memristor)"},
         {"t\n.model dm d(is=1 foo=2)\n", "t.cir:2:18: error: unknown diode model parameter 'foo' in model 'dm'"},
         {"t\n.model dm d(is=1\n", "t.cir:2:12: error: unbalanced '(' in model 'dm'"},
         {"t\n.model dm d is=1)\n", "t.cir:2:17: error: unbalanced ')' in model 'dm'"},

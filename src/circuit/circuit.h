@@ -83,6 +83,9 @@ struct eqs_circuit {
 
     int *params;        /* trainable elements: indices into elems */
     int n_params;
+    int has_windows;    /* a parameter is a table-driven device (memristor)
+                           whose conductance eqs_circuit_param_set clips to
+                           the window of its state */
 
     /* Added by the compiler (newton branch): */
     int n_internal;     /* internal nodes (n_user_nodes .. n_nodes-1) */

@@ -22,18 +22,16 @@
 
 static const char *kind_word(eqs_elem_kind k)
 {
-    switch (k) {
-    case EQS_EL_R: return "resistor";
-    case EQS_EL_D: return "diode";
-    case EQS_EL_V: return "voltage source";
-    case EQS_EL_I: return "current source";
-    case EQS_EL_E: return "vcvs";
-    case EQS_EL_G: return "vccs";
-    case EQS_EL_F: return "cccs";
-    case EQS_EL_H: return "ccvs";
-    case EQS_EL_NKINDS: break;
-    }
-    return "element";
+    const eqs_device *dev = eqs_device_get(k);
+    return dev ? dev->name : "element";
+}
+
+/* The device flags (EQS_DEV_*) of an element kind, 0 for an invalid one. */
+#define VSOURCE (EQS_DEV_SOURCE | EQS_DEV_VOLTAGE) /* both: an independent voltage source */
+static unsigned kind_flags(eqs_elem_kind k)
+{
+    const eqs_device *dev = eqs_device_get(k);
+    return dev ? dev->flags : 0u;
 }
 
 static int uf_find(int *parent, int x)
@@ -275,13 +273,14 @@ static eqs_status select_params(eqs_circuit *c)
     for (int e = 0; e < c->n_elems; ++e) {
         eqs_celem *el = &c->elems[e];
         el->param = -1;
-        if (el->kind != EQS_EL_R || el->origin < 0) continue;
+        if (!(kind_flags(el->kind) & EQS_DEV_TRAINABLE) || el->origin < 0) continue;
         int take = nl->n_trainable == 0;
         for (int p = 0; p < nl->n_trainable && !take; ++p)
             take = eqs_glob_match(nl->trainable[p], nl->elems[el->origin].name);
         if (take) {
             el->param = n;
             c->params[n++] = e;
+            if (nl->elems[el->origin].dmodel) c->has_windows = 1;
         }
     }
     c->n_params = n;
@@ -289,7 +288,7 @@ static eqs_status select_params(eqs_circuit *c)
         int any = 0;
         for (int e = 0; e < nl->n_elems; ++e) {
             if (!eqs_glob_match(nl->trainable[p], nl->elems[e].name)) continue;
-            if (nl->elems[e].kind == EQS_EL_R) {
+            if (kind_flags(nl->elems[e].kind) & EQS_DEV_TRAINABLE) {
                 any = 1;
                 continue;
             }
@@ -344,52 +343,13 @@ eqs_status eqs_circuit_create(eqs_ctx *ctx, const eqs_netlist *nl, eqs_circuit *
                                   kind_word(el->kind), el->name);
                 goto fail;
             }
-        switch (el->kind) {
-        case EQS_EL_R:
-            if (!isfinite(el->value)) {
-                st = EQS_ERROR_AT(ctx, EQS_ERR_INPUT, el->loc,
-                                  "resistor '%s' has a non-finite resistance", el->name);
-                goto fail;
-            }
-            if (el->value == 0 || !isfinite(1.0 / el->value)) {
-                st = EQS_ERROR_AT(ctx, EQS_ERR_INPUT, el->loc,
-                                  "resistor '%s' has zero resistance", el->name);
-                goto fail;
-            }
-            break;
-        case EQS_EL_D:
-            if (el->model < 0 || el->model >= nl->n_models) {
-                st = EQS_ERROR_AT(ctx, EQS_ERR_INPUT, el->loc, "diode '%s' has no model",
-                                  el->name);
-                goto fail;
-            }
-            if (!(el->area > 0) || !isfinite(el->area)) {
-                st = EQS_ERROR_AT(ctx, EQS_ERR_INPUT, el->loc,
-                                  "diode '%s' has a non-positive or non-finite area", el->name);
-                goto fail;
-            }
-            {
-                const eqs_diode_model *m = &nl->models[el->model];
-                if (!(m->is_A > 0) || !(m->n > 0) || !(m->rs_Ohm >= 0) || !isfinite(m->is_A) ||
-                    !isfinite(m->n) || !isfinite(m->rs_Ohm) ||
-                    (m->has_bv && (!(m->bv_V > 0) || !(m->ibv_A > 0)))) {
-                    st = EQS_ERROR_AT(ctx, EQS_ERR_INPUT, el->loc,
-                                      "diode '%s': model '%s' has invalid parameters", el->name,
-                                      m->name);
-                    goto fail;
-                }
-                if ((st = eqs_diode_check(ctx, nl, el)) != EQS_OK) goto fail;
-                if (m->rs_Ohm > 0) n_int++;
-            }
-            break;
-        default:
-            if (!isfinite(el->value)) {
-                st = EQS_ERROR_AT(ctx, EQS_ERR_INPUT, el->loc, "%s '%s' has a non-finite value",
-                                  kind_word(el->kind), el->name);
-                goto fail;
-            }
-            break;
+        const eqs_device *dev = eqs_device_get(el->kind);
+        if (!dev || !dev->check) {
+            st = EQS_ERROR_AT(ctx, EQS_ERR_INTERNAL, el->loc, "element '%s' has unknown kind %d",
+                              el->name, (int)el->kind);
+            goto fail;
         }
+        if ((st = dev->check(ctx, nl, el, &n_int)) != EQS_OK) goto fail;
     }
 
     /* nodes */
@@ -424,7 +384,8 @@ eqs_status eqs_circuit_create(eqs_ctx *ctx, const eqs_netlist *nl, eqs_circuit *
         ce->ctrl = -1;
         ce->branch = -1;
         ce->param = -1;
-        ce->value = el->kind == EQS_EL_R ? 1.0 / el->value : el->value;
+        /* conductance-valued devices (resistors) hold G = 1/R */
+        ce->value = kind_flags(el->kind) & EQS_DEV_TRAINABLE ? 1.0 / el->value : el->value;
         if (el->kind == EQS_EL_D) {
             ce->model = &nl->models[el->model];
             ce->area = el->area;
@@ -448,7 +409,7 @@ eqs_status eqs_circuit_create(eqs_ctx *ctx, const eqs_netlist *nl, eqs_circuit *
                 ce->n[0] = next_int++;
             }
         }
-        if (el->kind == EQS_EL_R && el->value < 0)
+        if ((kind_flags(el->kind) & EQS_DEV_TRAINABLE) && el->value < 0)
             eqs_warn_at(ctx, el->loc,
                         "negative resistance %g Ohm in '%s'; the circuit is solved as "
                         "non-reciprocal (KLU)",
@@ -460,7 +421,7 @@ eqs_status eqs_circuit_create(eqs_ctx *ctx, const eqs_netlist *nl, eqs_circuit *
     if (!needs_branch) goto fail;
     for (int e = 0; e < nl->n_elems; ++e) {
         const eqs_element *el = &nl->elems[e];
-        if (el->kind != EQS_EL_F && el->kind != EQS_EL_H) continue;
+        if (!(kind_flags(el->kind) & EQS_DEV_CONTROLLED)) continue;
         int j = el->ctrl ? eqs_netlist_elem_find(nl, el->ctrl) : -1;
         if (j < 0) {
             st = EQS_ERROR_AT(ctx, EQS_ERR_INPUT, el->loc,
@@ -468,7 +429,7 @@ eqs_status eqs_circuit_create(eqs_ctx *ctx, const eqs_netlist *nl, eqs_circuit *
                               el->name, el->ctrl ? el->ctrl : "");
             goto fail;
         }
-        if (nl->elems[j].kind != EQS_EL_V) {
+        if ((kind_flags(nl->elems[j].kind) & VSOURCE) != VSOURCE) {
             st = EQS_ERROR_AT(ctx, EQS_ERR_INPUT, el->loc,
                               "%s '%s': controlling source '%s' is not a voltage source",
                               kind_word(el->kind), el->name, el->ctrl);
@@ -480,7 +441,7 @@ eqs_status eqs_circuit_create(eqs_ctx *ctx, const eqs_netlist *nl, eqs_circuit *
     for (int i = 0; i < nl->n_inputs; ++i) {
         int j = eqs_netlist_elem_find(nl, nl->inputs[i]);
         eqs_loc loc = nl->input_loc ? nl->input_loc[i] : EQS_NOLOC;
-        if (j < 0 || nl->elems[j].kind != EQS_EL_V) {
+        if (j < 0 || (kind_flags(nl->elems[j].kind) & VSOURCE) != VSOURCE) {
             st = EQS_ERROR_AT(ctx, EQS_ERR_INPUT, loc, "'.input' names '%s', %s", nl->inputs[i],
                               j < 0 ? "which does not exist" : "which is not a voltage source");
             goto fail;
@@ -493,7 +454,7 @@ eqs_status eqs_circuit_create(eqs_ctx *ctx, const eqs_netlist *nl, eqs_circuit *
     for (int i = 0; i < c->n_nodes; ++i) parent[i] = i;
     for (int e = 0; e < nl->n_elems; ++e) {
         const eqs_celem *ce = &c->elems[e];
-        if (ce->kind != EQS_EL_V && ce->kind != EQS_EL_E && ce->kind != EQS_EL_H) continue;
+        if (!(kind_flags(ce->kind) & EQS_DEV_VOLTAGE)) continue;
         if (!uf_union(parent, ce->n[0], ce->n[1])) {
             const eqs_element *el = &nl->elems[e];
             st = EQS_ERROR_AT(ctx, EQS_ERR_TOPOLOGY, el->loc,
@@ -514,13 +475,7 @@ eqs_status eqs_circuit_create(eqs_ctx *ctx, const eqs_netlist *nl, eqs_circuit *
         const eqs_celem *ce = &c->elems[e];
         for (int t = 0; t < 4; ++t)
             if (ce->n[t] >= 0 && first_elem[ce->n[t]] < 0) first_elem[ce->n[t]] = e;
-        switch (ce->kind) {
-        case EQS_EL_R: case EQS_EL_D: case EQS_EL_V: case EQS_EL_E: case EQS_EL_H:
-            uf_union(parent, ce->n[0], ce->n[1]);
-            break;
-        default:
-            break;
-        }
+        if (kind_flags(ce->kind) & EQS_DEV_DC_PATH) uf_union(parent, ce->n[0], ce->n[1]);
     }
     for (int i = 1; i < c->n_nodes; ++i) {
         if (uf_find(parent, i) == uf_find(parent, 0)) continue;
@@ -542,7 +497,7 @@ eqs_status eqs_circuit_create(eqs_ctx *ctx, const eqs_netlist *nl, eqs_circuit *
     /* fixed nodes: grounded V sources that control no F/H */
     for (int e = 0; e < nl->n_elems; ++e) {
         eqs_celem *ce = &c->elems[e];
-        if (ce->kind != EQS_EL_V || needs_branch[e]) continue;
+        if ((kind_flags(ce->kind) & VSOURCE) != VSOURCE || needs_branch[e]) continue;
         if (ce->n[1] == 0 && ce->n[0] != 0) {
             c->node_fixed_by[ce->n[0]] = e;
             c->node_fixed_sign[ce->n[0]] = 1.0;
@@ -561,26 +516,16 @@ eqs_status eqs_circuit_create(eqs_ctx *ctx, const eqs_netlist *nl, eqs_circuit *
     c->reciprocal = 1;
     for (int e = 0; e < c->n_elems; ++e) {
         eqs_celem *ce = &c->elems[e];
+        const eqs_device *dev = eqs_device_get(ce->kind);
+        const unsigned fl = dev->flags;
         int branch = 0;
-        switch (ce->kind) {
-        case EQS_EL_V:
+        if ((fl & VSOURCE) == VSOURCE) /* floating, or controls an F/H */
             branch = ce->n[0] != 0 && ce->n[1] != 0 ? 1 : needs_branch[e];
-            break;
-        case EQS_EL_E: case EQS_EL_H:
+        else if (fl & EQS_DEV_BRANCH)
             branch = 1;
-            break;
-        case EQS_EL_G: case EQS_EL_F:
-            c->reciprocal = 0;
-            break;
-        case EQS_EL_R:
-            if (ce->value < 0) c->reciprocal = 0;
-            break;
-        case EQS_EL_D:
-            c->has_nonlinear = 1;
-            break;
-        default:
-            break;
-        }
+        if (!(fl & EQS_DEV_RECIPROCAL)) c->reciprocal = 0;
+        if ((fl & EQS_DEV_TRAINABLE) && ce->value < 0) c->reciprocal = 0; /* G < 0 */
+        if (dev->nonlinear) c->has_nonlinear = 1;
         if (branch) {
             ce->branch = nu++;
             c->reciprocal = 0;
@@ -683,6 +628,20 @@ double eqs_circuit_param_get(const eqs_circuit *c, int k)
     return c->elems[c->params[k]].value;
 }
 
+/* A table-driven device's conductance clipped to the window its state can
+ * reach (eqs_model_type.window): setting G sets the state x = R^-1(1/G),
+ * clipped to [min(xon, xoff), max(xon, xoff)] for a memristor. */
+static double param_window_clip(const eqs_circuit *c, int k, double g)
+{
+    const eqs_element *ne = &c->nl->elems[c->elems[c->params[k]].origin];
+    if (!ne->dmodel) return g;
+    const eqs_device_model *m = &c->nl->dmodels[ne->dmodel - 1];
+    if (!m->type->window) return g;
+    double lo, hi;
+    m->type->window(m->v, &lo, &hi);
+    return g < lo ? lo : g > hi ? hi : g;
+}
+
 eqs_status eqs_circuit_param_set(eqs_circuit *c, int k, double g)
 {
     if (k < 0 || k >= c->n_params)
@@ -697,6 +656,7 @@ eqs_status eqs_circuit_param_set(eqs_circuit *c, int k, double g)
                          "conductance of '%s' must be positive in a reciprocal circuit "
                          "(got %g S)",
                          eqs_circuit_param_name(c, k), g);
+    if (c->has_windows) g = param_window_clip(c, k, g);
     c->elems[c->params[k]].value = g;
     if (c->n_chg < c->chg_cap) {
         c->chg[c->n_chg] = k;
@@ -733,8 +693,7 @@ int eqs_circuit_branch_count(const eqs_circuit *c)
 {
     int n = 0;
     for (int e = 0; e < c->n_elems; ++e)
-        n += c->elems[e].kind == EQS_EL_V || c->elems[e].kind == EQS_EL_E ||
-             c->elems[e].kind == EQS_EL_H;
+        n += (kind_flags(c->elems[e].kind) & EQS_DEV_VOLTAGE) != 0;
     return n;
 }
 
@@ -742,11 +701,11 @@ const char *eqs_circuit_branch_name(const eqs_circuit *c, int k, char *buf, size
 {
     if (!buf || size == 0) return NULL;
     for (int e = 0; e < c->n_elems; ++e) {
-        eqs_elem_kind kind = c->elems[e].kind;
-        if (kind != EQS_EL_V && kind != EQS_EL_E && kind != EQS_EL_H) continue;
+        const eqs_device *dev = eqs_device_get(c->elems[e].kind);
+        if (!dev || !(dev->flags & EQS_DEV_VOLTAGE)) continue;
         if (k-- > 0) continue;
         const char *name = c->nl->elems[c->elems[e].origin].name;
-        char letter = kind == EQS_EL_V ? 'v' : kind == EQS_EL_E ? 'e' : 'h';
+        char letter = dev->letter;
         /* ngspice names "x1.vs" "v.x1.vs" (the deck writer's convention) */
         if (name[0] == letter) /* names are lower case */
             snprintf(buf, size, "%s#branch", name);

@@ -23,6 +23,8 @@
  */
 #include "circuit.h"
 
+#include "../devices/devices.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -52,6 +54,21 @@ static const char *elem_name(const eqs_circuit *c, int e)
 
 static int fixed(const eqs_circuit *c, int node) { return c->node_unknown[node] < 0; }
 
+/* Roles of elements in a layered network, from the device table: a link
+ * is a conductance (a resistor: a crossbar entry), a junction a nonlinear
+ * two-terminal device (a diode: a unit's activation). */
+static int is_link(const eqs_celem *ce)
+{
+    const eqs_device *d = eqs_device_get(ce->kind);
+    return d && (d->flags & EQS_DEV_TRAINABLE);
+}
+
+static int is_junction(const eqs_celem *ce)
+{
+    const eqs_device *d = eqs_device_get(ce->kind);
+    return d && d->nonlinear;
+}
+
 static void say(char *why, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void say(char *why, size_t n, const char *fmt, ...)
 {
@@ -71,32 +88,30 @@ static int check_elements(const eqs_circuit *c, char *why, size_t n)
     }
     for (int e = 0; e < c->n_elems; ++e) {
         const eqs_celem *ce = &c->elems[e];
-        switch (ce->kind) {
-        case EQS_EL_R:
+        const eqs_device *dev = eqs_device_get(ce->kind);
+        unsigned fl = dev ? dev->flags : 0u;
+        const char *what = dev ? dev->name : "element";
+        if (is_link(ce)) {
             if (!(ce->value > 0)) {
-                say(why, n, "resistor '%s' has a negative resistance", elem_name(c, e));
+                say(why, n, "%s '%s' has a negative resistance", what, elem_name(c, e));
                 return 0;
             }
-            break;
-        case EQS_EL_D:
+        } else if (is_junction(ce)) {
             if (fixed(c, ce->n[0]) == fixed(c, ce->n[1]) && !fixed(c, ce->n[0])) {
-                say(why, n, "diode '%s' joins two free nodes ('%s', '%s')", elem_name(c, e),
+                say(why, n, "%s '%s' joins two free nodes ('%s', '%s')", what, elem_name(c, e),
                     c->node_names[ce->n[0]], c->node_names[ce->n[1]]);
                 return 0;
             }
-            break;
-        case EQS_EL_V:
+        } else if ((fl & EQS_DEV_SOURCE) && (fl & EQS_DEV_VOLTAGE)) {
             if (ce->branch >= 0) {
-                say(why, n, "voltage source '%s' is floating (not grounded) or controls a "
-                            "current-controlled source", elem_name(c, e));
+                say(why, n, "%s '%s' is floating (not grounded) or controls a "
+                            "current-controlled source", what, elem_name(c, e));
                 return 0;
             }
-            break;
-        case EQS_EL_I:
-            say(why, n, "current source '%s' (not supported by the layered solver)",
-                elem_name(c, e));
+        } else if (fl & EQS_DEV_SOURCE) {
+            say(why, n, "%s '%s' (not supported by the layered solver)", what, elem_name(c, e));
             return 0;
-        default:
+        } else {
             say(why, n, "controlled source '%s'", elem_name(c, e));
             return 0;
         }
@@ -115,8 +130,8 @@ eqs_status eqs_layers_detect(eqs_ctx *ctx, const eqs_circuit *c, eqs_layers **ou
     if (!L) return EQS_ERR_NOMEM;
     int n_r = 0, n_d = 0;
     for (int e = 0; e < c->n_elems; ++e) {
-        if (c->elems[e].kind == EQS_EL_R) n_r++;
-        if (c->elems[e].kind == EQS_EL_D) n_d++;
+        if (is_link(&c->elems[e])) n_r++;
+        if (is_junction(&c->elems[e])) n_d++;
     }
     L->layer_of = eqs_malloc(ctx, (size_t)nn * sizeof *L->layer_of);
     L->index_of = eqs_malloc(ctx, (size_t)nn * sizeof *L->index_of);
@@ -137,10 +152,10 @@ eqs_status eqs_layers_detect(eqs_ctx *ctx, const eqs_circuit *c, eqs_layers **ou
     /* CSR adjacency: resistors (both directions), diodes at free nodes */
     for (int e = 0; e < c->n_elems; ++e) {
         const eqs_celem *ce = &c->elems[e];
-        if (ce->kind == EQS_EL_R) {
+        if (is_link(ce)) {
             L->adj_off[ce->n[0] + 1]++;
             L->adj_off[ce->n[1] + 1]++;
-        } else if (ce->kind == EQS_EL_D) {
+        } else if (is_junction(ce)) {
             for (int t = 0; t < 2; ++t)
                 if (!fixed(c, ce->n[t])) L->dio_off[ce->n[t] + 1]++;
         }
@@ -152,7 +167,7 @@ eqs_status eqs_layers_detect(eqs_ctx *ctx, const eqs_circuit *c, eqs_layers **ou
     for (int i = 0; i < nn; ++i) L->index_of[i] = L->adj_off[i]; /* fill cursors */
     for (int e = 0; e < c->n_elems; ++e) {
         const eqs_celem *ce = &c->elems[e];
-        if (ce->kind != EQS_EL_R) continue;
+        if (!is_link(ce)) continue;
         int a = ce->n[0], b = ce->n[1];
         L->adj_node[L->index_of[a]] = b, L->adj_elem[L->index_of[a]++] = e;
         L->adj_node[L->index_of[b]] = a, L->adj_elem[L->index_of[b]++] = e;
@@ -160,7 +175,7 @@ eqs_status eqs_layers_detect(eqs_ctx *ctx, const eqs_circuit *c, eqs_layers **ou
     for (int i = 0; i < nn; ++i) L->index_of[i] = L->dio_off[i];
     for (int e = 0; e < c->n_elems; ++e) {
         const eqs_celem *ce = &c->elems[e];
-        if (ce->kind != EQS_EL_D) continue;
+        if (!is_junction(ce)) continue;
         for (int t = 0; t < 2; ++t)
             if (!fixed(c, ce->n[t])) L->dio_elem[L->index_of[ce->n[t]]++] = e;
     }
@@ -240,7 +255,7 @@ eqs_status eqs_layers_detect(eqs_ctx *ctx, const eqs_circuit *c, eqs_layers **ou
     /* every resistor joins consecutive layers */
     for (int e = 0; e < c->n_elems && ok; ++e) {
         const eqs_celem *ce = &c->elems[e];
-        if (ce->kind != EQS_EL_R) continue;
+        if (!is_link(ce)) continue;
         int a = ce->n[0], b = ce->n[1];
         if (fixed(c, a) && fixed(c, b)) continue; /* no effect on free nodes */
         int la = L->layer_of[a], lb = L->layer_of[b];
@@ -315,12 +330,15 @@ eqs_status eqs_layers_detect(eqs_ctx *ctx, const eqs_circuit *c, eqs_layers **ou
     int all_trainable = 1;
     for (int e = 0; e < c->n_elems; ++e) {
         const eqs_celem *ce = &c->elems[e];
-        if (ce->kind != EQS_EL_R || (fixed(c, ce->n[0]) && fixed(c, ce->n[1]))) continue;
+        if (!is_link(ce) || (fixed(c, ce->n[0]) && fixed(c, ce->n[1]))) continue;
         have++;
         if (ce->param < 0) all_trainable = 0;
     }
-    /* equal counts and no parallel pair means every pair once: check pairs */
-    L->dense = all_trainable && have == need;
+    /* equal counts and no parallel pair means every pair once: check pairs.
+     * Parameters with a device window (memristors) are clipped per element
+     * by eqs_circuit_param_set, which the batched path's dense copies would
+     * bypass: such crossbars train sample by sample (still layered). */
+    L->dense = all_trainable && have == need && !c->has_windows;
     for (int i = 0; i < nn && L->dense; ++i) {
         if (L->layer_of[i] < 1) continue;
         /* a free node of layer l must see every node of layers l-1 and l+1 once */

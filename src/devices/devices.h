@@ -2,14 +2,29 @@
  * devices.h: private header of the devices module.
  *
  * Every element kind has a const device table (one file per device, a
- * registry indexed by eqs_elem_kind).  A device turns the compiled element
- * into precomputed parameters once per solver (`setup`, e.g. ngspice's
- * temperature update of a diode), then evaluates the branch current and
- * its derivative at a branch voltage (`eval`) and limits Newton steps on
- * that voltage (`limit`).  Linear elements (R, V, I, E, G, F, H) are
- * stamped by the solver from their values and slots; their tables carry
- * `eval` only where it is meaningful (the resistor) so that tests and
- * future callers can evaluate them uniformly.
+ * registry indexed by eqs_elem_kind, after ngspice's SPICEdev) and the
+ * solver, compiler, deck writer and exporters reach devices through it:
+ *   - topology flags (EQS_DEV_*: DC path, voltage-defined, needs a branch,
+ *     reciprocal, trainable conductance, controlled, independent source),
+ *     read by the compiler (trainable selection, branch names) and by
+ *     layer detection (links and junctions);
+ *   - `check`: the element's values and model before compilation;
+ *   - `card` / `model_of` / `model_card`: the ngspice card writers used by
+ *     the deck (solver/deck.c) and so by every export;
+ *   - `setup` (precomputed parameters, e.g. ngspice's temperature update
+ *     of a diode), the pure `eval` (branch voltage -> current and
+ *     conductance), `limit` (Newton step limiting) and `v_init` (first
+ *     iteration) of nonlinear devices, called by Newton and the layered
+ *     solver for every element whose table says `nonlinear`.
+ * Linear elements (R, V, I, E, G, F, H) are still stamped by the solver
+ * from their values and slots (layouts in circuit.h).
+ *
+ * Table-driven models (eqs_model_type, declared in netlist.h because the
+ * parser reads them): a device file describes its model and instance
+ * parameters (names, units, defaults, ranges), its whole-model check and
+ * its DC resistance; the registry lists it (registry.c).  The memristor is
+ * the first (memristor.c): one file plus one registry line, with the
+ * parser's Y-card hook.
  */
 #ifndef EQS_DEVICES_H
 #define EQS_DEVICES_H
@@ -50,11 +65,76 @@ typedef struct {
     double vcrit_V;  /* DIOtVcrit = vte * log(vte / (sqrt(2) * IS)) */
 } eqs_devparams;
 
+/* Topology flags of a device (eqs_device.flags). */
+enum {
+    EQS_DEV_DC_PATH = 1u << 0,   /* conducts between n[0] and n[1] at DC (R, D, V, E, H) */
+    EQS_DEV_VOLTAGE = 1u << 1,   /* voltage-defined: fixes V(n[0]) - V(n[1]) (V, E, H) */
+    EQS_DEV_BRANCH = 1u << 2,    /* needs a branch current in MNA (E, H; V unless grounded) */
+    EQS_DEV_RECIPROCAL = 1u << 3, /* stamps a symmetric conductance (R > 0, D) or nothing
+                                     (I): keeps the reduced Jacobian SPD */
+    EQS_DEV_TRAINABLE = 1u << 4, /* its value is a conductance (S) that training sets */
+    EQS_DEV_CONTROLLED = 1u << 5, /* reads a controlling V source's branch (F, H) */
+    EQS_DEV_SOURCE = 1u << 6,    /* independent source (V, I): its value is an input */
+};
+
+/* What a card writer sees: one netlist element with the names ngspice
+ * gets (the deck's naming rule already applied). */
+typedef struct {
+    const eqs_netlist *nl;
+    const eqs_element *e;
+    const eqs_celem *ce; /* its circuit element (current values), NULL if not compiled */
+    const char *name;    /* "<letter>.<name>" unless the name starts with the letter */
+    const char *node[4]; /* node names ("0" for ground), n_nodes of them */
+    const char *ctrl;    /* F, H: the controlling source as ngspice names it */
+} eqs_devcard;
+
+/* Target of a linear stamp (Newton's linear part, refreshed from all
+ * values): J is the Jacobian value array (indexed by the element's slots,
+ * circuit.h), b the constant part of the residual (indexed by unknown),
+ * vfix the voltage each circuit node is held at (V; 0 for free nodes and
+ * ground).  Residual convention: currents leaving a node. */
+typedef struct {
+    const eqs_circuit *c;
+    double *J;
+    double *b;
+    const double *vfix;
+} eqs_linstamp;
+
+static inline void eqs_stamp_add(double *J, int slot, double v)
+{
+    if (slot >= 0) J[slot] += v;
+}
+
+/* Unknown index of circuit node nd (-1: ground, fixed or unused). */
+static inline int eqs_stamp_unknown(const eqs_circuit *c, int nd)
+{
+    return nd < 0 ? -1 : c->node_unknown[nd];
+}
+
 typedef struct {
     eqs_elem_kind kind;
     const char *name;  /* "resistor", "diode", ... */
     char letter;       /* SPICE card letter */
+    unsigned flags;    /* EQS_DEV_* */
     int nonlinear;     /* 1: needs eval/limit every Newton iteration */
+    /* The element's ngspice card (no newline) into buf, snprintf's
+     * contract (returns the length it needs).  Used by the deck writer and
+     * so by every export.  Values: the circuit's when compiled, %.17g. */
+    int (*card)(const eqs_devcard *w, char *buf, size_t size);
+    /* The netlist model (index into nl->models) element e uses, or -1;
+     * NULL: the device has no model card.  With model_card: the model's
+     * ngspice card (snprintf's contract). */
+    int (*model_of)(const eqs_element *e);
+    int (*model_card)(const eqs_netlist *nl, int model, char *buf, size_t size);
+    /* Linear elements: add the element's constant Jacobian entries and
+     * its constant residual part (value e->value) to ls.  NULL for
+     * nonlinear devices (loaded every iteration through eval). */
+    void (*stamp)(const eqs_linstamp *ls, const eqs_celem *e);
+    /* Check netlist element el before compilation (values, model): EQS_OK
+     * or EQS_ERR_INPUT at its card.  *n_internal: internal nodes it needs
+     * (a diode with RS > 0: 1), unchanged otherwise. */
+    eqs_status (*check)(eqs_ctx *ctx, const eqs_netlist *nl, const eqs_element *el,
+                        int *n_internal);
     /* Precompute parameters of element e (reltol: the solver's relative
      * tolerance, which ngspice uses to match IBV).  EQS_OK or an error. */
     eqs_status (*setup)(eqs_ctx *ctx, const eqs_circuit *c, const eqs_celem *e, double reltol,
@@ -66,6 +146,9 @@ typedef struct {
     /* Limit a Newton step on the branch voltage from vold to vnew; sets
      * *limited to 1 when the value was changed.  NULL: no limiting. */
     double (*limit)(const eqs_devparams *p, double vnew, double vold, int *limited);
+    /* Nonlinear devices: the branch voltage (V) of the first Newton
+     * iteration (ngspice MODEINITJCT; a diode: vcrit). */
+    double (*v_init)(const eqs_devparams *p);
 } eqs_device;
 
 extern const eqs_device eqs_device_resistor;
@@ -77,8 +160,28 @@ extern const eqs_device eqs_device_vccs;
 extern const eqs_device eqs_device_cccs;
 extern const eqs_device eqs_device_ccvs;
 
-/* Registry: the table of an element kind (never NULL for a valid kind). */
-const eqs_device *eqs_device_get(eqs_elem_kind kind);
+/* Table-driven device models (eqs_model_type, netlist.h), listed in the
+ * model registry (registry.c). */
+extern const eqs_model_type eqs_model_memristor;
+
+/* Memristor DC resistance (Ohm) at state x (m) for model values v
+ * (memristor.c's parameter order): x clamped to its window first. */
+double eqs_memristor_resistance(const double *v, double x);
+
+/* The check of an element whose value must only be finite (the sources;
+ * kind_word: its device name, for the message). */
+eqs_status eqs_device_check_finite(eqs_ctx *ctx, const eqs_netlist *nl, const eqs_element *el,
+                                   int *n_internal);
+
+/* Registry (registry.c): the table of an element kind, never NULL for a
+ * valid kind, NULL otherwise.  Inline: compilation and layer detection ask
+ * it once per element. */
+extern const eqs_device *const eqs_device_registry[EQS_EL_NKINDS];
+static inline const eqs_device *eqs_device_get(eqs_elem_kind kind)
+{
+    if ((int)kind < 0 || kind >= EQS_EL_NKINDS) return NULL;
+    return eqs_device_registry[kind];
+}
 
 /* ngspice DEVpnjlim (src/spicelib/devices/devsup.c): limit the change of
  * a pn-junction voltage (V).  vt: N*kT/q (V); vcrit (V). */

@@ -19,6 +19,7 @@
 #include "devices.h"
 
 #include <math.h>
+#include <stdio.h>
 
 double eqs_thermal_voltage(double temp_K)
 {
@@ -243,12 +244,98 @@ static double dio_limit(const eqs_devparams *p, double vd, double vold, int *lim
     return vd;
 }
 
+/* `d<name> a k model area=A [temp=T] [dtemp=dT]`; -1 without a model. */
+static int dio_card(const eqs_devcard *w, char *buf, size_t size)
+{
+    const eqs_element *e = w->e;
+    if (e->model < 0 || e->model >= w->nl->n_models) return -1;
+    double area = w->ce ? w->ce->area : e->area;
+    char temps[96] = "";
+    int k = 0;
+    if (e->temp_given) k = snprintf(temps, sizeof temps, " temp=%.17g", e->temp_C);
+    if (e->dtemp_given) snprintf(temps + k, sizeof temps - (size_t)k, " dtemp=%.17g", e->dtemp_C);
+    return snprintf(buf, size, "%s %s %s %s area=%.17g%s", w->name, w->node[0], w->node[1],
+                    w->nl->models[e->model].name, area, temps);
+}
+
+static int dio_model_of(const eqs_element *e) { return e->model; }
+
+/* The temperature parameters a diode model gave (EG XTI NBV TCV TLEV TRS1
+ * TRS2, ngspice names), " key=value" each, into buf. */
+static void model_temp_params(const eqs_diode_model *md, char *buf, size_t size)
+{
+    static const struct {
+        unsigned bit;
+        const char *key;
+    } keys[] = {
+        {EQS_DIO_GIVEN_EG, "eg"},   {EQS_DIO_GIVEN_XTI, "xti"},   {EQS_DIO_GIVEN_NBV, "nbv"},
+        {EQS_DIO_GIVEN_TCV, "tcv"}, {EQS_DIO_GIVEN_TLEV, "tlev"}, {EQS_DIO_GIVEN_TRS1, "trs"},
+        {EQS_DIO_GIVEN_TRS2, "trs2"},
+    };
+    const double vals[] = {md->eg_eV, md->xti,         md->nbv,         md->tcv,
+                           md->tlev,  md->trs1_per_K, md->trs2_per_K2};
+    size_t len = 0;
+    buf[0] = '\0';
+    for (size_t k = 0; k < sizeof keys / sizeof *keys; ++k) {
+        if (!(md->given & keys[k].bit) || len >= size) continue;
+        int w = snprintf(buf + len, size - len, " %s=%.17g", keys[k].key, vals[k]);
+        if (w > 0) len += (size_t)w;
+    }
+}
+
+/* `.model <name> D(is= n= rs= [bv=] ibv= [tnom=] [eg= xti= nbv= tcv= tlev=
+ * trs= trs2=, those the model gave])` */
+static int dio_model_card(const eqs_netlist *nl, int m, char *buf, size_t size)
+{
+    const eqs_diode_model *md = &nl->models[m];
+    char bv[96] = "", tnom[48] = "", tpar[320] = "";
+    if (md->has_bv) snprintf(bv, sizeof bv, " bv=%.17g", md->bv_V);
+    /* TNOM when the model gave it (else ngspice takes .options tnom as
+     * eqspice does); 27 C is the default unless .options tnom moved it */
+    if (!md->tnom_default && (md->tnom_C != 27.0 || nl->options.tnom_set))
+        snprintf(tnom, sizeof tnom, " tnom=%.17g", md->tnom_C);
+    model_temp_params(md, tpar, sizeof tpar);
+    return snprintf(buf, size, ".model %s D(is=%.17g n=%.17g rs=%.17g%s ibv=%.17g%s%s)", md->name,
+                    md->is_A, md->n, md->rs_Ohm, bv, md->ibv_A, tnom, tpar);
+}
+
+/* A model, a positive finite area, valid model parameters (then the
+ * temperature checks of eqs_diode_check); RS > 0 needs an internal node. */
+static eqs_status dio_check(eqs_ctx *ctx, const eqs_netlist *nl, const eqs_element *el,
+                            int *n_internal)
+{
+    if (el->model < 0 || el->model >= nl->n_models)
+        return EQS_ERROR_AT(ctx, EQS_ERR_INPUT, el->loc, "diode '%s' has no model", el->name);
+    if (!(el->area > 0) || !isfinite(el->area))
+        return EQS_ERROR_AT(ctx, EQS_ERR_INPUT, el->loc,
+                            "diode '%s' has a non-positive or non-finite area", el->name);
+    const eqs_diode_model *m = &nl->models[el->model];
+    if (!(m->is_A > 0) || !(m->n > 0) || !(m->rs_Ohm >= 0) || !isfinite(m->is_A) ||
+        !isfinite(m->n) || !isfinite(m->rs_Ohm) ||
+        (m->has_bv && (!(m->bv_V > 0) || !(m->ibv_A > 0))))
+        return EQS_ERROR_AT(ctx, EQS_ERR_INPUT, el->loc,
+                            "diode '%s': model '%s' has invalid parameters", el->name, m->name);
+    eqs_status st = eqs_diode_check(ctx, nl, el);
+    if (st != EQS_OK) return st;
+    if (m->rs_Ohm > 0) ++*n_internal;
+    return EQS_OK;
+}
+
+/* MODEINITJCT (dioload.c): the junction starts at vcrit. */
+static double dio_v_init(const eqs_devparams *p) { return p->vcrit_V; }
+
 const eqs_device eqs_device_diode = {
     .kind = EQS_EL_D,
     .name = "diode",
     .letter = 'd',
+    .flags = EQS_DEV_DC_PATH | EQS_DEV_RECIPROCAL,
     .nonlinear = 1,
+    .card = dio_card,
+    .model_of = dio_model_of,
+    .model_card = dio_model_card,
+    .check = dio_check,
     .setup = dio_setup,
     .eval = dio_eval,
     .limit = dio_limit,
+    .v_init = dio_v_init,
 };

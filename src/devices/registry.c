@@ -1,15 +1,41 @@
 /* registry.c: device tables indexed by element kind (one line per device). */
 #include "devices.h"
 
-static const eqs_device *const registry[EQS_EL_NKINDS] = {
+const eqs_device *const eqs_device_registry[EQS_EL_NKINDS] = {
     [EQS_EL_R] = &eqs_device_resistor, [EQS_EL_D] = &eqs_device_diode,
     [EQS_EL_V] = &eqs_device_vsource,  [EQS_EL_I] = &eqs_device_isource,
     [EQS_EL_E] = &eqs_device_vcvs,     [EQS_EL_G] = &eqs_device_vccs,
     [EQS_EL_F] = &eqs_device_cccs,     [EQS_EL_H] = &eqs_device_ccvs,
 };
 
-const eqs_device *eqs_device_get(eqs_elem_kind kind)
+/* Table-driven device models (one line per model type). */
+static const eqs_model_type *const model_types[] = {
+    &eqs_model_memristor,
+};
+
+#define N_MODEL_TYPES (sizeof model_types / sizeof *model_types)
+
+static int word_is(const char *word, const char *s, size_t len)
 {
-    if ((int)kind < 0 || kind >= EQS_EL_NKINDS) return NULL;
-    return registry[kind];
+    size_t k = 0;
+    for (; k < len && word[k]; ++k) {
+        char ch = s[k];
+        if (ch >= 'A' && ch <= 'Z') ch = (char)(ch - 'A' + 'a');
+        if (ch != word[k]) return 0;
+    }
+    return k == len && word[k] == '\0';
+}
+
+const eqs_model_type *eqs_model_type_find(const char *type, size_t len)
+{
+    for (size_t k = 0; k < N_MODEL_TYPES; ++k)
+        if (word_is(model_types[k]->type, type, len)) return model_types[k];
+    return NULL;
+}
+
+const eqs_model_type *eqs_model_type_find_card(const char *card, size_t len)
+{
+    for (size_t k = 0; k < N_MODEL_TYPES; ++k)
+        if (word_is(model_types[k]->card, card, len)) return model_types[k];
+    return NULL;
 }

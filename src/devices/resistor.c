@@ -1,6 +1,9 @@
 /* resistor.c: linear resistor, i = G v (G = 1/R, may be negative). */
 #include "devices.h"
 
+#include <math.h>
+#include <stdio.h>
+
 static eqs_status res_setup(eqs_ctx *ctx, const eqs_circuit *c, const eqs_celem *e,
                             double reltol, eqs_devparams *p)
 {
@@ -19,11 +22,52 @@ static void res_eval(const eqs_devparams *p, double v, double gmin, double *i, d
     *g = p->g_S;
 }
 
+/* `r<name> a b R` (Ohm): the circuit holds the conductance, 1/G reaches
+ * ngspice.  A memristor is written so too (its equivalent resistor). */
+static int res_card(const eqs_devcard *w, char *buf, size_t size)
+{
+    double r = w->ce ? 1.0 / w->ce->value : w->e->value;
+    return snprintf(buf, size, "%s %s %s %.17g", w->name, w->node[0], w->node[1], r);
+}
+
+/* A finite, non-zero resistance (Ohm; negative is allowed: KLU). */
+static eqs_status res_check(eqs_ctx *ctx, const eqs_netlist *nl, const eqs_element *el,
+                            int *n_internal)
+{
+    (void)nl;
+    (void)n_internal;
+    if (!isfinite(el->value))
+        return EQS_ERROR_AT(ctx, EQS_ERR_INPUT, el->loc,
+                            "resistor '%s' has a non-finite resistance", el->name);
+    if (el->value == 0 || !isfinite(1.0 / el->value))
+        return EQS_ERROR_AT(ctx, EQS_ERR_INPUT, el->loc, "resistor '%s' has zero resistance",
+                            el->name);
+    return EQS_OK;
+}
+
+/* G at slots (a,a) (b,b) +G, (a,b) (b,a) -G; a terminal held at V_fix
+ * moves -G V_fix to the other's residual. */
+static void res_stamp(const eqs_linstamp *ls, const eqs_celem *e)
+{
+    const double g = e->value;
+    int ua = eqs_stamp_unknown(ls->c, e->n[0]), ub = eqs_stamp_unknown(ls->c, e->n[1]);
+    eqs_stamp_add(ls->J, e->slot[0], g);
+    eqs_stamp_add(ls->J, e->slot[1], g);
+    eqs_stamp_add(ls->J, e->slot[2], -g);
+    eqs_stamp_add(ls->J, e->slot[3], -g);
+    if (ua >= 0 && ub < 0) ls->b[ua] -= g * ls->vfix[e->n[1]];
+    if (ub >= 0 && ua < 0) ls->b[ub] -= g * ls->vfix[e->n[0]];
+}
+
 const eqs_device eqs_device_resistor = {
     .kind = EQS_EL_R,
     .name = "resistor",
     .letter = 'r',
+    .flags = EQS_DEV_DC_PATH | EQS_DEV_RECIPROCAL | EQS_DEV_TRAINABLE,
     .nonlinear = 0,
+    .card = res_card,
+    .check = res_check,
+    .stamp = res_stamp,
     .setup = res_setup,
     .eval = res_eval,
     .limit = NULL,

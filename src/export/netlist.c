@@ -34,6 +34,7 @@
  */
 #include "export.h"
 
+#include "../devices/devices.h"
 #include "../solver/solver.h"
 
 #include <math.h>
@@ -117,15 +118,20 @@ static void write_ext_cards(FILE *f, const eqs_circuit *c)
     ext_end(&x);
     if (nl->n_trainable == 0) return;
     int any_renamed = 0;
-    for (int i = 0; i < nl->n_elems && !any_renamed; ++i)
-        if (nl->elems[i].kind == EQS_EL_R && renamed('r', nl->elems[i].name)) any_renamed = 1;
+    for (int i = 0; i < nl->n_elems && !any_renamed; ++i) {
+        const eqs_device *dev = eqs_device_get(nl->elems[i].kind);
+        if (dev && (dev->flags & EQS_DEV_TRAINABLE) && renamed(dev->letter, nl->elems[i].name))
+            any_renamed = 1;
+    }
     x.card = ".trainable";
     if (!any_renamed || c->n_params == 0) {
         for (int k = 0; k < nl->n_trainable; ++k) ext_word(&x, "", nl->trainable[k]);
     } else {
         for (int k = 0; k < c->n_params; ++k) {
             const char *nm = eqs_circuit_param_name(c, k);
-            ext_word(&x, renamed('r', nm) ? "r." : "", nm);
+            char letter = eqs_device_get(c->elems[c->params[k]].kind)->letter, pre[3] = {0};
+            if (renamed(letter, nm)) pre[0] = letter, pre[1] = '.';
+            ext_word(&x, pre, nm);
         }
     }
     ext_end(&x);

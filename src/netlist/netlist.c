@@ -239,6 +239,7 @@ void eqs_netlist_free(eqs_netlist **pnl)
         eqs_strmap_free(ctx, &pv->nodes);
         eqs_strmap_free(ctx, &pv->elems);
         eqs_strmap_free(ctx, &pv->models);
+        eqs_strmap_free(ctx, &pv->dmodels);
         eqs_free(ctx, pv);
     }
     eqs_free(ctx, nl->title); /* always individually allocated */
@@ -248,6 +249,7 @@ void eqs_netlist_free(eqs_netlist **pnl)
     eqs_free(ctx, nl->node_names);
     eqs_free(ctx, nl->elems);
     eqs_free(ctx, nl->models);
+    eqs_free(ctx, nl->dmodels);
     eqs_free(ctx, nl->trainable);
     eqs_free(ctx, nl->trainable_loc);
     eqs_free(ctx, nl->inputs);

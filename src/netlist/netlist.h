@@ -77,6 +77,60 @@ enum {
     EQS_DIO_GIVEN_TRS2 = 1u << 6,
 };
 
+/* ---- Table-driven device models (docs/netlist.md "Memristors") ----
+ * A device file (src/devices/) describes its model card and its instance
+ * parameters with these tables; the parser reads and validates cards from
+ * them and the compiler lowers the element through `resistance`.  The
+ * tables are declared here, below the devices layer, because the parser
+ * reads them; they are defined by the device file and listed in the model
+ * registry (devices/registry.c, eqs_model_type_find). */
+#define EQS_MODEL_MAX_PARAMS 8
+
+typedef struct {
+    const char *name; /* lower case, as written on the card */
+    const char *unit; /* "Ohm", "m", "" (dimensionless) */
+    double def;       /* default when not given; NAN: the card must give it */
+    double lo, hi;    /* accepted range [lo, hi] (finite values only) */
+    int integer;      /* 1: the value must be an integer */
+    int lo_open;      /* 1: the range is (lo, hi] */
+} eqs_param_desc;
+
+typedef struct eqs_model_type {
+    const char *type;    /* `.model NAME TYPE`, lower case: "memristor" */
+    const char *card;    /* instance card keyword: "ymemristor" (Xyce's Y device) */
+    const eqs_param_desc *params; /* model parameters, n_params of them */
+    int n_params;
+    const eqs_param_desc *inst;   /* instance parameters (name=value on the card) */
+    int n_inst;
+    /* Whole-model check after every value is in range: NULL when the
+     * model is valid, else a message (static text) and in *bad the index
+     * of the parameter to point at. */
+    const char *(*check)(const double *v, int *bad);
+    /* DC resistance (Ohm, > 0) of an instance with model values v and
+     * instance values w (n_inst).  The element is a resistor of this value
+     * at DC. */
+    double (*resistance)(const double *v, const double *w);
+    /* Conductance window [*lo, *hi] (S) reachable by the device's state:
+     * training clips the conductance to it.  NULL: no window. */
+    void (*window)(const double *v, double *lo_S, double *hi_S);
+    /* The instance value (w[0], the state) whose resistance is 1/g_S,
+     * clipped to its window (reporting the trained state). */
+    double (*state_of)(const double *v, double g_S);
+} eqs_model_type;
+
+/* A model card read through an eqs_model_type. */
+typedef struct {
+    char *name; /* lower case */
+    const eqs_model_type *type;
+    double v[EQS_MODEL_MAX_PARAMS]; /* type->params order, defaults filled */
+    eqs_loc loc;
+} eqs_device_model;
+
+/* Model type of `.model NAME TYPE` (case-insensitive, len chars), or NULL. */
+const eqs_model_type *eqs_model_type_find(const char *type, size_t len);
+/* Model type whose instance card keyword is card[0..len), or NULL. */
+const eqs_model_type *eqs_model_type_find_card(const char *card, size_t len);
+
 typedef struct {
     eqs_elem_kind kind;
     char *name;    /* flattened, lower case, e.g. "r1", "x1.r2" */
@@ -85,6 +139,12 @@ typedef struct {
     double value;  /* see eqs_elem_kind */
     char *ctrl;    /* F, H: flattened name of the controlling V source */
     int model;     /* D: index into eqs_netlist.models; else -1 */
+    /* Table-driven device (a memristor): 1 + index into
+     * eqs_netlist.dmodels, 0 for every other element (so that zeroed,
+     * hand-built elements are plain).  Such an element has kind EQS_EL_R
+     * and value = its DC resistance R(x); its state is
+     * type->state_of(1/value).  (Next to `model`: it fills padding.) */
+    int dmodel;
     double area;   /* D: area factor, Default 1 */
     double temp_C, dtemp_C; /* D: instance temp= (C) and dtemp= (K), used when */
     int temp_given, dtemp_given; /* given (ngspice 39 DIOtemp: temp wins) */
@@ -127,6 +187,11 @@ struct eqs_netlist {
     eqs_diode_model *models;
     int n_models;
     size_t model_cap;
+
+    eqs_device_model *dmodels; /* table-driven models (one namespace with
+                                  `models`: a name is in one of them) */
+    int n_dmodels;
+    size_t dmodel_cap;
 
     eqs_netlist_options options;
 
@@ -278,7 +343,7 @@ struct eqs_netlist_priv {
     size_t block_cap;
     char *cur;     /* bump pointer in the last block */
     size_t left;
-    eqs_strmap nodes, elems, models;
+    eqs_strmap nodes, elems, models, dmodels;
 };
 
 /* Copy s[0..len), lower-cased, into the netlist's arena. */

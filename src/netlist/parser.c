@@ -20,6 +20,7 @@
 #include "netlist.h"
 
 #include <ctype.h>
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -531,6 +532,121 @@ static eqs_status diode_params(parser *P, const inst *in, const eqs_card *c, int
     return EQS_OK;
 }
 
+/* A value of a table-driven parameter (eqs_param_desc): finite, an integer
+ * when the table says so, inside its range.  `what`: "model 'mm'" or
+ * "'mr1'" for the messages, which point at the value token. */
+static eqs_status desc_check(parser *P, const eqs_card *c, const eqs_tok *vt,
+                             const eqs_param_desc *d, const char *what, double v)
+{
+    eqs_loc loc = eqs_tok_loc(c, vt);
+    if (!isfinite(v))
+        return EQS_ERROR_AT(P->ctx, EQS_ERR_PARSE, loc, "'%s' in %s must be finite", d->name,
+                            what);
+    if (d->integer && v != floor(v))
+        return EQS_ERROR_AT(P->ctx, EQS_ERR_PARSE, loc, "'%s' in %s must be an integer (got %g)",
+                            d->name, what, v);
+    if (d->lo == d->hi && v != d->lo)
+        return EQS_ERROR_AT(P->ctx, EQS_ERR_UNSUPPORTED, loc,
+                            "unsupported '%s' %g in %s (only %g)", d->name, v, what, d->lo);
+    if (v > d->hi || v < d->lo || (d->lo_open && v == d->lo)) {
+        if (d->lo_open && d->hi == DBL_MAX)
+            return EQS_ERROR_AT(P->ctx, EQS_ERR_PARSE, loc,
+                                "'%s' in %s must be positive (got %g%s%s)", d->name, what, v,
+                                *d->unit ? " " : "", d->unit);
+        return EQS_ERROR_AT(P->ctx, EQS_ERR_PARSE, loc,
+                            "'%s' in %s must lie in %c%g, %g] (got %g)", d->name, what,
+                            d->lo_open ? '(' : '[', d->lo, d->hi, v);
+    }
+    return EQS_OK;
+}
+
+/* Index of key token t in a parameter table, or -1. */
+static int desc_find(const eqs_param_desc *d, int n, const eqs_tok *t)
+{
+    for (int k = 0; k < n; ++k)
+        if (eqs_tok_is(t, d[k].name)) return k;
+    return -1;
+}
+
+static const char *desc_names(const eqs_param_desc *d, int n, char *buf, size_t len)
+{
+    size_t k = 0;
+    buf[0] = '\0';
+    for (int j = 0; j < n && k < len; ++j)
+        k += (size_t)snprintf(buf + k, len - k, "%s%s", j ? " " : "", d[j].name);
+    return buf;
+}
+
+/* A table-driven device card (Xyce's Y devices, e.g.
+ * `ymemristor name n+ n- model [xo=x]`): the keyword selects the model
+ * type (eqs_model_type_find_card), the instance name is the token after
+ * it (`mr1`, flattened `x1.mr1`), and the element is a resistor of the
+ * device's DC resistance. */
+static eqs_status do_ydevice(parser *P, const inst *in, const eqs_card *c)
+{
+    const eqs_tok *t = P->lx.toks, *t0 = &t[0];
+    int n = P->lx.n_toks;
+    const eqs_model_type *ty = eqs_model_type_find_card(t0->s, (size_t)t0->len);
+    if (!ty) /* as any other letter eqspice does not read */
+        return EQS_ERROR_AT(P->ctx, EQS_ERR_PARSE, card_loc(c),
+                            "unknown element type 'y' in '%.*s'", TOK(t0));
+    if (n < 5)
+        return EQS_ERROR_AT(P->ctx, EQS_ERR_PARSE, card_loc(c),
+                            "too few fields in '%.*s' (expected: %s name n+ n- model "
+                            "[name=value ...])",
+                            TOK(t0), ty->card);
+    if (!is_name(&t[1]))
+        return EQS_ERROR_AT(P->ctx, EQS_ERR_PARSE, eqs_tok_loc(c, &t[1]),
+                            "invalid element name '%.*s' in '%.*s'", TOK(&t[1]), TOK(t0));
+    eqs_status st = elem_name(P, in, &t[1]);
+    if (st) return st;
+    int nodes[2];
+    for (int k = 0; k < 2; ++k)
+        if ((st = node_of(P, in, c, &t[2 + k], &nodes[k]))) return st;
+    int m = eqs_strmap_get(&P->nl->priv->dmodels, t[4].s, (size_t)t[4].len);
+    if (m < 0 || P->nl->dmodels[m].type != ty)
+        return EQS_ERROR_AT(P->ctx, EQS_ERR_PARSE, eqs_tok_loc(c, &t[4]),
+                            "unknown %s model '%.*s' in '%.*s'", ty->type, TOK(&t[4]),
+                            TOK(&t[1]));
+    double w[2] = {0, 0};
+    char what[96];
+    snprintf(what, sizeof what, "'%.*s'", TOK(&t[1]));
+    for (int k = 0; k < ty->n_inst; ++k) w[k] = ty->inst[k].def;
+    unsigned given = 0;
+    for (int i = 5; i < n; i += 3) {
+        int k = desc_find(ty->inst, ty->n_inst, &t[i]);
+        if (k < 0 || i + 1 >= n || !is_eq(&t[i + 1])) {
+            char names[128];
+            desc_names(ty->inst, ty->n_inst, names, sizeof names);
+            if (i + 1 < n && is_eq(&t[i + 1]))
+                return EQS_ERROR_AT(P->ctx, EQS_ERR_UNSUPPORTED, eqs_tok_loc(c, &t[i]),
+                                    "unsupported %s parameter '%.*s' in '%.*s' (eqspice reads "
+                                    "%s)",
+                                    ty->type, TOK(&t[i]), TOK(&t[1]), names);
+            return EQS_ERROR_AT(P->ctx, EQS_ERR_PARSE, eqs_tok_loc(c, &t[i]),
+                                "unexpected '%.*s' in '%.*s' (expected name=value: %s)",
+                                TOK(&t[i]), TOK(&t[1]), names);
+        }
+        if (i + 2 >= n)
+            return EQS_ERROR_AT(P->ctx, EQS_ERR_PARSE, eqs_tok_loc(c, &t[i + 1]),
+                                "missing value for '%.*s' in '%.*s'", TOK(&t[i]), TOK(&t[1]));
+        if (given & (1u << k))
+            return EQS_ERROR_AT(P->ctx, EQS_ERR_PARSE, eqs_tok_loc(c, &t[i]),
+                                "'%.*s' given twice in '%.*s'", TOK(&t[i]), TOK(&t[1]));
+        given |= 1u << k;
+        if ((st = value_of(P, in->scope, c, &t[i + 2], &w[k]))) return st;
+        if ((st = desc_check(P, c, &t[i + 2], &ty->inst[k], what, w[k]))) return st;
+    }
+    eqs_element *e = NULL;
+    if ((st = add_elem(P, c, EQS_EL_R, &e))) return st;
+    e->n_nodes = 2;
+    e->node[0] = nodes[0];
+    e->node[1] = nodes[1];
+    e->value = ty->resistance(P->nl->dmodels[m].v, w);
+    e->dmodel = m + 1;
+    return EQS_OK;
+}
+
 static eqs_status do_element(parser *P, const inst *in, const eqs_card *c)
 {
     if (++P->n_flat > MAX_FLAT_CARDS)
@@ -557,6 +673,7 @@ static eqs_status do_element(parser *P, const inst *in, const eqs_card *c)
     case 'f': kind = EQS_EL_F; nn = 2; break;
     case 'h': kind = EQS_EL_H; nn = 2; break;
     case 'x': return do_instance(P, in, c);
+    case 'y': return do_ydevice(P, in, c);
     case 'c':
     case 'l':
     case 'k':
@@ -1035,6 +1152,81 @@ static eqs_status card_append(parser *P, char **buf, size_t *cap, size_t *len, c
     return EQS_OK;
 }
 
+/* `.model name TYPE [(] key=value ... [)]` for a table-driven model type
+ * (eqs_model_type): every key from the type's table, each value checked
+ * against its range, parameters without default required, then the
+ * type's whole-model check. */
+static eqs_status do_dmodel(parser *P, const eqs_card *c, const eqs_model_type *ty)
+{
+    eqs_ctx *ctx = P->ctx;
+    eqs_netlist *nl = P->nl;
+    const eqs_tok *t = P->lx.toks;
+    int n = P->lx.n_toks;
+    eqs_device_model m = {0};
+    m.type = ty;
+    m.loc = card_loc(c);
+    for (int k = 0; k < ty->n_params; ++k) m.v[k] = ty->params[k].def;
+    const eqs_tok *vtok[EQS_MODEL_MAX_PARAMS] = {0};
+    char what[96];
+    snprintf(what, sizeof what, "model '%.*s'", TOK(&t[1]));
+    eqs_status st;
+    int i = 3, open = -1;
+    if (i < n && t[i].len == 1 && t[i].s[0] == '(') open = i++;
+    while (i < n) {
+        if (t[i].len == 1 && t[i].s[0] == ')') {
+            if (open < 0)
+                return EQS_ERROR_AT(ctx, EQS_ERR_PARSE, eqs_tok_loc(c, &t[i]),
+                                    "unbalanced ')' in model '%.*s'", TOK(&t[1]));
+            open = -1;
+            if (++i < n)
+                return EQS_ERROR_AT(ctx, EQS_ERR_PARSE, eqs_tok_loc(c, &t[i]),
+                                    "unexpected '%.*s' after ')' in model '%.*s'", TOK(&t[i]),
+                                    TOK(&t[1]));
+            break;
+        }
+        if (!is_ident(&t[i]) || i + 2 >= n || !is_eq(&t[i + 1]))
+            return EQS_ERROR_AT(ctx, EQS_ERR_PARSE, eqs_tok_loc(c, &t[i]),
+                                "expected 'name=value' in model '%.*s', got '%.*s'", TOK(&t[1]),
+                                TOK(&t[i]));
+        int k = desc_find(ty->params, ty->n_params, &t[i]);
+        if (k < 0) {
+            char names[160];
+            return EQS_ERROR_AT(ctx, EQS_ERR_UNSUPPORTED, eqs_tok_loc(c, &t[i]),
+                                "unsupported %s model parameter '%.*s' in model '%.*s' "
+                                "(eqspice reads %s)",
+                                ty->type, TOK(&t[i]), TOK(&t[1]),
+                                desc_names(ty->params, ty->n_params, names, sizeof names));
+        }
+        if (vtok[k])
+            return EQS_ERROR_AT(ctx, EQS_ERR_PARSE, eqs_tok_loc(c, &t[i]),
+                                "'%.*s' given twice in model '%.*s'", TOK(&t[i]), TOK(&t[1]));
+        vtok[k] = &t[i + 2];
+        if ((st = value_of(P, 0, c, &t[i + 2], &m.v[k]))) return st;
+        if ((st = desc_check(P, c, &t[i + 2], &ty->params[k], what, m.v[k]))) return st;
+        i += 3;
+    }
+    if (open >= 0)
+        return EQS_ERROR_AT(ctx, EQS_ERR_PARSE, eqs_tok_loc(c, &t[open]),
+                            "unbalanced '(' in model '%.*s'", TOK(&t[1]));
+    for (int k = 0; k < ty->n_params; ++k)
+        if (isnan(m.v[k]))
+            return EQS_ERROR_AT(ctx, EQS_ERR_PARSE, card_loc(c), "%s model '%.*s' needs '%s'",
+                                ty->type, TOK(&t[1]), ty->params[k].name);
+    int bad = 0;
+    const char *why = ty->check ? ty->check(m.v, &bad) : NULL;
+    if (why)
+        return EQS_ERROR_AT(ctx, EQS_ERR_PARSE, vtok[bad] ? eqs_tok_loc(c, vtok[bad]) : card_loc(c),
+                            "%s in model '%.*s'", why, TOK(&t[1]));
+    m.name = eqs_nl_strdup(nl, t[1].s, (size_t)t[1].len);
+    if (!m.name ||
+        eqs_grow(ctx, (void **)&nl->dmodels, &nl->dmodel_cap, (size_t)nl->n_dmodels + 1,
+                 sizeof *nl->dmodels) ||
+        eqs_strmap_put(ctx, &nl->priv->dmodels, m.name, nl->n_dmodels))
+        return EQS_ERR_NOMEM;
+    nl->dmodels[nl->n_dmodels++] = m;
+    return EQS_OK;
+}
+
 /* `.model name d [(] key=value ... [)]` */
 static eqs_status do_model(parser *P, const eqs_card *c)
 {
@@ -1049,17 +1241,21 @@ static eqs_status do_model(parser *P, const eqs_card *c)
     if (n < 3 || !is_name(&t[2]))
         return EQS_ERROR_AT(ctx, EQS_ERR_PARSE, card_loc(c), "missing type of model '%.*s'",
                             TOK(&t[1]));
-    if (!eqs_tok_is(&t[2], "d"))
+    const eqs_model_type *ty = NULL;
+    if (!eqs_tok_is(&t[2], "d") && !(ty = eqs_model_type_find(t[2].s, (size_t)t[2].len)))
         return EQS_ERROR_AT(ctx, EQS_ERR_PARSE, eqs_tok_loc(c, &t[2]),
-                            "unsupported model type '%.*s' in model '%.*s' (only d)", TOK(&t[2]),
-                            TOK(&t[1]));
+                            "unsupported model type '%.*s' in model '%.*s' (only d and memristor)",
+                            TOK(&t[2]), TOK(&t[1]));
     int old = eqs_strmap_get(&nl->priv->models, t[1].s, (size_t)t[1].len);
-    if (old >= 0) {
-        const eqs_loc *f = &nl->models[old].loc;
+    int dold = eqs_strmap_get(&nl->priv->dmodels, t[1].s, (size_t)t[1].len);
+    if (old >= 0 || dold >= 0) {
+        const eqs_loc *f = old >= 0 ? &nl->models[old].loc : &nl->dmodels[dold].loc;
         return EQS_ERROR_AT(ctx, EQS_ERR_PARSE, eqs_tok_loc(c, &t[1]),
-                            "duplicate model '%s' (first defined at %s:%d)", nl->models[old].name,
-                            f->file, f->line);
+                            "duplicate model '%s' (first defined at %s:%d)",
+                            old >= 0 ? nl->models[old].name : nl->dmodels[dold].name, f->file,
+                            f->line);
     }
+    if (ty) return do_dmodel(P, c, ty);
     eqs_diode_model m = {0};
     m.is_A = 1e-14;
     m.n = 1.0;

@@ -25,6 +25,8 @@
  */
 #include "solver.h"
 
+#include "../devices/devices.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -57,13 +59,16 @@ static eqs_status deck_add(deck_buf *d, const char *fmt, ...)
     return EQS_OK;
 }
 
-static char kind_letter(eqs_elem_kind k)
+
+/* Append a line a device table writes (snprintf's contract, see
+ * eqs_device.card): measured, then written into a grown buffer.  A
+ * negative length is an element the device cannot write (internal). */
+static eqs_status deck_add_written(deck_buf *d, char **buf, size_t *cap, int len,
+                                   const char *what)
 {
-    static const char letters[EQS_EL_NKINDS] = {
-        [EQS_EL_R] = 'r', [EQS_EL_D] = 'd', [EQS_EL_V] = 'v', [EQS_EL_I] = 'i',
-        [EQS_EL_E] = 'e', [EQS_EL_G] = 'g', [EQS_EL_F] = 'f', [EQS_EL_H] = 'h',
-    };
-    return (k >= 0 && k < EQS_EL_NKINDS) ? letters[k] : '?';
+    if (len < 0) return EQS_ERROR(d->ctx, EQS_ERR_INTERNAL, "deck: cannot write %s", what);
+    if (eqs_grow(d->ctx, (void **)buf, cap, (size_t)len + 1, 1) != EQS_OK) return EQS_ERR_NOMEM;
+    return EQS_OK;
 }
 
 /* Element name as ngspice wants it: as-is when it starts with the letter of
@@ -81,29 +86,6 @@ static const char *node_name(const eqs_netlist *nl, int node)
 {
     if (node <= 0 || node >= nl->n_nodes) return "0";
     return nl->node_names[node];
-}
-
-/* The temperature parameters a diode model gave (EG XTI NBV TCV TLEV TRS1
- * TRS2, ngspice names), " key=value" each, into buf. */
-static void model_temp_params(const eqs_diode_model *md, char *buf, size_t size)
-{
-    static const struct {
-        unsigned bit;
-        const char *key;
-    } keys[] = {
-        {EQS_DIO_GIVEN_EG, "eg"},   {EQS_DIO_GIVEN_XTI, "xti"},   {EQS_DIO_GIVEN_NBV, "nbv"},
-        {EQS_DIO_GIVEN_TCV, "tcv"}, {EQS_DIO_GIVEN_TLEV, "tlev"}, {EQS_DIO_GIVEN_TRS1, "trs"},
-        {EQS_DIO_GIVEN_TRS2, "trs2"},
-    };
-    const double vals[] = {md->eg_eV, md->xti,         md->nbv,         md->tcv,
-                           md->tlev,  md->trs1_per_K, md->trs2_per_K2};
-    size_t len = 0;
-    buf[0] = '\0';
-    for (size_t k = 0; k < sizeof keys / sizeof *keys; ++k) {
-        if (!(md->given & keys[k].bit) || len >= size) continue;
-        int w = snprintf(buf + len, size - len, " %s=%.17g", keys[k].key, vals[k]);
-        if (w > 0) len += (size_t)w;
-    }
 }
 
 void eqs_deck_free(eqs_ctx *ctx, char ***lines)
@@ -139,7 +121,8 @@ eqs_status eqs_deck_build_nudged(eqs_ctx *ctx, const eqs_circuit *c,
         if (nl->elems[i].ctrl && strlen(nl->elems[i].ctrl) + 3 > name_cap)
             name_cap = strlen(nl->elems[i].ctrl) + 3;
     }
-    char *name = NULL, *ctrl = NULL;
+    char *name = NULL, *ctrl = NULL, *line = NULL;
+    size_t line_cap = 0;
 
     if (nl->n_elems > 0) {
         cel = eqs_malloc(ctx, (size_t)nl->n_elems * sizeof *cel);
@@ -176,81 +159,39 @@ eqs_status eqs_deck_build_nudged(eqs_ctx *ctx, const eqs_circuit *c,
             goto fail;
     }
 
-    /* models used by a written diode, in model order */
+    /* models used by a written element, in model order (each device
+     * with a model card writes its own) */
     for (int i = 0; i < nl->n_elems; ++i) {
-        const eqs_element *e = &nl->elems[i];
-        if (e->kind == EQS_EL_D && e->model >= 0 && e->model < nl->n_models)
-            model_used[e->model] = 1;
+        const eqs_device *dev = eqs_device_get(nl->elems[i].kind);
+        int m = dev && dev->model_of ? dev->model_of(&nl->elems[i]) : -1;
+        if (m >= 0 && m < nl->n_models && !model_used[m]) model_used[m] = (char)(1 + nl->elems[i].kind);
     }
     for (int m = 0; m < nl->n_models; ++m) {
         if (!model_used[m]) continue;
-        const eqs_diode_model *md = &nl->models[m];
-        char bv[96] = "", tnom[48] = "", tpar[320] = "";
-        if (md->has_bv) snprintf(bv, sizeof bv, " bv=%.17g", md->bv_V);
-        /* TNOM when the model gave it (else ngspice takes .options tnom as
-         * eqspice does); 27 C is the default unless .options tnom moved it */
-        if (!md->tnom_default && (md->tnom_C != 27.0 || nl->options.tnom_set))
-            snprintf(tnom, sizeof tnom, " tnom=%.17g", md->tnom_C);
-        model_temp_params(md, tpar, sizeof tpar);
-        if ((st = deck_add(&d, ".model %s D(is=%.17g n=%.17g rs=%.17g%s ibv=%.17g%s%s)", md->name,
-                           md->is_A, md->n, md->rs_Ohm, bv, md->ibv_A, tnom, tpar)) != EQS_OK)
+        const eqs_device *dev = eqs_device_get((eqs_elem_kind)(model_used[m] - 1));
+        int len = dev->model_card(nl, m, NULL, 0);
+        if ((st = deck_add_written(&d, &line, &line_cap, len, nl->models[m].name)) != EQS_OK)
             goto fail;
+        dev->model_card(nl, m, line, line_cap);
+        if ((st = deck_add(&d, "%s", line)) != EQS_OK) goto fail;
     }
 
     for (int i = 0; i < nl->n_elems; ++i) {
         const eqs_element *e = &nl->elems[i];
-        const eqs_celem *ce = (cel && cel[i] >= 0) ? &c->elems[cel[i]] : NULL;
-        char letter = kind_letter(e->kind);
-        ng_name(name, name_cap, letter, e->name);
-        const char *a = node_name(nl, e->node[0]);
-        const char *b = node_name(nl, e->node[1]);
-        switch (e->kind) {
-        case EQS_EL_R: {
-            /* the circuit holds the conductance (S); 1/G reaches ngspice */
-            double r = ce ? 1.0 / ce->value : e->value;
-            st = deck_add(&d, "%s %s %s %.17g", name, a, b, r);
-            break;
-        }
-        case EQS_EL_D: {
-            if (e->model < 0 || e->model >= nl->n_models) {
-                st = EQS_ERROR(ctx, EQS_ERR_INTERNAL, "deck: diode %s has no model", e->name);
-                break;
-            }
-            double area = ce ? ce->area : e->area;
-            char temps[96] = "";
-            int k = 0;
-            if (e->temp_given) k = snprintf(temps, sizeof temps, " temp=%.17g", e->temp_C);
-            if (e->dtemp_given)
-                snprintf(temps + k, sizeof temps - (size_t)k, " dtemp=%.17g", e->dtemp_C);
-            st = deck_add(&d, "%s %s %s %s area=%.17g%s", name, a, b, nl->models[e->model].name,
-                          area, temps);
-            break;
-        }
-        case EQS_EL_V:
-        case EQS_EL_I:
-            st = deck_add(&d, "%s %s %s dc %.17g", name, a, b, ce ? ce->value : e->value);
-            break;
-        case EQS_EL_E:
-        case EQS_EL_G:
-            st = deck_add(&d, "%s %s %s %s %s %.17g", name, a, b, node_name(nl, e->node[2]),
-                          node_name(nl, e->node[3]), ce ? ce->value : e->value);
-            break;
-        case EQS_EL_F:
-        case EQS_EL_H:
-            if (!e->ctrl) {
-                st = EQS_ERROR(ctx, EQS_ERR_INTERNAL, "deck: %s has no controlling source",
-                               e->name);
-                break;
-            }
-            ng_name(ctrl, name_cap, 'v', e->ctrl);
-            st = deck_add(&d, "%s %s %s %s %.17g", name, a, b, ctrl, ce ? ce->value : e->value);
-            break;
-        default:
+        const eqs_device *dev = eqs_device_get(e->kind);
+        if (!dev || !dev->card) {
             st = EQS_ERROR(ctx, EQS_ERR_INTERNAL, "deck: element %s has unknown kind %d",
                            e->name, (int)e->kind);
-            break;
+            goto fail;
         }
-        if (st != EQS_OK) goto fail;
+        eqs_devcard w = {nl, e, (cel && cel[i] >= 0) ? &c->elems[cel[i]] : NULL,
+                         ng_name(name, name_cap, dev->letter, e->name), {0}, NULL};
+        for (int k = 0; k < 4; ++k) w.node[k] = node_name(nl, e->node[k]);
+        if (e->ctrl) w.ctrl = ng_name(ctrl, name_cap, 'v', e->ctrl);
+        int len = dev->card(&w, NULL, 0);
+        if ((st = deck_add_written(&d, &line, &line_cap, len, e->name)) != EQS_OK) goto fail;
+        dev->card(&w, line, line_cap);
+        if ((st = deck_add(&d, "%s", line)) != EQS_OK) goto fail;
     }
     for (int k = 0; nu && k < nu->n; ++k) {
         const char *a = node_name(nl, nu->node[k]);
@@ -277,6 +218,7 @@ eqs_status eqs_deck_build_nudged(eqs_ctx *ctx, const eqs_circuit *c,
     eqs_free(ctx, model_used);
     eqs_free(ctx, name);
     eqs_free(ctx, ctrl);
+    eqs_free(ctx, line);
     *lines_out = d.lines;
     return EQS_OK;
 
@@ -287,6 +229,7 @@ fail:
     eqs_free(ctx, model_used);
     eqs_free(ctx, name);
     eqs_free(ctx, ctrl);
+    eqs_free(ctx, line);
     if (d.lines) {
         d.lines[d.n] = NULL;
         eqs_deck_free(ctx, &d.lines);

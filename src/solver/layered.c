@@ -80,6 +80,8 @@ static const char *const ly_node_why[] = {
 typedef struct {
     /* diodes of every free node, in the order of L->dio_elem */
     eqs_devparams *dp; /* per diode */
+    const eqs_device *jdev; /* the device of every junction (the layer rule's
+                               nonlinear two-terminal elements: diodes) */
     int *dsign;        /* +1: anode at the node, -1: cathode at the node */
     int *dfix;         /* fixed node at the other end */
     double *dvf;       /* its voltage in the current solve (V) */
@@ -139,7 +141,7 @@ static void diode_currents(const eqs_layers *L, const layered *ly, int i, double
     for (int p = L->dio_off[i]; p < L->dio_off[i + 1]; ++p) {
         double id, gd;
         double sg = (double)ly->dsign[p];
-        eqs_device_diode.eval(&ly->dp[p], sg * (v - ly->dvf[p]), ly->gmin, &id, &gd);
+        ly->jdev->eval(&ly->dp[p], sg * (v - ly->dvf[p]), ly->gmin, &id, &gd);
         c += sg * id;
         gg += gd;
     }
@@ -151,20 +153,20 @@ static void diode_currents(const eqs_layers *L, const layered *ly, int i, double
  * where eval gives |i| <= LY_DIODE_MAX and g <= LY_DIODE_MAX, found by
  * bisection with eval itself (0 V is always inside: i = 0); infinite when
  * the whole search span is inside. */
-static int diode_ok(const eqs_devparams *p, double gmin, double vd)
+static int diode_ok(const eqs_device *dev, const eqs_devparams *p, double gmin, double vd)
 {
     double id, gd;
-    eqs_device_diode.eval(p, vd, gmin, &id, &gd);
+    dev->eval(p, vd, gmin, &id, &gd);
     return fabs(id) <= LY_DIODE_MAX && fabs(gd) <= LY_DIODE_MAX; /* NaN: not ok */
 }
 
-static double diode_edge(const eqs_devparams *p, double gmin, double far)
+static double diode_edge(const eqs_device *dev, const eqs_devparams *p, double gmin, double far)
 {
-    if (diode_ok(p, gmin, far)) return far > 0 ? INFINITY : -INFINITY;
+    if (diode_ok(dev, p, gmin, far)) return far > 0 ? INFINITY : -INFINITY;
     double in = 0, out = far;
     for (int k = 0; k < 200 && fabs(out - in) > 1e-12 * (fabs(in) + 1.0); ++k) {
         double mid = 0.5 * (in + out);
-        if (diode_ok(p, gmin, mid)) in = mid;
+        if (diode_ok(dev, p, gmin, mid)) in = mid;
         else out = mid;
     }
     return in;
@@ -339,16 +341,21 @@ static eqs_status ly_create(eqs_solver *s)
     for (size_t i = 0; i < nn; ++i) ly->partner[i] = -1;
     ly->gmin = s->opt.gmin;
     ly->ideal = s->opt.diodes == EQS_DIODES_IDEAL;
-    const eqs_device *dev = eqs_device_get(EQS_EL_D);
     for (size_t i = 0; i < nn; ++i) {
         for (int p = L->dio_off[i]; p < L->dio_off[i + 1]; ++p) {
             const eqs_celem *e = &c->elems[L->dio_elem[p]];
+            const eqs_device *dev = eqs_device_get(e->kind);
+            if (!ly->jdev) ly->jdev = dev;
+            if (dev != ly->jdev)
+                return EQS_ERROR(ctx, EQS_ERR_UNSUPPORTED,
+                                 "layered solver: junctions of two devices ('%s', '%s')",
+                                 ly->jdev->name, dev->name);
             ly->dsign[p] = e->n[0] == (int)i ? 1 : -1;
             ly->dfix[p] = e->n[0] == (int)i ? e->n[1] : e->n[0];
             eqs_status st = dev->setup(ctx, c, e, s->opt.reltol, &ly->dp[p]);
             if (st != EQS_OK) return st;
-            ly->vd_lo[p] = diode_edge(&ly->dp[p], ly->gmin, -LY_WINDOW_SPAN_V);
-            ly->vd_hi[p] = diode_edge(&ly->dp[p], ly->gmin, LY_WINDOW_SPAN_V);
+            ly->vd_lo[p] = diode_edge(dev, &ly->dp[p], ly->gmin, -LY_WINDOW_SPAN_V);
+            ly->vd_hi[p] = diode_edge(dev, &ly->dp[p], ly->gmin, LY_WINDOW_SPAN_V);
         }
     }
     if (!(s->opt.bcd_tol_V > 0) || s->opt.bcd_max_sweeps < 1)

@@ -79,6 +79,7 @@ typedef struct {
 
     int nd;       /* diodes */
     int *d_elem;
+    const eqs_device **d_dev; /* device table of each nonlinear element */
     eqs_devparams *dp;
     double *d_v;  /* junction voltage of the last evaluation (V) */
     double *d_i;  /* junction current of the last evaluation (A) */
@@ -168,17 +169,6 @@ static inline void addslot(double *A, int slot, double v)
     if (slot >= 0) A[slot] += v;
 }
 
-/* Stamp resistor conductance g of element e into Jlin and b0. */
-static void stamp_resistor(const eqs_circuit *c, newton *nt, const eqs_celem *e, double g)
-{
-    int ua = unk(c, e->n[0]), ub = unk(c, e->n[1]);
-    addslot(nt->Jlin, e->slot[0], g);
-    addslot(nt->Jlin, e->slot[1], g);
-    addslot(nt->Jlin, e->slot[2], -g);
-    addslot(nt->Jlin, e->slot[3], -g);
-    if (ua >= 0 && ub < 0) nt->b0[ua] -= g * VF(e->n[1]);
-    if (ub >= 0 && ua < 0) nt->b0[ub] -= g * VF(e->n[0]);
-}
 
 /* ---- currents of eliminated voltage sources ------------------------ */
 
@@ -485,64 +475,20 @@ static void refresh_all(const eqs_circuit *c, newton *nt)
     for (int i = 0; i < c->n_nodes; ++i) nt->vfix1[i] = vfix(c, i);
     memset(nt->Jlin, 0, (size_t)nt->nnz * sizeof *nt->Jlin);
     memset(nt->b0, 0, (size_t)nt->n * sizeof *nt->b0);
+    const eqs_linstamp ls = {c, nt->Jlin, nt->b0, nt->vfix1};
     for (int i = 0; i < c->n_elems; ++i) {
         const eqs_celem *e = &c->elems[i];
-        int ua = unk(c, e->n[0]), ub = unk(c, e->n[1]), k = e->branch;
-        double val = e->value;
-        switch (e->kind) {
-        case EQS_EL_R:
-            stamp_resistor(c, nt, e, val);
-            if (e->param >= 0) {
-                nt_rplan *pl = &nt->plan[e->param];
-                pl->g = val;
-                for (int q = 0; q < 4; ++q) pl->s[q] = e->slot[q];
-                pl->ua = ua;
-                pl->ub = ub;
-                pl->ra = nt->fx_row[e->n[0]];
-                pl->rb = nt->fx_row[e->n[1]];
-                pl->ca = pl->cb = -1; /* set by fx_fill */
-            }
-            break;
-        case EQS_EL_I:
-            if (ua >= 0) nt->b0[ua] += val;
-            if (ub >= 0) nt->b0[ub] -= val;
-            break;
-        case EQS_EL_V:
-        case EQS_EL_E:
-        case EQS_EL_H:
-            if (k < 0) break;
-            addslot(nt->Jlin, e->slot[0], 1.0);
-            addslot(nt->Jlin, e->slot[1], -1.0);
-            addslot(nt->Jlin, e->slot[2], 1.0);
-            addslot(nt->Jlin, e->slot[3], -1.0);
-            nt->b0[k] += VF(e->n[0]) - VF(e->n[1]);
-            if (e->kind == EQS_EL_V) {
-                nt->b0[k] -= val;
-            } else if (e->kind == EQS_EL_E) {
-                addslot(nt->Jlin, e->slot[4], -val);
-                addslot(nt->Jlin, e->slot[5], val);
-                nt->b0[k] -= val * (VF(e->n[2]) - VF(e->n[3]));
-            } else {
-                addslot(nt->Jlin, e->slot[4], -val);
-            }
-            break;
-        case EQS_EL_G: {
-            double fixed = val * (VF(e->n[2]) - VF(e->n[3]));
-            addslot(nt->Jlin, e->slot[0], val);
-            addslot(nt->Jlin, e->slot[1], -val);
-            addslot(nt->Jlin, e->slot[2], -val);
-            addslot(nt->Jlin, e->slot[3], val);
-            if (ua >= 0) nt->b0[ua] += fixed;
-            if (ub >= 0) nt->b0[ub] -= fixed;
-            break;
-        }
-        case EQS_EL_F:
-            addslot(nt->Jlin, e->slot[0], val);
-            addslot(nt->Jlin, e->slot[1], -val);
-            break;
-        case EQS_EL_D:
-        case EQS_EL_NKINDS:
-            break;
+        const eqs_device *dev = eqs_device_get(e->kind);
+        if (dev->stamp) dev->stamp(&ls, e); /* nonlinear devices: loaded per iteration */
+        if (e->param >= 0) { /* a trainable conductance: its incremental-update plan */
+            nt_rplan *pl = &nt->plan[e->param];
+            pl->g = e->value;
+            for (int q = 0; q < 4; ++q) pl->s[q] = e->slot[q];
+            pl->ua = unk(c, e->n[0]);
+            pl->ub = unk(c, e->n[1]);
+            pl->ra = nt->fx_row[e->n[0]];
+            pl->rb = nt->fx_row[e->n[1]];
+            pl->ca = pl->cb = -1; /* set by fx_fill */
         }
     }
     fx_fill(c, nt);
@@ -776,14 +722,14 @@ static int load(const eqs_circuit *c, newton *nt, double gmin, int exact)
         double vd = nt->vn[np] - nt->vn[nn], cd, gd;
         if (!exact) {
             if (nt->init_jct) {
-                vd = p->vcrit_V;
+                vd = nt->d_dev[d]->v_init(p);
             } else {
                 int lim = 0;
-                vd = eqs_device_diode.limit(p, vd, nt->d_v[d], &lim);
+                vd = nt->d_dev[d]->limit(p, vd, nt->d_v[d], &lim);
                 limited |= lim;
             }
         }
-        eqs_device_diode.eval(p, vd, gmin, &cd, &gd);
+        nt->d_dev[d]->eval(p, vd, gmin, &cd, &gd);
         nt->d_v[d] = vd;
         nt->d_i[d] = cd;
         nt->d_g[d] = gd;
@@ -1017,6 +963,7 @@ static void nt_destroy(eqs_solver *s)
     eqs_free(ctx, nt->diag);
     eqs_free(ctx, nt->plan);
     eqs_free(ctx, nt->d_elem);
+    eqs_free(ctx, nt->d_dev);
     eqs_free(ctx, nt->dp);
     eqs_free(ctx, nt->d_v);
     eqs_free(ctx, nt->d_i);
@@ -1072,9 +1019,10 @@ static eqs_status nt_create(eqs_solver *s)
     nt->diag = eqs_calloc(ctx, (size_t)(c->n_node_unknowns + 1), sizeof(int));
     nt->plan = eqs_calloc(ctx, (size_t)(c->n_params + 1), sizeof(nt_rplan));
     eqs_advise_huge(nt->plan, (size_t)(c->n_params + 1) * sizeof(nt_rplan));
-    for (int e = 0; e < c->n_elems; ++e) nt->nd += c->elems[e].kind == EQS_EL_D;
+    for (int e = 0; e < c->n_elems; ++e) nt->nd += eqs_device_get(c->elems[e].kind)->nonlinear;
     size_t nd = (size_t)(nt->nd ? nt->nd : 1);
     nt->d_elem = eqs_calloc(ctx, nd, sizeof(int));
+    nt->d_dev = eqs_calloc(ctx, nd, sizeof *nt->d_dev);
     nt->dp = eqs_calloc(ctx, nd, sizeof(eqs_devparams));
     nt->d_v = eqs_calloc(ctx, nd, sizeof(double));
     nt->d_i = eqs_calloc(ctx, nd, sizeof(double));
@@ -1083,7 +1031,7 @@ static eqs_status nt_create(eqs_solver *s)
     nt->d_ip = eqs_calloc(ctx, nd, sizeof(double));
     nt->d_gp = eqs_calloc(ctx, nd, sizeof(double));
     if (!nt->Jlin || !nt->Ax || !nt->b0 || !nt->x || !nt->rhs || !nt->F || !nt->fs || !nt->cm ||
-        !nt->vn || !nt->vfix1 || !nt->diag || !nt->plan || !nt->d_elem || !nt->dp || !nt->d_v || !nt->d_i ||
+        !nt->vn || !nt->vfix1 || !nt->diag || !nt->plan || !nt->d_elem || !nt->d_dev || !nt->dp || !nt->d_v || !nt->d_i ||
         !nt->d_g || !nt->d_vp || !nt->d_ip || !nt->d_gp)
         return EQS_ERR_NOMEM;
 
@@ -1096,9 +1044,11 @@ static eqs_status nt_create(eqs_solver *s)
     }
     int d = 0;
     for (int e = 0; e < c->n_elems; ++e) {
-        if (c->elems[e].kind != EQS_EL_D) continue;
+        const eqs_device *dev = eqs_device_get(c->elems[e].kind);
+        if (!dev->nonlinear) continue;
         nt->d_elem[d] = e;
-        eqs_status st = eqs_device_diode.setup(ctx, c, &c->elems[e], s->opt.reltol, &nt->dp[d]);
+        nt->d_dev[d] = dev;
+        eqs_status st = dev->setup(ctx, c, &c->elems[e], s->opt.reltol, &nt->dp[d]);
         if (st != EQS_OK) return st;
         d++;
     }
@@ -1269,7 +1219,7 @@ static void assemble_exact(const eqs_circuit *c, newton *nt, double gmin)
         const eqs_celem *e = &c->elems[nt->d_elem[d]];
         double cd, gd;
         double vd = nt->vn[e->n[0]] - nt->vn[e->n[1]];
-        eqs_device_diode.eval(&nt->dp[d], vd, gmin, &cd, &gd);
+        nt->d_dev[d]->eval(&nt->dp[d], vd, gmin, &cd, &gd);
         addslot(nt->Ax, e->slot[0], gd);
         addslot(nt->Ax, e->slot[1], gd);
         addslot(nt->Ax, e->slot[2], -gd);
