@@ -16,8 +16,11 @@
  *     conductance), `limit` (Newton step limiting) and `v_init` (first
  *     iteration) of nonlinear devices, called by Newton and the layered
  *     solver for every element whose table says `nonlinear`.
- * Linear elements (R, V, I, E, G, F, H) are still stamped by the solver
- * from their values and slots (layouts in circuit.h).
+ *   - `stamp`: the constant Jacobian entries and residual part of linear
+ *     elements (R, V, I, E, G, F, H; slot layouts in circuit.h), which
+ *     Newton's refresh of its linear part calls for every element.  The
+ *     fixed-node currents (newton.c fx_visit, in_build) still switch on
+ *     kinds.
  *
  * Table-driven models (eqs_model_type, declared in netlist.h because the
  * parser reads them): a device file describes its model and instance
