@@ -288,7 +288,7 @@ START_TEST(test_diode_temperature_bv_rs)
     int found = 0;
     for (int e = f.nl->n_elems; e < f.c->n_elems; ++e)
         if (f.c->elems[e].kind == EQS_EL_R && f.c->elems[e].origin < 0) {
-            ck_assert_double_eq(f.c->elems[e].value, g);
+            ck_assert_double_eq(eqs_celem_value(f.c, &f.c->elems[e]), g);
             found++;
         }
     ck_assert_int_eq(found, 1);
@@ -414,6 +414,7 @@ START_TEST(test_resistor_and_registry)
 {
     eqs_celem e;
     memset(&e, 0, sizeof e);
+    e.param = -1;
     e.kind = EQS_EL_R;
     e.value = 2e-3;
     eqs_devparams p;
@@ -465,8 +466,9 @@ START_TEST(test_device_table)
     e.value = 300;
     eqs_celem ce;
     memset(&ce, 0, sizeof ce);
+    ce.param = -1;
     ce.value = 1.0 / 3;
-    eqs_devcard w = {NULL, &e, NULL, "r.mr1", {"a", "0", "0", "0"}, NULL};
+    eqs_devcard w = {NULL, &e, NULL, NULL, "r.mr1", {"a", "0", "0", "0"}, NULL};
     char buf[128];
     int len = eqs_device_resistor.card(&w, NULL, 0);
     ck_assert_int_eq(eqs_device_resistor.card(&w, buf, sizeof buf), len);

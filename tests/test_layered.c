@@ -356,9 +356,9 @@ START_TEST(test_ideal_kcl_and_gradient)
         for (int e = 0; e < c->n_elems; ++e) {
             const eqs_celem *el = &c->elems[e];
             if (el->kind != EQS_EL_R) continue;
-            double i = el->value * (v[el->n[0]] - v[el->n[1]]);
+            double i = eqs_celem_value(c, el) * (v[el->n[0]] - v[el->n[1]]);
             kcl[el->n[0]] += i, kcl[el->n[1]] -= i;
-            gs[el->n[0]] += el->value, gs[el->n[1]] += el->value;
+            gs[el->n[0]] += eqs_celem_value(c, el), gs[el->n[1]] += eqs_celem_value(c, el);
         }
         for (int i = 1; i < nn; ++i) {
             if (c->node_unknown[i] < 0) continue;

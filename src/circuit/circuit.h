@@ -40,13 +40,17 @@
 
 #define EQS_MAX_SLOTS 8
 
+typedef struct eqs_store eqs_store;
+
 typedef struct {
     eqs_elem_kind kind;
     int origin;     /* index into nl->elems, -1 for implicit elements */
     int n[4];       /* circuit node indices (-1 unused) */
     int ctrl;       /* F, H: index (into c->elems) of the controlling V */
     int branch;     /* unknown index of the branch current, -1 if none */
-    double value;   /* R: conductance G (S) = 1/R; V (V); I (A); gains */
+    double value;   /* R: conductance G (S) = 1/R; V (V); I (A); gains.  A
+                       parameter's value lives in the store: read every
+                       element's value with eqs_celem_value */
     const eqs_diode_model *model; /* D only */
     double area;    /* D only */
     int param;      /* index into c->params if trainable, else -1 */
@@ -87,7 +91,6 @@ struct eqs_circuit {
                            whose conductance eqs_circuit_param_set clips to
                            the window of its state */
 
-    /* Added by the compiler (newton branch): */
     int n_internal;     /* internal nodes (n_user_nodes .. n_nodes-1) */
     int *node_user;     /* node -> user node to name in messages (internal
                            node of a diode: its anode; user node: itself) */
@@ -122,16 +125,16 @@ struct eqs_circuit {
     int ichg_cap;
     uint64_t ichg_epoch;
 
-    /* Lazy parameter owner (the layered solver's batched training keeps
-     * the conductances in dense matrices): when set, readers of parameter
-     * values call eqs_circuit_sync_params first, which writes the owner's
-     * current values back (through eqs_circuit_param_set). */
+    /* The parameter store (crossbar/crossbar.h): the values and update
+     * state of every parameter, in blocks. */
+    eqs_store *store;
+
+    /* Lazy parameter owner (the batched layered path, until it works on
+     * the store in place): readers call eqs_circuit_sync_params first. */
     void (*param_sync)(void *arg);
     void *param_sync_arg;
 };
 
-/* Make the parameter values current (see param_sync); cheap when nothing
- * is pending. */
 static inline void eqs_circuit_sync_params(const eqs_circuit *c)
 {
     if (c->param_sync) c->param_sync(c->param_sync_arg);
@@ -168,36 +171,11 @@ static inline double eqs_circuit_fixed_voltage(const eqs_circuit *c, int node, d
     return e < 0 ? 0.0 : scale * c->node_fixed_sign[node] * c->elems[e].value;
 }
 
-/* ---- Layered networks (layers.c, docs/solver.md "Layered solver") ----
- * A circuit is layered when its free nodes split into layers 1..L-1 such
- * that every resistor joins consecutive layers, layer 0 being the fixed
- * nodes (inputs, ground, other grounded sources) with a resistor to a
- * free node (those free nodes form layer 1); every other branch of a free
- * node is a diode to a fixed node (ground or a grounded source: a bias);
- * outputs lie on the last layer.  Detection does not depend on the node
- * order of the netlist. */
-typedef struct {
-    int n_layers;    /* L >= 2: layer 0 (fixed) and the free layers */
-    int *off;        /* n_layers + 1: layer l is node[off[l] .. off[l+1]) */
-    int *node;       /* user nodes, layer by layer, netlist order within a layer */
-    int *layer_of;   /* n_user_nodes: layer of each node, -1 when in none */
-    int *index_of;   /* n_user_nodes: position within its layer, -1 when in none */
-    /* resistors at every user node (CSR over n_user_nodes): neighbour node
-     * and element index, both directions */
-    int *adj_off, *adj_node, *adj_elem;
-    /* diodes at every user node (CSR): element index */
-    int *dio_off, *dio_elem;
-    /* 1 when every crossbar l (layers l-1, l) has exactly one resistor per
-     * node pair and all of them are trainable: dense matrices can stand for
-     * the parameters (batched training) */
-    int dense;
-} eqs_layers;
+/* Tell solvers that parameter values were written in place (a block
+ * updated by the batched path): a full refresh of parameter values. */
+void eqs_circuit_params_changed(eqs_circuit *c);
 
-/* Detect the layered structure of c.  *out is NULL (and `why` holds the
- * reason, e.g. "resistor 'r3' joins nodes 'h1' and 'h2' of the same layer")
- * when c is not layered; EQS_OK in both cases, EQS_ERR_NOMEM otherwise. */
-eqs_status eqs_layers_detect(eqs_ctx *ctx, const eqs_circuit *c, eqs_layers **out, char *why,
-                             size_t why_len);
-void eqs_layers_free(eqs_ctx *ctx, eqs_layers **L);
+/* The parameter store and the layered structure (crossbar module). */
+#include "../crossbar/crossbar.h"
 
 #endif /* EQS_CIRCUIT_H */

@@ -544,6 +544,7 @@ eqs_status eqs_circuit_create(eqs_ctx *ctx, const eqs_netlist *nl, eqs_circuit *
 
     if ((st = build_pattern(c)) != EQS_OK) goto fail;
     if ((st = select_params(c)) != EQS_OK) goto fail;
+    if ((st = eqs_store_create(c)) != EQS_OK) goto fail;
 
     c->chg_cap = EQS_CIRCUIT_CHANGE_LOG;
     c->chg = eqs_malloc(ctx, (size_t)c->chg_cap * sizeof *c->chg);
@@ -585,6 +586,7 @@ void eqs_circuit_free(eqs_circuit **cp)
     eqs_free(ctx, c->Ap);
     eqs_free(ctx, c->Ai);
     eqs_free(ctx, c->params);
+    eqs_store_free(ctx, &c->store);
     eqs_free(ctx, c->chg);
     eqs_free(ctx, c->chg_val);
     eqs_free(ctx, c->ichg);
@@ -624,8 +626,8 @@ const char *eqs_circuit_param_name(const eqs_circuit *c, int k)
 double eqs_circuit_param_get(const eqs_circuit *c, int k)
 {
     if (k < 0 || k >= c->n_params) return NAN;
-    eqs_circuit_sync_params(c); /* lazily written parameters (layered training) */
-    return c->elems[c->params[k]].value;
+    eqs_circuit_sync_params(c);
+    return eqs_store_value(c->store, k);
 }
 
 /* A table-driven device's conductance clipped to the window its state can
@@ -657,15 +659,21 @@ eqs_status eqs_circuit_param_set(eqs_circuit *c, int k, double g)
                          "(got %g S)",
                          eqs_circuit_param_name(c, k), g);
     if (c->has_windows) g = param_window_clip(c, k, g);
-    c->elems[c->params[k]].value = g;
+    eqs_store_put(c->store, k, g);
     if (c->n_chg < c->chg_cap) {
         c->chg[c->n_chg] = k;
-        c->chg_val[c->n_chg++] = g;
+        c->chg_val[c->n_chg++] = eqs_store_value(c->store, k); /* as stored */
     } else {
         c->n_chg = 0;
         c->chg_epoch++;
     }
     return EQS_OK;
+}
+
+void eqs_circuit_params_changed(eqs_circuit *c)
+{
+    c->n_chg = 0;
+    c->chg_epoch++;
 }
 
 void eqs_circuit_values_changed(eqs_circuit *c)

@@ -86,6 +86,7 @@ typedef struct {
     const eqs_netlist *nl;
     const eqs_element *e;
     const eqs_celem *ce; /* its circuit element (current values), NULL if not compiled */
+    const eqs_circuit *c; /* the circuit of ce (values: eqs_celem_value), NULL with ce */
     const char *name;    /* "<letter>.<name>" unless the name starts with the letter */
     const char *node[4]; /* node names ("0" for ground), n_nodes of them */
     const char *ctrl;    /* F, H: the controlling source as ngspice names it */

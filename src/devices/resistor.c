@@ -8,9 +8,8 @@ static eqs_status res_setup(eqs_ctx *ctx, const eqs_circuit *c, const eqs_celem 
                             double reltol, eqs_devparams *p)
 {
     (void)ctx;
-    (void)c;
     (void)reltol;
-    p->g_S = e->value;
+    p->g_S = eqs_celem_value(c, e);
     return EQS_OK;
 }
 
@@ -26,7 +25,7 @@ static void res_eval(const eqs_devparams *p, double v, double gmin, double *i, d
  * ngspice.  A memristor is written so too (its equivalent resistor). */
 static int res_card(const eqs_devcard *w, char *buf, size_t size)
 {
-    double r = w->ce ? 1.0 / w->ce->value : w->e->value;
+    double r = w->ce ? 1.0 / eqs_celem_value(w->c, w->ce) : w->e->value;
     return snprintf(buf, size, "%s %s %s %.17g", w->name, w->node[0], w->node[1], r);
 }
 
@@ -49,7 +48,7 @@ static eqs_status res_check(eqs_ctx *ctx, const eqs_netlist *nl, const eqs_eleme
  * moves -G V_fix to the other's residual. */
 static void res_stamp(const eqs_linstamp *ls, const eqs_celem *e)
 {
-    const double g = e->value;
+    const double g = eqs_celem_value(ls->c, e);
     int ua = eqs_stamp_unknown(ls->c, e->n[0]), ub = eqs_stamp_unknown(ls->c, e->n[1]);
     eqs_stamp_add(ls->J, e->slot[0], g);
     eqs_stamp_add(ls->J, e->slot[1], g);

@@ -141,7 +141,7 @@ eqs_status eqs_eqprop_aeqprop(eqs_eqprop *ep, const eqs_grad_options *opt, doubl
      * fmax/fmin: this loop runs over every conductance per sample) */
     double m = 0.0, gmin = INFINITY;
     for (int k = 0; k < np; ++k) {
-        double t = c->elems[c->params[k]].value, h = force(c, k, ep->v1);
+        double t = eqs_store_value(c->store, k), h = force(c, k, ep->v1);
         th0[k] = t;
         w[k] = h;
         dl[k] = 0.0;

@@ -56,7 +56,7 @@ static double default_beta(const eqs_circuit *c)
 {
     double sum = 0.0;
     int n = 0;
-    for (int k = 0; k < c->n_params; ++k, ++n) sum += fabs(c->elems[c->params[k]].value);
+    for (int k = 0; k < c->n_params; ++k, ++n) sum += fabs(eqs_store_value(c->store, k));
     if (n == 0)
         for (int e = 0; e < c->n_elems; ++e)
             if (c->elems[e].kind == EQS_EL_R && c->elems[e].origin >= 0) {

@@ -165,7 +165,7 @@ eqs_status eqs_checkpoint_write(eqs_ctx *ctx, const eqs_circuit *c, const eqs_tr
     ck_u32(&w, (st->momentum ? CK_FLAG_MOMENTUM : 0u) | (has_order ? CK_FLAG_ORDER : 0u));
     ck_u64(&w, has_order ? (uint64_t)st->n_order : 0u);
     eqs_circuit_sync_params(c); /* lazily written parameters (layered training) */
-    for (int k = 0; k < c->n_params; ++k) ck_u64(&w, dbits(c->elems[c->params[k]].value));
+    for (int k = 0; k < c->n_params; ++k) ck_u64(&w, dbits(eqs_store_value(c->store, k)));
     if (st->momentum)
         for (int k = 0; k < c->n_params; ++k) ck_u64(&w, dbits(st->momentum[k]));
     if (has_order)
@@ -317,7 +317,7 @@ eqs_status eqs_checkpoint_read(eqs_ctx *ctx, eqs_circuit *c, const char *path,
     /* everything is valid: apply */
     for (size_t k = 0; k < (size_t)n; ++k) {
         double v = bitsd(get_u64(g + 8 * k));
-        if (dbits(v) != dbits(c->elems[c->params[k]].value) &&
+        if (dbits(v) != dbits(eqs_store_value(c->store, k)) &&
             (s = eqs_circuit_param_set(c, (int)k, v)) != EQS_OK)
             goto done;
     }

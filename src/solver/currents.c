@@ -214,7 +214,7 @@ eqs_status eqs_solver_branch_currents(const eqs_solver *s, double *i_A)
         switch (ce->kind) {
         case EQS_EL_R:
             if (ce->origin < 0 && b >= nu) continue; /* a diode's RS: with the diode */
-            i = ce->value * (v[a] - v[b]);
+            i = eqs_celem_value(c, ce) * (v[a] - v[b]);
             break;
         case EQS_EL_D: {
             eqs_devparams p;

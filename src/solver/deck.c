@@ -184,7 +184,7 @@ eqs_status eqs_deck_build_nudged(eqs_ctx *ctx, const eqs_circuit *c,
                            e->name, (int)e->kind);
             goto fail;
         }
-        eqs_devcard w = {nl, e, (cel && cel[i] >= 0) ? &c->elems[cel[i]] : NULL,
+        eqs_devcard w = {nl, e, (cel && cel[i] >= 0) ? &c->elems[cel[i]] : NULL, c,
                          ng_name(name, name_cap, dev->letter, e->name), {0}, NULL};
         for (int k = 0; k < 4; ++k) w.node[k] = node_name(nl, e->node[k]);
         if (e->ctrl) w.ctrl = ng_name(ctrl, name_cap, 'v', e->ctrl);

@@ -293,7 +293,7 @@ static void node_sums(const eqs_solver *s, const double *v, int i, double *S, do
     const eqs_celem *el = s->c->elems;
     double ss = 0, rr = 0;
     for (int p = L->adj_off[i]; p < L->adj_off[i + 1]; ++p) {
-        double G = el[L->adj_elem[p]].value;
+        double G = eqs_celem_value(s->c, &el[L->adj_elem[p]]);
         ss += G;
         rr += G * v[L->adj_node[p]];
     }
@@ -571,7 +571,7 @@ static eqs_status ly_adjoint(eqs_solver *s, const double *b, double *lambda)
                     int i = L->node[q];
                     double S = 0, r = 0, rv = 0;
                     for (int p = L->adj_off[i]; p < L->adj_off[i + 1]; ++p) {
-                        double G = el[L->adj_elem[p]].value;
+                        double G = eqs_celem_value(s->c, &el[L->adj_elem[p]]);
                         S += G;
                         r += G * lam[L->adj_node[p]];
                         rv += G * v[L->adj_node[p]];

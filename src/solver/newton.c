@@ -192,13 +192,13 @@ static void fx_visit(const eqs_circuit *c, newton *nt, const eqs_celem *e, int f
         switch (e->kind) {
         case EQS_EL_R: {
             int other = e->n[1 - t];
-            k0 = e->value * (VF(nd) - VF(other));
+            k0 = eqs_celem_value(c, e) * (VF(nd) - VF(other));
             js[0] = unk(c, other);
-            cs[0] = -e->value;
+            cs[0] = -eqs_celem_value(c, e);
             break;
         }
         case EQS_EL_I:
-            k0 = sg * e->value;
+            k0 = sg * eqs_celem_value(c, e);
             break;
         case EQS_EL_V:
         case EQS_EL_E:
@@ -209,14 +209,14 @@ static void fx_visit(const eqs_circuit *c, newton *nt, const eqs_celem *e, int f
             break;
         case EQS_EL_G:
             js[0] = unk(c, e->n[2]);
-            cs[0] = sg * e->value;
+            cs[0] = sg * eqs_celem_value(c, e);
             js[1] = unk(c, e->n[3]);
-            cs[1] = -sg * e->value;
-            k0 = sg * e->value * (VF(e->n[2]) - VF(e->n[3]));
+            cs[1] = -sg * eqs_celem_value(c, e);
+            k0 = sg * eqs_celem_value(c, e) * (VF(e->n[2]) - VF(e->n[3]));
             break;
         case EQS_EL_F:
             js[0] = kc;
-            cs[0] = sg * e->value;
+            cs[0] = sg * eqs_celem_value(c, e);
             break;
         case EQS_EL_D:
         case EQS_EL_NKINDS:
@@ -482,7 +482,7 @@ static void refresh_all(const eqs_circuit *c, newton *nt)
         if (dev->stamp) dev->stamp(&ls, e); /* nonlinear devices: loaded per iteration */
         if (e->param >= 0) { /* a trainable conductance: its incremental-update plan */
             nt_rplan *pl = &nt->plan[e->param];
-            pl->g = e->value;
+            pl->g = eqs_celem_value(c, e);
             for (int q = 0; q < 4; ++q) pl->s[q] = e->slot[q];
             pl->ua = unk(c, e->n[0]);
             pl->ub = unk(c, e->n[1]);
@@ -509,7 +509,7 @@ static void apply_param_changes(const eqs_circuit *c, newton *nt)
          * parameter with its record (one sequential pass) */
         for (int k = 0; k < c->n_params; ++k) {
             nt_rplan *pl = &nt->plan[k];
-            double g = c->elems[c->params[k]].value;
+            double g = eqs_store_value(c->store, k);
             if (g != pl->g) {
                 plan_apply(nt, pl, g - pl->g);
                 pl->g = g;
@@ -576,7 +576,7 @@ static int input_apply(const eqs_circuit *c, newton *nt, int r)
     for (int k = nt->fx_ep[r]; k < nt->fx_ep[r + 1]; ++k) {
         const eqs_celem *e = &c->elems[nt->fx_ee[k]];
         int o = e->n[0] == f ? e->n[1] : e->n[0];
-        double gd = e->value * dv;
+        double gd = eqs_celem_value(c, e) * dv;
         ds += gd;
         int ro = nt->fx_row[o];
         if (ro >= 0) {

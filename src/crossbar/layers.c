@@ -21,7 +21,7 @@
  *     source, e.g. a bias in series);
  *   - output nodes are free nodes of the last layer.
  */
-#include "circuit.h"
+#include "crossbar.h"
 
 #include "../devices/devices.h"
 
@@ -92,7 +92,7 @@ static int check_elements(const eqs_circuit *c, char *why, size_t n)
         unsigned fl = dev ? dev->flags : 0u;
         const char *what = dev ? dev->name : "element";
         if (is_link(ce)) {
-            if (!(ce->value > 0)) {
+            if (!(eqs_celem_value(c, ce) > 0)) {
                 say(why, n, "%s '%s' has a negative resistance", what, elem_name(c, e));
                 return 0;
             }
