@@ -179,6 +179,11 @@ double eqs_circuit_param_get(const eqs_circuit *c, int k);
 /* Change conductance k (S, finite and non-zero); the topology and the
  * solver's symbolic factorisation stay valid. */
 eqs_status eqs_circuit_param_set(eqs_circuit *c, int k, double conductance_S);
+/* Update state of parameter k: the momentum (velocity) of SGD with
+ * momentum, kept with the value in the circuit's parameter store (0 after
+ * compilation; a trainer starts from 0). */
+double eqs_circuit_momentum_get(const eqs_circuit *c, int k);
+eqs_status eqs_circuit_momentum_set(eqs_circuit *c, int k, double momentum);
 
 /* ------------------------------------------------------------------ */
 /* Solver: DC operating point.                                         */
@@ -811,9 +816,10 @@ typedef struct {
     uint64_t epoch;   /* epochs completed */
     uint64_t batch;   /* batches completed in epoch `epoch` (0 at an epoch boundary) */
     double lr_scale;  /* learning-rate multiplier in force (lr_decay^epoch). Default: 1 */
-    double *momentum; /* write: n_params velocities or NULL (none); read: caller's buffer
-                         of n_params entries or NULL (not wanted) */
-    int has_momentum; /* read: 1 when the file held momentum (0: buffer zeroed) */
+    int momentum;     /* write: 1 stores the circuit's momentum (the update state of
+                         its parameters), 0 none; read: unused */
+    int has_momentum; /* read: 1 when the file held momentum (0: the circuit's
+                         momentum was zeroed) */
     size_t *order;    /* sample order of the current epoch (the shuffle already drawn),
                          so that a run resumed mid-epoch continues it.  write: n_order
                          indices or NULL (none); read: caller's buffer or NULL */
@@ -830,8 +836,8 @@ eqs_status eqs_checkpoint_write(eqs_ctx *ctx, const eqs_circuit *c, const eqs_tr
                                 const char *path);
 /* Read and validate a checkpoint (magic, format version, size, checksum,
  * topology hash of c, parameter count, RNG state, order length) and only
- * then apply it: conductances into c (bit-exact), RNG into ctx, the rest
- * into *st (st may be NULL).  Every failure, a missing file included, is EQS_ERR_INPUT
+ * then apply it: conductances and momentum into c (bit-exact), RNG into
+ * ctx, the rest into *st (st may be NULL).  Every failure, a missing file included, is EQS_ERR_INPUT
  * naming the file (EQS_ERR_IO for other read errors); nothing is changed
  * on error. */
 eqs_status eqs_checkpoint_read(eqs_ctx *ctx, eqs_circuit *c, const char *path,
@@ -1011,11 +1017,6 @@ double eqs_trainer_rate(const eqs_trainer *tr, int k);
 eqs_status eqs_trainer_checkpoint_write(eqs_trainer *tr, const char *path);
 /* Restore all of that; the next step continues where the checkpoint was. */
 eqs_status eqs_trainer_checkpoint_read(eqs_trainer *tr, const char *path);
-/* Batched training (layered solver) keeps the conductances in dense
- * matrices and writes them back to the circuit lazily: at the end of each
- * epoch, before evaluation and checkpoints, and here.  Call it before
- * reading conductances through the circuit mid-epoch.  No-op otherwise. */
-eqs_status eqs_trainer_sync(eqs_trainer *tr);
 /* 1 when the trainer uses the batched path of its solver. */
 int eqs_trainer_batched(const eqs_trainer *tr);
 /* Input encoding in use: EQS_ENCODE_SINGLE or EQS_ENCODE_PAIR once a

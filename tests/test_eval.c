@@ -390,7 +390,6 @@ START_TEST(test_export_trained_cards_and_inputs)
     tu_job_open(&j, xml, 1);
     ck_assert_int_eq(eqs_trainer_batched(j.tr), 1);
     ck_assert_int_eq(eqs_trainer_step(j.tr), EQS_OK);
-    ck_assert_int_eq(eqs_trainer_sync(j.tr), EQS_OK);
     int n_in = eqs_circuit_input_count(j.c);
     ck_assert_int_eq(n_in, 8);
     /* the circuit's inputs as training left them (set some if the batched

@@ -476,7 +476,6 @@ static double local_update_error(const char *xml, int nf, int nc, int seed, int 
     int np = eqs_circuit_param_count(j.c);
     double *g0 = conductances(j.c);
     ck_assert_int_eq(eqs_trainer_step(j.tr), EQS_OK);
-    ck_assert_int_eq(eqs_trainer_sync(j.tr), EQS_OK);
     double *g1 = conductances(j.c);
 
     job_open(&r, xml, 0);
@@ -711,8 +710,6 @@ START_TEST(test_two_cores)
         ck_assert_int_eq(eqs_trainer_step(a.tr), EQS_OK);
         ck_assert_int_eq(eqs_trainer_step(b.tr), EQS_OK);
     }
-    ck_assert_int_eq(eqs_trainer_sync(a.tr), EQS_OK);
-    ck_assert_int_eq(eqs_trainer_sync(b.tr), EQS_OK);
     int np = eqs_circuit_param_count(a.c);
     ck_assert_int_eq(np, 48 * 40 + 40 * 30 + 30 * 4);
     double *ga = conductances(a.c), *gb = conductances(b.c);
@@ -769,13 +766,11 @@ START_TEST(test_batched_resume_bit_identical)
         for (int s = 0; s < stops[t]; ++s) ck_assert_int_eq(eqs_trainer_step(a.tr), EQS_OK);
         ck_assert_int_eq(eqs_trainer_checkpoint_write(a.tr, ck), EQS_OK);
         for (int s = stops[t]; s < 30; ++s) ck_assert_int_eq(eqs_trainer_step(a.tr), EQS_OK);
-        ck_assert_int_eq(eqs_trainer_sync(a.tr), EQS_OK);
         job_open(&b, xml, 1);
         ck_assert_int_eq(eqs_trainer_step(b.tr), EQS_OK);
         ck_assert_msg(eqs_trainer_checkpoint_read(b.tr, ck) == EQS_OK, "%s",
                       eqs_ctx_error(b.ctx));
         for (int s = stops[t]; s < 30; ++s) ck_assert_int_eq(eqs_trainer_step(b.tr), EQS_OK);
-        ck_assert_int_eq(eqs_trainer_sync(b.tr), EQS_OK);
         int n = eqs_circuit_param_count(a.c);
         double *ga = conductances(a.c), *gb = conductances(b.c);
         ck_assert_int_eq(memcmp(ga, gb, (size_t)n * sizeof *ga), 0);
@@ -1260,8 +1255,6 @@ START_TEST(test_batched_falls_back_to_newton)
     double *g0 = conductances(a.c);
     ck_assert_msg(eqs_trainer_step(a.tr) == EQS_OK, "%s", eqs_ctx_error(a.ctx));
     ck_assert_int_eq(eqs_trainer_step(n.tr), EQS_OK);
-    ck_assert_int_eq(eqs_trainer_sync(a.tr), EQS_OK);
-    ck_assert_int_eq(eqs_trainer_sync(n.tr), EQS_OK);
     double *ga = conductances(a.c), *gn = conductances(n.c);
     double maxstep = 0, maxerr = 0;
     for (int k = 0; k < np; ++k) {

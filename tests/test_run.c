@@ -112,12 +112,13 @@ static const char *make_checkpoint(char **text_out, double *mom, int *n_out)
         if (k == 1) g = 1.7976931348623157e308;
         ck_assert_int_eq(eqs_circuit_param_set(N.c, k, g), EQS_OK);
         mom[k] = k == 2 ? -0.0 : (k % 3 - 1) * 1e-7 / (k + 1.0);
+        ck_assert_int_eq(eqs_circuit_momentum_set(N.c, k, mom[k]), EQS_OK);
     }
     eqs_ctx_seed(ctx, 1234);
     for (int i = 0; i < 17; ++i) eqs_rng_u64(ctx, EQS_RNG_SHUFFLE);
     eqs_rng_uniform(ctx, EQS_RNG_NOISE);
     static size_t order[10] = {3, 1, 4, 0, 5, 9, 2, 6, 8, 7};
-    eqs_train_state st = {.epoch = 3, .batch = 17, .lr_scale = 0.9801, .momentum = mom,
+    eqs_train_state st = {.epoch = 3, .batch = 17, .lr_scale = 0.9801, .momentum = 1,
                           .order = order, .n_order = 10};
     const char *dir = tu_temp_dir();
     static char path[512];
@@ -161,8 +162,9 @@ START_TEST(test_checkpoint_roundtrip)
     memset(got_m, 0xff, sizeof got_m);
     size_t got_o[10] = {0};
     const size_t want_o[10] = {3, 1, 4, 0, 5, 9, 2, 6, 8, 7};
-    eqs_train_state st = {.momentum = got_m, .order = got_o, .n_order = 10};
+    eqs_train_state st = {.order = got_o, .n_order = 10};
     ck_assert_msg(eqs_checkpoint_read(ctx, N.c, path, &st) == EQS_OK, "%s", eqs_ctx_error(ctx));
+    for (int k = 0; k < n; ++k) got_m[k] = eqs_circuit_momentum_get(N.c, k);
     double *got_g = params(N.c);
     ck_assert_int_eq(memcmp(got_g, want_g, (size_t)n * sizeof *got_g), 0);
     ck_assert_int_eq(memcmp(got_m, mom, (size_t)n * sizeof *got_m), 0);
@@ -190,7 +192,7 @@ START_TEST(test_checkpoint_roundtrip)
     char path2[512];
     snprintf(path2, sizeof path2, "%s/again.bin", dir);
     eqs_ctx_rng_state_set(ctx, &want_rng);
-    st.momentum = got_m;
+    st.momentum = 1;
     ck_assert_int_eq(eqs_checkpoint_write(ctx, N.c, &st, path2), EQS_OK);
     size_t la, lb;
     unsigned char *a = read_bytes(path, &la), *b = read_bytes(path2, &lb);
@@ -219,14 +221,16 @@ START_TEST(test_checkpoint_without_momentum)
     const char *dir = tu_temp_dir();
     char path[512];
     snprintf(path, sizeof path, "%s/c.bin", dir);
-    eqs_train_state st = {.epoch = 1, .batch = 0, .lr_scale = 1.0, .momentum = NULL};
+    eqs_train_state st = {.epoch = 1, .batch = 0, .lr_scale = 1.0, .momentum = 0};
     ck_assert_int_eq(eqs_checkpoint_write(ctx, N.c, &st, path), EQS_OK);
-    double m[64];
-    for (int k = 0; k < 64; ++k) m[k] = 5;
-    eqs_train_state in = {.momentum = m, .has_momentum = 7};
+    for (int k = 0; k < eqs_circuit_param_count(N.c); ++k)
+        ck_assert_int_eq(eqs_circuit_momentum_set(N.c, k, 5.0), EQS_OK);
+    eqs_train_state in = {.has_momentum = 7};
     ck_assert_int_eq(eqs_checkpoint_read(ctx, N.c, path, &in), EQS_OK);
     ck_assert_int_eq(in.has_momentum, 0);
-    for (int k = 0; k < eqs_circuit_param_count(N.c); ++k) ck_assert(m[k] == 0.0);
+    /* no momentum in the file: the circuit's is zeroed */
+    for (int k = 0; k < eqs_circuit_param_count(N.c); ++k)
+        ck_assert(eqs_circuit_momentum_get(N.c, k) == 0.0);
     ck_assert_uint_eq(in.epoch, 1);
     ck_assert_int_eq(in.has_order, 0);
     net_free(&N);
@@ -729,7 +733,7 @@ static double *mock_train(const char *text, const char *dir, int resume, int kil
     int np = eqs_circuit_param_count(N.c);
     double *mom = calloc((size_t)np, sizeof *mom);
     size_t order[MOCK_N];
-    eqs_train_state st = {.lr_scale = 1.0, .momentum = mom, .order = order, .n_order = MOCK_N};
+    eqs_train_state st = {.lr_scale = 1.0, .momentum = 1, .order = order, .n_order = MOCK_N};
     eqs_run *run = NULL;
     ck_assert_msg(eqs_run_open(ctx, dir, resume, &run) == EQS_OK, "%s", eqs_ctx_error(ctx));
     if (resume) {
@@ -737,6 +741,7 @@ static double *mock_train(const char *text, const char *dir, int resume, int kil
                           EQS_OK,
                       "%s", eqs_ctx_error(ctx));
         ck_assert_int_eq(eqs_run_metrics_truncate(run, (int)st.epoch), EQS_OK);
+        for (int k = 0; k < np; ++k) mom[k] = eqs_circuit_momentum_get(N.c, k);
     }
     const int nb = (MOCK_N + MOCK_BATCH - 1) / MOCK_BATCH;
     int global = 0;
@@ -752,6 +757,7 @@ static double *mock_train(const char *text, const char *dir, int resume, int kil
                     mom[k] = 0.9 * mom[k] + 1e-3 * st.lr_scale * u * (double)(order[i] + 1);
                     double g = eqs_circuit_param_get(N.c, k) * (1.0 + mom[k]);
                     ck_assert_int_eq(eqs_circuit_param_set(N.c, k, g), EQS_OK);
+                    ck_assert_int_eq(eqs_circuit_momentum_set(N.c, k, mom[k]), EQS_OK);
                 }
             st.epoch = (uint64_t)epoch;
             st.batch = (uint64_t)b + 1;

@@ -160,7 +160,7 @@ START_TEST(test_update_params_closed_form)
     double G[5] = {1.0, 0.5, 1.0, 1.0, 1.0};
     double m[5] = {0.5, 0.0, 0.5, 0.0, 0.0};
     const double g[5] = {0.25, 4.0, 8.0, -16.0, 0.0};
-    ck_assert_int_eq(eqs_update_params(&u, 2.0, 0, 5, G, m, g), -1);
+    ck_assert_int_eq(eqs_update_params(&u, 2.0, 0, 5, G, m, NULL, g), -1);
     /* k 0: m = 0.25 + 0.25 = 0.5, G = 1 - 2 0.125 0.5 = 0.875 */
     ck_assert(m[0] == 0.5 && G[0] == 0.875);
     /* k 1: m = 4, G = 0.5 - 1 = -0.5 -> clipped to 0.25 */
@@ -173,13 +173,26 @@ START_TEST(test_update_params_closed_form)
     ck_assert(m[4] == 0.0 && G[4] == 1.0);
     /* a range updates only its entries */
     double G2[5] = {1, 1, 1, 1, 1}, m2[5] = {0};
-    ck_assert_int_eq(eqs_update_params(&u, 1.0, 3, 5, G2, m2, g), -1);
+    ck_assert_int_eq(eqs_update_params(&u, 1.0, 3, 5, G2, m2, NULL, g), -1);
     ck_assert(G2[0] == 1.0 && m2[0] == 0.0 && m2[3] == -16.0);
     /* divergence: the first non-finite entry is reported */
     u.g_max_S = INFINITY;
     double G3[5] = {1, 1, 1, 1, 1}, m3[5] = {0};
     const double g3[5] = {0, -INFINITY, 0, -INFINITY, 0};
-    ck_assert_int_eq(eqs_update_params(&u, 1.0, 0, 5, G3, m3, g3), 1);
+    ck_assert_int_eq(eqs_update_params(&u, 1.0, 0, 5, G3, m3, NULL, g3), 1);
+    /* entries in store order: entry e is parameter perm[e]; the result is
+     * the parameter-order one, permuted */
+    u.g_max_S = 2.0;
+    const int perm[5] = {3, 0, 4, 1, 2};
+    double G4[5], m4[5], G5[5] = {1.0, 0.5, 1.0, 1.0, 1.0}, m5[5] = {0.5, 0.0, 0.5, 0.0, 0.0};
+    for (int e = 0; e < 5; ++e) G4[e] = G5[perm[e]], m4[e] = m5[perm[e]];
+    ck_assert_int_eq(eqs_update_params(&u, 2.0, 0, 5, G5, m5, NULL, g), -1);
+    ck_assert_int_eq(eqs_update_params(&u, 2.0, 0, 5, G4, m4, perm, g), -1);
+    for (int e = 0; e < 5; ++e) ck_assert(G4[e] == G5[perm[e]] && m4[e] == m5[perm[e]]);
+    /* divergence reports the parameter, not the entry */
+    double G6[5] = {1, 1, 1, 1, 1}, m6[5] = {0};
+    u.g_max_S = INFINITY;
+    ck_assert_int_eq(eqs_update_params(&u, 1.0, 0, 5, G6, m6, perm, g3), 3);
 }
 END_TEST
 
@@ -385,7 +398,7 @@ START_TEST(test_update_noise)
     eqs_update_law uv = u;
     uv.rate = rv;
     uv.n_params = 1000 + 3 * N;
-    ck_assert_int_eq(eqs_update_params(&uv, 1.0, 0, uv.n_params, Gv, mv, gv), -1);
+    ck_assert_int_eq(eqs_update_params(&uv, 1.0, 0, (size_t)uv.n_params, Gv, mv, NULL, gv), -1);
     for (int k = 0; k < N; ++k) ck_assert(Gv[elem[k]] == W[k]);
     /* float storage: the same draws, rounded once at the store */
     static float Wf[N], Mf[N], Ws[N], Ms[N];
@@ -471,7 +484,6 @@ static void noisy_open(tu_job *j, const char *xml, double noise_rel)
 static double *noisy_run(tu_job *j, int from, int to)
 {
     for (int s = from; s < to; ++s) ck_assert_int_eq(eqs_trainer_step(j->tr), EQS_OK);
-    ck_assert_int_eq(eqs_trainer_sync(j->tr), EQS_OK);
     return tu_conductances(j->c);
 }
 

@@ -128,17 +128,7 @@ struct eqs_circuit {
     /* The parameter store (crossbar/crossbar.h): the values and update
      * state of every parameter, in blocks. */
     eqs_store *store;
-
-    /* Lazy parameter owner (the batched layered path, until it works on
-     * the store in place): readers call eqs_circuit_sync_params first. */
-    void (*param_sync)(void *arg);
-    void *param_sync_arg;
 };
-
-static inline void eqs_circuit_sync_params(const eqs_circuit *c)
-{
-    if (c->param_sync) c->param_sync(c->param_sync_arg);
-}
 
 /* Capacity of the value change log (entries); beyond it, solvers refresh
  * every value (a full pass over the elements). */

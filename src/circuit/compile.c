@@ -626,7 +626,6 @@ const char *eqs_circuit_param_name(const eqs_circuit *c, int k)
 double eqs_circuit_param_get(const eqs_circuit *c, int k)
 {
     if (k < 0 || k >= c->n_params) return NAN;
-    eqs_circuit_sync_params(c);
     return eqs_store_value(c->store, k);
 }
 
@@ -667,6 +666,24 @@ eqs_status eqs_circuit_param_set(eqs_circuit *c, int k, double g)
         c->n_chg = 0;
         c->chg_epoch++;
     }
+    return EQS_OK;
+}
+
+double eqs_circuit_momentum_get(const eqs_circuit *c, int k)
+{
+    if (k < 0 || k >= c->n_params) return NAN;
+    return eqs_store_momentum(c->store, k);
+}
+
+eqs_status eqs_circuit_momentum_set(eqs_circuit *c, int k, double m)
+{
+    if (k < 0 || k >= c->n_params)
+        return EQS_ERROR(c->ctx, EQS_ERR_INPUT, "parameter index %d out of range (0..%d)", k,
+                         c->n_params - 1);
+    if (!isfinite(m))
+        return EQS_ERROR(c->ctx, EQS_ERR_INPUT, "momentum of '%s' must be finite (got %g)",
+                         eqs_circuit_param_name(c, k), m);
+    eqs_store_put_momentum(c->store, k, m);
     return EQS_OK;
 }
 

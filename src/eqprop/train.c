@@ -75,10 +75,8 @@ struct eqs_trainer {
     eqs_update_law *law; /* rates, momentum, bounds, schedule (update/update.h) */
     int batch;
 
-    double *par;   /* parameter vector of the per-sample update (S) */
     double *grad;  /* one sample's dL/dG */
     double *acc;   /* batch sum of dL/dG */
-    double *mom;   /* momentum buffer */
     double *y;     /* targets */
     size_t *order; /* sample order of the current epoch */
     size_t n_train;
@@ -166,10 +164,8 @@ void eqs_trainer_free(eqs_trainer **pt)
     eqs_eqprop_free(&tr->ep);
     eqs_solver_free(&tr->s);
     eqs_update_law_free(ctx, &tr->law);
-    eqs_free(ctx, tr->par);
     eqs_free(ctx, tr->grad);
     eqs_free(ctx, tr->acc);
-    eqs_free(ctx, tr->mom);
     eqs_free(ctx, tr->y);
     eqs_free(ctx, tr->order);
     eqs_free(ctx, tr->yb);
@@ -276,16 +272,14 @@ eqs_status eqs_trainer_create(eqs_ctx *ctx, const eqs_experiment *exp, eqs_circu
     eqs_status st = eqs_update_law_create(ctx, exp, c, opt->g_floor_S, &tr->law);
     if (st != EQS_OK) goto fail;
     st = EQS_ERR_NOMEM;
-    tr->par = eqs_calloc(ctx, np, sizeof *tr->par);
     tr->grad = eqs_calloc(ctx, np, sizeof *tr->grad);
     tr->acc = eqs_calloc(ctx, np, sizeof *tr->acc);
-    tr->mom = eqs_calloc(ctx, np, sizeof *tr->mom);
     tr->y = eqs_calloc(ctx, no, sizeof *tr->y);
     tr->yb = eqs_calloc(ctx, (size_t)tr->batch * no, sizeof *tr->yb);
     tr->outb = eqs_calloc(ctx, (size_t)tr->batch * no, sizeof *tr->outb);
     tr->order_eval = eqs_calloc(ctx, (size_t)tr->batch, sizeof *tr->order_eval);
     tr->u = eqs_calloc(ctx, (size_t)tr->n_in + 1, sizeof *tr->u);
-    if (!tr->u || !tr->par || !tr->grad || !tr->acc || !tr->mom || !tr->y || !tr->yb || !tr->outb ||
+    if (!tr->u || !tr->grad || !tr->acc || !tr->y || !tr->yb || !tr->outb ||
         !tr->order_eval)
         goto fail;
     if (train) {
@@ -305,6 +299,10 @@ eqs_status eqs_trainer_create(eqs_ctx *ctx, const eqs_experiment *exp, eqs_circu
     if (exp->split_min > 0) sopt.split_min = exp->split_min;
     if ((st = eqs_solver_create(ctx, c, exp->backend, &sopt, &tr->s)) != EQS_OK) goto fail;
     if ((st = eqs_eqprop_create(ctx, tr->s, &tr->ep)) != EQS_OK) goto fail;
+    /* the parameter store: double and momentum 0 for the per-sample path;
+     * the batched path may take it to single precision */
+    if ((st = eqs_store_set_precision(c, EQS_STORE_DOUBLE)) != EQS_OK) goto fail;
+    for (int k = 0; k < tr->n_params; ++k) eqs_store_put_momentum(c->store, k, 0.0);
     if ((st = batch_setup(tr)) != EQS_OK) goto fail;
     if ((st = health_setup(tr, opt)) != EQS_OK) goto fail;
     /* the DRN generator reseeds the context: the run's streams start here */
@@ -491,11 +489,6 @@ static void health_epoch_end(eqs_trainer *tr, uint64_t e)
     tr->h_cnt[0] = tr->h_cnt[1] = 0;
 }
 
-eqs_status eqs_trainer_sync(eqs_trainer *tr)
-{
-    return tr->bops ? tr->bops->sync(tr->s) : EQS_OK;
-}
-
 int eqs_trainer_batched(const eqs_trainer *tr) { return tr->bops != NULL; }
 
 eqs_update_law *eqs_trainer_update_law(eqs_trainer *tr) { return tr->law; }
@@ -645,8 +638,8 @@ eqs_status eqs_trainer_step(eqs_trainer *tr)
         tr->run_loss += loss;
         tr->run_err += (double)wrong;
         tr->run_n += nb;
-        /* at the end of an epoch the circuit gets the epoch's result */
-        return batch_done(tr, first + nb) ? tr->bops->sync(tr->s) : EQS_OK;
+        batch_done(tr, first + nb);
+        return EQS_OK;
     }
     memset(tr->acc, 0, (size_t)(np > 0 ? np : 1) * sizeof *tr->acc);
     eqs_circuit_values_changed(tr->c); /* history-free start, see the top */
@@ -666,20 +659,21 @@ eqs_status eqs_trainer_step(eqs_trainer *tr)
         tr->run_n++;
         for (int k = 0; k < np; ++k) tr->acc[k] += tr->grad[k];
     }
-    /* the batch mean gradient and the parameter vector -> the update law */
+    /* the batch mean gradient -> the update law, on the parameter store
+     * (values and momentum in place, store order); then every trained
+     * value through eqs_circuit_param_set (device window, change log) */
     const double inv = 1.0 / (double)nb;
-    for (int k = 0; k < np; ++k) {
-        tr->grad[k] = tr->acc[k] * inv;
-        tr->par[k] = eqs_circuit_param_get(tr->c, k);
-    }
-    int bad = eqs_update_params(tr->law, tr->lr_scale, 0, np, tr->par, tr->mom, tr->grad);
+    for (int k = 0; k < np; ++k) tr->grad[k] = tr->acc[k] * inv;
+    eqs_store *ps = tr->c->store;
+    int bad = eqs_update_params(tr->law, tr->lr_scale, 0, (size_t)np, ps->g, ps->m, ps->param,
+                                tr->grad);
     if (bad >= 0)
         return EQS_ERROR(ctx, EQS_ERR_NOCONV,
                          "training diverged: conductance of '%s' is not finite",
                          eqs_circuit_param_name(tr->c, bad));
     for (int k = 0; k < np; ++k) {
         if (tr->law->rate[k] < 0) continue; /* not trained: left alone */
-        eqs_status st = eqs_circuit_param_set(tr->c, k, tr->par[k]);
+        eqs_status st = eqs_circuit_param_set(tr->c, k, eqs_store_value(ps, k));
         if (st != EQS_OK) return st;
     }
     batch_done(tr, first + nb);
@@ -762,16 +756,11 @@ eqs_status eqs_trainer_checkpoint_write(eqs_trainer *tr, const char *path)
     /* mid-epoch: the RNG is past this epoch's shuffle, so the order goes
      * with it (docs/training.md, "Resume semantics") */
     int mid = tr->shuffled && tr->batch_done > 0;
-    if (tr->bops) {
-        eqs_status st = tr->bops->sync(tr->s);
-        if (st != EQS_OK) return st;
-        if (tr->n_params > 0) tr->bops->momentum(tr->s, tr->mom);
-    }
     eqs_train_state ts = {
         .epoch = tr->epoch,
         .batch = tr->batch_done,
         .lr_scale = tr->lr_scale,
-        .momentum = tr->n_params > 0 ? tr->mom : NULL,
+        .momentum = tr->n_params > 0,
         .order = mid ? tr->order : NULL,
         .n_order = mid ? tr->n_train : 0,
     };
@@ -783,7 +772,6 @@ eqs_status eqs_trainer_checkpoint_read(eqs_trainer *tr, const char *path)
     eqs_trainer_status p;
     eqs_trainer_progress(tr, &p);
     eqs_train_state ts = {
-        .momentum = tr->n_params > 0 ? tr->mom : NULL,
         .order = tr->order,
         .n_order = tr->order ? tr->n_train : 0,
     };
@@ -805,10 +793,6 @@ eqs_status eqs_trainer_checkpoint_read(eqs_trainer *tr, const char *path)
                 "was written with %.17g: epochs, decay or schedule changed?)",
                 path, tr->lr_scale, ts.lr_scale);
     tr->shuffled = ts.batch > 0; /* mid-epoch: continue the stored order */
-    if (tr->bops) {
-        st = tr->bops->pull(tr->s, tr->mom);
-        if (st != EQS_OK) return st;
-    }
     tr->run_loss = tr->run_err = 0;
     tr->run_n = 0;
     /* the checks restart after a resume */

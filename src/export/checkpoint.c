@@ -164,10 +164,9 @@ eqs_status eqs_checkpoint_write(eqs_ctx *ctx, const eqs_circuit *c, const eqs_tr
     int has_order = st->order != NULL && st->n_order > 0;
     ck_u32(&w, (st->momentum ? CK_FLAG_MOMENTUM : 0u) | (has_order ? CK_FLAG_ORDER : 0u));
     ck_u64(&w, has_order ? (uint64_t)st->n_order : 0u);
-    eqs_circuit_sync_params(c); /* lazily written parameters (layered training) */
     for (int k = 0; k < c->n_params; ++k) ck_u64(&w, dbits(eqs_store_value(c->store, k)));
     if (st->momentum)
-        for (int k = 0; k < c->n_params; ++k) ck_u64(&w, dbits(st->momentum[k]));
+        for (int k = 0; k < c->n_params; ++k) ck_u64(&w, dbits(eqs_store_momentum(c->store, k)));
     if (has_order)
         for (size_t i = 0; i < st->n_order; ++i) ck_u64(&w, (uint64_t)st->order[i]);
     unsigned char sum[8];
@@ -326,9 +325,8 @@ eqs_status eqs_checkpoint_read(eqs_ctx *ctx, eqs_circuit *c, const char *path,
     st->batch = get_u64(b + 52);
     st->lr_scale = lr_scale;
     st->has_momentum = has_m;
-    if (st->momentum)
-        for (size_t k = 0; k < (size_t)n; ++k)
-            st->momentum[k] = has_m ? bitsd(get_u64(m + 8 * k)) : 0.0;
+    for (size_t k = 0; k < (size_t)n; ++k)
+        eqs_store_put_momentum(c->store, (int)k, has_m ? bitsd(get_u64(m + 8 * k)) : 0.0);
     st->has_order = has_o;
     if (has_o && st->order)
         for (size_t i = 0; i < (size_t)n_ord; ++i) st->order[i] = (size_t)get_u64(o + 8 * i);

@@ -181,7 +181,6 @@ static eqs_status write_netlist(eqs_ctx *ctx, const eqs_circuit *c, const eqs_ev
     eqs_solver_options opt;
     export_options(c->nl, &opt);
     char **lines = NULL;
-    eqs_circuit_sync_params(c); /* lazily written parameters (layered training) */
     eqs_status st = eqs_deck_build(ctx, c, &opt, 0, &lines);
     if (st != EQS_OK) return st;
     eqs_atomic a;

@@ -181,7 +181,6 @@ eqs_status eqs_solver_branch_currents(const eqs_solver *s, double *i_A)
         return EQS_ERROR(ctx, EQS_ERR_UNSUPPORTED,
                          "branch currents: not available with ideal diodes (their current is "
                          "not a function of the node voltages)");
-    eqs_circuit_sync_params(c);
     const int nu = c->n_user_nodes, ne = c->n_elems;
     const double *v = s->v;
     eqs_status st = EQS_ERR_NOMEM;

@@ -619,17 +619,29 @@ static eqs_status ly_adjoint(eqs_solver *s, const double *b, double *lambda)
 #define REAL double
 #define B_(x) x##_d
 #define GEMM cblas_dgemm
+#define STORE_PREC EQS_STORE_DOUBLE
+#define STORE_G eqs_block_g
+#define STORE_M eqs_block_m
 #include "layered_batch.inc"
 #undef REAL
 #undef B_
 #undef GEMM
+#undef STORE_PREC
+#undef STORE_G
+#undef STORE_M
 #define REAL float
 #define B_(x) x##_f
 #define GEMM cblas_sgemm
+#define STORE_PREC EQS_STORE_FLOAT
+#define STORE_G eqs_block_gf
+#define STORE_M eqs_block_mf
 #include "layered_batch.inc"
 #undef REAL
 #undef B_
 #undef GEMM
+#undef STORE_PREC
+#undef STORE_G
+#undef STORE_M
 
 /* Dispatch to the precision chosen at setup (eqs_solver_options.single). */
 static void batch_release(eqs_ctx *ctx, layered *ly)
@@ -690,33 +702,11 @@ static eqs_status bt_train(eqs_solver *s, int nb, double lr_scale)
     return st;
 }
 
-static eqs_status bt_sync(eqs_solver *s)
-{
-    layered *ly = s->impl;
-    if (!ly->bt) return EQS_OK;
-    return ly->single ? sync_f(s) : sync_d(s);
-}
-
-static eqs_status bt_pull(eqs_solver *s, const double *mom)
-{
-    return ((layered *)s->impl)->single ? pull_f(s, mom) : pull_d(s, mom);
-}
-
-static void bt_momentum(const eqs_solver *s, double *mom)
-{
-    if (((const layered *)s->impl)->single) momentum_f(s, mom);
-    else momentum_d(s, mom);
-}
-
 static void ly_destroy(eqs_solver *s)
 {
     layered *ly = s->impl;
     if (!ly) return;
     eqs_ctx *ctx = s->ctx;
-    if (ly->bt) {
-        (void)bt_sync(s); /* the circuit keeps the trained values */
-        if (s->c->param_sync_arg == s) s->c->param_sync = NULL, s->c->param_sync_arg = NULL;
-    }
     batch_release(ctx, ly);
     eqs_free(ctx, ly->dp);
     eqs_free(ctx, ly->dsign);
@@ -746,9 +736,6 @@ static const eqs_batch_ops layered_batch = {
     .load = bt_load,
     .free_phase = bt_free_phase,
     .train = bt_train,
-    .sync = bt_sync,
-    .pull = bt_pull,
-    .momentum = bt_momentum,
 };
 
 /* A layered circuit has only resistors, diodes and grounded sources: its

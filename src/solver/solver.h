@@ -156,13 +156,6 @@ typedef struct eqs_batch_ops {
     /* Nudged phases warm from the free state, contrast, and the update
      * law (bs->law) applied with learning-rate multiplier lr_scale. */
     eqs_status (*train)(eqs_solver *s, int nb, double lr_scale);
-    /* Dense conductances -> circuit parameters (when changed). */
-    eqs_status (*sync)(eqs_solver *s);
-    /* Circuit parameters and the trainer's momentum (n_params) -> the
-     * backend (after a checkpoint was read). */
-    eqs_status (*pull)(eqs_solver *s, const double *mom);
-    /* The backend's momentum -> mom (n_params). */
-    void (*momentum)(const eqs_solver *s, double *mom);
 } eqs_batch_ops;
 
 extern const eqs_backend_ops eqs_backend_newton;

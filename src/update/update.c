@@ -84,17 +84,18 @@ double eqs_update_schedule(const eqs_update_law *u, uint64_t e)
     return s;
 }
 
-int eqs_update_params(const eqs_update_law *u, double scale, int k0, int k1, double *G,
-                      double *m, const double *g)
+int eqs_update_params(const eqs_update_law *u, double scale, size_t e0, size_t e1, double *G,
+                      double *m, const int *param, const double *g)
 {
     const double mu = u->momentum, lo = u->g_min_S, hi = u->g_max_S;
     const int noisy = u->noise_rel > 0;
-    for (int k = k0; k < k1; ++k) {
+    for (size_t e = e0; e < e1; ++e) {
+        const int k = param ? param[e] : (int)e;
         if (u->rate[k] < 0) continue; /* matched by no learning-rate group */
         const double lr = scale * u->rate[k];
-        G[k] = noisy ? sgd_noisy(u, (uint64_t)k, G[k], &m[k], mu, g[k], lr, lo, hi)
-                     : sgd(G[k], &m[k], mu, g[k], lr, lo, hi);
-        if (!isfinite(G[k])) return k;
+        G[e] = noisy ? sgd_noisy(u, (uint64_t)k, G[e], &m[e], mu, g[k], lr, lo, hi)
+                     : sgd(G[e], &m[e], mu, g[k], lr, lo, hi);
+        if (!isfinite(G[e])) return k;
     }
     return -1;
 }

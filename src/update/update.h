@@ -68,13 +68,15 @@ void eqs_update_law_free(eqs_ctx *ctx, eqs_update_law **u);
  * planned ones keep the last factor). */
 double eqs_update_schedule(const eqs_update_law *u, uint64_t epoch);
 
-/* Parameter vector, entries k0..k1-1: with g[k] the gradient dL/dG
- * (V^2/S), m[k] <- mu m[k] + g[k]; G[k] <- clip(G[k] - scale rate[k] m[k])
- * for each trained k (rate[k] >= 0; the others are left alone; noise:
- * element k).  Returns
- * the first k whose new G is not finite (training diverged), else -1. */
-int eqs_update_params(const eqs_update_law *u, double scale, int k0, int k1, double *G,
-                      double *m, const double *g);
+/* Entries e0..e1-1 of a parameter block (the parameter store's order):
+ * entry e is parameter k = param[e] (param NULL: k = e), with value G[e]
+ * (S), momentum m[e] and gradient g[k] (dL/dG, V^2/S):
+ * m[e] <- mu m[e] + g[k]; G[e] <- clip(G[e] - scale rate[k] m[e]) for each
+ * trained k (rate[k] >= 0; the others are left alone; noise: element k).
+ * Returns the first k whose new G is not finite (training diverged),
+ * else -1. */
+int eqs_update_params(const eqs_update_law *u, double scale, size_t e0, size_t e1, double *G,
+                      double *m, const int *param, const double *g);
 
 /* Rows i0..i1-1 of a crossbar block (row-major, nj columns) W (S) and its
  * momentum M, in REAL = double (_d) or float (_f).  The caller has formed
