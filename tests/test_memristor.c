@@ -406,7 +406,7 @@ START_TEST(test_mr_xor)
     train_xor(res, "newton", epochs, &r0, &r1);
     train_xor(mem, "newton", epochs, &m0, &m1);
     /* the layered solver: a memristor crossbar is layered like a resistor
-     * one (trained sample by sample: the batched path has no windows) */
+     * one and trains batched (test_mr_batched_window) */
     train_xor(mem, "layered", epochs, &l0, &l1);
     fprintf(stderr, "xor 2-8-2 memristors on the layered solver: %.4f -> %.4f\n", l0, l1);
     ck_assert_msg(l1 < l0 && l1 <= r1 + 1.0 / 32, "layered: %.4f -> %.4f", l0, l1);
@@ -421,6 +421,54 @@ START_TEST(test_mr_xor)
 }
 END_TEST
 
+/* Batched layered training of a memristor DRN clips every conductance to
+ * the devices' window [1/roff, 1/ron] even when the trainer's bounds are
+ * wider: with a huge rate one step drives conductances onto both window
+ * bounds exactly, none beyond, and each state x stays in [xon, xoff]. */
+START_TEST(test_mr_batched_window)
+{
+    static const int layers[] = {2, 8, 2};
+    char *mem = drn_text(layers, 3, 1, NULL);
+    const char *cir = tu_write_temp(mem, ".cir");
+    char cirpath[4096];
+    snprintf(cirpath, sizeof cirpath, "%s", cir);
+    char xml[8192];
+    snprintf(xml, sizeof xml,
+             "<?xml version=\"1.0\"?>\n<experiment version=\"1\">\n"
+             "  <network><netlist path=\"%s\"/></network>\n"
+             "  <dataset classes=\"2\"><synthetic task=\"xor\" train_size=\"16\" "
+             "test_size=\"0\" noise=\"0.05\"/></dataset>\n"
+             "  <input gain_V=\"8\" encoding=\"pair\"/>\n"
+             "  <targets on_V=\"0.5\" off_V=\"0\"/>\n"
+             "  <algorithm method=\"centered\" beta=\"1e-5\"/>\n"
+             "  <learning momentum=\"0\"><rate elements=\"r*\" value=\"1\"/></learning>\n"
+             "  <training epochs=\"1\" batch=\"8\" seed=\"1\"/>\n"
+             "  <conductance g_min_S=\"1e-12\" g_max_S=\"10\"/>\n"
+             "  <solver backend=\"layered\"/>\n"
+             "  <output dir=\"/nonexistent\"/>\n</experiment>\n",
+             cirpath);
+    tu_job j;
+    tu_job_open(&j, tu_write_temp(xml, ".xml"), 1);
+    ck_assert_int_eq(eqs_trainer_batched(j.tr), 1);
+    ck_assert_msg(eqs_trainer_step(j.tr) == EQS_OK, "%s", eqs_ctx_error(j.ctx));
+    int at_lo = 0, at_hi = 0;
+    const double lo = 1 / MR_ROFF, hi = 1 / MR_RON;
+    for (int k = 0; k < eqs_circuit_param_count(j.c); ++k) {
+        double G = eqs_circuit_param_get(j.c, k);
+        ck_assert_msg(G >= lo && G <= hi, "%s: G %.17g outside [%.17g, %.17g]",
+                      eqs_circuit_param_name(j.c, k), G, lo, hi);
+        at_lo += G == lo;
+        at_hi += G == hi;
+    }
+    fprintf(stderr, "batched memristor step, rate 1: %d of %d conductances at 1/roff, %d at "
+                    "1/ron\n",
+            at_lo, eqs_circuit_param_count(j.c), at_hi);
+    ck_assert(at_lo > 0 && at_hi > 0);
+    tu_job_close(&j);
+    free(mem);
+}
+END_TEST
+
 Suite *suite_memristor(void)
 {
     Suite *s = suite_create("memristor");
@@ -428,6 +476,7 @@ Suite *suite_memristor(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_mr_closed_forms);
     tcase_add_test(tc, test_mr_window);
+    tcase_add_test(tc, test_mr_batched_window);
     tcase_add_test(tc, test_mr_cli);
     tcase_add_test(tc, test_mr_ngspice);
     tcase_add_test(tc, test_mr_grad);

@@ -335,10 +335,9 @@ eqs_status eqs_layers_detect(eqs_ctx *ctx, const eqs_circuit *c, eqs_layers **ou
         if (ce->param < 0) all_trainable = 0;
     }
     /* equal counts and no parallel pair means every pair once: check pairs.
-     * Parameters with a device window (memristors) are clipped per element
-     * by eqs_circuit_param_set, which the batched path's dense copies would
-     * bypass: such crossbars train sample by sample (still layered). */
-    L->dense = all_trainable && have == need && !c->has_windows;
+     * (Devices with a conductance window, memristors, are dense too: the
+     * batched update clips each block to its devices' window.) */
+    L->dense = all_trainable && have == need;
     for (int i = 0; i < nn && L->dense; ++i) {
         if (L->layer_of[i] < 1) continue;
         /* a free node of layer l must see every node of layers l-1 and l+1 once */
