@@ -481,8 +481,8 @@ void eqs_shuffle(eqs_ctx *ctx, size_t *idx, size_t n);
  * the directory of the XML file, and stored as absolute paths. */
 typedef enum { EQS_NETWORK_NETLIST = 0, EQS_NETWORK_DRN = 1 } eqs_network_kind;
 typedef enum { EQS_DATA_IDX = 0, EQS_DATA_CSV = 1, EQS_DATA_SYNTHETIC = 2 } eqs_data_kind;
-/* Gradient method: of the experiment's <algorithm method=""> (the names
- * of eqs_algorithm_name) and of eqs_eqprop_gradient (eqs_grad_method_name). */
+/* Gradient method: of the experiment's <algorithm method=""> and of
+ * eqs_eqprop_gradient; one set of names (eqs_grad_method_name). */
 typedef enum {
     EQS_GRAD_CENTERED = 0, /* centered EqProp, phases (-beta, +beta) ("centered") */
     EQS_GRAD_EQPROP = 1,   /* one-sided EqProp, phases (0, +beta) ("positive", "eqprop") */
@@ -637,8 +637,6 @@ void eqs_experiment_free(eqs_experiment **exp);
 /* Learning rate of a trainable element: the first group whose pattern
  * matches `element` (case-insensitive); -1 when no group matches. */
 double eqs_experiment_rate(const eqs_experiment *exp, const char *element);
-/* Names used in files: "centered", "positive", ... */
-const char *eqs_algorithm_name(eqs_grad_method a);
 /* The schema text compiled into the program (models/experiment.xsd). */
 const char *eqs_experiment_schema(void);
 /* Load the experiment's training set and, when it has one, its test set
@@ -682,8 +680,9 @@ typedef struct {
 } eqs_grad_options;
 
 void eqs_grad_options_defaults(eqs_grad_options *opt);
-/* "adjoint", "eqprop" (also "positive"), "negative", "centered", "aeqprop",
- * "ncep"; -1 if unknown. */
+/* "adjoint", "positive" (also "eqprop"), "negative", "centered", "aeqprop",
+ * "ncep"; -1 if unknown.  The name of a method is the one experiment files
+ * use ("positive" for EQS_GRAD_EQPROP). */
 int eqs_grad_method_from_name(const char *name);
 const char *eqs_grad_method_name(eqs_grad_method m);
 /* "conductance", "current"; -1 if unknown. */

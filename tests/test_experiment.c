@@ -151,8 +151,11 @@ START_TEST(test_read_base_and_defaults)
     ck_assert_int_eq(e->line.input, 0);
     ck_assert_double_eq(eqs_experiment_rate(e, "R12"), 0.01);
     ck_assert_double_eq(eqs_experiment_rate(e, "d1"), -1.0);
-    ck_assert_str_eq(eqs_algorithm_name(e->algorithm), "positive");
-    ck_assert_str_eq(eqs_algorithm_name(EQS_GRAD_ADJOINT), "adjoint");
+    ck_assert_str_eq(eqs_grad_method_name(e->algorithm), "positive");
+    ck_assert_str_eq(eqs_grad_method_name(EQS_GRAD_ADJOINT), "adjoint");
+    /* one set of names: every method's name reads back as that method */
+    for (int m = 0; m < 6; ++m)
+        ck_assert_int_eq(eqs_grad_method_from_name(eqs_grad_method_name((eqs_grad_method)m)), m);
     eqs_experiment_free(&e);
     ck_assert_ptr_null(e);
     eqs_experiment_free(&e);

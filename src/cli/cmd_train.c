@@ -243,7 +243,7 @@ int cli_cmd_train(int argc, char **argv)
                 r.setup_s, r.train_s, r.eval_s, r.samples,
                 r.train_s > 0 ? (double)r.samples / r.train_s : 0.0,
                 eqs_circuit_param_count(eqs_job_circuit(job)), eqs_backend_name(exp->backend),
-                eqs_algorithm_name(exp->algorithm), cli_maxrss_MiB());
+                eqs_grad_method_name(exp->algorithm), cli_maxrss_MiB());
 out:
     eqs_job_free(&job);
     eqs_experiment_free(&exp);

@@ -40,7 +40,7 @@ const char *eqs_grad_method_name(eqs_grad_method m)
 {
     switch (m) {
     case EQS_GRAD_ADJOINT: return "adjoint";
-    case EQS_GRAD_EQPROP: return "eqprop";
+    case EQS_GRAD_EQPROP: return "positive"; /* "eqprop" is accepted as a synonym */
     case EQS_GRAD_NEGATIVE: return "negative";
     case EQS_GRAD_CENTERED: return "centered";
     case EQS_GRAD_AEQPROP: return "aeqprop";

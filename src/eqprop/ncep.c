@@ -1,5 +1,5 @@
 /*
- * ncep.c: EqProp for non-reciprocal circuits (--method ncep, issue 5;
+ * ncep.c: EqProp for non-reciprocal circuits (--method ncep;
  * Scurria, Vanden Abeele, Mognetti, Massar 2026, arXiv 2602.03670).
  *
  * Unknowns s: the whole MNA vector (free node voltages AND branch

@@ -35,16 +35,9 @@
 
 const char *eqs_experiment_schema(void) { return experiment_xsd; }
 
-static const char *const algo_names[] = {"centered", "positive", "negative",
-                                         "adjoint",  "aeqprop",  "ncep"};
 static const char *const aeq_phase_names[] = {"centered", "optimistic", "pessimistic"};
 static const char *const nudge_names[] = {"conductance", "current"};
 static const char *const encoding_names[] = {"auto", "single", "pair"};
-
-const char *eqs_algorithm_name(eqs_grad_method a)
-{
-    return (unsigned)a < 6 ? algo_names[a] : "unknown";
-}
 
 /* ------------------------------------------------------------------ */
 /* Errors from libxml2                                                 */
@@ -450,7 +443,12 @@ static eqs_status fill(reader *r, xmlNodePtr root)
     e->encoding = (eqs_input_encoding)attr_enum(in, "encoding", encoding_names, 3, 0);
     if ((st = attr_double(r, tg, "on_V", 1.0, &e->target_on_V))) return st;
     if ((st = attr_double(r, tg, "off_V", 0.0, &e->target_off_V))) return st;
-    e->algorithm = (eqs_grad_method)attr_enum(al, "method", algo_names, 6, 0);
+    {   /* the schema allows only eqs_grad_method_name's names */
+        char *m = attr(al, "method");
+        int k = m ? eqs_grad_method_from_name(m) : EQS_GRAD_CENTERED;
+        if (m) xmlFree(m);
+        e->algorithm = k < 0 ? EQS_GRAD_CENTERED : (eqs_grad_method)k;
+    }
     if ((st = attr_double(r, al, "beta", 1.0, &e->beta))) return st;
     e->nudge = (eqs_nudge_kind)attr_enum(al, "nudge", nudge_names, 2, 0);
     if ((st = attr_double(r, al, "epsilon", 0.0, &e->epsilon_S_per_V2))) return st;
@@ -831,7 +829,7 @@ static void write_body(FILE *f, const eqs_experiment *e, int derived)
     put_num(f, "on_V", e->target_on_V);
     put_num(f, "off_V", e->target_off_V);
     fputs("/>\n  <algorithm", f);
-    put_attr(f, "method", eqs_algorithm_name(e->algorithm));
+    put_attr(f, "method", eqs_grad_method_name(e->algorithm));
     put_num(f, "beta", e->beta);
     put_attr(f, "nudge", nudge_names[(unsigned)e->nudge < 2 ? e->nudge : 0]);
     if (e->algorithm == EQS_GRAD_AEQPROP) {

@@ -61,15 +61,23 @@ typedef struct {
     int len;          /* characters on the current line, 0: no line open */
 } ext_line;
 
-static void ext_word(ext_line *x, const char *prefix, const char *word)
+/* Words a (with prefix) and, when b is not NULL, b on one line of the
+ * card: a new line when they do not fit (a pair never straddles two). */
+static void ext_words(ext_line *x, const char *prefix, const char *a, const char *b)
 {
-    int w = (int)(strlen(prefix) + strlen(word)) + 1;
+    int w = (int)(strlen(prefix) + strlen(a)) + 1 + (b ? (int)strlen(b) + 1 : 0);
     if (x->len > 0 && x->len + w > EXT_LINE_MAX) {
         fputc('\n', x->f);
         x->len = 0;
     }
     if (x->len == 0) x->len = fprintf(x->f, "*eqspice %s", x->card);
-    x->len += fprintf(x->f, " %s%s", prefix, word);
+    x->len += fprintf(x->f, " %s%s", prefix, a);
+    if (b) x->len += fprintf(x->f, " %s", b);
+}
+
+static void ext_word(ext_line *x, const char *prefix, const char *word)
+{
+    ext_words(x, prefix, word, NULL);
 }
 
 static void ext_end(ext_line *x)
@@ -100,18 +108,8 @@ static void write_ext_cards(FILE *f, const eqs_circuit *c)
     ext_end(&x);
     x.card = nl->output_pairs ? ".output_pair" : ".output";
     if (nl->output_pairs) { /* a pair never straddles two lines (cards) */
-        for (int k = 0; k + 1 < nl->n_outputs; k += 2) {
-            size_t len = strlen(nl->outputs[k]) + 2;
-            char *pos = malloc(len);
-            if (pos) {
-                snprintf(pos, len, "%s ", nl->outputs[k]);
-                ext_word(&x, pos, nl->outputs[k + 1]);
-            } else {
-                ext_word(&x, "", nl->outputs[k]);
-                ext_word(&x, "", nl->outputs[k + 1]);
-            }
-            free(pos);
-        }
+        for (int k = 0; k + 1 < nl->n_outputs; k += 2)
+            ext_words(&x, "", nl->outputs[k], nl->outputs[k + 1]);
     } else {
         for (int k = 0; k < nl->n_outputs; ++k) ext_word(&x, "", nl->outputs[k]);
     }
