@@ -16,7 +16,7 @@ static const cli_opt bench_train_opts[] = {
                                                 "DRN), layered, newton or ngspice", 0},
     {"--diodes", "ideal|shockley", "diode model (default: ideal with the layered solver, the "
                                    "DRN model; shockley otherwise)", 0},
-    {"--method", "centered|eqprop|negative|adjoint|ncep|aeqprop",
+    {"--method", "centered|positive|negative|adjoint|ncep|aeqprop",
      "gradient method of the trainer (default centered; as 'eqspice grad')", 0},
     {"--seconds", "S", "time budget of the measured steps (default 10)", 0},
     {"--gain", "V", "input gain in volts per unit feature (default 10)", 0},

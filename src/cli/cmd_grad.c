@@ -11,7 +11,7 @@ static const cli_opt grad_opts[] = {
                                "for differential outputs (.output_pair) --target "
                                "POS,NEG=VALUE, the target of V_POS - V_NEG, one per pair",
      CLI_SYN_REQUIRED},
-    {"--method", "centered|eqprop|negative|adjoint|ncep|aeqprop",
+    {"--method", "centered|positive|negative|adjoint|ncep|aeqprop",
      "centered (default): EqProp with phases (-beta, +beta); eqprop (also positive): "
      "one-sided (0, +beta); negative: (-beta, 0); adjoint: exact gradient by implicit "
      "differentiation (not ngspice); ncep: centered EqProp for non-reciprocal circuits (E, "
