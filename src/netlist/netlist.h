@@ -152,6 +152,23 @@ typedef struct {
                       elements: the card inside the .subckt body) */
 } eqs_element;
 
+/* A crossbar (`.crossbar` card, docs/netlist.md "Crossbars", or
+ * eqs_netlist_add_crossbar): rows x cols two-terminal devices, expanded
+ * into ordinary elements of nl->elems, plus the record of the block. */
+typedef struct {
+    char *name;        /* lower case, e.g. "r1" */
+    int rows, cols;
+    int *row_node;     /* rows netlist node indices (input lines) */
+    int *col_node;     /* cols netlist node indices (output lines) */
+    int first_elem;    /* its devices are elems[first_elem + i*cols + j], row-major, device (i,j)
+                          from row line i to column line j */
+    int dmodel;        /* 0: resistors; else 1 + index into nl->dmodels (memristor model) */
+    double rwire_ohm;  /* wire resistance per segment (Ohm), 0: ideal wires */
+    int first_wire, n_wire; /* the wire segment resistors (rwire_ohm > 0): elems[first_wire ..
+                               first_wire + n_wire), not trainable by default */
+    eqs_loc loc;
+} eqs_crossbar;
+
 /* 0 C in K, exactly as ngspice 39 (const.h CONSTCtoK). */
 #define EQS_CONST_CTOK 273.15
 
@@ -187,6 +204,10 @@ struct eqs_netlist {
     eqs_diode_model *models;
     int n_models;
     size_t model_cap;
+
+    eqs_crossbar *crossbars; /* .crossbar cards, in netlist order */
+    int n_crossbars;
+    size_t crossbar_cap;
 
     eqs_device_model *dmodels; /* table-driven models (one namespace with
                                   `models`: a name is in one of them) */
