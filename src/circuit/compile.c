@@ -264,6 +264,29 @@ done:
 
 /* ---- trainable parameters ----------------------------------------- */
 
+/* Every declared crossbar (.crossbar card) whose devices are all trainable
+ * becomes a block of the store, rows x columns as declared. */
+static eqs_status declared_blocks(eqs_circuit *c)
+{
+    const eqs_netlist *nl = c->nl;
+    for (int x = 0; x < nl->n_crossbars; ++x) {
+        const eqs_crossbar *X = &nl->crossbars[x];
+        const size_t n = (size_t)X->rows * (size_t)X->cols;
+        int *pk = eqs_malloc(c->ctx, (n ? n : 1) * sizeof *pk);
+        if (!pk) return EQS_ERR_NOMEM;
+        size_t e = 0;
+        while (e < n && (pk[e] = c->elems[X->first_elem + (int)e].param) >= 0) ++e;
+        int b;
+        eqs_status st = e == n && n > 0
+                            ? eqs_store_block_make(c, EQS_BLOCK_CROSSBAR, X->name, X->rows,
+                                                   X->cols, X->row_node, X->col_node, pk, 1, &b)
+                            : EQS_OK;
+        eqs_free(c->ctx, pk);
+        if (st != EQS_OK) return st;
+    }
+    return EQS_OK;
+}
+
 static eqs_status select_params(eqs_circuit *c)
 {
     const eqs_netlist *nl = c->nl;
@@ -545,6 +568,7 @@ eqs_status eqs_circuit_create(eqs_ctx *ctx, const eqs_netlist *nl, eqs_circuit *
     if ((st = build_pattern(c)) != EQS_OK) goto fail;
     if ((st = select_params(c)) != EQS_OK) goto fail;
     if ((st = eqs_store_create(c)) != EQS_OK) goto fail;
+    if ((st = declared_blocks(c)) != EQS_OK) goto fail;
 
     c->chg_cap = EQS_CIRCUIT_CHANGE_LOG;
     c->chg = eqs_malloc(ctx, (size_t)c->chg_cap * sizeof *c->chg);

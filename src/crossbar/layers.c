@@ -79,6 +79,46 @@ static void say(char *why, size_t n, const char *fmt, ...)
     va_end(ap);
 }
 
+/* Node lines of a declared crossbar spanning a whole layer: 1 when
+ * nodes[0..n) are exactly the n nodes of one layer l (in *l). */
+static int whole_layer(const eqs_layers *L, const int *nodes, int n, int *l)
+{
+    *l = L->layer_of[nodes[0]];
+    if (*l < 0 || L->off[*l + 1] - L->off[*l] != n) return 0;
+    for (int k = 1; k < n; ++k)
+        if (L->layer_of[nodes[k]] != *l) return 0;
+    return 1; /* n distinct nodes (a crossbar's lines are) of a layer of n */
+}
+
+/* Declared crossbars (.crossbar cards, blocks of the store) order the
+ * layers they span: rows = layer l-1 and columns = layer l in the card's
+ * order, so that the batched solver works on the block as declared.  A
+ * layer keeps the first order given to it; other layers keep netlist
+ * order. */
+static void declared_order(const eqs_circuit *c, eqs_layers *L)
+{
+    const eqs_store *s = c->store;
+    unsigned char set[256] = {0};
+    for (int b = 0; b < s->n_blocks; ++b) {
+        const eqs_block *B = &s->blocks[b];
+        if (B->kind != EQS_BLOCK_CROSSBAR || !B->declared) continue;
+        int lr, lc;
+        if (!whole_layer(L, B->row_node, B->rows, &lr) ||
+            !whole_layer(L, B->col_node, B->cols, &lc) || lc != lr + 1)
+            continue;
+        for (int t = 0; t < 2; ++t) {
+            int l = t ? lc : lr, n = t ? B->cols : B->rows;
+            const int *nodes = t ? B->col_node : B->row_node;
+            if (l < 256 && set[l]) continue;
+            if (l < 256) set[l] = 1;
+            for (int k = 0; k < n; ++k) {
+                L->node[L->off[l] + k] = nodes[k];
+                L->index_of[nodes[k]] = k;
+            }
+        }
+    }
+}
+
 /* Structural checks that need no adjacency; 1 when c may be layered. */
 static int check_elements(const eqs_circuit *c, char *why, size_t n)
 {
@@ -292,7 +332,8 @@ eqs_status eqs_layers_detect(eqs_ctx *ctx, const eqs_circuit *c, eqs_layers **ou
         return EQS_OK;
     }
     for (int i = 0; i < nn; ++i) L->index_of[i] = -1;
-    /* layer lists, netlist order within each layer */
+    /* layer lists, netlist order within each layer (declared crossbars
+     * then order theirs: declared_order) */
     L->n_layers = n_layers;
     for (int i = 0; i < nn; ++i)
         if (L->layer_of[i] >= 0) L->off[L->layer_of[i] + 1]++;
@@ -316,6 +357,7 @@ eqs_status eqs_layers_detect(eqs_ctx *ctx, const eqs_circuit *c, eqs_layers **ou
         }
         eqs_free(ctx, heap);
     }
+    declared_order(c, L);
     /* dense crossbars: one trainable resistor per pair of consecutive-layer
      * nodes, plus the rails of deeper layers (checked per layer by the
      * batched setup) */
