@@ -1107,6 +1107,8 @@ typedef struct {
     int resume;          /* 1: continue the run in `dir` from its checkpoint (eqs_run_open).
                             Default: 0 */
     eqs_job_hooks hooks; /* Default: all NULL */
+    const eqs_trainer_options *trainer; /* the trainer's options (health checks, ...);
+                                           NULL: eqs_trainer_options_defaults. Default: NULL */
 } eqs_job_options;
 void eqs_job_options_defaults(eqs_job_options *opt);
 

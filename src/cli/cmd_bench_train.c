@@ -4,7 +4,6 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "cli.h"
 
@@ -49,37 +48,45 @@ static const cli_command bench_train_cmd = {
     {bench_train_opts, NULL, NULL},
     NULL};
 
-/* The experiment as XML (the schema-validated path the trainer normally
- * takes).  Returns 0 on success. */
-static int write_experiment(const char *path, const int *layers, int nl, int batch,
-                            const char *solver, const char *diodes, const char *method,
-                            double gain, long seed, double tol, int single,
-                            int threads)
+/* The bench's experiment: eqs_experiment_defaults completed by path (the
+ * same validation as a file: eqs_experiment_set_many). */
+static eqs_status bench_experiment(eqs_ctx *ctx, const int *layers, int nl, int batch,
+                                   const char *solver, const char *diodes, const char *method,
+                                   double gain, long seed, double tol, int single, int threads,
+                                   eqs_experiment **out)
 {
-    FILE *f = fopen(path, "w");
-    if (!f) return -1;
-    fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<experiment version=\"1\">\n");
-    fprintf(f, "  <network><drn layers=\"");
-    for (int l = 0; l < nl; ++l) fprintf(f, "%s%d", l ? " " : "", layers[l]);
-    fprintf(f, "\" seed=\"%ld\" g_init_min_S=\"1e-6\" g_init_max_S=\"1e-4\"/></network>\n", seed);
-    fprintf(f,
-            "  <dataset classes=\"%d\"><synthetic task=\"blobs\" train_size=\"%d\" "
-            "features=\"%d\" seed=\"%ld\"/></dataset>\n",
-            layers[nl - 1], batch * 64 > 2048 ? batch * 64 : 2048, layers[0], seed);
-    fprintf(f, "  <input gain_V=\"%.17g\" encoding=\"pair\"/>\n", gain);
-    fprintf(f, "  <targets on_V=\"0.5\" off_V=\"0\"/>\n");
-    fprintf(f, "  <algorithm method=\"%s\" beta=\"1e-5\"/>\n", method);
-    fprintf(f, "  <learning momentum=\"0.9\" decay=\"0.99\"><rate elements=\"r*\" "
-               "value=\"1e-6\"/></learning>\n");
-    fprintf(f, "  <training epochs=\"1\" batch=\"%d\" seed=\"%ld\"/>\n", batch, seed);
-    fprintf(f, "  <conductance g_min_S=\"1e-7\" g_max_S=\"1e-3\"/>\n");
-    fprintf(f, "  <solver backend=\"%s\" diodes=\"%s\"", solver, diodes);
-    if (tol > 0) fprintf(f, " tol_V=\"%.17g\"", tol);
-    if (single) fprintf(f, " precision=\"single\"");
-    fprintf(f, " threads=\"%d\"", threads);
-    fprintf(f, "/>\n");
-    fprintf(f, "  <output dir=\"unused\"/>\n</experiment>\n");
-    return fclose(f) == 0 ? 0 : -1;
+    char lay[1024] = "", sd[32], cls[32], nfeat[32], ntrain[32], nbatch[32], g[40], tv[40],
+         th[8];
+    for (int l = 0, at = 0; l < nl && at < (int)sizeof lay - 16; ++l)
+        at += snprintf(lay + at, sizeof lay - (size_t)at, "%s%d", l ? " " : "", layers[l]);
+    snprintf(sd, sizeof sd, "%ld", seed);
+    snprintf(cls, sizeof cls, "%d", layers[nl - 1]);
+    snprintf(nfeat, sizeof nfeat, "%d", layers[0]);
+    snprintf(ntrain, sizeof ntrain, "%d", batch * 64 > 2048 ? batch * 64 : 2048);
+    snprintf(nbatch, sizeof nbatch, "%d", batch);
+    snprintf(g, sizeof g, "%.17g", gain);
+    snprintf(tv, sizeof tv, "%.17g", tol);
+    snprintf(th, sizeof th, "%d", threads);
+    const char *paths[] = {"network.drn.layers", "network.drn.seed", "network.drn.g_init_min_S",
+                           "network.drn.g_init_max_S", "dataset.classes",
+                           "dataset.synthetic.task", "dataset.synthetic.train_size",
+                           "dataset.synthetic.features", "dataset.synthetic.seed",
+                           "input.gain_V", "input.encoding", "targets.on_V", "targets.off_V",
+                           "algorithm.method", "algorithm.beta", "learning.momentum",
+                           "learning.decay", "learning.rate[r*]", "training.epochs",
+                           "training.batch", "training.seed", "conductance.g_min_S",
+                           "conductance.g_max_S", "solver.backend", "solver.diodes",
+                           "solver.threads", "solver.precision", "solver.tol_V"};
+    const char *values[] = {lay,    sd,      "1e-6",  "1e-4",   cls,    "blobs",
+                            ntrain, nfeat,   sd,      g,        "pair", "0.5",
+                            "0",    method,  "1e-5",  "0.9",    "0.99", "1e-6",
+                            "1",    nbatch,  sd,      "1e-7",   "1e-3", solver,
+                            diodes, th,      single ? "single" : "double", tv};
+    const int n = (int)(sizeof paths / sizeof paths[0]) - (tol > 0 ? 0 : 1);
+    eqs_status st = eqs_experiment_defaults(ctx, out);
+    if (st == EQS_OK) st = eqs_experiment_set_many(*out, n, paths, values);
+    if (st != EQS_OK) eqs_experiment_free(out);
+    return st;
 }
 
 int cli_bench_train(int argc, char **argv)
@@ -130,7 +137,7 @@ int cli_bench_train(int argc, char **argv)
             else diodes = v;
         } else if (!strcmp(a, "--method")) {
             if (!v || eqs_grad_method_from_name(v) < 0)
-                rc = cli_usage_error("bench", "--method needs centered, eqprop, negative, adjoint, ncep or aeqprop");
+                rc = cli_usage_error("bench", "--method needs centered, positive, negative, adjoint, ncep or aeqprop");
             else method = v;
         } else {
             rc = cli_usage_error("bench", "unknown option '%s'", a);
@@ -143,18 +150,9 @@ int cli_bench_train(int argc, char **argv)
         free(layers);
         return rc;
     }
-    /* the schema spells the one-sided method "positive" */
-    const char *xml_method = !strcmp(method, "eqprop") ? "positive" : method;
-
-    char path[4096];
-    const char *tmpdir = getenv("TMPDIR"); /* removed below, whatever happens */
-    snprintf(path, sizeof path, "%s/eqspice-bench-train-%ld.xml",
-             tmpdir && *tmpdir ? tmpdir : "/tmp", (long)getpid());
     eqs_ctx *ctx = cli_ctx_create(0);
     eqs_experiment *exp = NULL;
-    eqs_netlist *nl = NULL;
-    eqs_circuit *c = NULL;
-    eqs_dataset *train = NULL, *test = NULL;
+    eqs_job *job = NULL;
     eqs_trainer *tr = NULL;
     eqs_status st = EQS_OK;
     if (!ctx) {
@@ -165,20 +163,19 @@ int cli_bench_train(int argc, char **argv)
         int b = eqs_backend_from_name(solver);
         diodes = (b == EQS_BACKEND_LAYERED || b == EQS_BACKEND_AUTO) ? "ideal" : "shockley";
     }
-    if (write_experiment(path, layers, nlayers, (int)batch, solver, diodes, xml_method, gain,
-                         seed, tol, single, (int)threads)) {
-        fprintf(stderr, "error: cannot write %s\n", path);
-        unlink(path);
-        eqs_ctx_free(&ctx);
-        free(layers);
-        return CLI_INTERNAL;
-    }
-    st = eqs_experiment_read(ctx, path, &exp);
-    unlink(path);
-    if (st == EQS_OK) st = eqs_experiment_load_data(ctx, exp, &train, &test);
-    if (st == EQS_OK) st = eqs_experiment_network(ctx, exp, &nl);
-    if (st == EQS_OK) st = eqs_circuit_create(ctx, nl, &c);
-    if (st == EQS_OK) st = eqs_trainer_create(ctx, exp, c, train, NULL, &tr);
+    /* the experiment's name of the method ("eqprop" -> "positive") */
+    const char *xml_method = eqs_grad_method_name(eqs_grad_method_from_name(method));
+    st = bench_experiment(ctx, layers, nlayers, (int)batch, solver, diodes, xml_method, gain,
+                          seed, tol, single, (int)threads, &exp);
+    /* random data: what is learned does not matter, so no health warnings */
+    eqs_trainer_options topt;
+    eqs_trainer_options_defaults(&topt);
+    topt.health_checks = 0;
+    eqs_job_options jopt;
+    eqs_job_options_defaults(&jopt);
+    jopt.trainer = &topt;
+    if (st == EQS_OK) st = eqs_job_create(ctx, exp, &jopt, &job); /* no file written */
+    if (st == EQS_OK) tr = eqs_job_trainer(job);
     if (st == EQS_OK) st = eqs_trainer_step(tr); /* warm-up: first shuffle, caches */
     long steps = 0;
     double t0 = cli_now_s(), t = t0;
@@ -213,11 +210,7 @@ int cli_bench_train(int argc, char **argv)
                    samples / el, floor_sps, 1e3 * phase_s, sweeps);
         }
     }
-    eqs_trainer_free(&tr);
-    eqs_dataset_free(&train);
-    eqs_dataset_free(&test);
-    eqs_circuit_free(&c);
-    eqs_netlist_free(&nl);
+    eqs_job_free(&job);
     eqs_experiment_free(&exp);
     eqs_ctx_free(&ctx);
     free(layers);

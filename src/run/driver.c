@@ -97,7 +97,7 @@ eqs_status eqs_job_create(eqs_ctx *ctx, const eqs_experiment *exp, const eqs_job
     eqs_status st = eqs_experiment_load_data(ctx, exp, &j->train, &j->test);
     if (st == EQS_OK) st = eqs_experiment_network(ctx, exp, &j->nl);
     if (st == EQS_OK) st = eqs_circuit_create(ctx, j->nl, &j->c);
-    if (st == EQS_OK) st = eqs_trainer_create(ctx, exp, j->c, j->train, NULL, &j->tr);
+    if (st == EQS_OK) st = eqs_trainer_create(ctx, exp, j->c, j->train, j->opt.trainer, &j->tr);
     if (st == EQS_OK && j->test) st = eqs_trainer_check_data(j->tr, j->test);
     if (st != EQS_OK) {
         eqs_job_free(&j);
