@@ -77,12 +77,14 @@ typedef struct {
 
     /* Input changes (a new value of the grounded source fixing the node of
      * row r), applied in O(degree) by input_apply when fx_inc[r]: every
-     * element touching the node is a resistor, a diode, a current source
-     * or the fixing source itself.  Then the row's fx entries are exactly
-     * the resistors to unknowns (fx_x = -G), and fx_ee[fx_ep[r] ..
-     * fx_ep[r + 1]) lists the other resistors at the node (to ground or to
-     * another fixed node).  Otherwise (a controlled source or a branch
-     * touches the node) a change refreshes everything. */
+     * element touching the node has no branch and the input rule
+     * EQS_INPUT_CONDUCTANCE (a resistor) or EQS_INPUT_NONE (a diode, a
+     * current source, the fixing source itself; devices.h).  Then the
+     * row's fx entries are exactly the conductances to unknowns
+     * (fx_x = -G), and fx_ee[fx_ep[r] .. fx_ep[r + 1]) lists the other
+     * conductances at the node (to ground or to another fixed node).
+     * Otherwise (a controlled source or a branch touches the node) a
+     * change refreshes everything. */
     unsigned char *fx_inc;
     int *fx_ep, *fx_ee;
 

@@ -10,73 +10,38 @@
 #include <math.h>
 #include <string.h>
 
-/* Cached fixed voltage at scale 1 (nt->vfix1, filled first in refresh_all);
- * ground index -1 never occurs here because unused terminals are skipped. */
-#define VF(nd) (nt->vfix1[(nd)])
-
 /* ---- currents of eliminated voltage sources ------------------------ */
 
-/* Visit the linear current leaving each fixed terminal of element e:
- * constant part into fx_s0, terms in the unknowns as fx entries.  With
- * fill = 0 only counts entries per row (fx_p[r + 1]).  Returns the entry
- * index used for terminal 0 / 1 of a resistor through *ca / *cb. */
+/* Visit the linear current leaving each fixed terminal of element e (its
+ * device's fixed_current): constant part into fx_s0, terms in the
+ * unknowns as fx entries.  With fill = 0 only counts entries per row
+ * (fx_p[r + 1]).  Returns the entry index used for terminal 0 / 1 of a
+ * parameter (a trainable conductance: its one entry, -G) through
+ * *ca / *cb. */
 static void fx_visit(const eqs_circuit *c, newton *nt, const eqs_celem *e, int fill, int *ca,
                      int *cb)
 {
-    const int kc = e->ctrl >= 0 ? c->elems[e->ctrl].branch : -1;
+    const eqs_device *dev = eqs_device_get(e->kind);
     if (ca) *ca = -1;
     if (cb) *cb = -1;
+    if (!dev->fixed_current) return; /* nonlinear: companion currents (fx_diodes) */
     for (int t = 0; t < 2; ++t) {
         int nd = e->n[t];
         int r = nd >= 0 ? nt->fx_row[nd] : -1;
         if (r < 0) continue;
-        double sg = t == 0 ? 1.0 : -1.0; /* current leaving n[t] */
-        int js[2] = {-1, -1};
-        double cs[2] = {0, 0}, k0 = 0;
-        switch (e->kind) {
-        case EQS_EL_R: {
-            int other = e->n[1 - t];
-            k0 = eqs_celem_value(c, e) * (VF(nd) - VF(other));
-            js[0] = unk(c, other);
-            cs[0] = -eqs_celem_value(c, e);
-            break;
-        }
-        case EQS_EL_I:
-            k0 = sg * eqs_celem_value(c, e);
-            break;
-        case EQS_EL_V:
-        case EQS_EL_E:
-        case EQS_EL_H:
-            if (e->branch < 0) continue; /* the fixing source itself */
-            js[0] = e->branch;
-            cs[0] = sg;
-            break;
-        case EQS_EL_G:
-            js[0] = unk(c, e->n[2]);
-            cs[0] = sg * eqs_celem_value(c, e);
-            js[1] = unk(c, e->n[3]);
-            cs[1] = -sg * eqs_celem_value(c, e);
-            k0 = sg * eqs_celem_value(c, e) * (VF(e->n[2]) - VF(e->n[3]));
-            break;
-        case EQS_EL_F:
-            js[0] = kc;
-            cs[0] = sg * eqs_celem_value(c, e);
-            break;
-        case EQS_EL_D:
-        case EQS_EL_NKINDS:
-            continue;
-        }
-        if (fill) nt->fx_s0[r] += k0;
+        eqs_fxcurrent fc = {0.0, {-1, -1}, {0.0, 0.0}};
+        if (!dev->fixed_current(c, nt->vfix1, e, t, &fc)) continue;
+        if (fill) nt->fx_s0[r] += fc.k0;
         for (int m = 0; m < 2; ++m) {
-            if (js[m] < 0) continue;
+            if (fc.j[m] < 0) continue;
             if (!fill) {
                 nt->fx_p[r + 1]++;
                 continue;
             }
             int q = nt->fx_p[r]++; /* fx_p holds the next free slot while filling */
-            nt->fx_j[q] = js[m];
-            nt->fx_x[q] = cs[m];
-            if (e->kind == EQS_EL_R) {
+            nt->fx_j[q] = fc.j[m];
+            nt->fx_x[q] = fc.x[m];
+            if (e->param >= 0) {
                 if (t == 0 && ca) *ca = q;
                 if (t == 1 && cb) *cb = q;
             }
@@ -118,9 +83,10 @@ eqs_status eqs_newton_fx_build(eqs_ctx *ctx, const eqs_circuit *c, newton *nt)
     return EQS_OK;
 }
 
-/* Which fixed nodes take input changes incrementally (fx_inc) and their
- * resistors to non-unknowns (fx_ep / fx_ee): two passes over the elements,
- * once, in create (after fx_build). */
+/* Which fixed nodes take input changes incrementally (fx_inc, from each
+ * device's `input` rule) and their conductances to non-unknowns (fx_ep /
+ * fx_ee): two passes over the elements, once, in create (after
+ * fx_build). */
 eqs_status eqs_newton_in_build(eqs_ctx *ctx, const eqs_circuit *c, newton *nt)
 {
     size_t nf = (size_t)nt->n_fx + 1;
@@ -131,34 +97,20 @@ eqs_status eqs_newton_in_build(eqs_ctx *ctx, const eqs_circuit *c, newton *nt)
     for (int pass = 0; pass < 2; ++pass) {
         for (int i = 0; i < c->n_elems; ++i) {
             const eqs_celem *e = &c->elems[i];
+            const eqs_device *dev = eqs_device_get(e->kind);
             for (int t = 0; t < 4; ++t) {
                 int nd = e->n[t];
                 int r = nd > 0 ? nt->fx_row[nd] : -1;
                 if (r < 0) continue;
-                switch (e->kind) {
-                case EQS_EL_R: {
-                    if (t >= 2) break; /* unused terminal slots (defensive) */
-                    int o = e->n[1 - t];
-                    if (o == nd || c->node_unknown[o] >= 0) break; /* no effect / an fx entry */
-                    if (pass == 0) nt->fx_ep[r + 1]++;
-                    else nt->fx_ee[nt->fx_ep[r]++] = i; /* fx_ep: next free slot */
-                    break;
+                if (e->branch >= 0 || dev->input == EQS_INPUT_REFRESH) {
+                    nt->fx_inc[r] = 0; /* reads V(f) beyond a conductance */
+                    continue;
                 }
-                case EQS_EL_D:
-                case EQS_EL_I:
-                    break; /* diodes see vfix1 at every load; I does not depend on V */
-                case EQS_EL_V:
-                    if (e->branch < 0) break; /* the fixing source (node to ground) */
-                    nt->fx_inc[r] = 0;
-                    break;
-                case EQS_EL_E:
-                case EQS_EL_H:
-                case EQS_EL_G:
-                case EQS_EL_F:
-                case EQS_EL_NKINDS:
-                    nt->fx_inc[r] = 0;
-                    break;
-                }
+                if (dev->input != EQS_INPUT_CONDUCTANCE || t >= 2) continue;
+                int o = e->n[1 - t];
+                if (o == nd || c->node_unknown[o] >= 0) continue; /* no effect / an fx entry */
+                if (pass == 0) nt->fx_ep[r + 1]++;
+                else nt->fx_ee[nt->fx_ep[r]++] = i; /* fx_ep: next free slot */
             }
         }
         if (pass == 0) {

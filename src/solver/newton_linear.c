@@ -137,10 +137,11 @@ static void apply_param_changes(const eqs_circuit *c, newton *nt)
 /* The grounded source fixing the node f of row r may have a new value:
  * move everything that depends on V(f) from the cached vfix1[f] to it.
  * With dV the change (V, scale 1):
- *   - b0[u] -= G dV for every resistor G from f to an unknown u (the
- *     row's fx entries: fx_x = -G, fx_j = u);
+ *   - b0[u] -= G dV for every conductance G (EQS_INPUT_CONDUCTANCE: a
+ *     resistor) from f to an unknown u (the row's fx entries: fx_x = -G,
+ *     fx_j = u);
  *   - the constant part of f's own current, fx_s0[r] += (sum of G at f) dV,
- *     and for a resistor to another fixed node o, fx_s0[row of o] -= G dV;
+ *     and for a conductance to another fixed node o, fx_s0[row of o] -= G dV;
  *   - the reference currents fx_lref (= fx_sref fx_s0 + fx entries times
  *     x_ref) by fx_sref times the same amounts;
  *   - the parameter plans read vfix1 through row_vf: nothing to do.
