@@ -205,10 +205,11 @@ typedef struct {
      * NULL: no entries (I).  Nonlinear devices are loaded through the
      * conductance layout. */
     int (*slots)(const eqs_circuit *c, const eqs_celem *e, int *rows, int *cols);
-    /* Compile netlist element el into ce (kind, origin, nodes, value, ctrl,
-     * branch and param already set): the device's own fields (a diode's
-     * model and area) and the internal nodes and implicit elements `check`
-     * counted, one implicit element per internal node.  Internal node
+    /* Compile netlist element el into ce (kind, origin, nodes and value
+     * already set; ctrl, branch and param -1, set later by the compiler):
+     * the device's own fields (a diode's model and area) and the internal
+     * nodes and implicit elements `check` counted, one implicit element
+     * per internal node.  Internal node
      * *next_node gets its name (allocated through c->ctx, freed with the
      * circuit) and c->node_user; implicit element c->elems[*next_elem] gets
      * origin -1, param -1; both counters advance.  EQS_OK or
