@@ -1,5 +1,7 @@
 /* test_devices.c: device tables vs closed forms and finite differences. */
+#include <float.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "devices/devices.h"
@@ -451,12 +453,30 @@ START_TEST(test_device_table)
         [EQS_EL_F] = EQS_DEV_CONTROLLED,
         [EQS_EL_H] = EQS_DEV_DC_PATH | EQS_DEV_VOLTAGE | EQS_DEV_BRANCH | EQS_DEV_CONTROLLED,
     };
+    /* an input change: a resistor moves b0 by G dV; nothing depends on it
+     * in a diode (loaded every iteration), a current source or the fixing
+     * V; a controlled source reads it elsewhere (refresh) */
+    static const eqs_input_rule want_input[EQS_EL_NKINDS] = {
+        [EQS_EL_R] = EQS_INPUT_CONDUCTANCE, [EQS_EL_D] = EQS_INPUT_NONE,
+        [EQS_EL_V] = EQS_INPUT_NONE,        [EQS_EL_I] = EQS_INPUT_NONE,
+        [EQS_EL_E] = EQS_INPUT_REFRESH,     [EQS_EL_G] = EQS_INPUT_REFRESH,
+        [EQS_EL_F] = EQS_INPUT_REFRESH,     [EQS_EL_H] = EQS_INPUT_REFRESH,
+    };
     for (int k = 0; k < EQS_EL_NKINDS; ++k) {
         const eqs_device *d = eqs_device_get((eqs_elem_kind)k);
         ck_assert_msg(d->card && d->check, "%s: card writer and check", d->name);
         ck_assert_msg(d->flags == want[k], "%s: flags %#x, want %#x", d->name, d->flags, want[k]);
         if (d->nonlinear) ck_assert(d->setup && d->eval && d->limit && d->v_init);
         ck_assert_int_eq(!!d->model_of, !!d->model_card);
+        /* linear devices stamp and have fixed-node currents; every device
+         * but I has Jacobian entries; KCL gives the V-defined currents */
+        ck_assert_int_eq(!!d->stamp, !d->nonlinear);
+        ck_assert_int_eq(!!d->fixed_current, !d->nonlinear);
+        ck_assert_int_eq(!!d->slots, k != EQS_EL_I);
+        ck_assert_int_eq(!d->current, !!(d->flags & EQS_DEV_VOLTAGE));
+        ck_assert_msg(d->input == want_input[k], "%s: input rule %d, want %d", d->name,
+                      (int)d->input, (int)want_input[k]);
+        ck_assert_int_eq(!!d->expand, k == EQS_EL_D);
     }
     /* card writers: the circuit's value when compiled (1/G for R), else
      * the netlist's; %.17g */
@@ -484,6 +504,275 @@ START_TEST(test_device_table)
     w.ctrl = "v.x1.vs";
     eqs_device_ccvs.card(&w, buf, sizeof buf);
     ck_assert_str_eq(buf, "h1 a 0 v.x1.vs 2.5");
+}
+END_TEST
+
+/* Every linear kind with a terminal on a fixed node (f, g held by V1, V2),
+ * a floating controlling source (Vs: a branch), a diode with and without
+ * RS.  No loop of V/E/H: the V-defined edges form a forest. */
+static const char *const HOOK_NET =
+    "* device hooks\n"
+    "V1 f 0 2.0\n"
+    "V2 g 0 -1.5\n"
+    "R1 f a 1k\n"
+    "R2 g f 2k\n"
+    "I1 a f 1m\n"
+    "G1 f a b d 3m\n"
+    "G2 a g e f 1m\n"
+    "Vs a b 0.5\n"
+    "E1 f d a g 2\n"
+    "F1 a g Vs 4\n"
+    "H1 e g Vs 10\n"
+    "D1 f a dm\n"
+    "D2 b 0 dr 2\n"
+    "R3 a 0 1k\n"
+    "R4 b 0 1k\n"
+    "R5 d 0 1k\n"
+    "R6 e 0 1k\n"
+    ".model dm D(is=1e-14 n=1.5)\n"
+    ".model dr D(is=1e-12 rs=10)\n"
+    ".end\n";
+
+typedef struct {
+    eqs_ctx *ctx;
+    eqs_netlist *nl;
+    eqs_circuit *c;
+} hook_fix;
+
+static void hook_open(hook_fix *h)
+{
+    h->ctx = tu_ctx();
+    ck_assert_int_eq(eqs_netlist_read_string(h->ctx, HOOK_NET, "hooks.cir", &h->nl), EQS_OK);
+    ck_assert_msg(eqs_circuit_create(h->ctx, h->nl, &h->c) == EQS_OK, "%s",
+                  eqs_ctx_error(h->ctx));
+}
+
+static void hook_close(hook_fix *h)
+{
+    eqs_circuit_free(&h->c);
+    eqs_netlist_free(&h->nl);
+    eqs_ctx_free(&h->ctx);
+}
+
+static int hook_elem(const eqs_circuit *c, const char *name)
+{
+    for (int e = 0; e < c->n_elems; ++e)
+        if (c->elems[e].origin >= 0 && strcmp(c->nl->elems[c->elems[e].origin].name, name) == 0)
+            return e;
+    ck_abort_msg("no element %s", name);
+    return -1;
+}
+
+/* Deterministic values in [-1, 1). */
+static double hook_val(int k) { return (double)((k * 7919 + 13) % 2000) / 1000.0 - 1.0; }
+
+/* fixed_current against the element's current from its definition: with
+ * V(node) = the unknown's value (or the fixed voltage) and every branch
+ * current an unknown, the current leaving the fixed terminal n[t] is
+ * R: G (V(n[t]) - V(other)); otherwise s * (current n[0] -> n[1]), s = +1
+ * at n[0], -1 at n[1], with I: its value, G: gm (V(c) - V(d)), F: gain
+ * I(Vs), V/E/H: the branch current.  The fixing sources report nothing. */
+START_TEST(test_fixed_current_closed_form)
+{
+    hook_fix h;
+    hook_open(&h);
+    const eqs_circuit *c = h.c;
+    double *x = calloc((size_t)c->n_unknowns + 1, sizeof *x);
+    double *vf = calloc((size_t)c->n_nodes, sizeof *vf);
+    ck_assert_ptr_nonnull(x);
+    ck_assert_ptr_nonnull(vf);
+    for (int i = 0; i < c->n_unknowns; ++i) x[i] = hook_val(i + 1);
+    for (int n = 1; n < c->n_nodes; ++n)
+        if (c->node_unknown[n] < 0) vf[n] = eqs_circuit_fixed_voltage(c, n, 1.0);
+    ck_assert_double_eq(vf[eqs_circuit_node_find(c, "f")], 2.0);
+    int seen = 0, fixing = 0;
+    for (int e = 0; e < c->n_elems; ++e) {
+        const eqs_celem *ce = &c->elems[e];
+        const eqs_device *dev = eqs_device_get(ce->kind);
+        for (int t = 0; t < 2; ++t) {
+            int nd = ce->n[t];
+            if (nd <= 0 || c->node_unknown[nd] >= 0) continue;
+            if (!dev->fixed_current) {
+                ck_assert(dev->nonlinear);
+                continue;
+            }
+            eqs_fxcurrent fc = {0.0, {-1, -1}, {0.0, 0.0}};
+            if (!dev->fixed_current(c, vf, ce, t, &fc)) {
+                ck_assert_int_eq(ce->kind, EQS_EL_V); /* only the fixing source */
+                ck_assert_int_lt(ce->branch, 0);
+                fixing++;
+                continue;
+            }
+            double got = fc.k0;
+            for (int m = 0; m < 2; ++m)
+                if (fc.j[m] >= 0) got += fc.x[m] * x[fc.j[m]];
+#define V_OF(n) (c->node_unknown[n] >= 0 ? x[c->node_unknown[n]] : vf[n])
+            const double s = t == 0 ? 1.0 : -1.0, val = eqs_celem_value(c, ce);
+            double want = 0;
+            switch (ce->kind) {
+            case EQS_EL_R: want = val * (V_OF(nd) - V_OF(ce->n[1 - t])); break;
+            case EQS_EL_I: want = s * val; break;
+            case EQS_EL_G: want = s * val * (V_OF(ce->n[2]) - V_OF(ce->n[3])); break;
+            case EQS_EL_F: want = s * val * x[c->elems[ce->ctrl].branch]; break;
+            default: want = s * x[ce->branch]; break; /* V, E, H */
+            }
+#undef V_OF
+            ck_assert_msg(fabs(got - want) <= 1e-15 * (fabs(want) + 1.0),
+                          "%s at terminal %d: %.17g, want %.17g",
+                          c->nl->elems[ce->origin].name, t, got, want);
+            seen++;
+        }
+    }
+    ck_assert_int_eq(fixing, 2);
+    ck_assert_int_eq(seen, 9); /* R1, R2 (twice), I1, G1, G2, E1, F1, H1 */
+    free(x);
+    free(vf);
+    hook_close(&h);
+}
+END_TEST
+
+/* `current` against closed forms at arbitrary node voltages; the diode
+ * with RS: the current i through RS and the junction satisfies
+ * i = I_D(v(anode) - v(cathode) - i / g_rs) (I_D from eval). */
+START_TEST(test_device_current_closed_form)
+{
+    hook_fix h;
+    hook_open(&h);
+    const eqs_circuit *c = h.c;
+    const int nu = c->n_user_nodes;
+    double *v = calloc((size_t)nu, sizeof *v);
+    ck_assert_ptr_nonnull(v);
+    for (int n = 1; n < nu; ++n) v[n] = 0.3 * hook_val(n + 5);
+    const double gmin = 1e-12;
+    const eqs_devsolution sol = {h.ctx, c, v, 1e-6, gmin};
+    for (int e = 0; e < c->n_elems; ++e) {
+        const eqs_celem *ce = &c->elems[e];
+        const eqs_device *dev = eqs_device_get(ce->kind);
+        ck_assert_int_eq(dev->current == NULL, (dev->flags & EQS_DEV_VOLTAGE) != 0);
+        if (!dev->current || ce->origin < 0) continue;
+        eqs_devcurrent cu;
+        ck_assert_int_eq(dev->current(&sol, ce, &cu), EQS_OK);
+        const double val = eqs_celem_value(c, ce);
+        ck_assert_int_eq(cu.b, ce->n[1]);
+        if (ce->kind != EQS_EL_D) ck_assert_int_eq(cu.a, ce->n[0]);
+        switch (ce->kind) {
+        case EQS_EL_R: ck_assert_double_eq(cu.i0, val * (v[cu.a] - v[cu.b])); break;
+        case EQS_EL_I: ck_assert_double_eq(cu.i0, val); break;
+        case EQS_EL_G: ck_assert_double_eq(cu.i0, val * (v[ce->n[2]] - v[ce->n[3]])); break;
+        case EQS_EL_F:
+            ck_assert_double_eq(cu.i0, 0.0);
+            ck_assert_double_eq(cu.gain, 4.0);
+            break;
+        case EQS_EL_D: {
+            eqs_devparams p;
+            ck_assert_int_eq(dev->setup(h.ctx, c, ce, 1e-6, &p), EQS_OK);
+            const eqs_element *el = &c->nl->elems[ce->origin];
+            double vd = v[cu.a] - v[cu.b], i, g;
+            if (ce->n[0] < nu) { /* no RS */
+                ck_assert_int_eq(cu.a, ce->n[0]);
+                dev->eval(&p, vd, gmin, &i, &g);
+                ck_assert_double_eq(cu.i0, i);
+            } else {
+                ck_assert_int_eq(cu.a, el->node[0]); /* the user anode */
+                double grs = eqs_diode_rs_conductance(c->nl, el);
+                ck_assert_double_eq_tol(grs, 2.0 / 10.0, 1e-15); /* area / RS */
+                /* across the reverse, forward and RS-limited regions; the
+                 * junction voltage vj is found to 4 ulps of vd, so i may
+                 * miss I_D(vj) by (g_D + g_rs) times that */
+                const double vds[] = {-0.5, vd, 0.55, 0.7, 2.0};
+                for (int q = 0; q < 5; ++q) {
+                    v[cu.a] = vds[q];
+                    eqs_devcurrent cq;
+                    ck_assert_int_eq(dev->current(&sol, ce, &cq), EQS_OK);
+                    dev->eval(&p, vds[q] - cq.i0 / grs, gmin, &i, &g);
+                    double tol = (g + grs) * 8 * DBL_EPSILON * fabs(vds[q]);
+                    ck_assert_msg(fabs(i - cq.i0) <= tol, "RS at %g V: i %.17g, I_D(vj) %.17g",
+                                  vds[q], cq.i0, i);
+                    if (vds[q] == 2.0) /* RS-limited: most of the voltage across RS */
+                        ck_assert(cq.i0 > 0.5 * grs * 2.0);
+                }
+            }
+            break;
+        }
+        default: ck_abort_msg("unexpected kind %d", (int)ce->kind);
+        }
+        if (ce->kind != EQS_EL_F) ck_assert_double_eq(cu.gain, 0.0);
+    }
+    free(v);
+    hook_close(&h);
+}
+END_TEST
+
+/* slots against the layouts written out per kind (devices.h); the
+ * compiler's slots are the value positions of those (row, col) pairs. */
+START_TEST(test_slots_layouts)
+{
+    hook_fix h;
+    hook_open(&h);
+    const eqs_circuit *c = h.c;
+    ck_assert_int_eq(c->reciprocal, 0);
+    for (int e = 0; e < c->n_elems; ++e) {
+        const eqs_celem *ce = &c->elems[e];
+        const eqs_device *dev = eqs_device_get(ce->kind);
+        int rows[EQS_MAX_SLOTS], cols[EQS_MAX_SLOTS], wr[EQS_MAX_SLOTS], wc[EQS_MAX_SLOTS];
+        int ns = dev->slots ? dev->slots(c, ce, rows, cols) : 0, nw = 0;
+        int u[4];
+        for (int t = 0; t < 4; ++t) u[t] = ce->n[t] < 0 ? -1 : c->node_unknown[ce->n[t]];
+        const int k = ce->branch, kc = ce->ctrl >= 0 ? c->elems[ce->ctrl].branch : -1;
+#define W(r, cc) (wr[nw] = (r), wc[nw] = (cc), nw++)
+        switch (ce->kind) {
+        case EQS_EL_R:
+        case EQS_EL_D: W(u[0], u[0]); W(u[1], u[1]); W(u[0], u[1]); W(u[1], u[0]); break;
+        case EQS_EL_G: W(u[0], u[2]); W(u[0], u[3]); W(u[1], u[2]); W(u[1], u[3]); break;
+        case EQS_EL_F: W(u[0], kc); W(u[1], kc); break;
+        case EQS_EL_I: break;
+        default: /* V E H */
+            if (k < 0) break;
+            W(u[0], k); W(u[1], k); W(k, u[0]); W(k, u[1]);
+            if (ce->kind == EQS_EL_E) { W(k, u[2]); W(k, u[3]); }
+            if (ce->kind == EQS_EL_H) W(k, kc);
+            break;
+        }
+#undef W
+        ck_assert_int_eq(ns, nw);
+        for (int q = 0; q < ns; ++q) {
+            ck_assert_int_eq(rows[q], wr[q]);
+            ck_assert_int_eq(cols[q], wc[q]);
+            ck_assert_int_eq(ce->slot[q], eqs_circuit_find_slot(c, wr[q], wc[q]));
+        }
+        for (int q = ns; q < EQS_MAX_SLOTS; ++q) ck_assert_int_eq(ce->slot[q], -1);
+    }
+    hook_close(&h);
+}
+END_TEST
+
+/* The diode's expand: RS > 0 gives the internal node "<name>#internal"
+ * (messages name its anode), the junction from it to the cathode and an
+ * implicit resistor of conductance area / RS from the anode to it. */
+START_TEST(test_diode_expand)
+{
+    hook_fix h;
+    hook_open(&h);
+    const eqs_circuit *c = h.c;
+    ck_assert_int_eq(c->n_internal, 1);
+    const int d1 = hook_elem(c, "d1"), d2 = hook_elem(c, "d2");
+    const int b = eqs_circuit_node_find(c, "b"), in = c->n_user_nodes;
+    ck_assert_int_lt(c->elems[d1].n[0], c->n_user_nodes);
+    ck_assert_int_eq(c->elems[d2].n[0], in);
+    ck_assert_int_eq(c->elems[d2].n[1], 0);
+    ck_assert_str_eq(c->node_names[in], "d2#internal");
+    ck_assert_int_eq(c->node_user[in], b);
+    ck_assert_ptr_eq(c->elems[d2].model, &c->nl->models[c->nl->elems[d2].model]);
+    ck_assert_double_eq(c->elems[d2].area, 2.0);
+    const eqs_celem *rs = &c->elems[c->n_elems - 1];
+    ck_assert_int_eq(c->n_elems, c->nl->n_elems + 1);
+    ck_assert_int_eq(rs->kind, EQS_EL_R);
+    ck_assert_int_eq(rs->origin, -1);
+    ck_assert_int_eq(rs->param, -1);
+    ck_assert_int_eq(rs->n[0], b);
+    ck_assert_int_eq(rs->n[1], in);
+    ck_assert_double_eq_tol(rs->value, 0.2, 1e-15);
+    hook_close(&h);
 }
 END_TEST
 
@@ -538,6 +827,10 @@ Suite *suite_devices(void)
     tcase_add_test(tc, test_pnjlim);
     tcase_add_test(tc, test_resistor_and_registry);
     tcase_add_test(tc, test_device_table);
+    tcase_add_test(tc, test_fixed_current_closed_form);
+    tcase_add_test(tc, test_device_current_closed_form);
+    tcase_add_test(tc, test_slots_layouts);
+    tcase_add_test(tc, test_diode_expand);
     tcase_add_test(tc, test_model_types);
     suite_add_tcase(s, tc);
     return s;

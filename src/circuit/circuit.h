@@ -16,10 +16,12 @@
  *
  * A diode's series resistance RS is compiled into an implicit resistor
  * element (origin = -1, not trainable) from the anode to the internal node,
- * and the junction element then runs from the internal node to the cathode.
+ * and the junction element then runs from the internal node to the cathode
+ * (the diode's `expand`, devices/diode.c).
  *
  * Slot layouts (slot[i] = index into the value array, or -1 when the row or
- * the column is eliminated).  a = n[0], b = n[1], c = n[2], d = n[3],
+ * the column is eliminated), as each device's `slots` lists them
+ * (devices/devices.h).  a = n[0], b = n[1], c = n[2], d = n[3],
  * k = branch, kc = branch of the controlling source:
  *   R, D   : [0]=(a,a) [1]=(b,b) [2]=(a,b) [3]=(b,a)   (reciprocal: only the
  *            lower-triangle entry of the off-diagonal pair is stored, in

@@ -55,65 +55,13 @@ static int uf_union(int *parent, int a, int b)
 
 /* ---- stamps ------------------------------------------------------- */
 
-/* Unknown index of circuit node `nd` (-1: ground, fixed or unused). */
-static inline int unk(const eqs_circuit *c, int nd) { return nd < 0 ? -1 : c->node_unknown[nd]; }
-
-/* The (row, col) unknown pairs of element e, in slot order (circuit.h);
- * -1 when eliminated.  Returns the number of slots. */
+/* The (row, col) unknown pairs of element e, in slot order (its device's
+ * `slots`, layouts in devices.h); -1 when eliminated.  Returns the number
+ * of slots. */
 static int stamp_list(const eqs_circuit *c, const eqs_celem *e, int *rows, int *cols)
 {
-    int a = unk(c, e->n[0]), b = unk(c, e->n[1]);
-    int k = e->branch;
-    int kc = e->ctrl >= 0 ? c->elems[e->ctrl].branch : -1;
-    switch (e->kind) {
-    case EQS_EL_R:
-    case EQS_EL_D:
-        rows[0] = a, cols[0] = a;
-        rows[1] = b, cols[1] = b;
-        if (c->reciprocal) {
-            int hi = a > b ? a : b, lo = a > b ? b : a;
-            rows[2] = hi, cols[2] = (lo < 0 ? -1 : lo);
-            rows[3] = -1, cols[3] = -1;
-        } else {
-            rows[2] = a, cols[2] = b;
-            rows[3] = b, cols[3] = a;
-        }
-        return 4;
-    case EQS_EL_G: {
-        int cc = unk(c, e->n[2]), cd = unk(c, e->n[3]);
-        rows[0] = a, cols[0] = cc;
-        rows[1] = a, cols[1] = cd;
-        rows[2] = b, cols[2] = cc;
-        rows[3] = b, cols[3] = cd;
-        return 4;
-    }
-    case EQS_EL_V:
-    case EQS_EL_E:
-    case EQS_EL_H:
-        if (k < 0) return 0;
-        rows[0] = a, cols[0] = k;
-        rows[1] = b, cols[1] = k;
-        rows[2] = k, cols[2] = a;
-        rows[3] = k, cols[3] = b;
-        if (e->kind == EQS_EL_E) {
-            rows[4] = k, cols[4] = unk(c, e->n[2]);
-            rows[5] = k, cols[5] = unk(c, e->n[3]);
-            return 6;
-        }
-        if (e->kind == EQS_EL_H) {
-            rows[4] = k, cols[4] = kc;
-            return 5;
-        }
-        return 4;
-    case EQS_EL_F:
-        rows[0] = a, cols[0] = kc;
-        rows[1] = b, cols[1] = kc;
-        return 2;
-    case EQS_EL_I:
-    case EQS_EL_NKINDS:
-        break;
-    }
-    return 0;
+    const eqs_device *dev = eqs_device_get(e->kind);
+    return dev->slots ? dev->slots(c, e, rows, cols) : 0;
 }
 
 static int find_slot(const eqs_circuit *c, int row, int col);
@@ -395,8 +343,8 @@ eqs_status eqs_circuit_create(eqs_ctx *ctx, const eqs_netlist *nl, eqs_circuit *
         c->node_fixed_by[i] = -1;
     }
 
-    /* elements: netlist elements keep their index; implicit RS resistors
-     * are appended */
+    /* elements: netlist elements keep their index; internal nodes and
+     * implicit elements (a diode's RS) are appended by the device's expand */
     int next_int = nl->n_nodes, next_imp = nl->n_elems;
     for (int e = 0; e < nl->n_elems; ++e) {
         const eqs_element *el = &nl->elems[e];
@@ -409,29 +357,9 @@ eqs_status eqs_circuit_create(eqs_ctx *ctx, const eqs_netlist *nl, eqs_circuit *
         ce->param = -1;
         /* conductance-valued devices (resistors) hold G = 1/R */
         ce->value = kind_flags(el->kind) & EQS_DEV_TRAINABLE ? 1.0 / el->value : el->value;
-        if (el->kind == EQS_EL_D) {
-            ce->model = &nl->models[el->model];
-            ce->area = el->area;
-            if (ce->model->rs_Ohm > 0) {
-                size_t len = strlen(el->name) + sizeof "#internal";
-                char *nm = eqs_malloc(ctx, len);
-                if (!nm) goto fail;
-                snprintf(nm, len, "%s#internal", el->name);
-                c->node_names[next_int] = nm;
-                c->node_user[next_int] = el->node[0];
-                eqs_celem *rs = &c->elems[next_imp++];
-                rs->kind = EQS_EL_R;
-                rs->origin = -1;
-                rs->n[0] = el->node[0];
-                rs->n[1] = next_int;
-                rs->n[2] = rs->n[3] = -1;
-                rs->ctrl = -1;
-                rs->branch = -1;
-                rs->param = -1;
-                rs->value = eqs_diode_rs_conductance(nl, el); /* RS(T) / area */
-                ce->n[0] = next_int++;
-            }
-        }
+        const eqs_device *dev = eqs_device_get(el->kind);
+        if (dev->expand && (st = dev->expand(c, el, ce, &next_int, &next_imp)) != EQS_OK)
+            goto fail;
         if ((kind_flags(el->kind) & EQS_DEV_TRAINABLE) && el->value < 0)
             eqs_warn_at(ctx, el->loc,
                         "negative resistance %g Ohm in '%s'; the circuit is solved as "

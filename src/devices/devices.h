@@ -16,11 +16,23 @@
  *     conductance), `limit` (Newton step limiting) and `v_init` (first
  *     iteration) of nonlinear devices, called by Newton and the layered
  *     solver for every element whose table says `nonlinear`.
+ *   - `slots`: the (row, col) unknowns of the element's Jacobian entries
+ *     in slot order (layouts below and in circuit.h), from which the
+ *     compiler builds the pattern and the slots;
+ *   - `expand`: device fields of the compiled element and the internal
+ *     nodes and implicit elements `check` counted (a diode's RS);
  *   - `stamp`: the constant Jacobian entries and residual part of linear
- *     elements (R, V, I, E, G, F, H; slot layouts in circuit.h), which
- *     Newton's refresh of its linear part calls for every element.  The
- *     fixed-node currents (newton.c fx_visit, in_build) still switch on
- *     kinds.
+ *     elements (R, V, I, E, G, F, H), which Newton's refresh of its linear
+ *     part calls for every element;
+ *   - `fixed_current` and `input`: the linear current leaving a terminal
+ *     held by a grounded source (Newton's rows of the eliminated sources'
+ *     currents, solver/newton_fixed.c) and how a new value of that source
+ *     reaches the element (Newton's incremental input update);
+ *   - `current`: the element's current at a solution, from which
+ *     solver/currents.c gets the V/E/H branch currents by KCL.
+ * The compiler (pattern, slots, internal nodes), Newton, the branch
+ * currents, the deck writer and the exporters name no element kind: a
+ * new device is one file with its table plus one registry line.
  *
  * Table-driven models (eqs_model_type, declared in netlist.h because the
  * parser reads them): a device file describes its model and instance
@@ -75,8 +87,12 @@ enum {
     EQS_DEV_BRANCH = 1u << 2,    /* needs a branch current in MNA (E, H; V unless grounded) */
     EQS_DEV_RECIPROCAL = 1u << 3, /* stamps a symmetric conductance (R > 0, D) or nothing
                                      (I): keeps the reduced Jacobian SPD */
-    EQS_DEV_TRAINABLE = 1u << 4, /* its value is a conductance (S) that training sets */
-    EQS_DEV_CONTROLLED = 1u << 5, /* reads a controlling V source's branch (F, H) */
+    EQS_DEV_TRAINABLE = 1u << 4, /* its value is a conductance (S) that training sets:
+                                    a conductance between n[0] and n[1] in the
+                                    conductance slot layout (Newton updates it in place) */
+    EQS_DEV_CONTROLLED = 1u << 5, /* reads a controlling V source's branch (F, H); without
+                                     EQS_DEV_VOLTAGE its current is gain x that
+                                     source's current (eqs_devcurrent.gain) */
     EQS_DEV_SOURCE = 1u << 6,    /* independent source (V, I): its value is an input */
 };
 
@@ -104,6 +120,49 @@ typedef struct {
     const double *vfix;
 } eqs_linstamp;
 
+/* A linear current (A) leaving one terminal of an element, in Newton's
+ * fixed-node rows: k0 + x[0] u[j[0]] + x[1] u[j[1]], u the unknowns, k0 at
+ * source scale 1; j[m] = -1: no term.  The hook receives k0 = 0,
+ * j = {-1, -1}, x = {0, 0} and sets what it needs. */
+typedef struct {
+    double k0;
+    int j[2];
+    double x[2];
+} eqs_fxcurrent;
+
+/* How a new value of a grounded source reaches an element with a terminal
+ * on the node it holds (Newton's incremental input update, newton_linear.c
+ * input_apply).  An element with a branch current always needs the full
+ * refresh (its branch equation reads the node voltage). */
+typedef enum {
+    EQS_INPUT_REFRESH = 0, /* rebuild the linear part from all values (the default) */
+    EQS_INPUT_NONE,        /* no constant term reads the voltage: a current source,
+                              a nonlinear device (loaded every iteration), the
+                              fixing source itself (a V without branch) */
+    EQS_INPUT_CONDUCTANCE, /* a conductance G = eqs_celem_value (S) between n[0] and
+                              n[1] (EQS_DEV_TRAINABLE's layout): its fixed-node entry
+                              is -G at the other terminal's unknown, so b0 and the
+                              fixed-node constants move by G dV */
+} eqs_input_rule;
+
+/* What a `current` hook sees: a solution and the solver options. */
+typedef struct {
+    eqs_ctx *ctx;
+    const eqs_circuit *c;
+    const double *v; /* voltage of every user node (V), v[0] = 0 */
+    double reltol;   /* the solver's (device setup) */
+    double gmin;     /* S, in parallel with junctions */
+} eqs_devsolution;
+
+/* An element's current at a solution: i0 + gain I(ctrl) (A) flows from
+ * user node a through the element to user node b (gain: A/A, 0 unless
+ * EQS_DEV_CONTROLLED; I(ctrl) the controlling source's branch current). */
+typedef struct {
+    int a, b;
+    double i0;
+    double gain;
+} eqs_devcurrent;
+
 static inline void eqs_stamp_add(double *J, int slot, double v)
 {
     if (slot >= 0) J[slot] += v;
@@ -130,10 +189,54 @@ typedef struct {
      * ngspice card (snprintf's contract). */
     int (*model_of)(const eqs_element *e);
     int (*model_card)(const eqs_netlist *nl, int model, char *buf, size_t size);
+    /* The (row, col) unknown pairs of e's Jacobian entries in slot order
+     * into rows/cols (at most EQS_MAX_SLOTS; -1 where eliminated); returns
+     * how many.  a = n[0], b = n[1], c = n[2], d = n[3], k = branch, kc =
+     * branch of the controlling source:
+     *   conductance (R, D; eqs_device_slots_conductance):
+     *          [0]=(a,a) [1]=(b,b) [2]=(a,b) [3]=(b,a)   (reciprocal: only
+     *          the lower-triangle entry of the off-diagonal pair, in
+     *          slot[2]; slot[3] = -1)
+     *   G    : [0]=(a,c) [1]=(a,d) [2]=(b,c) [3]=(b,d)
+     *   V    : [0]=(a,k) [1]=(b,k) [2]=(k,a) [3]=(k,b)  (only with a branch)
+     *   E    : as V, plus [4]=(k,c) [5]=(k,d)
+     *   H    : as V, plus [4]=(k,kc)
+     *   F    : [0]=(a,kc) [1]=(b,kc)
+     * NULL: no entries (I).  Nonlinear devices are loaded through the
+     * conductance layout. */
+    int (*slots)(const eqs_circuit *c, const eqs_celem *e, int *rows, int *cols);
+    /* Compile netlist element el into ce (kind, origin, nodes and value
+     * already set; ctrl, branch and param -1, set later by the compiler):
+     * the device's own fields (a diode's model and area) and the internal
+     * nodes and implicit elements `check` counted, one implicit element
+     * per internal node.  Internal node
+     * *next_node gets its name (allocated through c->ctx, freed with the
+     * circuit) and c->node_user; implicit element c->elems[*next_elem] gets
+     * origin -1, param -1; both counters advance.  EQS_OK or
+     * EQS_ERR_NOMEM.  NULL: nothing to add. */
+    eqs_status (*expand)(eqs_circuit *c, const eqs_element *el, eqs_celem *ce, int *next_node,
+                         int *next_elem);
     /* Linear elements: add the element's constant Jacobian entries and
      * its constant residual part (value e->value) to ls.  NULL for
      * nonlinear devices (loaded every iteration through eval). */
     void (*stamp)(const eqs_linstamp *ls, const eqs_celem *e);
+    /* Linear elements: the current leaving e's terminal t (0 or 1) through
+     * e, terminal n[t] being held by a grounded source, into *out
+     * (eqs_fxcurrent; vfix as in eqs_linstamp, at scale 1).  Returns 0
+     * when e carries no linear current there (the fixing source itself).
+     * NULL: none at any terminal (nonlinear devices: Newton adds their
+     * companion currents). */
+    int (*fixed_current)(const eqs_circuit *c, const double *vfix, const eqs_celem *e, int t,
+                         eqs_fxcurrent *out);
+    /* How a new value of a grounded source at one of e's terminals
+     * reaches e (eqs_input_rule). */
+    eqs_input_rule input;
+    /* e's current at solution sol into *out (eqs_devcurrent); an error
+     * status if the device cannot be set up.  Not asked for implicit
+     * elements (origin < 0: their owner's current includes them, a diode
+     * its RS).  NULL for voltage-defined devices (EQS_DEV_VOLTAGE: their
+     * currents follow from KCL). */
+    eqs_status (*current)(const eqs_devsolution *sol, const eqs_celem *e, eqs_devcurrent *out);
     /* Check netlist element el before compilation (values, model): EQS_OK
      * or EQS_ERR_INPUT at its card.  *n_internal: internal nodes it needs
      * (a diode with RS > 0: 1), unchanged otherwise. */
@@ -171,6 +274,11 @@ extern const eqs_model_type eqs_model_memristor;
 /* Memristor DC resistance (Ohm) at state x (m) for model values v
  * (memristor.c's parameter order): x clamped to its window first. */
 double eqs_memristor_resistance(const double *v, double x);
+
+/* The conductance slot layout (eqs_device.slots) shared by the resistor
+ * and the diode. */
+int eqs_device_slots_conductance(const eqs_circuit *c, const eqs_celem *e, int *rows,
+                                 int *cols);
 
 /* The check of an element whose value must only be finite (the sources;
  * kind_word: its device name, for the message). */

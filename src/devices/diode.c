@@ -11,15 +11,16 @@
  *     (DIOtempUpdate: DIOtSatCur, DIOtVcrit, DIOtBrkdwnV);
  *   - currents and conductances: src/spicelib/devices/dio/dioload.c;
  *   - junction limiting: DEVpnjlim in src/spicelib/devices/devsup.c.
- * The series resistance RS is not stamped here: the circuit compiler adds
- * it as an implicit resistor of conductance eqs_diode_rs_conductance
- * (ngspice: DIOtConductance = DIOconductance * DIOarea / (1 + TRS1 dT +
- * TRS2 dT^2)).
+ * The series resistance RS is not stamped here: dio_expand adds it to the
+ * compiled circuit as an implicit resistor of conductance
+ * eqs_diode_rs_conductance (ngspice: DIOtConductance = DIOconductance *
+ * DIOarea / (1 + TRS1 dT + TRS2 dT^2)).
  */
 #include "devices.h"
 
 #include <math.h>
 #include <stdio.h>
+#include <string.h>
 
 double eqs_thermal_voltage(double temp_K)
 {
@@ -321,6 +322,89 @@ static eqs_status dio_check(eqs_ctx *ctx, const eqs_netlist *nl, const eqs_eleme
     return EQS_OK;
 }
 
+/* The model and area; RS > 0: the internal node "<name>#internal" (named
+ * in messages as the anode) and the implicit resistor of conductance
+ * eqs_diode_rs_conductance from the anode to it, the junction then
+ * running from the internal node to the cathode. */
+static eqs_status dio_expand(eqs_circuit *c, const eqs_element *el, eqs_celem *ce,
+                             int *next_node, int *next_elem)
+{
+    const eqs_netlist *nl = c->nl;
+    ce->model = &nl->models[el->model];
+    ce->area = el->area;
+    if (!(ce->model->rs_Ohm > 0)) return EQS_OK;
+    size_t len = strlen(el->name) + sizeof "#internal";
+    char *nm = eqs_malloc(c->ctx, len);
+    if (!nm) return EQS_ERR_NOMEM;
+    snprintf(nm, len, "%s#internal", el->name);
+    const int node = (*next_node)++;
+    c->node_names[node] = nm;
+    c->node_user[node] = el->node[0];
+    eqs_celem *rs = &c->elems[(*next_elem)++];
+    rs->kind = EQS_EL_R;
+    rs->origin = -1;
+    rs->n[0] = el->node[0];
+    rs->n[1] = node;
+    rs->n[2] = rs->n[3] = -1;
+    rs->ctrl = -1;
+    rs->branch = -1;
+    rs->param = -1;
+    rs->value = eqs_diode_rs_conductance(nl, el); /* RS(T) / area */
+    ce->n[0] = node;
+    return EQS_OK;
+}
+
+/* Junction current (A) of a diode (parameters p) when the voltage across
+ * diode plus series conductance g_rs (S, 0: no RS) is vd.  Solves
+ * i(vj) = g_rs (vd - vj) for vj between 0 and vd by safeguarded Newton
+ * (the left side increases with vj, the right side decreases). */
+static double dio_series_current(const eqs_devparams *p, double vd, double g_rs, double gmin)
+{
+    double i, g;
+    if (g_rs <= 0) {
+        dio_eval(p, vd, gmin, &i, &g);
+        return i;
+    }
+    double lo = vd < 0 ? vd : 0, hi = vd < 0 ? 0 : vd, vj = 0.5 * (lo + hi);
+    for (int it = 0; it < 200; ++it) {
+        dio_eval(p, vj, gmin, &i, &g);
+        double f = i - g_rs * (vd - vj);
+        if (f > 0) hi = vj;
+        else lo = vj;
+        double next = vj - f / (g + g_rs);
+        if (!(next > lo && next < hi)) next = 0.5 * (lo + hi);
+        if (next == vj || hi - lo <= 4 * 2.2e-16 * fmax(fabs(lo), fabs(hi))) {
+            vj = next;
+            break;
+        }
+        vj = next;
+    }
+    return g_rs * (vd - vj); /* the current through RS: accurate where i(vj) is steep */
+}
+
+/* The current from the anode (the user node, through RS when the diode
+ * has one: its internal node is not part of the solution) to the cathode,
+ * with the device equations of the solvers. */
+static eqs_status dio_current(const eqs_devsolution *sol, const eqs_celem *e,
+                              eqs_devcurrent *out)
+{
+    const eqs_circuit *c = sol->c;
+    eqs_devparams p;
+    eqs_status st = dio_setup(sol->ctx, c, e, sol->reltol, &p);
+    if (st != EQS_OK) return st;
+    int a = e->n[0], b = e->n[1];
+    double gs = 0;
+    if (a >= c->n_user_nodes) { /* internal node: the anode is its user node */
+        gs = eqs_diode_rs_conductance(c->nl, &c->nl->elems[e->origin]);
+        a = c->node_user[a];
+    }
+    out->a = a;
+    out->b = b;
+    out->i0 = dio_series_current(&p, sol->v[a] - sol->v[b], gs, sol->gmin);
+    out->gain = 0;
+    return EQS_OK;
+}
+
 /* MODEINITJCT (dioload.c): the junction starts at vcrit. */
 static double dio_v_init(const eqs_devparams *p) { return p->vcrit_V; }
 
@@ -334,6 +418,10 @@ const eqs_device eqs_device_diode = {
     .model_of = dio_model_of,
     .model_card = dio_model_card,
     .check = dio_check,
+    .slots = eqs_device_slots_conductance,
+    .expand = dio_expand,
+    .input = EQS_INPUT_NONE,
+    .current = dio_current,
     .setup = dio_setup,
     .eval = dio_eval,
     .limit = dio_limit,

@@ -58,6 +58,46 @@ static void res_stamp(const eqs_linstamp *ls, const eqs_celem *e)
     if (ub >= 0 && ua < 0) ls->b[ub] -= g * ls->vfix[e->n[0]];
 }
 
+int eqs_device_slots_conductance(const eqs_circuit *c, const eqs_celem *e, int *rows,
+                                 int *cols)
+{
+    int a = eqs_stamp_unknown(c, e->n[0]), b = eqs_stamp_unknown(c, e->n[1]);
+    rows[0] = a, cols[0] = a;
+    rows[1] = b, cols[1] = b;
+    if (c->reciprocal) {
+        int hi = a > b ? a : b, lo = a > b ? b : a;
+        rows[2] = hi, cols[2] = (lo < 0 ? -1 : lo);
+        rows[3] = -1, cols[3] = -1;
+    } else {
+        rows[2] = a, cols[2] = b;
+        rows[3] = b, cols[3] = a;
+    }
+    return 4;
+}
+
+/* G (V(n[t]) - V(other)) leaves n[t]: G V(n[t]) (fixed) and G V(other) if
+ * fixed are constant, -G at the other terminal's unknown. */
+static int res_fixed_current(const eqs_circuit *c, const double *vfix, const eqs_celem *e,
+                             int t, eqs_fxcurrent *out)
+{
+    int other = e->n[1 - t];
+    out->k0 = eqs_celem_value(c, e) * (vfix[e->n[t]] - vfix[other]);
+    out->j[0] = eqs_stamp_unknown(c, other);
+    out->x[0] = -eqs_celem_value(c, e);
+    return 1;
+}
+
+/* G (V(n[0]) - V(n[1])) flows n[0] -> n[1]. */
+static eqs_status res_current(const eqs_devsolution *sol, const eqs_celem *e, eqs_devcurrent *out)
+{
+    const int a = e->n[0], b = e->n[1];
+    out->a = a;
+    out->b = b;
+    out->i0 = eqs_celem_value(sol->c, e) * (sol->v[a] - sol->v[b]);
+    out->gain = 0;
+    return EQS_OK;
+}
+
 const eqs_device eqs_device_resistor = {
     .kind = EQS_EL_R,
     .name = "resistor",
@@ -66,7 +106,11 @@ const eqs_device eqs_device_resistor = {
     .nonlinear = 0,
     .card = res_card,
     .check = res_check,
+    .slots = eqs_device_slots_conductance,
     .stamp = res_stamp,
+    .fixed_current = res_fixed_current,
+    .input = EQS_INPUT_CONDUCTANCE,
+    .current = res_current,
     .setup = res_setup,
     .eval = res_eval,
     .limit = NULL,

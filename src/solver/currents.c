@@ -4,10 +4,11 @@
  * flowing into the + terminal, through the source, out of the - terminal).
  *
  * Backend-independent post-processing: every other element's current is
- * evaluated from the node voltages of the solution (R, I, G; diodes with
- * the same device equations as the solver, a series RS solved for
- * exactly; F once its controlling current is known; the EqProp nudge),
- * and the branch currents follow from KCL.  The voltage-defined elements
+ * evaluated from the node voltages of the solution by its device's
+ * `current` (R, I, G; diodes with the same device equations as the
+ * solver, a series RS solved for exactly; F, gain x its controlling
+ * current, once that is known), plus the EqProp nudge, and the branch
+ * currents follow from KCL.  The voltage-defined elements
  * form a forest (the compiler refuses loops of them), so peeling its
  * leaves determines every branch current: at a non-ground node with one
  * undetermined branch, KCL gives that branch.  Linear in the circuit size.
@@ -19,38 +20,18 @@
 #include <math.h>
 #include <string.h>
 
-static int is_vdef(eqs_elem_kind k)
+/* Voltage-defined (V, E, H): the currents KCL determines. */
+static int is_vdef(const eqs_celem *e)
 {
-    return k == EQS_EL_V || k == EQS_EL_E || k == EQS_EL_H;
+    return (eqs_device_get(e->kind)->flags & EQS_DEV_VOLTAGE) != 0;
 }
 
-/* Junction current (A) of diode element d (device parameters p) when the
- * voltage across diode plus series conductance g_rs (S, 0: no RS) is vd.
- * Solves i(vj) = g_rs (vd - vj) for vj between 0 and vd by safeguarded
- * Newton (the left side increases with vj, the right side decreases). */
-static double diode_current(const eqs_device *dev, const eqs_devparams *p, double vd,
-                            double g_rs, double gmin)
+/* A current-controlled current (F): gain x its controlling source's
+ * current, pending until that is known. */
+static int is_cccs(const eqs_celem *e)
 {
-    double i, g;
-    if (g_rs <= 0) {
-        dev->eval(p, vd, gmin, &i, &g);
-        return i;
-    }
-    double lo = vd < 0 ? vd : 0, hi = vd < 0 ? 0 : vd, vj = 0.5 * (lo + hi);
-    for (int it = 0; it < 200; ++it) {
-        dev->eval(p, vj, gmin, &i, &g);
-        double f = i - g_rs * (vd - vj);
-        if (f > 0) hi = vj;
-        else lo = vj;
-        double next = vj - f / (g + g_rs);
-        if (!(next > lo && next < hi)) next = 0.5 * (lo + hi);
-        if (next == vj || hi - lo <= 4 * 2.2e-16 * fmax(fabs(lo), fabs(hi))) {
-            vj = next;
-            break;
-        }
-        vj = next;
-    }
-    return g_rs * (vd - vj); /* the current through RS: accurate where i(vj) is steep */
+    const unsigned fl = eqs_device_get(e->kind)->flags;
+    return (fl & EQS_DEV_CONTROLLED) && !(fl & EQS_DEV_VOLTAGE);
 }
 
 #define REST_MAX 256 /* undetermined branches left for the dense solve */
@@ -64,7 +45,7 @@ static double diode_current(const eqs_device *dev, const eqs_devparams *p, doubl
  * refinement step.  Returns 0 on success, 1 when the currents are not
  * determined (rank deficient) or too many, -1 out of memory. */
 static int solve_rest(eqs_ctx *ctx, const eqs_circuit *c, const double *acc, const int *deg,
-                      const int *pend, char *done, double *cur)
+                      const int *pend, const double *gain, char *done, double *cur)
 {
     const int nu = c->n_user_nodes, ne = c->n_elems;
     int m = 0, r = 0;
@@ -76,7 +57,7 @@ static int solve_rest(eqs_ctx *ctx, const eqs_circuit *c, const double *acc, con
         return -1;
     }
     for (int e = 0; e < ne; ++e)
-        col[e] = is_vdef(c->elems[e].kind) && !done[e] ? m++ : -1;
+        col[e] = is_vdef(&c->elems[e]) && !done[e] ? m++ : -1;
     for (int x = 0; x < nu; ++x) row[x] = x > 0 && (deg[x] > 0 || pend[x] > 0) ? r++ : -1;
     int rc = 1;
     double *A = NULL, *N = NULL, *y = NULL, *b = NULL, *res = NULL;
@@ -97,11 +78,11 @@ static int solve_rest(eqs_ctx *ctx, const eqs_circuit *c, const double *acc, con
         if (col[e] >= 0) {
             if (row[ce->n[0]] >= 0) AA(row[ce->n[0]], col[e]) += 1;
             if (row[ce->n[1]] >= 0) AA(row[ce->n[1]], col[e]) -= 1;
-        } else if (ce->kind == EQS_EL_F && col[ce->ctrl] >= 0) { /* pending F */
+        } else if (is_cccs(ce) && col[ce->ctrl] >= 0) { /* pending F */
             if (row[ce->n[0]] >= 0)
-                AA(row[ce->n[0]], col[ce->ctrl]) += ce->value;
+                AA(row[ce->n[0]], col[ce->ctrl]) += gain[e];
             if (row[ce->n[1]] >= 0)
-                AA(row[ce->n[1]], col[ce->ctrl]) -= ce->value;
+                AA(row[ce->n[1]], col[ce->ctrl]) -= gain[e];
         }
     }
     double *x_sol = y;
@@ -186,7 +167,7 @@ eqs_status eqs_solver_branch_currents(const eqs_solver *s, double *i_A)
     eqs_status st = EQS_ERR_NOMEM;
     double *acc = eqs_calloc(ctx, (size_t)nu, sizeof *acc);
     double *cur = eqs_calloc(ctx, (size_t)ne, sizeof *cur);
-    double *g_rs = eqs_calloc(ctx, (size_t)c->n_nodes, sizeof *g_rs);
+    double *gain = eqs_calloc(ctx, (size_t)ne + 1, sizeof *gain);
     int *deg = eqs_calloc(ctx, (size_t)nu, sizeof *deg);
     int *pend = eqs_calloc(ctx, (size_t)nu, sizeof *pend);
     int *off = eqs_calloc(ctx, (size_t)nu + 1, sizeof *off);
@@ -195,53 +176,34 @@ eqs_status eqs_solver_branch_currents(const eqs_solver *s, double *i_A)
     int *fadj = eqs_calloc(ctx, (size_t)ne + 1, sizeof *fadj);
     int *stack = eqs_calloc(ctx, (size_t)(4 * ne + nu + 1), sizeof *stack);
     char *done = eqs_calloc(ctx, (size_t)ne + 1, 1);
-    if (!acc || !cur || !g_rs || !deg || !pend || !off || !adj || !foff || !fadj || !stack ||
+    if (!acc || !cur || !gain || !deg || !pend || !off || !adj || !foff || !fadj || !stack ||
         !done)
         goto out;
 
-    /* series RS of diodes: implicit resistors into an internal node */
+    /* known currents leaving each user node (the devices' `current`);
+     * V/E/H adjacency; F by control */
+    const eqs_devsolution sol = {ctx, c, v, s->opt.reltol, s->opt.gmin};
     for (int e = 0; e < ne; ++e) {
         const eqs_celem *ce = &c->elems[e];
-        if (ce->kind == EQS_EL_R && ce->origin < 0 && ce->n[1] >= nu) g_rs[ce->n[1]] = ce->value;
-    }
-    /* known currents leaving each user node; V/E/H adjacency; F by control */
-    const eqs_device *dio = eqs_device_get(EQS_EL_D);
-    for (int e = 0; e < ne; ++e) {
-        const eqs_celem *ce = &c->elems[e];
-        int a = ce->n[0], b = ce->n[1];
-        double i = 0;
-        switch (ce->kind) {
-        case EQS_EL_R:
-            if (ce->origin < 0 && b >= nu) continue; /* a diode's RS: with the diode */
-            i = eqs_celem_value(c, ce) * (v[a] - v[b]);
-            break;
-        case EQS_EL_D: {
-            eqs_devparams p;
-            if ((st = dio->setup(ctx, c, ce, s->opt.reltol, &p)) != EQS_OK) goto out;
-            double gs = 0;
-            if (a >= nu) { /* internal node: the anode is its user node */
-                gs = g_rs[a];
-                a = c->node_user[a];
-            }
-            i = diode_current(dio, &p, v[a] - v[b], gs, s->opt.gmin);
-            break;
-        }
-        case EQS_EL_I: i = ce->value; break;
-        case EQS_EL_G: i = ce->value * (v[ce->n[2]] - v[ce->n[3]]); break;
-        case EQS_EL_F:
-            pend[a]++;
-            pend[b]++;
-            foff[ce->ctrl]++;
-            continue;
-        default: /* V, E, H */
+        if (is_vdef(ce)) {
+            int a = ce->n[0], b = ce->n[1];
             deg[a]++;
             deg[b]++;
             off[a]++;
             off[b]++;
             continue;
         }
-        acc[a] += i;
-        acc[b] -= i;
+        if (ce->origin < 0) continue; /* implicit (a diode's RS): in its owner's current */
+        eqs_devcurrent cu;
+        if ((st = eqs_device_get(ce->kind)->current(&sol, ce, &cu)) != EQS_OK) goto out;
+        acc[cu.a] += cu.i0;
+        acc[cu.b] -= cu.i0;
+        if (is_cccs(ce)) { /* gain I(ctrl) once the control's current is known */
+            pend[cu.a]++;
+            pend[cu.b]++;
+            foff[ce->ctrl]++;
+            gain[e] = cu.gain;
+        }
     }
     /* nudge: g V - inj leaving each nudged node; pairs g (Vp - Vn) - inj */
     for (int k = 0; k < s->nudge.n; ++k) {
@@ -269,13 +231,13 @@ eqs_status eqs_solver_branch_currents(const eqs_solver *s, double *i_A)
         int *fill = stack; /* scratch: next free position per node / control */
         for (int x = 0; x < nu; ++x) fill[x] = off[x];
         for (int e = 0; e < ne; ++e)
-            if (is_vdef(c->elems[e].kind)) {
+            if (is_vdef(&c->elems[e])) {
                 adj[fill[c->elems[e].n[0]]++] = e;
                 adj[fill[c->elems[e].n[1]]++] = e;
             }
         for (int e = 0; e < ne; ++e) fill[e] = foff[e];
         for (int e = 0; e < ne; ++e)
-            if (c->elems[e].kind == EQS_EL_F) fadj[fill[c->elems[e].ctrl]++] = e;
+            if (is_cccs(&c->elems[e])) fadj[fill[c->elems[e].ctrl]++] = e;
     }
     /* peel leaves: a non-ground node with one undetermined branch and no
      * pending F current */
@@ -302,7 +264,7 @@ eqs_status eqs_solver_branch_currents(const eqs_solver *s, double *i_A)
         }
         for (int q = foff[k]; q < foff[k + 1]; ++q) { /* F elements controlled by k */
             const eqs_celem *f = &c->elems[fadj[q]];
-            double fi = f->value * i;
+            double fi = gain[fadj[q]] * i;
             acc[f->n[0]] += fi;
             acc[f->n[1]] -= fi;
             for (int t = 0; t < 2; ++t) {
@@ -314,15 +276,15 @@ eqs_status eqs_solver_branch_currents(const eqs_solver *s, double *i_A)
     }
     {
         int rest = 0;
-        for (int e = 0; e < ne; ++e) rest += is_vdef(c->elems[e].kind) && !done[e];
-        if (rest > 0 && solve_rest(ctx, c, acc, deg, pend, done, cur) < 0) {
+        for (int e = 0; e < ne; ++e) rest += is_vdef(&c->elems[e]) && !done[e];
+        if (rest > 0 && solve_rest(ctx, c, acc, deg, pend, gain, done, cur) < 0) {
             st = EQS_ERR_NOMEM;
             goto out;
         }
     }
     st = EQS_OK;
     for (int e = 0, k = 0; e < ne; ++e) {
-        if (!is_vdef(c->elems[e].kind)) continue;
+        if (!is_vdef(&c->elems[e])) continue;
         if (!done[e]) {
             const eqs_element *el = &c->nl->elems[c->elems[e].origin];
             st = EQS_ERROR_AT(ctx, EQS_ERR_UNSUPPORTED, el->loc,
@@ -339,7 +301,7 @@ out:
         EQS_ERROR(ctx, EQS_ERR_NOMEM, "branch currents: out of memory");
     eqs_free(ctx, acc);
     eqs_free(ctx, cur);
-    eqs_free(ctx, g_rs);
+    eqs_free(ctx, gain);
     eqs_free(ctx, deg);
     eqs_free(ctx, pend);
     eqs_free(ctx, off);
