@@ -20,6 +20,8 @@
  */
 #include "circuit.h"
 
+#include "../devices/devices.h"
+
 #include <math.h>
 
 int eqs_circuit_input_count(const eqs_circuit *c) { return c->nl->n_inputs; }
@@ -29,8 +31,11 @@ static int input_elem(const eqs_circuit *c, int k)
 {
     if (k < 0 || k >= c->nl->n_inputs) return -1;
     int j = eqs_netlist_elem_find(c->nl, c->nl->inputs[k]);
-    if (j < 0 || j >= c->n_elems || c->elems[j].kind != EQS_EL_V || c->elems[j].origin != j)
-        return -1;
+    if (j < 0 || j >= c->n_elems || c->elems[j].origin != j) return -1;
+    /* an independent voltage source */
+    const eqs_device *dev = eqs_device_get(c->elems[j].kind);
+    const unsigned want = EQS_DEV_SOURCE | EQS_DEV_VOLTAGE;
+    if (!dev || (dev->flags & want) != want) return -1;
     return j;
 }
 

@@ -19,6 +19,8 @@
  */
 #include "eqprop.h"
 
+#include "../devices/devices.h"
+
 #include <math.h>
 #include <string.h>
 
@@ -59,7 +61,8 @@ static double default_beta(const eqs_circuit *c)
     for (int k = 0; k < c->n_params; ++k, ++n) sum += fabs(eqs_store_value(c->store, k));
     if (n == 0)
         for (int e = 0; e < c->n_elems; ++e)
-            if (c->elems[e].kind == EQS_EL_R && c->elems[e].origin >= 0) {
+            if ((eqs_device_get(c->elems[e].kind)->flags & EQS_DEV_TRAINABLE) &&
+                c->elems[e].origin >= 0) { /* a conductance of the netlist */
                 sum += fabs(c->elems[e].value);
                 n++;
             }
