@@ -521,7 +521,7 @@ static eqs_status nt_solve(eqs_solver *s, eqs_solve_mode mode, eqs_solve_info *i
     nt->max_update = 0;
     nt->resid = 0;
     nt->nu = (s->nudge.n > 0 || s->nudge.np > 0) ? &s->nudge : NULL;
-    info->full_refresh = eqs_newton_refresh_values(c, nt);
+    s->last_full_refresh = eqs_newton_refresh_values(c, nt);
     if (nt->n == 0) { /* everything fixed */
         publish(s, nt, info);
         return EQS_OK;

@@ -251,6 +251,7 @@ eqs_status eqs_solver_solve(eqs_solver *s, eqs_solve_mode mode, eqs_solve_info *
     memset(info, 0, sizeof *info);
     if (mode == EQS_SOLVE_WARM && !s->has_solution) mode = EQS_SOLVE_COLD;
     double t0 = eqs_now_s();
+    s->last_full_refresh = 0;
     eqs_status st = s->ops->solve(s, mode, info);
     if (st != EQS_OK && eqs_solver_fallback_applies(s, st)) {
         memset(info, 0, sizeof *info);
@@ -452,3 +453,5 @@ eqs_status eqs_solver_ncep_enable(eqs_solver *s, int on)
     }
     return s->ops->ncep_enable(s, on);
 }
+
+int eqs_solver_full_refresh(const eqs_solver *s) { return s ? s->last_full_refresh : 0; }

@@ -56,6 +56,7 @@ struct eqs_solver {
     int auto_layered;
     eqs_solver *fallback;
     long fallbacks;             /* solves redone so far */
+    int last_full_refresh;      /* eqs_solver_full_refresh (Newton sets it) */
 };
 
 struct eqs_backend_ops {
