@@ -152,6 +152,29 @@ static eqs_update_law law_of(double mu, double lo, double hi, double *rate, int 
     return u;
 }
 
+/* A device window narrows the clip bounds; one clip then equals the law's
+ * clip followed by the window's (eqs_circuit_param_set); disjoint
+ * intervals are refused and leave the law alone. */
+START_TEST(test_update_law_window)
+{
+    double rate[1] = {1.0};
+    eqs_update_law u = law_of(0.0, 0.25, 2.0, rate, 1);
+    ck_assert_int_eq(eqs_update_law_window(&u, 0.5, 4.0), 1);
+    ck_assert(u.g_min_S == 0.5 && u.g_max_S == 2.0);
+    const double xs[] = {-1.0, 0.3, 0.75, 1.9, 3.0, 8.0};
+    for (int i = 0; i < 6; ++i) {
+        double two = fmin(fmax(fmin(fmax(xs[i], 0.25), 2.0), 0.5), 4.0);
+        double G = 1.0, m = 0.0, g = (1.0 - xs[i]); /* G - 1 * g = xs[i] */
+        ck_assert_int_eq(eqs_update_params(&u, 1.0, 0, 1, &G, &m, NULL, &g), -1);
+        ck_assert(G == two);
+    }
+    eqs_update_law v = law_of(0.0, 0.25, 2.0, rate, 1);
+    ck_assert_int_eq(eqs_update_law_window(&v, 3.0, 4.0), 0);
+    ck_assert_int_eq(eqs_update_law_window(&v, 0.0, 0.125), 0);
+    ck_assert(v.g_min_S == 0.25 && v.g_max_S == 2.0);
+}
+END_TEST
+
 /* Closed form on binary-exact values: m = mu m + g, G = clip(G - s r m). */
 START_TEST(test_update_params_closed_form)
 {
@@ -536,6 +559,7 @@ Suite *suite_update(void)
     tcase_add_test(tc, test_crng_order_and_threads);
     tcase_add_test(tc, test_crng_moments);
     tcase_add_test(tc, test_update_params_closed_form);
+    tcase_add_test(tc, test_update_law_window);
     tcase_add_test(tc, test_update_schedule);
     tcase_add_test(tc, test_update_rows);
     tcase_add_test(tc, test_update_span);

@@ -84,6 +84,14 @@ double eqs_update_schedule(const eqs_update_law *u, uint64_t e)
     return s;
 }
 
+int eqs_update_law_window(eqs_update_law *u, double lo_S, double hi_S)
+{
+    if (lo_S > u->g_max_S || hi_S < u->g_min_S) return 0;
+    if (lo_S > u->g_min_S) u->g_min_S = lo_S;
+    if (hi_S < u->g_max_S) u->g_max_S = hi_S;
+    return 1;
+}
+
 int eqs_update_params(const eqs_update_law *u, double scale, size_t e0, size_t e1, double *G,
                       double *m, const int *param, const double *g)
 {

@@ -68,6 +68,14 @@ void eqs_update_law_free(eqs_ctx *ctx, eqs_update_law **u);
  * planned ones keep the last factor). */
 double eqs_update_schedule(const eqs_update_law *u, uint64_t epoch);
 
+/* A block whose devices reach only the conductance window [lo_S, hi_S]
+ * (a memristor crossbar): u's clip bounds narrowed to it, as
+ * eqs_circuit_param_set clips after the law:
+ * clip(clip(G, g_min, g_max), lo, hi) = clip(G, max(g_min, lo), min(g_max, hi)).
+ * Returns 0 (u unchanged) when the two intervals do not overlap (no one
+ * clip stands for the two). */
+int eqs_update_law_window(eqs_update_law *u, double lo_S, double hi_S);
+
 /* Entries e0..e1-1 of a parameter block (the parameter store's order):
  * entry e is parameter k = param[e] (param NULL: k = e), with value G[e]
  * (S), momentum m[e] and gradient g[k] (dL/dG, V^2/S):
