@@ -605,6 +605,86 @@ START_TEST(test_named_values)
 }
 END_TEST
 
+/* The parser reads element cards through the registry's card table
+ * (eqs_elem_card_get): for every kind, its letter (either case) parses to
+ * that kind with the table's node count, value form and controlling
+ * source; a card with too few fields prints the table's usage; the
+ * refusal of other SPICE letters lists the registry's letters. */
+START_TEST(test_card_table)
+{
+    const char *pre = "t\n.model dmod d\nvs vs 0 1\nrl vs 0 1k\n"; /* the card is line 5 */
+    static const char *const nodes[4] = {"a", "b", "c", "d"};
+    char reads[128] = "", text[512], msg[512], name[8];
+    size_t nr = 0;
+    const eqs_elem_card *cd;
+    char l;
+    int k;
+    for (k = 0; (cd = eqs_elem_card_get(k, &l)); ++k) {
+        ck_assert_msg(l >= 'a' && l <= 'z', "kind %d: letter 0x%02x", k, (unsigned)l);
+        ck_assert_int_ge(cd->n_nodes, 1);
+        ck_assert_int_le(cd->n_nodes, 4);
+        ck_assert_int_le(cd->n_params, EQS_CARD_MAX_PARAMS);
+        ck_assert_msg(cd->usage && cd->usage[0] == l && !strncmp(cd->usage + 1, "<name> ", 7),
+                      "kind %d: usage '%s'", k, cd->usage ? cd->usage : "(null)");
+        nr += (size_t)snprintf(reads + nr, sizeof reads - nr, "%c ", l - 'a' + 'A');
+        int ctl = (cd->flags & EQS_CARD_CONTROLLED) != 0;
+        /* too few fields: the name alone, and every field but the value */
+        snprintf(name, sizeof name, "%c1", l);
+        snprintf(text, sizeof text, "%s%s\n", pre, name);
+        snprintf(msg, sizeof msg, "t.cir:5:1: error: too few fields in '%s' (expected: %s)", name,
+                 cd->usage);
+        expect_err(text, msg);
+        size_t m = (size_t)snprintf(text, sizeof text, "%s%s", pre, name);
+        for (int j = 0; j < cd->n_nodes; ++j)
+            m += (size_t)snprintf(text + m, sizeof text - m, " %s", nodes[j]);
+        if (ctl) m += (size_t)snprintf(text + m, sizeof text - m, " vs");
+        snprintf(text + m, sizeof text - m, "\n");
+        expect_err(text, msg);
+        /* the full card, its letter upper case */
+        const char *value = cd->form == EQS_CARD_MODEL ? "dmod" : "2.5";
+        snprintf(text + m, sizeof text - m, " %s\n", value);
+        text[strlen(pre)] = (char)(l - 'a' + 'A');
+        eqs_ctx *ctx = tu_ctx();
+        eqs_netlist *nl = rd(ctx, text);
+        const eqs_element *e = el(nl, name);
+        ck_assert_int_eq((int)e->kind, k);
+        ck_assert_int_eq(e->n_nodes, cd->n_nodes);
+        for (int j = 0; j < cd->n_nodes; ++j) ck_assert_str_eq(node(nl, e, j), nodes[j]);
+        if (cd->form == EQS_CARD_MODEL) {
+            ck_assert_int_eq(e->model, 0);
+        } else {
+            ck_assert_int_eq(e->model, -1);
+            ck_assert_double_eq(e->value, 2.5);
+        }
+        if (ctl)
+            ck_assert_str_eq(e->ctrl, "vs");
+        else
+            ck_assert_ptr_null(e->ctrl);
+        eqs_netlist_free(&nl);
+        eqs_ctx_free(&ctx);
+        if (ctl) { /* the controlling source must be a voltage source */
+            text[strlen(pre)] = l;
+            char *vs = strstr(text + strlen(pre), " vs ");
+            ck_assert_ptr_nonnull(vs);
+            memcpy(vs, " rl ", 4);
+            snprintf(msg, sizeof msg,
+                     "t.cir:5:1: error: controlling source 'rl' of '%s' is not a voltage source",
+                     name);
+            expect_err(text, msg);
+        }
+    }
+    ck_assert_int_ge(k, 8); /* R D V I E G F H */
+    /* letters outside the table */
+    snprintf(msg, sizeof msg,
+             "t.cir:5:1: error: element type 'q' in 'q1' is not supported (eqspice reads %sX)",
+             reads);
+    snprintf(text, sizeof text, "%sq1 a b c\n", pre);
+    expect_err(text, msg);
+    ck_assert_ptr_null(eqs_elem_card_get(-1, &l));
+    ck_assert_ptr_null(eqs_elem_card_get(k, &l));
+}
+END_TEST
+
 /* Constructs ngspice reads with a different answer than "ignore it":
  * refused with the reason (docs/netlist.md). */
 START_TEST(test_refused_constructs)
@@ -1048,6 +1128,7 @@ Suite *suite_netlist(void)
     tcase_add_test(tc, test_include);
     tcase_add_test(tc, test_lib_sections);
     tcase_add_test(tc, test_named_values);
+    tcase_add_test(tc, test_card_table);
     tcase_add_test(tc, test_refused_constructs);
     tcase_add_test(tc, test_options_and_cards);
     tcase_add_test(tc, test_extension_cards);

@@ -40,6 +40,11 @@
  * its DC resistance; the registry lists it (registry.c).  The memristor is
  * the first (memristor.c): one file plus one registry line, with the
  * parser's Y-card hook.
+ *
+ * Element cards (eqs_elem_card, declared in netlist.h for the same
+ * reason): the syntax of an element kind's card, which the parser reads
+ * instead of switching on kinds; the registry entry of a kind pairs its
+ * device table with it (cards.c: R D V I E G F H).
  */
 #ifndef EQS_DEVICES_H
 #define EQS_DEVICES_H
@@ -285,14 +290,32 @@ int eqs_device_slots_conductance(const eqs_circuit *c, const eqs_celem *e, int *
 eqs_status eqs_device_check_finite(eqs_ctx *ctx, const eqs_netlist *nl, const eqs_element *el,
                                    int *n_internal);
 
+/* Element card syntax of the SPICE elements (cards.c, eqs_elem_card in
+ * netlist.h: what the parser reads). */
+extern const eqs_elem_card eqs_card_resistor;
+extern const eqs_elem_card eqs_card_diode;
+extern const eqs_elem_card eqs_card_vsource;
+extern const eqs_elem_card eqs_card_isource;
+extern const eqs_elem_card eqs_card_vcvs;
+extern const eqs_elem_card eqs_card_vccs;
+extern const eqs_elem_card eqs_card_cccs;
+extern const eqs_elem_card eqs_card_ccvs;
+
+/* A registry entry: a device's table and the syntax of its card (the
+ * card starts with dev->letter). */
+typedef struct {
+    const eqs_device *dev;
+    const eqs_elem_card *card;
+} eqs_device_entry;
+
 /* Registry (registry.c): the table of an element kind, never NULL for a
  * valid kind, NULL otherwise.  Inline: compilation and layer detection ask
  * it once per element. */
-extern const eqs_device *const eqs_device_registry[EQS_EL_NKINDS];
+extern const eqs_device_entry eqs_device_registry[EQS_EL_NKINDS];
 static inline const eqs_device *eqs_device_get(eqs_elem_kind kind)
 {
     if ((int)kind < 0 || kind >= EQS_EL_NKINDS) return NULL;
-    return eqs_device_registry[kind];
+    return eqs_device_registry[kind].dev;
 }
 
 /* ngspice DEVpnjlim (src/spicelib/devices/devsup.c): limit the change of

@@ -85,6 +85,7 @@ static double mr_state_of(const double *v, double g_S)
 const eqs_model_type eqs_model_memristor = {
     .type = "memristor",
     .card = "ymemristor",
+    .kind = EQS_EL_R,
     .params = model_params,
     .n_params = P_N,
     .inst = inst_params,

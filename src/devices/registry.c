@@ -1,12 +1,25 @@
-/* registry.c: device tables indexed by element kind (one line per device). */
+/* registry.c: device tables and their card syntax, indexed by element kind
+ * (one line per device), and the table-driven model types. */
 #include "devices.h"
 
-const eqs_device *const eqs_device_registry[EQS_EL_NKINDS] = {
-    [EQS_EL_R] = &eqs_device_resistor, [EQS_EL_D] = &eqs_device_diode,
-    [EQS_EL_V] = &eqs_device_vsource,  [EQS_EL_I] = &eqs_device_isource,
-    [EQS_EL_E] = &eqs_device_vcvs,     [EQS_EL_G] = &eqs_device_vccs,
-    [EQS_EL_F] = &eqs_device_cccs,     [EQS_EL_H] = &eqs_device_ccvs,
+/* One line per element kind: its device table and its card syntax. */
+const eqs_device_entry eqs_device_registry[EQS_EL_NKINDS] = {
+    [EQS_EL_R] = {&eqs_device_resistor, &eqs_card_resistor},
+    [EQS_EL_D] = {&eqs_device_diode, &eqs_card_diode},
+    [EQS_EL_V] = {&eqs_device_vsource, &eqs_card_vsource},
+    [EQS_EL_I] = {&eqs_device_isource, &eqs_card_isource},
+    [EQS_EL_E] = {&eqs_device_vcvs, &eqs_card_vcvs},
+    [EQS_EL_G] = {&eqs_device_vccs, &eqs_card_vccs},
+    [EQS_EL_F] = {&eqs_device_cccs, &eqs_card_cccs},
+    [EQS_EL_H] = {&eqs_device_ccvs, &eqs_card_ccvs},
 };
+
+const eqs_elem_card *eqs_elem_card_get(int k, char *letter)
+{
+    if (k < 0 || k >= EQS_EL_NKINDS) return NULL;
+    *letter = eqs_device_registry[k].dev->letter;
+    return eqs_device_registry[k].card;
+}
 
 /* Table-driven device models (one line per model type). */
 static const eqs_model_type *const model_types[] = {

@@ -98,6 +98,8 @@ typedef struct {
 typedef struct eqs_model_type {
     const char *type;    /* `.model NAME TYPE`, lower case: "memristor" */
     const char *card;    /* instance card keyword: "ymemristor" (Xyce's Y device) */
+    eqs_elem_kind kind;  /* the element an instance becomes: a resistor (EQS_EL_R) of
+                            `resistance` */
     const eqs_param_desc *params; /* model parameters, n_params of them */
     int n_params;
     const eqs_param_desc *inst;   /* instance parameters (name=value on the card) */
@@ -171,6 +173,93 @@ typedef struct {
 
 /* 0 C in K, exactly as ngspice 39 (const.h CONSTCtoK). */
 #define EQS_CONST_CTOK 273.15
+
+/* ---- Element cards (docs/netlist.md "Elements") ----
+ * The syntax of an element kind's card, which the parser reads instead of
+ * knowing any kind: its nodes, how its value is written, its instance
+ * parameters and what it refuses.  Declared here, below the devices layer,
+ * because the parser reads them and must not see the circuit or solver
+ * headers (devices/devices.h includes them); defined next to the devices
+ * (devices/cards.c for the SPICE elements R D V I E G F H) and paired with
+ * each device table, whose letter selects the card, in the device
+ * registry (devices/registry.c, eqs_elem_card_get). */
+
+/* How the value part of a card (after the nodes and the controlling
+ * source) is written. */
+typedef enum {
+    /* One value: positional, or `name=value` with a name of value_names
+     * (R: r= resistance=; E G F H: gain=). */
+    EQS_CARD_VALUE = 0,
+    /* `[dc] value [ac mag [phase]]`, also dc=, ac= (independent sources). */
+    EQS_CARD_SOURCE,
+    /* A diode model name (`.model NAME d`), then the instance parameters
+     * `params` in any order: the first may also be given positionally
+     * right after the model (the diode's area). */
+    EQS_CARD_MODEL,
+} eqs_card_form;
+
+/* Card flags (eqs_elem_card.flags). */
+enum {
+    EQS_CARD_CONTROLLED = 1u << 0, /* a controlling source name follows the nodes; it must
+                                      name an EQS_CARD_VSOURCE element (F, H) */
+    EQS_CARD_VSOURCE = 1u << 1,    /* an independent voltage source: F/H may name it as
+                                      their controlling source, .input names one (V) */
+    EQS_CARD_LINEAR = 1u << 2,     /* ngspice's behavioural and polynomial forms of the card
+                                      (value=, poly(n), table ...) are refused (E G F H) */
+};
+
+/* An instance parameter of an EQS_CARD_MODEL card, `name=value`. */
+typedef struct {
+    const char *name; /* lower case, as written on the card: "temp" */
+    const char *unit; /* "C", "K", "" (dimensionless) */
+    double def;       /* value when not given */
+    /* 1: the parser checks the value: finite and above `above`, else the
+     * error "'temp' in 'd1' needs <needs>, got '...'" at the value.  0: the
+     * device's check sees it (a diode's area). */
+    int checked;
+    double above;      /* -INFINITY: finite only */
+    const char *needs; /* "a temperature above -273.15 C" */
+} eqs_card_param;
+
+#define EQS_CARD_MAX_PARAMS 8
+
+typedef struct {
+    int n_nodes;       /* nodes after the name, 1 to 4 (eqs_element.node) */
+    const char *usage; /* "r<name> n+ n- value": printed for a card with too few fields */
+    unsigned flags;    /* EQS_CARD_* */
+    eqs_card_form form;
+    /* EQS_CARD_VALUE: the names `name=value` may use (NULL-terminated),
+     * and the words of its messages: "unsupported <what> parameter 'tc1'
+     * in 'r1' (eqspice reads <reads>)", "<value_word> given twice in 'r1'". */
+    const char *const *value_names;
+    const char *what;       /* "resistor" */
+    const char *reads;      /* "value, r= or resistance=" */
+    const char *value_word; /* "resistance" */
+    /* EQS_CARD_MODEL: the model's kind in messages ("unknown diode model
+     * 'x' in 'd1'", "unsupported diode instance parameter 'm' in 'd1'
+     * (eqspice reads <params_read>)"), the parameters (n_params <=
+     * EQS_CARD_MAX_PARAMS) and the flag words refused with that message
+     * (ngspice's `off`); every other name=value is refused so too. */
+    const char *model_word;
+    const eqs_card_param *params;
+    int n_params;
+    const char *const *refused_words; /* NULL-terminated, or NULL */
+    const char *params_read;          /* "the model, the area, temp= and dtemp=" */
+    /* Store the parameters into the new element e: w[k] the value of
+     * params[k] (its default when not given), bit k of `given` set when the
+     * card gave it. */
+    void (*set)(eqs_element *e, const double *w, unsigned given);
+    /* A warning about the combination of parameters given (the card's
+     * name is prepended: "'d1' has both temp= and dtemp=: ..."), or NULL.
+     * May be NULL. */
+    const char *(*warn)(unsigned given);
+} eqs_elem_card;
+
+/* Element kinds in registry order: kind k's card syntax, and its letter
+ * (lower case) in *letter; NULL when k is not a kind (k < 0 or past the
+ * last one), so `for (k = 0; (cd = eqs_elem_card_get(k, &l)); ++k)` visits
+ * every kind. */
+const eqs_elem_card *eqs_elem_card_get(int k, char *letter);
 
 /* .options values; *_set says whether the netlist gave the option. */
 typedef struct {

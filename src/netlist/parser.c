@@ -83,6 +83,12 @@ typedef struct {
     size_t ebuf_cap, ebuf_len;
     uint32_t ebuf_hash;
     long n_flat;        /* element and instance cards expanded so far */
+    /* The element card registry (eqs_elem_card_get) by first letter,
+     * filled once per parse (cards_init). */
+    const eqs_elem_card *card_of[26];
+    int kind_of[26];
+    char reads[64];     /* "R D V I E G F H X": the letters eqspice reads */
+    char linear[64];    /* "E G F H": the letters with EQS_CARD_LINEAR */
 } parser;
 
 /* ---------------------------------------------------------------- */
@@ -337,21 +343,48 @@ static eqs_status add_elem(parser *P, const eqs_card *c, eqs_elem_kind kind, eqs
     return EQS_OK;
 }
 
-static const char *const usage[EQS_EL_NKINDS] = {
-    [EQS_EL_R] = "r<name> n+ n- value",
-    [EQS_EL_D] = "d<name> anode cathode model [area]",
-    [EQS_EL_V] = "v<name> n+ n- [dc] value [ac mag [phase]]",
-    [EQS_EL_I] = "i<name> n+ n- [dc] value [ac mag [phase]]",
-    [EQS_EL_E] = "e<name> n+ n- nc+ nc- gain",
-    [EQS_EL_G] = "g<name> n+ n- nc+ nc- transconductance",
-    [EQS_EL_F] = "f<name> n+ n- vcontrol gain",
-    [EQS_EL_H] = "h<name> n+ n- vcontrol transresistance",
-};
+/* Fill the parser's card tables from the registry: the card of each
+ * letter (the first kind with that letter wins) and the letter lists of
+ * the messages, in registry order. */
+static void cards_init(parser *P)
+{
+    const eqs_elem_card *cd;
+    char l;
+    size_t nr = 0, nlin = 0;
+    for (int k = 0; (cd = eqs_elem_card_get(k, &l)); ++k) {
+        int ch = tolower((unsigned char)l);
+        if (ch < 'a' || ch > 'z') continue;
+        if (!P->card_of[ch - 'a']) {
+            P->card_of[ch - 'a'] = cd;
+            P->kind_of[ch - 'a'] = k;
+        }
+        if (nr + 3 < sizeof P->reads) {
+            P->reads[nr++] = (char)toupper(ch);
+            P->reads[nr++] = ' ';
+        }
+        if ((cd->flags & EQS_CARD_LINEAR) && nlin + 3 < sizeof P->linear) {
+            if (nlin) P->linear[nlin++] = ' ';
+            P->linear[nlin++] = (char)toupper(ch);
+        }
+    }
+    P->reads[nr++] = 'X'; /* subcircuit instances */
+    P->reads[nr] = '\0';
+    P->linear[nlin] = '\0';
+}
 
-static eqs_status too_few(parser *P, const eqs_card *c, const eqs_tok *t0, eqs_elem_kind k)
+/* 1 when element kind `kind` is an independent voltage source. */
+static int is_vsource(eqs_elem_kind kind)
+{
+    char l;
+    const eqs_elem_card *cd = eqs_elem_card_get((int)kind, &l);
+    return cd && (cd->flags & EQS_CARD_VSOURCE);
+}
+
+static eqs_status too_few(parser *P, const eqs_card *c, const eqs_tok *t0,
+                          const eqs_elem_card *cd)
 {
     return EQS_ERROR_AT(P->ctx, EQS_ERR_PARSE, card_loc(c),
-                        "too few fields in '%.*s' (expected: %s)", TOK(t0), usage[k]);
+                        "too few fields in '%.*s' (expected: %s)", TOK(t0), cd->usage);
 }
 
 static eqs_status unexpected_tok(parser *P, const eqs_card *c, const eqs_tok *t,
@@ -364,9 +397,9 @@ static eqs_status unexpected_tok(parser *P, const eqs_card *c, const eqs_tok *t,
 static const char *const source_functions[] = {"sin", "pulse", "exp", "pwl", "sffm", "am",
                                                "trnoise", "trrandom", "distof1", "distof2"};
 
-/* V and I: n+ n- [dc] value [ac mag [phase]] */
-static eqs_status source_value(parser *P, const inst *in, const eqs_card *c, int i,
-                               double *value)
+/* EQS_CARD_SOURCE (V, I): n+ n- [dc] value [ac mag [phase]] */
+static eqs_status source_value(parser *P, const inst *in, const eqs_card *c,
+                               const eqs_elem_card *cd, int i, double *value)
 {
     const eqs_tok *t = P->lx.toks, *t0 = &t[0];
     int n = P->lx.n_toks, have = 0;
@@ -400,13 +433,10 @@ static eqs_status source_value(parser *P, const inst *in, const eqs_card *c, int
         for (int k = 0; k < 2 && i < n; ++k, ++i) /* magnitude, phase: checked, unused */
             if ((st = value_of(P, in->scope, c, &t[i], &ignored))) return st;
     }
-    if (!have) return too_few(P, c, t0, t0->s[0] == 'v' || t0->s[0] == 'V' ? EQS_EL_V : EQS_EL_I);
+    if (!have) return too_few(P, c, t0, cd);
     if (i < n) return unexpected_tok(P, c, &t[i], t0);
     return EQS_OK;
 }
-
-static const char *const r_names[] = {"r", "resistance", NULL};
-static const char *const gain_names[] = {"gain", NULL};
 
 static int tok_in(const eqs_tok *t, const char *const *names)
 {
@@ -415,19 +445,19 @@ static int tok_in(const eqs_tok *t, const char *const *names)
     return 0;
 }
 
-/* The value of R, E, G, F, H: positional, or `name=value` with a name of
- * `names` (ngspice 39: R takes r= and resistance=, E G F H take gain=).
- * Both together are refused (ngspice silently takes the last one), and so
- * are other name=value parameters (they change the element in ngspice).
- * *i: first token after the nodes (and controlling source); on return,
- * the first token not used. */
-static eqs_status named_value(parser *P, const inst *in, const eqs_card *c, int *i,
-                              double *value, const char *const *names)
+/* EQS_CARD_VALUE (R, E, G, F, H): positional, or `name=value` with a
+ * name of cd->value_names (ngspice 39: R takes r= and resistance=, E G F H
+ * take gain=).  Both together are refused (ngspice silently takes the last
+ * one), and so are other name=value parameters (they change the element
+ * in ngspice).  *i: first token after the nodes (and controlling source);
+ * on return, the first token not used. */
+static eqs_status named_value(parser *P, const inst *in, const eqs_card *c,
+                              const eqs_elem_card *cd, int *i, double *value)
 {
     const eqs_tok *t = P->lx.toks, *t0 = &t[0];
-    int n = P->lx.n_toks, k = *i, r = tolower((unsigned char)t0->s[0]) == 'r';
-    const char *what = r ? "resistor" : "controlled source";
-    const char *reads = r ? "value, r= or resistance=" : "value or gain=";
+    int n = P->lx.n_toks, k = *i;
+    const char *const *names = cd->value_names;
+    const char *what = cd->what, *reads = cd->reads;
     if (k + 1 < n && is_eq(&t[k + 1])) {
         if (!tok_in(&t[k], names))
             return EQS_ERROR_AT(P->ctx, EQS_ERR_UNSUPPORTED, eqs_tok_loc(c, &t[k]),
@@ -443,7 +473,7 @@ static eqs_status named_value(parser *P, const inst *in, const eqs_card *c, int 
     k++;
     if (k + 1 < n && is_eq(&t[k + 1]) && tok_in(&t[k], names))
         return EQS_ERROR_AT(P->ctx, EQS_ERR_PARSE, eqs_tok_loc(c, &t[k]), "%s given twice in '%.*s'",
-                            r ? "resistance" : "gain", TOK(t0));
+                            cd->value_word, TOK(t0));
     if (k + 1 < n && is_eq(&t[k + 1]))
         return EQS_ERROR_AT(P->ctx, EQS_ERR_UNSUPPORTED, eqs_tok_loc(c, &t[k]),
                             "unsupported %s parameter '%.*s' in '%.*s' (eqspice reads %s)", what,
@@ -466,69 +496,90 @@ static eqs_status behavioural_check(parser *P, const eqs_card *c, int from)
              t[k + 1].s[0] == '{'))
             return EQS_ERROR_AT(P->ctx, EQS_ERR_UNSUPPORTED, eqs_tok_loc(c, &t[k]),
                                 "behavioural or polynomial source '%.*s' in '%.*s' is not "
-                                "supported (eqspice reads linear E G F H: nodes and a gain)",
-                                TOK(&t[k]), TOK(&t[0]));
+                                "supported (eqspice reads linear %s: nodes and a gain)",
+                                TOK(&t[k]), TOK(&t[0]), P->linear);
     return EQS_OK;
-}
-
-/* A diode instance token after the model (and area): 0, with the error
- * set, for ngspice instance parameters that eqspice does not model (m=,
- * pj=, ic=, off ...: each changes the answer or the meaning in ngspice;
- * temp= and dtemp= are read by diode_temps); 1 for anything else (a value, reported later if malformed). */
-static int diode_param_ok(parser *P, const eqs_card *c, const eqs_tok *t, const eqs_tok *t0)
-{
-    int n = P->lx.n_toks;
-    int named = t + 1 < P->lx.toks + n && is_eq(t + 1);
-    if (!named && !eqs_tok_is(t, "off")) return 1;
-    EQS_ERROR_AT(P->ctx, EQS_ERR_UNSUPPORTED, eqs_tok_loc(c, t),
-                 "unsupported diode instance parameter '%.*s' in '%.*s' (eqspice reads the "
-                 "model, the area, temp= and dtemp=)",
-                 TOK(t), TOK(t0));
-    return 0;
 }
 
 static eqs_status do_instance(parser *P, const inst *in, const eqs_card *c);
 
-/* Diode instance parameters after the model and the optional positional
- * area, in any order as in ngspice 39 (DIOpTable): `area=A`, `temp=T` (C),
- * `dtemp=dT` (K); each at most once.  *area, v[0]/given[0]: temp,
- * v[1]/given[1]: dtemp; *have_area: 1 once an area was given.  Stops at the
- * first other token (the caller refuses it with the reason). */
-static eqs_status diode_params(parser *P, const inst *in, const eqs_card *c, int *i,
-                               double *area, int *have_area, double v[2], int given[2])
+/* Index of parameter token t in an element card's parameters, or -1. */
+static int card_param_find(const eqs_elem_card *cd, const eqs_tok *t)
 {
-    const eqs_tok *t = P->lx.toks;
-    int n = P->lx.n_toks;
-    while (*i + 1 < n && is_eq(&t[*i + 1]) &&
-           (eqs_tok_is(&t[*i], "area") || eqs_tok_is(&t[*i], "temp") ||
-            eqs_tok_is(&t[*i], "dtemp"))) {
-        int is_area = eqs_tok_is(&t[*i], "area"), k = eqs_tok_is(&t[*i], "dtemp");
-        if (is_area ? *have_area : given[k])
-            return EQS_ERROR_AT(P->ctx, EQS_ERR_PARSE, eqs_tok_loc(c, &t[*i]),
-                                "'%.*s' given twice in '%.*s'", TOK(&t[*i]), TOK(&t[0]));
-        if (*i + 2 >= n)
-            return EQS_ERROR_AT(P->ctx, EQS_ERR_PARSE, eqs_tok_loc(c, &t[*i + 1]),
-                                "missing value for '%.*s' in '%.*s'", TOK(&t[*i]), TOK(&t[0]));
-        eqs_status st = value_of(P, in->scope, c, &t[*i + 2], is_area ? area : &v[k]);
-        if (st) return st;
-        if (is_area) {
-            *have_area = 1;
-        } else {
-            if (!isfinite(v[k]) || (k == 0 && !(v[k] > -EQS_CONST_CTOK)))
-                return EQS_ERROR_AT(P->ctx, EQS_ERR_PARSE, eqs_tok_loc(c, &t[*i + 2]),
-                                    "'%.*s' in '%.*s' needs %s, got '%.*s'", TOK(&t[*i]),
-                                    TOK(&t[0]),
-                                    k ? "a finite temperature difference (K)"
-                                      : "a temperature above -273.15 C",
-                                    TOK(&t[*i + 2]));
-            given[k] = 1;
-        }
-        *i += 3;
+    for (int k = 0; k < cd->n_params; ++k)
+        if (eqs_tok_is(t, cd->params[k].name)) return k;
+    return -1;
+}
+
+/* The value of card parameter p read from token vt (checked when p says
+ * so). */
+static eqs_status card_param_value(parser *P, const inst *in, const eqs_card *c,
+                                   const eqs_tok *key, const eqs_tok *vt, const eqs_card_param *p,
+                                   double *out)
+{
+    eqs_status st = value_of(P, in->scope, c, vt, out);
+    if (st) return st;
+    if (p->checked && (!isfinite(*out) || !(*out > p->above)))
+        return EQS_ERROR_AT(P->ctx, EQS_ERR_PARSE, eqs_tok_loc(c, vt),
+                            "'%.*s' in '%.*s' needs %s, got '%.*s'", TOK(key),
+                            TOK(&P->lx.toks[0]), p->needs, TOK(vt));
+    return EQS_OK;
+}
+
+/* EQS_CARD_MODEL (D): `model [first] [name=value ...]` from token *i.  The
+ * model must exist (*model: its index); the first parameter may be given
+ * positionally right after it (a diode's area), then the parameters come
+ * in any order, as in ngspice 39 (DIOpTable), each at most once.  w[k]:
+ * the value of cd->params[k] (its default when not given), bit k of
+ * *given set when the card gave it.  Any other `name=value` and the
+ * refused words (ngspice instance parameters that eqspice does not model:
+ * m=, pj=, ic=, off ...: each changes the answer or the meaning in
+ * ngspice) are refused at that token; on return *i is the first token not
+ * used. */
+static eqs_status elem_params(parser *P, const inst *in, const eqs_card *c,
+                              const eqs_elem_card *cd, int *i, int *model, double *w,
+                              unsigned *given)
+{
+    const eqs_tok *t = P->lx.toks, *t0 = &t[0];
+    int n = P->lx.n_toks, k = *i;
+    eqs_status st;
+    *model = eqs_strmap_get(&P->nl->priv->models, t[k].s, (size_t)t[k].len);
+    if (*model < 0)
+        return EQS_ERROR_AT(P->ctx, EQS_ERR_PARSE, eqs_tok_loc(c, &t[k]),
+                            "unknown %s model '%.*s' in '%.*s'", cd->model_word, TOK(&t[k]),
+                            TOK(t0));
+    k++;
+    for (int j = 0; j < cd->n_params; ++j) w[j] = cd->params[j].def;
+    *given = 0;
+    int refused = k < n && cd->refused_words && tok_in(&t[k], cd->refused_words);
+    if (cd->n_params > 0 && k < n && !(k + 1 < n && is_eq(&t[k + 1])) && !refused) {
+        if ((st = card_param_value(P, in, c, &t[k], &t[k], &cd->params[0], &w[0]))) return st;
+        *given |= 1u;
+        k++;
     }
-    if (given[0] && given[1])
-        eqs_warn_at(P->ctx, card_loc(c),
-                    "'%.*s' has both temp= and dtemp=: dtemp is ignored (as in ngspice)",
-                    TOK(&t[0]));
+    int j;
+    while (k + 1 < n && is_eq(&t[k + 1]) && (j = card_param_find(cd, &t[k])) >= 0) {
+        if (*given & (1u << j))
+            return EQS_ERROR_AT(P->ctx, EQS_ERR_PARSE, eqs_tok_loc(c, &t[k]),
+                                "'%.*s' given twice in '%.*s'", TOK(&t[k]), TOK(t0));
+        if (k + 2 >= n)
+            return EQS_ERROR_AT(P->ctx, EQS_ERR_PARSE, eqs_tok_loc(c, &t[k + 1]),
+                                "missing value for '%.*s' in '%.*s'", TOK(&t[k]), TOK(t0));
+        if ((st = card_param_value(P, in, c, &t[k], &t[k + 2], &cd->params[j], &w[j])))
+            return st;
+        *given |= 1u << j;
+        k += 3;
+    }
+    const char *warning = cd->warn ? cd->warn(*given) : NULL;
+    if (warning) eqs_warn_at(P->ctx, card_loc(c), "'%.*s' %s", TOK(t0), warning);
+    /* what is left: ngspice instance parameters eqspice does not model */
+    if (k < n && ((k + 1 < n && is_eq(&t[k + 1])) ||
+                  (cd->refused_words && tok_in(&t[k], cd->refused_words))))
+        return EQS_ERROR_AT(P->ctx, EQS_ERR_UNSUPPORTED, eqs_tok_loc(c, &t[k]),
+                            "unsupported %s instance parameter '%.*s' in '%.*s' (eqspice reads "
+                            "%s)",
+                            cd->model_word, TOK(&t[k]), TOK(t0), cd->params_read);
+    *i = k;
     return EQS_OK;
 }
 
@@ -638,7 +689,7 @@ static eqs_status do_ydevice(parser *P, const inst *in, const eqs_card *c)
         if ((st = desc_check(P, c, &t[i + 2], &ty->inst[k], what, w[k]))) return st;
     }
     eqs_element *e = NULL;
-    if ((st = add_elem(P, c, EQS_EL_R, &e))) return st;
+    if ((st = add_elem(P, c, ty->kind, &e))) return st;
     e->n_nodes = 2;
     e->node[0] = nodes[0];
     e->node[1] = nodes[1];
@@ -661,96 +712,58 @@ static eqs_status do_element(parser *P, const inst *in, const eqs_card *c)
     if (n == 0) /* only separators, e.g. ",," */
         return EQS_ERROR_AT(P->ctx, EQS_ERR_PARSE, card_loc(c), "unexpected '%c'", c->start[0]);
     const eqs_tok *t0 = &t[0];
-    eqs_elem_kind kind;
-    int nn; /* nodes */
-    switch (tolower((unsigned char)t0->s[0])) {
-    case 'r': kind = EQS_EL_R; nn = 2; break;
-    case 'd': kind = EQS_EL_D; nn = 2; break;
-    case 'v': kind = EQS_EL_V; nn = 2; break;
-    case 'i': kind = EQS_EL_I; nn = 2; break;
-    case 'e': kind = EQS_EL_E; nn = 4; break;
-    case 'g': kind = EQS_EL_G; nn = 4; break;
-    case 'f': kind = EQS_EL_F; nn = 2; break;
-    case 'h': kind = EQS_EL_H; nn = 2; break;
-    case 'x': return do_instance(P, in, c);
-    case 'y': return do_ydevice(P, in, c);
-    case 'c':
-    case 'l':
-    case 'k':
-    case 'q':
-    case 'm':
-    case 'j':
-    case 'b':
-    case 's':
-    case 'w':
-    case 't':
-    case 'u':
-    case 'o':
-    case 'z':
+    int ch = tolower((unsigned char)t0->s[0]);
+    const eqs_elem_card *cd = ch >= 'a' && ch <= 'z' ? P->card_of[ch - 'a'] : NULL;
+    if (!cd) {
         /* SPICE3 element letters that eqspice does not model (yet) */
-        return EQS_ERROR_AT(P->ctx, EQS_ERR_UNSUPPORTED, card_loc(c),
-                            "element type '%c' in '%.*s' is not supported (eqspice reads R D V I "
-                            "E G F H X)",
-                            tolower((unsigned char)t0->s[0]), TOK(t0));
-    default: {
-        unsigned char ch = (unsigned char)t0->s[0];
-        if (ch < 0x20 || ch >= 0x7f)
+        static const char spice3[] = "clkqmjbswtuoz";
+        if (ch == 'x') return do_instance(P, in, c);
+        if (ch == 'y') return do_ydevice(P, in, c);
+        if (ch && strchr(spice3, ch))
+            return EQS_ERROR_AT(P->ctx, EQS_ERR_UNSUPPORTED, card_loc(c),
+                                "element type '%c' in '%.*s' is not supported (eqspice reads %s)",
+                                ch, TOK(t0), P->reads);
+        unsigned char b = (unsigned char)t0->s[0];
+        if (b < 0x20 || b >= 0x7f)
             return EQS_ERROR_AT(P->ctx, EQS_ERR_PARSE, card_loc(c),
-                                "unknown element type (byte 0x%02x)", ch);
+                                "unknown element type (byte 0x%02x)", b);
         return EQS_ERROR_AT(P->ctx, EQS_ERR_PARSE, card_loc(c),
-                            "unknown element type '%c' in '%.*s'", tolower(ch), TOK(t0));
+                            "unknown element type '%c' in '%.*s'", ch, TOK(t0));
     }
-    }
+    eqs_elem_kind kind = (eqs_elem_kind)P->kind_of[ch - 'a'];
+    int nn = cd->n_nodes; /* nodes */
     if (!is_name(t0))
         return EQS_ERROR_AT(P->ctx, EQS_ERR_PARSE, card_loc(c), "invalid element name '%.*s'",
                             TOK(t0));
     if ((st = elem_name(P, in, t0))) return st;
     /* name, nodes, value or model (F, H: controlling source too) */
-    int need = 1 + nn + 1 + ((kind == EQS_EL_F || kind == EQS_EL_H) ? 1 : 0);
-    if (kind >= EQS_EL_E && (st = behavioural_check(P, c, 3))) return st;
-    if (n < need) return too_few(P, c, t0, kind);
+    int need = 1 + nn + 1 + ((cd->flags & EQS_CARD_CONTROLLED) ? 1 : 0);
+    if ((cd->flags & EQS_CARD_LINEAR) && (st = behavioural_check(P, c, 3))) return st;
+    if (n < need) return too_few(P, c, t0, cd);
     int nodes[4];
     for (int k = 0; k < nn; ++k)
         if ((st = node_of(P, in, c, &t[1 + k], &nodes[k]))) return st;
-    double value = 0.0, area = 1.0, dtemps[2] = {0, 0};
-    int model = -1, dgiven[2] = {0, 0};
+    double value = 0.0, w[EQS_CARD_MAX_PARAMS];
+    int model = -1;
+    unsigned given = 0;
     const eqs_tok *ctrl = NULL;
     int i = 1 + nn;
-    switch (kind) {
-    case EQS_EL_R:
-        if ((st = named_value(P, in, c, &i, &value, r_names))) return st;
-        break;
-    case EQS_EL_E:
-    case EQS_EL_G:
-        if ((st = named_value(P, in, c, &i, &value, gain_names))) return st;
-        break;
-    case EQS_EL_F:
-    case EQS_EL_H:
+    if (cd->flags & EQS_CARD_CONTROLLED) {
         if (!is_name(&t[i]))
             return EQS_ERROR_AT(P->ctx, EQS_ERR_PARSE, eqs_tok_loc(c, &t[i]),
                                 "invalid controlling source name '%.*s'", TOK(&t[i]));
         ctrl = &t[i++];
-        if (i >= n) return too_few(P, c, t0, kind);
-        if ((st = named_value(P, in, c, &i, &value, gain_names))) return st;
+        if (i >= n) return too_few(P, c, t0, cd);
+    }
+    switch (cd->form) {
+    case EQS_CARD_VALUE:
+        if ((st = named_value(P, in, c, cd, &i, &value))) return st;
         break;
-    case EQS_EL_D:
-        model = eqs_strmap_get(&P->nl->priv->models, t[i].s, (size_t)t[i].len);
-        if (model < 0)
-            return EQS_ERROR_AT(P->ctx, EQS_ERR_PARSE, eqs_tok_loc(c, &t[i]),
-                                "unknown diode model '%.*s' in '%.*s'", TOK(&t[i]), TOK(t0));
-        i++;
-        int have_area = 0;
-        if (i < n && !(i + 1 < n && is_eq(&t[i + 1])) && !eqs_tok_is(&t[i], "off")) {
-            if ((st = value_of(P, in->scope, c, &t[i], &area))) return st;
-            have_area = 1;
-            i++;
-        }
-        if ((st = diode_params(P, in, c, &i, &area, &have_area, dtemps, dgiven))) return st;
-        /* what is left: ngspice instance parameters eqspice does not model */
-        if (i < n && !diode_param_ok(P, c, &t[i], t0)) return EQS_ERR_UNSUPPORTED;
+    case EQS_CARD_MODEL:
+        if ((st = elem_params(P, in, c, cd, &i, &model, w, &given))) return st;
         break;
-    default: /* V, I */
-        if ((st = source_value(P, in, c, i, &value))) return st;
+    case EQS_CARD_SOURCE:
+        if ((st = source_value(P, in, c, cd, i, &value))) return st;
         i = n;
         break;
     }
@@ -761,9 +774,7 @@ static eqs_status do_element(parser *P, const inst *in, const eqs_card *c)
     for (int k = 0; k < nn; ++k) e->node[k] = nodes[k];
     e->value = value;
     e->model = model;
-    e->area = area;
-    e->temp_C = dtemps[0], e->temp_given = dgiven[0];
-    e->dtemp_C = dtemps[1], e->dtemp_given = dgiven[1];
+    if (cd->form == EQS_CARD_MODEL && cd->set) cd->set(e, w, given);
     if (ctrl) {
         size_t len;
         if (build_name(P, in->prefix, in->plen, ctrl, &len)) return EQS_ERR_NOMEM;
@@ -1846,9 +1857,11 @@ static eqs_status final_checks(parser *P)
     eqs_ctx *ctx = P->ctx;
     for (int i = 0; i < nl->n_elems; ++i) {
         const eqs_element *e = &nl->elems[i];
-        if (e->kind != EQS_EL_F && e->kind != EQS_EL_H) continue;
+        char l;
+        const eqs_elem_card *cd = eqs_elem_card_get((int)e->kind, &l);
+        if (!cd || !(cd->flags & EQS_CARD_CONTROLLED)) continue;
         int k = eqs_strmap_get(&nl->priv->elems, e->ctrl, strlen(e->ctrl));
-        if (k < 0 || nl->elems[k].kind != EQS_EL_V)
+        if (k < 0 || !is_vsource(nl->elems[k].kind))
             return EQS_ERROR_AT(ctx, EQS_ERR_PARSE, e->loc,
                                 "controlling source '%s' of '%s' is %s", e->ctrl, e->name,
                                 k < 0 ? "not defined" : "not a voltage source");
@@ -1860,7 +1873,7 @@ static eqs_status final_checks(parser *P)
         const char *s = nl->inputs[i];
         size_t len = strlen(s);
         int k = eqs_strmap_get(&nl->priv->elems, s, len);
-        if (k < 0 || nl->elems[k].kind != EQS_EL_V)
+        if (k < 0 || !is_vsource(nl->elems[k].kind))
             st = EQS_ERROR_AT(ctx, EQS_ERR_PARSE, nl->input_loc[i],
                               "input '%s' is not a voltage source of the netlist", s);
         else if (eqs_strmap_get(&seen, s, len) >= 0)
@@ -1908,6 +1921,7 @@ static eqs_status read_netlist(eqs_ctx *ctx, const char *name, const char *text,
     parser P;
     memset(&P, 0, sizeof P);
     P.ctx = ctx;
+    cards_init(&P);
     eqs_status st = eqs_nl_create(ctx, &P.nl);
     if (st) return st;
     P.lx.ctx = ctx;
