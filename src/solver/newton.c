@@ -276,7 +276,7 @@ static nt_result nt_iterate(const eqs_circuit *c, newton *nt, const eqs_solver_o
      * per-row floor: in the companion form the solve's rounding error
      * (eps cond |x|, e.g. a sense-source current resolved through a diode
      * row carrying amperes) stays in every iterate, and amplifier networks
-     * stalled a few ulps above abstol = 1e-15 A  (ncep amplifier networks). */
+     * stalled a few ulps above abstol = 1e-15 A (ncep amplifier networks). */
     if (delta)
         for (int i = 0; i < nt->n; ++i) nt->rhs[i] = -nt->F[i];
     if (nt->lops->solve(nt->ls, nt->rhs) != 0) return NT_FATAL;
