@@ -200,4 +200,8 @@ eqs_status eqs_layers_detect(eqs_ctx *ctx, const eqs_circuit *c, eqs_layers **ou
                              size_t why_len);
 void eqs_layers_free(eqs_ctx *ctx, eqs_layers **L);
 
+/* gen_drn.c: eqs_drn_build with `name` as the netlist's path (messages). */
+eqs_status eqs_drn_build_as(eqs_ctx *ctx, const eqs_drn_spec *spec, const char *name,
+                            eqs_netlist **out);
+
 #endif /* EQS_CIRCUIT_H */
