@@ -114,18 +114,25 @@ static void g_printf(gen *g, const char *fmt, ...) __attribute__((format(printf,
 static void g_printf(gen *g, const char *fmt, ...)
 {
     if (g->st) return;
-    va_list ap;
-    va_start(ap, fmt);
-    int k = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (k < 0 || eqs_grow(g->ctx, (void **)&g->buf, &g->cap, g->len + (size_t)k + 2, 1)) {
-        g->st = EQS_ERR_NOMEM;
-        return;
+    for (;;) { /* format into the room left; grow and retry when it does not fit */
+        size_t room = g->cap > g->len + 1 ? g->cap - g->len - 1 : 0;
+        va_list ap;
+        va_start(ap, fmt);
+        int k = vsnprintf(g->buf ? g->buf + g->len : NULL, g->buf ? room : 0, fmt, ap);
+        va_end(ap);
+        if (k < 0) {
+            g->st = EQS_ERROR(g->ctx, EQS_ERR_INTERNAL, "cannot format the DRN netlist");
+            return;
+        }
+        if ((size_t)k < room) {
+            g->len += (size_t)k;
+            return;
+        }
+        if (eqs_grow(g->ctx, (void **)&g->buf, &g->cap, g->len + (size_t)k + 256, 1)) {
+            g->st = EQS_ERR_NOMEM;
+            return;
+        }
     }
-    va_start(ap, fmt);
-    vsnprintf(g->buf + g->len, (size_t)k + 1, fmt, ap);
-    va_end(ap);
-    g->len += (size_t)k;
 }
 
 /* End the line being formatted: written in text mode, counted in both. */

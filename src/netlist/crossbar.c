@@ -7,17 +7,21 @@
  * Ideal wires: device (i,j) is an element NAME_<i>_<j> from row line i to
  * column line j.  With rwire > 0 every line is a chain of wire segments
  * (one per device it passes), and device (i,j) sits between the row line's
- * node at column j and the column line's node at row i:
+ * node at column j and the column line's node at row i (2 x 2 shown):
  *
- *   row_node[i] -wr<i>_0- r<i>_0 -wr<i>_1- r<i>_1 - ... - r<i>_<C-1>
- *                           |                 |
- *                         (i,0)             (i,1)
- *                           |                 |
- *                         c<i>_0            c<i>_1        ...
- *                           |wc<i>_0          |wc<i>_1
- *                         c<i+1>_0          c<i+1>_1
- *                           ...               ...
- *                         c<R-1>_0 -wc<R-1>_0- col_node[0]
+ *   rows[0] -wr0_0- r0_0 ------wr0_1------ r0_1
+ *                    |                      |
+ *                  (0,0)                  (0,1)
+ *                    |                      |
+ *                   c0_0 ---.              c0_1 ---.
+ *                           | wc0_0                | wc0_1
+ *   rows[1] -wr1_0- r1_0 ---)--wr1_1------ r1_1    |     (')': the lines cross, no contact)
+ *                    |      |               |      |
+ *                  (1,0)    |             (1,1)    |
+ *                    |      |               |      |
+ *                   c1_0 ---'              c1_1 ---'
+ *                    | wc1_0                | wc1_1
+ *                 cols[0]                cols[1]
  *
  * (node and segment names carry the NAME_ prefix).  Devices come first in
  * nl->elems (row-major), then the row segments NAME_wr<i>_<j> (row-major),
@@ -33,6 +37,8 @@
 /* Largest number of devices of one crossbar (rows x cols): the element
  * count of an expanded netlist is bounded by the parser anyway. */
 #define XBAR_MAX_DEVICES 100000000LL
+#define XBAR_NAME_MAX 200 /* characters of a crossbar name */
+#define XNAME_MAX (XBAR_NAME_MAX + 32) /* a device, node or segment name */
 
 const char *eqs_crossbar_value(const eqs_netlist *nl, int dmodel, int conductance, double x,
                                double *value, char *buf, size_t size)
@@ -151,11 +157,13 @@ eqs_status eqs_netlist_add_crossbar(eqs_netlist *nl, const eqs_crossbar_spec *sp
     eqs_crossbar xb;
     memset(&xb, 0, sizeof xb);
     int *rint = NULL, *cint = NULL; /* internal nodes (rwire > 0) */
-    char *mark = NULL;
-    char buf[320];
-    if (sp->name_len > 200)
-        return EQS_ERROR_AT(ctx, EQS_ERR_PARSE, loc, "crossbar name too long (more than 200 "
-                                                     "characters)");
+    char *mark = NULL, *rowbuf = NULL;
+    uint32_t *rowhash = NULL;
+    size_t *rowlen = NULL;
+    char buf[XNAME_MAX];
+    if (sp->name_len > XBAR_NAME_MAX)
+        return EQS_ERROR_AT(ctx, EQS_ERR_PARSE, loc, "crossbar name too long (more than %d "
+                                                     "characters)", XBAR_NAME_MAX);
     xb.row_node = eqs_malloc(ctx, sizeof *xb.row_node * (size_t)R);
     xb.col_node = eqs_malloc(ctx, sizeof *xb.col_node * (size_t)C);
     xb.name = eqs_nl_strdup(nl, nm, sp->name_len);
@@ -209,7 +217,19 @@ eqs_status eqs_netlist_add_crossbar(eqs_netlist *nl, const eqs_crossbar_spec *sp
             }
     }
     xb.first_elem = nl->n_elems;
-    for (int i = 0; i < R; ++i)
+    /* a row's names and hashes first, their index slots prefetched: the
+     * element index of a large netlist does not fit in any cache */
+    rowbuf = eqs_malloc(ctx, (size_t)C * XNAME_MAX);
+    rowhash = eqs_malloc(ctx, sizeof *rowhash * (size_t)C);
+    rowlen = eqs_malloc(ctx, sizeof *rowlen * (size_t)C);
+    if (!rowbuf || !rowhash || !rowlen) goto nomem;
+    for (int i = 0; i < R; ++i) {
+        for (int j = 0; j < C; ++j) {
+            char *b = rowbuf + (size_t)j * XNAME_MAX;
+            rowlen[j] = xname(b, XNAME_MAX, nm, sp->name_len, "", i, j);
+            rowhash[j] = eqs_str_hash(b, rowlen[j]);
+            eqs_strmap_prefetch(&nl->priv->elems, rowhash[j]);
+        }
         for (int j = 0; j < C; ++j) {
             size_t d = (size_t)i * C + j;
             double v = 0;
@@ -221,11 +241,17 @@ eqs_status eqs_netlist_add_crossbar(eqs_netlist *nl, const eqs_crossbar_spec *sp
                                   nlen, nm, i, j, why);
                 goto fail;
             }
-            size_t len = xname(buf, sizeof buf, nm, sp->name_len, "", i, j);
-            if ((st = put(nl, buf, len, nw ? rint[d] : xb.row_node[i],
-                          nw ? cint[d] : xb.col_node[j], v, sp->dmodel, loc)))
+            eqs_element *e = NULL;
+            if ((st = eqs_nl_elem_add(nl, rowbuf + (size_t)j * XNAME_MAX, rowlen[j], rowhash[j],
+                                      EQS_EL_R, loc, &e)))
                 goto fail;
+            e->n_nodes = 2;
+            e->node[0] = nw ? rint[d] : xb.row_node[i];
+            e->node[1] = nw ? cint[d] : xb.col_node[j];
+            e->value = v;
+            e->dmodel = sp->dmodel;
         }
+    }
     xb.first_wire = nl->n_elems;
     if (nw) {
         for (int i = 0; i < R; ++i)
@@ -252,6 +278,9 @@ eqs_status eqs_netlist_add_crossbar(eqs_netlist *nl, const eqs_crossbar_spec *sp
     eqs_free(ctx, rint);
     eqs_free(ctx, cint);
     eqs_free(ctx, mark);
+    eqs_free(ctx, rowbuf);
+    eqs_free(ctx, rowhash);
+    eqs_free(ctx, rowlen);
     return EQS_OK;
 nomem:
     st = EQS_ERR_NOMEM;
@@ -261,6 +290,9 @@ fail:
     eqs_free(ctx, rint);
     eqs_free(ctx, cint);
     eqs_free(ctx, mark);
+    eqs_free(ctx, rowbuf);
+    eqs_free(ctx, rowhash);
+    eqs_free(ctx, rowlen);
     return st;
 }
 
