@@ -198,7 +198,6 @@ static char *drn_text(const int *layers, int n_layers, int mem, const char *extr
     fclose(f);
     /* the .crossbar cards as the R lines of their devices (values exact) */
     eqs_netlist *gnl = read_text(ctx, gen);
-    eqs_ctx_free(&ctx);
     char *plain = NULL;
     size_t plain_len = 0;
     FILE *pf = open_memstream(&plain, &plain_len);
@@ -220,6 +219,7 @@ static char *drn_text(const int *layers, int n_layers, int mem, const char *extr
     }
     fclose(pf);
     eqs_netlist_free(&gnl);
+    eqs_ctx_free(&ctx);
     free(gen);
     gen = plain;
     char *out = NULL;
