@@ -802,6 +802,88 @@ START_TEST(test_cli_gen_op)
 }
 END_TEST
 
+/* ---------------------------------------------------------------- */
+/* every allocation failed in turn                                   */
+/* ---------------------------------------------------------------- */
+
+typedef struct {
+    long calls, fail_at, live;
+    int failed;
+} fail_alloc;
+
+static void *fl_malloc(void *u, size_t n)
+{
+    fail_alloc *a = u;
+    if (a->calls++ == a->fail_at) return a->failed = 1, NULL;
+    void *p = malloc(n);
+    if (p) a->live++;
+    return p;
+}
+
+static void *fl_realloc(void *u, void *p, size_t n)
+{
+    fail_alloc *a = u;
+    if (a->calls++ == a->fail_at) return a->failed = 1, NULL;
+    if (!p) a->live++;
+    return realloc(p, n);
+}
+
+static void fl_free(void *u, void *p)
+{
+    fail_alloc *a = u;
+    if (p) a->live--;
+    free(p);
+}
+
+/* The card (with rwire and a memristor model) and the direct DRN build:
+ * at every failing allocation an error is recorded, nothing leaks, and the
+ * run past the last allocation succeeds. */
+START_TEST(test_alloc_failures)
+{
+    static const int L[] = {3, 4, 2};
+    const char *text = "t\n.model mm memristor level=2 ron=100 roff=10k\nv1 a 0 1\n"
+                       ".crossbar rx rows=in[0:1] cols=(c d) rwire=3 r=(1k 2k 3k 4k)\n"
+                       ".crossbar rm rows=(c d) cols=(e) model=mm g=(1m 2m)\n"
+                       "rl e 0 1k\n.output e\n.end\n";
+    for (int op = 0; op < 2; ++op) {
+        long n;
+        for (n = 0;; ++n) {
+            fail_alloc fa = {0, n, 0, 0};
+            eqs_allocator al = {fl_malloc, fl_realloc, fl_free, &fa};
+            eqs_ctx *ctx = tu_ctx();
+            ck_assert_int_eq(eqs_ctx_set_allocator(ctx, &al), EQS_OK);
+            eqs_netlist *nl = NULL;
+            eqs_status st;
+            if (op == 0) {
+                st = eqs_netlist_read_string(ctx, text, "a.cir", &nl);
+            } else {
+                eqs_drn_spec sp;
+                eqs_drn_spec_defaults(&sp);
+                sp.layers = L;
+                sp.n_layers = 3;
+                sp.rails_V = 1;
+                sp.bias = 1;
+                st = eqs_drn_build(ctx, &sp, &nl);
+            }
+            if (fa.failed) {
+                ck_assert_msg(st != EQS_OK, "op %d: allocation %ld failed unnoticed", op, n);
+                ck_assert_ptr_null(nl);
+                ck_assert_int_ne(eqs_ctx_status(ctx), EQS_OK);
+            } else {
+                ck_assert_msg(st == EQS_OK, "%s", eqs_ctx_error(ctx));
+                ck_assert_int_ge(nl->n_crossbars, 2);
+            }
+            eqs_netlist_free(&nl);
+            ck_assert_msg(fa.live == 0, "op %d, failing allocation %ld: %ld blocks leak", op, n,
+                          fa.live);
+            eqs_ctx_free(&ctx);
+            if (!fa.failed) break;
+        }
+        ck_assert_int_gt(n, 10);
+    }
+}
+END_TEST
+
 Suite *suite_crossbar(void)
 {
     Suite *s = suite_create("crossbar");
@@ -819,6 +901,7 @@ Suite *suite_crossbar(void)
     tcase_add_test(tc, test_drn_build_equals_text);
     tcase_add_test(tc, test_ngspice_roundtrip);
     tcase_add_test(tc, test_cli_gen_op);
+    tcase_add_test(tc, test_alloc_failures);
     suite_add_tcase(s, tc);
     return s;
 }
