@@ -778,6 +778,25 @@ START_TEST(test_ngspice_roundtrip)
 }
 END_TEST
 
+/* netlists/crossbar-card.cir is netlists/crossbar3x3.cir as one card. */
+START_TEST(test_example_card_vs_plain)
+{
+    char *card = tu_read_file(tu_path("netlists/crossbar-card.cir"));
+    char *plain = tu_read_file(tu_path("netlists/crossbar3x3.cir"));
+    ck_assert_ptr_nonnull(card);
+    ck_assert_ptr_nonnull(plain);
+    op_run a, b;
+    op_open(&a, card, EQS_BACKEND_NEWTON);
+    op_open(&b, plain, EQS_BACKEND_NEWTON);
+    op_compare(&a, &b, 1e-12, "crossbar-card.cir vs crossbar3x3.cir");
+    ck_assert_int_eq(eqs_circuit_param_count(a.c), 9);
+    op_close(&a);
+    op_close(&b);
+    free(card);
+    free(plain);
+}
+END_TEST
+
 /* `eqspice gen drn` writes the card; `eqspice op` reads it. */
 START_TEST(test_cli_gen_op)
 {
@@ -901,6 +920,7 @@ Suite *suite_crossbar(void)
     tcase_add_test(tc, test_drn_build_equals_text);
     tcase_add_test(tc, test_ngspice_roundtrip);
     tcase_add_test(tc, test_cli_gen_op);
+    tcase_add_test(tc, test_example_card_vs_plain);
     tcase_add_test(tc, test_alloc_failures);
     suite_add_tcase(s, tc);
     return s;
