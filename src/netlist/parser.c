@@ -2025,6 +2025,21 @@ static eqs_status do_once(parser *P, const eqs_card *c)
 /* passes                                                            */
 /* ---------------------------------------------------------------- */
 
+/* The card's first word is `.crossbar` (any case), as the lexer splits it. */
+static int card_is_crossbar(const eqs_card *c)
+{
+    static const char w[] = ".crossbar";
+    size_t n = sizeof w - 1;
+    if ((size_t)(c->end - c->start) < n) return 0;
+    for (size_t i = 0; i < n; ++i)
+        if (tolower((unsigned char)c->start[i]) != w[i]) return 0;
+    if (c->start + n == c->end) return 1;
+    char ch = c->start[n];
+    return ch == ' ' || ch == '\t' || ch == '\r' || ch == '\n' || ch == ',' || ch == '(' ||
+           ch == '=' || ch == ';' || ch == '\f' || ch == '\v' || ch == '"' || ch == '{' ||
+           (ch == '/' && c->start + n + 1 < c->end && c->start[n + 1] == '/');
+}
+
 /* Pass 1: card kinds, .subckt ranges, .global names. */
 static eqs_status structure(parser *P)
 {
@@ -2038,6 +2053,17 @@ static eqs_status structure(parser *P)
         c->scope = depth ? stack[depth - 1] : -1;
         if (c->start[0] != '.') {
             c->kind = K_ELEM;
+            continue;
+        }
+        if (card_is_crossbar(c)) { /* classified without lexing its (long) lists */
+            c->kind = K_XBAR;
+            if (depth) {
+                st = EQS_ERROR_AT(ctx, EQS_ERR_UNSUPPORTED, card_loc(c),
+                                  "'.crossbar' is only allowed at the top level, not inside "
+                                  "'.subckt %s' (crossbars are not flattened)",
+                                  P->defs[stack[depth - 1]].name);
+                goto out;
+            }
             continue;
         }
         if ((st = eqs_lex_card(&P->lx, c))) goto out;
@@ -2070,15 +2096,6 @@ static eqs_status structure(parser *P)
                 goto out;
             }
             d->last = (int)ci;
-        } else if (eqs_tok_is(&t[0], ".crossbar")) {
-            c->kind = K_XBAR;
-            if (depth) {
-                st = EQS_ERROR_AT(ctx, EQS_ERR_UNSUPPORTED, card_loc(c),
-                                  "'.crossbar' is only allowed at the top level, not inside "
-                                  "'.subckt %s' (crossbars are not flattened)",
-                                  P->defs[stack[depth - 1]].name);
-                goto out;
-            }
         } else if (eqs_tok_is(&t[0], ".param")) {
             c->kind = K_PARAM;
         } else if (eqs_tok_is(&t[0], ".model")) {
