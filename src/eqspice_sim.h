@@ -356,6 +356,10 @@ void eqs_drn_spec_defaults(eqs_drn_spec *spec);
 /* Write a layered diode-resistor network netlist to `out`.  Input values
  * are drawn uniformly in [0,1) from the seed. */
 eqs_status eqs_gen_drn(eqs_ctx *ctx, const eqs_drn_spec *spec, FILE *out);
+/* The same network built directly as a netlist (no text): equal to what
+ * eqs_netlist_read_string makes of eqs_gen_drn's text, crossbar records
+ * included; its path is "generated drn". */
+eqs_status eqs_drn_build(eqs_ctx *ctx, const eqs_drn_spec *spec, eqs_netlist **out);
 
 
 #ifdef __cplusplus

@@ -547,7 +547,7 @@ eqs_status eqs_plot_learning_curve(eqs_ctx *ctx, const char *metrics_csv, const 
 /* Training (src/eqprop/train.c, docs/training.md "Trainer")           */
 /* ------------------------------------------------------------------ */
 /* The network an experiment describes: its netlist read, or its DRN spec
- * generated (eqs_gen_drn, which reseeds the context) into memory and read. */
+ * built (eqs_drn_build, which reseeds the context). */
 eqs_status eqs_experiment_network(eqs_ctx *ctx, const eqs_experiment *exp, eqs_netlist **out);
 
 typedef struct {

@@ -196,7 +196,32 @@ static char *drn_text(const int *layers, int n_layers, int mem, const char *extr
     ck_assert_ptr_nonnull(f);
     ck_assert_int_eq(eqs_gen_drn(ctx, &spec, f), EQS_OK);
     fclose(f);
+    /* the .crossbar cards as the R lines of their devices (values exact) */
+    eqs_netlist *gnl = read_text(ctx, gen);
+    char *plain = NULL;
+    size_t plain_len = 0;
+    FILE *pf = open_memstream(&plain, &plain_len);
+    for (char *line = strtok(gen, "\n"); line; line = strtok(NULL, "\n")) {
+        if (line[0] == '+') continue;
+        if (strncmp(line, ".crossbar ", 10) != 0) {
+            fprintf(pf, "%s\n", line);
+            continue;
+        }
+        for (int k = 0; k < gnl->n_crossbars; ++k) {
+            const eqs_crossbar *x = &gnl->crossbars[k];
+            if (strcmp(x->name, line + 10) != 0) continue;
+            for (int d = 0; d < x->rows * x->cols; ++d) {
+                const eqs_element *e = &gnl->elems[x->first_elem + d];
+                fprintf(pf, "%s %s %s %.17g\n", e->name, gnl->node_names[e->node[0]],
+                        gnl->node_names[e->node[1]], e->value);
+            }
+        }
+    }
+    fclose(pf);
+    eqs_netlist_free(&gnl);
     eqs_ctx_free(&ctx);
+    free(gen);
+    gen = plain;
     char *out = NULL;
     size_t out_len = 0;
     FILE *o = open_memstream(&out, &out_len);

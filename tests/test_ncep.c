@@ -321,7 +321,7 @@ START_TEST(test_ncep_gen_drn_amplifiers)
     ck_assert_int_eq(eqs_gen_drn(ctx, &sp, mf), EQS_OK);
     fclose(mf);
     ck_assert_ptr_nonnull(strstr(buf, "fa1_5 h1_5 0 va1_5 0.5\n"));
-    ck_assert_ptr_nonnull(strstr(buf, "r2_0_0 a1_0 o0 "));
+    ck_assert_ptr_nonnull(strstr(buf, "\n.crossbar r2\n+ rows=(a1_0 a1_1 "));
     const char *path = tu_write_temp(buf, ".cir");
     free(buf);
     sp.amplifier_gain = -1;

@@ -364,10 +364,9 @@ START_TEST(test_checkpoint_corruption)
     expect_bad(text2, good, len, "another network");
     free(text2);
     char *text3 = strdup(text);
-    char *r = strstr(text3, "\nr2_0_0 ");
+    char *r = strstr(text3, "\n.crossbar r2\n");
     ck_assert_ptr_nonnull(r);
-    r[1] = 'R';
-    r[2] = 'x'; /* rx_0_0: same count, another name */
+    r[12] = 'x'; /* rx_0_0 ...: same count, other names */
     expect_bad(text3, good, len, "another network");
     free(text3);
 

@@ -43,9 +43,10 @@ static void check_layout(const eqs_store *s)
     ck_assert_int_eq(s->blocks[s->n_blocks - 1].kind, EQS_BLOCK_LOOSE);
 }
 
-/* Blocks made in any layout (here the transpose of gen drn's row-major
- * crossbar 2, then crossbar 1) move values and momentum without changing a
- * bit; the same block again moves nothing; part of a block is refused. */
+/* gen drn's .crossbar cards are declared blocks after compilation; blocks
+ * made in another layout (here the transpose of crossbar 2, which replaces
+ * it) move values and momentum without changing a bit; the same block
+ * again moves nothing; part of a block is refused. */
 START_TEST(test_store_blocks_keep_bits)
 {
     static const int layers[] = {3, 4, 2};
@@ -60,6 +61,13 @@ START_TEST(test_store_blocks_keep_bits)
         m0[k] = k == 3 ? -0.0 : 1e-3 * (k - 11.5) / 7.0;
         ck_assert_int_eq(eqs_circuit_momentum_set(c, k, m0[k]), EQS_OK);
     }
+    eqs_store *s = c->store;
+    ck_assert_int_eq(s->n_blocks, 3);
+    ck_assert_str_eq(s->blocks[0].name, "r1");
+    ck_assert_str_eq(s->blocks[1].name, "r2");
+    ck_assert(s->blocks[0].declared && s->blocks[0].rows == 6 && s->blocks[0].cols == 4);
+    ck_assert_int_eq(s->blocks[2].cols, 0); /* nothing loose */
+    check_layout(s);
     /* crossbar 2 (params 24..31, r2_<i>_<j> = 24 + 2 i + j), transposed */
     int p2[8], rows2[2], cols2[4];
     for (int j = 0; j < 2; ++j)
@@ -82,13 +90,14 @@ START_TEST(test_store_blocks_keep_bits)
     ck_assert_int_eq(eqs_store_block_make(c, EQS_BLOCK_CROSSBAR, "x1", 6, 4, rows1, cols1, p1, 0,
                                           &b1),
                      EQS_OK);
-    eqs_store *s = c->store;
     check_layout(s);
     ck_assert_int_eq(s->n_blocks, 3);
-    ck_assert_str_eq(s->blocks[b1].name, "x1");
-    ck_assert_int_eq(s->blocks[b1].rows, 6);
+    ck_assert_int_eq(b1, 0); /* the declared r1: the same parameters, nothing moved */
+    ck_assert_str_eq(s->blocks[b1].name, "r1");
+    ck_assert_str_eq(s->blocks[b2].name, "t2");
+    ck_assert(!s->blocks[b2].declared && s->blocks[b2].rows == 2);
     /* block t2 is entry for entry the transposed crossbar */
-    const double *g2 = eqs_block_g(s, 0);
+    const double *g2 = eqs_block_g(s, b2);
     for (int e = 0; e < 8; ++e) ck_assert(g2[e] == g0[p2[e]]);
     for (int k = 0; k < np; ++k) {
         ck_assert(memcmp(&(double){eqs_circuit_param_get(c, k)}, &g0[k], sizeof(double)) == 0);

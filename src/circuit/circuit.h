@@ -170,4 +170,8 @@ void eqs_circuit_params_changed(eqs_circuit *c);
 /* The parameter store and the layered structure (crossbar module). */
 #include "../crossbar/crossbar.h"
 
+/* gen_drn.c: eqs_drn_build with `name` as the netlist's path (messages). */
+eqs_status eqs_drn_build_as(eqs_ctx *ctx, const eqs_drn_spec *spec, const char *name,
+                            eqs_netlist **out);
+
 #endif /* EQS_CIRCUIT_H */

@@ -241,10 +241,17 @@ static eqs_status select_params(eqs_circuit *c)
     int n = 0;
     c->params = eqs_malloc(c->ctx, (size_t)(c->n_elems ? c->n_elems : 1) * sizeof *c->params);
     if (!c->params) return EQS_ERR_NOMEM;
+    /* the wire segments of crossbars are wires, not devices: never trained */
+    unsigned char *wire = eqs_calloc(c->ctx, (size_t)(nl->n_elems ? nl->n_elems : 1), 1);
+    if (!wire) return EQS_ERR_NOMEM;
+    for (int x = 0; x < nl->n_crossbars; ++x)
+        for (int w = 0; w < nl->crossbars[x].n_wire; ++w)
+            wire[nl->crossbars[x].first_wire + w] = 1;
     for (int e = 0; e < c->n_elems; ++e) {
         eqs_celem *el = &c->elems[e];
         el->param = -1;
-        if (!(kind_flags(el->kind) & EQS_DEV_TRAINABLE) || el->origin < 0) continue;
+        if (!(kind_flags(el->kind) & EQS_DEV_TRAINABLE) || el->origin < 0 || wire[el->origin])
+            continue;
         int take = nl->n_trainable == 0;
         for (int p = 0; p < nl->n_trainable && !take; ++p)
             take = eqs_glob_match(nl->trainable[p], nl->elems[el->origin].name);
@@ -254,6 +261,7 @@ static eqs_status select_params(eqs_circuit *c)
             if (nl->elems[el->origin].dmodel) c->has_windows = 1;
         }
     }
+    eqs_free(c->ctx, wire);
     c->n_params = n;
     for (int p = 0; p < nl->n_trainable; ++p) {
         int any = 0;

@@ -8,7 +8,8 @@
  *   - hidden layer l (1-based) node j: h<l>_<j>; output node j: o<j>;
  *   - crossbar between consecutive layers: one resistor per pair,
  *       r<l>_<i>_<j> from node i of layer l-1 (the 2*n0 input nodes for
- *       l = 1) to node j of layer l;
+ *       l = 1) to node j of layer l, written as one `.crossbar r<l>` card
+ *       (docs/netlist.md "Crossbars") with r=(...) values;
  *   - each hidden node has a diode to ground: even j "dp<l>_<j> 0 h" (anode
  *     at ground: keeps V >= about -0.6 V, i.e. the unit is rectified to
  *     V >= 0) and odd j "dn<l>_<j> h 0" (keeps V <= 0), optionally in series
@@ -27,15 +28,24 @@
  *     rails).
  * Conductances are uniform in [g_min_S, g_max_S] from the RNG's INIT stream
  * (inputs first, then crossbars in order), written as resistances with 9
- * significant digits: the file is the definition of the network.  With
+ * significant digits: the file is the definition of the network.
+ *
+ * One generator writes the text (eqs_gen_drn) and builds the netlist
+ * directly (eqs_drn_build): every value of the direct build is read back
+ * from the very characters the text would hold (the parser's number
+ * scanner on the "%.9g" / "%.17g" text), elements, nodes and cards come in
+ * the file's order and carry the file's line:col, so the built netlist
+ * equals the parsed text.  With
  * g_fan_in the upper bound of crossbar l is g_fan_in_S / sqrt(fan-in of
  * layer l) (fan_in_max below; docs/tuning.md), the same draws otherwise.
  */
 #include "circuit.h"
 
 #include <inttypes.h>
+#include <stdarg.h>
 #include <math.h>
 #include <stdio.h>
+#include <string.h>
 
 void eqs_drn_spec_defaults(eqs_drn_spec *spec)
 {
@@ -86,6 +96,195 @@ static void node_name(char *buf, size_t n, const eqs_drn_spec *sp, int l, int j)
     }
 }
 
+/* ---- the generator: one pass that writes text and/or builds ---------- */
+
+typedef struct {
+    eqs_ctx *ctx;
+    const eqs_drn_spec *sp;
+    FILE *out;          /* text mode: the netlist file */
+    eqs_netlist *nl;    /* build mode: the netlist being built */
+    const char *path;   /* build mode: file name of every loc */
+    int line;           /* number of the line being formatted (the title is 1) */
+    char *buf;          /* the line being formatted */
+    size_t cap, len;
+    eqs_status st;      /* first failure */
+} gen;
+
+static void g_printf(gen *g, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void g_printf(gen *g, const char *fmt, ...)
+{
+    if (g->st) return;
+    for (;;) { /* format into the room left; grow and retry when it does not fit */
+        size_t room = g->cap > g->len + 1 ? g->cap - g->len - 1 : 0;
+        va_list ap;
+        va_start(ap, fmt);
+        int k = vsnprintf(g->buf ? g->buf + g->len : NULL, g->buf ? room : 0, fmt, ap);
+        va_end(ap);
+        if (k < 0) {
+            g->st = EQS_ERROR(g->ctx, EQS_ERR_INTERNAL, "cannot format the DRN netlist");
+            return;
+        }
+        if ((size_t)k < room) {
+            g->len += (size_t)k;
+            return;
+        }
+        if (eqs_grow(g->ctx, (void **)&g->buf, &g->cap, g->len + (size_t)k + 256, 1)) {
+            g->st = EQS_ERR_NOMEM;
+            return;
+        }
+    }
+}
+
+/* End the line being formatted: written in text mode, counted in both. */
+static void g_eol(gen *g)
+{
+    if (g->st) return;
+    if (g->out) {
+        g->buf[g->len] = '\n';
+        fwrite(g->buf, 1, g->len + 1, g->out);
+    }
+    g->len = 0;
+    g->line++;
+}
+
+static eqs_loc g_loc(const gen *g, size_t col0)
+{
+    eqs_loc l = {g->path, g->line, (int)col0 + 1};
+    return l;
+}
+
+/* The value of the characters buf[from..len) as the parser reads them. */
+static double g_scan(const gen *g, size_t from)
+{
+    size_t used = 0;
+    double v = 0;
+    if (!eqs_number_scan(g->buf + from, g->len - from, &used, &v)) return NAN;
+    return v;
+}
+
+/* Append the value v formatted with fmt; in build mode its parsed value. */
+static double g_value(gen *g, const char *fmt, double v)
+{
+    size_t from = g->len;
+    g_printf(g, fmt, v);
+    return g->nl && !g->st ? g_scan(g, from) : v;
+}
+
+static int g_node(gen *g, const char *name)
+{
+    int k = eqs_netlist_add_node(g->nl, name);
+    if (k < 0 && !g->st) g->st = EQS_ERR_NOMEM;
+    return k;
+}
+
+/* A two- or four-node element line already formatted (name, nodes,
+ * value): built from the given fields. */
+static void g_elem(gen *g, eqs_elem_kind kind, const char *name, const char *const *nodes,
+                   int n_nodes, double value, int model, const char *ctrl)
+{
+    if (!g->nl || g->st) return;
+    eqs_element e;
+    memset(&e, 0, sizeof e);
+    e.kind = kind;
+    e.n_nodes = n_nodes;
+    for (int k = 0; k < 4; ++k) e.node[k] = k < n_nodes ? g_node(g, nodes[k]) : -1;
+    e.value = value;
+    e.model = model;
+    e.area = 1.0;
+    e.loc = g_loc(g, 0);
+    if (!g->st) g->st = eqs_netlist_add_elem(g->nl, &e, name, ctrl, NULL);
+}
+
+/* "name a b dc V" */
+static void g_vsource(gen *g, const char *name, const char *a, const char *b, double v)
+{
+    g_printf(g, "%s %s %s dc ", name, a, b);
+    double x = g_value(g, "%.17g", v);
+    const char *nodes[2] = {a, b};
+    g_elem(g, EQS_EL_V, name, nodes, 2, x, -1, NULL);
+    g_eol(g);
+}
+
+/* "name a b R" (R with 9 significant digits) */
+static void g_resistor(gen *g, const char *name, const char *a, const char *b, double r)
+{
+    g_printf(g, "%s %s %s ", name, a, b);
+    double x = g_value(g, "%.9g", r);
+    const char *nodes[2] = {a, b};
+    g_elem(g, EQS_EL_R, name, nodes, 2, x, -1, NULL);
+    g_eol(g);
+}
+
+/* A wrapped list "key=(a b c ...)": 16 items per line; row_break > 0
+ * starts a new line every row_break items (one matrix row per line). */
+static void g_list_item(gen *g, int k, int row_break)
+{
+    if (k == 0) return;
+    if ((row_break > 0 ? k % row_break : k) % 16 == 0) {
+        g_eol(g);
+        g_printf(g, "+ ");
+    } else {
+        g_printf(g, " ");
+    }
+}
+
+/* `.crossbar name` card from row nodes, column nodes and conductances g
+ * (S, row-major), written as r=(...) resistances with 9 digits. */
+static void g_crossbar(gen *g, const char *name, int R, int C, char (*rown)[32],
+                       char (*coln)[32], const double *gS, double *rbuf)
+{
+    int line0 = g->line;
+    g_printf(g, ".crossbar %s", name);
+    g_eol(g);
+    g_printf(g, "+ rows=(");
+    for (int i = 0; i < R; ++i) {
+        g_list_item(g, i, 0);
+        g_printf(g, "%s", rown[i]);
+    }
+    g_printf(g, ")");
+    g_eol(g);
+    g_printf(g, "+ cols=(");
+    for (int j = 0; j < C; ++j) {
+        g_list_item(g, j, 0);
+        g_printf(g, "%s", coln[j]);
+    }
+    g_printf(g, ")");
+    g_eol(g);
+    g_printf(g, "+ r=(");
+    size_t nd = (size_t)R * (size_t)C;
+    for (size_t d = 0; d < nd; ++d) {
+        g_list_item(g, (int)d, C);
+        rbuf[d] = g_value(g, "%.9g", 1.0 / gS[d]);
+    }
+    g_printf(g, ")");
+    g_eol(g);
+    if (!g->nl || g->st) return;
+    eqs_name_ref *refs = eqs_malloc(g->ctx, sizeof *refs * ((size_t)R + (size_t)C));
+    if (!refs) {
+        g->st = EQS_ERR_NOMEM;
+        return;
+    }
+    for (int i = 0; i < R; ++i) refs[i] = (eqs_name_ref){rown[i], strlen(rown[i])};
+    for (int j = 0; j < C; ++j) refs[R + j] = (eqs_name_ref){coln[j], strlen(coln[j])};
+    eqs_loc loc = {g->path, line0, 1};
+    eqs_crossbar_spec xs = {name, strlen(name), R, C, refs, refs + R, rbuf, 0, 0, 0.0, loc};
+    g->st = eqs_netlist_add_crossbar(g->nl, &xs, NULL);
+    eqs_free(g->ctx, refs);
+}
+
+/* Extension card names: " name" appended; in build mode added at its column. */
+typedef enum { G_INPUT, G_OUTPUT, G_OUTPUT_PAIR } g_card;
+static void g_card_name(gen *g, g_card kind, const char *name)
+{
+    g_printf(g, " ");
+    size_t col0 = g->len;
+    g_printf(g, "%s", name);
+    if (!g->nl || g->st) return;
+    g->st = kind == G_INPUT ? eqs_netlist_add_input(g->nl, name, g_loc(g, col0))
+                            : eqs_netlist_add_output(g->nl, name, kind == G_OUTPUT_PAIR,
+                                                     g_loc(g, col0));
+}
+
 /* ---- amplifier stages (spec->amplifier_gain > 0) ---------------------
  * Hidden node h<l>_<j> drives the next crossbar through the bidirectional
  * amplifier of netlists/bidir_amp.cir, written inline:
@@ -98,18 +297,38 @@ static int amplified(const eqs_drn_spec *sp, int l)
     return sp->amplifier_gain > 0 && l >= 1 && l < sp->n_layers - 1;
 }
 
-static void write_amplifiers(const eqs_drn_spec *sp, int l, FILE *out)
+static void write_amplifiers(gen *g, int l)
 {
-    const double A = sp->amplifier_gain;
-    fprintf(out, "* bidirectional amplifiers after hidden layer %d (gain %.17g)\n", l, A);
-    for (int j = 0; j < sp->layers[l]; ++j) {
-        fprintf(out, "ea%d_%d m%d_%d 0 h%d_%d 0 %.17g\n", l, j, l, j, l, j, A);
-        fprintf(out, "va%d_%d m%d_%d a%d_%d dc 0\n", l, j, l, j, l, j);
-        fprintf(out, "fa%d_%d h%d_%d 0 va%d_%d %.17g\n", l, j, l, j, l, j, 1.0 / A);
+    const double A = g->sp->amplifier_gain;
+    char e[48], m[48], h[48], v[48], a[48], f[48];
+    g_printf(g, "* bidirectional amplifiers after hidden layer %d (gain %.17g)", l, A);
+    g_eol(g);
+    for (int j = 0; j < g->sp->layers[l]; ++j) {
+        snprintf(e, sizeof e, "ea%d_%d", l, j);
+        snprintf(m, sizeof m, "m%d_%d", l, j);
+        snprintf(h, sizeof h, "h%d_%d", l, j);
+        snprintf(v, sizeof v, "va%d_%d", l, j);
+        snprintf(a, sizeof a, "a%d_%d", l, j);
+        snprintf(f, sizeof f, "fa%d_%d", l, j);
+        g_printf(g, "%s %s 0 %s 0 ", e, m, h);
+        double x = g_value(g, "%.17g", A);
+        const char *n4[4] = {m, "0", h, "0"};
+        g_elem(g, EQS_EL_E, e, n4, 4, x, -1, NULL);
+        g_eol(g);
+        g_printf(g, "%s %s %s dc ", v, m, a);
+        x = g_value(g, "%.17g", 0.0);
+        const char *n2[2] = {m, a};
+        g_elem(g, EQS_EL_V, v, n2, 2, x, -1, NULL);
+        g_eol(g);
+        g_printf(g, "%s %s 0 %s ", f, h, v);
+        x = g_value(g, "%.17g", 1.0 / A);
+        const char *nf[2] = {h, "0"};
+        g_elem(g, EQS_EL_F, f, nf, 2, x, -1, v);
+        g_eol(g);
     }
 }
 
-eqs_status eqs_gen_drn(eqs_ctx *ctx, const eqs_drn_spec *sp, FILE *out)
+static eqs_status check_spec(eqs_ctx *ctx, const eqs_drn_spec *sp)
 {
     if (!sp || sp->n_layers < 2 || !sp->layers)
         return EQS_ERROR(ctx, EQS_ERR_INPUT, "a DRN needs at least 2 layers (input, output)");
@@ -140,96 +359,211 @@ eqs_status eqs_gen_drn(eqs_ctx *ctx, const eqs_drn_spec *sp, FILE *out)
         return EQS_ERROR(ctx, EQS_ERR_INPUT,
                          "amplifier gain must be finite and >= 0 (0: none; got %g)",
                          sp->amplifier_gain);
+    return EQS_OK;
+}
 
-    eqs_ctx_seed(ctx, sp->seed);
-    char a[64], b[64];
+/* The whole network, in file order. */
+static void generate(gen *g)
+{
+    const eqs_drn_spec *sp = g->sp;
+    eqs_ctx *ctx = g->ctx;
+    char a[64], b[64], nm[64];
 
-    fprintf(out, "* eqspice gen drn: layers ");
-    for (int l = 0; l < sp->n_layers; ++l) fprintf(out, "%s%d", l ? "," : "", sp->layers[l]);
-    fprintf(out, " seed %" PRIu64 " gain %.17g V\n", sp->seed, sp->gain);
+    g_printf(g, "* eqspice gen drn: layers ");
+    for (int l = 0; l < sp->n_layers; ++l) g_printf(g, "%s%d", l ? "," : "", sp->layers[l]);
+    g_printf(g, " seed %" PRIu64 " gain %.17g V", sp->seed, sp->gain);
+    if (g->nl && !g->st) {
+        g->buf[g->len] = '\0';
+        char *t = eqs_strdup(ctx, g->buf);
+        if (!t) g->st = EQS_ERR_NOMEM;
+        eqs_free(ctx, g->nl->title);
+        g->nl->title = t;
+    }
+    g_eol(g);
     if (sp->g_fan_in)
-        fprintf(out, "* generated by eqspice %s; conductances uniform in [%g, %g / sqrt(fan-in)] "
-                     "S (g_init=fan_in)\n", EQS_VERSION, sp->g_min_S, sp->g_fan_in_S);
+        g_printf(g, "* generated by eqspice %s; conductances uniform in [%g, %g / sqrt(fan-in)] "
+                    "S (g_init=fan_in)", EQS_VERSION, sp->g_min_S, sp->g_fan_in_S);
     else
-        fprintf(out, "* generated by eqspice %s; conductances uniform in [%g, %g] S\n",
-                EQS_VERSION, sp->g_min_S, sp->g_max_S);
-    fprintf(out, ".model dpos D(IS=%.17g N=%.17g)\n", sp->diode_is_A, sp->diode_n);
+        g_printf(g, "* generated by eqspice %s; conductances uniform in [%g, %g] S", EQS_VERSION,
+                 sp->g_min_S, sp->g_max_S);
+    g_eol(g);
+    {   /* the parser's `.model dpos D(...)`: defaults, then IS and N */
+        eqs_diode_model m;
+        eqs_diode_model_defaults(&m);
+        g_printf(g, ".model dpos D(IS=");
+        m.is_A = g_value(g, "%.17g", sp->diode_is_A);
+        g_printf(g, " N=");
+        m.n = g_value(g, "%.17g", sp->diode_n);
+        g_printf(g, ")");
+        if (g->nl && !g->st) {
+            char card[96];
+            snprintf(card, sizeof card, "is=%.17g n=%.17g", m.is_A, m.n);
+            m.name = "dpos";
+            m.card = card;
+            m.loc = g_loc(g, 0);
+            g->st = eqs_netlist_add_diode_model(g->nl, &m, NULL);
+        }
+        g_eol(g);
+    }
 
     /* Inputs: a pair of grounded sources per pixel. */
-    fprintf(out, "* inputs: pixel x in [0,1) drives +A*x and -A*x\n");
+    g_printf(g, "* inputs: pixel x in [0,1) drives +A*x and -A*x");
+    g_eol(g);
     int n0 = sp->layers[0];
-    for (int p = 0; p < n0; ++p) {
+    for (int p = 0; p < n0 && !g->st; ++p) {
         double x = eqs_rng_uniform(ctx, EQS_RNG_INIT);
-        fprintf(out, "vxp%d xp%d 0 dc %.17g\n", p, p, sp->gain * x);
-        fprintf(out, "vxn%d xn%d 0 dc %.17g\n", p, p, -sp->gain * x);
+        snprintf(nm, sizeof nm, "vxp%d", p);
+        snprintf(a, sizeof a, "xp%d", p);
+        g_vsource(g, nm, a, "0", sp->gain * x);
+        snprintf(nm, sizeof nm, "vxn%d", p);
+        snprintf(a, sizeof a, "xn%d", p);
+        g_vsource(g, nm, a, "0", -sp->gain * x);
     }
 
     if (sp->rails_V > 0) {
-        fprintf(out, "* bias rails (trainable biases through r<l>_bp_<j>, r<l>_bn_<j>)\n");
-        fprintf(out, "vbp bp 0 dc %.17g\nvbn bn 0 dc %.17g\n", sp->rails_V, -sp->rails_V);
+        g_printf(g, "* bias rails (trainable biases through r<l>_bp_<j>, r<l>_bn_<j>)");
+        g_eol(g);
+        g_vsource(g, "vbp", "bp", "0", sp->rails_V);
+        g_vsource(g, "vbn", "bn", "0", -sp->rails_V);
     }
 
     /* Crossbars. */
-    for (int l = 1; l < sp->n_layers; ++l) {
-        int nin = (l == 1) ? 2 * n0 : sp->layers[l - 1];
+    for (int l = 1; l < sp->n_layers && !g->st; ++l) {
+        int nin = (l == 1) ? 2 * n0 : sp->layers[l - 1], nout = width(sp, l);
         const double g_hi = fan_in_max(sp, l);
         if (sp->g_fan_in)
-            fprintf(out, "* crossbar %d: %d x %d, conductances uniform in [%g, %.9g] S\n", l,
-                    nin, width(sp, l), sp->g_min_S, g_hi);
+            g_printf(g, "* crossbar %d: %d x %d, conductances uniform in [%g, %.9g] S", l, nin,
+                     nout, sp->g_min_S, g_hi);
         else
-            fprintf(out, "* crossbar %d: %d x %d\n", l, nin, width(sp, l));
-        for (int i = 0; i < nin; ++i) {
-            node_name(a, sizeof a, sp, l - 1, i);
-            if (amplified(sp, l - 1)) a[0] = 'a'; /* h<l>_<j> -> a<l>_<j> */
-            for (int j = 0; j < width(sp, l); ++j) {
-                node_name(b, sizeof b, sp, l, j);
-                double g = sp->g_min_S + (g_hi - sp->g_min_S) * eqs_rng_uniform(ctx, EQS_RNG_INIT);
-                fprintf(out, "r%d_%d_%d %s %s %.9g\n", l, i, j, a, b, 1.0 / g);
+            g_printf(g, "* crossbar %d: %d x %d", l, nin, nout);
+        g_eol(g);
+        size_t nd = (size_t)nin * (size_t)nout;
+        char(*rown)[32] = eqs_malloc(ctx, sizeof *rown * (size_t)nin);
+        char(*coln)[32] = eqs_malloc(ctx, sizeof *coln * (size_t)nout);
+        double *gS = eqs_malloc(ctx, sizeof *gS * nd);
+        double *rb = eqs_malloc(ctx, sizeof *rb * nd);
+        if (!rown || !coln || !gS || !rb) {
+            g->st = EQS_ERR_NOMEM;
+        } else {
+            for (int i = 0; i < nin; ++i) {
+                node_name(rown[i], sizeof rown[i], sp, l - 1, i);
+                if (amplified(sp, l - 1)) rown[i][0] = 'a'; /* h<l>_<j> -> a<l>_<j> */
             }
+            for (int j = 0; j < nout; ++j) node_name(coln[j], sizeof coln[j], sp, l, j);
+            for (size_t d = 0; d < nd; ++d)
+                gS[d] = sp->g_min_S + (g_hi - sp->g_min_S) * eqs_rng_uniform(ctx, EQS_RNG_INIT);
+            snprintf(nm, sizeof nm, "r%d", l);
+            g_crossbar(g, nm, nin, nout, rown, coln, gS, rb);
         }
+        eqs_free(ctx, rown);
+        eqs_free(ctx, coln);
+        eqs_free(ctx, gS);
+        eqs_free(ctx, rb);
         if (sp->rails_V > 0)
-            for (int j = 0; j < width(sp, l); ++j) {
+            for (int j = 0; j < nout; ++j) {
                 node_name(b, sizeof b, sp, l, j);
-                fprintf(out, "r%d_bp_%d bp %s %.9g\n", l, j, b, 1.0 / sp->g_min_S);
-                fprintf(out, "r%d_bn_%d bn %s %.9g\n", l, j, b, 1.0 / sp->g_min_S);
+                snprintf(nm, sizeof nm, "r%d_bp_%d", l, j);
+                g_resistor(g, nm, "bp", b, 1.0 / sp->g_min_S);
+                snprintf(nm, sizeof nm, "r%d_bn_%d", l, j);
+                g_resistor(g, nm, "bn", b, 1.0 / sp->g_min_S);
             }
     }
 
     /* Hidden diodes, half in each direction, optionally with a bias source. */
-    for (int l = 1; l < sp->n_layers - 1; ++l) {
-        fprintf(out, "* hidden layer %d diodes\n", l);
+    for (int l = 1; l < sp->n_layers - 1 && !g->st; ++l) {
+        g_printf(g, "* hidden layer %d diodes", l);
+        g_eol(g);
         for (int j = 0; j < sp->layers[l]; ++j) {
             node_name(b, sizeof b, sp, l, j);
             const char *gnd = "0";
             if (sp->bias) {
                 snprintf(a, sizeof a, "hb%d_%d", l, j);
-                fprintf(out, "vb%d_%d %s 0 dc %.17g\n", l, j, a, sp->bias_V);
+                snprintf(nm, sizeof nm, "vb%d_%d", l, j);
+                g_vsource(g, nm, a, "0", sp->bias_V);
                 gnd = a;
             }
-            if (j % 2 == 0)
-                fprintf(out, "dp%d_%d %s %s dpos\n", l, j, gnd, b);
-            else
-                fprintf(out, "dn%d_%d %s %s dpos\n", l, j, b, gnd);
+            const char *an = j % 2 == 0 ? gnd : b, *ca = j % 2 == 0 ? b : gnd;
+            snprintf(nm, sizeof nm, "%s%d_%d", j % 2 == 0 ? "dp" : "dn", l, j);
+            g_printf(g, "%s %s %s dpos", nm, an, ca);
+            const char *nodes[2] = {an, ca};
+            g_elem(g, EQS_EL_D, nm, nodes, 2, 0.0, 0, NULL);
+            g_eol(g);
         }
-        if (amplified(sp, l)) write_amplifiers(sp, l, out);
+        if (amplified(sp, l)) write_amplifiers(g, l);
     }
 
     /* Extension cards: 16 names per card. */
     for (int p = 0; p < n0; p += 8) {
-        fprintf(out, ".input");
-        for (int q = p; q < p + 8 && q < n0; ++q) fprintf(out, " vxp%d vxn%d", q, q);
-        fprintf(out, "\n");
+        g_printf(g, ".input");
+        for (int q = p; q < p + 8 && q < n0; ++q) {
+            snprintf(nm, sizeof nm, "vxp%d", q);
+            g_card_name(g, G_INPUT, nm);
+            snprintf(nm, sizeof nm, "vxn%d", q);
+            g_card_name(g, G_INPUT, nm);
+        }
+        g_eol(g);
     }
     int nout = width(sp, sp->n_layers - 1);
     for (int j = 0; j < nout; j += 16) { /* 16 names: whole pairs per card */
-        fprintf(out, sp->output_pairs ? ".output_pair" : ".output");
+        g_printf(g, sp->output_pairs ? ".output_pair" : ".output");
         for (int q = j; q < j + 16 && q < nout; ++q) {
             node_name(a, sizeof a, sp, sp->n_layers - 1, q);
-            fprintf(out, " %s", a);
+            g_card_name(g, sp->output_pairs ? G_OUTPUT_PAIR : G_OUTPUT, a);
         }
-        fprintf(out, "\n");
+        g_eol(g);
     }
-    fprintf(out, ".trainable r*\n.op\n.end\n");
+    g_printf(g, ".trainable ");
+    if (g->nl && !g->st) g->st = eqs_netlist_add_trainable(g->nl, "r*", g_loc(g, g->len));
+    g_printf(g, "r*");
+    g_eol(g);
+    g_printf(g, ".op");
+    if (g->nl) g->nl->has_op = 1;
+    g_eol(g);
+    g_printf(g, ".end");
+    g_eol(g);
+}
+
+eqs_status eqs_gen_drn(eqs_ctx *ctx, const eqs_drn_spec *sp, FILE *out)
+{
+    eqs_status st = check_spec(ctx, sp);
+    if (st) return st;
+    eqs_ctx_seed(ctx, sp->seed);
+    gen g = {ctx, sp, out, NULL, NULL, 1, NULL, 0, 0, EQS_OK};
+    generate(&g);
+    eqs_free(ctx, g.buf);
+    if (g.st) return g.st == EQS_ERR_NOMEM && eqs_ctx_status(ctx) == EQS_OK
+                         ? EQS_ERROR(ctx, EQS_ERR_NOMEM, "out of memory generating the DRN")
+                         : g.st;
     if (ferror(out)) return EQS_ERROR(ctx, EQS_ERR_IO, "write error while generating the netlist");
     return EQS_OK;
+}
+
+eqs_status eqs_drn_build_as(eqs_ctx *ctx, const eqs_drn_spec *sp, const char *name,
+                            eqs_netlist **out)
+{
+    if (!out) return EQS_ERROR(ctx, EQS_ERR_INPUT, "eqs_drn_build: out is NULL");
+    *out = NULL;
+    eqs_status st = check_spec(ctx, sp);
+    if (st) return st;
+    eqs_netlist *nl = NULL;
+    if ((st = eqs_netlist_create(ctx, "", name ? name : "generated drn", &nl))) return st;
+    eqs_ctx_seed(ctx, sp->seed);
+    gen g = {ctx, sp, NULL, nl, nl->files[0], 1, NULL, 0, 0, EQS_OK};
+    generate(&g);
+    eqs_free(ctx, g.buf);
+    st = g.st;
+    if (st == EQS_OK) st = eqs_netlist_finish(nl);
+    if (st) {
+        if (st == EQS_ERR_NOMEM && eqs_ctx_status(ctx) == EQS_OK)
+            EQS_ERROR(ctx, EQS_ERR_NOMEM, "out of memory building the DRN");
+        eqs_netlist_free(&nl);
+        return st;
+    }
+    *out = nl;
+    return EQS_OK;
+}
+
+eqs_status eqs_drn_build(eqs_ctx *ctx, const eqs_drn_spec *sp, eqs_netlist **out)
+{
+    return eqs_drn_build_as(ctx, sp, "generated drn", out);
 }

@@ -28,12 +28,15 @@ static const cli_opt gen_opts[] = {
 
 static const cli_command gen_cmd = {
     "gen drn", NULL,
-    "Write a layered diode-resistor network (DRN) as a plain SPICE netlist:\n"
+    "Write a layered diode-resistor network (DRN) as a SPICE netlist:\n"
     "each of the N0 input pixels x in [0,1) (random from the seed) drives a pair of\n"
     "grounded sources +A*x and -A*x; dense crossbars of random conductances join\n"
     "consecutive layers; every hidden node has a diode to ground, half allowing\n"
     "V >= 0 and half V <= 0 (optionally in series with a bias source of V volts);\n"
-    "output nodes are linear.  The netlist carries .input, .output and .trainable.\n",
+    "output nodes are linear.  The netlist carries .input, .output and .trainable.\n"
+    "Crossbar l is one '.crossbar r<l>' card (devices r<l>_<i>_<j>, resistances with\n"
+    "9 digits), an eqspice card: ngspice runs the file through 'eqspice op --solver\n"
+    "ngspice', or the plain netlist 'eqspice train' exports (trained.cir).\n",
     {gen_opts, NULL, NULL},
     "Exit status: 0 success, 1 bad input, 2 internal error.\n"};
 

@@ -140,21 +140,9 @@ eqs_status eqs_experiment_network(eqs_ctx *ctx, const eqs_experiment *exp, eqs_n
         if (!exp->netlist) return EQS_ERROR(ctx, EQS_ERR_INPUT, "experiment names no netlist");
         return eqs_netlist_read(ctx, exp->netlist, out);
     }
-    char *text = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&text, &len);
-    if (!f) return EQS_ERROR(ctx, EQS_ERR_NOMEM, "cannot open a memory stream for the DRN");
-    eqs_status st = eqs_gen_drn(ctx, &exp->drn, f);
-    if (fclose(f) != 0 && st == EQS_OK)
-        st = EQS_ERROR(ctx, EQS_ERR_NOMEM, "cannot write the generated DRN");
-    if (st == EQS_OK) {
-        char name[512];
-        snprintf(name, sizeof name, "%s (generated drn)",
-                 exp->source ? exp->source : "experiment");
-        st = eqs_netlist_read_string(ctx, text, name, out);
-    }
-    free(text);
-    return st;
+    char name[512];
+    snprintf(name, sizeof name, "%s (generated drn)", exp->source ? exp->source : "experiment");
+    return eqs_drn_build_as(ctx, &exp->drn, name, out);
 }
 
 void eqs_trainer_free(eqs_trainer **pt)

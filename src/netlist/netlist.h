@@ -349,6 +349,83 @@ int eqs_netlist_elem_find(const eqs_netlist *nl, const char *name);
 /* Index of a diode model by name, or -1. */
 int eqs_netlist_model_find(const eqs_netlist *nl, const char *name);
 
+/* ---- Building a netlist without text (netlist.c, crossbar.c) ----
+ * The same object the parser makes: names in the string arena, every
+ * look-up hashed, so eqs_netlist_*_find stay O(1) at 10^6 elements.  Each
+ * add_* function checks what it can (duplicate names, node indices) and
+ * records the error at the given loc; after an error the netlist must be
+ * freed.  eqs_netlist_finish runs the checks that need the whole netlist
+ * (the parser's last pass: controlling sources, .input/.output names). */
+
+/* Empty netlist (ground node "0" only) with its title (first line of the
+ * equivalent file) and path (the file name used in messages and locs). */
+eqs_status eqs_netlist_create(eqs_ctx *ctx, const char *title, const char *path,
+                              eqs_netlist **out);
+/* Index of node `name` (any case, "0"/"gnd" = ground), added if new; -1 on
+ * out-of-memory. */
+int eqs_netlist_add_node(eqs_netlist *nl, const char *name);
+/* Append an element: the fields of *tmpl (kind, node, n_nodes, value, model,
+ * dmodel, area, temperatures, loc) with name `name` and, for F/H, the
+ * controlling source `ctrl` (both copied, lower case).  *index (may be NULL)
+ * gets its index.  Refuses duplicate names and nodes out of range. */
+eqs_status eqs_netlist_add_elem(eqs_netlist *nl, const eqs_element *tmpl, const char *name,
+                                const char *ctrl, int *index);
+/* ngspice's defaults (IS 1e-14 A, N 1, RS 0, no BV, IBV 1e-3 A, TNOM from
+ * the circuit), as the parser starts every `.model NAME d` card. */
+void eqs_diode_model_defaults(eqs_diode_model *m);
+/* Append a diode model (name and card text copied), a table-driven model;
+ * names are unique across both. */
+eqs_status eqs_netlist_add_diode_model(eqs_netlist *nl, const eqs_diode_model *m, int *index);
+eqs_status eqs_netlist_add_device_model(eqs_netlist *nl, const eqs_device_model *m, int *index);
+/* .input SOURCE, .output NODE (pair = 0) or one node of .output_pair POS
+ * NEG (pair = 1, POS then NEG), .trainable PATTERN; names copied. */
+eqs_status eqs_netlist_add_input(eqs_netlist *nl, const char *name, eqs_loc loc);
+eqs_status eqs_netlist_add_output(eqs_netlist *nl, const char *name, int pair, eqs_loc loc);
+eqs_status eqs_netlist_add_trainable(eqs_netlist *nl, const char *pattern, eqs_loc loc);
+/* Checks that need the whole netlist (also the parser's last pass). */
+eqs_status eqs_netlist_finish(eqs_netlist *nl);
+
+/* A node name that need not be NUL-terminated. */
+typedef struct {
+    const char *s;
+    size_t len;
+} eqs_name_ref;
+
+/* What a `.crossbar` card says (crossbar.c; docs/netlist.md "Crossbars"). */
+typedef struct {
+    const char *name;          /* crossbar name (any case), name_len chars */
+    size_t name_len;
+    int rows, cols;
+    const eqs_name_ref *row;   /* rows node names (row lines) */
+    const eqs_name_ref *col;   /* cols node names (column lines) */
+    const double *value;       /* rows*cols device values, row-major */
+    int conductance;           /* 1: values are conductances (S), 0: resistances (Ohm) */
+    int dmodel;                /* 0: resistors; else 1 + index into nl->dmodels */
+    double rwire_ohm;          /* wire segment resistance (Ohm); 0: ideal wires */
+    eqs_loc loc;               /* the card (every device and segment gets it) */
+} eqs_crossbar_spec;
+
+/* Expand a crossbar into nl (the one expansion behind the card and the
+ * builder): devices NAME_<i>_<j> (row-major), then with rwire > 0 the
+ * segments NAME_wr<i>_<j>, NAME_wc<i>_<j> and internal nodes NAME_r<i>_<j>,
+ * NAME_c<i>_<j>; appends the eqs_crossbar record (*index may be NULL).
+ * Nodes are registered in the order the devices name them: row 0, the
+ * columns, rows 1.. (the order of the equivalent R cards), then the
+ * internal nodes device by device. */
+eqs_status eqs_netlist_add_crossbar(eqs_netlist *nl, const eqs_crossbar_spec *sp, int *index);
+/* The element value of a crossbar device given x (S when conductance, else
+ * Ohm): NULL and *value (R in Ohm; a memristor's R(state of 1/R)), or a
+ * message (static or in buf) when x is not positive and finite or, for a
+ * memristor, outside its conductance window. */
+const char *eqs_crossbar_value(const eqs_netlist *nl, int dmodel, int conductance, double x,
+                               double *value, char *buf, size_t size);
+/* Read a rows x cols CSV of conductances (S) into g (row-major): numbers
+ * with SPICE suffixes separated by commas, one matrix row per line; blank
+ * lines and lines starting with '#' skipped.  Errors at the CSV's own
+ * file:line:col.  `where` is the card token naming the file. */
+eqs_status eqs_crossbar_read_csv(eqs_netlist *nl, const char *path, eqs_loc where, int rows,
+                                 int cols, int dmodel, double *g);
+
 /* Evaluate a SPICE number with engineering suffix ("1.5k", "10kOhm",
  * "1meg", "2.2u").  Returns 1 and stores the value on success, 0 if the
  * text is not a number.  Trailing letters after a recognised suffix (or
@@ -465,5 +542,10 @@ eqs_status eqs_nl_create(eqs_ctx *ctx, eqs_netlist **out);
 int eqs_nl_node(eqs_netlist *nl, const char *s, size_t len);
 /* Pool a file name; returns the pooled copy or NULL. */
 const char *eqs_nl_file(eqs_netlist *nl, const char *name);
+/* Append element `name` (len chars, lower case, hash eqs_str_hash) of
+ * `kind` with the parser's defaults (nodes -1, model -1, area 1) at loc;
+ * refuses a duplicate name. */
+eqs_status eqs_nl_elem_add(eqs_netlist *nl, const char *name, size_t len, uint32_t hash,
+                           eqs_elem_kind kind, eqs_loc loc, eqs_element **out);
 
 #endif /* EQS_NETLIST_H */

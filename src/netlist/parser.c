@@ -32,7 +32,7 @@
  * 1.6 M elements), about 2.5 GB of flattened netlist. */
 #define MAX_FLAT_CARDS 20000000L
 
-enum { K_ELEM = 0, K_SUBCKT, K_ENDS, K_PARAM, K_MODEL, K_OTHER };
+enum { K_ELEM = 0, K_SUBCKT, K_ENDS, K_PARAM, K_MODEL, K_OTHER, K_XBAR };
 
 typedef struct {
     const char *name; /* lower case (arena) */
@@ -89,6 +89,7 @@ typedef struct {
     int kind_of[26];
     char reads[64];     /* "R D V I E G F H X": the letters eqspice reads */
     char linear[64];    /* "E G F H": the letters with EQS_CARD_LINEAR */
+    int from_string;    /* the top file is a string: its file= paths are cwd-relative */
 } parser;
 
 /* ---------------------------------------------------------------- */
@@ -313,34 +314,7 @@ static eqs_status elem_name(parser *P, const inst *in, const eqs_tok *t0)
 /* Append the element named by elem_name(); checks for duplicates. */
 static eqs_status add_elem(parser *P, const eqs_card *c, eqs_elem_kind kind, eqs_element **out)
 {
-    eqs_netlist *nl = P->nl;
-    int k = eqs_strmap_get_h(&nl->priv->elems, P->ebuf, P->ebuf_len, P->ebuf_hash);
-    if (k >= 0) {
-        const eqs_loc *f = &nl->elems[k].loc;
-        if (f->file == c->file)
-            return EQS_ERROR_AT(P->ctx, EQS_ERR_PARSE, card_loc(c),
-                                "duplicate element name '%s' (first defined at line %d)",
-                                P->ebuf, f->line);
-        return EQS_ERROR_AT(P->ctx, EQS_ERR_PARSE, card_loc(c),
-                            "duplicate element name '%s' (first defined at %s:%d)", P->ebuf,
-                            f->file, f->line);
-    }
-    if (eqs_grow(P->ctx, (void **)&nl->elems, &nl->elem_cap, (size_t)nl->n_elems + 1,
-                 sizeof *nl->elems))
-        return EQS_ERR_NOMEM;
-    char *name = eqs_nl_strdup(nl, P->ebuf, P->ebuf_len);
-    if (!name || eqs_strmap_put_h(P->ctx, &nl->priv->elems, name, P->ebuf_hash, nl->n_elems))
-        return EQS_ERR_NOMEM;
-    eqs_element *e = &nl->elems[nl->n_elems++];
-    memset(e, 0, sizeof *e);
-    e->kind = kind;
-    e->name = name;
-    e->node[0] = e->node[1] = e->node[2] = e->node[3] = -1;
-    e->model = -1;
-    e->area = 1.0;
-    e->loc = card_loc(c);
-    *out = e;
-    return EQS_OK;
+    return eqs_nl_elem_add(P->nl, P->ebuf, P->ebuf_len, P->ebuf_hash, kind, card_loc(c), out);
 }
 
 /* Fill the parser's card tables from the registry: the card of each
@@ -370,14 +344,6 @@ static void cards_init(parser *P)
     P->reads[nr++] = 'X'; /* subcircuit instances */
     P->reads[nr] = '\0';
     P->linear[nlin] = '\0';
-}
-
-/* 1 when element kind `kind` is an independent voltage source. */
-static int is_vsource(eqs_elem_kind kind)
-{
-    char l;
-    const eqs_elem_card *cd = eqs_elem_card_get((int)kind, &l);
-    return cd && (cd->flags & EQS_CARD_VSOURCE);
 }
 
 static eqs_status too_few(parser *P, const eqs_card *c, const eqs_tok *t0,
@@ -1030,6 +996,299 @@ done:
     return st;
 }
 
+/* ---------------------------------------------------------------- */
+/* .crossbar (docs/netlist.md "Crossbars"; expansion in crossbar.c)  */
+/* ---------------------------------------------------------------- */
+
+enum { XA_ROWS = 0, XA_COLS, XA_MODEL, XA_RWIRE, XA_G, XA_R, XA_FILE, XA_N };
+static const char *const xbar_keys[XA_N] = {"rows", "cols", "model", "rwire", "g", "r", "file"};
+#define XBAR_TAKES "rows=(...) cols=(...) g=(...) | r=(...) | file=PATH [model=NAME] [rwire=OHM]"
+#define XBAR_MAX_RANGE 10000000L /* names one NAME[A:B] range may stand for */
+
+/* One key=value of the card: the value tokens toks[first .. first + n),
+ * open = index of the '(' of a list, -1 for a single token. */
+typedef struct {
+    int key, first, n, open;
+} xbar_arg;
+
+/* t is "NAME[A:B]" (A, B decimal): 1 and the prefix length, A and B. */
+static int xbar_range(const eqs_tok *t, int *plen, long *a, long *b)
+{
+    const char *s = t->s;
+    int n = t->len, k = 0;
+    if (n < 5 || s[n - 1] != ']') return 0;
+    while (k < n && s[k] != '[') k++;
+    if (k == 0 || k >= n) return 0;
+    long v[2] = {0, 0};
+    int i = k + 1;
+    for (int part = 0; part < 2; ++part) {
+        int d = 0;
+        while (i < n - 1 && isdigit((unsigned char)s[i]) && d < 9) v[part] = v[part] * 10 + (s[i++] - '0'), d++;
+        if (!d) return 0;
+        if (part == 0 && (i >= n - 1 || s[i++] != ':')) return 0;
+    }
+    if (i != n - 1) return 0;
+    *plen = k;
+    *a = v[0];
+    *b = v[1];
+    return 1;
+}
+
+/* The node names of rows= or cols= (a list, one name, NAME[A:B] ranges)
+ * appended to *pool (offsets into *pool in *off, lengths in *len). */
+static eqs_status xbar_nodes(parser *P, const eqs_card *c, const xbar_arg *a, const eqs_tok *name,
+                             char **pool, size_t *pool_cap, size_t *pool_len, size_t **off,
+                             size_t *off_cap, int *count)
+{
+    const eqs_tok *t = P->lx.toks;
+    *count = 0;
+    for (int q = 0; q < a->n; ++q) {
+        const eqs_tok *x = &t[a->first + q];
+        if (!is_name(x) || x->s[0] == '"')
+            return EQS_ERROR_AT(P->ctx, EQS_ERR_PARSE, eqs_tok_loc(c, x),
+                                "expected a node name in '%s=' of '.crossbar %.*s', got '%.*s' "
+                                "(a list is (n1 n2 ...), a range NAME[A:B])",
+                                xbar_keys[a->key], TOK(name), TOK(x));
+        int plen;
+        long lo, hi;
+        if (!xbar_range(x, &plen, &lo, &hi)) plen = x->len, lo = hi = -1;
+        long step = hi >= lo ? 1 : -1, cnt = (hi - lo) * step + 1;
+        if (cnt > XBAR_MAX_RANGE || *count + cnt > XBAR_MAX_RANGE)
+            return EQS_ERROR_AT(P->ctx, EQS_ERR_PARSE, eqs_tok_loc(c, x),
+                                "'%.*s' names more than %ld nodes", TOK(x), XBAR_MAX_RANGE);
+        for (long k = lo;; k += step) {
+            char num[24] = "";
+            int nlen = k >= 0 ? snprintf(num, sizeof num, "%ld", k) : 0;
+            size_t need = *pool_len + (size_t)plen + (size_t)nlen;
+            if (eqs_grow(P->ctx, (void **)pool, pool_cap, need + 1, 1) ||
+                eqs_grow(P->ctx, (void **)off, off_cap, (size_t)*count + 2, sizeof **off))
+                return EQS_ERR_NOMEM;
+            memcpy(*pool + *pool_len, x->s, (size_t)plen);
+            memcpy(*pool + *pool_len + plen, num, (size_t)nlen);
+            (*off)[*count] = *pool_len;
+            *pool_len = need;
+            (*count)++;
+            (*off)[*count] = *pool_len;
+            if (k == hi) break;
+        }
+    }
+    return EQS_OK;
+}
+
+static eqs_status do_crossbar(parser *P, const eqs_card *c)
+{
+    eqs_ctx *ctx = P->ctx;
+    eqs_netlist *nl = P->nl;
+    eqs_status st = eqs_lex_card(&P->lx, c);
+    if (st) return st;
+    const eqs_tok *t = P->lx.toks;
+    int n = P->lx.n_toks;
+    if (n < 2 || !is_name(&t[1]) || (n > 2 && is_eq(&t[2])))
+        return EQS_ERROR_AT(ctx, EQS_ERR_PARSE, card_loc(c),
+                            "'.crossbar' needs a name: .crossbar NAME " XBAR_TAKES);
+    const eqs_tok *name = &t[1];
+    xbar_arg a[XA_N];
+    for (int k = 0; k < XA_N; ++k) a[k].key = -1;
+    for (int i = 2; i < n;) {
+        int k = 0;
+        while (k < XA_N && !eqs_tok_is(&t[i], xbar_keys[k])) k++;
+        if (i + 1 >= n || !is_eq(&t[i + 1]))
+            return EQS_ERROR_AT(ctx, EQS_ERR_PARSE, eqs_tok_loc(c, &t[i]),
+                                "unexpected '%.*s' in '.crossbar %.*s' (it takes " XBAR_TAKES ")",
+                                TOK(&t[i]), TOK(name));
+        if (k == XA_N)
+            return EQS_ERROR_AT(ctx, EQS_ERR_PARSE, eqs_tok_loc(c, &t[i]),
+                                "unknown parameter '%.*s' in '.crossbar %.*s' (it takes " XBAR_TAKES
+                                ")",
+                                TOK(&t[i]), TOK(name));
+        if (a[k].key >= 0)
+            return EQS_ERROR_AT(ctx, EQS_ERR_PARSE, eqs_tok_loc(c, &t[i]),
+                                "'%.*s' given twice in '.crossbar %.*s'", TOK(&t[i]), TOK(name));
+        if (i + 2 >= n)
+            return EQS_ERROR_AT(ctx, EQS_ERR_PARSE, eqs_tok_loc(c, &t[i + 1]),
+                                "missing value for '%.*s' in '.crossbar %.*s'", TOK(&t[i]),
+                                TOK(name));
+        int j = i + 2;
+        const eqs_tok *v = &t[j];
+        if (v->len == 1 && v->s[0] == ')')
+            return EQS_ERROR_AT(ctx, EQS_ERR_PARSE, eqs_tok_loc(c, v),
+                                "unexpected ')' in '.crossbar %.*s'", TOK(name));
+        if (v->len == 1 && v->s[0] == '(') {
+            int m = j + 1;
+            while (m < n && !(t[m].len == 1 && t[m].s[0] == ')')) {
+                if ((t[m].len == 1 && t[m].s[0] == '(') || is_eq(&t[m]))
+                    return EQS_ERROR_AT(ctx, EQS_ERR_PARSE, eqs_tok_loc(c, &t[m]),
+                                        "unexpected '%.*s' in the list of '%.*s' in '.crossbar "
+                                        "%.*s' (is a ')' missing?)",
+                                        TOK(&t[m]), TOK(&t[i]), TOK(name));
+                m++;
+            }
+            if (m >= n)
+                return EQS_ERROR_AT(ctx, EQS_ERR_PARSE, eqs_tok_loc(c, v),
+                                    "missing ')': the list of '%.*s' opened here is not closed",
+                                    TOK(&t[i]));
+            if (m == j + 1)
+                return EQS_ERROR_AT(ctx, EQS_ERR_PARSE, eqs_tok_loc(c, v),
+                                    "empty list for '%.*s' in '.crossbar %.*s'", TOK(&t[i]),
+                                    TOK(name));
+            a[k] = (xbar_arg){k, j + 1, m - j - 1, j};
+            i = m + 1;
+        } else {
+            a[k] = (xbar_arg){k, j, 1, -1};
+            i = j + 1;
+        }
+        if (a[k].open >= 0 && (k == XA_MODEL || k == XA_RWIRE || k == XA_FILE))
+            return EQS_ERROR_AT(ctx, EQS_ERR_PARSE, eqs_tok_loc(c, &t[a[k].open]),
+                                "'%s' takes one %s, not a list", xbar_keys[k],
+                                k == XA_MODEL ? "model name" : k == XA_RWIRE ? "value" : "path");
+    }
+    for (int k = XA_ROWS; k <= XA_COLS; ++k)
+        if (a[k].key < 0)
+            return EQS_ERROR_AT(ctx, EQS_ERR_PARSE, card_loc(c),
+                                "'.crossbar %.*s' needs %s=(...) (the %s lines' nodes)", TOK(name),
+                                xbar_keys[k], k == XA_ROWS ? "row" : "column");
+    int nvals = (a[XA_G].key >= 0) + (a[XA_R].key >= 0) + (a[XA_FILE].key >= 0);
+    if (nvals == 0)
+        return EQS_ERROR_AT(ctx, EQS_ERR_PARSE, card_loc(c),
+                            "'.crossbar %.*s' needs its values: g=(...) in S, r=(...) in Ohm or "
+                            "file=PATH.csv",
+                            TOK(name));
+    if (nvals > 1) {
+        int k = a[XA_FILE].key >= 0 ? XA_FILE : XA_R;
+        return EQS_ERROR_AT(ctx, EQS_ERR_PARSE, eqs_tok_loc(c, &t[a[k].first - (a[k].open >= 0 ? 3 : 2)]),
+                            "'.crossbar %.*s' takes one of g=, r= and file=", TOK(name));
+    }
+
+    int dmodel = 0;
+    if (a[XA_MODEL].key >= 0) {
+        const eqs_tok *m = &t[a[XA_MODEL].first];
+        int k = is_name(m) ? eqs_strmap_get(&nl->priv->dmodels, m->s, (size_t)m->len) : -1;
+        if (k < 0 && is_name(m) && eqs_strmap_get(&nl->priv->models, m->s, (size_t)m->len) >= 0)
+            return EQS_ERROR_AT(ctx, EQS_ERR_PARSE, eqs_tok_loc(c, m),
+                                "model '%.*s' of '.crossbar %.*s' is a diode model, not a "
+                                "memristor model",
+                                TOK(m), TOK(name));
+        if (k < 0)
+            return EQS_ERROR_AT(ctx, EQS_ERR_PARSE, eqs_tok_loc(c, m),
+                                "unknown memristor model '%.*s' in '.crossbar %.*s'", TOK(m),
+                                TOK(name));
+        const eqs_model_type *ty = nl->dmodels[k].type;
+        if (!ty->state_of || !ty->window)
+            return EQS_ERROR_AT(ctx, EQS_ERR_PARSE, eqs_tok_loc(c, m),
+                                "model '%.*s' of '.crossbar %.*s' is a %s model, not a memristor "
+                                "model",
+                                TOK(m), TOK(name), ty->type);
+        dmodel = k + 1;
+    }
+    double rwire = 0;
+    if (a[XA_RWIRE].key >= 0) {
+        const eqs_tok *v = &t[a[XA_RWIRE].first];
+        if ((st = value_of(P, 0, c, v, &rwire))) return st;
+        if (!isfinite(rwire) || rwire < 0)
+            return EQS_ERROR_AT(ctx, EQS_ERR_PARSE, eqs_tok_loc(c, v),
+                                "rwire must be zero or a positive, finite resistance (Ohm), got "
+                                "'%.*s'",
+                                TOK(v));
+    }
+
+    char *pool = NULL;
+    size_t pool_cap = 0, pool_len = 0, *off[2] = {NULL, NULL}, off_cap[2] = {0, 0};
+    eqs_name_ref *refs = NULL;
+    double *vals = NULL;
+    int cnt[2] = {0, 0};
+    for (int k = 0; k < 2; ++k)
+        if ((st = xbar_nodes(P, c, &a[k], name, &pool, &pool_cap, &pool_len, &off[k], &off_cap[k],
+                             &cnt[k])))
+            goto done;
+    {
+        const int R = cnt[0], C = cnt[1];
+        const double nd = (double)R * (double)C, nw = rwire > 0 ? 2 * nd : 0;
+        if ((double)P->n_flat + nd + nw > MAX_FLAT_CARDS) {
+            st = EQS_ERROR_AT(ctx, EQS_ERR_PARSE, card_loc(c),
+                              "'.crossbar %.*s' (%d x %d) would make the netlist expand to more "
+                              "than %ld elements",
+                              TOK(name), R, C, MAX_FLAT_CARDS);
+            goto done;
+        }
+        refs = eqs_malloc(ctx, sizeof *refs * ((size_t)R + (size_t)C));
+        vals = eqs_malloc(ctx, sizeof *vals * (size_t)nd);
+        if (!refs || !vals) {
+            st = EQS_ERR_NOMEM;
+            goto done;
+        }
+        for (int k = 0; k < R + C; ++k) {
+            const size_t *o = k < R ? off[0] : off[1];
+            int q = k < R ? k : k - R;
+            refs[k].s = pool + o[q];
+            refs[k].len = o[q + 1] - o[q];
+        }
+        int is_g = a[XA_R].key < 0;
+        if (a[XA_FILE].key >= 0) {
+            eqs_tok f = t[a[XA_FILE].first];
+            eqs_loc floc = eqs_tok_loc(c, &f);
+            if (f.len >= 2 && f.s[0] == '\'' && f.s[f.len - 1] == '\'') f.s++, f.len -= 2;
+            if (f.len == 0) {
+                st = EQS_ERROR_AT(ctx, EQS_ERR_PARSE, floc, "empty file name");
+                goto done;
+            }
+            /* relative to the card's file, as .include (a string: the current directory) */
+            size_t dlen = 0;
+            int dir_relative = !(P->from_string && nl->n_files > 0 && c->file == nl->files[0]);
+            if (f.s[0] != '/' && dir_relative) {
+                const char *slash = strrchr(c->file, '/');
+                if (slash) dlen = (size_t)(slash - c->file) + 1;
+            }
+            char *path = eqs_malloc(ctx, dlen + (size_t)f.len + 1);
+            if (!path) {
+                st = EQS_ERR_NOMEM;
+                goto done;
+            }
+            memcpy(path, c->file, dlen);
+            memcpy(path + dlen, f.s, (size_t)f.len);
+            path[dlen + (size_t)f.len] = '\0';
+            st = eqs_crossbar_read_csv(nl, path, floc, R, C, dmodel, vals);
+            eqs_free(ctx, path);
+            if (st) goto done;
+        } else {
+            const xbar_arg *v = &a[is_g ? XA_G : XA_R];
+            if ((double)v->n != nd) {
+                const eqs_tok *at = &t[v->open >= 0 ? v->open : v->first];
+                st = EQS_ERROR_AT(ctx, EQS_ERR_PARSE, eqs_tok_loc(c, at),
+                                  "'.crossbar %.*s' has %d x %d = %.0f devices, but %s= gives %d "
+                                  "value%s",
+                                  TOK(name), R, C, nd, is_g ? "g" : "r", v->n,
+                                  v->n == 1 ? "" : "s");
+                goto done;
+            }
+            char msg[200];
+            for (int q = 0; q < v->n; ++q) {
+                const eqs_tok *x = &t[v->first + q];
+                double ignored;
+                if ((st = value_of(P, 0, c, x, &vals[q]))) goto done;
+                const char *why =
+                    eqs_crossbar_value(nl, dmodel, is_g, vals[q], &ignored, msg, sizeof msg);
+                if (why) {
+                    st = EQS_ERROR_AT(ctx, EQS_ERR_PARSE, eqs_tok_loc(c, x),
+                                      "'%.*s' in '.crossbar %.*s' (device %d,%d): %s", TOK(x),
+                                      TOK(name), q / C, q % C, why);
+                    goto done;
+                }
+            }
+        }
+        eqs_crossbar_spec sp = {name->s, (size_t)name->len, R, C, refs, refs + R, vals, is_g,
+                                dmodel, rwire, card_loc(c)};
+        if ((st = eqs_netlist_add_crossbar(nl, &sp, NULL))) goto done;
+        P->n_flat += (long)(nd + nw);
+    }
+done:
+    eqs_free(ctx, pool);
+    eqs_free(ctx, off[0]);
+    eqs_free(ctx, off[1]);
+    eqs_free(ctx, refs);
+    eqs_free(ctx, vals);
+    return st;
+}
+
 /* Elements (and, unless done, .param cards) of one scope. */
 static eqs_status expand(parser *P, const inst *in, int params_done)
 {
@@ -1048,6 +1307,7 @@ static eqs_status expand(parser *P, const inst *in, int params_done)
             }
             if (pass == 0 && c->kind == K_PARAM && (st = do_param(P, c, in->scope))) return st;
             if (pass == 1 && c->kind == K_ELEM && (st = do_element(P, in, c))) return st;
+            if (pass == 1 && c->kind == K_XBAR && (st = do_crossbar(P, c))) return st;
         }
     }
     return EQS_OK;
@@ -1267,15 +1527,8 @@ static eqs_status do_model(parser *P, const eqs_card *c)
                             f->line);
     }
     if (ty) return do_dmodel(P, c, ty);
-    eqs_diode_model m = {0};
-    m.is_A = 1e-14;
-    m.n = 1.0;
-    m.rs_Ohm = 0.0;
-    m.bv_V = INFINITY;
-    m.has_bv = 0;
-    m.ibv_A = 1e-3;
-    m.tnom_C = 27.0;
-    m.tnom_default = 1;
+    eqs_diode_model m;
+    eqs_diode_model_defaults(&m);
     m.loc = card_loc(c);
     char *text = NULL;
     size_t tcap = 0, tlen = 0;
@@ -1775,6 +2028,21 @@ static eqs_status do_once(parser *P, const eqs_card *c)
 /* passes                                                            */
 /* ---------------------------------------------------------------- */
 
+/* The card's first word is `.crossbar` (any case), as the lexer splits it. */
+static int card_is_crossbar(const eqs_card *c)
+{
+    static const char w[] = ".crossbar";
+    size_t n = sizeof w - 1;
+    if ((size_t)(c->end - c->start) < n) return 0;
+    for (size_t i = 0; i < n; ++i)
+        if (tolower((unsigned char)c->start[i]) != w[i]) return 0;
+    if (c->start + n == c->end) return 1;
+    char ch = c->start[n];
+    return ch == ' ' || ch == '\t' || ch == '\r' || ch == '\n' || ch == ',' || ch == '(' ||
+           ch == '=' || ch == ';' || ch == '\f' || ch == '\v' || ch == '"' || ch == '{' ||
+           (ch == '/' && c->start + n + 1 < c->end && c->start[n + 1] == '/');
+}
+
 /* Pass 1: card kinds, .subckt ranges, .global names. */
 static eqs_status structure(parser *P)
 {
@@ -1788,6 +2056,17 @@ static eqs_status structure(parser *P)
         c->scope = depth ? stack[depth - 1] : -1;
         if (c->start[0] != '.') {
             c->kind = K_ELEM;
+            continue;
+        }
+        if (card_is_crossbar(c)) { /* classified without lexing its (long) lists */
+            c->kind = K_XBAR;
+            if (depth) {
+                st = EQS_ERROR_AT(ctx, EQS_ERR_UNSUPPORTED, card_loc(c),
+                                  "'.crossbar' is only allowed at the top level, not inside "
+                                  "'.subckt %s' (crossbars are not flattened)",
+                                  P->defs[stack[depth - 1]].name);
+                goto out;
+            }
             continue;
         }
         if ((st = eqs_lex_card(&P->lx, c))) goto out;
@@ -1850,68 +2129,6 @@ out:
     return st;
 }
 
-/* Pass 5: names that need the whole flattened netlist. */
-static eqs_status final_checks(parser *P)
-{
-    eqs_netlist *nl = P->nl;
-    eqs_ctx *ctx = P->ctx;
-    for (int i = 0; i < nl->n_elems; ++i) {
-        const eqs_element *e = &nl->elems[i];
-        char l;
-        const eqs_elem_card *cd = eqs_elem_card_get((int)e->kind, &l);
-        if (!cd || !(cd->flags & EQS_CARD_CONTROLLED)) continue;
-        int k = eqs_strmap_get(&nl->priv->elems, e->ctrl, strlen(e->ctrl));
-        if (k < 0 || !is_vsource(nl->elems[k].kind))
-            return EQS_ERROR_AT(ctx, EQS_ERR_PARSE, e->loc,
-                                "controlling source '%s' of '%s' is %s", e->ctrl, e->name,
-                                k < 0 ? "not defined" : "not a voltage source");
-    }
-    /* inputs: V elements, each once (a temporary set keeps this linear) */
-    eqs_strmap seen = {0};
-    eqs_status st = EQS_OK;
-    for (int i = 0; i < nl->n_inputs && !st; ++i) {
-        const char *s = nl->inputs[i];
-        size_t len = strlen(s);
-        int k = eqs_strmap_get(&nl->priv->elems, s, len);
-        if (k < 0 || !is_vsource(nl->elems[k].kind))
-            st = EQS_ERROR_AT(ctx, EQS_ERR_PARSE, nl->input_loc[i],
-                              "input '%s' is not a voltage source of the netlist", s);
-        else if (eqs_strmap_get(&seen, s, len) >= 0)
-            st = EQS_ERROR_AT(ctx, EQS_ERR_PARSE, nl->input_loc[i], "input '%s' listed twice", s);
-        else
-            st = eqs_strmap_put(ctx, &seen, s, i);
-    }
-    eqs_strmap_free(ctx, &seen);
-    if (st) return st;
-    /* outputs: existing nodes, not ground, each once */
-    char *mark = eqs_calloc(ctx, (size_t)nl->n_nodes, 1);
-    if (!mark) return EQS_ERR_NOMEM;
-    for (int i = 0; i < nl->n_outputs && !st; ++i) {
-        const char *s = nl->outputs[i];
-        int k = eqs_netlist_node_find(nl, s);
-        if (k < 0)
-            st = EQS_ERROR_AT(ctx, EQS_ERR_PARSE, nl->output_loc[i],
-                              "output node '%s' does not exist", s);
-        else if (k == 0)
-            st = EQS_ERROR_AT(ctx, EQS_ERR_PARSE, nl->output_loc[i], "output node '%s' is ground",
-                              s);
-        else if (mark[k])
-            st = EQS_ERROR_AT(ctx, EQS_ERR_PARSE, nl->output_loc[i],
-                              "output node '%s' listed twice", s);
-        else
-            mark[k] = 1;
-        if (!st && nl->output_pairs && i % 2 == 1 &&
-            eqs_netlist_node_find(nl, nl->outputs[i - 1]) == k)
-            st = EQS_ERROR_AT(ctx, EQS_ERR_PARSE, nl->output_loc[i],
-                              "output pair '%s %s' has the same node twice", nl->outputs[i - 1], s);
-    }
-    eqs_free(ctx, mark);
-    if (st) return st;
-    /* .trainable patterns are applied (and typos warned about) by the
-     * circuit compiler, which knows which elements can be trained */
-    return EQS_OK;
-}
-
 static eqs_status read_netlist(eqs_ctx *ctx, const char *name, const char *text,
                                eqs_netlist **out)
 {
@@ -1922,6 +2139,7 @@ static eqs_status read_netlist(eqs_ctx *ctx, const char *name, const char *text,
     memset(&P, 0, sizeof P);
     P.ctx = ctx;
     cards_init(&P);
+    P.from_string = text != NULL;
     eqs_status st = eqs_nl_create(ctx, &P.nl);
     if (st) return st;
     P.lx.ctx = ctx;
@@ -1963,7 +2181,7 @@ static eqs_status read_netlist(eqs_ctx *ctx, const char *name, const char *text,
     if ((st = check_total(&P))) goto done;
     if ((st = expand(&P, &top, 1))) goto done;
     double t4 = eqs_now_s();
-    st = final_checks(&P);
+    st = eqs_netlist_finish(P.nl);
     eqs_log(ctx, EQS_LOG_INFO, "netlist '%s': %d elements, %d nodes; lex %.3f s, structure %.3f s, "
             "params/models %.3f s, expansion %.3f s, checks %.3f s", name, P.nl->n_elems,
             P.nl->n_nodes, t1 - t0, t2 - t1, t3 - t2, t4 - t3, eqs_now_s() - t4);
