@@ -389,6 +389,8 @@ int eqs_circuit_output_neg(const eqs_circuit *c, int k);
  * ..." comment lines (ngspice 39 rejects unknown dot cards; eqspice reads
  * these lines as cards, docs/training.md).  Atomic: temp file + rename. */
 eqs_status eqs_export_netlist(eqs_ctx *ctx, const eqs_circuit *c, const char *path);
+/* The same into an open stream (the caller checks and closes it). */
+eqs_status eqs_export_netlist_file(eqs_ctx *ctx, const eqs_circuit *c, FILE *f);
 /* CSV "element,conductance_S": one row per trainable element (flattened
  * lower-case name, %.17g).  Atomic. */
 eqs_status eqs_export_conductances(eqs_ctx *ctx, const eqs_circuit *c, const char *path);

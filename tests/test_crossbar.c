@@ -935,6 +935,40 @@ START_TEST(test_alloc_failures)
 }
 END_TEST
 
+/* gen drn --plain: the same network as plain R lines, no .crossbar card;
+ * its operating point equals the card file's on Newton (R = 1/G of the
+ * parsed values, %.17g: within 1e-12 V) and on the ngspice backend. */
+START_TEST(test_cli_gen_plain)
+{
+    const char *card_av[] = {"gen", "drn", "--layers", "4,5,3", "--seed", "3", "--rails", "0.5",
+                             NULL};
+    const char *plain_av[] = {"gen", "drn", "--layers", "4,5,3", "--seed", "3", "--rails",
+                              "0.5", "--plain", NULL};
+    char *card = NULL, *plain = NULL, *err = NULL;
+    ck_assert_int_eq(tu_run_cli(card_av, &card, &err, 20), 0);
+    free(err);
+    ck_assert_int_eq(tu_run_cli(plain_av, &plain, &err, 20), 0);
+    free(err);
+    ck_assert_ptr_nonnull(strstr(card, "\n.crossbar r1"));
+    ck_assert_ptr_null(strstr(plain, ".crossbar"));
+    ck_assert_ptr_nonnull(strstr(plain, "\nr1_0_0 xp0 h1_0 "));
+    ck_assert_ptr_nonnull(strstr(plain, "\n*eqspice .trainable r*"));
+    op_run a, b, c;
+    op_open(&a, card, EQS_BACKEND_NEWTON);
+    op_open(&b, plain, EQS_BACKEND_NEWTON);
+    op_open(&c, plain, EQS_BACKEND_NGSPICE);
+    double d1 = op_compare(&b, &a, 1e-12, "plain vs card (newton)");
+    double d2 = op_compare(&c, &a, 1e-9, "plain (ngspice) vs card (newton)");
+    fprintf(stderr, "gen drn --plain vs .crossbar: newton %.3g V, ngspice %.3g V\n", d1, d2);
+    ck_assert_int_eq(eqs_circuit_param_count(b.c), eqs_circuit_param_count(a.c));
+    op_close(&a);
+    op_close(&b);
+    op_close(&c);
+    free(card);
+    free(plain);
+}
+END_TEST
+
 Suite *suite_crossbar(void)
 {
     Suite *s = suite_create("crossbar");
@@ -952,6 +986,7 @@ Suite *suite_crossbar(void)
     tcase_add_test(tc, test_drn_build_equals_text);
     tcase_add_test(tc, test_ngspice_roundtrip);
     tcase_add_test(tc, test_cli_gen_op);
+    tcase_add_test(tc, test_cli_gen_plain);
     tcase_add_test(tc, test_example_card_vs_plain);
     tcase_add_test(tc, test_alloc_failures);
     suite_add_tcase(s, tc);

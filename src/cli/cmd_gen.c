@@ -22,6 +22,8 @@ static const cli_opt gen_opts[] = {
                      "both at the lowest conductance (no net bias)", 0},
     {"--fan-in-S", "S", "crossbar l's range is [gmin, S / sqrt(fan-in of layer l)] instead "
                         "(g_init=\"fan_in\"; docs/tuning.md); --gmax-S unused", 0},
+    {"--plain", NULL, "plain SPICE elements (R lines, extension cards as '*eqspice' "
+                      "comments) that stock 'ngspice -b' runs, instead of .crossbar cards", 0},
     {"-o", "FILE", "output file (atomic; default stdout)", 0},
     {NULL, NULL, NULL, 0},
 };
@@ -36,7 +38,7 @@ static const cli_command gen_cmd = {
     "output nodes are linear.  The netlist carries .input, .output and .trainable.\n"
     "Crossbar l is one '.crossbar r<l>' card (devices r<l>_<i>_<j>, resistances with\n"
     "9 digits), an eqspice card: ngspice runs the file through 'eqspice op --solver\n"
-    "ngspice', or the plain netlist 'eqspice train' exports (trained.cir).\n",
+    "ngspice'; --plain writes the same network as plain elements for stock ngspice.\n",
     {gen_opts, NULL, NULL},
     "Exit status: 0 success, 1 bad input, 2 internal error.\n"};
 
@@ -53,7 +55,7 @@ int cli_cmd_gen(int argc, char **argv)
     eqs_drn_spec_defaults(&spec);
     int *layers = NULL, nl = 0;
     const char *outpath = NULL;
-    int rc = CLI_OK;
+    int rc = CLI_OK, plain = 0;
     for (int i = 2; i < argc; ++i) {
         const char *a = argv[i];
         const char *v = (i + 1 < argc) ? argv[i + 1] : NULL;
@@ -107,7 +109,9 @@ int cli_cmd_gen(int argc, char **argv)
             }
             spec.rails_V = x;
             ++i;
-        } else if (!strcmp(a, "--amplifiers")) { /* ncep block (issue 5) */
+        } else if (!strcmp(a, "--plain")) {
+            plain = 1;
+        } else if (!strcmp(a, "--amplifiers")) { /* ncep blocks */
             double x;
             if (!v || cli_parse_double(v, &x) || !(x > 0)) {
                 rc = cli_usage_error("gen", "--amplifiers needs a positive gain");
@@ -140,7 +144,18 @@ int cli_cmd_gen(int argc, char **argv)
     if (!ctx) rc = CLI_INTERNAL;
     else if (cli_out_open(&out, outpath)) rc = CLI_USER;
     else {
-        eqs_status st = eqs_gen_drn(ctx, &spec, out.f);
+        eqs_status st = EQS_OK;
+        if (plain) { /* the network built, compiled and exported */
+            eqs_netlist *net = NULL;
+            eqs_circuit *c = NULL;
+            st = eqs_drn_build(ctx, &spec, &net);
+            if (st == EQS_OK) st = eqs_circuit_create(ctx, net, &c);
+            if (st == EQS_OK) st = eqs_export_netlist_file(ctx, c, out.f);
+            eqs_circuit_free(&c);
+            eqs_netlist_free(&net);
+        } else {
+            st = eqs_gen_drn(ctx, &spec, out.f);
+        }
         if (st != EQS_OK) {
             cli_out_abort(&out);
             rc = cli_fail(ctx, st);

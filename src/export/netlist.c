@@ -173,36 +173,44 @@ static void write_eval_cards(FILE *f, const eqs_eval_settings *ev)
 
 /* The netlist file of eqs_export_netlist; with ev, the evaluation cards
  * too and the header says the inputs are at 0 V. */
-static eqs_status write_netlist(eqs_ctx *ctx, const eqs_circuit *c, const eqs_eval_settings *ev,
-                                const char *path)
+/* The exported netlist into f (see eqs_export_netlist). */
+static eqs_status write_netlist_to(eqs_ctx *ctx, const eqs_circuit *c,
+                                   const eqs_eval_settings *ev, FILE *f)
 {
     eqs_solver_options opt;
     export_options(c->nl, &opt);
     char **lines = NULL;
     eqs_status st = eqs_deck_build(ctx, c, &opt, 0, &lines);
     if (st != EQS_OK) return st;
-    eqs_atomic a;
-    st = eqs_atomic_open(ctx, path, &a);
-    if (st != EQS_OK) {
-        eqs_deck_free(ctx, &lines);
-        return st;
-    }
     /* lines: title, ..., ".end" (last) */
     int n = 0;
     while (lines[n]) n++;
     const char *title = n > 0 && lines[0] ? lines[0] : "eqspice export";
-    fprintf(a.f, "%s\n", title);
-    fprintf(a.f, "* exported by eqspice %s: %s;\n"
+    fprintf(f, "%s\n", title);
+    fprintf(f, "* exported by eqspice %s: %s;\n"
                  "* '*eqspice' lines are eqspice's extension cards (comments for ngspice)\n",
             EQS_VERSION,
             ev ? "trained conductances (R = 1/G); the input sources\n"
                  "* are at 0 V (a neutral state, not a training sample)"
                : "current conductances (R = 1/G) and input values");
-    for (int i = 1; i < n - 1; ++i) fprintf(a.f, "%s\n", lines[i]);
-    write_ext_cards(a.f, c);
-    if (ev) write_eval_cards(a.f, ev);
-    fprintf(a.f, ".op\n.end\n");
+    for (int i = 1; i < n - 1; ++i) fprintf(f, "%s\n", lines[i]);
+    write_ext_cards(f, c);
+    if (ev) write_eval_cards(f, ev);
+    fprintf(f, ".op\n.end\n");
     eqs_deck_free(ctx, &lines);
+    return EQS_OK;
+}
+
+static eqs_status write_netlist(eqs_ctx *ctx, const eqs_circuit *c, const eqs_eval_settings *ev,
+                                const char *path)
+{
+    eqs_atomic a;
+    eqs_status st = eqs_atomic_open(ctx, path, &a);
+    if (st != EQS_OK) return st;
+    if ((st = write_netlist_to(ctx, c, ev, a.f)) != EQS_OK) {
+        eqs_atomic_abort(&a);
+        return st;
+    }
     if (ferror(a.f)) {
         eqs_atomic_abort(&a);
         return EQS_ERROR(ctx, EQS_ERR_IO, "cannot write '%s'", path);
@@ -213,6 +221,11 @@ static eqs_status write_netlist(eqs_ctx *ctx, const eqs_circuit *c, const eqs_ev
 eqs_status eqs_export_netlist(eqs_ctx *ctx, const eqs_circuit *c, const char *path)
 {
     return write_netlist(ctx, c, NULL, path);
+}
+
+eqs_status eqs_export_netlist_file(eqs_ctx *ctx, const eqs_circuit *c, FILE *f)
+{
+    return write_netlist_to(ctx, c, NULL, f);
 }
 
 void eqs_eval_settings_defaults(eqs_eval_settings *ev)
