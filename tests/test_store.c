@@ -209,6 +209,48 @@ END_TEST
 START_TEST(test_store_trainer_blocks_float) { trainer_blocks(1); }
 END_TEST
 
+/* Layer detection orders a layer as the declared crossbar does, not as
+ * the netlist first names its nodes (h2 h1 h0 here, by the diodes): the
+ * batched trainer then works on the declared blocks as they are. */
+START_TEST(test_store_declared_order)
+{
+    const char *cir = tu_write_temp(
+        "declared order\n.model dd D(IS=1e-14)\n"
+        "d0 0 h2 dd\nd1 h1 0 dd\nd2 0 h0 dd\n"
+        "vx0 x0 0 dc 0.1\nvx1 x1 0 dc -0.1\n"
+        ".crossbar w1 rows=(x0 x1) cols=(h0 h1 h2) g=(1m 2m 3m 4m 5m 6m)\n"
+        ".crossbar w2 rows=(h0 h1 h2) cols=(o0 o1) g=(1m 2m 3m 4m 5m 6m)\n"
+        ".input vx0 vx1\n.output o0 o1\n.trainable w*\n.end\n",
+        ".cir");
+    char cirpath[4096], xml[8192];
+    snprintf(cirpath, sizeof cirpath, "%s", cir);
+    snprintf(xml, sizeof xml,
+             "<?xml version=\"1.0\"?>\n<experiment version=\"1\">\n"
+             "  <network><netlist path=\"%s\"/></network>\n"
+             "  <dataset classes=\"2\"><synthetic task=\"xor\" train_size=\"16\" "
+             "test_size=\"0\"/></dataset>\n"
+             "  <input gain_V=\"1\" encoding=\"single\"/>\n"
+             "  <algorithm method=\"centered\" beta=\"1e-5\"/>\n"
+             "  <learning><rate elements=\"w*\" value=\"1e-6\"/></learning>\n"
+             "  <training epochs=\"1\" batch=\"4\"/>\n"
+             "  <solver backend=\"layered\" diodes=\"ideal\"/>\n"
+             "  <output dir=\"/nonexistent\"/>\n</experiment>\n",
+             cirpath);
+    tu_job j;
+    tu_job_open(&j, tu_write_temp(xml, ".xml"), 1);
+    ck_assert_int_eq(eqs_trainer_batched(j.tr), 1);
+    const eqs_store *s = j.c->store;
+    ck_assert_int_eq(s->n_blocks, 3);
+    ck_assert_str_eq(s->blocks[0].name, "w1");
+    ck_assert_str_eq(s->blocks[1].name, "w2");
+    ck_assert(s->blocks[0].declared && s->blocks[1].declared);
+    ck_assert_int_eq(s->blocks[0].col_node[0], eqs_circuit_node_find(j.c, "h0"));
+    ck_assert_int_gt(eqs_circuit_node_find(j.c, "h0"), eqs_circuit_node_find(j.c, "h2"));
+    ck_assert_int_eq(eqs_trainer_step(j.tr), EQS_OK);
+    tu_job_close(&j);
+}
+END_TEST
+
 Suite *suite_store(void)
 {
     Suite *s = suite_create("store");
@@ -218,6 +260,7 @@ Suite *suite_store(void)
     tcase_add_test(tc, test_store_precision);
     tcase_add_test(tc, test_store_trainer_blocks_double);
     tcase_add_test(tc, test_store_trainer_blocks_float);
+    tcase_add_test(tc, test_store_declared_order);
     suite_add_tcase(s, tc);
     return s;
 }
