@@ -467,6 +467,22 @@ START_TEST(test_device_table)
         ck_assert_msg(d->card && d->check, "%s: card writer and check", d->name);
         ck_assert_msg(d->flags == want[k], "%s: flags %#x, want %#x", d->name, d->flags, want[k]);
         if (d->nonlinear) ck_assert(d->setup && d->eval && d->limit && d->v_init);
+        /* trainable devices, and only they, give dE/dtheta */
+        ck_assert_int_eq(!!d->denergy, !!(d->flags & EQS_DEV_TRAINABLE));
+        ck_assert_int_eq(!!d->energy_contrast, !!(d->flags & EQS_DEV_TRAINABLE));
+        if (d->denergy) { /* against the co-content's derivative by finite differences */
+            const double vs[] = {-2.5, -0.3, 0.0, 0.7, 3.0};
+            for (int i = 0; i < 5; ++i) {
+                const double v = vs[i], G = 1e-3, h = 1e-6;
+                /* E(G) = G v^2 / 2 is linear in G: the central difference is exact up to rounding */
+                double fd = ((G + h) * v * v / 2 - (G - h) * v * v / 2) / (2 * h);
+                ck_assert_double_eq_tol(d->denergy(v), fd, 1e-9 * (1 + v * v));
+                ck_assert(d->energy_contrast(v, -1.25) ==
+                          (-1.25 - v) * (-1.25 + v)); /* 2 (dE(v2) - dE(v1)) */
+                ck_assert_double_eq_tol(d->energy_contrast(v, 0.4),
+                                        2 * (d->denergy(0.4) - d->denergy(v)), 1e-15 * (1 + v * v));
+            }
+        }
         ck_assert_int_eq(!!d->model_of, !!d->model_card);
         /* linear devices stamp and have fixed-node currents; every device
          * but I has Jacobian entries; KCL gives the V-defined currents */

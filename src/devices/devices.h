@@ -185,6 +185,17 @@ typedef struct {
     char letter;       /* SPICE card letter */
     unsigned flags;    /* EQS_DEV_* */
     int nonlinear;     /* 1: needs eval/limit every Newton iteration */
+    /* Trainable devices (EQS_DEV_TRAINABLE): the local EqProp derivative
+     * dE/dtheta of the parameter theta (the conductance, S) at branch
+     * voltage v (V^2): a resistor's co-content G v^2 / 2 gives v^2 / 2.
+     * energy_contrast(v1, v2) is 2 (dE/dtheta(v2) - dE/dtheta(v1)) in the
+     * form that keeps the difference accurate, (v2 - v1)(v2 + v1).  The
+     * EqProp gradients (eqprop/grad.c) and Agnostic EqProp's force
+     * (eqprop/aeqprop.c) use them; the batched layered path forms the same
+     * contrast for whole crossbars of conductances with matrix products.
+     * NULL for devices that are not trainable. */
+    double (*denergy)(double v);
+    double (*energy_contrast)(double v1, double v2);
     /* The element's ngspice card (no newline) into buf, snprintf's
      * contract (returns the length it needs).  Used by the deck writer and
      * so by every export.  Values: the circuit's when compiled, %.17g. */

@@ -98,6 +98,11 @@ static eqs_status res_current(const eqs_devsolution *sol, const eqs_celem *e, eq
     return EQS_OK;
 }
 
+/* dE/dG of the co-content G v^2 / 2. */
+static double res_denergy(double v) { return 0.5 * v * v; }
+
+static double res_energy_contrast(double v1, double v2) { return (v2 - v1) * (v2 + v1); }
+
 const eqs_device eqs_device_resistor = {
     .kind = EQS_EL_R,
     .name = "resistor",
@@ -114,4 +119,6 @@ const eqs_device eqs_device_resistor = {
     .setup = res_setup,
     .eval = res_eval,
     .limit = NULL,
+    .denergy = res_denergy,
+    .energy_contrast = res_energy_contrast,
 };

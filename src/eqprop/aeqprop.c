@@ -34,6 +34,8 @@
  */
 #include "eqprop.h"
 
+#include "../devices/devices.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -55,12 +57,12 @@
  * alternation is diverging (eps far too large): stop early. */
 #define AEQ_DIVERGED_REL 1.0
 
-/* dE/dG = dV^2 / 2 (V^2) of trainable conductance k at node voltages v. */
+/* dE/dG (V^2) of trainable conductance k at node voltages v: its
+ * device's dE/dtheta (dV^2 / 2 for a resistor). */
 static inline double force(const eqs_circuit *c, int k, const double *v)
 {
     const eqs_celem *e = &c->elems[c->params[k]];
-    double d = v[e->n[0]] - v[e->n[1]];
-    return 0.5 * d * d;
+    return eqs_device_get(e->kind)->denergy(v[e->n[0]] - v[e->n[1]]);
 }
 
 /* Set every parameter to theta0[k] + delta[k] (S); delta NULL: theta0. */

@@ -11,6 +11,8 @@
  */
 #include "eqprop.h"
 
+#include "../devices/devices.h"
+
 #include <math.h>
 
 void eqs_grad_options_defaults(eqs_grad_options *opt)
@@ -146,7 +148,7 @@ eqs_status eqs_eqprop_estimate(eqs_eqprop *ep, eqs_nudge_kind nudge, double b1, 
         const eqs_celem *e = &c->elems[c->params[k]];
         int a = e->n[0], b = e->n[1];
         double d1 = ep->v1[a] - ep->v1[b], d2 = ep->v2[a] - ep->v2[b];
-        grad[k] = (d2 - d1) * (d2 + d1) * inv;
+        grad[k] = eqs_device_get(e->kind)->energy_contrast(d1, d2) * inv;
     }
     return EQS_OK;
 }
