@@ -19,15 +19,15 @@
 # round gives one ratio.  Ratios are speed ratios: new/old for throughputs,
 # old/new for times, so > 1 means the new binary is faster.  The verdict
 # compares the median ratio with 0.95.
-# Environment: BENCH_ROUNDS (default 9, about 12 minutes), BENCH_SECONDS (budget of one
-# training run, default 5), BENCH_LAYERS (default 784,1024,10).
+# Environment: BENCH_ROUNDS (default 12, about 13 minutes), BENCH_SECONDS (budget of one
+# training run, default 3), BENCH_LAYERS (default 784,1024,10).
 # Outputs: raw lines and run outputs in bench/tmp/compare/, the summary
 # appended to bench/results/redesign.md (and printed).
 set -euo pipefail
 ref=${1:-b7386e0}
 new_cli=${2:-build/eqspice}
-rounds=${BENCH_ROUNDS:-9}
-secs=${BENCH_SECONDS:-5}
+rounds=${BENCH_ROUNDS:-12}
+secs=${BENCH_SECONDS:-3}
 layers=${BENCH_LAYERS:-784,1024,10}
 root=$(git rev-parse --show-toplevel)
 cd "$root"
@@ -168,8 +168,8 @@ label() {
     train_single) echo "train step, single (--float32), 2 threads" ;;
     train_double_1core) echo "train step, double, --threads 1" ;;
     train_*_per_floor) echo "$(label "${1%_per_floor}") / same-run GEMM floor" ;;
-    op_oldnet_*) echo "op (old gen drn file), ${1#op_oldnet_}" ;;
-    op_newnet_*) echo "op (new gen drn file), ${1#op_newnet_}" ;;
+    op_oldnet_*) local x=${1#op_oldnet_}; echo "op ${x%_*}: ${x##*_} (old gen drn file)" ;;
+    op_newnet_*) local x=${1#op_newnet_}; echo "op ${x%_*}: ${x##*_} (new gen drn file)" ;;
   esac
 }
 metrics=$(awk '{ split($2, x, "="); if (!(x[2] in s)) { s[x[2]] = 1; print x[2] } }' "$raw")
@@ -186,38 +186,36 @@ summary=$out/summary.md
   echo "op: \`op --solver S --stats\` on one netlist from the old \`gen drn\`; $gen_note."
   echo "Same voltages: max |V_new - V_old| = $dv_layered V (layered), $dv_newton V (newton)."
   echo "Ratio = new/old speed (throughput new/old, time old/new): > 1 is faster; each round"
-  echo "runs old and new back to back, order swapped every round. Load (uptime) before the first"
-  echo "round and after each:"
+  echo "runs old and new back to back, order swapped every round. Best = the fastest of the"
+  echo "rounds (load only slows a run down, so on a busy machine the ratio of bests is the"
+  echo "steadier reading). Load (uptime) before the first round and after each:"
   echo
   echo '```'
   sed 's/^ *//' "$loadlog"
   echo '```'
   echo
-  echo "| metric | unit | old (median) | new (median) | ratio per round | median ratio | verdict (median >= 0.95) |"
-  echo "|---|---|---|---|---|---|---|"
+  echo "| metric | unit | old (median) | new (median) | ratio per round | median ratio | verdict (median >= 0.95) | best old | best new | ratio of bests |"
+  echo "|---|---|---|---|---|---|---|---|---|---|"
   for m in $metrics; do
-    o=$(vals "$m" old | tr '\n' ' ')
-    om=$(vals "$m" old | median | g4)
-    nm=$(vals "$m" new | median | g4)
-    if [ -n "$o" ]; then
-      if better_high "$m"; then
-        ratios=$(paste -d' ' <(vals "$m" old) <(vals "$m" new) | awk '{ printf "%.3f\n", $2 / $1 }')
-      else
-        ratios=$(paste -d' ' <(vals "$m" old) <(vals "$m" new) | awk '{ printf "%.3f\n", $1 / $2 }')
-      fi
-      med=$(printf '%s\n' "$ratios" | median)
-      verdict=$(awk -v x="$med" 'BEGIN { print (x >= 0.95) ? "ok" : "**below**" }')
-      printf '| %s | %s | %s | %s | %s | %.3f | %s |\n' "$(label "$m")" "$(unit "$m")" "$om" "$nm" \
-        "$(printf '%s\n' "$ratios" | tr '\n' ' ' | sed 's/ $//')" "$med" "$verdict"
+    # the new binary's own netlist when the old one does not read it: vs old on its file
+    mo=$m
+    [ -n "$(vals "$m" old)" ] || mo=${m/op_newnet_/op_oldnet_}
+    if better_high "$m"; then
+      ratios=$(paste -d' ' <(vals "$mo" old) <(vals "$m" new) | awk '{ printf "%.3f\n", $2 / $1 }')
+      bo=$(vals "$mo" old | sort -g | tail -1); bn=$(vals "$m" new | sort -g | tail -1)
+      rb=$(awk -v a="$bo" -v b="$bn" 'BEGIN { printf "%.3f", b / a }')
     else
-      # the new binary's own netlist, which the old one does not read: vs old on its file
-      base=${m/op_newnet_/op_oldnet_}
-      ratios=$(paste -d' ' <(vals "$base" old) <(vals "$m" new) | awk '{ printf "%.3f\n", $1 / $2 }')
-      med=$(printf '%s\n' "$ratios" | median)
-      verdict=$(awk -v x="$med" 'BEGIN { print (x >= 0.95) ? "ok" : "**below**" }')
-      printf '| %s (old: on its own file) | %s | %s | %s | %s | %.3f | %s |\n' "$(label "$m")" "$(unit "$m")" \
-        "$(vals "$base" old | median | g4)" "$nm" "$(printf '%s\n' "$ratios" | tr '\n' ' ' | sed 's/ $//')" "$med" "$verdict"
+      ratios=$(paste -d' ' <(vals "$mo" old) <(vals "$m" new) | awk '{ printf "%.3f\n", $1 / $2 }')
+      bo=$(vals "$mo" old | sort -g | head -1); bn=$(vals "$m" new | sort -g | head -1)
+      rb=$(awk -v a="$bo" -v b="$bn" 'BEGIN { printf "%.3f", a / b }')
     fi
+    med=$(printf '%s\n' "$ratios" | median)
+    verdict=$(awk -v x="$med" 'BEGIN { print (x >= 0.95) ? "ok" : "**below**" }')
+    printf '| %s%s | %s | %s | %s | %s | %.3f | %s | %s | %s | %s |\n' "$(label "$m")" \
+      "$([ "$mo" = "$m" ] || echo ' (old: on its own file)')" "$(unit "$m")" \
+      "$(vals "$mo" old | median | g4)" "$(vals "$m" new | median | g4)" \
+      "$(printf '%s\n' "$ratios" | tr '\n' ' ' | sed 's/ $//')" "$med" "$verdict" \
+      "$(g4 <<<"$bo")" "$(g4 <<<"$bn")" "$rb"
   done
   echo
   echo "Raw lines: bench/tmp/compare/raw.txt (not kept in the tree)."
