@@ -1,7 +1,7 @@
 # eqspice build.  `make` builds build/eqspice and build/libeqspice.a.
 # `make demo` and `make check` first install missing Debian packages.
 #
-# Targets: all demo check check-asan bench golden-update regress regress-update deps clean
+# Targets: all demo check check-asan bench bench-compare golden-update regress regress-update deps clean
 
 CC      ?= cc
 BUILD   ?= build
@@ -31,7 +31,7 @@ LIB      := $(BUILD)/libeqspice.a
 CLI      := $(BUILD)/eqspice
 TESTBIN  := $(BUILD)/tests/run-tests
 
-.PHONY: all demo check check-asan bench golden-update regress regress-update deps clean
+.PHONY: all demo check check-asan bench bench-compare golden-update regress regress-update deps clean
 all: $(LIB) $(CLI)
 
 deps:
@@ -97,6 +97,13 @@ check-asan: deps
 bench: deps
 	@$(MAKE) --no-print-directory all
 	bash bench/run.sh $(CLI)
+
+# Same-run speed against an older commit (REF, built in bench/tmp/ref-<sha>/):
+# alternating runs of both binaries, ratios appended to bench/results/redesign.md.
+REF ?= b7386e0
+bench-compare: deps
+	@$(MAKE) --no-print-directory all
+	bash bench/compare.sh $(REF) $(CLI)
 
 # Regenerate tests/golden/ with real ngspice (the only way golden files change).
 golden-update: deps
