@@ -21,13 +21,13 @@
  *     bit;
  *   - gradient dL/dG with the experiment's method and beta, accumulated.
  * Then, with g the batch mean of dL/dG, the update law (update/update.h,
- * eqs_update_params on the parameter vector) gives every trained
- * conductance its new value:
+ * eqs_update_params on the circuit's parameter store, values and momentum
+ * in place) gives every trained conductance its new value:
  *     m <- mu m + g;   G <- clip(G - lr_scale * rate * m, [g_lo, g_hi])
  * (SGD with momentum as in the reference code); lr_scale = decay^e in epoch
  * e (0-based), times 0.5 (1 + cos(pi e / epochs)) with schedule="cosine"
- * (eqs_update_schedule).  The batched path applies the same law to its
- * crossbar blocks (eqs_update_rows_*).
+ * (eqs_update_schedule).  The batched path applies the same law to the
+ * store's crossbar blocks in place (eqs_update_rows_*).
  *
  * Shuffling: at the first step of an epoch the sample order is a fresh
  * permutation from the context's EQS_RNG_SHUFFLE stream.  A mid-epoch
