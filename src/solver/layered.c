@@ -94,6 +94,13 @@ typedef struct {
     double *vd_lo, *vd_hi; /* per diode: branch voltages where eval stays <= LY_DIODE_MAX (V) */
     double *vfmin, *vfmax; /* per user node: lowest, highest fixed end of its diodes (V) */
     double *wlo, *whi;     /* per user node: where all its diodes stay in their windows (V) */
+    /* conductance of every adjacency entry (L->adj_elem order), read from
+     * the circuit (the parameter store for trainable ones) when the
+     * circuit's change logs moved since (adj_refresh): the sweeps then read
+     * one array instead of the store through each element */
+    double *adj_g;
+    uint64_t g_chg_epoch, g_values_epoch;
+    int g_n_chg, g_ok;
     /* the last node solve that failed (ly_fail) */
     int fail_code, fail_node, fail_row;
     double fail_S, fail_r;
@@ -286,14 +293,31 @@ static eqs_status ly_fail(eqs_solver *s, const char *what)
                      ly->fail_S, ly->fail_r);
 }
 
+/* ly->adj_g current with the circuit's values. */
+static void adj_refresh(eqs_solver *s)
+{
+    layered *ly = s->impl;
+    const eqs_circuit *c = s->c;
+    if (ly->g_ok && ly->g_chg_epoch == c->chg_epoch && ly->g_n_chg == c->n_chg &&
+        ly->g_values_epoch == c->values_epoch)
+        return;
+    const eqs_layers *L = s->layers;
+    const int na = L->adj_off[c->n_user_nodes];
+    for (int p = 0; p < na; ++p) ly->adj_g[p] = eqs_celem_value(c, &c->elems[L->adj_elem[p]]);
+    ly->g_chg_epoch = c->chg_epoch;
+    ly->g_n_chg = c->n_chg;
+    ly->g_values_epoch = c->values_epoch;
+    ly->g_ok = 1;
+}
+
 /* Conductance to the neighbours (S) and sum G V_j (A) of user node i. */
 static void node_sums(const eqs_solver *s, const double *v, int i, double *S, double *r)
 {
     const eqs_layers *L = s->layers;
-    const eqs_celem *el = s->c->elems;
+    const double *adj_g = ((const layered *)s->impl)->adj_g;
     double ss = 0, rr = 0;
     for (int p = L->adj_off[i]; p < L->adj_off[i + 1]; ++p) {
-        double G = eqs_celem_value(s->c, &el[L->adj_elem[p]]);
+        double G = adj_g[p];
         ss += G;
         rr += G * v[L->adj_node[p]];
     }
@@ -333,6 +357,8 @@ static eqs_status ly_create(eqs_solver *s)
     ly->vfmin = eqs_calloc(ctx, nn, sizeof *ly->vfmin);
     ly->vfmax = eqs_calloc(ctx, nn, sizeof *ly->vfmax);
     ly->wlo = eqs_calloc(ctx, nn, sizeof *ly->wlo);
+    ly->adj_g = eqs_malloc(ctx, ((size_t)L->adj_off[nn] + 1) * sizeof *ly->adj_g);
+    if (!ly->adj_g) return EQS_ERR_NOMEM;
     ly->whi = eqs_calloc(ctx, nn, sizeof *ly->whi);
     if (!ly->dp || !ly->dsign || !ly->dfix || !ly->dvf || !ly->lo || !ly->hi || !ly->ng ||
         !ly->ni || !ly->partner || !ly->pg || !ly->pinj || !ly->ppos || !ly->lam ||
@@ -371,6 +397,7 @@ static eqs_status prepare(eqs_solver *s)
     const eqs_layers *L = s->layers;
     layered *ly = s->impl;
     const int nn = c->n_user_nodes;
+    adj_refresh(s);
     double *v = s->v;
     for (int i = 0; i < nn; ++i)
         if (c->node_unknown[i] < 0) v[i] = i == 0 ? 0.0 : eqs_circuit_fixed_voltage(c, i, 1.0);
@@ -557,9 +584,10 @@ static eqs_status ly_adjoint(eqs_solver *s, const double *b, double *lambda)
     const eqs_circuit *c = s->c;
     const eqs_layers *L = s->layers;
     layered *ly = s->impl;
-    const eqs_celem *el = c->elems;
     const int nn = c->n_user_nodes;
     double *v = s->v, *lam = ly->lam;
+    adj_refresh(s);
+    const double *adj_g = ly->adj_g;
     for (int i = 0; i < nn; ++i) lam[i] = 0.0;
     int it;
     for (it = 0; it < LY_ADJ_MAXSWEEPS; ++it) {
@@ -571,7 +599,7 @@ static eqs_status ly_adjoint(eqs_solver *s, const double *b, double *lambda)
                     int i = L->node[q];
                     double S = 0, r = 0, rv = 0;
                     for (int p = L->adj_off[i]; p < L->adj_off[i + 1]; ++p) {
-                        double G = eqs_celem_value(s->c, &el[L->adj_elem[p]]);
+                        double G = adj_g[p];
                         S += G;
                         r += G * lam[L->adj_node[p]];
                         rv += G * v[L->adj_node[p]];
@@ -726,6 +754,7 @@ static void ly_destroy(eqs_solver *s)
     eqs_free(ctx, ly->vfmin);
     eqs_free(ctx, ly->vfmax);
     eqs_free(ctx, ly->wlo);
+    eqs_free(ctx, ly->adj_g);
     eqs_free(ctx, ly->whi);
     eqs_free(ctx, ly);
     s->impl = NULL;
