@@ -397,7 +397,6 @@ static eqs_status prepare(eqs_solver *s)
     const eqs_layers *L = s->layers;
     layered *ly = s->impl;
     const int nn = c->n_user_nodes;
-    adj_refresh(s);
     double *v = s->v;
     for (int i = 0; i < nn; ++i)
         if (c->node_unknown[i] < 0) v[i] = i == 0 ? 0.0 : eqs_circuit_fixed_voltage(c, i, 1.0);
@@ -538,6 +537,7 @@ static eqs_status ly_solve(eqs_solver *s, eqs_solve_mode mode, eqs_solve_info *i
     double t0 = eqs_now_s();
     eqs_status st = prepare(s);
     if (st != EQS_OK) return st;
+    adj_refresh(s); /* single solves only: the batched phases use the blocks */
     if (mode == EQS_SOLVE_COLD)
         for (int q = L->off[1]; q < L->off[L->n_layers]; ++q) s->v[L->node[q]] = 0.0;
     int n = 0;
