@@ -46,7 +46,8 @@ static void check_layout(const eqs_store *s)
 /* gen drn's .crossbar cards are declared blocks after compilation; blocks
  * made in another layout (here the transpose of crossbar 2, which replaces
  * it) move values and momentum without changing a bit; the same block
- * again moves nothing; part of a block is refused. */
+ * again moves nothing; a block taking part of another dissolves it (the
+ * rest becomes loose), bits kept. */
 START_TEST(test_store_blocks_keep_bits)
 {
     static const int layers[] = {3, 4, 2};
@@ -112,12 +113,24 @@ START_TEST(test_store_blocks_keep_bits)
                      EQS_OK);
     ck_assert_int_eq(again, b1);
     ck_assert_uint_eq(s->blocks[b1].off, off);
-    /* half of block t2: refused, nothing changed */
+    /* half of block t2: t2 is dissolved, its other half becomes loose */
+    int bh;
     ck_assert_int_eq(eqs_store_block_make(c, EQS_BLOCK_CROSSBAR, "half", 1, 4, rows2, cols2, p2,
-                                          0, &again),
-                     EQS_ERR_INTERNAL);
+                                          0, &bh),
+                     EQS_OK);
     ck_assert_int_eq(s->n_blocks, 3);
+    ck_assert_str_eq(s->blocks[0].name, "r1");
+    ck_assert_str_eq(s->blocks[bh].name, "half");
+    ck_assert_int_eq(s->blocks[2].kind, EQS_BLOCK_LOOSE);
+    ck_assert_int_eq(s->blocks[2].cols, 4);
+    /* the loose rest in parameter order: t2's second row, r2_<i>_1 = 25, 27, 29, 31 */
+    for (int e = 0; e < 4; ++e) ck_assert_int_eq(s->param[s->blocks[2].off + e], p2[4 + e]);
     check_layout(s);
+    for (int k = 0; k < np; ++k) {
+        ck_assert(memcmp(&(double){eqs_circuit_param_get(c, k)}, &g0[k], sizeof(double)) == 0);
+        double m = eqs_circuit_momentum_get(c, k);
+        ck_assert(memcmp(&m, &m0[k], sizeof m) == 0);
+    }
     snet_close(&n);
 }
 END_TEST
@@ -251,6 +264,51 @@ START_TEST(test_store_declared_order)
 }
 END_TEST
 
+/* Declared crossbars with a bias row (the rail bp, as gen drn --rails
+ * wires it: to every hidden and output node): w1's rows x0 x1 bp are
+ * layer 0, so it stays as declared; w2 (rows h0 h1 h2 bp) is split by the
+ * batched path into its crossbar and rails blocks (dissolved), and the
+ * network trains batched. */
+START_TEST(test_store_bias_row)
+{
+    const char *cir = tu_write_temp(
+        "bias row\n.model dd D(IS=1e-14)\n"
+        "vx0 x0 0 dc 0.1\nvx1 x1 0 dc -0.1\nvbp bp 0 dc 0.5\n"
+        ".crossbar w1 rows=(x0 x1 bp) cols=(h0 h1 h2) g=(1m 2m 3m 4m 5m 6m 1m 1m 1m)\n"
+        "d0 0 h0 dd\nd1 h1 0 dd\nd2 0 h2 dd\n"
+        ".crossbar w2 rows=(h0 h1 h2 bp) cols=(o0 o1) g=(1m 2m 3m 4m 5m 6m 7m 8m)\n"
+        ".input vx0 vx1\n.output o0 o1\n.trainable w*\n.end\n",
+        ".cir");
+    char cirpath[4096], xml[8192];
+    snprintf(cirpath, sizeof cirpath, "%s", cir);
+    snprintf(xml, sizeof xml,
+             "<?xml version=\"1.0\"?>\n<experiment version=\"1\">\n"
+             "  <network><netlist path=\"%s\"/></network>\n"
+             "  <dataset classes=\"2\"><synthetic task=\"xor\" train_size=\"16\" "
+             "test_size=\"0\"/></dataset>\n"
+             "  <input gain_V=\"1\" encoding=\"single\"/>\n"
+             "  <algorithm method=\"centered\" beta=\"1e-5\"/>\n"
+             "  <learning><rate elements=\"w*\" value=\"1e-6\"/></learning>\n"
+             "  <training epochs=\"1\" batch=\"4\"/>\n"
+             "  <solver backend=\"layered\" diodes=\"ideal\"/>\n"
+             "  <output dir=\"/nonexistent\"/>\n</experiment>\n",
+             cirpath);
+    tu_job j;
+    tu_job_open(&j, tu_write_temp(xml, ".xml"), 1);
+    ck_assert_int_eq(eqs_trainer_batched(j.tr), 1);
+    const eqs_store *s = j.c->store;
+    int kinds[3] = {0, 0, 0};
+    for (int b = 0; b < s->n_blocks; ++b) kinds[s->blocks[b].kind]++;
+    ck_assert_int_eq(kinds[EQS_BLOCK_CROSSBAR], 2);
+    ck_assert_int_eq(kinds[EQS_BLOCK_RAILS], 1);
+    ck_assert_int_eq(s->blocks[s->n_blocks - 1].cols, 0); /* nothing loose */
+    ck_assert_str_eq(s->blocks[0].name, "w1"); /* declared, kept */
+    check_layout(s);
+    ck_assert_int_eq(eqs_trainer_step(j.tr), EQS_OK);
+    tu_job_close(&j);
+}
+END_TEST
+
 Suite *suite_store(void)
 {
     Suite *s = suite_create("store");
@@ -261,6 +319,7 @@ Suite *suite_store(void)
     tcase_add_test(tc, test_store_trainer_blocks_double);
     tcase_add_test(tc, test_store_trainer_blocks_float);
     tcase_add_test(tc, test_store_declared_order);
+    tcase_add_test(tc, test_store_bias_row);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -102,10 +102,11 @@ void eqs_store_free(eqs_ctx *ctx, eqs_store **s);
  * named `name` between row_node[] and col_node[] (circuit nodes; copied).
  * When a block already holds exactly these parameters in this order, it
  * is returned as is (*out its index).  Otherwise the entries are moved
- * (values and momentum keep their bits): the blocks already made first,
- * then this one, then the loose block.  Every parameter must be loose or
- * in a block that is replaced as a whole.  Allocates (a setup step, not
- * for loops). */
+ * (values and momentum keep their bits): the blocks it does not touch
+ * first, then this one, then the loose block.  A block it takes entries
+ * of is dissolved: its other entries become loose (a declared crossbar
+ * with a bias row, say, whose rows the batched path splits into a
+ * crossbar and a rails block).  Allocates (a setup step, not for loops). */
 eqs_status eqs_store_block_make(eqs_circuit *c, eqs_block_kind kind, const char *name,
                                 int rows, int cols, const int *row_node, const int *col_node,
                                 const int *param, int declared, int *out);

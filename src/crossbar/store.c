@@ -122,13 +122,6 @@ eqs_status eqs_store_block_make(eqs_circuit *c, eqs_block_kind kind, const char 
         take[k] = 1;
         cover[block_of(s, (size_t)s->pos[k])]++;
     }
-    for (int b = 0; b < s->n_blocks; ++b)
-        if (s->blocks[b].kind != EQS_BLOCK_LOOSE && cover[b] != 0 &&
-            (size_t)cover[b] != block_size(&s->blocks[b])) {
-            st = EQS_ERROR(ctx, EQS_ERR_INTERNAL, "block '%s' takes part of block '%s'", name,
-                           s->blocks[b].name);
-            goto done;
-        }
     /* new order: kept blocks, the new one, the loose rest (parameter order);
      * every allocation first, so that a failure leaves the store as it was */
     int nkeep = 0;
