@@ -1,0 +1,328 @@
+/* test_device.c: pulsed device laws (src/update/device.c).
+ *
+ * Oracles: the closed form of each deterministic law's pulse response
+ * (constant step: a + k dw; soft bounds: b - w (1 - dw/w)^k; NeuroSim's
+ * exponential a + B (1 - exp(-k/A))), the plain clip for the ideal law,
+ * and the moments of the rounding and noise draws with bounds of four
+ * standard errors at the stated n. */
+#include "testutil.h"
+#include "update/update.h"
+
+#include <math.h>
+#include <string.h>
+
+/* Window [0, 1 mS] throughout. */
+#define TD_GMIN 0.0
+#define TD_GMAX 1e-3
+
+static eqs_device_law law_of(eqs_device_kind kind)
+{
+    eqs_device_law law;
+    eqs_device_law_defaults(&law);
+    law.kind = kind;
+    law.g_min_S = TD_GMIN;
+    law.g_max_S = TD_GMAX;
+    return law;
+}
+
+START_TEST(test_device_ideal_is_clip)
+{
+    eqs_device_law law = law_of(EQS_DEVICE_IDEAL);
+    eqs_device_inst dev;
+    eqs_device_instance(&law, 7, &dev);
+    ck_assert(dev.g_min_S == TD_GMIN && dev.g_max_S == TD_GMAX && dev.step == 1.0);
+    const double G[] = {0.0, 1e-4, 3.3e-4, 9.99e-4, 1e-3};
+    const double dG[] = {-2e-3, -1e-4, -1e-17, 0.0, 3e-9, 2.5e-4, 5e-3};
+    for (size_t i = 0; i < sizeof G / sizeof *G; ++i)
+        for (size_t j = 0; j < sizeof dG / sizeof *dG; ++j) {
+            const double want = fmin(fmax(G[i] + dG[j], TD_GMIN), TD_GMAX);
+            int n = 5;
+            const double got = eqs_device_program(&law, &dev, G[i], dG[j], 3, 7, &n);
+            ck_assert_int_eq(memcmp(&got, &want, sizeof got), 0);
+            ck_assert_int_eq(n, 0);
+        }
+}
+END_TEST
+
+START_TEST(test_device_constant_step)
+{
+    eqs_device_law law = law_of(EQS_DEVICE_CONSTANT);
+    law.dw_min_up_S = TD_GMAX / 7.3;   /* ceil(7.3) = 8 pulses to sweep */
+    law.dw_min_down_S = TD_GMAX / 4.6; /* 5 */
+    eqs_device_inst dev;
+    eqs_device_instance(&law, 0, &dev);
+    double up[21], down[21];
+    eqs_device_response(&law, &dev, 20, up, down);
+    int nu = 0, nd = 0;
+    while (up[nu] < TD_GMAX) ++nu;
+    while (down[nd] > TD_GMIN) ++nd;
+    ck_assert_int_eq(nu, (int)ceil((TD_GMAX - TD_GMIN) / law.dw_min_up_S));
+    ck_assert_int_eq(nd, (int)ceil((TD_GMAX - TD_GMIN) / law.dw_min_down_S));
+    ck_assert_int_eq(nu, 8);
+    ck_assert_int_eq(nd, 5);
+    for (int k = 0; k < nu; ++k)
+        ck_assert_double_eq_tol(up[k], TD_GMIN + k * law.dw_min_up_S, 1e-15);
+    for (int k = 0; k < nd; ++k)
+        ck_assert_double_eq_tol(down[k], TD_GMAX - k * law.dw_min_down_S, 1e-15);
+    /* a request rounds to the nearest whole number of pulses */
+    const double dw = law.dw_min_up_S, G0 = 2e-4;
+    int n;
+    double G = eqs_device_program(&law, &dev, G0, 3.4 * dw, 0, 0, &n);
+    ck_assert_int_eq(n, 3);
+    ck_assert_double_eq_tol(G, G0 + 3 * dw, 1e-15);
+    G = eqs_device_program(&law, &dev, G0, 3.6 * dw, 0, 0, &n);
+    ck_assert_int_eq(n, 4);
+    ck_assert_double_eq_tol(G, G0 + 4 * dw, 1e-15);
+    G = eqs_device_program(&law, &dev, 8e-4, -1.45 * law.dw_min_down_S, 0, 0, &n);
+    ck_assert_int_eq(n, -1);
+    ck_assert_double_eq_tol(G, 8e-4 - law.dw_min_down_S, 1e-15);
+    G = eqs_device_program(&law, &dev, G0, 0.4 * dw, 0, 0, &n);
+    ck_assert_int_eq(n, 0);
+    ck_assert(G == G0);
+    /* beyond the window: clipped at the bound */
+    G = eqs_device_program(&law, &dev, G0, 1.0, 0, 0, &n);
+    ck_assert(G == TD_GMAX);
+    ck_assert_int_eq(n, 6); /* round((1e-3 - 2e-4)/dw) = round(5.84) */
+}
+END_TEST
+
+START_TEST(test_device_soft_bounds)
+{
+    eqs_device_law law = law_of(EQS_DEVICE_SOFT);
+    law.dw_min_up_S = 2e-5;
+    law.dw_min_down_S = 3e-5;
+    eqs_device_inst dev;
+    eqs_device_instance(&law, 0, &dev);
+    enum { N = 300 };
+    double up[N + 1], down[N + 1];
+    eqs_device_response(&law, &dev, N, up, down);
+    const double w = TD_GMAX - TD_GMIN;
+    for (int k = 0; k <= N; ++k) {
+        const double gu = TD_GMAX - w * pow(1.0 - law.dw_min_up_S / w, k);
+        const double gd = TD_GMIN + w * pow(1.0 - law.dw_min_down_S / w, k);
+        ck_assert_msg(fabs(up[k] - gu) <= 1e-13 * w, "up k=%d: %.17g vs %.17g", k, up[k], gu);
+        ck_assert_msg(fabs(down[k] - gd) <= 1e-13 * w, "down k=%d: %.17g vs %.17g", k, down[k],
+                      gd);
+    }
+    /* a request equal to the 5-pulse response from up[10] takes 5 pulses */
+    int n;
+    const double G = eqs_device_program(&law, &dev, up[10], up[15] - up[10], 0, 0, &n);
+    ck_assert_int_eq(n, 5);
+    ck_assert(fabs(G - up[15]) <= 1e-15 * w);
+    /* the power step with gamma = 1 is the soft-bounds law */
+    eqs_device_law pw = law;
+    pw.kind = EQS_DEVICE_POW;
+    for (double g = 0.0; g <= TD_GMAX; g += 1e-4) {
+        ck_assert(fabs(eqs_device_step(&pw, &dev, g, 1) - eqs_device_step(&law, &dev, g, 1)) <=
+                  1e-15 * law.dw_min_up_S);
+        ck_assert(fabs(eqs_device_step(&pw, &dev, g, 0) - eqs_device_step(&law, &dev, g, 0)) <=
+                  1e-15 * law.dw_min_down_S);
+    }
+    /* gamma = 2: dw ((b - G)/w)^2 up, dw ((G - a)/w)^2 down */
+    pw.gamma_up = pw.gamma_down = 2.0;
+    const double g = 2.5e-4;
+    ck_assert_double_eq_tol(eqs_device_step(&pw, &dev, g, 1), 2e-5 * 0.75 * 0.75, 1e-20);
+    ck_assert_double_eq_tol(eqs_device_step(&pw, &dev, g, 0), -3e-5 * 0.25 * 0.25, 1e-20);
+}
+END_TEST
+
+START_TEST(test_device_neurosim_exp)
+{
+    eqs_device_law law = law_of(EQS_DEVICE_EXP);
+    law.pulses_up = 96.0;
+    law.pulses_down = 99.0;
+    law.a_up = 0.3;
+    law.a_down = 0.12;
+    eqs_device_inst dev;
+    eqs_device_instance(&law, 0, &dev);
+    double up[100], down[100];
+    eqs_device_response(&law, &dev, 99, up, down);
+    const double w = TD_GMAX - TD_GMIN;
+    const double Au = law.a_up * law.pulses_up, Ad = law.a_down * law.pulses_down;
+    const double Bu = w / (1.0 - exp(-law.pulses_up / Au));
+    const double Bd = w / (1.0 - exp(-law.pulses_down / Ad));
+    const int ks[] = {0, 1, 2, 10, 33, 50, 80, 95};
+    for (size_t i = 0; i < sizeof ks / sizeof *ks; ++i) {
+        const int k = ks[i];
+        const double gu = TD_GMIN + Bu * (1.0 - exp(-k / Au));
+        const double gd = TD_GMAX - Bd * (1.0 - exp(-k / Ad));
+        ck_assert_msg(fabs(up[k] - gu) <= 1e-13 * w, "up k=%d: %.17g vs %.17g", k, up[k], gu);
+        ck_assert_msg(fabs(down[k] - gd) <= 1e-13 * w, "down k=%d", k);
+    }
+    /* P_max pulses sweep the window (to rounding), one more clips at it */
+    ck_assert(fabs(up[96] - TD_GMAX) <= 1e-13 * w);
+    ck_assert(up[97] == TD_GMAX);
+    ck_assert(fabs(down[99] - TD_GMIN) <= 1e-13 * w);
+    /* nonlinear: the first up step is larger than the last */
+    ck_assert(up[1] - up[0] > 5.0 * (up[96] - up[95]));
+}
+END_TEST
+
+START_TEST(test_device_levels_nearest)
+{
+    eqs_device_law law = law_of(EQS_DEVICE_IDEAL);
+    law.levels = 5; /* 0, 0.25, 0.5, 0.75, 1 mS */
+    eqs_device_inst dev;
+    eqs_device_instance(&law, 0, &dev);
+    ck_assert_double_eq_tol(eqs_device_program(&law, &dev, 1e-4, 2e-4, 0, 0, NULL), 2.5e-4, 1e-18);
+    ck_assert_double_eq_tol(eqs_device_program(&law, &dev, 1e-4, 3e-4, 0, 0, NULL), 5e-4, 1e-18);
+    ck_assert_double_eq_tol(eqs_device_program(&law, &dev, 9e-4, 0.8e-4, 0, 0, NULL), 1e-3, 1e-18);
+    ck_assert(eqs_device_program(&law, &dev, 1e-4, -1.0, 0, 0, NULL) == 0.0);
+}
+END_TEST
+
+/* Stochastic rounding: the mean of the rounded value over n keys is the
+ * exact value within four standard errors sqrt(f (1 - f) / n). */
+START_TEST(test_device_levels_stochastic)
+{
+    enum { NK = 20000 };
+    eqs_device_law law = law_of(EQS_DEVICE_IDEAL);
+    law.levels = 5;
+    law.rounding = EQS_DEVICE_ROUND_STOCHASTIC;
+    law.seed = 12345;
+    eqs_device_inst dev;
+    eqs_device_instance(&law, 0, &dev);
+    const double h = 2.5e-4, f = 0.2; /* target 3e-4 = 1.2 levels */
+    double sum = 0.0;
+    int lo = 0, hi = 0;
+    for (int e = 0; e < NK; ++e) {
+        const double G = eqs_device_program(&law, &dev, 1e-4, 2e-4, 9, (uint64_t)e, NULL);
+        lo += G == h;
+        hi += G == 2 * h;
+        sum += G;
+    }
+    ck_assert_int_eq(lo + hi, NK); /* only the two neighbours */
+    const double se = h * sqrt(f * (1 - f) / NK);
+    ck_assert_msg(fabs(sum / NK - 3e-4) <= 4 * se, "mean %.17g", sum / NK);
+    /* a pulsed law rounds its pulse count the same way: 2.3 pulses */
+    law.kind = EQS_DEVICE_CONSTANT;
+    law.dw_min_up_S = 1e-5;
+    double pulses = 0.0;
+    for (int e = 0; e < NK; ++e) {
+        int n;
+        (void)eqs_device_program(&law, &dev, 1e-4, 2.3e-5, 9, (uint64_t)e, &n);
+        ck_assert(n == 2 || n == 3);
+        pulses += n;
+    }
+    ck_assert_msg(fabs(pulses / NK - 2.3) <= 4 * sqrt(0.3 * 0.7 / NK), "mean %.6f", pulses / NK);
+}
+END_TEST
+
+/* Cycle-to-cycle noise: one constant-step pulse from mid-window over
+ * n = 20000 elements: (dG/dw - 1)/c2c is standard normal, its mean within
+ * 4/sqrt(n) of 0 and its variance within 4 sqrt(2/(n-1)) of 1. */
+START_TEST(test_device_c2c_noise)
+{
+    enum { NK = 20000 };
+    eqs_device_law law = law_of(EQS_DEVICE_CONSTANT);
+    law.c2c_rel = 0.1;
+    law.seed = 99;
+    eqs_device_inst dev;
+    eqs_device_instance(&law, 0, &dev);
+    double s1 = 0.0, s2 = 0.0;
+    for (int e = 0; e < NK; ++e) {
+        const double G = eqs_device_pulse(&law, &dev, 5e-4, 1, 4, (uint64_t)e, 0);
+        const double z = ((G - 5e-4) / law.dw_min_up_S - 1.0) / law.c2c_rel;
+        s1 += z;
+        s2 += z * z;
+    }
+    const double mean = s1 / NK, var = (s2 - NK * mean * mean) / (NK - 1);
+    ck_assert_msg(fabs(mean) <= 4.0 / sqrt(NK), "mean %g", mean);
+    ck_assert_msg(fabs(var - 1.0) <= 4.0 * sqrt(2.0 / (NK - 1)), "var %g", var);
+    /* every pulse of one update has its own draw: 10 pulses, spread of the
+     * sum sqrt(10) times one pulse's */
+    s1 = s2 = 0.0;
+    for (int e = 0; e < NK; ++e) {
+        const double G = eqs_device_program(&law, &dev, 5e-4, 10e-5, 4, (uint64_t)e, NULL);
+        const double z = ((G - 5e-4) / law.dw_min_up_S - 10.0) / law.c2c_rel;
+        s1 += z;
+        s2 += z * z;
+    }
+    const double m10 = s1 / NK, v10 = (s2 - NK * m10 * m10) / (NK - 1);
+    ck_assert_msg(fabs(m10) <= 4.0 * sqrt(10.0 / NK), "mean %g", m10);
+    ck_assert_msg(fabs(v10 / 10.0 - 1.0) <= 4.0 * sqrt(2.0 / (NK - 1)), "var %g", v10);
+}
+END_TEST
+
+/* Device-to-device variation: step factor and window bounds over n
+ * devices, means and variances within four standard errors. */
+START_TEST(test_device_d2d)
+{
+    enum { NK = 20000 };
+    eqs_device_law law = law_of(EQS_DEVICE_CONSTANT);
+    law.g_min_S = 2e-4; /* room for the lower bound's spread above 0 */
+    law.d2d_step_rel = 0.05;
+    law.d2d_window_rel = 0.02;
+    law.seed = 7;
+    const double w = law.g_max_S - law.g_min_S;
+    double f1 = 0, f2 = 0, a1 = 0, a2 = 0, b1 = 0, b2 = 0;
+    for (int e = 0; e < NK; ++e) {
+        eqs_device_inst d;
+        eqs_device_instance(&law, (uint64_t)e, &d);
+        const double zf = (d.step - 1.0) / law.d2d_step_rel;
+        const double za = (d.g_min_S - law.g_min_S) / (law.d2d_window_rel * w);
+        const double zb = (d.g_max_S - law.g_max_S) / (law.d2d_window_rel * w);
+        f1 += zf, f2 += zf * zf, a1 += za, a2 += za * za, b1 += zb, b2 += zb * zb;
+        /* the device's own step */
+        ck_assert_double_eq_tol(eqs_device_step(&law, &d, 5e-4, 1), d.step * law.dw_min_up_S,
+                                1e-20);
+    }
+    const double m[3] = {f1 / NK, a1 / NK, b1 / NK};
+    const double v[3] = {(f2 - NK * m[0] * m[0]) / (NK - 1), (a2 - NK * m[1] * m[1]) / (NK - 1),
+                         (b2 - NK * m[2] * m[2]) / (NK - 1)};
+    for (int i = 0; i < 3; ++i) {
+        ck_assert_msg(fabs(m[i]) <= 4.0 / sqrt(NK), "mean %d: %g", i, m[i]);
+        ck_assert_msg(fabs(v[i] - 1.0) <= 4.0 * sqrt(2.0 / (NK - 1)), "var %d: %g", i, v[i]);
+    }
+}
+END_TEST
+
+START_TEST(test_device_determinism)
+{
+    eqs_device_law law = law_of(EQS_DEVICE_SOFT);
+    law.c2c_rel = 0.2;
+    law.d2d_step_rel = 0.1;
+    law.d2d_window_rel = 0.05;
+    law.rounding = EQS_DEVICE_ROUND_STOCHASTIC;
+    law.seed = 2026;
+    eqs_device_inst d1, d2, d3;
+    eqs_device_instance(&law, 41, &d1);
+    eqs_device_instance(&law, 41, &d2);
+    eqs_device_instance(&law, 42, &d3);
+    ck_assert_int_eq(memcmp(&d1, &d2, sizeof d1), 0);
+    ck_assert(d1.step != d3.step && d1.g_min_S != d3.g_min_S);
+    double G1 = 5e-4, G2 = 5e-4, G3 = 5e-4;
+    for (uint64_t s = 0; s < 50; ++s) {
+        const double dG = (s % 3 == 0 ? -1.0 : 1.0) * 7.7e-5;
+        int n1, n2;
+        G1 = eqs_device_program(&law, &d1, G1, dG, s, 41, &n1);
+        G2 = eqs_device_program(&law, &d2, G2, dG, s, 41, &n2);
+        G3 = eqs_device_program(&law, &d1, G3, dG, s + 1000, 41, NULL);
+        ck_assert_int_eq(memcmp(&G1, &G2, sizeof G1), 0);
+        ck_assert_int_eq(n1, n2);
+    }
+    ck_assert(G1 != G3); /* another step key: other draws */
+    /* the seed is part of the key */
+    eqs_device_law other = law;
+    other.seed = 2027;
+    eqs_device_instance(&other, 41, &d2);
+    ck_assert(d2.step != d1.step);
+}
+END_TEST
+
+Suite *suite_device(void)
+{
+    Suite *s = suite_create("device");
+    TCase *tc = tcase_create("laws");
+    tcase_add_test(tc, test_device_ideal_is_clip);
+    tcase_add_test(tc, test_device_constant_step);
+    tcase_add_test(tc, test_device_soft_bounds);
+    tcase_add_test(tc, test_device_neurosim_exp);
+    tcase_add_test(tc, test_device_levels_nearest);
+    tcase_add_test(tc, test_device_levels_stochastic);
+    tcase_add_test(tc, test_device_c2c_noise);
+    tcase_add_test(tc, test_device_d2d);
+    tcase_add_test(tc, test_device_determinism);
+    suite_add_tcase(s, tc);
+    return s;
+}
