@@ -883,6 +883,16 @@ double eqs_device_program(const eqs_device_law *law, const eqs_device_inst *dev,
  * of n + 1; either may be NULL). */
 void eqs_device_response(const eqs_device_law *law, const eqs_device_inst *dev, int n,
                          double *G_up, double *G_down);
+/* A device-model file (models/NAME.xml, schema models/device.xsd): the law
+ * with eqs_device_law_defaults for every attribute not given.  Errors at
+ * file:line: schema violations, g_min_S < 0 or >= g_max_S, levels < 2,
+ * negative noise, variation or gamma, dw_min_S with dw_min_up_S or
+ * dw_min_down_S.  law="constant" with levels and no step: dw_min =
+ * (g_max_S - g_min_S)/(levels - 1).  *out is NULL on error. */
+eqs_status eqs_device_law_read(eqs_ctx *ctx, const char *path, eqs_device_law **out);
+void eqs_device_law_free(eqs_ctx *ctx, eqs_device_law **law);
+/* The compiled-in copy of models/device.xsd. */
+const char *eqs_device_schema(void);
 /* ---- end of device models ---- */
 
 

@@ -9,6 +9,8 @@
 #include "update/update.h"
 
 #include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* Window [0, 1 mS] throughout. */
@@ -310,6 +312,147 @@ START_TEST(test_device_determinism)
 }
 END_TEST
 
+/* ---- device-model files (src/experiment/device_xml.c) ---- */
+
+/* Read `path`; expect `code` and the message "path:line:col: error: ...needle...". */
+static void dx_expect_error(const char *path, eqs_status code, int line, const char *needle)
+{
+    eqs_ctx *ctx = NULL;
+    ck_assert_int_eq(eqs_ctx_create(&ctx), EQS_OK);
+    eqs_device_law *law = (eqs_device_law *)1;
+    ck_assert_int_eq(eqs_device_law_read(ctx, path, &law), code);
+    ck_assert_ptr_null(law);
+    const char *msg = eqs_ctx_error(ctx);
+    char want[4096];
+    snprintf(want, sizeof want, "%s:%d:", path, line);
+    ck_assert_msg(!strncmp(msg, want, strlen(want)), "message '%s', expected prefix '%s'", msg,
+                  want);
+    ck_assert_msg(strstr(msg, needle) != NULL, "message '%s' lacks '%s'", msg, needle);
+    ck_assert_uint_eq(eqs_ctx_alloc_count(ctx), eqs_ctx_free_count(ctx));
+    eqs_ctx_free(&ctx);
+}
+
+/* A file whose line 3 is `attrs` inside the <device> element. */
+static const char *dx_doc(const char *attrs)
+{
+    static char text[2048];
+    snprintf(text, sizeof text,
+             "<?xml version=\"1.0\"?>\n<!-- test -->\n<device %s/>\n", attrs);
+    return tu_write_temp(text, ".xml");
+}
+
+START_TEST(test_device_xml_errors)
+{
+    /* schema */
+    dx_expect_error(dx_doc("law=\"linear\" g_min_S=\"0\" g_max_S=\"1\""), EQS_ERR_INPUT, 3, "law");
+    dx_expect_error(dx_doc("law=\"ideal\" g_min_S=\"0\""), EQS_ERR_INPUT, 3, "g_max_S");
+    dx_expect_error(dx_doc("law=\"ideal\" g_min_S=\"0\" g_max_S=\"INF\""), EQS_ERR_INPUT, 3,
+                    "g_max_S");
+    dx_expect_error(dx_doc("law=\"ideal\" g_min_S=\"0\" g_max_S=\"1\" colour=\"red\""),
+                    EQS_ERR_INPUT, 3, "colour");
+    dx_expect_error(dx_doc("law=\"constant\" g_min_S=\"0\" g_max_S=\"1\" dw_min_S=\"-1e-3\""),
+                    EQS_ERR_INPUT, 3, "dw_min_S");
+    /* semantics */
+    dx_expect_error(dx_doc("law=\"ideal\" g_min_S=\"1e-4\" g_max_S=\"1e-4\""), EQS_ERR_INPUT, 3,
+                    "is not below g_max_S");
+    dx_expect_error(dx_doc("law=\"ideal\" g_min_S=\"2e-4\" g_max_S=\"1e-4\""), EQS_ERR_INPUT, 3,
+                    "is not below g_max_S");
+    dx_expect_error(dx_doc("law=\"ideal\" g_min_S=\"-1e-6\" g_max_S=\"1e-4\""), EQS_ERR_INPUT, 3,
+                    "negative");
+    dx_expect_error(dx_doc("law=\"ideal\" g_min_S=\"0\" g_max_S=\"1\" levels=\"1\""),
+                    EQS_ERR_INPUT, 3, "at least 2 levels");
+    dx_expect_error(dx_doc("law=\"soft\" g_min_S=\"0\" g_max_S=\"1\" c2c_rel=\"-0.1\""),
+                    EQS_ERR_INPUT, 3, "c2c_rel");
+    dx_expect_error(dx_doc("law=\"soft\" g_min_S=\"0\" g_max_S=\"1\" d2d_step_rel=\"-0.1\""),
+                    EQS_ERR_INPUT, 3, "d2d_step_rel");
+    dx_expect_error(dx_doc("law=\"soft\" g_min_S=\"0\" g_max_S=\"1\" d2d_window_rel=\"-1\""),
+                    EQS_ERR_INPUT, 3, "d2d_window_rel");
+    dx_expect_error(dx_doc("law=\"soft\" g_min_S=\"0\" g_max_S=\"1\" dw_min_S=\"1e-3\" "
+                           "dw_min_up_S=\"1e-3\""),
+                    EQS_ERR_INPUT, 3, "one or the other");
+    /* malformed XML: the parser's line */
+    dx_expect_error(tu_write_temp("<?xml version=\"1.0\"?>\n<device\n law=\"ideal\"\n", ".xml"),
+                    EQS_ERR_PARSE, 4, "");
+    /* a DOCTYPE is refused */
+    dx_expect_error(tu_write_temp("<?xml version=\"1.0\"?>\n<!DOCTYPE device>\n"
+                                  "<device law=\"ideal\" g_min_S=\"0\" g_max_S=\"1\"/>\n",
+                                  ".xml"),
+                    EQS_ERR_INPUT, 1, "DOCTYPE");
+}
+END_TEST
+
+static eqs_device_law *dx_read(eqs_ctx *ctx, const char *path)
+{
+    eqs_device_law *law = NULL;
+    ck_assert_msg(eqs_device_law_read(ctx, path, &law) == EQS_OK, "%s", eqs_ctx_error(ctx));
+    return law;
+}
+
+START_TEST(test_device_xml_presets)
+{
+    eqs_ctx *ctx = NULL;
+    ck_assert_int_eq(eqs_ctx_create(&ctx), EQS_OK);
+    eqs_device_law *law = dx_read(ctx, tu_path("models/ideal.xml"));
+    ck_assert_int_eq(law->kind, EQS_DEVICE_IDEAL);
+    ck_assert(law->g_min_S == 1e-6 && law->g_max_S == 1e-4 && law->levels == 0);
+    eqs_device_law_free(ctx, &law);
+    ck_assert_ptr_null(law);
+
+    law = dx_read(ctx, tu_path("models/linear-step-64.xml"));
+    ck_assert_int_eq(law->kind, EQS_DEVICE_CONSTANT);
+    ck_assert_int_eq(law->levels, 64);
+    ck_assert(law->dw_min_up_S == (1e-4 - 1e-6) / 63 && law->dw_min_down_S == law->dw_min_up_S);
+    {
+        /* 64 levels: 63 pulses from G_min reach G_max */
+        eqs_device_inst dev;
+        eqs_device_instance(law, 0, &dev);
+        double up[65];
+        eqs_device_response(law, &dev, 64, up, NULL);
+        ck_assert(fabs(up[63] - 1e-4) <= 1e-12 * 1e-4);
+    }
+    eqs_device_law_free(ctx, &law);
+
+    law = dx_read(ctx, tu_path("models/softbounds-reram.xml"));
+    ck_assert_int_eq(law->kind, EQS_DEVICE_SOFT);
+    ck_assert(law->dw_min_up_S == 4.95e-8 && law->dw_min_down_S == 4.95e-8);
+    ck_assert(law->c2c_rel == 0.3 && law->d2d_step_rel == 0.3 && law->d2d_window_rel == 0.15);
+    ck_assert_int_eq(law->max_pulses, 4096);
+    eqs_device_law_free(ctx, &law);
+
+    law = dx_read(ctx, tu_path("models/neurosim-nl.xml"));
+    ck_assert_int_eq(law->kind, EQS_DEVICE_EXP);
+    ck_assert(law->pulses_up == 97 && law->pulses_down == 100);
+    ck_assert(law->a_up == 0.4 && law->a_down == 0.2);
+    eqs_device_law_free(ctx, &law);
+
+    /* every attribute read back */
+    law = dx_read(ctx, dx_doc("law=\"pow\" g_min_S=\"1e-6\" g_max_S=\"2e-6\" dw_min_up_S=\"1e-8\" "
+                              "dw_min_down_S=\"2e-8\" gamma_up=\"1.5\" gamma_down=\"0.5\" "
+                              "rounding=\"stochastic\" seed=\"18446744073709551615\" "
+                              "max_pulses=\"7\" c2c_rel=\"0.01\""));
+    ck_assert_int_eq(law->kind, EQS_DEVICE_POW);
+    ck_assert(law->dw_min_up_S == 1e-8 && law->dw_min_down_S == 2e-8);
+    ck_assert(law->gamma_up == 1.5 && law->gamma_down == 0.5 && law->c2c_rel == 0.01);
+    ck_assert_int_eq(law->rounding, EQS_DEVICE_ROUND_STOCHASTIC);
+    ck_assert(law->seed == UINT64_MAX);
+    ck_assert_int_eq(law->max_pulses, 7);
+    eqs_device_law_free(ctx, &law);
+    eqs_device_law_free(ctx, &law); /* NULL: no-op */
+    ck_assert_uint_eq(eqs_ctx_alloc_count(ctx), eqs_ctx_free_count(ctx));
+    eqs_ctx_free(&ctx);
+}
+END_TEST
+
+/* The compiled-in schema is models/device.xsd. */
+START_TEST(test_device_xml_schema_copy)
+{
+    char *file = tu_read_file(tu_path("models/device.xsd"));
+    ck_assert_ptr_nonnull(file);
+    ck_assert_str_eq(eqs_device_schema(), file);
+    free(file);
+}
+END_TEST
+
 Suite *suite_device(void)
 {
     Suite *s = suite_create("device");
@@ -323,6 +466,9 @@ Suite *suite_device(void)
     tcase_add_test(tc, test_device_c2c_noise);
     tcase_add_test(tc, test_device_d2d);
     tcase_add_test(tc, test_device_determinism);
+    tcase_add_test(tc, test_device_xml_errors);
+    tcase_add_test(tc, test_device_xml_presets);
+    tcase_add_test(tc, test_device_xml_schema_copy);
     suite_add_tcase(s, tc);
     return s;
 }

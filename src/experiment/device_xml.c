@@ -1,0 +1,243 @@
+/*
+ * device_xml.c: device-model files (models/NAME.xml) read into an
+ * eqs_device_law, validated against the compiled-in copy of
+ * models/device.xsd (docs/devices.md).  The schema checks the lexical
+ * forms; this file adds the checks a schema cannot state (the window's
+ * order, levels >= 2, noise >= 0) with the file's line.
+ */
+#include "../core/core.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <libxml/parser.h>
+#include <libxml/tree.h>
+#include <libxml/xmlerror.h>
+#include <libxml/xmlschemas.h>
+
+#include "device_xsd.inc"
+
+const char *eqs_device_schema(void) { return device_xsd; }
+
+typedef struct {
+    eqs_ctx *ctx;
+    const char *path;
+    eqs_status code; /* status given to the next libxml2 error */
+    int got;
+} dx_errors;
+
+static void dx_on_error(void *user, xmlErrorPtr e)
+{
+    dx_errors *st = user;
+    if (!e || e->level < XML_ERR_ERROR || st->got) return;
+    st->got = 1;
+    char msg[512];
+    snprintf(msg, sizeof msg, "%s", e->message ? e->message : "XML error");
+    size_t n = strlen(msg);
+    while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == ' ')) msg[--n] = '\0';
+    int col = (e->domain == XML_FROM_PARSER && e->int2 > 0) ? e->int2 : 1;
+    eqs_loc loc = {st->path, e->line > 0 ? e->line : 1, col};
+    EQS_ERROR_AT(st->ctx, st->code, loc, "%s", msg);
+}
+
+static void dx_on_generic(void *user, const char *fmt, ...)
+{
+    (void)user;
+    (void)fmt;
+}
+
+static eqs_loc dx_loc(const char *path, xmlNodePtr n)
+{
+    long l = n ? xmlGetLineNo(n) : 0;
+    return (eqs_loc){path, l > 0 && l < INT_MAX ? (int)l : 1, 1};
+}
+
+/* The attribute as a double (the schema checked its form); absent: *out
+ * unchanged, return 0; present: 1. */
+static int dx_double(xmlNodePtr n, const char *name, double *out)
+{
+    xmlChar *v = xmlGetNoNsProp(n, (const xmlChar *)name);
+    if (!v) return 0;
+    *out = strtod((const char *)v, NULL);
+    xmlFree(v);
+    return 1;
+}
+
+static int dx_token(xmlNodePtr n, const char *name, const char *const *names, int count,
+                    int *out)
+{
+    xmlChar *v = xmlGetNoNsProp(n, (const xmlChar *)name);
+    if (!v) return 0;
+    char buf[64];
+    size_t a = 0, len;
+    const char *s = (const char *)v;
+    while (s[a] && strchr(" \t\r\n", s[a])) ++a;
+    snprintf(buf, sizeof buf, "%s", s + a);
+    len = strlen(buf);
+    while (len > 0 && strchr(" \t\r\n", buf[len - 1])) buf[--len] = '\0';
+    xmlFree(v);
+    for (int k = 0; k < count; ++k)
+        if (!strcmp(buf, names[k])) {
+            *out = k;
+            return 1;
+        }
+    return 0;
+}
+
+static const char *const law_names[] = {"ideal", "constant", "soft", "exp", "pow"};
+static const char *const rounding_names[] = {"nearest", "stochastic"};
+
+static eqs_status dx_fill(eqs_ctx *ctx, const char *path, xmlNodePtr d, eqs_device_law *law)
+{
+    const eqs_loc at = dx_loc(path, d);
+    int k = 0;
+    eqs_device_law_defaults(law);
+    if (dx_token(d, "law", law_names, 5, &k)) law->kind = (eqs_device_kind)k;
+    if (dx_token(d, "rounding", rounding_names, 2, &k)) law->rounding = (eqs_device_rounding)k;
+    dx_double(d, "g_min_S", &law->g_min_S);
+    dx_double(d, "g_max_S", &law->g_max_S);
+    double dw = 0.0;
+    const int has_dw = dx_double(d, "dw_min_S", &dw);
+    if (has_dw) law->dw_min_up_S = law->dw_min_down_S = dw;
+    const int has_up = dx_double(d, "dw_min_up_S", &law->dw_min_up_S);
+    const int has_down = dx_double(d, "dw_min_down_S", &law->dw_min_down_S);
+    dx_double(d, "pulses_up", &law->pulses_up);
+    dx_double(d, "pulses_down", &law->pulses_down);
+    dx_double(d, "a_up", &law->a_up);
+    dx_double(d, "a_down", &law->a_down);
+    dx_double(d, "gamma_up", &law->gamma_up);
+    dx_double(d, "gamma_down", &law->gamma_down);
+    dx_double(d, "c2c_rel", &law->c2c_rel);
+    dx_double(d, "d2d_step_rel", &law->d2d_step_rel);
+    dx_double(d, "d2d_window_rel", &law->d2d_window_rel);
+    double v;
+    const int has_levels = dx_double(d, "levels", &v);
+    if (has_levels) {
+        if (!(v >= 2.0 && v <= (double)INT_MAX))
+            return EQS_ERROR_AT(ctx, EQS_ERR_INPUT, at, "levels = %.17g: at least 2 levels", v);
+        law->levels = (int)v;
+    }
+    if (dx_double(d, "max_pulses", &v)) {
+        if (v > (double)INT_MAX)
+            return EQS_ERROR_AT(ctx, EQS_ERR_INPUT, at, "max_pulses = %.17g is too large", v);
+        law->max_pulses = (int)v;
+    }
+    xmlChar *sd = xmlGetNoNsProp(d, (const xmlChar *)"seed");
+    if (sd) {
+        law->seed = (uint64_t)strtoull((const char *)sd, NULL, 10);
+        xmlFree(sd);
+    }
+    if (has_dw && (has_up || has_down))
+        return EQS_ERROR_AT(ctx, EQS_ERR_INPUT, at,
+                            "dw_min_S with dw_min_up_S or dw_min_down_S: give one or the other");
+    if (law->g_min_S < 0.0)
+        return EQS_ERROR_AT(ctx, EQS_ERR_INPUT, at, "g_min_S = %.17g S: negative", law->g_min_S);
+    if (!(law->g_min_S < law->g_max_S))
+        return EQS_ERROR_AT(ctx, EQS_ERR_INPUT, at,
+                            "g_min_S = %.17g S is not below g_max_S = %.17g S", law->g_min_S,
+                            law->g_max_S);
+    const struct {
+        const char *name;
+        double v;
+    } nonneg[] = {{"c2c_rel", law->c2c_rel},
+                  {"d2d_step_rel", law->d2d_step_rel},
+                  {"d2d_window_rel", law->d2d_window_rel},
+                  {"gamma_up", law->gamma_up},
+                  {"gamma_down", law->gamma_down}};
+    for (size_t i = 0; i < sizeof nonneg / sizeof *nonneg; ++i)
+        if (nonneg[i].v < 0.0)
+            return EQS_ERROR_AT(ctx, EQS_ERR_INPUT, at, "%s = %.17g: negative", nonneg[i].name,
+                                nonneg[i].v);
+    /* a constant step given by its levels: (levels - 1) steps sweep the window */
+    if (law->kind == EQS_DEVICE_CONSTANT && has_levels && !has_dw && !has_up && !has_down)
+        law->dw_min_up_S = law->dw_min_down_S =
+            (law->g_max_S - law->g_min_S) / (double)(law->levels - 1);
+    return EQS_OK;
+}
+
+eqs_status eqs_device_law_read(eqs_ctx *ctx, const char *path, eqs_device_law **out)
+{
+    *out = NULL;
+    int fd = eqs_file_open_fd(ctx, path, "device model", EQS_NOLOC, EQS_ERR_IO, NULL);
+    if (fd < 0) return EQS_ERR_IO;
+    eqs_status st = EQS_OK;
+    dx_errors errs = {ctx, path, EQS_ERR_PARSE, 0};
+    xmlParserCtxtPtr pc = NULL;
+    xmlDocPtr doc = NULL;
+    xmlSchemaParserCtxtPtr spc = NULL;
+    xmlSchemaPtr schema = NULL;
+    xmlSchemaValidCtxtPtr vc = NULL;
+    eqs_device_law *law = NULL;
+
+    xmlSetStructuredErrorFunc(&errs, dx_on_error);
+    xmlSetGenericErrorFunc(NULL, dx_on_generic);
+    pc = xmlNewParserCtxt();
+    if (!pc) {
+        st = EQS_ERROR(ctx, EQS_ERR_NOMEM, "out of memory creating an XML parser");
+        goto done;
+    }
+    doc = xmlCtxtReadFd(pc, fd, path, NULL, XML_PARSE_NONET | XML_PARSE_BIG_LINES);
+    if (!doc || errs.got) {
+        st = errs.got ? eqs_ctx_status(ctx)
+                      : EQS_ERROR(ctx, EQS_ERR_PARSE, "%s: cannot parse the XML", path);
+        goto done;
+    }
+    if (doc->intSubset || doc->extSubset) {
+        st = EQS_ERROR_AT(ctx, EQS_ERR_INPUT, ((eqs_loc){path, 1, 1}),
+                          "DOCTYPE declarations are not allowed in device models");
+        goto done;
+    }
+    errs.code = EQS_ERR_INTERNAL;
+    spc = xmlSchemaNewMemParserCtxt(device_xsd, (int)(sizeof device_xsd - 1));
+    if (spc) xmlSchemaSetParserStructuredErrors(spc, dx_on_error, &errs);
+    schema = spc ? xmlSchemaParse(spc) : NULL;
+    vc = schema ? xmlSchemaNewValidCtxt(schema) : NULL;
+    if (!vc) {
+        st = errs.got ? eqs_ctx_status(ctx)
+                      : EQS_ERROR(ctx, EQS_ERR_INTERNAL, "cannot compile the device schema");
+        goto done;
+    }
+    errs.code = EQS_ERR_INPUT;
+    xmlSchemaSetValidStructuredErrors(vc, dx_on_error, &errs);
+    int v = xmlSchemaValidateDoc(vc, doc);
+    if (v != 0 || errs.got) {
+        st = errs.got ? eqs_ctx_status(ctx)
+                      : EQS_ERROR_AT(ctx, v > 0 ? EQS_ERR_INPUT : EQS_ERR_INTERNAL,
+                                     ((eqs_loc){path, 1, 1}),
+                                     "the file does not follow the device schema");
+        goto done;
+    }
+    law = eqs_malloc(ctx, sizeof *law);
+    if (!law) {
+        st = EQS_ERR_NOMEM;
+        goto done;
+    }
+    st = dx_fill(ctx, path, xmlDocGetRootElement(doc), law);
+done:
+    close(fd);
+    if (vc) xmlSchemaFreeValidCtxt(vc);
+    if (schema) xmlSchemaFree(schema);
+    if (spc) xmlSchemaFreeParserCtxt(spc);
+    if (doc) xmlFreeDoc(doc);
+    if (pc) xmlFreeParserCtxt(pc);
+    xmlSetStructuredErrorFunc(NULL, NULL);
+    xmlSetGenericErrorFunc(NULL, NULL);
+    if (st) {
+        eqs_free(ctx, law);
+        return st;
+    }
+    *out = law;
+    return EQS_OK;
+}
+
+void eqs_device_law_free(eqs_ctx *ctx, eqs_device_law **law)
+{
+    if (!law) return;
+    eqs_free(ctx, *law);
+    *law = NULL;
+}
