@@ -414,7 +414,7 @@ START_TEST(test_device_xml_presets)
 
     law = dx_read(ctx, tu_path("models/softbounds-reram.xml"));
     ck_assert_int_eq(law->kind, EQS_DEVICE_SOFT);
-    ck_assert(law->dw_min_up_S == 4.95e-8 && law->dw_min_down_S == 4.95e-8);
+    ck_assert(law->dw_min_up_S == 1.65e-7 && law->dw_min_down_S == 1.65e-7);
     ck_assert(law->c2c_rel == 0.3 && law->d2d_step_rel == 0.3 && law->d2d_window_rel == 0.15);
     ck_assert_int_eq(law->max_pulses, 4096);
     eqs_device_law_free(ctx, &law);
@@ -453,6 +453,48 @@ START_TEST(test_device_xml_schema_copy)
 }
 END_TEST
 
+/* `eqspice device`: the CSV of the response, checked against the library's. */
+START_TEST(test_device_cli)
+{
+    const char *model = tu_path("models/linear-step-64.xml");
+    char m[4096];
+    snprintf(m, sizeof m, "%s", model);
+    const char *const argv[] = {"device", m, "--pulses", "70", NULL};
+    char *out = NULL, *err = NULL;
+    ck_assert_int_eq(tu_run_cli(argv, &out, &err, 60), 0);
+    ck_assert_msg(!strncmp(out, "pulse,G_up_S,G_down_S\n", 22), "%s", out);
+    int rows = 0;
+    const double dw = (1e-4 - 1e-6) / 63;
+    for (const char *p = strchr(out, '\n') + 1; *p; p = strchr(p, '\n') + 1, ++rows) {
+        int k;
+        double gu, gd;
+        ck_assert_int_eq(sscanf(p, "%d,%lf,%lf", &k, &gu, &gd), 3);
+        ck_assert_int_eq(k, rows);
+        ck_assert(fabs(gu - fmin(1e-6 + k * dw, 1e-4)) <= 1e-12 * 1e-4);
+        ck_assert(fabs(gd - fmax(1e-4 - k * dw, 1e-6)) <= 1e-12 * 1e-4);
+    }
+    ck_assert_int_eq(rows, 71);
+    free(out);
+    free(err);
+    /* a bad model: exit 1 and the file:line message */
+    const char *bad = dx_doc("law=\"ideal\" g_min_S=\"1\" g_max_S=\"0\"");
+    char b[4096];
+    snprintf(b, sizeof b, "%s", bad);
+    const char *const argb[] = {"device", b, NULL};
+    ck_assert_int_eq(tu_run_cli(argb, &out, &err, 60), 1);
+    char want[4200];
+    snprintf(want, sizeof want, "%s:3:1: error: ", b);
+    ck_assert_msg(strstr(err, want) != NULL, "stderr '%s'", err);
+    ck_assert_str_eq(out, "");
+    free(out);
+    free(err);
+    const char *const argh[] = {"device", "--pulses", "x", m, NULL};
+    ck_assert_int_eq(tu_run_cli(argh, &out, &err, 60), 1);
+    free(out);
+    free(err);
+}
+END_TEST
+
 Suite *suite_device(void)
 {
     Suite *s = suite_create("device");
@@ -469,6 +511,7 @@ Suite *suite_device(void)
     tcase_add_test(tc, test_device_xml_errors);
     tcase_add_test(tc, test_device_xml_presets);
     tcase_add_test(tc, test_device_xml_schema_copy);
+    tcase_add_test(tc, test_device_cli);
     suite_add_tcase(s, tc);
     return s;
 }
