@@ -875,7 +875,8 @@ double eqs_device_pulse(const eqs_device_law *law, const eqs_device_inst *dev, d
  * max_pulses), rounded to an integer n, then n pulses applied with noise.
  * Stochastic rounding draws the uniform at key (seed,
  * EQS_CRNG_STREAM_DEVICE_ROUND, step, element).  *pulses (may be NULL):
- * n, negative for down pulses (IDEAL: 0). */
+ * n, negative for down pulses (IDEAL: 0).  A NaN dG asks for no change
+ * of a pulsed law (G returned, n = 0). */
 double eqs_device_program(const eqs_device_law *law, const eqs_device_inst *dev, double G,
                           double dG, uint64_t step, uint64_t element, int *pulses);
 /* The noise-free pulse response: G_up[k] after k up pulses from dev's
@@ -887,7 +888,7 @@ void eqs_device_response(const eqs_device_law *law, const eqs_device_inst *dev, 
  * with eqs_device_law_defaults for every attribute not given.  Errors at
  * file:line: schema violations, g_min_S < 0 or >= g_max_S, levels < 2,
  * negative noise, variation or gamma, dw_min_S with dw_min_up_S or
- * dw_min_down_S.  law="constant" with levels and no step: dw_min =
+ * dw_min_down_S, levels with a law other than ideal and constant.  law="constant" with levels and no step: dw_min =
  * (g_max_S - g_min_S)/(levels - 1).  *out is NULL on error. */
 eqs_status eqs_device_law_read(eqs_ctx *ctx, const char *path, eqs_device_law **out);
 void eqs_device_law_free(eqs_ctx *ctx, eqs_device_law **law);

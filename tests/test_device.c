@@ -85,6 +85,10 @@ START_TEST(test_device_constant_step)
     G = eqs_device_program(&law, &dev, G0, 1.0, 0, 0, &n);
     ck_assert(G == TD_GMAX);
     ck_assert_int_eq(n, 6); /* round((1e-3 - 2e-4)/dw) = round(5.84) */
+    /* NaN asks for nothing: G unchanged, no pulse */
+    G = eqs_device_program(&law, &dev, G0, NAN, 0, 0, &n);
+    ck_assert(G == G0);
+    ck_assert_int_eq(n, 0);
 }
 END_TEST
 
@@ -377,7 +381,10 @@ START_TEST(test_device_xml_errors)
     dx_expect_error(tu_write_temp("<?xml version=\"1.0\"?>\n<!DOCTYPE device>\n"
                                   "<device law=\"ideal\" g_min_S=\"0\" g_max_S=\"1\"/>\n",
                                   ".xml"),
-                    EQS_ERR_INPUT, 1, "DOCTYPE");
+                    EQS_ERR_INPUT, 2, "DOCTYPE");
+    /* levels of a law that has no levels */
+    dx_expect_error(dx_doc("law=\"soft\" g_min_S=\"0\" g_max_S=\"1\" levels=\"8\""),
+                    EQS_ERR_INPUT, 3, "ideal and constant laws only");
 }
 END_TEST
 

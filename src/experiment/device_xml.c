@@ -57,6 +57,32 @@ static eqs_loc dx_loc(const char *path, xmlNodePtr n)
     return (eqs_loc){path, l > 0 && l < INT_MAX ? (int)l : 1, 1};
 }
 
+/* Line and column of "<!DOCTYPE" in the first 64 KiB of the file (1:1
+ * when not found there). */
+static eqs_loc dx_doctype_loc(const char *path, int fd)
+{
+    eqs_loc loc = {path, 1, 1};
+    static const char key[] = "<!DOCTYPE";
+    char buf[1 << 16];
+    ssize_t got = pread(fd, buf, sizeof buf - 1, 0);
+    size_t n = got > 0 ? (size_t)got : 0;
+    int line = 1, col = 1;
+    for (size_t i = 0; i + sizeof key - 1 <= n; ++i) {
+        if (!memcmp(buf + i, key, sizeof key - 1)) {
+            loc.line = line;
+            loc.col = col;
+            break;
+        }
+        if (buf[i] == '\n') {
+            ++line;
+            col = 1;
+        } else {
+            ++col;
+        }
+    }
+    return loc;
+}
+
 /* The attribute as a double (the schema checked its form); absent: *out
  * unchanged, return 0; present: 1. */
 static int dx_double(xmlNodePtr n, const char *name, double *out)
@@ -132,6 +158,10 @@ static eqs_status dx_fill(eqs_ctx *ctx, const char *path, xmlNodePtr d, eqs_devi
         law->seed = (uint64_t)strtoull((const char *)sd, NULL, 10);
         xmlFree(sd);
     }
+    if (has_levels && law->kind != EQS_DEVICE_IDEAL && law->kind != EQS_DEVICE_CONSTANT)
+        return EQS_ERROR_AT(ctx, EQS_ERR_INPUT, at,
+                            "levels applies to the ideal and constant laws only (law \"%s\")",
+                            law_names[law->kind]);
     if (has_dw && (has_up || has_down))
         return EQS_ERROR_AT(ctx, EQS_ERR_INPUT, at,
                             "dw_min_S with dw_min_up_S or dw_min_down_S: give one or the other");
@@ -188,7 +218,7 @@ eqs_status eqs_device_law_read(eqs_ctx *ctx, const char *path, eqs_device_law **
         goto done;
     }
     if (doc->intSubset || doc->extSubset) {
-        st = EQS_ERROR_AT(ctx, EQS_ERR_INPUT, ((eqs_loc){path, 1, 1}),
+        st = EQS_ERROR_AT(ctx, EQS_ERR_INPUT, dx_doctype_loc(path, fd),
                           "DOCTYPE declarations are not allowed in device models");
         goto done;
     }

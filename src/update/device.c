@@ -150,7 +150,7 @@ double eqs_device_program(const eqs_device_law *law, const eqs_device_inst *dev,
         const double i = round_count(law, (T - a) / h, step, element);
         return clip(a + i * h, a, b);
     }
-    if (!(T != G)) return G; /* no change asked (or NaN) */
+    if (!(T > G || T < G)) return G; /* no change asked, or NaN */
     const int up = T > G;
     /* Noise-free walk: k whole pulses, then the fraction of the next. */
     double Gk = G, x = 0.0;
