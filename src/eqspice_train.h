@@ -815,7 +815,8 @@ typedef enum {
     EQS_DEVICE_CONSTANT = 1, /* step dw_min per pulse (aihwkit ConstantStep) */
     EQS_DEVICE_SOFT = 2,     /* step dw_min (G_max - G)/w up, dw_min (G - G_min)/w down */
     EQS_DEVICE_EXP = 3,      /* NeuroSim exponential LTP/LTD curves over P_max pulses */
-    EQS_DEVICE_POW = 4       /* step dw_min ((G_max - G)/w)^gamma up, ((G - G_min)/w)^gamma down */
+    EQS_DEVICE_POW = 4,      /* step dw_min ((G_max - G)/w)^gamma up, ((G - G_min)/w)^gamma down */
+    EQS_DEVICE_TABLE = 5     /* a measured pulse response, interpolated linearly */
 } eqs_device_kind;
 
 typedef enum {
@@ -844,6 +845,11 @@ typedef struct {
     double d2d_window_rel;     /* std of a device's G_min and G_max, relative to
                                   g_max_S - g_min_S. Default: 0 */
     uint64_t seed;             /* key of every draw. Default: 0 */
+    /* TABLE: G (S) after k = 0..table_n up pulses (strictly increasing)
+     * and after k down pulses (strictly decreasing); borrowed (a law read
+     * from a file owns them). Default: NULL, 0 */
+    int table_n;
+    const double *table_up_S, *table_down_S;
 } eqs_device_law;
 
 /* One device drawn from a law: its own window and step factor. */
@@ -888,7 +894,11 @@ void eqs_device_response(const eqs_device_law *law, const eqs_device_inst *dev, 
  * with eqs_device_law_defaults for every attribute not given.  Errors at
  * file:line: schema violations, g_min_S < 0 or >= g_max_S, levels < 2,
  * negative noise, variation or gamma, dw_min_S with dw_min_up_S or
- * dw_min_down_S, levels with a law other than ideal and constant.  law="constant" with levels and no step: dw_min =
+ * dw_min_down_S, levels with a law other than ideal and constant.
+ * law="table" reads table="FILE.csv" (relative to the model's folder; the
+ * CSV of `eqspice device`: header pulse,G_up_S,G_down_S, rows k = 0..N,
+ * N >= 1); a missing file, a malformed row or a table that is not
+ * strictly monotone is refused at the CSV's line.  law="constant" with levels and no step: dw_min =
  * (g_max_S - g_min_S)/(levels - 1).  *out is NULL on error. */
 eqs_status eqs_device_law_read(eqs_ctx *ctx, const char *path, eqs_device_law **out);
 void eqs_device_law_free(eqs_ctx *ctx, eqs_device_law **law);

@@ -502,6 +502,121 @@ START_TEST(test_device_cli)
 }
 END_TEST
 
+/* ---- measured pulse tables (law="table") ---- */
+
+/* dir/name with text; returns the path (static ring of 4). */
+static const char *dx_put(const char *dir, const char *name, const char *text)
+{
+    static char ring[4][4096];
+    static int next;
+    char *p = ring[next++ % 4];
+    snprintf(p, 4096, "%s/%s", dir, name);
+    FILE *f = fopen(p, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs(text, f);
+    fclose(f);
+    return p;
+}
+
+#define DX_TABLE_XML                                                                       \
+    "<?xml version=\"1.0\"?>\n<!-- table -->\n<device law=\"table\" g_min_S=\"0\" "      \
+    "g_max_S=\"1e-3\" table=\"t.csv\"/>\n"
+
+START_TEST(test_device_table)
+{
+    /* the soft-bounds closed form at k = 0..20 as a measured table */
+    enum { NT = 20 };
+    const double w = 1e-3, r = 1.0 - 0.05;
+    double tu[NT + 1], tdn[NT + 1];
+    char csv[8192];
+    size_t at = (size_t)snprintf(csv, sizeof csv, "pulse,G_up_S,G_down_S\n");
+    for (int k = 0; k <= NT; ++k) {
+        tu[k] = w - w * pow(r, k);
+        tdn[k] = w * pow(r, 2 * k);
+        at += (size_t)snprintf(csv + at, sizeof csv - at, "%d,%.17g,%.17g\n", k, tu[k], tdn[k]);
+    }
+    const char *dir = tu_temp_dir();
+    dx_put(dir, "t.csv", csv);
+    const char *xml = dx_put(dir, "m.xml", DX_TABLE_XML);
+    eqs_ctx *ctx = NULL;
+    ck_assert_int_eq(eqs_ctx_create(&ctx), EQS_OK);
+    eqs_device_law *law = dx_read(ctx, xml);
+    ck_assert_int_eq(law->kind, EQS_DEVICE_TABLE);
+    ck_assert_int_eq(law->table_n, NT);
+    eqs_device_inst dev;
+    eqs_device_instance(law, 0, &dev);
+    double up[NT + 3], down[NT + 3];
+    eqs_device_response(law, &dev, NT + 2, up, down);
+    for (int k = 0; k <= NT + 2; ++k) {
+        const double eu = tu[k <= NT ? k : NT], ed = k <= NT ? tdn[k] : tdn[NT];
+        ck_assert_msg(fabs(up[k] - eu) <= 1e-15 * w, "up k=%d: %.17g vs %.17g", k, up[k], eu);
+        ck_assert_msg(fabs(down[k] - ed) <= 1e-15 * w, "down k=%d", k);
+    }
+    /* from a quarter of the way between pulses 2 and 3, one pulse lands a
+     * quarter of the way between 3 and 4 */
+    const double g = tu[2] + 0.25 * (tu[3] - tu[2]);
+    const double want = tu[3] + 0.25 * (tu[4] - tu[3]);
+    ck_assert(fabs(eqs_device_pulse(law, &dev, g, 1, 0, 0, 0) - want) <= 1e-15 * w);
+    /* a request of two whole pulses from pulse 5 */
+    int n;
+    const double G = eqs_device_program(law, &dev, tu[5], tu[7] - tu[5], 0, 0, &n);
+    ck_assert_int_eq(n, 2);
+    ck_assert(fabs(G - tu[7]) <= 1e-15 * w);
+    eqs_device_law_free(ctx, &law);
+    ck_assert_uint_eq(eqs_ctx_alloc_count(ctx), eqs_ctx_free_count(ctx));
+    eqs_ctx_free(&ctx);
+}
+END_TEST
+
+START_TEST(test_device_table_errors)
+{
+    const char *dir = tu_temp_dir();
+    char xml[4096];
+    snprintf(xml, sizeof xml, "%s", dx_put(dir, "m.xml", DX_TABLE_XML));
+    char csvpath[4096];
+    snprintf(csvpath, sizeof csvpath, "%s/t.csv", dir);
+    /* missing CSV: at the model's line */
+    dx_expect_error(xml, EQS_ERR_INPUT, 3, "t.csv");
+    /* law="table" without table=, table= with another law */
+    dx_expect_error(dx_doc("law=\"table\" g_min_S=\"0\" g_max_S=\"1\""), EQS_ERR_INPUT, 3,
+                    "needs table=");
+    dx_expect_error(dx_doc("law=\"soft\" g_min_S=\"0\" g_max_S=\"1\" table=\"x.csv\""),
+                    EQS_ERR_INPUT, 3, "law=\"table\" only");
+    static const struct {
+        const char *csv;
+        int line;
+        const char *needle;
+    } bad[] = {
+        {"pulse,G_up,G_down\n0,0,1e-3\n1,1e-4,9e-4\n", 1, "header"},
+        {"pulse,G_up_S,G_down_S\n0,0,1e-3\n1,1e-4,9e-4\n2,1e-4,8e-4\n", 4, "G_up_S does not increase"},
+        {"pulse,G_up_S,G_down_S\n0,0,1e-3\n1,2e-4,9e-4\n2,1e-4,8e-4\n", 4, "G_up_S does not increase"},
+        {"pulse,G_up_S,G_down_S\n0,0,1e-3\n1,1e-4,9e-4\n2,2e-4,9.5e-4\n", 4, "G_down_S does not decrease"},
+        {"pulse,G_up_S,G_down_S\n0,0,1e-3\n1,1e-4 9e-4\n", 3, "finite numbers"},
+        {"pulse,G_up_S,G_down_S\n0,0,1e-3\n1,nan,9e-4\n", 3, "finite numbers"},
+        {"pulse,G_up_S,G_down_S\n0,0,1e-3\n1,1e-4,9e-4,7\n", 3, "finite numbers"},
+        {"pulse,G_up_S,G_down_S\n0,0,1e-3\n2,1e-4,9e-4\n", 3, "pulse 2 where 1"},
+        {"pulse,G_up_S,G_down_S\n0,0,1e-3\n1,2e-3,9e-4\n", 3, "outside the window"},
+        {"pulse,G_up_S,G_down_S\n0,0,1e-3\n", 2, "at least"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; ++i) {
+        dx_put(dir, "t.csv", bad[i].csv);
+        eqs_ctx *ctx = NULL;
+        ck_assert_int_eq(eqs_ctx_create(&ctx), EQS_OK);
+        eqs_device_law *law = NULL;
+        ck_assert_msg(eqs_device_law_read(ctx, xml, &law) == EQS_ERR_INPUT, "case %zu: %s", i,
+                      eqs_ctx_error(ctx));
+        ck_assert_ptr_null(law);
+        char prefix[4200];
+        snprintf(prefix, sizeof prefix, "%s:%d:1: error: ", csvpath, bad[i].line);
+        const char *msg = eqs_ctx_error(ctx);
+        ck_assert_msg(!strncmp(msg, prefix, strlen(prefix)), "case %zu: '%s'", i, msg);
+        ck_assert_msg(strstr(msg, bad[i].needle) != NULL, "case %zu: '%s'", i, msg);
+        ck_assert_uint_eq(eqs_ctx_alloc_count(ctx), eqs_ctx_free_count(ctx));
+        eqs_ctx_free(&ctx);
+    }
+}
+END_TEST
+
 Suite *suite_device(void)
 {
     Suite *s = suite_create("device");
@@ -519,6 +634,8 @@ Suite *suite_device(void)
     tcase_add_test(tc, test_device_xml_presets);
     tcase_add_test(tc, test_device_xml_schema_copy);
     tcase_add_test(tc, test_device_cli);
+    tcase_add_test(tc, test_device_table);
+    tcase_add_test(tc, test_device_table_errors);
     suite_add_tcase(s, tc);
     return s;
 }

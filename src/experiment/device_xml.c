@@ -115,15 +115,113 @@ static int dx_token(xmlNodePtr n, const char *name, const char *const *names, in
     return 0;
 }
 
-static const char *const law_names[] = {"ideal", "constant", "soft", "exp", "pow"};
+static const char *const law_names[] = {"ideal", "constant", "soft", "exp", "pow", "table"};
 static const char *const rounding_names[] = {"nearest", "stochastic"};
+
+/* The pulse-response CSV `csv` (header pulse,G_up_S,G_down_S; rows
+ * k,G_up,G_down for k = 0..n): *tab = eqs_malloc'd up values then down
+ * values, n + 1 each.  The values lie in [lo, hi], up strictly increasing,
+ * down strictly decreasing, n >= 1. */
+static eqs_status dx_table_read(eqs_ctx *ctx, const char *csv, eqs_loc from, double lo,
+                                double hi, double **tab, int *n_out)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    *tab = NULL;
+    eqs_status st = eqs_file_read(ctx, csv, "pulse table", from, EQS_ERR_INPUT, &buf, &len, NULL);
+    if (st) return st;
+    size_t cap = 0, rows = 0;
+    for (size_t i = 0; i < len; ++i) cap += buf[i] == '\n';
+    cap += 1;
+    double *up = eqs_malloc(ctx, 2 * cap * sizeof *up);
+    if (!up) {
+        eqs_free(ctx, buf);
+        return EQS_ERR_NOMEM;
+    }
+    double *down = up + cap;
+    int line = 0;
+    char *p = buf;
+    while (*p) {
+        char *end = strchr(p, '\n');
+        if (end) *end = '\0';
+        ++line;
+        size_t l = strlen(p);
+        if (l > 0 && p[l - 1] == '\r') p[--l] = '\0';
+        const eqs_loc at = {csv, line, 1};
+        if (line == 1) {
+            if (strcmp(p, "pulse,G_up_S,G_down_S")) {
+                st = EQS_ERROR_AT(ctx, EQS_ERR_INPUT, at,
+                                  "the header is not 'pulse,G_up_S,G_down_S'");
+                goto fail;
+            }
+        } else if (l > 0) {
+            char *q = p, *e = NULL;
+            errno = 0;
+            const long k = strtol(q, &e, 10);
+            double g[2] = {0, 0};
+            int ok = e != q && *e == ',' && !errno;
+            for (int c = 0; ok && c < 2; ++c) {
+                q = e + 1;
+                g[c] = strtod(q, &e);
+                ok = e != q && isfinite(g[c]) && (*e == (c == 0 ? ',' : '\0'));
+            }
+            if (!ok) {
+                st = EQS_ERROR_AT(ctx, EQS_ERR_INPUT, at,
+                                  "expected 'pulse,G_up_S,G_down_S' with finite numbers");
+                goto fail;
+            }
+            if (k != (long)rows) {
+                st = EQS_ERROR_AT(ctx, EQS_ERR_INPUT, at, "pulse %ld where %zu was expected", k,
+                                  rows);
+                goto fail;
+            }
+            if (g[0] < lo || g[0] > hi || g[1] < lo || g[1] > hi) {
+                st = EQS_ERROR_AT(ctx, EQS_ERR_INPUT, at,
+                                  "conductance outside the window [%.17g, %.17g] S", lo, hi);
+                goto fail;
+            }
+            if (rows > 0 && !(g[0] > up[rows - 1])) {
+                st = EQS_ERROR_AT(ctx, EQS_ERR_INPUT, at,
+                                  "G_up_S does not increase (%.17g after %.17g)", g[0],
+                                  up[rows - 1]);
+                goto fail;
+            }
+            if (rows > 0 && !(g[1] < down[rows - 1])) {
+                st = EQS_ERROR_AT(ctx, EQS_ERR_INPUT, at,
+                                  "G_down_S does not decrease (%.17g after %.17g)", g[1],
+                                  down[rows - 1]);
+                goto fail;
+            }
+            up[rows] = g[0];
+            down[rows] = g[1];
+            ++rows;
+        }
+        if (!end) break;
+        p = end + 1;
+    }
+    if (rows < 2 || rows > (size_t)INT_MAX) {
+        st = EQS_ERROR_AT(ctx, EQS_ERR_INPUT, ((eqs_loc){csv, line > 0 ? line : 1, 1}),
+                          "a pulse table needs at least the rows of pulses 0 and 1");
+        goto fail;
+    }
+    /* packed: up[0..rows-1] then down[0..rows-1] */
+    memmove(up + rows, down, rows * sizeof *up);
+    eqs_free(ctx, buf);
+    *tab = up;
+    *n_out = (int)rows - 1;
+    return EQS_OK;
+fail:
+    eqs_free(ctx, buf);
+    eqs_free(ctx, up);
+    return st;
+}
 
 static eqs_status dx_fill(eqs_ctx *ctx, const char *path, xmlNodePtr d, eqs_device_law *law)
 {
     const eqs_loc at = dx_loc(path, d);
     int k = 0;
     eqs_device_law_defaults(law);
-    if (dx_token(d, "law", law_names, 5, &k)) law->kind = (eqs_device_kind)k;
+    if (dx_token(d, "law", law_names, 6, &k)) law->kind = (eqs_device_kind)k;
     if (dx_token(d, "rounding", rounding_names, 2, &k)) law->rounding = (eqs_device_rounding)k;
     dx_double(d, "g_min_S", &law->g_min_S);
     dx_double(d, "g_max_S", &law->g_max_S);
@@ -162,6 +260,13 @@ static eqs_status dx_fill(eqs_ctx *ctx, const char *path, xmlNodePtr d, eqs_devi
         return EQS_ERROR_AT(ctx, EQS_ERR_INPUT, at,
                             "levels applies to the ideal and constant laws only (law \"%s\")",
                             law_names[law->kind]);
+    xmlChar *tb = xmlGetNoNsProp(d, (const xmlChar *)"table");
+    const int has_table = tb != NULL;
+    if (tb) xmlFree(tb);
+    if ((law->kind == EQS_DEVICE_TABLE) != has_table)
+        return EQS_ERROR_AT(ctx, EQS_ERR_INPUT, at,
+                            has_table ? "table= belongs to law=\"table\" only"
+                                      : "law=\"table\" needs table=\"FILE.csv\"");
     if (has_dw && (has_up || has_down))
         return EQS_ERROR_AT(ctx, EQS_ERR_INPUT, at,
                             "dw_min_S with dw_min_up_S or dw_min_down_S: give one or the other");
@@ -190,6 +295,30 @@ static eqs_status dx_fill(eqs_ctx *ctx, const char *path, xmlNodePtr d, eqs_devi
     return EQS_OK;
 }
 
+/* The table= attribute as a path (malloc'd): absolute as given, else
+ * relative to the folder of the model file. */
+static eqs_status dx_table_path(eqs_ctx *ctx, const char *path, xmlNodePtr d, char **out)
+{
+    xmlChar *v = xmlGetNoNsProp(d, (const xmlChar *)"table");
+    const char *t = (const char *)v;
+    *out = NULL;
+    if (!v || !*t) {
+        if (v) xmlFree(v);
+        return EQS_ERROR_AT(ctx, EQS_ERR_INPUT, dx_loc(path, d), "table= is empty");
+    }
+    const char *slash = strrchr(path, '/');
+    size_t dl = (t[0] == '/' || !slash) ? 0 : (size_t)(slash - path) + 1;
+    char *s = malloc(dl + strlen(t) + 1);
+    if (s) {
+        memcpy(s, path, dl);
+        strcpy(s + dl, t);
+    }
+    xmlFree(v);
+    if (!s) return EQS_ERROR(ctx, EQS_ERR_NOMEM, "out of memory");
+    *out = s;
+    return EQS_OK;
+}
+
 eqs_status eqs_device_law_read(eqs_ctx *ctx, const char *path, eqs_device_law **out)
 {
     *out = NULL;
@@ -203,6 +332,8 @@ eqs_status eqs_device_law_read(eqs_ctx *ctx, const char *path, eqs_device_law **
     xmlSchemaPtr schema = NULL;
     xmlSchemaValidCtxtPtr vc = NULL;
     eqs_device_law *law = NULL;
+    double *tab = NULL;
+    char *csv = NULL;
 
     xmlSetStructuredErrorFunc(&errs, dx_on_error);
     xmlSetGenericErrorFunc(NULL, dx_on_generic);
@@ -242,13 +373,34 @@ eqs_status eqs_device_law_read(eqs_ctx *ctx, const char *path, eqs_device_law **
                                      "the file does not follow the device schema");
         goto done;
     }
-    law = eqs_malloc(ctx, sizeof *law);
+    eqs_device_law tmp;
+    xmlNodePtr root = xmlDocGetRootElement(doc);
+    st = dx_fill(ctx, path, root, &tmp);
+    if (st) goto done;
+    if (tmp.kind == EQS_DEVICE_TABLE) {
+        st = dx_table_path(ctx, path, root, &csv);
+        if (st) goto done;
+        st = dx_table_read(ctx, csv, dx_loc(path, root), tmp.g_min_S, tmp.g_max_S, &tab,
+                           &tmp.table_n);
+        if (st) goto done;
+    }
+    /* one block: the law, then its table (freed with it) */
+    const size_t nt = tab ? 2 * ((size_t)tmp.table_n + 1) : 0;
+    law = eqs_malloc(ctx, sizeof *law + nt * sizeof(double));
     if (!law) {
         st = EQS_ERR_NOMEM;
         goto done;
     }
-    st = dx_fill(ctx, path, xmlDocGetRootElement(doc), law);
+    *law = tmp;
+    if (tab) {
+        double *t = (double *)(void *)(law + 1);
+        memcpy(t, tab, nt * sizeof *t);
+        law->table_up_S = t;
+        law->table_down_S = t + tmp.table_n + 1;
+    }
 done:
+    eqs_free(ctx, tab);
+    free(csv);
     close(fd);
     if (vc) xmlSchemaFreeValidCtxt(vc);
     if (schema) xmlSchemaFree(schema);

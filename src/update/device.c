@@ -9,6 +9,8 @@
  *   SOFT      s = +dw_up (b - G)/w,       -dw_down (G - a)/w
  *   POW       s = +dw_up ((b - G)/w)^gu,  -dw_down ((G - a)/w)^gd
  *   EXP       s = +(a + B_u - G)(1 - e^(-1/A_u)), -(G - b + B_d)(1 - e^(-1/A_d))
+ *   TABLE     s = T(p(G) + 1) - G, T the measured curve of the direction
+ *             interpolated linearly in the pulse number, p(G) its inverse
  * with w = b - a.  EXP is NeuroSim's curve
  *   G(P) = a + B (1 - exp(-P/A)),  B = w / (1 - exp(-P_max/A)),
  * (and its mirror from b for depression) written as one pulse from G:
@@ -79,6 +81,26 @@ void eqs_device_instance(const eqs_device_law *law, uint64_t element, eqs_device
     }
 }
 
+/* TABLE: one pulse along t[0..n] (increasing when inc, else decreasing)
+ * from G: the curve's value one pulse past G's fractional pulse number.
+ * Past the curve's end: 0; before its start: the first step. */
+static double table_step(const double *t, int n, double G, int inc)
+{
+    const double sg = inc ? 1.0 : -1.0; /* compare along the direction */
+    if (sg * (G - t[n]) >= 0.0) return 0.0;
+    if (sg * (G - t[0]) < 0.0) return t[1] - t[0];
+    int lo = 0, hi = n; /* t[lo] <= G < t[hi] along the direction */
+    while (hi - lo > 1) {
+        const int mid = lo + (hi - lo) / 2;
+        if (sg * (G - t[mid]) >= 0.0) lo = mid;
+        else hi = mid;
+    }
+    const double q = (double)lo + (G - t[lo]) / (t[lo + 1] - t[lo]) + 1.0;
+    if (q >= (double)n) return t[n] - G;
+    const int j = (int)q;
+    return t[j] + (q - (double)j) * (t[j + 1] - t[j]) - G;
+}
+
 static double clip(double G, double lo, double hi) { return G < lo ? lo : (G > hi ? hi : G); }
 
 double eqs_device_step(const eqs_device_law *law, const eqs_device_inst *dev, double G, int up)
@@ -95,6 +117,11 @@ double eqs_device_step(const eqs_device_law *law, const eqs_device_inst *dev, do
     case EQS_DEVICE_POW:
         s = up ? law->dw_min_up_S * pow(fmax(0.0, (b - G) / w), law->gamma_up)
                : -law->dw_min_down_S * pow(fmax(0.0, (G - a) / w), law->gamma_down);
+        break;
+    case EQS_DEVICE_TABLE:
+        if (law->table_n < 1 || !law->table_up_S || !law->table_down_S) return 0.0;
+        s = up ? table_step(law->table_up_S, law->table_n, G, 1)
+               : table_step(law->table_down_S, law->table_n, G, 0);
         break;
     case EQS_DEVICE_EXP:
         if (up) {
