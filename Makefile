@@ -46,6 +46,10 @@ $(BUILD)/%.o: %.c
 src/experiment/experiment_xsd.inc: models/experiment.xsd scripts/embed-xsd.sh
 	sh scripts/embed-xsd.sh $< $@
 $(BUILD)/src/experiment/experiment.o: src/experiment/experiment_xsd.inc
+# The device-model schema likewise (models/device.xsd).
+src/experiment/device_xsd.inc: models/device.xsd scripts/embed-xsd.sh
+	sh scripts/embed-xsd.sh $< $@ device_xsd
+$(BUILD)/src/experiment/device_xml.o: src/experiment/device_xsd.inc
 
 $(LIB): $(LIB_OBJ)
 	@mkdir -p $(dir $@)

@@ -803,6 +803,109 @@ const eqs_run *eqs_job_run_dir(const eqs_job *job);
 eqs_status eqs_job_evaluator(eqs_ctx *ctx, const eqs_experiment *run, eqs_circuit *c,
                              const eqs_eval_settings *ev, eqs_trainer **out);
 
+/* ---- device models: pulsed update laws (update/device.c, docs/devices.md) ----
+ * A device law turns a requested conductance change dG into a whole
+ * number of programming pulses and then into the change the device
+ * actually makes.  All conductances in S.  The per-element functions
+ * allocate nothing and keep no state: every random draw is the
+ * counter-based generator at a key (seed, stream, step, element[, pulse]),
+ * so results do not depend on call order or thread split. */
+typedef enum {
+    EQS_DEVICE_IDEAL = 0,    /* G + dG clipped to the window (levels: quantised) */
+    EQS_DEVICE_CONSTANT = 1, /* step dw_min per pulse (aihwkit ConstantStep) */
+    EQS_DEVICE_SOFT = 2,     /* step dw_min (G_max - G)/w up, dw_min (G - G_min)/w down */
+    EQS_DEVICE_EXP = 3,      /* NeuroSim exponential LTP/LTD curves over P_max pulses */
+    EQS_DEVICE_POW = 4,      /* step dw_min ((G_max - G)/w)^gamma up, ((G - G_min)/w)^gamma down */
+    EQS_DEVICE_TABLE = 5     /* a measured pulse response, interpolated linearly */
+} eqs_device_kind;
+
+typedef enum {
+    EQS_DEVICE_ROUND_NEAREST = 0,   /* nearest integer (ties away from zero) */
+    EQS_DEVICE_ROUND_STOCHASTIC = 1 /* floor(x) + 1 with probability x - floor(x) */
+} eqs_device_rounding;
+
+typedef struct {
+    eqs_device_kind kind;      /* Default: EQS_DEVICE_IDEAL */
+    double g_min_S, g_max_S;   /* window, 0 <= g_min_S < g_max_S. Default: 0, 1e-3 S */
+    double dw_min_up_S;        /* step of one up pulse (CONSTANT, SOFT, POW). Default: 1e-5 S */
+    double dw_min_down_S;      /* step of one down pulse (magnitude). Default: 1e-5 S */
+    double pulses_up;          /* EXP: up pulses from G_min to G_max (NeuroSim
+                                  maxNumLevelLTP). Default: 100 */
+    double pulses_down;        /* EXP: down pulses from G_max to G_min. Default: 100 */
+    double a_up, a_down;       /* EXP: NeuroSim's A over P_max (> 0; small:
+                                  strongly nonlinear). Default: 1 */
+    double gamma_up, gamma_down; /* POW exponents (>= 0). Default: 1 */
+    int levels;                /* IDEAL: number of levels (>= 2; 0: continuous). Default: 0 */
+    eqs_device_rounding rounding; /* of the level index (IDEAL) or the pulse
+                                     count (pulsed laws). Default: NEAREST */
+    int max_pulses;            /* most pulses one update applies (>= 1). Default: 1024 */
+    double c2c_rel;            /* relative std of every pulse's step (cycle to
+                                  cycle). Default: 0 */
+    double d2d_step_rel;       /* relative std of a device's step factor. Default: 0 */
+    double d2d_window_rel;     /* std of a device's G_min and G_max, relative to
+                                  g_max_S - g_min_S. Default: 0 */
+    uint64_t seed;             /* key of every draw. Default: 0 */
+    /* TABLE: G (S) after k = 0..table_n up pulses (strictly increasing)
+     * and after k down pulses (strictly decreasing); borrowed (a law read
+     * from a file owns them). Default: NULL, 0 */
+    int table_n;
+    const double *table_up_S, *table_down_S;
+} eqs_device_law;
+
+/* One device drawn from a law: its own window and step factor. */
+typedef struct {
+    double g_min_S, g_max_S; /* g_min_S <= g_max_S, g_min_S >= 0 */
+    double step;             /* multiplies every pulse's step, >= 0 */
+} eqs_device_inst;
+
+void eqs_device_law_defaults(eqs_device_law *law);
+/* The device of element `element`: window
+ *   g_min + s w z1, g_max + s w z2   (s = d2d_window_rel, w = g_max - g_min)
+ * (G_min floored at 0; a crossed window collapses to its midpoint) and
+ * step factor max(0, 1 + d2d_step_rel z0), z0 z1 z2 standard normals at
+ * key (seed, EQS_CRNG_STREAM_DEVICE_D2D, 0/1, element).  No variation: the
+ * law's window and factor 1, bit for bit. */
+void eqs_device_instance(const eqs_device_law *law, uint64_t element, eqs_device_inst *dev);
+/* The noise-free signed step (S) of one pulse from G (up: 1 increases G)
+ * of device dev, before the clip to its window; 0 for the IDEAL law. */
+double eqs_device_step(const eqs_device_law *law, const eqs_device_inst *dev, double G, int up);
+/* One pulse: clip(G + s (1 + c2c_rel z)) to dev's window, s = the step
+ * above, z the standard normal at key (seed, EQS_CRNG_STREAM_DEVICE_C2C)
+ * counter (step, element, pulse, 0) (no draw while c2c_rel = 0). */
+double eqs_device_pulse(const eqs_device_law *law, const eqs_device_inst *dev, double G, int up,
+                        uint64_t step, uint64_t element, uint64_t pulse);
+/* A requested change dG (S) of device dev from G: the new conductance.
+ * IDEAL: clip(G + dG) (levels > 0: rounded onto the grid of `levels`
+ * equally spaced values of the window).  Pulsed laws: the fractional
+ * number of noise-free pulses that reach clip(G + dG) (at most
+ * max_pulses), rounded to an integer n, then n pulses applied with noise.
+ * Stochastic rounding draws the uniform at key (seed,
+ * EQS_CRNG_STREAM_DEVICE_ROUND, step, element).  *pulses (may be NULL):
+ * n, negative for down pulses (IDEAL: 0).  A NaN dG asks for no change
+ * of a pulsed law (G returned, n = 0). */
+double eqs_device_program(const eqs_device_law *law, const eqs_device_inst *dev, double G,
+                          double dG, uint64_t step, uint64_t element, int *pulses);
+/* The noise-free pulse response: G_up[k] after k up pulses from dev's
+ * G_min, G_down[k] after k down pulses from its G_max, k = 0..n (arrays
+ * of n + 1; either may be NULL). */
+void eqs_device_response(const eqs_device_law *law, const eqs_device_inst *dev, int n,
+                         double *G_up, double *G_down);
+/* A device-model file (models/NAME.xml, schema models/device.xsd): the law
+ * with eqs_device_law_defaults for every attribute not given.  Errors at
+ * file:line: schema violations, g_min_S < 0 or >= g_max_S, levels < 2,
+ * negative noise, variation or gamma, dw_min_S with dw_min_up_S or
+ * dw_min_down_S, levels with a law other than ideal and constant.
+ * law="table" reads table="FILE.csv" (relative to the model's folder; the
+ * CSV of `eqspice device`: header pulse,G_up_S,G_down_S, rows k = 0..N,
+ * N >= 1); a missing file, a malformed row or a table that is not
+ * strictly monotone is refused at the CSV's line.  law="constant" with levels and no step: dw_min =
+ * (g_max_S - g_min_S)/(levels - 1).  *out is NULL on error. */
+eqs_status eqs_device_law_read(eqs_ctx *ctx, const char *path, eqs_device_law **out);
+void eqs_device_law_free(eqs_ctx *ctx, eqs_device_law **law);
+/* The compiled-in copy of models/device.xsd. */
+const char *eqs_device_schema(void);
+/* ---- end of device models ---- */
+
 
 #ifdef __cplusplus
 }

@@ -136,4 +136,13 @@ void eqs_crng_uniform_fill(uint64_t seed, uint64_t stream, uint64_t step, uint64
 void eqs_crng_normal_fill(uint64_t seed, uint64_t stream, uint64_t step, uint64_t e0, size_t n,
                           double *out);
 
+/* ---- device models (device.c; the public API is in eqspice_train.h) ----
+ * Streams of the device draws: the per-device variation (counter step 0
+ * and 1), the per-pulse noise (counter (step, element, pulse, 0)) and the
+ * stochastic rounding. */
+#define EQS_CRNG_STREAM_DEVICE_D2D 2
+#define EQS_CRNG_STREAM_DEVICE_C2C 3
+#define EQS_CRNG_STREAM_DEVICE_ROUND 4
+/* ---- end of device models ---- */
+
 #endif /* EQS_UPDATE_H */
