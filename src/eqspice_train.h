@@ -218,6 +218,9 @@ typedef struct eqs_experiment {
     /* <conductance>: bounds applied after every update */
     double g_min_S; /* >= 0. Default: 0 S */
     double g_max_S; /* > g_min_S; INFINITY when not given. Default: none */
+    char *device_model; /* device_model=: a device-model file (docs/devices.md),
+                           absolute; every update goes through its law after the
+                           clip. Default: NULL (ideal updates) */
 
     /* <solver> */
     eqs_backend_id backend; /* Default: EQS_BACKEND_AUTO */

@@ -74,6 +74,7 @@ struct eqs_trainer {
     double gain, on_V, off_V;
     eqs_grad_options go;
     eqs_update_law *law; /* rates, momentum, bounds, schedule (update/update.h) */
+    eqs_device_law *device; /* the experiment's device model, NULL: none (owned) */
     int batch;
 
     double *grad;  /* one sample's dL/dG */
@@ -153,6 +154,7 @@ void eqs_trainer_free(eqs_trainer **pt)
     eqs_eqprop_free(&tr->ep);
     eqs_solver_free(&tr->s);
     eqs_update_law_free(ctx, &tr->law);
+    eqs_device_law_free(ctx, &tr->device);
     eqs_free(ctx, tr->grad);
     eqs_free(ctx, tr->acc);
     eqs_free(ctx, tr->y);
@@ -260,6 +262,16 @@ eqs_status eqs_trainer_create(eqs_ctx *ctx, const eqs_experiment *exp, eqs_circu
     size_t no = (size_t)tr->n_out;
     eqs_status st = eqs_update_law_create(ctx, exp, c, opt->g_floor_S, &tr->law);
     if (st != EQS_OK) goto fail;
+    if (exp->device_model) {
+        /* every update goes through the device model; its device-to-device
+         * draws are keyed by the training seed unless the file gives one */
+        if ((st = eqs_device_law_read(ctx, exp->device_model, &tr->device)) != EQS_OK) goto fail;
+        if (tr->device->seed == 0) tr->device->seed = exp->seed;
+        /* an ideal continuous device sets what is requested: no model, the
+         * same bits as training without one */
+        if (!(tr->device->kind == EQS_DEVICE_IDEAL && tr->device->levels == 0))
+            tr->law->device = tr->device;
+    }
     st = EQS_ERR_NOMEM;
     tr->grad = eqs_calloc(ctx, np, sizeof *tr->grad);
     tr->acc = eqs_calloc(ctx, np, sizeof *tr->acc);

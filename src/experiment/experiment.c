@@ -455,6 +455,9 @@ static eqs_status fill(reader *r, xmlNodePtr root)
     e->aeq_phases = (eqs_aeq_phases)attr_enum(al, "phases", aeq_phase_names, 3, 0);
     if ((st = attr_double(r, gc, "g_min_S", 0.0, &e->g_min_S))) return st;
     if ((st = attr_double(r, gc, "g_max_S", INFINITY, &e->g_max_S))) return st;
+    if ((st = attr_path(r, gc, "device_model", &e->device_model))) return st;
+    if (e->device_model && (st = check_readable(r, gc, "device_model", e->device_model)))
+        return st;
     static const char *const backends[] = {"newton", "ngspice", "layered", "auto"};
     e->backend = (eqs_backend_id)attr_enum(sv, "backend", backends, 4, EQS_BACKEND_AUTO);
     static const char *const diodes[] = {"shockley", "ideal"};
@@ -546,6 +549,7 @@ static void experiment_clear(eqs_experiment *e)
     for (int k = 0; k < e->n_lr; ++k) eqs_free(ctx, e->lr[k].pattern);
     eqs_free(ctx, e->lr);
     eqs_free(ctx, e->output_dir);
+    eqs_free(ctx, e->device_model);
 }
 
 void eqs_experiment_free(eqs_experiment **pe)
@@ -854,6 +858,7 @@ static void write_body(FILE *f, const eqs_experiment *e, int derived)
     fputs("/>\n  <conductance", f);
     put_num(f, "g_min_S", e->g_min_S);
     if (isfinite(e->g_max_S)) put_num(f, "g_max_S", e->g_max_S);
+    if (e->device_model) put_attr(f, "device_model", e->device_model);
     fputs("/>\n  <solver", f);
     put_attr(f, "backend", eqs_backend_name(e->backend));
     put_attr(f, "diodes", eqs_diode_kind_name(e->diodes));

@@ -39,6 +39,16 @@ static inline double sgd_noisy(const eqs_update_law *u, uint64_t element, double
     return G;
 }
 
+/* The device model after the clip: G_old -> the conductance its pulses
+ * reach for the requested G_new (eqs_update_law.device). */
+static inline double programmed(const eqs_update_law *u, uint64_t element, double G_old,
+                                double G_new)
+{
+    eqs_device_inst dev;
+    eqs_device_instance(u->device, element, &dev);
+    return eqs_device_program(u->device, &dev, G_old, G_new - G_old, u->step, element, NULL);
+}
+
 eqs_status eqs_update_law_create(eqs_ctx *ctx, const eqs_experiment *exp, const eqs_circuit *c,
                                  double g_floor_S, eqs_update_law **out)
 {
@@ -100,9 +110,10 @@ int eqs_update_params(const eqs_update_law *u, double scale, size_t e0, size_t e
     for (size_t e = e0; e < e1; ++e) {
         const int k = param ? param[e] : (int)e;
         if (u->rate[k] < 0) continue; /* matched by no learning-rate group */
-        const double lr = scale * u->rate[k];
+        const double lr = scale * u->rate[k], G0 = G[e];
         G[e] = noisy ? sgd_noisy(u, (uint64_t)k, G[e], &m[e], mu, g[k], lr, lo, hi)
                      : sgd(G[e], &m[e], mu, g[k], lr, lo, hi);
+        if (u->device) G[e] = programmed(u, (uint64_t)k, G0, G[e]);
         if (!isfinite(G[e])) return k;
     }
     return -1;

@@ -49,6 +49,14 @@ typedef struct {
     uint64_t step;       /* key of the current step; the trainer sets it
                             (epoch * batches per epoch + batch: the same
                             after a resume). Default: 0 */
+    /* The device model every trained conductance is programmed through
+     * (docs/devices.md): after the clip, the requested change G_new - G
+     * of parameter k becomes eqs_device_program of device k (its
+     * instance drawn from (device->seed, k)) at key (step, k).  NULL: the
+     * conductance is set as requested (an ideal continuous device; the
+     * trainer passes no model for one, so the bits are those of no model).
+     * Borrowed. Default: NULL */
+    const eqs_device_law *device;
 } eqs_update_law;
 
 /* Stream of the update noise draws (the key's second word). */
