@@ -848,6 +848,22 @@ typedef struct {
     double d2d_window_rel;     /* std of a device's G_min and G_max, relative to
                                   g_max_S - g_min_S. Default: 0 */
     uint64_t seed;             /* key of every draw. Default: 0 */
+    double stuck_min_frac;     /* fraction of devices stuck at their G_min
+                                  (aihwkit corrupt_devices_prob, the low
+                                  side). Default: 0 */
+    double stuck_max_frac;     /* fraction stuck at their G_max. Default: 0 */
+    double read_noise_rel;     /* relative std of a conductance at every read
+                                  (each settled phase; CrossSim read noise).
+                                  Default: 0 */
+    double drift_nu;           /* drift exponent: G(t) = G (t / t0)^-nu
+                                  (aihwkit PCM drift_nu_mean). Default: 0 */
+    double drift_nu_std;       /* device-to-device std of nu. Default: 0 */
+    double drift_t0_s;         /* time after programming at which G is as
+                                  programmed (> 0). Default: 1 s */
+    double drift_t_s;          /* time after programming at which the trained
+                                  network is evaluated and exported; drift
+                                  applies when drift_t_s > drift_t0_s.
+                                  Default: 0 (no drift) */
     /* TABLE: G (S) after k = 0..table_n up pulses (strictly increasing)
      * and after k down pulses (strictly decreasing); borrowed (a law read
      * from a file owns them). Default: NULL, 0 */
@@ -859,6 +875,8 @@ typedef struct {
 typedef struct {
     double g_min_S, g_max_S; /* g_min_S <= g_max_S, g_min_S >= 0 */
     double step;             /* multiplies every pulse's step, >= 0 */
+    int stuck;               /* 0 works; -1 stuck at g_min_S, +1 at g_max_S */
+    double drift_nu;         /* this device's drift exponent (>= 0) */
 } eqs_device_inst;
 
 void eqs_device_law_defaults(eqs_device_law *law);
@@ -867,8 +885,23 @@ void eqs_device_law_defaults(eqs_device_law *law);
  * (G_min floored at 0; a crossed window collapses to its midpoint) and
  * step factor max(0, 1 + d2d_step_rel z0), z0 z1 z2 standard normals at
  * key (seed, EQS_CRNG_STREAM_DEVICE_D2D, 0/1, element).  No variation: the
- * law's window and factor 1, bit for bit. */
+ * law's window and factor 1, bit for bit.  Stuck: the uniform u at key
+ * (seed, D2D, 2, element); u < stuck_min_frac: -1, else u <
+ * stuck_min_frac + stuck_max_frac: +1.  Drift exponent max(0, drift_nu +
+ * drift_nu_std z), z at (seed, D2D, 3, element). */
 void eqs_device_instance(const eqs_device_law *law, uint64_t element, eqs_device_inst *dev);
+/* The conductance a stuck device holds (its G_min or G_max); G when it
+ * works. */
+double eqs_device_stuck_value(const eqs_device_inst *dev, double G);
+/* G read with read noise: max(0, G (1 + read_noise_rel z)), z the normal
+ * at key (seed, EQS_CRNG_STREAM_DEVICE_READ, read, element); G itself when
+ * read_noise_rel = 0. */
+double eqs_device_read(const eqs_device_law *law, double G, uint64_t read, uint64_t element);
+/* G programmed at time 0, read at drift_t_s: G (t / t0)^-nu (dev's nu),
+ * not below dev's G_min; G itself when drift_t_s <= drift_t0_s or nu = 0. */
+double eqs_device_drift(const eqs_device_law *law, const eqs_device_inst *dev, double G);
+/* Whether the law changes anything at evaluation: drift. */
+int eqs_device_drifts(const eqs_device_law *law);
 /* The noise-free signed step (S) of one pulse from G (up: 1 increases G)
  * of device dev, before the clip to its window; 0 for the IDEAL law. */
 double eqs_device_step(const eqs_device_law *law, const eqs_device_inst *dev, double G, int up);
@@ -885,7 +918,8 @@ double eqs_device_pulse(const eqs_device_law *law, const eqs_device_inst *dev, d
  * Stochastic rounding draws the uniform at key (seed,
  * EQS_CRNG_STREAM_DEVICE_ROUND, step, element).  *pulses (may be NULL):
  * n, negative for down pulses (IDEAL: 0).  A NaN dG asks for no change
- * of a pulsed law (G returned, n = 0). */
+ * of a pulsed law (G returned, n = 0).  A stuck device returns its stuck
+ * value (n = 0). */
 double eqs_device_program(const eqs_device_law *law, const eqs_device_inst *dev, double G,
                           double dG, uint64_t step, uint64_t element, int *pulses);
 /* The noise-free pulse response: G_up[k] after k up pulses from dev's

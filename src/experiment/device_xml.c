@@ -239,6 +239,13 @@ static eqs_status dx_fill(eqs_ctx *ctx, const char *path, xmlNodePtr d, eqs_devi
     dx_double(d, "c2c_rel", &law->c2c_rel);
     dx_double(d, "d2d_step_rel", &law->d2d_step_rel);
     dx_double(d, "d2d_window_rel", &law->d2d_window_rel);
+    dx_double(d, "stuck_min_frac", &law->stuck_min_frac);
+    dx_double(d, "stuck_max_frac", &law->stuck_max_frac);
+    dx_double(d, "read_noise_rel", &law->read_noise_rel);
+    dx_double(d, "drift_nu", &law->drift_nu);
+    dx_double(d, "drift_nu_std", &law->drift_nu_std);
+    dx_double(d, "drift_t0_s", &law->drift_t0_s);
+    dx_double(d, "drift_t_s", &law->drift_t_s);
     double v;
     const int has_levels = dx_double(d, "levels", &v);
     if (has_levels) {
@@ -283,11 +290,24 @@ static eqs_status dx_fill(eqs_ctx *ctx, const char *path, xmlNodePtr d, eqs_devi
                   {"d2d_step_rel", law->d2d_step_rel},
                   {"d2d_window_rel", law->d2d_window_rel},
                   {"gamma_up", law->gamma_up},
-                  {"gamma_down", law->gamma_down}};
+                  {"gamma_down", law->gamma_down},
+                  {"stuck_min_frac", law->stuck_min_frac},
+                  {"stuck_max_frac", law->stuck_max_frac},
+                  {"read_noise_rel", law->read_noise_rel},
+                  {"drift_nu", law->drift_nu},
+                  {"drift_nu_std", law->drift_nu_std},
+                  {"drift_t_s", law->drift_t_s}};
     for (size_t i = 0; i < sizeof nonneg / sizeof *nonneg; ++i)
         if (nonneg[i].v < 0.0)
             return EQS_ERROR_AT(ctx, EQS_ERR_INPUT, at, "%s = %.17g: negative", nonneg[i].name,
                                 nonneg[i].v);
+    if (law->stuck_min_frac + law->stuck_max_frac > 1.0)
+        return EQS_ERROR_AT(ctx, EQS_ERR_INPUT, at,
+                            "stuck_min_frac + stuck_max_frac = %.17g: more than all devices",
+                            law->stuck_min_frac + law->stuck_max_frac);
+    if (!(law->drift_t0_s > 0.0))
+        return EQS_ERROR_AT(ctx, EQS_ERR_INPUT, at, "drift_t0_s = %.17g s: not positive",
+                            law->drift_t0_s);
     /* a constant step given by its levels: (levels - 1) steps sweep the window */
     if (law->kind == EQS_DEVICE_CONSTANT && has_levels && !has_dw && !has_up && !has_down)
         law->dw_min_up_S = law->dw_min_down_S =

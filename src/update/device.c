@@ -43,6 +43,13 @@ void eqs_device_law_defaults(eqs_device_law *law)
         .d2d_step_rel = 0.0,
         .d2d_window_rel = 0.0,
         .seed = 0,
+        .stuck_min_frac = 0.0,
+        .stuck_max_frac = 0.0,
+        .read_noise_rel = 0.0,
+        .drift_nu = 0.0,
+        .drift_nu_std = 0.0,
+        .drift_t0_s = 1.0,
+        .drift_t_s = 0.0,
     };
 }
 
@@ -61,6 +68,18 @@ void eqs_device_instance(const eqs_device_law *law, uint64_t element, eqs_device
     dev->g_min_S = law->g_min_S;
     dev->g_max_S = law->g_max_S;
     dev->step = 1.0;
+    dev->stuck = 0;
+    dev->drift_nu = law->drift_nu;
+    if (law->stuck_min_frac > 0.0 || law->stuck_max_frac > 0.0) {
+        const double u = eqs_crng_uniform(law->seed, EQS_CRNG_STREAM_DEVICE_D2D, 2, element);
+        dev->stuck = u < law->stuck_min_frac ? -1
+                     : u < law->stuck_min_frac + law->stuck_max_frac ? 1 : 0;
+    }
+    if (law->drift_nu_std > 0.0)
+        dev->drift_nu = fmax(0.0, law->drift_nu + law->drift_nu_std *
+                                                   eqs_crng_normal(law->seed,
+                                                                   EQS_CRNG_STREAM_DEVICE_D2D, 3,
+                                                                   element));
     if (law->d2d_step_rel > 0.0) {
         uint64_t w[4];
         double z0, z1;
@@ -102,6 +121,29 @@ static double table_step(const double *t, int n, double G, int inc)
 }
 
 static double clip(double G, double lo, double hi) { return G < lo ? lo : (G > hi ? hi : G); }
+
+double eqs_device_stuck_value(const eqs_device_inst *dev, double G)
+{
+    return dev->stuck < 0 ? dev->g_min_S : dev->stuck > 0 ? dev->g_max_S : G;
+}
+
+double eqs_device_read(const eqs_device_law *law, double G, uint64_t read, uint64_t element)
+{
+    if (!(law->read_noise_rel > 0.0)) return G;
+    const double z = eqs_crng_normal(law->seed, EQS_CRNG_STREAM_DEVICE_READ, read, element);
+    return fmax(0.0, G * (1.0 + law->read_noise_rel * z));
+}
+
+int eqs_device_drifts(const eqs_device_law *law)
+{
+    return law->drift_t_s > law->drift_t0_s && (law->drift_nu > 0.0 || law->drift_nu_std > 0.0);
+}
+
+double eqs_device_drift(const eqs_device_law *law, const eqs_device_inst *dev, double G)
+{
+    if (!(law->drift_t_s > law->drift_t0_s) || !(dev->drift_nu > 0.0)) return G;
+    return fmax(dev->g_min_S, G * pow(law->drift_t_s / law->drift_t0_s, -dev->drift_nu));
+}
 
 double eqs_device_step(const eqs_device_law *law, const eqs_device_inst *dev, double G, int up)
 {
@@ -171,6 +213,7 @@ double eqs_device_program(const eqs_device_law *law, const eqs_device_inst *dev,
     const double a = dev->g_min_S, b = dev->g_max_S;
     const double T = clip(G + dG, a, b);
     if (pulses) *pulses = 0;
+    if (dev->stuck) return eqs_device_stuck_value(dev, G);
     if (law->kind == EQS_DEVICE_IDEAL) {
         if (law->levels < 2 || b <= a) return T;
         const double h = (b - a) / (double)(law->levels - 1);

@@ -151,6 +151,7 @@ void eqs_crng_normal_fill(uint64_t seed, uint64_t stream, uint64_t step, uint64_
 #define EQS_CRNG_STREAM_DEVICE_D2D 2
 #define EQS_CRNG_STREAM_DEVICE_C2C 3
 #define EQS_CRNG_STREAM_DEVICE_ROUND 4
+#define EQS_CRNG_STREAM_DEVICE_READ 5
 /* ---- end of device models ---- */
 
 #endif /* EQS_UPDATE_H */
