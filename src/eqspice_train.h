@@ -622,9 +622,15 @@ eqs_status eqs_trainer_step(eqs_trainer *tr);
 eqs_status eqs_trainer_epoch(eqs_trainer *tr);
 /* Mean loss (V^2) and error rate (fraction in [0,1]) of the free phases
  * over ds (first sample cold, then warm); NaN for an empty set.  Does not
- * change the conductances.  Allocates nothing. */
+ * change the conductances.  With a device model, the network evaluated is
+ * the drifted one (eqs_trainer_drift) and every free phase reads through
+ * the read noise.  Allocates nothing. */
 eqs_status eqs_trainer_evaluate(eqs_trainer *tr, const eqs_dataset *ds, double *loss_V2,
                                 double *error);
+/* on 1: every trained conductance becomes what the device model's drift
+ * leaves of it at drift_t_s (docs/devices.md); on 0: back to the values
+ * before the last `on 1`.  Nothing without a drifting device model. */
+eqs_status eqs_trainer_drift(eqs_trainer *tr, int on);
 /* Progress of eqs_trainer_evaluate: fn(user, done, total) after every
  * sample (every batch on the batched path), so that a caller can report
  * long evaluations; the library itself measures no time.  fn NULL: none
@@ -893,6 +899,12 @@ void eqs_device_instance(const eqs_device_law *law, uint64_t element, eqs_device
 /* The conductance a stuck device holds (its G_min or G_max); G when it
  * works. */
 double eqs_device_stuck_value(const eqs_device_inst *dev, double G);
+/* Where a device of law `law` can hold G at the start of training: a stuck
+ * device its stuck value; otherwise G clipped to dev's window and, for a
+ * law whose states are a grid (ideal with levels: (levels - 1) equal steps
+ * across dev's window; constant with levels, symmetric and without step
+ * variation: multiples of dw_min from G_min), the nearest grid point. */
+double eqs_device_place(const eqs_device_law *law, const eqs_device_inst *dev, double G);
 /* G read with read noise: max(0, G (1 + read_noise_rel z)), z the normal
  * at key (seed, EQS_CRNG_STREAM_DEVICE_READ, read, element); G itself when
  * read_noise_rel = 0. */

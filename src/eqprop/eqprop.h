@@ -35,7 +35,17 @@ struct eqs_eqprop {
      * (S) and the relaxing parameters of phase 2 as theta - theta_0 (S). */
     double *aeq_theta0, *aeq_u, *aeq_theta;
     int ncep_said_zero; /* ncep.c: "correction is zero" logged once */
+    /* Called before each settled phase of a sample: phase 0 the free one,
+     * then 1, 2, ... for the nudged ones in order (the trainer's device
+     * reads); NULL: none. */
+    eqs_status (*phase_hook)(void *user, int phase);
+    void *phase_user;
+    int phase_no; /* phases settled since the free one */
 };
+
+/* phases.c: set the phase hook (NULL: none). */
+void eqs_eqprop_set_phase_hook(eqs_eqprop *ep, eqs_status (*fn)(void *user, int phase),
+                               void *user);
 
 /* loss.c: dC/dV (V) of voltages v into ep->dcdv (zero off the outputs). */
 void eqs_eqprop_loss_grad(const eqs_eqprop *ep, const double *v, double *dcdv);

@@ -191,13 +191,23 @@ eqs_status eqs_eqprop_set_targets(eqs_eqprop *ep, const double *y)
     return EQS_OK;
 }
 
+void eqs_eqprop_set_phase_hook(eqs_eqprop *ep, eqs_status (*fn)(void *user, int phase),
+                               void *user)
+{
+    ep->phase_hook = fn;
+    ep->phase_user = user;
+}
+
 eqs_status eqs_eqprop_free_phase(eqs_eqprop *ep, eqs_solve_mode mode, double *loss)
 {
     if (!ep->has_targets)
         return EQS_ERROR(ep->ctx, EQS_ERR_INPUT, "eqprop: targets not set");
     ep->has_free = 0;
+    ep->phase_no = 0;
+    eqs_status st = ep->phase_hook ? ep->phase_hook(ep->phase_user, 0) : EQS_OK;
+    if (st != EQS_OK) return st;
     eqs_solver_clear_nudge(ep->s);
-    eqs_status st = eqs_solver_solve(ep->s, mode, NULL);
+    st = eqs_solver_solve(ep->s, mode, NULL);
     if (st != EQS_OK) return st;
     st = eqs_solver_save_state(ep->s);
     if (st != EQS_OK) return st;
@@ -219,7 +229,8 @@ eqs_status eqs_eqprop_phase(eqs_eqprop *ep, eqs_nudge_kind kind, double beta, do
             ep->nu_i[k] = beta * ep->y[k];
         }
     }
-    eqs_status st = eqs_solver_restore_state(ep->s);
+    eqs_status st = ep->phase_hook ? ep->phase_hook(ep->phase_user, ++ep->phase_no) : EQS_OK;
+    if (st == EQS_OK) st = eqs_solver_restore_state(ep->s);
     if (st == EQS_OK) st = set_nudge(ep);
     if (st == EQS_OK) st = eqs_solver_solve(ep->s, EQS_SOLVE_WARM, NULL);
     eqs_solver_clear_nudge(ep->s);

@@ -75,6 +75,13 @@ struct eqs_trainer {
     eqs_grad_options go;
     eqs_update_law *law; /* rates, momentum, bounds, schedule (update/update.h) */
     eqs_device_law *device; /* the experiment's device model, NULL: none (owned) */
+    /* Reads through the device (read noise, drift; NULL without a device
+     * model): gtrue the programmed conductances while a phase sees noisy
+     * reads, gsave the stored values while evaluation sees drifted ones
+     * (n_params each); read_base the key of the current sample's reads. */
+    double *gtrue, *gsave;
+    uint64_t read_base;
+    int reading; /* 1 while the phase hook applies read noise */
     int batch;
 
     double *grad;  /* one sample's dL/dG */
@@ -155,6 +162,8 @@ void eqs_trainer_free(eqs_trainer **pt)
     eqs_solver_free(&tr->s);
     eqs_update_law_free(ctx, &tr->law);
     eqs_device_law_free(ctx, &tr->device);
+    eqs_free(ctx, tr->gtrue);
+    eqs_free(ctx, tr->gsave);
     eqs_free(ctx, tr->grad);
     eqs_free(ctx, tr->acc);
     eqs_free(ctx, tr->y);
@@ -205,6 +214,8 @@ eqs_status eqs_trainer_check_data(eqs_trainer *tr, const eqs_dataset *ds)
 }
 
 static eqs_status batch_setup(eqs_trainer *tr);
+static eqs_status device_place(eqs_trainer *tr);
+static eqs_status read_phase(void *user, int phase);
 static eqs_status health_setup(eqs_trainer *tr, const eqs_trainer_options *opt);
 static int argmax_out(const eqs_trainer *tr, const double *o);
 
@@ -266,11 +277,29 @@ eqs_status eqs_trainer_create(eqs_ctx *ctx, const eqs_experiment *exp, eqs_circu
         /* every update goes through the device model; its device-to-device
          * draws are keyed by the training seed unless the file gives one */
         if ((st = eqs_device_law_read(ctx, exp->device_model, &tr->device)) != EQS_OK) goto fail;
-        if (tr->device->seed == 0) tr->device->seed = exp->seed;
-        /* an ideal continuous device sets what is requested: no model, the
-         * same bits as training without one */
-        if (!(tr->device->kind == EQS_DEVICE_IDEAL && tr->device->levels == 0))
+        const eqs_device_law *d = tr->device;
+        if (d->seed == 0) tr->device->seed = exp->seed;
+        /* an ideal continuous device with one window for all sets what is
+         * requested inside that window: the update law's clip does it, the
+         * same bits as training without a model under that window */
+        if (d->kind == EQS_DEVICE_IDEAL && d->levels < 2 && !(d->d2d_window_rel > 0) &&
+            !(d->stuck_min_frac > 0) && !(d->stuck_max_frac > 0)) {
+            if (!eqs_update_law_window(tr->law, d->g_min_S, d->g_max_S)) {
+                st = EQS_ERROR(ctx, EQS_ERR_INPUT,
+                               "%s: device window [%g, %g] S lies outside the experiment's "
+                               "conductance window",
+                               exp->device_model, d->g_min_S, d->g_max_S);
+                goto fail;
+            }
+        } else {
             tr->law->device = tr->device;
+        }
+        tr->gtrue = eqs_calloc(ctx, np, sizeof *tr->gtrue);
+        tr->gsave = eqs_calloc(ctx, np, sizeof *tr->gsave);
+        if (!tr->gtrue || !tr->gsave) {
+            st = EQS_ERR_NOMEM;
+            goto fail;
+        }
     }
     st = EQS_ERR_NOMEM;
     tr->grad = eqs_calloc(ctx, np, sizeof *tr->grad);
@@ -304,6 +333,8 @@ eqs_status eqs_trainer_create(eqs_ctx *ctx, const eqs_experiment *exp, eqs_circu
      * the batched path may take it to single precision */
     if ((st = eqs_store_set_precision(c, EQS_STORE_DOUBLE)) != EQS_OK) goto fail;
     for (int k = 0; k < tr->n_params; ++k) eqs_store_put_momentum(c->store, k, 0.0);
+    if ((st = device_place(tr)) != EQS_OK) goto fail;
+    if (tr->device) eqs_eqprop_set_phase_hook(tr->ep, read_phase, tr);
     if ((st = batch_setup(tr)) != EQS_OK) goto fail;
     if ((st = health_setup(tr, opt)) != EQS_OK) goto fail;
     /* the DRN generator reseeds the context: the run's streams start here */
@@ -324,6 +355,13 @@ static eqs_status batch_setup(eqs_trainer *tr)
 {
     const eqs_batch_ops *b = tr->s->ops->batch;
     double b1, b2;
+    if (b && tr->device && tr->device->read_noise_rel > 0) {
+        /* the batched phases read the blocks as they are: noisy reads per
+         * phase and sample need the per-sample path */
+        eqs_log(tr->ctx, EQS_LOG_INFO,
+                "trainer: device read noise, training sample by sample");
+        return EQS_OK;
+    }
     double beta = tr->go.beta_S == 0.0 ? eqs_eqprop_default_beta(tr->ep) : tr->go.beta_S;
     if (!b || !eqs_eqprop_phase_pair(tr->go.method, beta, &b1, &b2)) return EQS_OK;
     eqs_batch_setup bs = {
@@ -341,6 +379,107 @@ static eqs_status batch_setup(eqs_trainer *tr)
     }
     if (st == EQS_OK) tr->bops = b;
     return st;
+}
+
+/* ---- Reads through the device model (docs/devices.md, "In training") --
+ * Placement: before the first step every trained conductance is put where
+ * its device can be (eqs_device_place: stuck value, window, grid).  Read noise: every
+ * settled phase of a sample (free, then each nudged one) reads each
+ * trained G as eqs_device_read(G, read_base + phase, k); the programmed
+ * values come back before the update.  Drift: evaluation (and the run's
+ * export) sees every trained G as eqs_device_drift of it. */
+/* Read keys: a training sample's are (step * batch + j) * TR_READS + phase,
+ * an evaluation sample's TR_READ_EVAL + (epoch * 2^32 + i) * TR_READS +
+ * phase (phase < TR_READS). */
+#define TR_READS 64u
+#define TR_READ_EVAL (UINT64_C(1) << 63)
+
+static eqs_status device_place(eqs_trainer *tr)
+{
+    const eqs_device_law *d = tr->device;
+    if (!d) return EQS_OK;
+    for (int k = 0; k < tr->n_params; ++k) {
+        if (tr->law->rate[k] < 0) continue;
+        const double G0 = eqs_circuit_param_get(tr->c, k);
+        double G;
+        if (tr->law->device) {
+            eqs_device_inst dev;
+            eqs_device_instance(d, (uint64_t)k, &dev);
+            G = eqs_device_place(d, &dev, G0);
+        } else {
+            G = G0;
+        }
+        /* the law's window bounds every device (update.c, programmed) */
+        G = G < tr->law->g_min_S ? tr->law->g_min_S : G > tr->law->g_max_S ? tr->law->g_max_S : G;
+        if (G == G0) continue;
+        eqs_status st = eqs_circuit_param_set(tr->c, k, G);
+        if (st != EQS_OK) return st;
+    }
+    return EQS_OK;
+}
+
+/* The phase hook of tr->ep: phase `phase` of the current sample reads the
+ * programmed values tr->gtrue through the read noise. */
+static eqs_status read_phase(void *user, int phase)
+{
+    eqs_trainer *tr = user;
+    if (!tr->reading) return EQS_OK;
+    if ((unsigned)phase >= TR_READS)
+        return EQS_ERROR(tr->ctx, EQS_ERR_UNSUPPORTED,
+                         "device read noise: more than %u phases per sample", TR_READS);
+    const uint64_t read = tr->read_base + (uint64_t)phase;
+    for (int k = 0; k < tr->n_params; ++k) {
+        if (tr->law->rate[k] < 0) continue;
+        double G = eqs_device_read(tr->device, tr->gtrue[k], read, (uint64_t)k);
+        if (G < tr->law->g_min_S) G = tr->law->g_min_S; /* > 0: the floor */
+        eqs_status st = eqs_circuit_param_set(tr->c, k, G);
+        if (st != EQS_OK) return st;
+    }
+    return EQS_OK;
+}
+
+/* Start reading through the noise: the trained values as they are now
+ * become the programmed ones.  0 when the device has no read noise. */
+static int reads_begin(eqs_trainer *tr)
+{
+    if (!tr->device || !(tr->device->read_noise_rel > 0)) return 0;
+    for (int k = 0; k < tr->n_params; ++k) tr->gtrue[k] = eqs_circuit_param_get(tr->c, k);
+    tr->reading = 1;
+    return 1;
+}
+
+/* Put the programmed values back (after reads_begin). */
+static eqs_status reads_end(eqs_trainer *tr)
+{
+    tr->reading = 0;
+    for (int k = 0; k < tr->n_params; ++k) {
+        if (tr->law->rate[k] < 0) continue;
+        eqs_status st = eqs_circuit_param_set(tr->c, k, tr->gtrue[k]);
+        if (st != EQS_OK) return st;
+    }
+    return EQS_OK;
+}
+
+eqs_status eqs_trainer_drift(eqs_trainer *tr, int on)
+{
+    const eqs_device_law *d = tr->device;
+    if (!d || !eqs_device_drifts(d)) return EQS_OK;
+    for (int k = 0; k < tr->n_params; ++k) {
+        if (tr->law->rate[k] < 0) continue;
+        double G;
+        if (on) {
+            eqs_device_inst dev;
+            tr->gsave[k] = eqs_circuit_param_get(tr->c, k);
+            eqs_device_instance(d, (uint64_t)k, &dev);
+            G = eqs_device_drift(d, &dev, tr->gsave[k]);
+            if (G < tr->law->g_min_S) G = tr->law->g_min_S;
+        } else {
+            G = tr->gsave[k];
+        }
+        eqs_status st = eqs_circuit_param_set(tr->c, k, G);
+        if (st != EQS_OK) return st;
+    }
+    return EQS_OK;
 }
 
 /* ---- Health checks (docs/tuning.md, "Warnings") ----------------------
@@ -645,21 +784,30 @@ eqs_status eqs_trainer_step(eqs_trainer *tr)
     }
     memset(tr->acc, 0, (size_t)(np > 0 ? np : 1) * sizeof *tr->acc);
     eqs_circuit_values_changed(tr->c); /* history-free start, see the top */
+    const int noisy_reads = reads_begin(tr);
     for (size_t j = 0; j < nb; ++j) {
         double loss = 0;
         int wrong = 0;
         size_t i = tr->order[first + j];
+        tr->read_base = (tr->law->step * (uint64_t)tr->batch + j) * TR_READS;
         eqs_status st = free_sample(tr, tr->train, i, j == 0 ? EQS_SOLVE_COLD : EQS_SOLVE_WARM,
                                     &loss, &wrong);
         if (st == EQS_OK) /* predict() left the outputs in outb */
             health_sample(tr, first + j, loss, tr->outb, eqs_dataset_label(tr->train, i),
                           eqs_eqprop_voltages(tr->ep, 0));
         if (st == EQS_OK) st = eqs_eqprop_gradient(tr->ep, &tr->go, tr->grad);
-        if (st != EQS_OK) return st;
+        if (st != EQS_OK) {
+            if (noisy_reads) reads_end(tr); /* the programmed values stay */
+            return st;
+        }
         tr->run_loss += loss;
         tr->run_err += wrong;
         tr->run_n++;
         for (int k = 0; k < np; ++k) tr->acc[k] += tr->grad[k];
+    }
+    if (noisy_reads) {
+        eqs_status st = reads_end(tr);
+        if (st != EQS_OK) return st;
     }
     /* the batch mean gradient -> the update law, on the parameter store
      * (values and momentum in place, store order); then every trained
@@ -692,11 +840,25 @@ eqs_status eqs_trainer_epoch(eqs_trainer *tr)
     return EQS_OK;
 }
 
+static eqs_status evaluate(eqs_trainer *tr, const eqs_dataset *ds, double *loss_V2,
+                           double *error);
+
 eqs_status eqs_trainer_evaluate(eqs_trainer *tr, const eqs_dataset *ds, double *loss_V2,
                                 double *error)
 {
     eqs_status st = eqs_trainer_check_data(tr, ds);
     if (st != EQS_OK) return st;
+    if ((st = eqs_trainer_drift(tr, 1)) != EQS_OK) return st;
+    st = evaluate(tr, ds, loss_V2, error);
+    eqs_status st2 = eqs_trainer_drift(tr, 0);
+    return st != EQS_OK ? st : st2;
+}
+
+/* eqs_trainer_evaluate on the network as it is (drifted or not). */
+static eqs_status evaluate(eqs_trainer *tr, const eqs_dataset *ds, double *loss_V2,
+                           double *error)
+{
+    eqs_status st = EQS_OK;
     size_t n = eqs_dataset_size(ds);
     double sum = 0;
     size_t wrong = 0;
@@ -713,15 +875,21 @@ eqs_status eqs_trainer_evaluate(eqs_trainer *tr, const eqs_dataset *ds, double *
         return EQS_OK;
     }
     eqs_circuit_values_changed(tr->c); /* history-free start, as a step */
+    const int noisy_reads = reads_begin(tr);
     for (size_t i = 0; i < n; ++i) {
         double l = 0;
         int w = 0;
+        tr->read_base = TR_READ_EVAL + ((tr->epoch << 32) + (uint64_t)i) * TR_READS;
         st = free_sample(tr, ds, i, i == 0 ? EQS_SOLVE_COLD : EQS_SOLVE_WARM, &l, &w);
-        if (st != EQS_OK) return st;
+        if (st != EQS_OK) {
+            if (noisy_reads) reads_end(tr);
+            return st;
+        }
         sum += l;
         wrong += (size_t)w;
         if (tr->eval_hook) tr->eval_hook(tr->eval_user, i + 1, n);
     }
+    if (noisy_reads && (st = reads_end(tr)) != EQS_OK) return st;
     if (loss_V2) *loss_V2 = n ? sum / (double)n : NAN;
     if (error) *error = n ? (double)wrong / (double)n : NAN;
     return EQS_OK;

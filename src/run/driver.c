@@ -261,10 +261,15 @@ eqs_status eqs_job_finish(eqs_job *j)
 {
     if (!j->run) return EQS_ERROR(j->ctx, EQS_ERR_INTERNAL, "eqs_job_open first");
     eqs_trainer_set_eval_hook(j->tr, NULL, NULL);
-    eqs_status st = eqs_export_trained_netlist(j->ctx, j->c, j->exp, j->tr,
-                                               eqs_run_path(j->run, EQS_RUN_NETLIST));
+    /* the hand-off is the network as read at the device's drift time */
+    eqs_status st = eqs_trainer_drift(j->tr, 1);
+    if (st == EQS_OK)
+        st = eqs_export_trained_netlist(j->ctx, j->c, j->exp, j->tr,
+                                        eqs_run_path(j->run, EQS_RUN_NETLIST));
     if (st == EQS_OK)
         st = eqs_export_conductances(j->ctx, j->c, eqs_run_path(j->run, EQS_RUN_CONDUCTANCES));
+    eqs_status st2 = eqs_trainer_drift(j->tr, 0);
+    if (st == EQS_OK) st = st2;
     if (st != EQS_OK) return st;
     eqs_epoch_metrics *m = &j->res.last;
     if (m->epoch == 0) { /* resumed a finished run: report the network as it is */

@@ -127,6 +127,21 @@ double eqs_device_stuck_value(const eqs_device_inst *dev, double G)
     return dev->stuck < 0 ? dev->g_min_S : dev->stuck > 0 ? dev->g_max_S : G;
 }
 
+double eqs_device_place(const eqs_device_law *law, const eqs_device_inst *dev, double G)
+{
+    const double a = dev->g_min_S, b = dev->g_max_S;
+    if (dev->stuck) return eqs_device_stuck_value(dev, G);
+    G = clip(G, a, b);
+    if (law->levels < 2 || b <= a) return G;
+    double h = 0.0;
+    if (law->kind == EQS_DEVICE_IDEAL) h = (b - a) / (double)(law->levels - 1);
+    else if (law->kind == EQS_DEVICE_CONSTANT && law->dw_min_up_S == law->dw_min_down_S &&
+             !(law->d2d_step_rel > 0.0))
+        h = law->dw_min_up_S;
+    if (!(h > 0.0)) return G;
+    return clip(a + round((G - a) / h) * h, a, b);
+}
+
 double eqs_device_read(const eqs_device_law *law, double G, uint64_t read, uint64_t element)
 {
     if (!(law->read_noise_rel > 0.0)) return G;

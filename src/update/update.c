@@ -40,13 +40,17 @@ static inline double sgd_noisy(const eqs_update_law *u, uint64_t element, double
 }
 
 /* The device model after the clip: G_old -> the conductance its pulses
- * reach for the requested G_new (eqs_update_law.device). */
+ * reach for the requested G_new (eqs_update_law.device), inside the law's
+ * window [g_min_S, g_max_S] too (a device whose own window reaches past
+ * it, by its variation, stops there). */
 static inline double programmed(const eqs_update_law *u, uint64_t element, double G_old,
                                 double G_new)
 {
     eqs_device_inst dev;
     eqs_device_instance(u->device, element, &dev);
-    return eqs_device_program(u->device, &dev, G_old, G_new - G_old, u->step, element, NULL);
+    const double G =
+        eqs_device_program(u->device, &dev, G_old, G_new - G_old, u->step, element, NULL);
+    return G < u->g_min_S ? u->g_min_S : G > u->g_max_S ? u->g_max_S : G;
 }
 
 eqs_status eqs_update_law_create(eqs_ctx *ctx, const eqs_experiment *exp, const eqs_circuit *c,
