@@ -833,8 +833,21 @@ typedef enum {
     EQS_DEVICE_ROUND_STOCHASTIC = 1 /* floor(x) + 1 with probability x - floor(x) */
 } eqs_device_rounding;
 
+/* How a signed weight lives on devices (docs/devices.md, "Mapping"). */
+typedef enum {
+    EQS_DEVICE_MAP_PAIR = 0,     /* a differential pair G+ - G-: both lines of an
+                                    input pair are trained devices */
+    EQS_DEVICE_MAP_REFERENCE = 1 /* one device against a fixed reference: the
+                                    second line of each input pair is g_ref_S,
+                                    not trained */
+} eqs_device_mapping;
+
 typedef struct {
     eqs_device_kind kind;      /* Default: EQS_DEVICE_IDEAL */
+    eqs_device_mapping mapping; /* Default: EQS_DEVICE_MAP_PAIR */
+    double g_ref_S;            /* REFERENCE: the reference conductance (S), in
+                                  [g_min_S, g_max_S]. Default: NAN, read as
+                                  the window's midpoint */
     double g_min_S, g_max_S;   /* window, 0 <= g_min_S < g_max_S. Default: 0, 1e-3 S */
     double dw_min_up_S;        /* step of one up pulse (CONSTANT, SOFT, POW). Default: 1e-5 S */
     double dw_min_down_S;      /* step of one down pulse (magnitude). Default: 1e-5 S */

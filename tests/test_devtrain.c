@@ -471,6 +471,45 @@ START_TEST(test_devtrain_eval_drift_and_read)
 }
 END_TEST
 
+/* mapping="reference": the conductances of the second line of every
+ * input pair (from the xn<p> nodes: 6 pixels x 6 hidden units) are held at
+ * g_ref_S through training on both paths; the others train and stay in
+ * the window; a wrong reference is refused at the model's line. */
+START_TEST(test_devtrain_reference_mapping)
+{
+    const char *model = dt_model("law=\"constant\" g_min_S=\"1e-6\" g_max_S=\"1e-4\" "
+                                 "levels=\"64\" mapping=\"reference\" g_ref_S=\"4e-5\"");
+    for (int p = 0; p < 2; ++p) {
+        tu_job j;
+        tu_job_open(&j, dt_xml(dt_backends[p], 1e-7, 1e-3, model, NULL, 3, NULL, 0), 1);
+        ck_assert_int_eq(eqs_trainer_batched(j.tr), p);
+        const int n = eqs_circuit_param_count(j.c);
+        double *g0 = tu_conductances(j.c);
+        for (int s = 0; s < 36; ++s)
+            ck_assert_msg(eqs_trainer_step(j.tr) == EQS_OK, "%s", eqs_ctx_error(j.ctx));
+        double *g = tu_conductances(j.c);
+        int refs = 0, moved = 0;
+        for (int k = 0; k < n; ++k) {
+            const char *name = eqs_circuit_param_name(j.c, k);
+            int l, i, o;
+            const int first = sscanf(name, "r%d_%d_%d", &l, &i, &o) == 3 && l == 1;
+            if (first && i % 2 == 1) { /* node order: xp0 xn0 xp1 xn1 ... */
+                refs++;
+                ck_assert_msg(g0[k] == 4e-5 && g[k] == 4e-5, "%s: reference at %g S", name, g[k]);
+            } else {
+                ck_assert(g[k] >= 1e-6 && g[k] <= 1e-4);
+                moved += g[k] != g0[k];
+            }
+        }
+        ck_assert_int_eq(refs, 6 * 6);
+        ck_assert_int_gt(moved, (n - refs) / 10);
+        free(g);
+        free(g0);
+        tu_job_close(&j);
+    }
+}
+END_TEST
+
 /* Criterion 5: a wrong model file named by the experiment is refused with
  * its file and line, a non-zero exit, and nothing written. */
 START_TEST(test_devtrain_bad_model)
@@ -488,6 +527,11 @@ START_TEST(test_devtrain_bad_model)
         {"law=\"ideal\" g_min_S=\"1e-6\" g_max_S=\"1e-4\" drift_t0_s=\"0\"", "drift_t0_s"},
         {"law=\"ideal\" g_min_S=\"1e-6\" g_max_S=\"1e-4\" drift_nu=\"-0.1\"", "drift_nu"},
         {"law=\"ideal\" g_min_S=\"1e-6\" g_max_S=\"1e-4\" drift_nu=\"fast\"", "drift_nu"},
+        {"law=\"ideal\" g_min_S=\"1e-6\" g_max_S=\"1e-4\" g_ref_S=\"5e-5\"", "g_ref_S"},
+        {"law=\"ideal\" g_min_S=\"1e-6\" g_max_S=\"1e-4\" mapping=\"reference\" "
+         "g_ref_S=\"2e-4\"",
+         "g_ref_S"},
+        {"law=\"ideal\" g_min_S=\"1e-6\" g_max_S=\"1e-4\" mapping=\"offset\"", "mapping"},
         {"law=\"table\" g_min_S=\"1e-6\" g_max_S=\"1e-4\" table=\"/nonexistent/t.csv\"", "t.csv"},
     };
     char out_dir[4200];
@@ -526,6 +570,7 @@ Suite *suite_devtrain(void)
     tcase_add_test(tc, test_devtrain_noisy_resume);
     tcase_add_test(tc, test_devtrain_kill_resume);
     tcase_add_test(tc, test_devtrain_eval_drift_and_read);
+    tcase_add_test(tc, test_devtrain_reference_mapping);
     tcase_add_test(tc, test_devtrain_bad_model);
     suite_add_tcase(s, tc);
     TCase *st = tcase_create("draws");

@@ -82,6 +82,8 @@ struct eqs_trainer {
     double *gtrue, *gsave;
     uint64_t read_base;
     int reading; /* 1 while the phase hook applies read noise */
+    int *ref;    /* mapping="reference": the parameters held at g_ref_S */
+    int n_ref;
     int batch;
 
     double *grad;  /* one sample's dL/dG */
@@ -164,6 +166,7 @@ void eqs_trainer_free(eqs_trainer **pt)
     eqs_device_law_free(ctx, &tr->device);
     eqs_free(ctx, tr->gtrue);
     eqs_free(ctx, tr->gsave);
+    eqs_free(ctx, tr->ref);
     eqs_free(ctx, tr->grad);
     eqs_free(ctx, tr->acc);
     eqs_free(ctx, tr->y);
@@ -394,11 +397,66 @@ static eqs_status batch_setup(eqs_trainer *tr)
 #define TR_READS 64u
 #define TR_READ_EVAL (UINT64_C(1) << 63)
 
+/* mapping="reference": the trained parameters on the second line of an
+ * input pair (an element touching the node of an odd .input source) into
+ * tr->ref. */
+static eqs_status reference_find(eqs_trainer *tr)
+{
+    eqs_circuit *c = tr->c;
+    const int pair = tr->train ? tr->pair
+                               : tr->encoding != EQS_ENCODE_SINGLE && tr->n_in % 2 == 0;
+    if (!pair)
+        return EQS_ERROR(tr->ctx, EQS_ERR_INPUT,
+                         "device mapping \"reference\" needs the pair input encoding "
+                         "(docs/devices.md, \"Mapping\")");
+    char *mark = eqs_calloc(tr->ctx, (size_t)c->n_nodes, 1);
+    tr->ref = eqs_malloc(tr->ctx, (size_t)(tr->n_params > 0 ? tr->n_params : 1) * sizeof *tr->ref);
+    if (!mark || !tr->ref) {
+        eqs_free(tr->ctx, mark);
+        return EQS_ERR_NOMEM;
+    }
+    for (int k = 1; k < tr->n_in; k += 2) {
+        int j = eqs_netlist_elem_find(c->nl, c->nl->inputs[k]);
+        if (j < 0 || j >= c->n_elems) continue;
+        for (int t = 0; t < 2; ++t)
+            if (c->elems[j].n[t] > 0) mark[c->elems[j].n[t]] = 1;
+    }
+    tr->n_ref = 0;
+    for (int k = 0; k < tr->n_params; ++k) {
+        const eqs_celem *e = &c->elems[c->params[k]];
+        if (tr->law->rate[k] >= 0 && ((e->n[0] > 0 && mark[e->n[0]]) || (e->n[1] > 0 && mark[e->n[1]])))
+            tr->ref[tr->n_ref++] = k;
+    }
+    eqs_free(tr->ctx, mark);
+    return EQS_OK;
+}
+
+/* Put the reference devices back at g_ref_S (after an update moved them),
+ * their momentum at 0. */
+static eqs_status reference_hold(eqs_trainer *tr)
+{
+    for (int i = 0; i < tr->n_ref; ++i) {
+        eqs_status st = eqs_circuit_param_set(tr->c, tr->ref[i], tr->device->g_ref_S);
+        if (st != EQS_OK) return st;
+        eqs_store_put_momentum(tr->c->store, tr->ref[i], 0.0);
+    }
+    return EQS_OK;
+}
+
 static eqs_status device_place(eqs_trainer *tr)
 {
     const eqs_device_law *d = tr->device;
     if (!d) return EQS_OK;
-    for (int k = 0; k < tr->n_params; ++k) {
+    if (d->mapping == EQS_DEVICE_MAP_REFERENCE) {
+        eqs_status st = reference_find(tr);
+        if (st == EQS_OK) st = reference_hold(tr);
+        if (st != EQS_OK) return st;
+    }
+    for (int k = 0, r = 0; k < tr->n_params; ++k) {
+        if (r < tr->n_ref && tr->ref[r] == k) {
+            r++;
+            continue;
+        }
         if (tr->law->rate[k] < 0) continue;
         const double G0 = eqs_circuit_param_get(tr->c, k);
         double G;
@@ -775,6 +833,7 @@ eqs_status eqs_trainer_step(eqs_trainer *tr)
                           NULL);
         }
         if (st == EQS_OK) st = tr->bops->train(tr->s, (int)nb, tr->lr_scale);
+        if (st == EQS_OK && tr->n_ref) st = reference_hold(tr);
         if (st != EQS_OK) return st;
         tr->run_loss += loss;
         tr->run_err += (double)wrong;
@@ -824,6 +883,10 @@ eqs_status eqs_trainer_step(eqs_trainer *tr)
     for (int k = 0; k < np; ++k) {
         if (tr->law->rate[k] < 0) continue; /* not trained: left alone */
         eqs_status st = eqs_circuit_param_set(tr->c, k, eqs_store_value(ps, k));
+        if (st != EQS_OK) return st;
+    }
+    if (tr->n_ref) {
+        eqs_status st = reference_hold(tr);
         if (st != EQS_OK) return st;
     }
     batch_done(tr, first + nb);

@@ -117,6 +117,7 @@ static int dx_token(xmlNodePtr n, const char *name, const char *const *names, in
 
 static const char *const law_names[] = {"ideal", "constant", "soft", "exp", "pow", "table"};
 static const char *const rounding_names[] = {"nearest", "stochastic"};
+static const char *const mapping_names[] = {"pair", "reference"};
 
 /* The pulse-response CSV `csv` (header pulse,G_up_S,G_down_S; rows
  * k,G_up,G_down for k = 0..n): *tab = eqs_malloc'd up values then down
@@ -223,6 +224,8 @@ static eqs_status dx_fill(eqs_ctx *ctx, const char *path, xmlNodePtr d, eqs_devi
     eqs_device_law_defaults(law);
     if (dx_token(d, "law", law_names, 6, &k)) law->kind = (eqs_device_kind)k;
     if (dx_token(d, "rounding", rounding_names, 2, &k)) law->rounding = (eqs_device_rounding)k;
+    if (dx_token(d, "mapping", mapping_names, 2, &k)) law->mapping = (eqs_device_mapping)k;
+    const int has_ref = dx_double(d, "g_ref_S", &law->g_ref_S);
     dx_double(d, "g_min_S", &law->g_min_S);
     dx_double(d, "g_max_S", &law->g_max_S);
     double dw = 0.0;
@@ -308,6 +311,18 @@ static eqs_status dx_fill(eqs_ctx *ctx, const char *path, xmlNodePtr d, eqs_devi
     if (!(law->drift_t0_s > 0.0))
         return EQS_ERROR_AT(ctx, EQS_ERR_INPUT, at, "drift_t0_s = %.17g s: not positive",
                             law->drift_t0_s);
+    if (has_ref && law->mapping != EQS_DEVICE_MAP_REFERENCE)
+        return EQS_ERROR_AT(ctx, EQS_ERR_INPUT, at,
+                            "g_ref_S belongs to mapping=\"reference\" only");
+    if (law->mapping == EQS_DEVICE_MAP_REFERENCE) {
+        if (!has_ref) law->g_ref_S = 0.5 * (law->g_min_S + law->g_max_S);
+        if (!(law->g_ref_S >= law->g_min_S && law->g_ref_S <= law->g_max_S) ||
+            !(law->g_ref_S > 0.0))
+            return EQS_ERROR_AT(ctx, EQS_ERR_INPUT, at,
+                                "g_ref_S = %.17g S: outside the window (0, %.17g S] or not "
+                                "above 0",
+                                law->g_ref_S, law->g_max_S);
+    }
     /* a constant step given by its levels: (levels - 1) steps sweep the window */
     if (law->kind == EQS_DEVICE_CONSTANT && has_levels && !has_dw && !has_up && !has_down)
         law->dw_min_up_S = law->dw_min_down_S =

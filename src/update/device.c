@@ -43,6 +43,8 @@ void eqs_device_law_defaults(eqs_device_law *law)
         .d2d_step_rel = 0.0,
         .d2d_window_rel = 0.0,
         .seed = 0,
+        .mapping = EQS_DEVICE_MAP_PAIR,
+        .g_ref_S = NAN,
         .stuck_min_frac = 0.0,
         .stuck_max_frac = 0.0,
         .read_noise_rel = 0.0,
