@@ -597,7 +597,7 @@ START_TEST(test_builder_matches_parser)
     ck_assert_int_eq(eqs_netlist_add_elem(nl, &e, "V1", NULL, NULL), EQS_OK);
     eqs_name_ref rows[2] = {{"a", 1}, {"b", 1}}, cols[1] = {{"c", 1}};
     double r[2] = {1e3, 2e3};
-    eqs_crossbar_spec xs = {"x", 1, 2, 1, rows, cols, r, 0, 0, 2.0, {"b.cir", 4, 1}};
+    eqs_crossbar_spec xs = {"x", 1, 2, 1, rows, cols, r, 0, 0, 2.0, {"b.cir", 4, 1}, NULL};
     ck_assert_int_eq(eqs_netlist_add_crossbar(nl, &xs, NULL), EQS_OK);
     e.kind = EQS_EL_D;
     e.node[0] = eqs_netlist_add_node(nl, "c");
@@ -646,7 +646,7 @@ START_TEST(test_builder_large)
         refs[k] = (eqs_name_ref){names[k], strlen(names[k])};
     }
     for (int k = 0; k < N * N; ++k) v[k] = 1e-6 * (1 + k % 97);
-    eqs_crossbar_spec xs = {"w", 1, N, N, refs, refs + N, v, 1, 0, 0, {"big", 1, 1}};
+    eqs_crossbar_spec xs = {"w", 1, N, N, refs, refs + N, v, 1, 0, 0, {"big", 1, 1}, NULL};
     double t0 = eqs_now_s();
     ck_assert_int_eq(eqs_netlist_add_crossbar(nl, &xs, NULL), EQS_OK);
     double t1 = eqs_now_s();

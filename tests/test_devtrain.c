@@ -510,6 +510,99 @@ START_TEST(test_devtrain_reference_mapping)
 }
 END_TEST
 
+/* The experiment `xml` of dt_xml with its network replaced by the netlist
+ * of a generated 6-6-3 DRN (seed 11) whose first crossbar card carries
+ * `device=` (NULL: none). */
+static const char *dt_netlist_xml(const char *xml, const char *device)
+{
+    const int layers[3] = {6, 6, 3};
+    char *net = tu_gen_drn(layers, 3, 11);
+    ck_assert_ptr_nonnull(net);
+    char *at = strstr(net, ".crossbar r1\n");
+    ck_assert_ptr_nonnull(at);
+    static char buf[1 << 16];
+    at += strlen(".crossbar r1");
+    if (device) snprintf(buf, sizeof buf, "%.*s device=%s%s", (int)(at - net), net, device, at);
+    else snprintf(buf, sizeof buf, "%s", net);
+    free(net);
+    char netpath[4096];
+    snprintf(netpath, sizeof netpath, "%s", tu_write_temp(buf, ".cir"));
+    char *text = tu_read_file(xml);
+    ck_assert_ptr_nonnull(text);
+    char *a = strstr(text, "<network>"), *b = strstr(text, "</network>");
+    ck_assert(a && b);
+    static char out[8192];
+    snprintf(out, sizeof out, "%.*s<network><netlist path=\"%s\"/>%s", (int)(a - text), text,
+             netpath, b);
+    free(text);
+    return tu_write_temp(out, ".xml");
+}
+
+/* `.crossbar r1 device=models/linear-step-64.xml`: crossbar r1's devices
+ * stay on the 64-level grid, crossbar r2 (no device, no experiment model)
+ * trains freely off it; a missing or wrong model file named by the card is
+ * refused when the trainer is made, naming the file. */
+START_TEST(test_devtrain_crossbar_device)
+{
+    const char *model = dt_preset("models/linear-step-64.xml");
+    const double a = 1e-6, h = (1e-4 - 1e-6) / 63.0;
+    for (int p = 0; p < 2; ++p) {
+        tu_job j;
+        tu_job_open(&j, dt_netlist_xml(dt_xml(dt_backends[p], 1e-7, 1e-3, NULL, NULL, 3, NULL, 0),
+                                       model),
+                    1);
+        ck_assert_int_eq(eqs_trainer_batched(j.tr), p);
+        for (int s = 0; s < 36; ++s)
+            ck_assert_msg(eqs_trainer_step(j.tr) == EQS_OK, "%s", eqs_ctx_error(j.ctx));
+        int on1 = 0, n1 = 0, off2 = 0;
+        for (int k = 0; k < eqs_circuit_param_count(j.c); ++k) {
+            const char *name = eqs_circuit_param_name(j.c, k);
+            const double G = eqs_circuit_param_get(j.c, k), i = round((G - a) / h);
+            const int on = fabs(G - (a + i * h)) <= 1e-6 * h;
+            if (!strncmp(name, "r1_", 3)) n1++, on1 += on;
+            else if (!strncmp(name, "r2_", 3)) off2 += !on;
+        }
+        ck_assert_int_eq(n1, 12 * 6);
+        ck_assert_msg(on1 == n1, "%s: %d of %d r1 devices on the grid", dt_backends[p], on1, n1);
+        ck_assert_msg(off2 > 0, "%s: r2 trained onto a grid it does not have", dt_backends[p]);
+        tu_job_close(&j);
+    }
+    /* a wrong model named by the card */
+    const char *bad[2] = {"/nonexistent/dev.xml",
+                          dt_model("law=\"ideal\" g_min_S=\"1e-4\" g_max_S=\"1e-6\"")};
+    for (int i = 0; i < 2; ++i) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s", bad[i]);
+        const char *xml = dt_netlist_xml(dt_xml("newton", 1e-7, 1e-3, NULL, NULL, 1, NULL, 0), path);
+        eqs_ctx *ctx = tu_ctx();
+        eqs_experiment *exp = NULL;
+        eqs_dataset *tr = NULL, *te = NULL;
+        eqs_netlist *nl = NULL;
+        eqs_circuit *c = NULL;
+        eqs_trainer *t = NULL;
+        ck_assert_int_eq(eqs_experiment_read(ctx, xml, &exp), EQS_OK);
+        ck_assert_int_eq(eqs_experiment_load_data(ctx, exp, &tr, &te), EQS_OK);
+        ck_assert_int_eq(eqs_experiment_network(ctx, exp, &nl), EQS_OK);
+        ck_assert_int_eq(eqs_circuit_create(ctx, nl, &c), EQS_OK);
+        ck_assert_int_ne(eqs_trainer_create(ctx, exp, c, tr, NULL, &t), EQS_OK);
+        ck_assert_ptr_null(t);
+        ck_assert_msg(strstr(eqs_ctx_error(ctx), path) != NULL, "'%s' lacks '%s'",
+                      eqs_ctx_error(ctx), path);
+        if (i == 1) {
+            char want[4200];
+            snprintf(want, sizeof want, "%s:2:", path);
+            ck_assert_msg(strstr(eqs_ctx_error(ctx), want) != NULL, "%s", eqs_ctx_error(ctx));
+        }
+        eqs_circuit_free(&c);
+        eqs_netlist_free(&nl);
+        eqs_dataset_free(&tr);
+        eqs_dataset_free(&te);
+        eqs_experiment_free(&exp);
+        eqs_ctx_free(&ctx);
+    }
+}
+END_TEST
+
 /* Criterion 5: a wrong model file named by the experiment is refused with
  * its file and line, a non-zero exit, and nothing written. */
 START_TEST(test_devtrain_bad_model)
@@ -571,6 +664,7 @@ Suite *suite_devtrain(void)
     tcase_add_test(tc, test_devtrain_kill_resume);
     tcase_add_test(tc, test_devtrain_eval_drift_and_read);
     tcase_add_test(tc, test_devtrain_reference_mapping);
+    tcase_add_test(tc, test_devtrain_crossbar_device);
     tcase_add_test(tc, test_devtrain_bad_model);
     suite_add_tcase(s, tc);
     TCase *st = tcase_create("draws");

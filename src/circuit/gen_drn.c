@@ -267,7 +267,7 @@ static void g_crossbar(gen *g, const char *name, int R, int C, char (*rown)[32],
     for (int i = 0; i < R; ++i) refs[i] = (eqs_name_ref){rown[i], strlen(rown[i])};
     for (int j = 0; j < C; ++j) refs[R + j] = (eqs_name_ref){coln[j], strlen(coln[j])};
     eqs_loc loc = {g->path, line0, 1};
-    eqs_crossbar_spec xs = {name, strlen(name), R, C, refs, refs + R, rbuf, 0, 0, 0.0, loc};
+    eqs_crossbar_spec xs = {name, strlen(name), R, C, refs, refs + R, rbuf, 0, 0, 0.0, loc, NULL};
     g->st = eqs_netlist_add_crossbar(g->nl, &xs, NULL);
     eqs_free(g->ctx, refs);
 }

@@ -75,6 +75,11 @@ struct eqs_trainer {
     eqs_grad_options go;
     eqs_update_law *law; /* rates, momentum, bounds, schedule (update/update.h) */
     eqs_device_law *device; /* the experiment's device model, NULL: none (owned) */
+    eqs_device_law **xlaw;  /* per crossbar of the netlist: its card's device=
+                               model (owned), NULL: none; NULL when no card has one */
+    const eqs_device_law **dev_of; /* per parameter: its device law (an xlaw, else
+                                      device), NULL: none; NULL when no law */
+    int any_read, any_drift; /* some law has read noise / drifts */
     /* Reads through the device (read noise, drift; NULL without a device
      * model): gtrue the programmed conductances while a phase sees noisy
      * reads, gsave the stored values while evaluation sees drifted ones
@@ -164,6 +169,10 @@ void eqs_trainer_free(eqs_trainer **pt)
     eqs_solver_free(&tr->s);
     eqs_update_law_free(ctx, &tr->law);
     eqs_device_law_free(ctx, &tr->device);
+    for (int x = 0; tr->xlaw && x < tr->c->nl->n_crossbars; ++x)
+        eqs_device_law_free(ctx, &tr->xlaw[x]);
+    eqs_free(ctx, tr->xlaw);
+    eqs_free(ctx, (void *)tr->dev_of);
     eqs_free(ctx, tr->gtrue);
     eqs_free(ctx, tr->gsave);
     eqs_free(ctx, tr->ref);
@@ -218,6 +227,7 @@ eqs_status eqs_trainer_check_data(eqs_trainer *tr, const eqs_dataset *ds)
 
 static eqs_status batch_setup(eqs_trainer *tr);
 static eqs_status device_place(eqs_trainer *tr);
+static eqs_status device_setup(eqs_trainer *tr, const eqs_experiment *exp);
 static eqs_status read_phase(void *user, int phase);
 static eqs_status health_setup(eqs_trainer *tr, const eqs_trainer_options *opt);
 static int argmax_out(const eqs_trainer *tr, const double *o);
@@ -276,34 +286,7 @@ eqs_status eqs_trainer_create(eqs_ctx *ctx, const eqs_experiment *exp, eqs_circu
     size_t no = (size_t)tr->n_out;
     eqs_status st = eqs_update_law_create(ctx, exp, c, opt->g_floor_S, &tr->law);
     if (st != EQS_OK) goto fail;
-    if (exp->device_model) {
-        /* every update goes through the device model; its device-to-device
-         * draws are keyed by the training seed unless the file gives one */
-        if ((st = eqs_device_law_read(ctx, exp->device_model, &tr->device)) != EQS_OK) goto fail;
-        const eqs_device_law *d = tr->device;
-        if (d->seed == 0) tr->device->seed = exp->seed;
-        /* an ideal continuous device with one window for all sets what is
-         * requested inside that window: the update law's clip does it, the
-         * same bits as training without a model under that window */
-        if (d->kind == EQS_DEVICE_IDEAL && d->levels < 2 && !(d->d2d_window_rel > 0) &&
-            !(d->stuck_min_frac > 0) && !(d->stuck_max_frac > 0)) {
-            if (!eqs_update_law_window(tr->law, d->g_min_S, d->g_max_S)) {
-                st = EQS_ERROR(ctx, EQS_ERR_INPUT,
-                               "%s: device window [%g, %g] S lies outside the experiment's "
-                               "conductance window",
-                               exp->device_model, d->g_min_S, d->g_max_S);
-                goto fail;
-            }
-        } else {
-            tr->law->device = tr->device;
-        }
-        tr->gtrue = eqs_calloc(ctx, np, sizeof *tr->gtrue);
-        tr->gsave = eqs_calloc(ctx, np, sizeof *tr->gsave);
-        if (!tr->gtrue || !tr->gsave) {
-            st = EQS_ERR_NOMEM;
-            goto fail;
-        }
-    }
+    if ((st = device_setup(tr, exp)) != EQS_OK) goto fail;
     st = EQS_ERR_NOMEM;
     tr->grad = eqs_calloc(ctx, np, sizeof *tr->grad);
     tr->acc = eqs_calloc(ctx, np, sizeof *tr->acc);
@@ -337,7 +320,7 @@ eqs_status eqs_trainer_create(eqs_ctx *ctx, const eqs_experiment *exp, eqs_circu
     if ((st = eqs_store_set_precision(c, EQS_STORE_DOUBLE)) != EQS_OK) goto fail;
     for (int k = 0; k < tr->n_params; ++k) eqs_store_put_momentum(c->store, k, 0.0);
     if ((st = device_place(tr)) != EQS_OK) goto fail;
-    if (tr->device) eqs_eqprop_set_phase_hook(tr->ep, read_phase, tr);
+    if (tr->any_read) eqs_eqprop_set_phase_hook(tr->ep, read_phase, tr);
     if ((st = batch_setup(tr)) != EQS_OK) goto fail;
     if ((st = health_setup(tr, opt)) != EQS_OK) goto fail;
     /* the DRN generator reseeds the context: the run's streams start here */
@@ -358,7 +341,7 @@ static eqs_status batch_setup(eqs_trainer *tr)
 {
     const eqs_batch_ops *b = tr->s->ops->batch;
     double b1, b2;
-    if (b && tr->device && tr->device->read_noise_rel > 0) {
+    if (b && tr->any_read) {
         /* the batched phases read the blocks as they are: noisy reads per
          * phase and sample need the per-sample path */
         eqs_log(tr->ctx, EQS_LOG_INFO,
@@ -397,12 +380,88 @@ static eqs_status batch_setup(eqs_trainer *tr)
 #define TR_READS 64u
 #define TR_READ_EVAL (UINT64_C(1) << 63)
 
+/* Device law of parameter k (NULL: none). */
+static const eqs_device_law *law_of(const eqs_trainer *tr, int k)
+{
+    return tr->dev_of ? tr->dev_of[k] : NULL;
+}
+
+/* Read one device-model file for the trainer: its draws are keyed by the
+ * training seed unless the file gives one. */
+static eqs_status law_read(eqs_trainer *tr, const eqs_experiment *exp, const char *path,
+                           eqs_device_law **out)
+{
+    eqs_status st = eqs_device_law_read(tr->ctx, path, out);
+    if (st == EQS_OK && (*out)->seed == 0) (*out)->seed = exp->seed;
+    return st;
+}
+
+/* The device laws (the experiment's device_model and the crossbar cards'
+ * device=), which parameter each one programs, and the update law's view
+ * of them (update/update.h). */
+static eqs_status device_setup(eqs_trainer *tr, const eqs_experiment *exp)
+{
+    eqs_ctx *ctx = tr->ctx;
+    const eqs_netlist *nl = tr->c->nl;
+    eqs_status st;
+    if (exp->device_model && (st = law_read(tr, exp, exp->device_model, &tr->device)) != EQS_OK)
+        return st;
+    int nx = 0;
+    for (int x = 0; x < nl->n_crossbars; ++x) nx += nl->crossbars[x].device != NULL;
+    if (nx) {
+        tr->xlaw = eqs_calloc(ctx, (size_t)nl->n_crossbars, sizeof *tr->xlaw);
+        if (!tr->xlaw) return EQS_ERR_NOMEM;
+        for (int x = 0; x < nl->n_crossbars; ++x)
+            if (nl->crossbars[x].device &&
+                (st = law_read(tr, exp, nl->crossbars[x].device, &tr->xlaw[x])) != EQS_OK)
+                return st;
+    }
+    if (!tr->device && !nx) return EQS_OK;
+    const size_t np = (size_t)(tr->n_params > 0 ? tr->n_params : 1);
+    tr->dev_of = eqs_calloc(ctx, np, sizeof *tr->dev_of);
+    tr->gtrue = eqs_calloc(ctx, np, sizeof *tr->gtrue);
+    tr->gsave = eqs_calloc(ctx, np, sizeof *tr->gsave);
+    if (!tr->dev_of || !tr->gtrue || !tr->gsave) return EQS_ERR_NOMEM;
+    for (int k = 0; k < tr->n_params; ++k) {
+        const eqs_device_law *d = tr->device;
+        const int origin = tr->c->elems[tr->c->params[k]].origin;
+        for (int x = 0; nx && x < nl->n_crossbars; ++x) {
+            const eqs_crossbar *xb = &nl->crossbars[x];
+            if (tr->xlaw[x] && origin >= xb->first_elem &&
+                origin < xb->first_elem + xb->rows * xb->cols)
+                d = tr->xlaw[x];
+        }
+        tr->dev_of[k] = d;
+        if (d && d->read_noise_rel > 0) tr->any_read = 1;
+        if (d && eqs_device_drifts(d)) tr->any_drift = 1;
+    }
+    const eqs_device_law *d = tr->device;
+    if (!nx && d->kind == EQS_DEVICE_IDEAL && d->levels < 2 && !(d->d2d_window_rel > 0) &&
+        !(d->stuck_min_frac > 0) && !(d->stuck_max_frac > 0)) {
+        /* one ideal continuous device for all sets what is requested inside
+         * its window: the update law's clip does it, the same bits as
+         * training without a model under that window */
+        if (!eqs_update_law_window(tr->law, d->g_min_S, d->g_max_S))
+            return EQS_ERROR(ctx, EQS_ERR_INPUT,
+                             "%s: device window [%g, %g] S lies outside the experiment's "
+                             "conductance window",
+                             exp->device_model, d->g_min_S, d->g_max_S);
+        return EQS_OK;
+    }
+    tr->law->device_of = tr->dev_of;
+    return EQS_OK;
+}
+
 /* mapping="reference": the trained parameters on the second line of an
- * input pair (an element touching the node of an odd .input source) into
- * tr->ref. */
+ * input pair (an element touching the node of an odd .input source) whose
+ * device maps that way, into tr->ref. */
 static eqs_status reference_find(eqs_trainer *tr)
 {
     eqs_circuit *c = tr->c;
+    int any = 0;
+    for (int k = 0; k < tr->n_params && !any; ++k)
+        any = law_of(tr, k) && law_of(tr, k)->mapping == EQS_DEVICE_MAP_REFERENCE;
+    if (!any) return EQS_OK;
     const int pair = tr->train ? tr->pair
                                : tr->encoding != EQS_ENCODE_SINGLE && tr->n_in % 2 == 0;
     if (!pair)
@@ -424,7 +483,9 @@ static eqs_status reference_find(eqs_trainer *tr)
     tr->n_ref = 0;
     for (int k = 0; k < tr->n_params; ++k) {
         const eqs_celem *e = &c->elems[c->params[k]];
-        if (tr->law->rate[k] >= 0 && ((e->n[0] > 0 && mark[e->n[0]]) || (e->n[1] > 0 && mark[e->n[1]])))
+        const eqs_device_law *d = law_of(tr, k);
+        if (d && d->mapping == EQS_DEVICE_MAP_REFERENCE && tr->law->rate[k] >= 0 &&
+            ((e->n[0] > 0 && mark[e->n[0]]) || (e->n[1] > 0 && mark[e->n[1]])))
             tr->ref[tr->n_ref++] = k;
     }
     eqs_free(tr->ctx, mark);
@@ -436,42 +497,38 @@ static eqs_status reference_find(eqs_trainer *tr)
 static eqs_status reference_hold(eqs_trainer *tr)
 {
     for (int i = 0; i < tr->n_ref; ++i) {
-        eqs_status st = eqs_circuit_param_set(tr->c, tr->ref[i], tr->device->g_ref_S);
+        const int k = tr->ref[i];
+        eqs_status st = eqs_circuit_param_set(tr->c, k, law_of(tr, k)->g_ref_S);
         if (st != EQS_OK) return st;
-        eqs_store_put_momentum(tr->c->store, tr->ref[i], 0.0);
+        eqs_store_put_momentum(tr->c->store, k, 0.0);
     }
     return EQS_OK;
 }
 
 static eqs_status device_place(eqs_trainer *tr)
 {
-    const eqs_device_law *d = tr->device;
-    if (!d) return EQS_OK;
-    if (d->mapping == EQS_DEVICE_MAP_REFERENCE) {
-        eqs_status st = reference_find(tr);
-        if (st == EQS_OK) st = reference_hold(tr);
-        if (st != EQS_OK) return st;
-    }
+    if (!tr->dev_of) return EQS_OK;
+    eqs_status st = reference_find(tr);
+    if (st == EQS_OK) st = reference_hold(tr);
+    if (st != EQS_OK) return st;
     for (int k = 0, r = 0; k < tr->n_params; ++k) {
         if (r < tr->n_ref && tr->ref[r] == k) {
             r++;
             continue;
         }
+        const eqs_device_law *d = law_of(tr, k);
         if (tr->law->rate[k] < 0) continue;
         const double G0 = eqs_circuit_param_get(tr->c, k);
-        double G;
-        if (tr->law->device) {
+        double G = G0;
+        if (d && tr->law->device_of) {
             eqs_device_inst dev;
             eqs_device_instance(d, (uint64_t)k, &dev);
             G = eqs_device_place(d, &dev, G0);
-        } else {
-            G = G0;
         }
         /* the law's window bounds every device (update.c, programmed) */
         G = G < tr->law->g_min_S ? tr->law->g_min_S : G > tr->law->g_max_S ? tr->law->g_max_S : G;
         if (G == G0) continue;
-        eqs_status st = eqs_circuit_param_set(tr->c, k, G);
-        if (st != EQS_OK) return st;
+        if ((st = eqs_circuit_param_set(tr->c, k, G)) != EQS_OK) return st;
     }
     return EQS_OK;
 }
@@ -487,8 +544,9 @@ static eqs_status read_phase(void *user, int phase)
                          "device read noise: more than %u phases per sample", TR_READS);
     const uint64_t read = tr->read_base + (uint64_t)phase;
     for (int k = 0; k < tr->n_params; ++k) {
-        if (tr->law->rate[k] < 0) continue;
-        double G = eqs_device_read(tr->device, tr->gtrue[k], read, (uint64_t)k);
+        const eqs_device_law *d = law_of(tr, k);
+        if (tr->law->rate[k] < 0 || !d || !(d->read_noise_rel > 0)) continue;
+        double G = eqs_device_read(d, tr->gtrue[k], read, (uint64_t)k);
         if (G < tr->law->g_min_S) G = tr->law->g_min_S; /* > 0: the floor */
         eqs_status st = eqs_circuit_param_set(tr->c, k, G);
         if (st != EQS_OK) return st;
@@ -497,10 +555,10 @@ static eqs_status read_phase(void *user, int phase)
 }
 
 /* Start reading through the noise: the trained values as they are now
- * become the programmed ones.  0 when the device has no read noise. */
+ * become the programmed ones.  0 when no device has read noise. */
 static int reads_begin(eqs_trainer *tr)
 {
-    if (!tr->device || !(tr->device->read_noise_rel > 0)) return 0;
+    if (!tr->any_read) return 0;
     for (int k = 0; k < tr->n_params; ++k) tr->gtrue[k] = eqs_circuit_param_get(tr->c, k);
     tr->reading = 1;
     return 1;
@@ -511,7 +569,8 @@ static eqs_status reads_end(eqs_trainer *tr)
 {
     tr->reading = 0;
     for (int k = 0; k < tr->n_params; ++k) {
-        if (tr->law->rate[k] < 0) continue;
+        const eqs_device_law *d = law_of(tr, k);
+        if (tr->law->rate[k] < 0 || !d || !(d->read_noise_rel > 0)) continue;
         eqs_status st = eqs_circuit_param_set(tr->c, k, tr->gtrue[k]);
         if (st != EQS_OK) return st;
     }
@@ -520,10 +579,10 @@ static eqs_status reads_end(eqs_trainer *tr)
 
 eqs_status eqs_trainer_drift(eqs_trainer *tr, int on)
 {
-    const eqs_device_law *d = tr->device;
-    if (!d || !eqs_device_drifts(d)) return EQS_OK;
+    if (!tr->any_drift) return EQS_OK;
     for (int k = 0; k < tr->n_params; ++k) {
-        if (tr->law->rate[k] < 0) continue;
+        const eqs_device_law *d = law_of(tr, k);
+        if (tr->law->rate[k] < 0 || !d || !eqs_device_drifts(d)) continue;
         double G;
         if (on) {
             eqs_device_inst dev;

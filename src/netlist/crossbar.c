@@ -173,6 +173,12 @@ eqs_status eqs_netlist_add_crossbar(eqs_netlist *nl, const eqs_crossbar_spec *sp
     xb.dmodel = sp->dmodel;
     xb.rwire_ohm = sp->rwire_ohm;
     xb.loc = loc;
+    xb.device = NULL; /* a path: its case kept (eqs_nl_strdup lower-cases) */
+    if (sp->device) {
+        const size_t dl = strlen(sp->device);
+        if (!(xb.device = eqs_malloc(ctx, dl + 1))) goto nomem;
+        memcpy(xb.device, sp->device, dl + 1);
+    }
     /* lines, in the order the devices name them: row 0, columns, rows 1.. */
     for (int q = 0; q < R + C; ++q) {
         int isrow = q == 0 || q > C;
@@ -285,6 +291,7 @@ eqs_status eqs_netlist_add_crossbar(eqs_netlist *nl, const eqs_crossbar_spec *sp
 nomem:
     st = EQS_ERR_NOMEM;
 fail:
+    eqs_free(ctx, xb.device);
     eqs_free(ctx, xb.row_node);
     eqs_free(ctx, xb.col_node);
     eqs_free(ctx, rint);

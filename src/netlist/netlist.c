@@ -253,6 +253,7 @@ void eqs_netlist_free(eqs_netlist **pnl)
     eqs_free(ctx, nl->dmodels);
     for (int i = 0; i < nl->n_crossbars; ++i) {
         if (!pv) eqs_free(ctx, nl->crossbars[i].name);
+        eqs_free(ctx, nl->crossbars[i].device);
         eqs_free(ctx, nl->crossbars[i].row_node);
         eqs_free(ctx, nl->crossbars[i].col_node);
     }

@@ -169,6 +169,9 @@ typedef struct {
     int first_wire, n_wire; /* the wire segment resistors (rwire_ohm > 0): elems[first_wire ..
                                first_wire + n_wire), not trainable by default */
     eqs_loc loc;
+    char *device;      /* device= of the card: a device-model file (docs/devices.md) its
+                          trained devices are programmed through, resolved against the
+                          card's file; NULL: none (the experiment's, if any) */
 } eqs_crossbar;
 
 /* 0 C in K, exactly as ngspice 39 (const.h CONSTCtoK). */
@@ -403,6 +406,7 @@ typedef struct {
     int dmodel;                /* 0: resistors; else 1 + index into nl->dmodels */
     double rwire_ohm;          /* wire segment resistance (Ohm); 0: ideal wires */
     eqs_loc loc;               /* the card (every device and segment gets it) */
+    const char *device;        /* device-model file (a path); NULL: none */
 } eqs_crossbar_spec;
 
 /* Expand a crossbar into nl (the one expansion behind the card and the

@@ -1000,9 +1000,12 @@ done:
 /* .crossbar (docs/netlist.md "Crossbars"; expansion in crossbar.c)  */
 /* ---------------------------------------------------------------- */
 
-enum { XA_ROWS = 0, XA_COLS, XA_MODEL, XA_RWIRE, XA_G, XA_R, XA_FILE, XA_N };
-static const char *const xbar_keys[XA_N] = {"rows", "cols", "model", "rwire", "g", "r", "file"};
-#define XBAR_TAKES "rows=(...) cols=(...) g=(...) | r=(...) | file=PATH [model=NAME] [rwire=OHM]"
+enum { XA_ROWS = 0, XA_COLS, XA_MODEL, XA_RWIRE, XA_G, XA_R, XA_FILE, XA_DEVICE, XA_N };
+static const char *const xbar_keys[XA_N] = {"rows", "cols", "model", "rwire",
+                                            "g",    "r",    "file",  "device"};
+#define XBAR_TAKES                                                                              \
+    "rows=(...) cols=(...) g=(...) | r=(...) | file=PATH [model=NAME] [rwire=OHM] "            \
+    "[device=MODEL.xml]"
 #define XBAR_MAX_RANGE 10000000L /* names one NAME[A:B] range may stand for */
 
 /* One key=value of the card: the value tokens toks[first .. first + n),
@@ -1075,6 +1078,32 @@ static eqs_status xbar_nodes(parser *P, const eqs_card *c, const xbar_arg *a, co
     return EQS_OK;
 }
 
+/* The path a file=/device= value of a .crossbar card names (quotes
+ * stripped), relative to the card's file as .include (a netlist read from a
+ * string: the current directory); *out malloc'd. */
+static eqs_status xbar_path(parser *P, const eqs_card *c, const eqs_tok *tok, char **out)
+{
+    eqs_ctx *ctx = P->nl->ctx;
+    eqs_netlist *nl = P->nl;
+    eqs_tok f = *tok;
+    *out = NULL;
+    if (f.len >= 2 && f.s[0] == '\'' && f.s[f.len - 1] == '\'') f.s++, f.len -= 2;
+    if (f.len == 0) return EQS_ERROR_AT(ctx, EQS_ERR_PARSE, eqs_tok_loc(c, tok), "empty file name");
+    size_t dlen = 0;
+    int dir_relative = !(P->from_string && nl->n_files > 0 && c->file == nl->files[0]);
+    if (f.s[0] != '/' && dir_relative) {
+        const char *slash = strrchr(c->file, '/');
+        if (slash) dlen = (size_t)(slash - c->file) + 1;
+    }
+    char *path = eqs_malloc(ctx, dlen + (size_t)f.len + 1);
+    if (!path) return EQS_ERR_NOMEM;
+    memcpy(path, c->file, dlen);
+    memcpy(path + dlen, f.s, (size_t)f.len);
+    path[dlen + (size_t)f.len] = '\0';
+    *out = path;
+    return EQS_OK;
+}
+
 static eqs_status do_crossbar(parser *P, const eqs_card *c)
 {
     eqs_ctx *ctx = P->ctx;
@@ -1137,7 +1166,7 @@ static eqs_status do_crossbar(parser *P, const eqs_card *c)
             a[k] = (xbar_arg){k, j, 1, -1};
             i = j + 1;
         }
-        if (a[k].open >= 0 && (k == XA_MODEL || k == XA_RWIRE || k == XA_FILE))
+        if (a[k].open >= 0 && (k == XA_MODEL || k == XA_RWIRE || k == XA_FILE || k == XA_DEVICE))
             return EQS_ERROR_AT(ctx, EQS_ERR_PARSE, eqs_tok_loc(c, &t[a[k].open]),
                                 "'%s' takes one %s, not a list", xbar_keys[k],
                                 k == XA_MODEL ? "model name" : k == XA_RWIRE ? "value" : "path");
@@ -1191,7 +1220,7 @@ static eqs_status do_crossbar(parser *P, const eqs_card *c)
                                 TOK(v));
     }
 
-    char *pool = NULL;
+    char *pool = NULL, *device_path = NULL;
     size_t pool_cap = 0, pool_len = 0, *off[2] = {NULL, NULL}, off_cap[2] = {0, 0};
     eqs_name_ref *refs = NULL;
     double *vals = NULL;
@@ -1223,29 +1252,14 @@ static eqs_status do_crossbar(parser *P, const eqs_card *c)
             refs[k].len = o[q + 1] - o[q];
         }
         int is_g = a[XA_R].key < 0;
+        if (a[XA_DEVICE].key >= 0 &&
+            (st = xbar_path(P, c, &t[a[XA_DEVICE].first], &device_path)))
+            goto done;
         if (a[XA_FILE].key >= 0) {
             eqs_tok f = t[a[XA_FILE].first];
             eqs_loc floc = eqs_tok_loc(c, &f);
-            if (f.len >= 2 && f.s[0] == '\'' && f.s[f.len - 1] == '\'') f.s++, f.len -= 2;
-            if (f.len == 0) {
-                st = EQS_ERROR_AT(ctx, EQS_ERR_PARSE, floc, "empty file name");
-                goto done;
-            }
-            /* relative to the card's file, as .include (a string: the current directory) */
-            size_t dlen = 0;
-            int dir_relative = !(P->from_string && nl->n_files > 0 && c->file == nl->files[0]);
-            if (f.s[0] != '/' && dir_relative) {
-                const char *slash = strrchr(c->file, '/');
-                if (slash) dlen = (size_t)(slash - c->file) + 1;
-            }
-            char *path = eqs_malloc(ctx, dlen + (size_t)f.len + 1);
-            if (!path) {
-                st = EQS_ERR_NOMEM;
-                goto done;
-            }
-            memcpy(path, c->file, dlen);
-            memcpy(path + dlen, f.s, (size_t)f.len);
-            path[dlen + (size_t)f.len] = '\0';
+            char *path = NULL;
+            if ((st = xbar_path(P, c, &f, &path))) goto done;
             st = eqs_crossbar_read_csv(nl, path, floc, R, C, dmodel, vals);
             eqs_free(ctx, path);
             if (st) goto done;
@@ -1276,7 +1290,7 @@ static eqs_status do_crossbar(parser *P, const eqs_card *c)
             }
         }
         eqs_crossbar_spec sp = {name->s, (size_t)name->len, R, C, refs, refs + R, vals, is_g,
-                                dmodel, rwire, card_loc(c)};
+                                dmodel, rwire, card_loc(c), device_path};
         if ((st = eqs_netlist_add_crossbar(nl, &sp, NULL))) goto done;
         P->n_flat += (long)(nd + nw);
     }
@@ -1286,6 +1300,7 @@ done:
     eqs_free(ctx, off[1]);
     eqs_free(ctx, refs);
     eqs_free(ctx, vals);
+    eqs_free(ctx, device_path);
     return st;
 }
 

@@ -46,10 +46,15 @@ static inline double sgd_noisy(const eqs_update_law *u, uint64_t element, double
 static inline double programmed(const eqs_update_law *u, uint64_t element, double G_old,
                                 double G_new)
 {
+    const eqs_device_law *d = u->device_of[element];
+    if (!d) return G_new;
     eqs_device_inst dev;
-    eqs_device_instance(u->device, element, &dev);
-    const double G =
-        eqs_device_program(u->device, &dev, G_old, G_new - G_old, u->step, element, NULL);
+    eqs_device_instance(d, element, &dev);
+    double G;
+    if (d->kind == EQS_DEVICE_IDEAL && d->levels < 2 && !dev.stuck) /* exactly G_new, clipped */
+        G = G_new < dev.g_min_S ? dev.g_min_S : G_new > dev.g_max_S ? dev.g_max_S : G_new;
+    else
+        G = eqs_device_program(d, &dev, G_old, G_new - G_old, u->step, element, NULL);
     return G < u->g_min_S ? u->g_min_S : G > u->g_max_S ? u->g_max_S : G;
 }
 
@@ -117,7 +122,7 @@ int eqs_update_params(const eqs_update_law *u, double scale, size_t e0, size_t e
         const double lr = scale * u->rate[k], G0 = G[e];
         G[e] = noisy ? sgd_noisy(u, (uint64_t)k, G[e], &m[e], mu, g[k], lr, lo, hi)
                      : sgd(G[e], &m[e], mu, g[k], lr, lo, hi);
-        if (u->device) G[e] = programmed(u, (uint64_t)k, G0, G[e]);
+        if (u->device_of) G[e] = programmed(u, (uint64_t)k, G0, G[e]);
         if (!isfinite(G[e])) return k;
     }
     return -1;

@@ -49,14 +49,16 @@ typedef struct {
     uint64_t step;       /* key of the current step; the trainer sets it
                             (epoch * batches per epoch + batch: the same
                             after a resume). Default: 0 */
-    /* The device model every trained conductance is programmed through
-     * (docs/devices.md): after the clip, the requested change G_new - G
-     * of parameter k becomes eqs_device_program of device k (its
-     * instance drawn from (device->seed, k)) at key (step, k).  NULL: the
-     * conductance is set as requested (an ideal continuous device; the
-     * trainer passes no model for one, so the bits are those of no model).
-     * Borrowed. Default: NULL */
-    const eqs_device_law *device;
+    /* The device model each trained conductance is programmed through
+     * (docs/devices.md), per parameter: after the clip, the requested
+     * change G_new - G of parameter k becomes eqs_device_program of device
+     * k of law device_of[k] (its instance drawn from (seed, k)) at key
+     * (step, k), then is clipped to [g_min_S, g_max_S] again; an ideal
+     * continuous law sets clip(G_new) to its window exactly.  NULL (the
+     * array or an entry): the conductance is set as requested (the trainer
+     * passes no array for one ideal continuous model, so the bits are
+     * those of no model).  Borrowed. Default: NULL */
+    const eqs_device_law *const *device_of;
 } eqs_update_law;
 
 /* Stream of the update noise draws (the key's second word). */
