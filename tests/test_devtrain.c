@@ -652,6 +652,38 @@ START_TEST(test_devtrain_bad_model)
 }
 END_TEST
 
+/* Pulses to sweep the window, power step gamma = 1/2, h = dw/w = 0.01:
+ * with x = (G_max - G)/w and s = sqrt(x), one pulse is s' = sqrt(s^2 - h s),
+ * a decrease d = h / (1 + sqrt(1 - h/s)) in [h/2, h / (1 + sqrt(3/4))] while
+ * s >= 4h.  So from s = 1 the response reaches G_max after at most 2/h =
+ * 200 pulses and at least (1 - 4h)(1 + sqrt(3/4))/h = 179.  (A constant
+ * step, gamma = 0, would take 100; soft bounds, gamma = 1, never arrive.)
+ * The same for the down response, mirrored. */
+START_TEST(test_devtrain_pow_sweep)
+{
+    eqs_device_law law;
+    eqs_device_law_defaults(&law);
+    law.kind = EQS_DEVICE_POW;
+    law.g_min_S = 1e-6;
+    law.g_max_S = 1e-4;
+    law.dw_min_up_S = law.dw_min_down_S = 0.01 * (1e-4 - 1e-6);
+    law.gamma_up = law.gamma_down = 0.5;
+    eqs_device_inst dev;
+    eqs_device_instance(&law, 0, &dev);
+    enum { N = 400 };
+    double up[N + 1], down[N + 1];
+    eqs_device_response(&law, &dev, N, up, down);
+    int ku = -1, kd = -1;
+    for (int k = 0; k <= N; ++k) {
+        if (ku < 0 && up[k] == 1e-4) ku = k;
+        if (kd < 0 && down[k] == 1e-6) kd = k;
+    }
+    const double lower = (1 - 4 * 0.01) * (1 + sqrt(0.75)) / 0.01;
+    ck_assert_msg(ku >= lower && ku <= 200, "up: %d pulses, want %g..200", ku, lower);
+    ck_assert_msg(kd >= lower && kd <= 200, "down: %d pulses, want %g..200", kd, lower);
+}
+END_TEST
+
 Suite *suite_devtrain(void)
 {
     Suite *s = suite_create("devtrain");
@@ -671,6 +703,7 @@ Suite *suite_devtrain(void)
     tcase_add_test(st, test_devtrain_read_noise_stats);
     tcase_add_test(st, test_devtrain_stuck_stats);
     tcase_add_test(st, test_devtrain_drift_closed_form);
+    tcase_add_test(st, test_devtrain_pow_sweep);
     suite_add_tcase(s, st);
     return s;
 }
