@@ -113,7 +113,10 @@ typedef struct {
     void *bt;   /* struct batch_d or batch_f */
     eqs_worker *worker; /* helper thread of the batched step; NULL: one core */
     int single; /* 1: bt is a batch_f (single precision) */
+    struct wired_s *wire; /* wired crossbars (layered_wire.inc); NULL: none */
 } layered;
+
+#include "layered_wire.inc"
 
 static eqs_status node_kcl(const eqs_solver *s, int i, double v, double *f, double *df);
 
@@ -315,6 +318,10 @@ static void node_sums(const eqs_solver *s, const double *v, int i, double *S, do
 {
     const eqs_layers *L = s->layers;
     const double *adj_g = ((const layered *)s->impl)->adj_g;
+    if (((const layered *)s->impl)->wire) {
+        wx_node_sums(((const layered *)s->impl)->wire, v, i, S, r);
+        return;
+    }
     double ss = 0, rr = 0;
     for (int p = L->adj_off[i]; p < L->adj_off[i + 1]; ++p) {
         double G = adj_g[p];
@@ -383,6 +390,10 @@ static eqs_status ly_create(eqs_solver *s)
             ly->vd_lo[p] = diode_edge(dev, &ly->dp[p], ly->gmin, -LY_WINDOW_SPAN_V);
             ly->vd_hi[p] = diode_edge(dev, &ly->dp[p], ly->gmin, LY_WINDOW_SPAN_V);
         }
+    }
+    if (L->wired) {
+        eqs_status st = wx_create(s, &ly->wire);
+        if (st != EQS_OK) return st;
     }
     if (!(s->opt.bcd_tol_V > 0) || s->opt.bcd_max_sweeps < 1)
         return EQS_ERROR(ctx, EQS_ERR_INPUT,
@@ -538,6 +549,10 @@ static eqs_status ly_solve(eqs_solver *s, eqs_solve_mode mode, eqs_solve_info *i
     eqs_status st = prepare(s);
     if (st != EQS_OK) return st;
     adj_refresh(s); /* single solves only: the batched phases use the blocks */
+    if (ly->wire) { /* reduce the wired crossbars (new values), their drive */
+        if ((st = wx_refresh(s, ly->wire)) != EQS_OK) return st;
+        wx_drive(s, ly->wire);
+    }
     if (mode == EQS_SOLVE_COLD)
         for (int q = L->off[1]; q < L->off[L->n_layers]; ++q) s->v[L->node[q]] = 0.0;
     int n = 0;
@@ -554,6 +569,7 @@ static eqs_status ly_solve(eqs_solver *s, eqs_solve_mode mode, eqs_solve_info *i
         node_kcl(s, L->node[q], s->v[L->node[q]], &f, &df);
         if (!(fabs(f) <= res)) res = fabs(f);
     }
+    if (ly->wire && isfinite(d) && ly->fail_code == LY_NODE_OK) wx_recover(s, ly->wire);
     info->iterations = n;
     info->residual_A = res;
     info->max_update_V = d;
@@ -586,6 +602,10 @@ static eqs_status ly_adjoint(eqs_solver *s, const double *b, double *lambda)
     layered *ly = s->impl;
     const int nn = c->n_user_nodes;
     double *v = s->v, *lam = ly->lam;
+    if (ly->wire)
+        return EQS_ERROR(s->ctx, EQS_ERR_UNSUPPORTED,
+                         "layered solver: no adjoint with wired crossbars (use EqProp, or "
+                         "--solver newton)");
     adj_refresh(s);
     const double *adj_g = ly->adj_g;
     for (int i = 0; i < nn; ++i) lam[i] = 0.0;
@@ -686,6 +706,11 @@ static eqs_status bt_setup(eqs_solver *s, const eqs_batch_setup *bs)
 {
     layered *ly = s->impl;
     batch_release(s->ctx, ly);
+    if (ly->wire) {
+        eqs_log(s->ctx, EQS_LOG_INFO, "batched training: wired crossbars are solved sample "
+                                      "by sample");
+        return EQS_ERR_UNSUPPORTED;
+    }
     ly->single = s->opt.single != 0;
     return ly->single ? setup_f(s, bs) : setup_d(s, bs);
 }
@@ -736,6 +761,7 @@ static void ly_destroy(eqs_solver *s)
     if (!ly) return;
     eqs_ctx *ctx = s->ctx;
     batch_release(ctx, ly);
+    wx_free(ctx, &ly->wire);
     eqs_free(ctx, ly->dp);
     eqs_free(ctx, ly->dsign);
     eqs_free(ctx, ly->dfix);
