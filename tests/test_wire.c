@@ -231,9 +231,89 @@ START_TEST(wire_gradient)
 }
 END_TEST
 
-/* Training through the wired layered solver equals training through
- * Newton: one step of the trainer's update from each device's own
- * voltages, on a netlist experiment. */
+/* A trainer on a generated DRN with wire resistance rw (Ohm; "0": ideal
+ * wires), as `eqspice bench train` makes it: layered solver, shockley
+ * diodes, batch 8, small steps (no clipping). */
+static void wire_job(eqs_ctx *ctx, const char *rw, eqs_experiment **exp, eqs_job **job)
+{
+    const char *paths[] = {"network.drn.rwire_ohm", "network.drn.layers", "network.drn.seed",
+                           "dataset.classes", "dataset.synthetic.task",
+                           "dataset.synthetic.train_size", "dataset.synthetic.features",
+                           "input.gain_V", "input.encoding", "targets.on_V", "targets.off_V",
+                           "algorithm.method", "algorithm.beta", "learning.momentum",
+                           "learning.rate[r*]", "training.epochs", "training.batch",
+                           "solver.backend", "solver.diodes", "solver.tol_V",
+                           "conductance.g_min_S", "conductance.g_max_S"};
+    const char *values[] = {rw,     "6 4 2", "2",        "2",     "blobs",    "16",
+                            "6",    "2",     "pair",     "0.5",   "0",        "centered",
+                            "1e-6", "0.9",   "1e-12",    "1",     "8",        "layered",
+                            "shockley", "1e-13", "1e-7", "1e-3"};
+    ck_assert_int_eq(eqs_experiment_defaults(ctx, exp), EQS_OK);
+    ck_assert_int_eq(eqs_experiment_set_many(*exp, (int)(sizeof paths / sizeof paths[0]), paths,
+                                             values),
+                     EQS_OK);
+    eqs_trainer_options topt;
+    eqs_trainer_options_defaults(&topt);
+    topt.health_checks = 0;
+    eqs_job_options jopt;
+    eqs_job_options_defaults(&jopt);
+    jopt.trainer = &topt;
+    ck_assert_int_eq(eqs_job_create(ctx, *exp, &jopt, job), EQS_OK);
+}
+
+/* Conductance changes dG (S, np of them) of two batched training steps
+ * with wire resistance rw. */
+static void train_dG(eqs_ctx *ctx, const char *rw, int np, double *dG)
+{
+    eqs_experiment *e = NULL;
+    eqs_job *j = NULL;
+    wire_job(ctx, rw, &e, &j);
+    eqs_trainer *tr = eqs_job_trainer(j);
+    ck_assert_int_eq(eqs_trainer_batched(tr), 1);
+    const eqs_circuit *c = eqs_job_circuit(j);
+    ck_assert_int_eq(eqs_circuit_param_count(c), np);
+    for (int k = 0; k < np; ++k) dG[k] = -eqs_circuit_param_get(c, k);
+    for (int step = 0; step < 2; ++step) ck_assert_int_eq(eqs_trainer_step(tr), EQS_OK);
+    for (int k = 0; k < np; ++k) dG[k] += eqs_circuit_param_get(c, k);
+    eqs_job_free(&j);
+    eqs_experiment_free(&e);
+}
+
+/* Batched training with wires (the reduction once per update, every
+ * device's voltage between its internal nodes, the update law on the
+ * store) against the batched path of ideal crossbars (layered_batch.inc,
+ * an independent implementation): as rwire -> 0 the conductance changes
+ * converge to the ideal ones, the difference shrinking in proportion to
+ * rwire (first order in the wire drops). */
+START_TEST(wire_train_limit)
+{
+    eqs_ctx *ctx = tu_ctx();
+    const int np = 12 * 4 + 4 * 2; /* devices only */
+    double *d0 = malloc(sizeof *d0 * np), *dw = malloc(sizeof *dw * np);
+    train_dG(ctx, "0", np, d0);
+    double dmax = 0;
+    for (int k = 0; k < np; ++k) dmax = fmax(dmax, fabs(d0[k]));
+    ck_assert(dmax > 0);
+    const char *rws[3] = {"0.1", "0.01", "0.001"};
+    double r[3], e[3];
+    for (int t = 0; t < 3; ++t) {
+        train_dG(ctx, rws[t], np, dw);
+        r[t] = atof(rws[t]);
+        e[t] = 0;
+        for (int k = 0; k < np; ++k) e[t] = fmax(e[t], fabs(dw[k] - d0[k]));
+        e[t] /= dmax;
+        report("training: max |dG_wired - dG_ideal| / max |dG| at rwire (Ohm)", r[t]);
+        report("  ->", e[t]);
+    }
+    double slope = tu_loglog_slope(r, e, 3);
+    report("training: slope of the difference in rwire", slope);
+    ck_assert_msg(slope > 0.9 && slope < 1.1, "difference ~ rwire^%g, not first order", slope);
+    ck_assert_msg(e[2] < 1e-4, "at 1 mOhm the wired step is %g off the ideal one", e[2]);
+    free(d0);
+    free(dw);
+    eqs_ctx_free(&ctx);
+}
+END_TEST
 
 /* gen drn --rwire: the card carries rwire=, the text parses to the direct
  * build (same elements, nodes and values, bit for bit); rwire 0 writes the
@@ -305,6 +385,7 @@ Suite *suite_wire(void)
     tcase_add_test(tc, wire_vs_newton_deep);
     tcase_add_test(tc, wire_vs_ngspice);
     tcase_add_test(tc, wire_gradient);
+    tcase_add_test(tc, wire_train_limit);
     tcase_add_test(tc, wire_gen_text);
     suite_add_tcase(s, tc);
     return s;

@@ -114,7 +114,12 @@ typedef struct {
     eqs_worker *worker; /* helper thread of the batched step; NULL: one core */
     int single; /* 1: bt is a batch_f (single precision) */
     struct wired_s *wire; /* wired crossbars (layered_wire.inc); NULL: none */
+    void *wbt;            /* their batched training (layered_wire_batch.inc) */
 } layered;
+
+static int blas_threads_enter(int want);
+static void blas_threads_leave(int host, int want);
+#define LY_STEP_BLAS_THREADS 1 /* one BLAS thread per call (see the batched section) */
 
 #include "layered_wire.inc"
 
@@ -550,8 +555,11 @@ static eqs_status ly_solve(eqs_solver *s, eqs_solve_mode mode, eqs_solve_info *i
     if (st != EQS_OK) return st;
     adj_refresh(s); /* single solves only: the batched phases use the blocks */
     if (ly->wire) { /* reduce the wired crossbars (new values), their drive */
-        if ((st = wx_refresh(s, ly->wire)) != EQS_OK) return st;
-        wx_drive(s, ly->wire);
+        int host = blas_threads_enter(LY_STEP_BLAS_THREADS);
+        st = wx_refresh(s, ly->wire);
+        if (st == EQS_OK) wx_drive(s, ly->wire);
+        blas_threads_leave(host, LY_STEP_BLAS_THREADS);
+        if (st != EQS_OK) return st;
     }
     if (mode == EQS_SOLVE_COLD)
         for (int q = L->off[1]; q < L->off[L->n_layers]; ++q) s->v[L->node[q]] = 0.0;
@@ -569,7 +577,11 @@ static eqs_status ly_solve(eqs_solver *s, eqs_solve_mode mode, eqs_solve_info *i
         node_kcl(s, L->node[q], s->v[L->node[q]], &f, &df);
         if (!(fabs(f) <= res)) res = fabs(f);
     }
-    if (ly->wire && isfinite(d) && ly->fail_code == LY_NODE_OK) wx_recover(s, ly->wire);
+    if (ly->wire && isfinite(d) && ly->fail_code == LY_NODE_OK) {
+        int host = blas_threads_enter(LY_STEP_BLAS_THREADS);
+        wx_recover(s, ly->wire);
+        blas_threads_leave(host, LY_STEP_BLAS_THREADS);
+    }
     info->iterations = n;
     info->residual_A = res;
     info->max_update_V = d;
@@ -651,6 +663,8 @@ static eqs_status ly_adjoint(eqs_solver *s, const double *b, double *lambda)
     return EQS_OK;
 }
 
+#include "layered_wire_batch.inc"
+
 /* ---- batched training -------------------------------------------------- */
 
 /* BLAS threads inside a batched training step.  Measured on the 2-core VM
@@ -662,7 +676,9 @@ static eqs_status ly_adjoint(eqs_solver *s, const double *b, double *lambda)
  * crossbar moves between the cores' caches).  The second core is used by
  * splitting each large crossbar by row halves instead ("Two cores" above,
  * worker.c). */
+#ifndef LY_STEP_BLAS_THREADS
 #define LY_STEP_BLAS_THREADS 1
+#endif
 
 #define REAL double
 #define B_(x) x##_d
@@ -694,6 +710,11 @@ static eqs_status ly_adjoint(eqs_solver *s, const double *b, double *lambda)
 /* Dispatch to the precision chosen at setup (eqs_solver_options.single). */
 static void batch_release(eqs_ctx *ctx, layered *ly)
 {
+    if (ly->wbt) {
+        wx_batch *wb = ly->wbt;
+        wx_bt_free(ctx, ly->wire, &wb);
+        ly->wbt = NULL;
+    }
     eqs_worker_destroy(ctx, ly->worker);
     ly->worker = NULL;
     if (!ly->bt) return;
@@ -707,9 +728,10 @@ static eqs_status bt_setup(eqs_solver *s, const eqs_batch_setup *bs)
     layered *ly = s->impl;
     batch_release(s->ctx, ly);
     if (ly->wire) {
-        eqs_log(s->ctx, EQS_LOG_INFO, "batched training: wired crossbars are solved sample "
-                                      "by sample");
-        return EQS_ERR_UNSUPPORTED;
+        wx_batch *wb = NULL;
+        eqs_status st = wx_bt_setup(s, bs, &wb);
+        ly->wbt = wb;
+        return st;
     }
     ly->single = s->opt.single != 0;
     return ly->single ? setup_f(s, bs) : setup_d(s, bs);
@@ -717,6 +739,10 @@ static eqs_status bt_setup(eqs_solver *s, const eqs_batch_setup *bs)
 
 static void bt_load(eqs_solver *s, int b, const double *u, const double *y)
 {
+    if (((layered *)s->impl)->wbt) {
+        wx_bt_load(((layered *)s->impl)->wbt, b, u, y);
+        return;
+    }
     if (((layered *)s->impl)->single) load_f(s, b, u, y);
     else load_d(s, b, u, y);
 }
@@ -740,8 +766,10 @@ static void blas_threads_leave(int host, int want)
 static eqs_status bt_free_phase(eqs_solver *s, int nb, double *out)
 {
     int host = blas_threads_enter(LY_STEP_BLAS_THREADS);
-    eqs_status st =
-        ((layered *)s->impl)->single ? free_phase_f(s, nb, out) : free_phase_d(s, nb, out);
+    layered *ly = s->impl;
+    eqs_status st = ly->wbt      ? wx_bt_free_phase(s, ly->wbt, nb, out)
+                    : ly->single ? free_phase_f(s, nb, out)
+                                 : free_phase_d(s, nb, out);
     blas_threads_leave(host, LY_STEP_BLAS_THREADS);
     return st;
 }
@@ -749,8 +777,10 @@ static eqs_status bt_free_phase(eqs_solver *s, int nb, double *out)
 static eqs_status bt_train(eqs_solver *s, int nb, double lr_scale)
 {
     int host = blas_threads_enter(LY_STEP_BLAS_THREADS);
-    eqs_status st =
-        ((layered *)s->impl)->single ? train_f(s, nb, lr_scale) : train_d(s, nb, lr_scale);
+    layered *ly = s->impl;
+    eqs_status st = ly->wbt      ? wx_bt_train(s, ly->wbt, nb, lr_scale)
+                    : ly->single ? train_f(s, nb, lr_scale)
+                                 : train_d(s, nb, lr_scale);
     blas_threads_leave(host, LY_STEP_BLAS_THREADS);
     return st;
 }
