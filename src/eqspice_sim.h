@@ -350,6 +350,10 @@ typedef struct {
                               r<l>_bn_<j> to them (conductances g_min_S: zero net bias
                               at the start), so (G_bp - G_bn) rails_V acts as a signed
                               bias current.  Default: 0 = none */
+    double rwire_ohm;      /* > 0: wire resistance of every crossbar, the resistance
+                              (Ohm) of each row and column line segment (the
+                              crossbar card's rwire=; docs/netlist.md).  Default: 0 =
+                              ideal wires */
 } eqs_drn_spec;
 
 void eqs_drn_spec_defaults(eqs_drn_spec *spec);

@@ -21,6 +21,8 @@
  *   - amplifier_gain > 0: hidden node h<l>_<j> reaches the next crossbar
  *     through a bidirectional amplifier whose output node is a<l>_<j>
  *     (write_amplifiers below);
+ *   - rwire_ohm > 0: every crossbar card carries rwire= (wire segments of
+ *     that resistance along each row and column line, docs/netlist.md);
  *   - rails_V > 0 (trainable biases): sources vbp (node bp, +rails_V) and
  *     vbn (node bn, -rails_V), not inputs; after crossbar l, resistors
  *     r<l>_bp_<j> and r<l>_bn_<j> from bp and bn to node j of layer l, both
@@ -64,6 +66,7 @@ void eqs_drn_spec_defaults(eqs_drn_spec *spec)
     spec->output_pairs = 0;
     spec->amplifier_gain = 0.0;
     spec->rails_V = 0.0;
+    spec->rwire_ohm = 0.0;
 }
 
 /* Number of nodes of layer l >= 1 (the output layer has two per unit with
@@ -235,6 +238,11 @@ static void g_crossbar(gen *g, const char *name, int R, int C, char (*rown)[32],
 {
     int line0 = g->line;
     g_printf(g, ".crossbar %s", name);
+    double rwire = 0;
+    if (g->sp->rwire_ohm > 0) {
+        g_printf(g, " rwire=");
+        rwire = g_value(g, "%.17g", g->sp->rwire_ohm);
+    }
     g_eol(g);
     g_printf(g, "+ rows=(");
     for (int i = 0; i < R; ++i) {
@@ -267,7 +275,7 @@ static void g_crossbar(gen *g, const char *name, int R, int C, char (*rown)[32],
     for (int i = 0; i < R; ++i) refs[i] = (eqs_name_ref){rown[i], strlen(rown[i])};
     for (int j = 0; j < C; ++j) refs[R + j] = (eqs_name_ref){coln[j], strlen(coln[j])};
     eqs_loc loc = {g->path, line0, 1};
-    eqs_crossbar_spec xs = {name, strlen(name), R, C, refs, refs + R, rbuf, 0, 0, 0.0, loc, NULL};
+    eqs_crossbar_spec xs = {name, strlen(name), R, C, refs, refs + R, rbuf, 0, 0, rwire, loc, NULL};
     g->st = eqs_netlist_add_crossbar(g->nl, &xs, NULL);
     eqs_free(g->ctx, refs);
 }
@@ -355,6 +363,9 @@ static eqs_status check_spec(eqs_ctx *ctx, const eqs_drn_spec *sp)
     if (!(sp->rails_V >= 0) || !isfinite(sp->rails_V))
         return EQS_ERROR(ctx, EQS_ERR_INPUT, "rail voltage must be finite and >= 0 (0: no "
                                              "rails; got %g)", sp->rails_V);
+    if (!(sp->rwire_ohm >= 0) || !isfinite(sp->rwire_ohm))
+        return EQS_ERROR(ctx, EQS_ERR_INPUT, "wire resistance must be finite and >= 0 (0: "
+                                             "ideal wires; got %g)", sp->rwire_ohm);
     if (!(sp->amplifier_gain >= 0) || !isfinite(sp->amplifier_gain))
         return EQS_ERROR(ctx, EQS_ERR_INPUT,
                          "amplifier gain must be finite and >= 0 (0: none; got %g)",

@@ -22,6 +22,9 @@ static const cli_opt gen_opts[] = {
                      "both at the lowest conductance (no net bias)", 0},
     {"--fan-in-S", "S", "crossbar l's range is [gmin, S / sqrt(fan-in of layer l)] instead "
                         "(g_init=\"fan_in\"; docs/tuning.md); --gmax-S unused", 0},
+    {"--rwire", "OHM", "wire resistance: every crossbar card gets rwire=OHM, each row and "
+                       "column line a chain of OHM segments (docs/netlist.md); default 0, "
+                       "ideal wires", 0},
     {"--plain", NULL, "plain SPICE elements (R lines, extension cards as '*eqspice' "
                       "comments) that stock 'ngspice -b' runs, instead of .crossbar cards", 0},
     {"-o", "FILE", "output file (atomic; default stdout)", 0},
@@ -108,6 +111,13 @@ int cli_cmd_gen(int argc, char **argv)
                 break;
             }
             spec.rails_V = x;
+            ++i;
+        } else if (!strcmp(a, "--rwire")) {
+            double x;
+            if (!v || cli_parse_double(v, &x) || !(x >= 0) || !(x < 1e300))
+                rc = cli_usage_error("gen", "--rwire needs a resistance >= 0 (Ohm)");
+            if (rc != CLI_OK) break;
+            spec.rwire_ohm = x;
             ++i;
         } else if (!strcmp(a, "--plain")) {
             plain = 1;

@@ -144,6 +144,11 @@ typedef struct {
      * node pair and all of them are trainable: dense matrices can stand for
      * the parameters (batched training) */
     int dense;
+    /* 1: found by eqs_layers_detect_wired (wired.c): the layers are the
+     * terminals of crossbars with wire resistance (their internal nodes are
+     * in no layer, layer_of -1) and there is no adjacency (adj_off all 0):
+     * the solver couples the terminals through each crossbar's reduction */
+    int wired;
 } eqs_layers;
 
 /* Detect the layered structure of c.  *out is NULL (and `why` holds the
@@ -152,5 +157,15 @@ typedef struct {
 eqs_status eqs_layers_detect(eqs_ctx *ctx, const eqs_circuit *c, eqs_layers **out, char *why,
                              size_t why_len);
 void eqs_layers_free(eqs_ctx *ctx, eqs_layers **L);
+
+/* Layered networks of wired crossbars (wired.c, docs/solver.md "Wire
+ * resistance"): every resistor is a device or a wire segment of a declared
+ * crossbar with rwire > 0; the terminal nodes (row and column lines) form
+ * the layers (layer 0 the fixed ones, a crossbar's columns one layer after
+ * its rows), diodes join free terminals to fixed nodes, outputs lie on the
+ * last layer.  *out is NULL with the reason in `why` otherwise (EQS_OK);
+ * (*out)->wired = 1. */
+eqs_status eqs_layers_detect_wired(eqs_ctx *ctx, const eqs_circuit *c, eqs_layers **out,
+                                   char *why, size_t why_len);
 
 #endif /* EQS_CROSSBAR_H */

@@ -302,6 +302,7 @@ static eqs_status read_network(reader *r, xmlNodePtr net)
     if (outs) xmlFree(outs);
     if ((st = attr_double(r, drn, "amplifiers", 0.0, &e->drn.amplifier_gain))) return st;
     if ((st = attr_double(r, drn, "rails_V", 0.0, &e->drn.rails_V))) return st;
+    if ((st = attr_double(r, drn, "rwire_ohm", 0.0, &e->drn.rwire_ohm))) return st;
     if (!e->drn.g_fan_in && e->drn.g_max_S < e->drn.g_min_S)
         return EQS_ERROR_AT(r->ctx, EQS_ERR_INPUT, node_loc(r, drn),
                             "g_init_max_S (%g S) must not be below g_init_min_S (%g S)",
@@ -791,6 +792,7 @@ static void write_body(FILE *f, const eqs_experiment *e, int derived)
             put_attr(f, "outputs", e->drn.output_pairs ? "pairs" : "single");
             if (e->drn.amplifier_gain > 0) put_num(f, "amplifiers", e->drn.amplifier_gain);
             if (e->drn.rails_V > 0) put_num(f, "rails_V", e->drn.rails_V);
+            if (e->drn.rwire_ohm > 0) put_num(f, "rwire_ohm", e->drn.rwire_ohm);
         }
         fputs("/>\n  </network>\n", f);
     }

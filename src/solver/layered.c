@@ -113,7 +113,15 @@ typedef struct {
     void *bt;   /* struct batch_d or batch_f */
     eqs_worker *worker; /* helper thread of the batched step; NULL: one core */
     int single; /* 1: bt is a batch_f (single precision) */
+    struct wired_s *wire; /* wired crossbars (layered_wire.inc); NULL: none */
+    void *wbt;            /* their batched training (layered_wire_batch.inc) */
 } layered;
+
+static int blas_threads_enter(int want);
+static void blas_threads_leave(int host, int want);
+#define LY_STEP_BLAS_THREADS 1 /* one BLAS thread per call (see the batched section) */
+
+#include "layered_wire.inc"
 
 static eqs_status node_kcl(const eqs_solver *s, int i, double v, double *f, double *df);
 
@@ -315,6 +323,10 @@ static void node_sums(const eqs_solver *s, const double *v, int i, double *S, do
 {
     const eqs_layers *L = s->layers;
     const double *adj_g = ((const layered *)s->impl)->adj_g;
+    if (((const layered *)s->impl)->wire) {
+        wx_node_sums(((const layered *)s->impl)->wire, v, i, S, r);
+        return;
+    }
     double ss = 0, rr = 0;
     for (int p = L->adj_off[i]; p < L->adj_off[i + 1]; ++p) {
         double G = adj_g[p];
@@ -383,6 +395,10 @@ static eqs_status ly_create(eqs_solver *s)
             ly->vd_lo[p] = diode_edge(dev, &ly->dp[p], ly->gmin, -LY_WINDOW_SPAN_V);
             ly->vd_hi[p] = diode_edge(dev, &ly->dp[p], ly->gmin, LY_WINDOW_SPAN_V);
         }
+    }
+    if (L->wired) {
+        eqs_status st = wx_create(s, &ly->wire);
+        if (st != EQS_OK) return st;
     }
     if (!(s->opt.bcd_tol_V > 0) || s->opt.bcd_max_sweeps < 1)
         return EQS_ERROR(ctx, EQS_ERR_INPUT,
@@ -538,6 +554,13 @@ static eqs_status ly_solve(eqs_solver *s, eqs_solve_mode mode, eqs_solve_info *i
     eqs_status st = prepare(s);
     if (st != EQS_OK) return st;
     adj_refresh(s); /* single solves only: the batched phases use the blocks */
+    if (ly->wire) { /* reduce the wired crossbars (new values), their drive */
+        int host = blas_threads_enter(LY_STEP_BLAS_THREADS);
+        st = wx_refresh(s, ly->wire);
+        if (st == EQS_OK) wx_drive(s, ly->wire);
+        blas_threads_leave(host, LY_STEP_BLAS_THREADS);
+        if (st != EQS_OK) return st;
+    }
     if (mode == EQS_SOLVE_COLD)
         for (int q = L->off[1]; q < L->off[L->n_layers]; ++q) s->v[L->node[q]] = 0.0;
     int n = 0;
@@ -553,6 +576,11 @@ static eqs_status ly_solve(eqs_solver *s, eqs_solve_mode mode, eqs_solve_info *i
         double f, df;
         node_kcl(s, L->node[q], s->v[L->node[q]], &f, &df);
         if (!(fabs(f) <= res)) res = fabs(f);
+    }
+    if (ly->wire && isfinite(d) && ly->fail_code == LY_NODE_OK) {
+        int host = blas_threads_enter(LY_STEP_BLAS_THREADS);
+        wx_recover(s, ly->wire);
+        blas_threads_leave(host, LY_STEP_BLAS_THREADS);
     }
     info->iterations = n;
     info->residual_A = res;
@@ -586,6 +614,10 @@ static eqs_status ly_adjoint(eqs_solver *s, const double *b, double *lambda)
     layered *ly = s->impl;
     const int nn = c->n_user_nodes;
     double *v = s->v, *lam = ly->lam;
+    if (ly->wire)
+        return EQS_ERROR(s->ctx, EQS_ERR_UNSUPPORTED,
+                         "layered solver: no adjoint with wired crossbars (use EqProp, or "
+                         "--solver newton)");
     adj_refresh(s);
     const double *adj_g = ly->adj_g;
     for (int i = 0; i < nn; ++i) lam[i] = 0.0;
@@ -631,6 +663,8 @@ static eqs_status ly_adjoint(eqs_solver *s, const double *b, double *lambda)
     return EQS_OK;
 }
 
+#include "layered_wire_batch.inc"
+
 /* ---- batched training -------------------------------------------------- */
 
 /* BLAS threads inside a batched training step.  Measured on the 2-core VM
@@ -642,7 +676,9 @@ static eqs_status ly_adjoint(eqs_solver *s, const double *b, double *lambda)
  * crossbar moves between the cores' caches).  The second core is used by
  * splitting each large crossbar by row halves instead ("Two cores" above,
  * worker.c). */
+#ifndef LY_STEP_BLAS_THREADS
 #define LY_STEP_BLAS_THREADS 1
+#endif
 
 #define REAL double
 #define B_(x) x##_d
@@ -674,6 +710,11 @@ static eqs_status ly_adjoint(eqs_solver *s, const double *b, double *lambda)
 /* Dispatch to the precision chosen at setup (eqs_solver_options.single). */
 static void batch_release(eqs_ctx *ctx, layered *ly)
 {
+    if (ly->wbt) {
+        wx_batch *wb = ly->wbt;
+        wx_bt_free(ctx, ly->wire, &wb);
+        ly->wbt = NULL;
+    }
     eqs_worker_destroy(ctx, ly->worker);
     ly->worker = NULL;
     if (!ly->bt) return;
@@ -686,12 +727,22 @@ static eqs_status bt_setup(eqs_solver *s, const eqs_batch_setup *bs)
 {
     layered *ly = s->impl;
     batch_release(s->ctx, ly);
+    if (ly->wire) {
+        wx_batch *wb = NULL;
+        eqs_status st = wx_bt_setup(s, bs, &wb);
+        ly->wbt = wb;
+        return st;
+    }
     ly->single = s->opt.single != 0;
     return ly->single ? setup_f(s, bs) : setup_d(s, bs);
 }
 
 static void bt_load(eqs_solver *s, int b, const double *u, const double *y)
 {
+    if (((layered *)s->impl)->wbt) {
+        wx_bt_load(((layered *)s->impl)->wbt, b, u, y);
+        return;
+    }
     if (((layered *)s->impl)->single) load_f(s, b, u, y);
     else load_d(s, b, u, y);
 }
@@ -715,8 +766,10 @@ static void blas_threads_leave(int host, int want)
 static eqs_status bt_free_phase(eqs_solver *s, int nb, double *out)
 {
     int host = blas_threads_enter(LY_STEP_BLAS_THREADS);
-    eqs_status st =
-        ((layered *)s->impl)->single ? free_phase_f(s, nb, out) : free_phase_d(s, nb, out);
+    layered *ly = s->impl;
+    eqs_status st = ly->wbt      ? wx_bt_free_phase(s, ly->wbt, nb, out)
+                    : ly->single ? free_phase_f(s, nb, out)
+                                 : free_phase_d(s, nb, out);
     blas_threads_leave(host, LY_STEP_BLAS_THREADS);
     return st;
 }
@@ -724,8 +777,10 @@ static eqs_status bt_free_phase(eqs_solver *s, int nb, double *out)
 static eqs_status bt_train(eqs_solver *s, int nb, double lr_scale)
 {
     int host = blas_threads_enter(LY_STEP_BLAS_THREADS);
-    eqs_status st =
-        ((layered *)s->impl)->single ? train_f(s, nb, lr_scale) : train_d(s, nb, lr_scale);
+    layered *ly = s->impl;
+    eqs_status st = ly->wbt      ? wx_bt_train(s, ly->wbt, nb, lr_scale)
+                    : ly->single ? train_f(s, nb, lr_scale)
+                                 : train_d(s, nb, lr_scale);
     blas_threads_leave(host, LY_STEP_BLAS_THREADS);
     return st;
 }
@@ -736,6 +791,7 @@ static void ly_destroy(eqs_solver *s)
     if (!ly) return;
     eqs_ctx *ctx = s->ctx;
     batch_release(ctx, ly);
+    wx_free(ctx, &ly->wire);
     eqs_free(ctx, ly->dp);
     eqs_free(ctx, ly->dsign);
     eqs_free(ctx, ly->dfix);

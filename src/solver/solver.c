@@ -98,6 +98,17 @@ static eqs_status select_backend(eqs_ctx *ctx, eqs_circuit *c, eqs_backend_id *b
         *backend = EQS_BACKEND_LAYERED;
         return EQS_OK;
     }
+    for (int x = 0; x < c->nl->n_crossbars; ++x) /* wired crossbars (docs/solver.md) */
+        if (c->nl->crossbars[x].rwire_ohm > 0) {
+            char why2[512];
+            if ((st = eqs_layers_detect_wired(ctx, c, layers, why2, sizeof why2))) return st;
+            if (*layers) {
+                *backend = EQS_BACKEND_LAYERED;
+                return EQS_OK;
+            }
+            snprintf(why, sizeof why, "%s", why2);
+            break;
+        }
     const char *net = c->nl->path ? c->nl->path : "circuit";
     if (*backend == EQS_BACKEND_LAYERED || ideal)
         return EQS_ERROR(ctx, EQS_ERR_INPUT, "%s is not a layered network (%s): %s", net, why,
