@@ -939,6 +939,16 @@ void eqs_device_response(const eqs_device_law *law, const eqs_device_inst *dev, 
  * (g_max_S - g_min_S)/(levels - 1).  *out is NULL on error. */
 eqs_status eqs_device_law_read(eqs_ctx *ctx, const char *path, eqs_device_law **out);
 void eqs_device_law_free(eqs_ctx *ctx, eqs_device_law **law);
+/* The pulse response G_up_S[k], G_down_S[k], k = 0..n (as from
+ * eqs_device_response) drawn as a PNG of EQS_DEVICE_PLOT_WIDTH x
+ * EQS_DEVICE_PLOT_HEIGHT pixels (export/plot_device.c): conductance in µS
+ * against pulse number, up pulses blue (#1f77b4), down pulses orange
+ * (#ff7f0e), legend, `title` on top.  Written atomically: on failure no
+ * file is left.  Errors: EQS_ERR_IO (cannot write png_path), EQS_ERR_NOMEM. */
+#define EQS_DEVICE_PLOT_WIDTH 640
+#define EQS_DEVICE_PLOT_HEIGHT 400
+eqs_status eqs_plot_device_response(eqs_ctx *ctx, const char *title, int n, const double *G_up_S,
+                                    const double *G_down_S, const char *png_path);
 /* The compiled-in copy of models/device.xsd. */
 const char *eqs_device_schema(void);
 /* ---- end of device models ---- */

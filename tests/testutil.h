@@ -38,6 +38,7 @@ Suite *suite_memristor(void); /* test_memristor.c: the memristor element */
 Suite *suite_store(void);     /* test_store.c: the parameter store and its blocks */
 Suite *suite_crossbar(void); /* test_crossbar.c: .crossbar card, netlist builder, DRN build */
 Suite *suite_device(void);   /* test_device.c: pulsed device laws */
+Suite *suite_device_plot(void); /* test_device_plot.c: eqspice device --plot */
 
 /* Absolute path of a file relative to the repository root (the directory
  * `make check` runs in).  Returns a static buffer (overwritten per call). */
