@@ -35,8 +35,9 @@ typedef enum {
     EQS_PLOT_LEGEND_TOP_RIGHT = 0, /* inside the plot area's top-right corner */
     EQS_PLOT_LEGEND_AUTO = 1       /* the first of right-middle, top-right,
                                       bottom-right, top-left, bottom-left,
-                                      centre, left-middle that no curve
-                                      crosses (else the least crossed) */
+                                      top-centre, bottom-centre, centre,
+                                      left-middle that no curve crosses
+                                      (else the least crossed) */
 } eqs_plot_legend;
 
 /* A line chart: white background, title, axes with grid lines and tick

@@ -336,8 +336,9 @@ static void draw(cairo_t *cr, const eqs_plot_chart *ch)
     if (ch->legend == EQS_PLOT_LEGEND_AUTO) {
         const double mid = (fr.py0 + fr.py1 - lh) / 2, left = fr.px0 + 12;
         const double bottom = fr.py0 - lh - 12, cx = (fr.px0 + fr.px1 - lw) / 2;
-        const double at[][2] = {{lx, mid}, {lx, ly},     {lx, bottom}, {left, ly},
-                                {left, bottom}, {cx, mid}, {left, mid}};
+        const double at[][2] = {{lx, mid},   {lx, ly},     {lx, bottom}, {left, ly},
+                                {left, bottom}, {cx, ly},  {cx, bottom}, {cx, mid},
+                                {left, mid}};
         long best = -1;
         for (size_t k = 0; k < sizeof at / sizeof *at && best != 0; ++k) {
             const long h = legend_hits(ch, &fr, show, at[k][0], at[k][1], lw, lh);
