@@ -1,7 +1,7 @@
 # eqspice build.  `make` builds build/eqspice and build/libeqspice.a.
 # `make demo` and `make check` first install missing Debian packages.
 #
-# Targets: all demo check check-asan bench bench-compare golden-update regress regress-update deps clean
+# Targets: all demo check check-asan bench bench-compare golden-update regress regress-update docs-plots deps clean
 
 CC      ?= cc
 BUILD   ?= build
@@ -31,7 +31,7 @@ LIB      := $(BUILD)/libeqspice.a
 CLI      := $(BUILD)/eqspice
 TESTBIN  := $(BUILD)/tests/run-tests
 
-.PHONY: all demo check check-asan bench bench-compare golden-update regress regress-update deps clean
+.PHONY: all demo check check-asan bench bench-compare golden-update regress regress-update docs-plots deps clean
 all: $(LIB) $(CLI)
 
 deps:
@@ -113,6 +113,17 @@ bench-compare: deps
 golden-update: deps
 	@$(MAKE) --no-print-directory all
 	bash scripts/golden-update.sh $(CLI)
+
+# The pulse response of every preset in models/ as docs/img/device-<preset>.png
+# (docs/devices.md shows them; `eqspice device --plot`, pulses: sweep).
+docs-plots: deps
+	@$(MAKE) --no-print-directory all
+	@mkdir -p docs/img
+	@for m in models/*.xml; do \
+	  n=$$(basename "$$m" .xml); \
+	  $(CLI) device "$$m" --pulses sweep --plot "docs/img/device-$$n.png" > /dev/null || exit 1; \
+	  echo "docs-plots: docs/img/device-$$n.png"; \
+	done
 
 clean:
 	rm -rf build build-asan

@@ -883,8 +883,9 @@ typedef struct {
                                   network is evaluated and exported; drift
                                   applies when drift_t_s > drift_t0_s.
                                   Default: 0 (no drift) */
-    /* TABLE: G (S) after k = 0..table_n up pulses (strictly increasing)
-     * and after k down pulses (strictly decreasing); borrowed (a law read
+    /* TABLE: G (S) after k = 0..table_n up pulses (strictly increasing,
+     * or constant at g_max_S once there) and after k down pulses (strictly
+     * decreasing, or constant at g_min_S once there); borrowed (a law read
      * from a file owns them). Default: NULL, 0 */
     int table_n;
     const double *table_up_S, *table_down_S;
@@ -960,10 +961,20 @@ void eqs_device_response(const eqs_device_law *law, const eqs_device_inst *dev, 
  * law="table" reads table="FILE.csv" (relative to the model's folder; the
  * CSV of `eqspice device`: header pulse,G_up_S,G_down_S, rows k = 0..N,
  * N >= 1); a missing file, a malformed row or a table that is not
- * strictly monotone is refused at the CSV's line.  law="constant" with levels and no step: dw_min =
+ * strictly monotone (but for a tail at the bound) is refused at the CSV's line.  law="constant" with levels and no step: dw_min =
  * (g_max_S - g_min_S)/(levels - 1).  *out is NULL on error. */
 eqs_status eqs_device_law_read(eqs_ctx *ctx, const char *path, eqs_device_law **out);
 void eqs_device_law_free(eqs_ctx *ctx, eqs_device_law **law);
+/* The pulse response G_up_S[k], G_down_S[k], k = 0..n (as from
+ * eqs_device_response) drawn as a PNG of EQS_DEVICE_PLOT_WIDTH x
+ * EQS_DEVICE_PLOT_HEIGHT pixels (export/plot_device.c): conductance in µS
+ * against pulse number, up pulses blue (#1f77b4), down pulses orange
+ * (#ff7f0e), legend, `title` on top.  Written atomically: on failure no
+ * file is left.  Errors: EQS_ERR_IO (cannot write png_path), EQS_ERR_NOMEM. */
+#define EQS_DEVICE_PLOT_WIDTH 640
+#define EQS_DEVICE_PLOT_HEIGHT 400
+eqs_status eqs_plot_device_response(eqs_ctx *ctx, const char *title, int n, const double *G_up_S,
+                                    const double *G_down_S, const char *png_path);
 /* The compiled-in copy of models/device.xsd. */
 const char *eqs_device_schema(void);
 /* ---- end of device models ---- */

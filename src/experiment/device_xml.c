@@ -121,8 +121,9 @@ static const char *const mapping_names[] = {"pair", "reference"};
 
 /* The pulse-response CSV `csv` (header pulse,G_up_S,G_down_S; rows
  * k,G_up,G_down for k = 0..n): *tab = eqs_malloc'd up values then down
- * values, n + 1 each.  The values lie in [lo, hi], up strictly increasing,
- * down strictly decreasing, n >= 1. */
+ * values, n + 1 each.  The values lie in [lo, hi], up strictly increasing
+ * until it reaches hi (then it may stay at hi), down strictly decreasing
+ * until it reaches lo (then it may stay at lo), n >= 1. */
 static eqs_status dx_table_read(eqs_ctx *ctx, const char *csv, eqs_loc from, double lo,
                                 double hi, double **tab, int *n_out)
 {
@@ -181,13 +182,15 @@ static eqs_status dx_table_read(eqs_ctx *ctx, const char *csv, eqs_loc from, dou
                                   "conductance outside the window [%.17g, %.17g] S", lo, hi);
                 goto fail;
             }
-            if (rows > 0 && !(g[0] > up[rows - 1])) {
+            /* strictly monotone until the bound; a curve that has reached
+             * its bound may stay there (rows repeating g_max_S / g_min_S) */
+            if (rows > 0 && !(g[0] > up[rows - 1]) && !(g[0] == hi && up[rows - 1] == hi)) {
                 st = EQS_ERROR_AT(ctx, EQS_ERR_INPUT, at,
                                   "G_up_S does not increase (%.17g after %.17g)", g[0],
                                   up[rows - 1]);
                 goto fail;
             }
-            if (rows > 0 && !(g[1] < down[rows - 1])) {
+            if (rows > 0 && !(g[1] < down[rows - 1]) && !(g[1] == lo && down[rows - 1] == lo)) {
                 st = EQS_ERROR_AT(ctx, EQS_ERR_INPUT, at,
                                   "G_down_S does not decrease (%.17g after %.17g)", g[1],
                                   down[rows - 1]);

@@ -16,4 +16,50 @@
  * (run directory messages): 0 ok, -1 if unreadable or not a checkpoint. */
 int eqs_checkpoint_peek(const char *path, uint64_t *epoch, uint64_t *batch);
 
+/* ---- plots (plot.c, the one file that includes cairo.h) ---- */
+
+#define EQS_PLOT_MAX_SERIES 8
+
+/* One curve: n points (x[i], y[i]) in the chart's data units joined by a
+ * line 2.5 px wide; a non-finite y leaves a gap, and a series with no
+ * finite y is neither drawn nor listed in the legend. */
+typedef struct {
+    const double *x, *y;
+    size_t n;
+    const char *name; /* legend entry */
+    unsigned rgb;     /* colour 0xRRGGBB */
+    double marker_px; /* radius of a round marker at every point (0: none) */
+} eqs_plot_series;
+
+typedef enum {
+    EQS_PLOT_LEGEND_TOP_RIGHT = 0, /* inside the plot area's top-right corner */
+    EQS_PLOT_LEGEND_AUTO = 1       /* the first of right-middle, top-right,
+                                      bottom-right, top-left, bottom-left,
+                                      top-centre, bottom-centre, centre,
+                                      left-middle that no curve crosses
+                                      (else the least crossed) */
+} eqs_plot_legend;
+
+/* A line chart: white background, title, axes with grid lines and tick
+ * labels every x_step / y_step (from the first multiple inside the range),
+ * axis labels and a legend. */
+typedef struct {
+    int width, height; /* pixels */
+    const char *title, *x_label, *y_label;
+    double x0, x1, x_step; /* axis range (x0 < x1) and tick step (> 0) */
+    double y0, y1, y_step;
+    eqs_plot_legend legend;
+    const eqs_plot_series *series;
+    int n_series; /* 0 .. EQS_PLOT_MAX_SERIES */
+} eqs_plot_chart;
+
+/* A "nice" tick step for a range of width span with about `target`
+ * ticks: 1, 2 or 5 times a power of ten. */
+double eqs_plot_nice_step(double span, int target);
+
+/* Draw the chart into a PNG at png_path, written atomically (nothing is
+ * left behind on failure).  Errors: EQS_ERR_INTERNAL for a bad layout or
+ * a cairo failure, EQS_ERR_IO when the file cannot be written. */
+eqs_status eqs_plot_write(eqs_ctx *ctx, const eqs_plot_chart *chart, const char *png_path);
+
 #endif /* EQS_EXPORT_H */

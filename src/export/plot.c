@@ -35,8 +35,8 @@ typedef struct {
     double r, g, b;
 } rgb;
 
-static const rgb TRAIN_RGB = {0x1f / 255.0, 0x77 / 255.0, 0xb4 / 255.0};
-static const rgb TEST_RGB = {0xff / 255.0, 0x7f / 255.0, 0x0e / 255.0};
+#define TRAIN_RGB 0x1f77b4u
+#define TEST_RGB 0xff7f0eu
 
 typedef struct {
     double *epoch, *train, *test; /* error in percent */
@@ -137,8 +137,7 @@ static eqs_status read_metrics(eqs_ctx *ctx, const char *path, curve *cv)
     return st;
 }
 
-/* A "nice" tick step for the range span: 1, 2 or 5 times a power of ten. */
-static double nice_step(double span, int target)
+double eqs_plot_nice_step(double span, int target)
 {
     double raw = span / target;
     double p = pow(10.0, floor(log10(raw)));
@@ -168,26 +167,33 @@ static void fmt_tick(char *buf, size_t n, double v, double step)
     snprintf(buf, n, "%.*f", dec, fabs(v) < step * 1e-9 ? 0.0 : v);
 }
 
-static void draw_curve(cairo_t *cr, const frame *fr, const curve *cv, const double *y, rgb c)
+static rgb rgb_of(unsigned c)
 {
+    return (rgb){((c >> 16) & 0xffu) / 255.0, ((c >> 8) & 0xffu) / 255.0, (c & 0xffu) / 255.0};
+}
+
+static void draw_series(cairo_t *cr, const frame *fr, const eqs_plot_series *sr)
+{
+    const rgb c = rgb_of(sr->rgb);
     cairo_set_source_rgb(cr, c.r, c.g, c.b);
     cairo_set_line_width(cr, LINE_WIDTH);
     cairo_set_line_join(cr, CAIRO_LINE_JOIN_ROUND);
     int open = 0;
-    for (size_t i = 0; i < cv->n; ++i) {
-        if (!isfinite(y[i])) {
+    for (size_t i = 0; i < sr->n; ++i) {
+        if (!isfinite(sr->y[i])) {
             open = 0;
             continue;
         }
-        double X = fx(fr, cv->epoch[i]), Y = fy(fr, y[i]);
+        double X = fx(fr, sr->x[i]), Y = fy(fr, sr->y[i]);
         if (open) cairo_line_to(cr, X, Y);
         else cairo_move_to(cr, X, Y);
         open = 1;
     }
     cairo_stroke(cr);
-    for (size_t i = 0; i < cv->n; ++i) {
-        if (!isfinite(y[i])) continue;
-        cairo_arc(cr, fx(fr, cv->epoch[i]), fy(fr, y[i]), MARKER_RADIUS, 0, 2 * PI);
+    if (!(sr->marker_px > 0)) return;
+    for (size_t i = 0; i < sr->n; ++i) {
+        if (!isfinite(sr->y[i])) continue;
+        cairo_arc(cr, fx(fr, sr->x[i]), fy(fr, sr->y[i]), sr->marker_px, 0, 2 * PI);
         cairo_fill(cr);
     }
 }
@@ -199,38 +205,58 @@ static int any_finite(const double *y, size_t n)
     return 0;
 }
 
-static void draw(cairo_t *cr, const curve *cv)
+/* Whether the segment (x0,y0)-(x1,y1) meets the box [bx0,bx1] x [by0,by1]
+ * (Liang-Barsky clipping). */
+static int segment_hits(double x0, double y0, double x1, double y1, double bx0, double by0,
+                        double bx1, double by1)
 {
-    const double W = EQS_PLOT_WIDTH, H = EQS_PLOT_HEIGHT;
+    const double dx = x1 - x0, dy = y1 - y0;
+    const double p[4] = {-dx, dx, -dy, dy}, q[4] = {x0 - bx0, bx1 - x0, y0 - by0, by1 - y0};
+    double t0 = 0.0, t1 = 1.0;
+    for (int i = 0; i < 4; ++i) {
+        if (p[i] == 0.0) {
+            if (q[i] < 0.0) return 0;
+        } else {
+            const double t = q[i] / p[i];
+            if (p[i] < 0.0) t0 = fmax(t0, t);
+            else t1 = fmin(t1, t);
+            if (t0 > t1) return 0;
+        }
+    }
+    return 1;
+}
+
+/* Segments of the drawn curves that pass through a legend box at (lx, ly)
+ * of lw x lh pixels, with a margin of the line's half width. */
+static long legend_hits(const eqs_plot_chart *ch, const frame *fr, const int *show, double lx,
+                        double ly, double lw, double lh)
+{
+    const double m = LINE_WIDTH;
+    long hits = 0;
+    for (int s = 0; s < ch->n_series; ++s) {
+        if (!show[s]) continue;
+        const eqs_plot_series *sr = &ch->series[s];
+        for (size_t i = 0; i < sr->n; ++i) {
+            if (!isfinite(sr->y[i])) continue;
+            const double X = fx(fr, sr->x[i]), Y = fy(fr, sr->y[i]);
+            size_t j = i + 1;
+            const int seg = j < sr->n && isfinite(sr->y[j]);
+            const double X1 = seg ? fx(fr, sr->x[j]) : X, Y1 = seg ? fy(fr, sr->y[j]) : Y;
+            hits += segment_hits(X, Y, X1, Y1, lx - m, ly - m, lx + lw + m, ly + lh + m);
+        }
+    }
+    return hits;
+}
+
+static void draw(cairo_t *cr, const eqs_plot_chart *ch)
+{
+    const double W = ch->width, H = ch->height;
     cairo_set_source_rgb(cr, 1, 1, 1);
     cairo_paint(cr);
 
-    frame fr;
-    fr.x0 = cv->epoch[0];
-    fr.x1 = cv->epoch[0];
-    double ymax = 0;
-    for (size_t i = 0; i < cv->n; ++i) {
-        fr.x0 = fmin(fr.x0, cv->epoch[i]);
-        fr.x1 = fmax(fr.x1, cv->epoch[i]);
-        if (isfinite(cv->train[i])) ymax = fmax(ymax, cv->train[i]);
-        if (isfinite(cv->test[i])) ymax = fmax(ymax, cv->test[i]);
-    }
-    if (fr.x1 - fr.x0 < 1) { /* one epoch: centre it */
-        fr.x0 -= 1;
-        fr.x1 += 1;
-    }
-    if (fr.x0 > 0 && fr.x0 <= 1) fr.x0 = 0; /* start the axis at 0 */
-    if (!(ymax > 0)) ymax = 1;
-    double ystep = nice_step(ymax * 1.05, TARGET_TICKS);
-    fr.y0 = 0;
-    fr.y1 = ceil(ymax * 1.05 / ystep) * ystep;
-    if (ymax <= 100 && fr.y1 > 100) fr.y1 = 100; /* errors never exceed 100 % */
-    double xstep = nice_step(fr.x1 - fr.x0, TARGET_TICKS);
-    if (xstep < 1) xstep = 1; /* epochs are integers */
-    fr.px0 = MARGIN_LEFT;
-    fr.px1 = W - MARGIN_RIGHT;
-    fr.py0 = H - MARGIN_BOTTOM;
-    fr.py1 = MARGIN_TOP;
+    frame fr = {ch->x0, ch->x1, ch->y0, ch->y1, MARGIN_LEFT, W - MARGIN_RIGHT, H - MARGIN_BOTTOM,
+                MARGIN_TOP};
+    const double xstep = ch->x_step, ystep = ch->y_step;
 
     cairo_select_font_face(cr, "sans-serif", CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_NORMAL);
     cairo_set_font_size(cr, FONT_SIZE);
@@ -238,7 +264,7 @@ static void draw(cairo_t *cr, const curve *cv)
 
     /* grid, ticks and tick labels */
     cairo_set_line_width(cr, 1);
-    for (double y = fr.y0; y <= fr.y1 + ystep * 1e-9; y += ystep) {
+    for (double y = ceil(fr.y0 / ystep) * ystep; y <= fr.y1 + ystep * 1e-9; y += ystep) {
         double Y = floor(fy(&fr, y)) + 0.5;
         cairo_set_source_rgb(cr, 0.88, 0.88, 0.88);
         cairo_move_to(cr, fr.px0, Y);
@@ -271,34 +297,58 @@ static void draw(cairo_t *cr, const curve *cv)
     cairo_stroke(cr);
 
     /* labels and title */
-    text_at(cr, (fr.px0 + fr.px1) / 2, H - 18, "epoch", 0.5, 1.0);
+    text_at(cr, (fr.px0 + fr.px1) / 2, H - 18, ch->x_label, 0.5, 1.0);
     cairo_save(cr);
     cairo_translate(cr, 22, (fr.py0 + fr.py1) / 2);
     cairo_rotate(cr, -PI / 2);
-    text_at(cr, 0, 0, "error (%)", 0.5, 0.5);
+    text_at(cr, 0, 0, ch->y_label, 0.5, 0.5);
     cairo_restore(cr);
     cairo_set_font_size(cr, TITLE_SIZE);
-    text_at(cr, (fr.px0 + fr.px1) / 2, MARGIN_TOP / 2, "Learning curve", 0.5, 0.5);
+    text_at(cr, (fr.px0 + fr.px1) / 2, MARGIN_TOP / 2, ch->title, 0.5, 0.5);
     cairo_set_font_size(cr, FONT_SIZE);
 
-    /* curves, clipped to the plot area */
+    /* curves, clipped to the plot area (markers and line ends may stick out) */
+    double pad = LINE_WIDTH / 2;
+    int show[EQS_PLOT_MAX_SERIES] = {0}, rows = 0;
+    for (int s = 0; s < ch->n_series; ++s) {
+        show[s] = any_finite(ch->series[s].y, ch->series[s].n);
+        rows += show[s];
+        pad = fmax(pad, ch->series[s].marker_px);
+    }
     cairo_save(cr);
-    cairo_rectangle(cr, fr.px0 - MARKER_RADIUS, fr.py1 - MARKER_RADIUS,
-                    fr.px1 - fr.px0 + 2 * MARKER_RADIUS, fr.py0 - fr.py1 + 2 * MARKER_RADIUS);
+    cairo_rectangle(cr, fr.px0 - pad, fr.py1 - pad, fr.px1 - fr.px0 + 2 * pad,
+                    fr.py0 - fr.py1 + 2 * pad);
     cairo_clip(cr);
-    int has_train = any_finite(cv->train, cv->n), has_test = any_finite(cv->test, cv->n);
-    if (has_train) draw_curve(cr, &fr, cv, cv->train, TRAIN_RGB);
-    if (has_test) draw_curve(cr, &fr, cv, cv->test, TEST_RGB);
+    for (int s = 0; s < ch->n_series; ++s)
+        if (show[s]) draw_series(cr, &fr, &ch->series[s]);
     cairo_restore(cr);
 
-    /* legend */
-    const char *names[2] = {"train error", "test error"};
-    const rgb cols[2] = {TRAIN_RGB, TEST_RGB};
-    const int show[2] = {has_train, has_test};
-    int rows = show[0] + show[1];
+    /* legend: top right, or (auto) the first of a few places that no curve crosses */
     if (rows == 0) return;
-    double lw = 150, lh = 12 + 22.0 * rows;
+    double lw = 150;
+    for (int s = 0; s < ch->n_series; ++s) {
+        cairo_text_extents_t te;
+        cairo_text_extents(cr, ch->series[s].name, &te);
+        if (show[s]) lw = fmax(lw, ceil(te.x_advance) + 62);
+    }
+    double lh = 12 + 22.0 * rows;
     double lx = fr.px1 - lw - 12, ly = fr.py1 + 12;
+    if (ch->legend == EQS_PLOT_LEGEND_AUTO) {
+        const double mid = (fr.py0 + fr.py1 - lh) / 2, left = fr.px0 + 12;
+        const double bottom = fr.py0 - lh - 12, cx = (fr.px0 + fr.px1 - lw) / 2;
+        const double at[][2] = {{lx, mid},   {lx, ly},     {lx, bottom}, {left, ly},
+                                {left, bottom}, {cx, ly},  {cx, bottom}, {cx, mid},
+                                {left, mid}};
+        long best = -1;
+        for (size_t k = 0; k < sizeof at / sizeof *at && best != 0; ++k) {
+            const long h = legend_hits(ch, &fr, show, at[k][0], at[k][1], lw, lh);
+            if (best < 0 || h < best) {
+                best = h;
+                lx = at[k][0];
+                ly = at[k][1];
+            }
+        }
+    }
     cairo_set_source_rgb(cr, 1, 1, 1);
     cairo_rectangle(cr, lx, ly, lw, lh);
     cairo_fill_preserve(cr);
@@ -306,17 +356,20 @@ static void draw(cairo_t *cr, const curve *cv)
     cairo_set_line_width(cr, 1);
     cairo_stroke(cr);
     double yy = ly + 17;
-    for (int i = 0; i < 2; ++i) {
-        if (!show[i]) continue;
-        cairo_set_source_rgb(cr, cols[i].r, cols[i].g, cols[i].b);
+    for (int s = 0; s < ch->n_series; ++s) {
+        if (!show[s]) continue;
+        const rgb c = rgb_of(ch->series[s].rgb);
+        cairo_set_source_rgb(cr, c.r, c.g, c.b);
         cairo_set_line_width(cr, LINE_WIDTH);
         cairo_move_to(cr, lx + 10, yy);
         cairo_line_to(cr, lx + 40, yy);
         cairo_stroke(cr);
-        cairo_arc(cr, lx + 25, yy, MARKER_RADIUS, 0, 2 * PI);
-        cairo_fill(cr);
+        if (ch->series[s].marker_px > 0) {
+            cairo_arc(cr, lx + 25, yy, ch->series[s].marker_px, 0, 2 * PI);
+            cairo_fill(cr);
+        }
         cairo_set_source_rgb(cr, 0, 0, 0);
-        text_at(cr, lx + 50, yy, names[i], 0.0, 0.5);
+        text_at(cr, lx + 50, yy, ch->series[s].name, 0.0, 0.5);
         yy += 22;
     }
 }
@@ -327,24 +380,24 @@ static cairo_status_t write_png(void *closure, const unsigned char *data, unsign
                                                           : CAIRO_STATUS_WRITE_ERROR;
 }
 
-eqs_status eqs_plot_learning_curve(eqs_ctx *ctx, const char *metrics_csv, const char *png_path)
+eqs_status eqs_plot_write(eqs_ctx *ctx, const eqs_plot_chart *chart, const char *png_path)
 {
-    curve cv;
-    eqs_status st = read_metrics(ctx, metrics_csv, &cv);
-    if (st != EQS_OK) return st;
-    cairo_surface_t *s =
-        cairo_image_surface_create(CAIRO_FORMAT_RGB24, EQS_PLOT_WIDTH, EQS_PLOT_HEIGHT);
+    if (chart->n_series < 0 || chart->n_series > EQS_PLOT_MAX_SERIES || chart->width < 1 ||
+        chart->height < 1 || !(chart->x1 > chart->x0) || !(chart->y1 > chart->y0) ||
+        !(chart->x_step > 0) || !(chart->y_step > 0))
+        return EQS_ERROR(ctx, EQS_ERR_INTERNAL, "plot: bad chart layout");
+    cairo_surface_t *s = cairo_image_surface_create(CAIRO_FORMAT_RGB24, chart->width, chart->height);
     cairo_t *cr = cairo_create(s);
-    draw(cr, &cv);
+    draw(cr, chart);
     cairo_status_t cs = cairo_status(cr);
     cairo_destroy(cr);
-    curve_free(ctx, &cv);
     if (cs != CAIRO_STATUS_SUCCESS) {
         cairo_surface_destroy(s);
         return EQS_ERROR(ctx, EQS_ERR_INTERNAL, "plot: cairo: %s", cairo_status_to_string(cs));
     }
     eqs_atomic a;
-    if ((st = eqs_atomic_open(ctx, png_path, &a)) != EQS_OK) {
+    eqs_status st = eqs_atomic_open(ctx, png_path, &a);
+    if (st != EQS_OK) {
         cairo_surface_destroy(s);
         return st;
     }
@@ -357,4 +410,48 @@ eqs_status eqs_plot_learning_curve(eqs_ctx *ctx, const char *metrics_csv, const 
                          e ? strerror(e) : cairo_status_to_string(cs));
     }
     return eqs_atomic_commit(&a); /* a failed write: "cannot write '<png>': <reason>" */
+}
+
+/* The learning curve's axes: epochs on x (integer ticks, from 0 when the
+ * first epoch is 1), error from 0 up to at most 100 % on y. */
+static void curve_axes(const curve *cv, eqs_plot_chart *ch)
+{
+    ch->x0 = cv->epoch[0];
+    ch->x1 = cv->epoch[0];
+    double ymax = 0;
+    for (size_t i = 0; i < cv->n; ++i) {
+        ch->x0 = fmin(ch->x0, cv->epoch[i]);
+        ch->x1 = fmax(ch->x1, cv->epoch[i]);
+        if (isfinite(cv->train[i])) ymax = fmax(ymax, cv->train[i]);
+        if (isfinite(cv->test[i])) ymax = fmax(ymax, cv->test[i]);
+    }
+    if (ch->x1 - ch->x0 < 1) { /* one epoch: centre it */
+        ch->x0 -= 1;
+        ch->x1 += 1;
+    }
+    if (ch->x0 > 0 && ch->x0 <= 1) ch->x0 = 0; /* start the axis at 0 */
+    if (!(ymax > 0)) ymax = 1;
+    ch->y_step = eqs_plot_nice_step(ymax * 1.05, TARGET_TICKS);
+    ch->y0 = 0;
+    ch->y1 = ceil(ymax * 1.05 / ch->y_step) * ch->y_step;
+    if (ymax <= 100 && ch->y1 > 100) ch->y1 = 100; /* errors never exceed 100 % */
+    ch->x_step = eqs_plot_nice_step(ch->x1 - ch->x0, TARGET_TICKS);
+    if (ch->x_step < 1) ch->x_step = 1; /* epochs are integers */
+}
+
+eqs_status eqs_plot_learning_curve(eqs_ctx *ctx, const char *metrics_csv, const char *png_path)
+{
+    curve cv;
+    eqs_status st = read_metrics(ctx, metrics_csv, &cv);
+    if (st != EQS_OK) return st;
+    const eqs_plot_series series[2] = {
+        {cv.epoch, cv.train, cv.n, "train error", TRAIN_RGB, MARKER_RADIUS},
+        {cv.epoch, cv.test, cv.n, "test error", TEST_RGB, MARKER_RADIUS},
+    };
+    eqs_plot_chart ch = {EQS_PLOT_WIDTH, EQS_PLOT_HEIGHT, "Learning curve", "epoch", "error (%)",
+                         0, 0, 0, 0, 0, 0, EQS_PLOT_LEGEND_TOP_RIGHT, series, 2};
+    curve_axes(&cv, &ch);
+    st = eqs_plot_write(ctx, &ch, png_path);
+    curve_free(ctx, &cv);
+    return st;
 }
