@@ -28,8 +28,12 @@ eqs_status eqs_plot_device_response(eqs_ctx *ctx, const char *title, int n, cons
         k[i] = (double)i;
         up[i] = G_up_S[i] * 1e6; /* µS */
         down[i] = G_down_S[i] * 1e6;
-        if (isfinite(up[i])) lo = fmin(lo, up[i]), hi = fmax(hi, up[i]);
-        if (isfinite(down[i])) lo = fmin(lo, down[i]), hi = fmax(hi, down[i]);
+        for (int c = 0; c < 2; ++c) {
+            const double v = c ? down[i] : up[i];
+            if (!isfinite(v)) continue;
+            lo = fmin(lo, v);
+            hi = fmax(hi, v);
+        }
     }
     if (!(lo <= hi)) lo = 0, hi = 1;
     double span = hi - lo;
