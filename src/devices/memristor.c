@@ -13,13 +13,17 @@
  * [1/max(ron, roff), 1/min(ron, roff)], see `window`).  Only these DC
  * parameters are read; Xyce's dynamic ones (kon, koff, alphaon, ...) are
  * refused by the parser as unknown, since eqspice does not model them.
+ * aiv = a > 0 (1/V, eqspice's own parameter) makes the I-V law
+ * I = G sinh(a V)/a: the element stays the resistor G (trained, in the
+ * linear part) and compiles an implicit EQS_EL_MEMIV element in parallel
+ * carrying G (sinh(a V)/a - V) (memiv.c).
  */
 #include "devices.h"
 
 #include <float.h>
 #include <math.h>
 
-enum { P_LEVEL, P_RON, P_ROFF, P_XON, P_XOFF, P_IVREL, P_N };
+enum { P_LEVEL, P_RON, P_ROFF, P_XON, P_XOFF, P_IVREL, P_AIV, P_N };
 
 /* Defaults: Xyce 7's MemristorTEAM (RON 50 Ohm, ROFF 1 kOhm, XON 0 m,
  * XOFF 3 nm, IVRELATION 0); the level has no default (NAN: required),
@@ -31,7 +35,12 @@ static const eqs_param_desc model_params[P_N] = {
     [P_XON] = {"xon", "m", 0.0, -DBL_MAX, DBL_MAX, 0, 0},
     [P_XOFF] = {"xoff", "m", 3e-9, -DBL_MAX, DBL_MAX, 0, 0},
     [P_IVREL] = {"ivrelation", "", 0.0, 0, 1, 1, 0},
+    /* eqspice's extension (not Xyce's): I = G sinh(aiv V)/aiv, a
+     * CrossSim-style nonlinear I-V; 0 (default) is the linear I = G V. */
+    [P_AIV] = {"aiv", "1/V", 0.0, 0, 1e6, 0, 0},
 };
+
+double eqs_memristor_aiv(const double *v) { return v[P_AIV]; }
 
 /* Xyce's XO: the initial state (m), Default 0. */
 static const eqs_param_desc inst_params[1] = {{"xo", "m", 0.0, -DBL_MAX, DBL_MAX, 0, 0}};
