@@ -397,6 +397,26 @@ eqs_status eqs_export_netlist_file(eqs_ctx *ctx, const eqs_circuit *c, FILE *f);
 /* CSV "element,conductance_S": one row per trainable element (flattened
  * lower-case name, %.17g).  Atomic. */
 eqs_status eqs_export_conductances(eqs_ctx *ctx, const eqs_circuit *c, const char *path);
+/* Hand-off to hardware teams (src/export/handoff.c, docs/export.md): a new
+ * directory dir with one conductance map per crossbar (<name>.csv, rows =
+ * input lines, columns = output lines, S, %.17g, '# ' header lines) and
+ * top.cir (eqs_export_netlist_file: plain R, D, sources, .op, runs in stock
+ * ngspice -b).  what: EQS_HANDOFF_* bits, 0 = all.  Written into
+ * "<dir>.tmp.<pid>" and renamed; nothing is left on error; dir must not
+ * exist. */
+enum { EQS_HANDOFF_CSV = 1u, EQS_HANDOFF_SPICE = 2u };
+eqs_status eqs_handoff_export(eqs_ctx *ctx, const eqs_circuit *c, const char *dir,
+                              unsigned what);
+/* Read n conductance maps (the format above; '# units: S' or 'ohm'; an empty,
+ * 'nan' or 'dead' cell is a dead device = open circuit, 0 S) and set the
+ * crossbars' conductances.  Every file is parsed and checked (shape,
+ * numbers, sign, units) before any value is set; errors name file:line:col. */
+eqs_status eqs_handoff_import(eqs_ctx *ctx, eqs_circuit *c, const char *const *paths, int n);
+/* eqs_handoff_import, then the network written atomically to the netlist out
+ * (with its evaluation cards: 'eqspice eval OUT --idx ...' works); nothing is
+ * written on error. */
+eqs_status eqs_handoff_import_netlist(eqs_ctx *ctx, eqs_circuit *c, const char *const *paths,
+                                      int n, const char *out);
 
 /* How a trained network is evaluated besides its netlist and the data: the
  * diode physics it was trained with, the input encoding and gain, the

@@ -62,4 +62,9 @@ double eqs_plot_nice_step(double span, int target);
  * a cairo failure, EQS_ERR_IO when the file cannot be written. */
 eqs_status eqs_plot_write(eqs_ctx *ctx, const eqs_plot_chart *chart, const char *png_path);
 
+/* eqs_export_netlist with the circuit's own evaluation cards (netlist.c;
+ * used by the hand-off, handoff.c). */
+eqs_status eqs_export_netlist_cards_file(eqs_ctx *ctx, const eqs_circuit *c, FILE *f);
+eqs_status eqs_export_netlist_cards(eqs_ctx *ctx, const eqs_circuit *c, const char *path);
+
 #endif /* EQS_EXPORT_H */
