@@ -14,6 +14,7 @@ pkgs=(
   libopenblas-dev            # dense BLAS for the layered solver
   libcairo2-dev              # learning-curve plots (PNG)
   librandom123-dev           # counter-based RNG (Philox), header-only
+  nettle-dev                 # base64 of the report's embedded images (SHA-256 of hand-offs)
 )
 # Optional extras: install with EQS_EXTRA_PKGS="..." (space separated).
 if [ -n "${EQS_EXTRA_PKGS:-}" ]; then

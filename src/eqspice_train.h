@@ -975,6 +975,15 @@ void eqs_device_law_free(eqs_ctx *ctx, eqs_device_law **law);
 #define EQS_DEVICE_PLOT_HEIGHT 400
 eqs_status eqs_plot_device_response(eqs_ctx *ctx, const char *title, int n, const double *G_up_S,
                                     const double *G_down_S, const char *png_path);
+/* A crossbar's conductances (rows x cols, row-major, S; NaN: no device)
+ * as a heatmap PNG of EQS_DEVICE_PLOT_WIDTH x EQS_DEVICE_PLOT_HEIGHT
+ * (viridis from lo_S to hi_S, a colour bar in µS), written atomically. */
+eqs_status eqs_plot_heatmap(eqs_ctx *ctx, const char *title, int rows, int cols, const double *G_S,
+                            double lo_S, double hi_S, const char *png_path);
+/* `eqspice report` (export/report.c): the self-contained XHTML report of a
+ * run directory (metrics.csv) or a sweep directory (sweep.csv) into
+ * html_path, written atomically; EQS_ERR_INPUT for another directory. */
+eqs_status eqs_report_write(eqs_ctx *ctx, const char *dir, const char *html_path);
 /* The compiled-in copy of models/device.xsd. */
 const char *eqs_device_schema(void);
 /* ---- end of device models ---- */

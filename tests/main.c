@@ -59,6 +59,7 @@ int main(void)
     srunner_add_suite(sr, suite_device());
     srunner_add_suite(sr, suite_devtrain());
     srunner_add_suite(sr, suite_memiv());
+    srunner_add_suite(sr, suite_report());
     srunner_add_suite(sr, suite_wire());
     srunner_add_suite(sr, suite_device_plot());
     srunner_run_all(sr, CK_NORMAL);
