@@ -14,6 +14,7 @@ pkgs=(
   libopenblas-dev            # dense BLAS for the layered solver
   libcairo2-dev              # learning-curve plots (PNG)
   librandom123-dev           # counter-based RNG (Philox), header-only
+  libsundials-dev            # CVODE: TEAM memristor kinetics (update/team.c)
 )
 # Optional extras: install with EQS_EXTRA_PKGS="..." (space separated).
 if [ -n "${EQS_EXTRA_PKGS:-}" ]; then

@@ -825,8 +825,12 @@ typedef enum {
     EQS_DEVICE_SOFT = 2,     /* step dw_min (G_max - G)/w up, dw_min (G - G_min)/w down */
     EQS_DEVICE_EXP = 3,      /* NeuroSim exponential LTP/LTD curves over P_max pulses */
     EQS_DEVICE_POW = 4,      /* step dw_min ((G_max - G)/w)^gamma up, ((G - G_min)/w)^gamma down */
-    EQS_DEVICE_TABLE = 5     /* a measured pulse response, interpolated linearly */
+    EQS_DEVICE_TABLE = 5,    /* a measured pulse response, interpolated linearly */
+    EQS_DEVICE_TEAM = 6      /* TEAM memristor kinetics integrated over each pulse
+                                (update/team.c; `team` below) */
 } eqs_device_kind;
+
+struct eqs_team; /* TEAM kinetic parameters and one-pulse table (update/update.h) */
 
 typedef enum {
     EQS_DEVICE_ROUND_NEAREST = 0,   /* nearest integer (ties away from zero) */
@@ -889,6 +893,9 @@ typedef struct {
      * from a file owns them). Default: NULL, 0 */
     int table_n;
     const double *table_up_S, *table_down_S;
+    /* TEAM: the kinetics, tabulated (borrowed; a law read from a file owns
+     * it).  Default: NULL */
+    const struct eqs_team *team;
 } eqs_device_law;
 
 /* One device drawn from a law: its own window and step factor. */
