@@ -303,6 +303,73 @@ START_TEST(test_team_errors)
 }
 END_TEST
 
+/* ---- training through the law ---- */
+
+/* The preset's kinetics scaled to a 5 uS .. 100 uS window (R x 200,
+ * thresholds / 200: the same response against pulse number), trained on
+ * the per-sample (newton) and the batched (layered) path: every
+ * conductance stays in the law's window, training moved some, and the
+ * two runs of the same experiment give the same bits. */
+START_TEST(test_team_training)
+{
+    char model[4096];
+    snprintf(model, sizeof model, "%s",
+             tu_write_temp("<?xml version=\"1.0\"?>\n<device law=\"team\" ron=\"1e4\" "
+                           "roff=\"2e5\" ion=\"-4.45e-8\" ioff=\"5.75e-7\" "
+                           "pulse_up_V=\"0.5\" pulse_down_V=\"8\" pulse_width_s=\"1e-5\" "
+                           "team_grid=\"1024\"/>\n",
+                           ".xml"));
+    static const char *const backends[2] = {"newton", "layered"};
+    for (int b = 0; b < 2; ++b) {
+        char xml[8192];
+        snprintf(xml, sizeof xml,
+                 "<?xml version=\"1.0\"?>\n<experiment version=\"1\">\n"
+                 "  <network><drn layers=\"6 6 3\" g_init_min_S=\"2e-6\" "
+                 "g_init_max_S=\"9e-5\"/></network>\n"
+                 "  <dataset classes=\"3\"><synthetic task=\"blobs\" train_size=\"48\" "
+                 "test_size=\"24\" features=\"6\"/></dataset>\n"
+                 "  <input gain_V=\"4\" encoding=\"pair\"/>\n"
+                 "  <targets on_V=\"0.5\" off_V=\"0\"/>\n"
+                 "  <algorithm method=\"centered\" beta=\"1e-5\"/>\n"
+                 "  <learning momentum=\"0.5\"><rate elements=\"r*\" value=\"2e-5\"/>"
+                 "</learning>\n"
+                 "  <training epochs=\"3\" batch=\"4\" seed=\"11\"/>\n"
+                 "  <conductance g_min_S=\"1e-7\" g_max_S=\"1e-3\" device_model=\"%s\"/>\n"
+                 "  <solver backend=\"%s\"/>\n"
+                 "  <output dir=\"/nonexistent\" checkpoint_every=\"0\"/>\n"
+                 "</experiment>\n",
+                 model, backends[b]);
+        char path[4096];
+        snprintf(path, sizeof path, "%s", tu_write_temp(xml, ".xml"));
+        double *g[2] = {NULL, NULL}, *g0 = NULL;
+        int n = 0;
+        for (int run = 0; run < 3; ++run) {
+            tu_job j;
+            tu_job_open(&j, path, 1);
+            const int steps = run == 0 ? 0 : 24;
+            for (int s = 0; s < steps; ++s)
+                ck_assert_msg(eqs_trainer_step(j.tr) == EQS_OK, "%s", eqs_ctx_error(j.ctx));
+            n = eqs_circuit_param_count(j.c);
+            if (run == 0) g0 = tu_conductances(j.c);
+            else g[run - 1] = tu_conductances(j.c);
+            tu_job_close(&j);
+        }
+        int moved = 0;
+        for (int k = 0; k < n; ++k) {
+            ck_assert_msg(g[0][k] >= 1.0 / 2e5 && g[0][k] <= 1.0 / 1e4, "%s: G[%d] = %.17g",
+                          backends[b], k, g[0][k]);
+            moved += g[0][k] != g0[k];
+        }
+        ck_assert_msg(moved > 0, "%s: nothing moved", backends[b]);
+        ck_assert_msg(memcmp(g[0], g[1], (size_t)n * sizeof *g[0]) == 0, "%s: not repeatable",
+                      backends[b]);
+        free(g0);
+        free(g[0]);
+        free(g[1]);
+    }
+}
+END_TEST
+
 Suite *suite_team(void)
 {
     Suite *s = suite_create("team");
@@ -312,6 +379,7 @@ Suite *suite_team(void)
     tcase_add_test(tc, test_team_vs_rk4);
     tcase_add_test(tc, test_team_preset_table);
     tcase_add_test(tc, test_team_errors);
+    tcase_add_test(tc, test_team_training);
     suite_add_tcase(s, tc);
     return s;
 }
