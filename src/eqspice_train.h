@@ -969,7 +969,12 @@ void eqs_device_response(const eqs_device_law *law, const eqs_device_inst *dev, 
  * CSV of `eqspice device`: header pulse,G_up_S,G_down_S, rows k = 0..N,
  * N >= 1); a missing file, a malformed row or a table that is not
  * strictly monotone (but for a tail at the bound) is refused at the CSV's line.  law="constant" with levels and no step: dw_min =
- * (g_max_S - g_min_S)/(levels - 1).  *out is NULL on error. */
+ * (g_max_S - g_min_S)/(levels - 1).  law="team" takes Xyce's TEAM names
+ * (kon, koff, alphaon, alphaoff, ion, ioff, ron, roff, xon, xoff,
+ * ivrelation, wt, p) and pulse_up_V, pulse_down_V, pulse_width_s,
+ * team_grid instead of g_min_S, g_max_S (window [1/roff, 1/ron]); their
+ * ranges are checked (eqs_team_check, ron < roff) and the one-pulse map
+ * is tabulated with CVODE here (update/team.c).  *out is NULL on error. */
 eqs_status eqs_device_law_read(eqs_ctx *ctx, const char *path, eqs_device_law **out);
 void eqs_device_law_free(eqs_ctx *ctx, eqs_device_law **law);
 /* The pulse response G_up_S[k], G_down_S[k], k = 0..n (as from
