@@ -58,6 +58,7 @@ int main(void)
     srunner_add_suite(sr, suite_crossbar());
     srunner_add_suite(sr, suite_device());
     srunner_add_suite(sr, suite_devtrain());
+    srunner_add_suite(sr, suite_memiv());
     srunner_add_suite(sr, suite_wire());
     srunner_add_suite(sr, suite_device_plot());
     srunner_add_suite(sr, suite_team());

@@ -429,7 +429,7 @@ START_TEST(test_resistor_and_registry)
         const eqs_device *d = eqs_device_get((eqs_elem_kind)k);
         ck_assert_ptr_nonnull(d);
         ck_assert_int_eq(d->kind, k);
-        ck_assert_int_eq(d->nonlinear, k == EQS_EL_D);
+        ck_assert_int_eq(d->nonlinear, k == EQS_EL_D || k == EQS_EL_MEMIV);
     }
     ck_assert_ptr_null(eqs_device_get(EQS_EL_NKINDS));
 }
@@ -452,6 +452,8 @@ START_TEST(test_device_table)
         [EQS_EL_G] = 0,
         [EQS_EL_F] = EQS_DEV_CONTROLLED,
         [EQS_EL_H] = EQS_DEV_DC_PATH | EQS_DEV_VOLTAGE | EQS_DEV_BRANCH | EQS_DEV_CONTROLLED,
+        /* implicit, in parallel with its memristor (which carries the DC path) */
+        [EQS_EL_MEMIV] = EQS_DEV_RECIPROCAL,
     };
     /* an input change: a resistor moves b0 by G dV; nothing depends on it
      * in a diode (loaded every iteration), a current source or the fixing
@@ -461,10 +463,13 @@ START_TEST(test_device_table)
         [EQS_EL_V] = EQS_INPUT_NONE,        [EQS_EL_I] = EQS_INPUT_NONE,
         [EQS_EL_E] = EQS_INPUT_REFRESH,     [EQS_EL_G] = EQS_INPUT_REFRESH,
         [EQS_EL_F] = EQS_INPUT_REFRESH,     [EQS_EL_H] = EQS_INPUT_REFRESH,
+        [EQS_EL_MEMIV] = EQS_INPUT_NONE,
     };
     for (int k = 0; k < EQS_EL_NKINDS; ++k) {
         const eqs_device *d = eqs_device_get((eqs_elem_kind)k);
-        ck_assert_msg(d->card && d->check, "%s: card writer and check", d->name);
+        /* the implicit I-V element has no card: its memristor writes both */
+        ck_assert_msg((d->card || k == EQS_EL_MEMIV) && d->check, "%s: card writer and check",
+                      d->name);
         ck_assert_msg(d->flags == want[k], "%s: flags %#x, want %#x", d->name, d->flags, want[k]);
         if (d->nonlinear) ck_assert(d->setup && d->eval && d->limit && d->v_init);
         /* trainable devices, and only they, give dE/dtheta */
@@ -492,7 +497,7 @@ START_TEST(test_device_table)
         ck_assert_int_eq(!d->current, !!(d->flags & EQS_DEV_VOLTAGE));
         ck_assert_msg(d->input == want_input[k], "%s: input rule %d, want %d", d->name,
                       (int)d->input, (int)want_input[k]);
-        ck_assert_int_eq(!!d->expand, k == EQS_EL_D);
+        ck_assert_int_eq(!!d->expand, k == EQS_EL_D || k == EQS_EL_R); /* RS; a memristor's I-V */
     }
     /* card writers: the circuit's value when compiled (1/G for R), else
      * the netlist's; %.17g */

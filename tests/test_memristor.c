@@ -144,15 +144,15 @@ START_TEST(test_mr_team_kinetics_stored)
         eqs_circuit *c = NULL;
         ck_assert_int_eq(eqs_circuit_create(ctx, nl, &c), EQS_OK);
         g[k] = eqs_circuit_param_get(c, 0);
-        if (k == 0) { /* stored in the table's order after the DC values */
+        if (k == 0) { /* stored in the table's order after the DC values and aiv */
             const eqs_device_model *m = &nl->dmodels[0];
-            ck_assert_int_eq(m->type->n_params, 14);
+            ck_assert_int_eq(m->type->n_params, 15);
             static const double want[8] = {-1e-12, 2e-12, 4, 5, -1e-5, 1e-4, 2, 2};
             static const char *const names[8] = {"kon", "koff", "alphaon", "alphaoff",
                                                  "ion", "ioff", "wt",   "p"};
             for (int j = 0; j < 8; ++j) {
-                ck_assert_str_eq(m->type->params[6 + j].name, names[j]);
-                ck_assert_double_eq(m->v[6 + j], want[j]);
+                ck_assert_str_eq(m->type->params[7 + j].name, names[j]);
+                ck_assert_double_eq(m->v[7 + j], want[j]);
             }
         }
         eqs_circuit_free(&c);

@@ -39,6 +39,7 @@ Suite *suite_store(void);     /* test_store.c: the parameter store and its block
 Suite *suite_crossbar(void); /* test_crossbar.c: .crossbar card, netlist builder, DRN build */
 Suite *suite_device(void);   /* test_device.c: pulsed device laws */
 Suite *suite_devtrain(void); /* test_devtrain.c: training through a device model */
+Suite *suite_memiv(void);    /* test_memiv.c: nonlinear I-V memristors (aiv) */
 Suite *suite_wire(void);     /* test_wire.c: wired crossbars (rwire) */
 Suite *suite_device_plot(void); /* test_device_plot.c: eqspice device --plot */
 Suite *suite_team(void); /* test_team.c: the TEAM memristor law (update/team.c) */

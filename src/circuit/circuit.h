@@ -89,6 +89,9 @@ struct eqs_circuit {
 
     int *params;        /* trainable elements: indices into elems */
     int n_params;
+    double *param_aiv;  /* per parameter: a (1/V) of a memristor whose I-V is
+                           G sinh(a v)/a (its EQS_EL_MEMIV element), 0: linear;
+                           NULL when no parameter has one */
     int has_windows;    /* a parameter is a table-driven device (memristor)
                            whose conductance eqs_circuit_param_set clips to
                            the window of its state */
@@ -97,6 +100,7 @@ struct eqs_circuit {
     int *node_user;     /* node -> user node to name in messages (internal
                            node of a diode: its anode; user node: itself) */
     int has_nonlinear;  /* at least one diode */
+    int has_nonlinear_iv; /* at least one memristor with a nonlinear I-V (EQS_EL_MEMIV) */
     int n_branches;     /* = n_unknowns - n_node_unknowns */
 
     /* Value change log, so that solvers update only what changed.

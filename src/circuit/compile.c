@@ -261,6 +261,17 @@ static eqs_status select_params(eqs_circuit *c)
             if (nl->elems[el->origin].dmodel) c->has_windows = 1;
         }
     }
+    /* memristors with a nonlinear I-V: the a of their parameter */
+    for (int e = 0; e < c->n_elems; ++e) {
+        const eqs_celem *el = &c->elems[e];
+        if (el->kind != EQS_EL_MEMIV || c->elems[el->ctrl].param < 0) continue;
+        if (!c->param_aiv && !(c->param_aiv = eqs_calloc(c->ctx, (size_t)(n > 0 ? n : 1),
+                                                         sizeof *c->param_aiv))) {
+            eqs_free(c->ctx, wire);
+            return EQS_ERR_NOMEM;
+        }
+        c->param_aiv[c->elems[el->ctrl].param] = el->value;
+    }
     eqs_free(c->ctx, wire);
     c->n_params = n;
     for (int p = 0; p < nl->n_trainable; ++p) {
@@ -312,8 +323,9 @@ eqs_status eqs_circuit_create(eqs_ctx *ctx, const eqs_netlist *nl, eqs_circuit *
     c->nl = nl;
     c->n_user_nodes = nl->n_nodes;
 
-    /* element checks in netlist order; count internal nodes */
-    int n_int = 0;
+    /* element checks in netlist order; count internal nodes (each with
+     * its implicit element) and the implicit I-V elements of memristors */
+    int n_int = 0, n_memiv = 0;
     for (int e = 0; e < nl->n_elems; ++e) {
         const eqs_element *el = &nl->elems[e];
         for (int t = 0; t < el->n_nodes; ++t)
@@ -329,6 +341,9 @@ eqs_status eqs_circuit_create(eqs_ctx *ctx, const eqs_netlist *nl, eqs_circuit *
             goto fail;
         }
         if ((st = dev->check(ctx, nl, el, &n_int)) != EQS_OK) goto fail;
+        if (el->kind == EQS_EL_R && el->dmodel &&
+            eqs_memristor_aiv(nl->dmodels[el->dmodel - 1].v) > 0)
+            n_memiv++; /* its nonlinear I-V part, an implicit element */
     }
 
     /* nodes */
@@ -339,7 +354,8 @@ eqs_status eqs_circuit_create(eqs_ctx *ctx, const eqs_netlist *nl, eqs_circuit *
     c->node_unknown = eqs_malloc(ctx, (size_t)c->n_nodes * sizeof *c->node_unknown);
     c->node_fixed_by = eqs_malloc(ctx, (size_t)c->n_nodes * sizeof *c->node_fixed_by);
     c->node_fixed_sign = eqs_calloc(ctx, (size_t)c->n_nodes, sizeof *c->node_fixed_sign);
-    c->n_elems = nl->n_elems + n_int;
+    c->n_elems = nl->n_elems + n_int + n_memiv;
+    c->has_nonlinear_iv = n_memiv > 0;
     c->elems = eqs_calloc(ctx, (size_t)(c->n_elems ? c->n_elems : 1), sizeof *c->elems);
     if (!c->node_names || !c->node_user || !c->node_unknown || !c->node_fixed_by ||
         !c->node_fixed_sign || !c->elems)
@@ -546,6 +562,7 @@ void eqs_circuit_free(eqs_circuit **cp)
     eqs_free(ctx, c->Ap);
     eqs_free(ctx, c->Ai);
     eqs_free(ctx, c->params);
+    eqs_free(ctx, c->param_aiv);
     eqs_store_free(ctx, &c->store);
     eqs_free(ctx, c->chg);
     eqs_free(ctx, c->chg_val);

@@ -122,6 +122,11 @@ static void declared_order(const eqs_circuit *c, eqs_layers *L)
 /* Structural checks that need no adjacency; 1 when c may be layered. */
 static int check_elements(const eqs_circuit *c, char *why, size_t n)
 {
+    if (c->param_aiv || c->has_nonlinear_iv) {
+        /* I = G sinh(a v)/a: the layered sweeps take linear conductances */
+        say(why, n, "memristors with a nonlinear I-V (aiv > 0) need Newton");
+        return 0;
+    }
     if (c->n_internal > 0) {
         say(why, n, "a diode has a series resistance (RS > 0)");
         return 0;

@@ -83,6 +83,7 @@ typedef struct {
     double bv_V;     /* DIOtBrkdwnV: BV at T (TCV, TLEV) matched to IBV */
     int has_bv;      /* BV given */
     double vcrit_V;  /* DIOtVcrit = vte * log(vte / (sqrt(2) * IS)) */
+    double a_per_V;  /* memristor I-V (EQS_EL_MEMIV): a of I = G sinh(a v)/a */
 } eqs_devparams;
 
 /* Topology flags of a device (eqs_device.flags). */
@@ -272,6 +273,9 @@ typedef struct {
     /* Nonlinear devices: the branch voltage (V) of the first Newton
      * iteration (ngspice MODEINITJCT; a diode: vcrit). */
     double (*v_init)(const eqs_devparams *p);
+    /* 1: setup reads values that training changes (a memristor's I-V
+     * part reads its resistor's G), so Newton runs it before every solve. */
+    int refresh;
 } eqs_device;
 
 extern const eqs_device eqs_device_resistor;
@@ -282,6 +286,7 @@ extern const eqs_device eqs_device_vcvs;
 extern const eqs_device eqs_device_vccs;
 extern const eqs_device eqs_device_cccs;
 extern const eqs_device eqs_device_ccvs;
+extern const eqs_device eqs_device_memiv;
 
 /* Table-driven device models (eqs_model_type, netlist.h), listed in the
  * model registry (registry.c). */
@@ -290,6 +295,16 @@ extern const eqs_model_type eqs_model_memristor;
 /* Memristor DC resistance (Ohm) at state x (m) for model values v
  * (memristor.c's parameter order): x clamped to its window first. */
 double eqs_memristor_resistance(const double *v, double x);
+/* The I-V nonlinearity a (1/V) of memristor model values v (0: linear,
+ * I = G v). */
+double eqs_memristor_aiv(const double *v);
+/* memiv.c: I = G sinh(a v)/a (A) and its local EqProp derivative, the
+ * co-content's dE/dG = (cosh(a v) - 1)/a^2 (V^2); a = 0: G v and v^2/2. */
+double eqs_memiv_denergy(double a, double v);
+/* 2 (dE/dG(v2) - dE/dG(v1)) in a form that keeps the difference accurate. */
+double eqs_memiv_contrast(double a, double v1, double v2);
+/* dI/dG = sinh(a v)/a (A/S); a = 0: v. */
+double eqs_memiv_didg(double a, double v);
 
 /* The conductance slot layout (eqs_device.slots) shared by the resistor
  * and the diode. */

@@ -17,6 +17,10 @@
  * behaviour; Xyce's other
  * dynamic parameters (xscaling, d, j, aon, aoff, wc, the RTN noise ones)
  * are refused by the parser as unknown.
+ * aiv = a > 0 (1/V, eqspice's own parameter) makes the I-V law
+ * I = G sinh(a V)/a: the element stays the resistor G (trained, in the
+ * linear part) and compiles an implicit EQS_EL_MEMIV element in parallel
+ * carrying G (sinh(a V)/a - V) (memiv.c).
  */
 #include "devices.h"
 
@@ -25,6 +29,7 @@
 
 enum {
     P_LEVEL, P_RON, P_ROFF, P_XON, P_XOFF, P_IVREL, /* DC: R(x) */
+    P_AIV, /* eqspice's sinh I-V */
     P_KON, P_KOFF, P_ALPHAON, P_ALPHAOFF, P_ION, P_IOFF, P_WT, P_P, /* TEAM kinetics, stored */
     P_N
 };
@@ -39,6 +44,9 @@ static const eqs_param_desc model_params[P_N] = {
     [P_XON] = {"xon", "m", 0.0, -DBL_MAX, DBL_MAX, 0, 0},
     [P_XOFF] = {"xoff", "m", 3e-9, -DBL_MAX, DBL_MAX, 0, 0},
     [P_IVREL] = {"ivrelation", "", 0.0, 0, 1, 1, 0},
+    /* eqspice's extension (not Xyce's): I = G sinh(aiv V)/aiv, a
+     * CrossSim-style nonlinear I-V; 0 (default) is the linear I = G V. */
+    [P_AIV] = {"aiv", "1/V", 0.0, 0, 1e6, 0, 0},
     /* TEAM kinetics: Xyce's defaults, but ion = -8.9e-6 A (Xyce's table
      * writes +8.9e-6, which TEAM's i < ion < 0 cannot use) and p = 1
      * (Xyce's table default 1.15e-4 is a copy of ioff's) */
@@ -51,6 +59,8 @@ static const eqs_param_desc model_params[P_N] = {
     [P_WT] = {"wt", "", 0.0, 0, 2, 1, 0},
     [P_P] = {"p", "", 1.0, 0, DBL_MAX, 0, 1},
 };
+
+double eqs_memristor_aiv(const double *v) { return v[P_AIV]; }
 
 /* Xyce's XO: the initial state (m), Default 0. */
 static const eqs_param_desc inst_params[1] = {{"xo", "m", 0.0, -DBL_MAX, DBL_MAX, 0, 0}};

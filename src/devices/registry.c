@@ -12,6 +12,7 @@ const eqs_device_entry eqs_device_registry[EQS_EL_NKINDS] = {
     [EQS_EL_G] = {&eqs_device_vccs, &eqs_card_vccs},
     [EQS_EL_F] = {&eqs_device_cccs, &eqs_card_cccs},
     [EQS_EL_H] = {&eqs_device_ccvs, &eqs_card_ccvs},
+    [EQS_EL_MEMIV] = {&eqs_device_memiv, NULL}, /* implicit: no card, last */
 };
 
 const eqs_elem_card *eqs_elem_card_get(int k, char *letter)

@@ -26,6 +26,12 @@ static void res_eval(const eqs_devparams *p, double v, double gmin, double *i, d
 static int res_card(const eqs_devcard *w, char *buf, size_t size)
 {
     double r = w->ce ? 1.0 / eqs_celem_value(w->c, w->ce) : w->e->value;
+    const double a = w->e->dmodel ? eqs_memristor_aiv(w->nl->dmodels[w->e->dmodel - 1].v) : 0.0;
+    if (a > 0) { /* I = G sinh(a V)/a as ngspice's behavioural source */
+        const char *n0 = w->node[0], *n1 = w->node[1];
+        return snprintf(buf, size, "b%s %s %s i={%.17g*sinh(%.17g*v(%s,%s))/%.17g}", w->name, n0,
+                        n1, 1.0 / r, a, n0, n1, a);
+    }
     return snprintf(buf, size, "%s %s %s %.17g", w->name, w->node[0], w->node[1], r);
 }
 
@@ -98,6 +104,28 @@ static eqs_status res_current(const eqs_devsolution *sol, const eqs_celem *e, eq
     return EQS_OK;
 }
 
+/* A memristor whose model has aiv = a > 0: the implicit EQS_EL_MEMIV
+ * element in parallel (memiv.c), ctrl = this resistor, value = a. */
+static eqs_status res_expand(eqs_circuit *c, const eqs_element *el, eqs_celem *ce,
+                             int *next_node, int *next_elem)
+{
+    (void)next_node;
+    if (!el->dmodel) return EQS_OK;
+    const double a = eqs_memristor_aiv(c->nl->dmodels[el->dmodel - 1].v);
+    if (!(a > 0)) return EQS_OK;
+    eqs_celem *x = &c->elems[(*next_elem)++];
+    x->kind = EQS_EL_MEMIV;
+    x->origin = -1;
+    x->n[0] = ce->n[0];
+    x->n[1] = ce->n[1];
+    x->n[2] = x->n[3] = -1;
+    x->ctrl = (int)(ce - c->elems);
+    x->branch = -1;
+    x->param = -1;
+    x->value = a;
+    return EQS_OK;
+}
+
 /* dE/dG of the co-content G v^2 / 2. */
 static double res_denergy(double v) { return 0.5 * v * v; }
 
@@ -113,6 +141,7 @@ const eqs_device eqs_device_resistor = {
     .check = res_check,
     .slots = eqs_device_slots_conductance,
     .stamp = res_stamp,
+    .expand = res_expand,
     .fixed_current = res_fixed_current,
     .input = EQS_INPUT_CONDUCTANCE,
     .current = res_current,

@@ -62,7 +62,9 @@
 static inline double force(const eqs_circuit *c, int k, const double *v)
 {
     const eqs_celem *e = &c->elems[c->params[k]];
-    return eqs_device_get(e->kind)->denergy(v[e->n[0]] - v[e->n[1]]);
+    const double dv = v[e->n[0]] - v[e->n[1]];
+    if (c->param_aiv && c->param_aiv[k] != 0.0) return eqs_memiv_denergy(c->param_aiv[k], dv);
+    return eqs_device_get(e->kind)->denergy(dv);
 }
 
 /* Set every parameter to theta0[k] + delta[k] (S); delta NULL: theta0. */

@@ -148,7 +148,10 @@ eqs_status eqs_eqprop_estimate(eqs_eqprop *ep, eqs_nudge_kind nudge, double b1, 
         const eqs_celem *e = &c->elems[c->params[k]];
         int a = e->n[0], b = e->n[1];
         double d1 = ep->v1[a] - ep->v1[b], d2 = ep->v2[a] - ep->v2[b];
-        grad[k] = eqs_device_get(e->kind)->energy_contrast(d1, d2) * inv;
+        grad[k] = (c->param_aiv && c->param_aiv[k] != 0.0
+                       ? eqs_memiv_contrast(c->param_aiv[k], d1, d2)
+                       : eqs_device_get(e->kind)->energy_contrast(d1, d2)) *
+                  inv;
     }
     return EQS_OK;
 }

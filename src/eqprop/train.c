@@ -623,7 +623,7 @@ static eqs_status health_setup(eqs_trainer *tr, const eqs_trainer_options *opt)
     if (tr->bops) return EQS_OK; /* hidden voltages stay inside the batched solver */
     int nd = 0;
     for (int e = 0; e < c->n_elems; ++e)
-        nd += eqs_device_get(c->elems[e].kind)->nonlinear && c->elems[e].n[0] < c->n_user_nodes &&
+        nd += c->elems[e].kind == EQS_EL_D && c->elems[e].n[0] < c->n_user_nodes &&
               c->elems[e].n[1] < c->n_user_nodes;
     if (nd == 0) return EQS_OK;
     tr->dio_a = eqs_malloc(ctx, (size_t)nd * sizeof *tr->dio_a);
@@ -631,7 +631,7 @@ static eqs_status health_setup(eqs_trainer *tr, const eqs_trainer_options *opt)
     if (!tr->dio_a || !tr->dio_k) return EQS_ERR_NOMEM;
     for (int e = 0; e < c->n_elems; ++e) {
         const eqs_celem *d = &c->elems[e];
-        if (!eqs_device_get(d->kind)->nonlinear || d->n[0] >= c->n_user_nodes ||
+        if (d->kind != EQS_EL_D || d->n[0] >= c->n_user_nodes ||
             d->n[1] >= c->n_user_nodes)
             continue; /* a diode with RS > 0: its internal node is not in the user layout */
         tr->dio_a[tr->n_dio] = d->n[0];

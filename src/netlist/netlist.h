@@ -30,6 +30,8 @@ typedef enum {
     EQS_EL_G,     /* VCCS: n[0] n[1] n[2] n[3], value = transconductance (S) */
     EQS_EL_F,     /* CCCS: n[0] n[1], ctrl = V source name, value = gain (A/A) */
     EQS_EL_H,     /* CCVS: n[0] n[1], ctrl = V source name, value = transres. (Ohm) */
+    EQS_EL_MEMIV, /* implicit (no card): the nonlinear part G (sinh(a v)/a - v) of a memristor
+                     whose model has aiv = a > 0; ctrl = its resistor, value = a (1/V) */
     EQS_EL_NKINDS
 } eqs_elem_kind;
 

@@ -522,6 +522,12 @@ static eqs_status nt_solve(eqs_solver *s, eqs_solve_mode mode, eqs_solve_info *i
     nt->resid = 0;
     nt->nu = (s->nudge.n > 0 || s->nudge.np > 0) ? &s->nudge : NULL;
     s->last_full_refresh = eqs_newton_refresh_values(c, nt);
+    for (int d = 0; d < nt->nd; ++d) /* devices whose parameters follow trained values */
+        if (nt->d_dev[d]->refresh) {
+            eqs_status st = nt->d_dev[d]->setup(s->ctx, c, &c->elems[nt->d_elem[d]], opt->reltol,
+                                                &nt->dp[d]);
+            if (st != EQS_OK) return st;
+        }
     if (nt->n == 0) { /* everything fixed */
         publish(s, nt, info);
         return EQS_OK;
