@@ -15,7 +15,7 @@ PKG_CFLAGS := $(shell pkg-config --cflags libxml-2.0 check cairo 2>/dev/null) \
               -I/usr/include/suitesparse -I/usr/include/ngspice
 CFLAGS  ?= $(OPT) -g
 ALL_CFLAGS = $(WARN) $(CFLAGS) $(SAN) -D_POSIX_C_SOURCE=200809L -Isrc $(PKG_CFLAGS) -MMD -MP
-LIBS    := -lcholmod -lklu -lamd -lcolamd -lbtf -lsuitesparseconfig \
+LIBS    := -lsundials_cvode -lsundials_nvecserial -lcholmod -lklu -lamd -lcolamd -lbtf -lsuitesparseconfig \
            $(shell pkg-config --libs libxml-2.0 zlib openblas cairo nettle 2>/dev/null) -ldl -lm -lpthread
 TEST_LIBS := $(shell pkg-config --libs check 2>/dev/null)
 

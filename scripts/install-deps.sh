@@ -15,6 +15,7 @@ pkgs=(
   libcairo2-dev              # learning-curve plots (PNG)
   librandom123-dev           # counter-based RNG (Philox), header-only
   nettle-dev                 # base64 of the report's embedded images (SHA-256 of hand-offs)
+  libsundials-dev            # CVODE: TEAM memristor kinetics (update/team.c)
 )
 # Optional extras: install with EQS_EXTRA_PKGS="..." (space separated).
 if [ -n "${EQS_EXTRA_PKGS:-}" ]; then
