@@ -15,6 +15,7 @@ static const char usage[] =
     "  train EXPERIMENT  train a network by EqProp as an experiment file describes\n"
     "  eval NETLIST      test loss and error of a trained network on a dataset\n"
     "  device MODEL.xml  the pulse response of a device model as CSV\n"
+    "  sweep EXPERIMENT  train an experiment over a grid of values set by path\n"
     "  bench op          time parse/compile/solve of a generated network\n"
     "  bench train       training throughput (samples/s) of a generated network\n"
     "\n"
@@ -44,6 +45,7 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "train")) return cli_cmd_train(argc - 1, argv + 1);
     if (!strcmp(cmd, "eval")) return cli_cmd_eval(argc - 1, argv + 1);
     if (!strcmp(cmd, "device")) return cli_cmd_device(argc - 1, argv + 1);
+    if (!strcmp(cmd, "sweep")) return cli_cmd_sweep(argc - 1, argv + 1);
     fprintf(stderr, "eqspice: error: unknown command '%s'\n%s", cmd, usage);
     return CLI_USER;
 }
