@@ -190,8 +190,9 @@ END_TEST
 
 START_TEST(test_sweep_j2_equals_j1)
 {
-    /* the layered solver, where solver.threads (1 under -j 2) could matter */
-    const char *xml = sweep_xml(16, 256, 0, "layered");
+    /* the layered solver with every crossbar split over two cores (threads=2,
+     * the default, under -j 1) against threads=1 (under -j 2) */
+    const char *xml = sweep_xml(16, 256, 0, "layered\" split_min=\"1");
     const char *base = tu_temp_dir();
     char d1[4200], d2[4200];
     snprintf(d1, sizeof d1, "%s/j1", base);
