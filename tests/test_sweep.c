@@ -269,6 +269,30 @@ START_TEST(test_sweep_refused)
 }
 END_TEST
 
+/* a run that fails is reported, the others go on, the exit status is 2 */
+START_TEST(test_sweep_failed_run)
+{
+    const char *xml = sweep_xml(8, 128, 0, "newton");
+    char dir[4200], p[8500];
+    snprintf(dir, sizeof dir, "%s/f", tu_temp_dir());
+    char *err = NULL;
+    const char *argv[] = {"sweep", xml, "--set", "training.batch=4,8", "-j", "1", "-o", dir,
+                          NULL};
+    ck_assert_int_eq(sweep(argv, &err), 0);
+    free(err);
+    /* the first run's directory replaced by a file: its train fails */
+    snprintf(p, sizeof p, "rm -rf '%s/runs/p000-s0' && touch '%s/runs/p000-s0'", dir, dir);
+    ck_assert_int_eq(system(p), 0);
+    ck_assert_int_eq(sweep(argv, &err), 2);
+    ck_assert_msg(strstr(err, "p000-s0 failed") != NULL, "%s", err);
+    free(err);
+    char *c = csv_untimed(dir);
+    ck_assert_int_eq(count_lines(c), 2); /* header + the run that finished */
+    ck_assert_ptr_nonnull(strstr(c, "\n1,8,3,p001-s0,"));
+    free(c);
+}
+END_TEST
+
 Suite *suite_sweep(void)
 {
     Suite *s = suite_create("sweep");
@@ -278,6 +302,7 @@ Suite *suite_sweep(void)
     tcase_add_test(t, test_sweep_kill_resume);
     tcase_add_test(t, test_sweep_j2_equals_j1);
     tcase_add_test(t, test_sweep_refused);
+    tcase_add_test(t, test_sweep_failed_run);
     suite_add_tcase(s, t);
     return s;
 }
