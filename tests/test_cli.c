@@ -439,6 +439,7 @@ static const subcommand subcommands[] = {
     {{"train", NULL}, "train"},    {{"eval", NULL}, "eval"},
     {{"bench", "op"}, "bench op"}, {{"bench", "train"}, "bench train"},
     {{"device", NULL}, "device"},  {{"report", NULL}, "report"},
+    {{"sweep", NULL}, "sweep"},
 };
 
 #define MAX_NAMES 128

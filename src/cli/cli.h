@@ -23,6 +23,7 @@ int cli_cmd_train(int argc, char **argv);
 int cli_cmd_eval(int argc, char **argv);
 int cli_cmd_device(int argc, char **argv);
 int cli_cmd_report(int argc, char **argv);
+int cli_cmd_sweep(int argc, char **argv);
 
 /* A context logging warnings (and more with -v) to stderr. */
 eqs_ctx *cli_ctx_create(int verbosity);

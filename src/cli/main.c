@@ -16,6 +16,7 @@ static const char usage[] =
     "  eval NETLIST      test loss and error of a trained network on a dataset\n"
     "  device MODEL.xml  the pulse response of a device model as CSV\n"
     "  report DIR        a self-contained HTML report of a run or sweep directory\n"
+    "  sweep EXPERIMENT  train an experiment over a grid of values set by path\n"
     "  bench op          time parse/compile/solve of a generated network\n"
     "  bench train       training throughput (samples/s) of a generated network\n"
     "\n"
@@ -46,6 +47,7 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "eval")) return cli_cmd_eval(argc - 1, argv + 1);
     if (!strcmp(cmd, "device")) return cli_cmd_device(argc - 1, argv + 1);
     if (!strcmp(cmd, "report")) return cli_cmd_report(argc - 1, argv + 1);
+    if (!strcmp(cmd, "sweep")) return cli_cmd_sweep(argc - 1, argv + 1);
     fprintf(stderr, "eqspice: error: unknown command '%s'\n%s", cmd, usage);
     return CLI_USER;
 }
