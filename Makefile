@@ -15,8 +15,8 @@ PKG_CFLAGS := $(shell pkg-config --cflags libxml-2.0 check cairo 2>/dev/null) \
               -I/usr/include/suitesparse -I/usr/include/ngspice
 CFLAGS  ?= $(OPT) -g
 ALL_CFLAGS = $(WARN) $(CFLAGS) $(SAN) -D_POSIX_C_SOURCE=200809L -Isrc $(PKG_CFLAGS) -MMD -MP
-LIBS    := -lcholmod -lklu -lamd -lcolamd -lbtf -lsuitesparseconfig \
-           $(shell pkg-config --libs libxml-2.0 zlib openblas cairo 2>/dev/null) -ldl -lm -lpthread
+LIBS    := -lsundials_cvode -lsundials_nvecserial -lcholmod -lklu -lamd -lcolamd -lbtf -lsuitesparseconfig \
+           $(shell pkg-config --libs libxml-2.0 zlib openblas cairo nettle 2>/dev/null) -ldl -lm -lpthread
 TEST_LIBS := $(shell pkg-config --libs check 2>/dev/null)
 
 LIB_SRC  := $(sort $(shell find src -name '*.c' -not -path 'src/cli/*'))
@@ -31,7 +31,7 @@ LIB      := $(BUILD)/libeqspice.a
 CLI      := $(BUILD)/eqspice
 TESTBIN  := $(BUILD)/tests/run-tests
 
-.PHONY: all demo check check-asan bench bench-compare golden-update regress regress-update docs-plots deps clean
+.PHONY: all demo check check-asan bench bench-compare golden-update regress regress-update docs-plots check-browser deps clean
 all: $(LIB) $(CLI)
 
 deps:
@@ -124,6 +124,11 @@ docs-plots: deps
 	  $(CLI) device "$$m" --pulses sweep --plot "docs/img/device-$$n.png" > /dev/null || exit 1; \
 	  echo "docs-plots: docs/img/device-$$n.png"; \
 	done
+
+# Opt-in: the report in headless Chromium (installs Debian's chromium).
+check-browser: deps
+	@$(MAKE) --no-print-directory all
+	bash scripts/check-browser.sh $(CLI)
 
 clean:
 	rm -rf build build-asan

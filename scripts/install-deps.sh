@@ -14,6 +14,9 @@ pkgs=(
   libopenblas-dev            # dense BLAS for the layered solver
   libcairo2-dev              # learning-curve plots (PNG)
   librandom123-dev           # counter-based RNG (Philox), header-only
+  ngspice                    # stock ngspice -b: the hand-off test also runs top.cir in it (skipped if absent)
+  nettle-dev                 # base64 of the report's embedded images (SHA-256 of hand-offs)
+  libsundials-dev            # CVODE: TEAM memristor kinetics (update/team.c)
 )
 # Optional extras: install with EQS_EXTRA_PKGS="..." (space separated).
 if [ -n "${EQS_EXTRA_PKGS:-}" ]; then

@@ -845,8 +845,12 @@ typedef enum {
     EQS_DEVICE_SOFT = 2,     /* step dw_min (G_max - G)/w up, dw_min (G - G_min)/w down */
     EQS_DEVICE_EXP = 3,      /* NeuroSim exponential LTP/LTD curves over P_max pulses */
     EQS_DEVICE_POW = 4,      /* step dw_min ((G_max - G)/w)^gamma up, ((G - G_min)/w)^gamma down */
-    EQS_DEVICE_TABLE = 5     /* a measured pulse response, interpolated linearly */
+    EQS_DEVICE_TABLE = 5,    /* a measured pulse response, interpolated linearly */
+    EQS_DEVICE_TEAM = 6      /* TEAM memristor kinetics integrated over each pulse
+                                (update/team.c; `team` below) */
 } eqs_device_kind;
+
+struct eqs_team; /* TEAM kinetic parameters and one-pulse table (update/update.h) */
 
 typedef enum {
     EQS_DEVICE_ROUND_NEAREST = 0,   /* nearest integer (ties away from zero) */
@@ -909,6 +913,9 @@ typedef struct {
      * from a file owns them). Default: NULL, 0 */
     int table_n;
     const double *table_up_S, *table_down_S;
+    /* TEAM: the kinetics, tabulated (borrowed; a law read from a file owns
+     * it).  Default: NULL */
+    const struct eqs_team *team;
 } eqs_device_law;
 
 /* One device drawn from a law: its own window and step factor. */
@@ -982,7 +989,12 @@ void eqs_device_response(const eqs_device_law *law, const eqs_device_inst *dev, 
  * CSV of `eqspice device`: header pulse,G_up_S,G_down_S, rows k = 0..N,
  * N >= 1); a missing file, a malformed row or a table that is not
  * strictly monotone (but for a tail at the bound) is refused at the CSV's line.  law="constant" with levels and no step: dw_min =
- * (g_max_S - g_min_S)/(levels - 1).  *out is NULL on error. */
+ * (g_max_S - g_min_S)/(levels - 1).  law="team" takes Xyce's TEAM names
+ * (kon, koff, alphaon, alphaoff, ion, ioff, ron, roff, xon, xoff,
+ * ivrelation, wt, p) and pulse_up_V, pulse_down_V, pulse_width_s,
+ * team_grid instead of g_min_S, g_max_S (window [1/roff, 1/ron]); their
+ * ranges are checked (eqs_team_check, ron < roff) and the one-pulse map
+ * is tabulated with CVODE here (update/team.c).  *out is NULL on error. */
 eqs_status eqs_device_law_read(eqs_ctx *ctx, const char *path, eqs_device_law **out);
 void eqs_device_law_free(eqs_ctx *ctx, eqs_device_law **law);
 /* The pulse response G_up_S[k], G_down_S[k], k = 0..n (as from
@@ -995,6 +1007,15 @@ void eqs_device_law_free(eqs_ctx *ctx, eqs_device_law **law);
 #define EQS_DEVICE_PLOT_HEIGHT 400
 eqs_status eqs_plot_device_response(eqs_ctx *ctx, const char *title, int n, const double *G_up_S,
                                     const double *G_down_S, const char *png_path);
+/* A crossbar's conductances (rows x cols, row-major, S; NaN: no device)
+ * as a heatmap PNG of EQS_DEVICE_PLOT_WIDTH x EQS_DEVICE_PLOT_HEIGHT
+ * (viridis from lo_S to hi_S, a colour bar in µS), written atomically. */
+eqs_status eqs_plot_heatmap(eqs_ctx *ctx, const char *title, int rows, int cols, const double *G_S,
+                            double lo_S, double hi_S, const char *png_path);
+/* `eqspice report` (export/report.c): the self-contained XHTML report of a
+ * run directory (metrics.csv) or a sweep directory (sweep.csv) into
+ * html_path, written atomically; EQS_ERR_INPUT for another directory. */
+eqs_status eqs_report_write(eqs_ctx *ctx, const char *dir, const char *html_path);
 /* The compiled-in copy of models/device.xsd. */
 const char *eqs_device_schema(void);
 /* ---- end of device models ---- */

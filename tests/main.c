@@ -59,8 +59,11 @@ int main(void)
     srunner_add_suite(sr, suite_device());
     srunner_add_suite(sr, suite_devtrain());
     srunner_add_suite(sr, suite_memiv());
+    srunner_add_suite(sr, suite_report());
     srunner_add_suite(sr, suite_wire());
     srunner_add_suite(sr, suite_device_plot());
+    srunner_add_suite(sr, suite_team());
+    srunner_add_suite(sr, suite_sweep());
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);

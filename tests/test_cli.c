@@ -438,7 +438,8 @@ static const subcommand subcommands[] = {
     {{"grad", NULL}, "grad"},      {{"gen", "drn"}, "gen drn"},
     {{"train", NULL}, "train"},    {{"eval", NULL}, "eval"},
     {{"bench", "op"}, "bench op"}, {{"bench", "train"}, "bench train"},
-    {{"device", NULL}, "device"},
+    {{"device", NULL}, "device"},  {{"report", NULL}, "report"},
+    {{"sweep", NULL}, "sweep"},
 };
 
 #define MAX_NAMES 128

@@ -124,6 +124,46 @@ START_TEST(test_mr_window)
 }
 END_TEST
 
+/* TEAM kinetic parameters on the card are stored and leave DC alone: the
+ * same conductance, bit for bit, as the card without them. */
+START_TEST(test_mr_team_kinetics_stored)
+{
+    static const char with[] =
+        "memristor kinetics\n"
+        ".model mm memristor level=2 ron=100 roff=10k xon=0 xoff=3n kon=-1e-12 koff=2e-12 "
+        "alphaon=4 alphaoff=5 ion=-1e-5 ioff=1e-4 wt=2 p=2\n"
+        "v1 a 0 1\nymemristor mr1 a b mm xo=1n\nr1 b 0 1k\n.trainable mr1\n.end\n";
+    static const char without[] =
+        "memristor kinetics\n"
+        ".model mm memristor level=2 ron=100 roff=10k xon=0 xoff=3n\n"
+        "v1 a 0 1\nymemristor mr1 a b mm xo=1n\nr1 b 0 1k\n.trainable mr1\n.end\n";
+    eqs_ctx *ctx = tu_ctx();
+    double g[2];
+    for (int k = 0; k < 2; ++k) {
+        eqs_netlist *nl = read_text(ctx, k ? without : with);
+        eqs_circuit *c = NULL;
+        ck_assert_int_eq(eqs_circuit_create(ctx, nl, &c), EQS_OK);
+        g[k] = eqs_circuit_param_get(c, 0);
+        if (k == 0) { /* stored in the table's order after the DC values and aiv */
+            const eqs_device_model *m = &nl->dmodels[0];
+            ck_assert_int_eq(m->type->n_params, 15);
+            static const double want[8] = {-1e-12, 2e-12, 4, 5, -1e-5, 1e-4, 2, 2};
+            static const char *const names[8] = {"kon", "koff", "alphaon", "alphaoff",
+                                                 "ion", "ioff", "wt",   "p"};
+            for (int j = 0; j < 8; ++j) {
+                ck_assert_str_eq(m->type->params[7 + j].name, names[j]);
+                ck_assert_double_eq(m->v[7 + j], want[j]);
+            }
+        }
+        eqs_circuit_free(&c);
+        eqs_netlist_free(&nl);
+    }
+    ck_assert_double_eq(g[0], g[1]);
+    ck_assert_double_eq_tol(g[0], 1.0 / (100.0 + (1e4 - 100.0) / 3.0), 1e-15);
+    eqs_ctx_free(&ctx);
+}
+END_TEST
+
 /* The CLI: `op` and `grad` on a memristor divider, against the closed
  * forms V = G1/(G1 + G2) and dL/dG1 = (V - y) G2/(G1 + G2)^2,
  * dL/dG2 = -(V - y) G1/(G1 + G2)^2 (L = (V - y)^2 / 2). */
@@ -501,6 +541,7 @@ Suite *suite_memristor(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_mr_closed_forms);
     tcase_add_test(tc, test_mr_window);
+    tcase_add_test(tc, test_mr_team_kinetics_stored);
     tcase_add_test(tc, test_mr_batched_window);
     tcase_add_test(tc, test_mr_cli);
     tcase_add_test(tc, test_mr_ngspice);

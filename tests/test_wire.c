@@ -234,7 +234,8 @@ END_TEST
 /* A trainer on a generated DRN with wire resistance rw (Ohm; "0": ideal
  * wires), as `eqspice bench train` makes it: layered solver, shockley
  * diodes, batch 8, small steps (no clipping). */
-static void wire_job(eqs_ctx *ctx, const char *rw, eqs_experiment **exp, eqs_job **job)
+static void wire_job(eqs_ctx *ctx, const char *rw, const char *threads, eqs_experiment **exp,
+                     eqs_job **job)
 {
     const char *paths[] = {"network.drn.rwire_ohm", "network.drn.layers", "network.drn.seed",
                            "dataset.classes", "dataset.synthetic.task",
@@ -243,11 +244,11 @@ static void wire_job(eqs_ctx *ctx, const char *rw, eqs_experiment **exp, eqs_job
                            "algorithm.method", "algorithm.beta", "learning.momentum",
                            "learning.rate[r*]", "training.epochs", "training.batch",
                            "solver.backend", "solver.diodes", "solver.tol_V",
-                           "conductance.g_min_S", "conductance.g_max_S"};
+                           "conductance.g_min_S", "conductance.g_max_S", "solver.threads"};
     const char *values[] = {rw,     "6 4 2", "2",        "2",     "blobs",    "16",
                             "6",    "2",     "pair",     "0.5",   "0",        "centered",
                             "1e-6", "0.9",   "1e-12",    "1",     "8",        "layered",
-                            "shockley", "1e-13", "1e-7", "1e-3"};
+                            "shockley", "1e-13", "1e-7", "1e-3",      threads};
     ck_assert_int_eq(eqs_experiment_defaults(ctx, exp), EQS_OK);
     ck_assert_int_eq(eqs_experiment_set_many(*exp, (int)(sizeof paths / sizeof paths[0]), paths,
                                              values),
@@ -263,11 +264,11 @@ static void wire_job(eqs_ctx *ctx, const char *rw, eqs_experiment **exp, eqs_job
 
 /* Conductance changes dG (S, np of them) of two batched training steps
  * with wire resistance rw. */
-static void train_dG(eqs_ctx *ctx, const char *rw, int np, double *dG)
+static void train_dG(eqs_ctx *ctx, const char *rw, const char *threads, int np, double *dG)
 {
     eqs_experiment *e = NULL;
     eqs_job *j = NULL;
-    wire_job(ctx, rw, &e, &j);
+    wire_job(ctx, rw, threads, &e, &j);
     eqs_trainer *tr = eqs_job_trainer(j);
     ck_assert_int_eq(eqs_trainer_batched(tr), 1);
     const eqs_circuit *c = eqs_job_circuit(j);
@@ -290,14 +291,14 @@ START_TEST(wire_train_limit)
     eqs_ctx *ctx = tu_ctx();
     const int np = 12 * 4 + 4 * 2; /* devices only */
     double *d0 = malloc(sizeof *d0 * np), *dw = malloc(sizeof *dw * np);
-    train_dG(ctx, "0", np, d0);
+    train_dG(ctx, "0", "2", np, d0);
     double dmax = 0;
     for (int k = 0; k < np; ++k) dmax = fmax(dmax, fabs(d0[k]));
     ck_assert(dmax > 0);
     const char *rws[3] = {"0.1", "0.01", "0.001"};
     double r[3], e[3];
     for (int t = 0; t < 3; ++t) {
-        train_dG(ctx, rws[t], np, dw);
+        train_dG(ctx, rws[t], "2", np, dw);
         r[t] = atof(rws[t]);
         e[t] = 0;
         for (int k = 0; k < np; ++k) e[t] = fmax(e[t], fabs(dw[k] - d0[k]));
@@ -305,6 +306,12 @@ START_TEST(wire_train_limit)
         report("training: max |dG_wired - dG_ideal| / max |dG| at rwire (Ohm)", r[t]);
         report("  ->", e[t]);
     }
+    /* one core (no helper: reduction, forward sweep and contrast halves in
+     * turn) gives the same bits as two */
+    double *d1 = malloc(sizeof *d1 * np);
+    train_dG(ctx, "0.001", "1", np, d1);
+    ck_assert_int_eq(memcmp(d1, dw, sizeof *d1 * np), 0);
+    free(d1);
     double slope = tu_loglog_slope(r, e, 3);
     report("training: slope of the difference in rwire", slope);
     ck_assert_msg(slope > 0.9 && slope < 1.1, "difference ~ rwire^%g, not first order", slope);

@@ -40,8 +40,11 @@ Suite *suite_crossbar(void); /* test_crossbar.c: .crossbar card, netlist builder
 Suite *suite_device(void);   /* test_device.c: pulsed device laws */
 Suite *suite_devtrain(void); /* test_devtrain.c: training through a device model */
 Suite *suite_memiv(void);    /* test_memiv.c: nonlinear I-V memristors (aiv) */
+Suite *suite_report(void);   /* test_report.c: eqspice report (HTML) */
 Suite *suite_wire(void);     /* test_wire.c: wired crossbars (rwire) */
 Suite *suite_device_plot(void); /* test_device_plot.c: eqspice device --plot */
+Suite *suite_team(void); /* test_team.c: the TEAM memristor law (update/team.c) */
+Suite *suite_sweep(void);   /* test_sweep.c: eqspice sweep */
 
 /* Absolute path of a file relative to the repository root (the directory
  * `make check` runs in).  Returns a static buffer (overwritten per call). */

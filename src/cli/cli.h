@@ -25,6 +25,8 @@ int cli_cmd_device(int argc, char **argv);
 /* `export` and `import` (cmd_handoff.c). */
 int cli_cmd_export(int argc, char **argv);
 int cli_cmd_import(int argc, char **argv);
+int cli_cmd_report(int argc, char **argv);
+int cli_cmd_sweep(int argc, char **argv);
 
 /* A context logging warnings (and more with -v) to stderr. */
 eqs_ctx *cli_ctx_create(int verbosity);

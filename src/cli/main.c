@@ -17,6 +17,8 @@ static const char usage[] =
     "  device MODEL.xml  the pulse response of a device model as CSV\n"
     "  export RUNDIR     conductance maps and top.cir for hardware teams\n"
     "  import DIR        read conductance maps back into a netlist\n"
+    "  report DIR        a self-contained HTML report of a run or sweep directory\n"
+    "  sweep EXPERIMENT  train an experiment over a grid of values set by path\n"
     "  bench op          time parse/compile/solve of a generated network\n"
     "  bench train       training throughput (samples/s) of a generated network\n"
     "\n"
@@ -48,6 +50,8 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "device")) return cli_cmd_device(argc - 1, argv + 1);
     if (!strcmp(cmd, "export")) return cli_cmd_export(argc - 1, argv + 1);
     if (!strcmp(cmd, "import")) return cli_cmd_import(argc - 1, argv + 1);
+    if (!strcmp(cmd, "report")) return cli_cmd_report(argc - 1, argv + 1);
+    if (!strcmp(cmd, "sweep")) return cli_cmd_sweep(argc - 1, argv + 1);
     fprintf(stderr, "eqspice: error: unknown command '%s'\n%s", cmd, usage);
     return CLI_USER;
 }

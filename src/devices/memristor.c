@@ -10,9 +10,13 @@
  * The circuit compiles it as a resistor of conductance G = 1/R(x); the
  * trainer's parameter is that G, and setting it sets the state
  * x = R^-1(1/G) clipped to the window (the conductance window
- * [1/max(ron, roff), 1/min(ron, roff)], see `window`).  Only these DC
- * parameters are read; Xyce's dynamic ones (kon, koff, alphaon, ...) are
- * refused by the parser as unknown, since eqspice does not model them.
+ * [1/max(ron, roff), 1/min(ron, roff)], see `window`).  The card also
+ * accepts the TEAM kinetic parameters of Xyce's level 2 (kon, koff,
+ * alphaon, alphaoff, ion, ioff, wt, p): they are stored, checked (ranges;
+ * ion < 0 < ioff; kon, koff of opposite signs), and do not change the DC
+ * behaviour; Xyce's other
+ * dynamic parameters (xscaling, d, j, aon, aoff, wc, the RTN noise ones)
+ * are refused by the parser as unknown.
  * aiv = a > 0 (1/V, eqspice's own parameter) makes the I-V law
  * I = G sinh(a V)/a: the element stays the resistor G (trained, in the
  * linear part) and compiles an implicit EQS_EL_MEMIV element in parallel
@@ -23,7 +27,12 @@
 #include <float.h>
 #include <math.h>
 
-enum { P_LEVEL, P_RON, P_ROFF, P_XON, P_XOFF, P_IVREL, P_AIV, P_N };
+enum {
+    P_LEVEL, P_RON, P_ROFF, P_XON, P_XOFF, P_IVREL, /* DC: R(x) */
+    P_AIV, /* eqspice's sinh I-V */
+    P_KON, P_KOFF, P_ALPHAON, P_ALPHAOFF, P_ION, P_IOFF, P_WT, P_P, /* TEAM kinetics, stored */
+    P_N
+};
 
 /* Defaults: Xyce 7's MemristorTEAM (RON 50 Ohm, ROFF 1 kOhm, XON 0 m,
  * XOFF 3 nm, IVRELATION 0); the level has no default (NAN: required),
@@ -38,6 +47,17 @@ static const eqs_param_desc model_params[P_N] = {
     /* eqspice's extension (not Xyce's): I = G sinh(aiv V)/aiv, a
      * CrossSim-style nonlinear I-V; 0 (default) is the linear I = G V. */
     [P_AIV] = {"aiv", "1/V", 0.0, 0, 1e6, 0, 0},
+    /* TEAM kinetics: Xyce's defaults, but ion = -8.9e-6 A (Xyce's table
+     * writes +8.9e-6, which TEAM's i < ion < 0 cannot use) and p = 1
+     * (Xyce's table default 1.15e-4 is a copy of ioff's) */
+    [P_KON] = {"kon", "m/s", -8e-13, -DBL_MAX, DBL_MAX, 0, 0},
+    [P_KOFF] = {"koff", "m/s", 8e-13, -DBL_MAX, DBL_MAX, 0, 0},
+    [P_ALPHAON] = {"alphaon", "", 3.0, 0, DBL_MAX, 0, 1},
+    [P_ALPHAOFF] = {"alphaoff", "", 3.0, 0, DBL_MAX, 0, 1},
+    [P_ION] = {"ion", "A", -8.9e-6, -DBL_MAX, DBL_MAX, 0, 0},
+    [P_IOFF] = {"ioff", "A", 1.15e-4, -DBL_MAX, DBL_MAX, 0, 0},
+    [P_WT] = {"wt", "", 0.0, 0, 2, 1, 0},
+    [P_P] = {"p", "", 1.0, 0, DBL_MAX, 0, 1},
 };
 
 double eqs_memristor_aiv(const double *v) { return v[P_AIV]; }
@@ -50,6 +70,22 @@ static const char *mr_check(const double *v, int *bad)
     if (v[P_XON] == v[P_XOFF]) {
         *bad = P_XOFF;
         return "'xoff' must differ from 'xon' (an empty state window)";
+    }
+    /* the kinetics: TEAM's thresholds i < ion < 0 < ioff < i, and kon,
+     * koff of opposite signs, not 0 (which sign depends on the orientation
+     * of xon, xoff; a device model's law="team" checks it, team.c) */
+    if (!(v[P_ION] < 0.0)) {
+        *bad = P_ION;
+        return "'ion' must be negative (TEAM: i < ion < 0 turns the device on)";
+    }
+    if (!(v[P_IOFF] > 0.0)) {
+        *bad = P_IOFF;
+        return "'ioff' must be positive (TEAM: i > ioff > 0 turns the device off)";
+    }
+    if (!(v[P_KON] * v[P_KOFF] < 0.0)) {
+        *bad = P_KON;
+        return "'kon' and 'koff' must have opposite signs, neither 0 (they move x toward xon "
+               "and xoff)";
     }
     return NULL;
 }

@@ -6,6 +6,7 @@
  * order, levels >= 2, noise >= 0) with the file's line.
  */
 #include "../core/core.h"
+#include "../update/update.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -115,7 +116,7 @@ static int dx_token(xmlNodePtr n, const char *name, const char *const *names, in
     return 0;
 }
 
-static const char *const law_names[] = {"ideal", "constant", "soft", "exp", "pow", "table"};
+static const char *const law_names[] = {"ideal", "constant", "soft", "exp", "pow", "table", "team"};
 static const char *const rounding_names[] = {"nearest", "stochastic"};
 static const char *const mapping_names[] = {"pair", "reference"};
 
@@ -220,17 +221,79 @@ fail:
     return st;
 }
 
-static eqs_status dx_fill(eqs_ctx *ctx, const char *path, xmlNodePtr d, eqs_device_law *law)
+/* The TEAM attributes of law="team" into *t (defaults: eqs_team_defaults),
+ * checked; others' TEAM attributes refused. */
+static const char *const team_attrs[] = {"kon", "koff", "alphaon", "alphaoff", "ion",
+                                         "ioff", "ron", "roff", "xon", "xoff",
+                                         "ivrelation", "wt", "p", "pulse_up_V",
+                                         "pulse_down_V", "pulse_width_s", "team_grid"};
+static eqs_status dx_team(eqs_ctx *ctx, const char *path, xmlNodePtr d, const eqs_device_law *law,
+                          eqs_team *t, int *grid)
+{
+    const eqs_loc at = dx_loc(path, d);
+    eqs_team_defaults(t);
+    *grid = EQS_TEAM_DEFAULT_GRID;
+    if (law->kind != EQS_DEVICE_TEAM) {
+        for (size_t k = 0; k < sizeof team_attrs / sizeof *team_attrs; ++k)
+            if (xmlHasProp(d, (const xmlChar *)team_attrs[k]))
+                return EQS_ERROR_AT(ctx, EQS_ERR_INPUT, at, "%s= belongs to law=\"team\" only",
+                                    team_attrs[k]);
+        return EQS_OK;
+    }
+    if (xmlHasProp(d, (const xmlChar *)"g_min_S") || xmlHasProp(d, (const xmlChar *)"g_max_S"))
+        return EQS_ERROR_AT(ctx, EQS_ERR_INPUT, at,
+                            "law=\"team\" takes no g_min_S or g_max_S: its window is "
+                            "[1/roff, 1/ron]");
+    double v = 0.0;
+    dx_double(d, "kon", &t->kon_m_per_s);
+    dx_double(d, "koff", &t->koff_m_per_s);
+    dx_double(d, "alphaon", &t->alphaon);
+    dx_double(d, "alphaoff", &t->alphaoff);
+    dx_double(d, "ion", &t->ion_A);
+    dx_double(d, "ioff", &t->ioff_A);
+    dx_double(d, "ron", &t->ron_Ohm);
+    dx_double(d, "roff", &t->roff_Ohm);
+    dx_double(d, "xon", &t->xon_m);
+    dx_double(d, "xoff", &t->xoff_m);
+    if (dx_double(d, "ivrelation", &v)) t->ivrelation = (int)v;
+    if (dx_double(d, "wt", &v)) t->wt = (int)v;
+    dx_double(d, "p", &t->p);
+    dx_double(d, "pulse_up_V", &t->v_up_V);
+    dx_double(d, "pulse_down_V", &t->v_down_V);
+    dx_double(d, "pulse_width_s", &t->width_s);
+    if (dx_double(d, "team_grid", &v)) *grid = (int)v;
+    const char *param = NULL;
+    const char *msg = eqs_team_check(t, &param);
+    if (msg) return EQS_ERROR_AT(ctx, EQS_ERR_INPUT, at, "%s (%s)", msg, param);
+    if (!(t->ron_Ohm < t->roff_Ohm))
+        return EQS_ERROR_AT(ctx, EQS_ERR_INPUT, at,
+                            "ron = %.17g Ohm is not below roff = %.17g Ohm (the on state is "
+                            "the high-conductance one)",
+                            t->ron_Ohm, t->roff_Ohm);
+    return EQS_OK;
+}
+
+static eqs_status dx_fill(eqs_ctx *ctx, const char *path, xmlNodePtr d, eqs_device_law *law,
+                          eqs_team *team, int *grid)
 {
     const eqs_loc at = dx_loc(path, d);
     int k = 0;
     eqs_device_law_defaults(law);
-    if (dx_token(d, "law", law_names, 6, &k)) law->kind = (eqs_device_kind)k;
+    if (dx_token(d, "law", law_names, 7, &k)) law->kind = (eqs_device_kind)k;
     if (dx_token(d, "rounding", rounding_names, 2, &k)) law->rounding = (eqs_device_rounding)k;
     if (dx_token(d, "mapping", mapping_names, 2, &k)) law->mapping = (eqs_device_mapping)k;
     const int has_ref = dx_double(d, "g_ref_S", &law->g_ref_S);
-    dx_double(d, "g_min_S", &law->g_min_S);
-    dx_double(d, "g_max_S", &law->g_max_S);
+    const int has_gmin = dx_double(d, "g_min_S", &law->g_min_S);
+    const int has_gmax = dx_double(d, "g_max_S", &law->g_max_S);
+    if (law->kind != EQS_DEVICE_TEAM && (!has_gmin || !has_gmax))
+        return EQS_ERROR_AT(ctx, EQS_ERR_INPUT, at, "the attribute '%s' is required",
+                            has_gmin ? "g_max_S" : "g_min_S");
+    const eqs_status tst = dx_team(ctx, path, d, law, team, grid);
+    if (tst) return tst;
+    if (law->kind == EQS_DEVICE_TEAM) {
+        law->g_min_S = 1.0 / team->roff_Ohm;
+        law->g_max_S = 1.0 / team->ron_Ohm;
+    }
     double dw = 0.0;
     const int has_dw = dx_double(d, "dw_min_S", &dw);
     if (has_dw) law->dw_min_up_S = law->dw_min_down_S = dw;
@@ -412,8 +475,10 @@ eqs_status eqs_device_law_read(eqs_ctx *ctx, const char *path, eqs_device_law **
         goto done;
     }
     eqs_device_law tmp;
+    eqs_team team;
+    int grid = 0;
     xmlNodePtr root = xmlDocGetRootElement(doc);
-    st = dx_fill(ctx, path, root, &tmp);
+    st = dx_fill(ctx, path, root, &tmp, &team, &grid);
     if (st) goto done;
     if (tmp.kind == EQS_DEVICE_TABLE) {
         st = dx_table_path(ctx, path, root, &csv);
@@ -422,9 +487,11 @@ eqs_status eqs_device_law_read(eqs_ctx *ctx, const char *path, eqs_device_law **
                            &tmp.table_n);
         if (st) goto done;
     }
-    /* one block: the law, then its table (freed with it) */
-    const size_t nt = tab ? 2 * ((size_t)tmp.table_n + 1) : 0;
-    law = eqs_malloc(ctx, sizeof *law + nt * sizeof(double));
+    /* one block: the law, then its table (freed with it); TEAM: the law,
+     * its kinetics, then their one-pulse table */
+    const int is_team = tmp.kind == EQS_DEVICE_TEAM;
+    const size_t nt = tab ? 2 * ((size_t)tmp.table_n + 1) : is_team ? 2 * ((size_t)grid + 1) : 0;
+    law = eqs_malloc(ctx, sizeof *law + (is_team ? sizeof team : 0) + nt * sizeof(double));
     if (!law) {
         st = EQS_ERR_NOMEM;
         goto done;
@@ -435,6 +502,18 @@ eqs_status eqs_device_law_read(eqs_ctx *ctx, const char *path, eqs_device_law **
         memcpy(t, tab, nt * sizeof *t);
         law->table_up_S = t;
         law->table_down_S = t + tmp.table_n + 1;
+    }
+    if (is_team) {
+        eqs_team *tm = (eqs_team *)(void *)(law + 1);
+        double *u = (double *)(void *)(tm + 1);
+        *tm = team;
+        st = eqs_team_tabulate(tm, grid, u, u + grid + 1);
+        if (st) {
+            st = EQS_ERROR_AT(ctx, st, dx_loc(path, root),
+                              "CVODE failed to integrate one pulse of the TEAM kinetics");
+            goto done;
+        }
+        law->team = tm;
     }
 done:
     eqs_free(ctx, tab);

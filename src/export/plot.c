@@ -380,6 +380,26 @@ static cairo_status_t write_png(void *closure, const unsigned char *data, unsign
                                                           : CAIRO_STATUS_WRITE_ERROR;
 }
 
+/* Write surface s (destroyed) as the PNG png_path, atomically. */
+static eqs_status write_surface(eqs_ctx *ctx, cairo_surface_t *s, const char *png_path)
+{
+    eqs_atomic a;
+    eqs_status st = eqs_atomic_open(ctx, png_path, &a);
+    if (st != EQS_OK) {
+        cairo_surface_destroy(s);
+        return st;
+    }
+    cairo_status_t cs = cairo_surface_write_to_png_stream(s, write_png, a.f);
+    cairo_surface_destroy(s);
+    if (cs != CAIRO_STATUS_SUCCESS) {
+        int e = a.err; /* a failed write(2), if that was it */
+        eqs_atomic_abort(&a);
+        return EQS_ERROR(ctx, EQS_ERR_IO, "cannot write '%s': %s", png_path,
+                         e ? strerror(e) : cairo_status_to_string(cs));
+    }
+    return eqs_atomic_commit(&a); /* a failed write: "cannot write '<png>': <reason>" */
+}
+
 eqs_status eqs_plot_write(eqs_ctx *ctx, const eqs_plot_chart *chart, const char *png_path)
 {
     if (chart->n_series < 0 || chart->n_series > EQS_PLOT_MAX_SERIES || chart->width < 1 ||
@@ -395,21 +415,7 @@ eqs_status eqs_plot_write(eqs_ctx *ctx, const eqs_plot_chart *chart, const char 
         cairo_surface_destroy(s);
         return EQS_ERROR(ctx, EQS_ERR_INTERNAL, "plot: cairo: %s", cairo_status_to_string(cs));
     }
-    eqs_atomic a;
-    eqs_status st = eqs_atomic_open(ctx, png_path, &a);
-    if (st != EQS_OK) {
-        cairo_surface_destroy(s);
-        return st;
-    }
-    cs = cairo_surface_write_to_png_stream(s, write_png, a.f);
-    cairo_surface_destroy(s);
-    if (cs != CAIRO_STATUS_SUCCESS) {
-        int e = a.err; /* a failed write(2), if that was it */
-        eqs_atomic_abort(&a);
-        return EQS_ERROR(ctx, EQS_ERR_IO, "cannot write '%s': %s", png_path,
-                         e ? strerror(e) : cairo_status_to_string(cs));
-    }
-    return eqs_atomic_commit(&a); /* a failed write: "cannot write '<png>': <reason>" */
+    return write_surface(ctx, s, png_path);
 }
 
 /* The learning curve's axes: epochs on x (integer ticks, from 0 when the
@@ -454,4 +460,107 @@ eqs_status eqs_plot_learning_curve(eqs_ctx *ctx, const char *metrics_csv, const 
     st = eqs_plot_write(ctx, &ch, png_path);
     curve_free(ctx, &cv);
     return st;
+}
+
+/* ---- heatmap (report.c) ---- */
+
+/* Viridis at t in [0, 1], from five of its stops. */
+static rgb viridis(double t)
+{
+    static const double st[5][3] = {{0.267, 0.005, 0.329},
+                                     {0.230, 0.322, 0.546},
+                                     {0.128, 0.567, 0.551},
+                                     {0.370, 0.789, 0.383},
+                                     {0.993, 0.906, 0.144}};
+    if (!(t >= 0)) t = 0;
+    if (t > 1) t = 1;
+    const double x = t * 4;
+    int i = (int)x;
+    if (i > 3) i = 3;
+    const double f = x - i;
+    return (rgb){st[i][0] + f * (st[i + 1][0] - st[i][0]), st[i][1] + f * (st[i + 1][1] - st[i][1]),
+                 st[i][2] + f * (st[i + 1][2] - st[i][2])};
+}
+
+eqs_status eqs_plot_heatmap(eqs_ctx *ctx, const char *title, int rows, int cols, const double *G_S,
+                            double lo_S, double hi_S, const char *png_path)
+{
+    if (rows < 1 || cols < 1 || !G_S)
+        return EQS_ERROR(ctx, EQS_ERR_INTERNAL, "plot: bad heatmap layout");
+    if (!(hi_S > lo_S)) hi_S = lo_S + (lo_S != 0 ? fabs(lo_S) * 1e-6 : 1e-9);
+    /* the matrix as an image, one pixel per device, scaled into the plot area */
+    cairo_surface_t *img = cairo_image_surface_create(CAIRO_FORMAT_RGB24, cols, rows);
+    if (cairo_surface_status(img) != CAIRO_STATUS_SUCCESS) {
+        cairo_surface_destroy(img);
+        return EQS_ERROR(ctx, EQS_ERR_INTERNAL, "plot: heatmap of %d x %d", rows, cols);
+    }
+    cairo_surface_flush(img);
+    unsigned char *px = cairo_image_surface_get_data(img);
+    const int stride = cairo_image_surface_get_stride(img);
+    for (int i = 0; i < rows; ++i) {
+        uint32_t *row = (uint32_t *)(void *)(px + (size_t)i * (size_t)stride);
+        for (int j = 0; j < cols; ++j) {
+            const double g = G_S[(size_t)i * (size_t)cols + (size_t)j];
+            rgb c = isfinite(g) ? viridis((g - lo_S) / (hi_S - lo_S)) : (rgb){1, 1, 1};
+            row[j] = ((uint32_t)(c.r * 255 + 0.5) << 16) | ((uint32_t)(c.g * 255 + 0.5) << 8) |
+                     (uint32_t)(c.b * 255 + 0.5);
+        }
+    }
+    cairo_surface_mark_dirty(img);
+    const int W = EQS_DEVICE_PLOT_WIDTH, H = EQS_DEVICE_PLOT_HEIGHT;
+    cairo_surface_t *s = cairo_image_surface_create(CAIRO_FORMAT_RGB24, W, H);
+    cairo_t *cr = cairo_create(s);
+    cairo_set_source_rgb(cr, 1, 1, 1);
+    cairo_paint(cr);
+    const double x0 = MARGIN_LEFT, y0 = MARGIN_TOP, x1 = W - 120.0, y1 = H - MARGIN_BOTTOM;
+    cairo_save(cr);
+    cairo_translate(cr, x0, y0);
+    cairo_scale(cr, (x1 - x0) / cols, (y1 - y0) / rows);
+    cairo_set_source_surface(cr, img, 0, 0);
+    cairo_pattern_set_filter(cairo_get_source(cr), CAIRO_FILTER_NEAREST);
+    cairo_rectangle(cr, 0, 0, cols, rows);
+    cairo_fill(cr);
+    cairo_restore(cr);
+    cairo_surface_destroy(img);
+    cairo_set_source_rgb(cr, 0, 0, 0);
+    cairo_set_line_width(cr, 1);
+    cairo_rectangle(cr, x0, y0, x1 - x0, y1 - y0);
+    cairo_stroke(cr);
+    cairo_select_font_face(cr, "sans-serif", CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_BOLD);
+    cairo_set_font_size(cr, TITLE_SIZE);
+    text_at(cr, W / 2.0, 18, title, 0.5, 0.0);
+    cairo_select_font_face(cr, "sans-serif", CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_NORMAL);
+    cairo_set_font_size(cr, FONT_SIZE);
+    char buf[64];
+    snprintf(buf, sizeof buf, "column line 0..%d (output)", cols - 1);
+    text_at(cr, (x0 + x1) / 2, y1 + 12, buf, 0.5, 0.0);
+    cairo_save(cr);
+    cairo_move_to(cr, 0, 0);
+    cairo_translate(cr, 22, (y0 + y1) / 2);
+    cairo_rotate(cr, -PI / 2);
+    snprintf(buf, sizeof buf, "row line 0..%d (input)", rows - 1);
+    text_at(cr, 0, 0, buf, 0.5, 0.5);
+    cairo_restore(cr);
+    /* colour bar with five labels in µS */
+    const double bx = x1 + 20, bw = 18;
+    for (int k = 0; k < 100; ++k) {
+        rgb c = viridis(k / 99.0);
+        cairo_set_source_rgb(cr, c.r, c.g, c.b);
+        cairo_rectangle(cr, bx, y1 - (y1 - y0) * (k + 1) / 100.0, bw, (y1 - y0) / 100.0 + 0.5);
+        cairo_fill(cr);
+    }
+    cairo_set_source_rgb(cr, 0, 0, 0);
+    for (int k = 0; k <= 4; ++k) {
+        const double g = lo_S + (hi_S - lo_S) * k / 4.0;
+        snprintf(buf, sizeof buf, "%.3g", g * 1e6);
+        text_at(cr, bx + bw + 4, y1 - (y1 - y0) * k / 4.0, buf, 0.0, 0.5);
+    }
+    text_at(cr, bx, y0 - 8, "G (µS)", 0.0, 1.0);
+    cairo_status_t cs = cairo_status(cr);
+    cairo_destroy(cr);
+    if (cs != CAIRO_STATUS_SUCCESS) {
+        cairo_surface_destroy(s);
+        return EQS_ERROR(ctx, EQS_ERR_INTERNAL, "plot: cairo: %s", cairo_status_to_string(cs));
+    }
+    return write_surface(ctx, s, png_path);
 }

@@ -86,7 +86,7 @@ enum {
  * tables are declared here, below the devices layer, because the parser
  * reads them; they are defined by the device file and listed in the model
  * registry (devices/registry.c, eqs_model_type_find). */
-#define EQS_MODEL_MAX_PARAMS 8
+#define EQS_MODEL_MAX_PARAMS 16
 
 typedef struct {
     const char *name; /* lower case, as written on the card */

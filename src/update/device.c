@@ -11,6 +11,8 @@
  *   EXP       s = +(a + B_u - G)(1 - e^(-1/A_u)), -(G - b + B_d)(1 - e^(-1/A_d))
  *   TABLE     s = T(p(G) + 1) - G, T the measured curve of the direction
  *             interpolated linearly in the pulse number, p(G) its inverse
+ *   TEAM      s = G'(G) - G, G' one pulse of the memristor's kinetics
+ *             (team.c: the state's one-pulse map, tabulated by CVODE)
  * with w = b - a.  EXP is NeuroSim's curve
  *   G(P) = a + B (1 - exp(-P/A)),  B = w / (1 - exp(-P_max/A)),
  * (and its mirror from b for depression) written as one pulse from G:
@@ -52,6 +54,7 @@ void eqs_device_law_defaults(eqs_device_law *law)
         .drift_nu_std = 0.0,
         .drift_t0_s = 1.0,
         .drift_t_s = 0.0,
+        .team = NULL,
     };
 }
 
@@ -181,6 +184,10 @@ double eqs_device_step(const eqs_device_law *law, const eqs_device_inst *dev, do
         if (law->table_n < 1 || !law->table_up_S || !law->table_down_S) return 0.0;
         s = up ? table_step(law->table_up_S, law->table_n, G, 1)
                : table_step(law->table_down_S, law->table_n, G, 0);
+        break;
+    case EQS_DEVICE_TEAM:
+        if (!law->team) return 0.0;
+        s = eqs_team_pulse_G(law->team, G, up) - G;
         break;
     case EQS_DEVICE_EXP:
         if (up) {

@@ -156,4 +156,72 @@ void eqs_crng_normal_fill(uint64_t seed, uint64_t stream, uint64_t step, uint64_
 #define EQS_CRNG_STREAM_DEVICE_READ 5
 /* ---- end of device models ---- */
 
+
+/* ---- TEAM kinetics (team.c, docs/devices.md "TEAM") ----
+ * Xyce's MemristorTEAM (level 2) state equation, integrated over one
+ * programming pulse of amplitude V and width width_s with SUNDIALS CVODE:
+ *   dx/dt = koff (i/ioff - 1)^alphaoff f(x)   if i > ioff > 0
+ *         = kon  (i/ion  - 1)^alphaon  f(x)   if i < ion < 0
+ *         = 0                                 otherwise,
+ * i = V / R(x), R(x) = eqs_memristor_resistance (ivrelation 0 or 1), x
+ * kept in [min(xon, xoff), max(xon, xoff)] (the rate is 0 at the bound
+ * being approached).  An up pulse applies V = -v_up_V (the "on" branch,
+ * toward xon, ron), a down pulse V = +v_down_V (toward xoff, roff).
+ * Window f (Xyce's WT): 0 none (f = 1), 1 Joglekar 1 - (2u - 1)^(2p),
+ * 2 Biolek 1 - (u - stp(-i))^(2p), with u = (x - xon)/(xoff - xon). */
+typedef struct eqs_team {
+    double kon_m_per_s, koff_m_per_s; /* rates (m/s); kon moves toward xon,
+                                         koff toward xoff */
+    double alphaon, alphaoff;         /* exponents (> 0) */
+    double ion_A, ioff_A;             /* current thresholds: ion < 0 < ioff */
+    double ron_Ohm, roff_Ohm;         /* R at xon, at xoff (> 0) */
+    double xon_m, xoff_m;             /* state bounds (xon != xoff) */
+    int ivrelation;                   /* 0 linear R(x), 1 exponential */
+    int wt;                           /* window: 0 none, 1 Joglekar, 2 Biolek */
+    double p;                         /* window exponent (wt 1, 2; > 0) */
+    double v_up_V, v_down_V;          /* pulse amplitudes (magnitudes, > 0) */
+    double width_s;                   /* pulse width (> 0) */
+    /* The one-pulse maps tabulated by eqs_team_tabulate: u after one up /
+     * down pulse from u_k = k/grid_n, k = 0..grid_n (borrowed; NULL until
+     * tabulated). */
+    int grid_n;
+    const double *u_up, *u_down;
+} eqs_team;
+
+/* Xyce's defaults (KON -8e-13 m/s, KOFF 8e-13 m/s, ALPHAON/OFF 3, ION
+ * -8.9e-6 A (Xyce's table writes +8.9e-6; TEAM needs ion < 0), IOFF
+ * 1.15e-4 A, RON 50, ROFF 1e3, XON 0, XOFF 3e-9 m, WT 0, P 1), pulses of
+ * EQS_TEAM_DEFAULT_* below, grid_n = 0 (not tabulated). */
+#define EQS_TEAM_DEFAULT_V_UP 1.0
+#define EQS_TEAM_DEFAULT_V_DOWN 4.0
+#define EQS_TEAM_DEFAULT_WIDTH 1e-6
+#define EQS_TEAM_DEFAULT_GRID 4096
+void eqs_team_defaults(eqs_team *t);
+/* NULL when t's kinetic parameters are consistent, else a message naming
+ * the offending parameter in *param: k of the wrong sign for its branch
+ * (kon toward xon, koff toward xoff) or zero, alpha <= 0, ion >= 0,
+ * ioff <= 0, ron/roff <= 0, xon = xoff, wt not 0..2, p <= 0, v <= 0,
+ * width <= 0. */
+const char *eqs_team_check(const eqs_team *t, const char **param);
+/* R(x) (Ohm), as eqs_memristor_resistance. */
+double eqs_team_resistance(const eqs_team *t, double x_m);
+/* dx/dt (m/s) at state x under voltage V. */
+double eqs_team_rate(const eqs_team *t, double x_m, double V);
+/* The state after one pulse of V volts for width_s seconds from x0,
+ * integrated directly with CVODE (rtol 1e-10, atol 1e-13 on u).
+ * Allocates and frees its integrator.  EQS_ERR_NOCONV when CVODE fails. */
+eqs_status eqs_team_pulse_x(const eqs_team *t, double x0_m, double V, double width_s,
+                            double *x1_m);
+/* Fill u_up[0..n], u_down[0..n] (caller's storage) with one pulse from
+ * u_k = k/n by CVODE, and point t's table at them (t->grid_n = n >= 2). */
+eqs_status eqs_team_tabulate(eqs_team *t, int n, double *u_up, double *u_down);
+/* The normalised state u in [0, 1] of conductance G (S), and back. */
+double eqs_team_u_of_G(const eqs_team *t, double G_S);
+double eqs_team_G_of_u(const eqs_team *t, double u);
+/* One pulse (up: an up pulse) from u by the table, interpolated linearly. */
+double eqs_team_pulse_u(const eqs_team *t, double u, int up);
+/* The conductance after one pulse from G (S), through the table. */
+double eqs_team_pulse_G(const eqs_team *t, double G_S, int up);
+/* ---- end of TEAM kinetics ---- */
+
 #endif /* EQS_UPDATE_H */
