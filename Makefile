@@ -50,6 +50,10 @@ $(BUILD)/src/experiment/experiment.o: src/experiment/experiment_xsd.inc
 src/experiment/device_xsd.inc: models/device.xsd scripts/embed-xsd.sh
 	sh scripts/embed-xsd.sh $< $@ device_xsd
 $(BUILD)/src/experiment/device_xml.o: src/experiment/device_xsd.inc
+# The hand-off manifest schema likewise (models/manifest.xsd).
+src/experiment/manifest_xsd.inc: models/manifest.xsd scripts/embed-xsd.sh
+	sh scripts/embed-xsd.sh $< $@ manifest_xsd
+$(BUILD)/src/experiment/manifest.o: src/experiment/manifest_xsd.inc
 
 $(LIB): $(LIB_OBJ)
 	@mkdir -p $(dir $@)

@@ -397,26 +397,78 @@ eqs_status eqs_export_netlist_file(eqs_ctx *ctx, const eqs_circuit *c, FILE *f);
 /* CSV "element,conductance_S": one row per trainable element (flattened
  * lower-case name, %.17g).  Atomic. */
 eqs_status eqs_export_conductances(eqs_ctx *ctx, const eqs_circuit *c, const char *path);
-/* Hand-off to hardware teams (src/export/handoff.c, docs/export.md): a new
- * directory dir with one conductance map per crossbar (<name>.csv, rows =
- * input lines, columns = output lines, S, %.17g, '# ' header lines) and
- * top.cir (eqs_export_netlist_file: plain R, D, sources, .op, runs in stock
- * ngspice -b).  what: EQS_HANDOFF_* bits, 0 = all.  Written into
- * "<dir>.tmp.<pid>" and renamed; nothing is left on error; dir must not
- * exist. */
-enum { EQS_HANDOFF_CSV = 1u, EQS_HANDOFF_SPICE = 2u };
-eqs_status eqs_handoff_export(eqs_ctx *ctx, const eqs_circuit *c, const char *dir,
-                              unsigned what);
-/* Read n conductance maps (the format above; '# units: S' or 'ohm'; an empty,
- * 'nan' or 'dead' cell is a dead device = open circuit, 0 S) and set the
- * crossbars' conductances.  Every file is parsed and checked (shape,
- * numbers, sign, units) before any value is set; errors name file:line:col. */
-eqs_status eqs_handoff_import(eqs_ctx *ctx, eqs_circuit *c, const char *const *paths, int n);
-/* eqs_handoff_import, then the network written atomically to the netlist out
- * (with its evaluation cards: 'eqspice eval OUT --idx ...' works); nothing is
- * written on error. */
-eqs_status eqs_handoff_import_netlist(eqs_ctx *ctx, eqs_circuit *c, const char *const *paths,
-                                      int n, const char *out);
+/* ---- Hand-off to hardware teams (src/export/handoff.c, docs/export.md) ----
+ * `src` is a run directory (its experiment.xml rebuilds the network with
+ * its .crossbar records, trained.cir gives every trained value and the
+ * evaluation settings) or a netlist (its own cards). */
+enum {
+    EQS_HANDOFF_CSV = 1u,      /* DIR/<crossbar>.csv (+ .levels.csv, .pulses.csv) */
+    EQS_HANDOFF_SPICE = 2u,    /* DIR/top.cir */
+    EQS_HANDOFF_MANIFEST = 4u, /* DIR/manifest.xml (always written; alone: it lists
+                                  the files a full export would hold, with their
+                                  SHA-256, without them) */
+    EQS_HANDOFF_ALL = 7u
+};
+typedef struct {
+    unsigned what;  /* EQS_HANDOFF_* bits. Default: EQS_HANDOFF_ALL */
+    long sample;    /* sample of the run's test set (its training set without
+                       one) that drives top.cir's input sources; -1: none, the
+                       sources at 0 V (the only choice for a netlist).
+                       Default: -1 (read as 0 for a run directory) */
+    double dead_S;  /* import: the conductance a dead (open) cell gets, since
+                       elements need a finite non-zero value. Default: 1e-12 S
+                       (1 TOhm, SPICE's gmin) */
+} eqs_handoff_options;
+void eqs_handoff_options_defaults(eqs_handoff_options *opt);
+/* Export the hand-off directory dir (must not exist): per crossbar
+ * <name>.csv (rows = input lines, columns = output lines, S, %.17g, '# '
+ * header lines: crossbar, rows, cols, nodes, units, device model, bounds),
+ * with a device model that has levels <name>.levels.csv (level index) and
+ * <name>.pulses.csv (up pulses from G_min); top.cir (one .subckt per
+ * crossbar, the rest of the network, input sources at the sample, .op:
+ * stock `ngspice -b top.cir` runs it); manifest.xml (models/manifest.xsd,
+ * validated after writing: versions, seed, layer order, files, units,
+ * device, bounds, levels, input encoding, gain, targets, SHA-256 of every
+ * file).  Written into "<dir>.tmp.<pid>" and renamed; nothing is left on
+ * error.  opt NULL: defaults. */
+eqs_status eqs_handoff_export(eqs_ctx *ctx, const char *src, const char *dir,
+                              const eqs_handoff_options *opt);
+/* Read n conductance maps (files, or directories: every conductance map
+ * their manifest.xml lists, each checked against its SHA-256; without a
+ * manifest every <name>.csv but the .levels/.pulses companions) into the
+ * network of `into` (run directory or netlist) and write it as the netlist
+ * `out` with the evaluation cards (`eqspice eval OUT` takes it).  A map
+ * needs '# units: S' (or siemens) or '# units: ohm'; a cell 'nan' or
+ * 'dead' is a dead device, an open circuit (opt->dead_S).  Every file is
+ * checked (checksum, shape, numbers, sign, units, missing files) before
+ * anything is written; errors name file:line:col; nothing is written on
+ * error. */
+eqs_status eqs_handoff_import(eqs_ctx *ctx, const char *const *maps, int n, const char *into,
+                              const char *out, const eqs_handoff_options *opt);
+
+/* One file of a hand-off manifest (experiment/manifest.c). */
+typedef struct {
+    char *name;      /* file name inside the directory */
+    char *kind;      /* "conductance", "levels", "pulses" or "spice" */
+    char *crossbar;  /* crossbar of a map; NULL for top.cir */
+    char *units;     /* "S", "level", "pulse"; NULL for top.cir */
+    uint64_t bytes;  /* size */
+    char sha256[65]; /* lower-case hex */
+    int line;        /* line of its <file> element */
+} eqs_manifest_file;
+typedef struct {
+    eqs_ctx *ctx;
+    const char *path; /* the manifest file (owned) */
+    int format_version;
+    int n_files;
+    eqs_manifest_file *files;
+} eqs_manifest;
+/* Read a manifest.xml validated against the compiled-in models/manifest.xsd
+ * (no DTDs, no network); errors at file:line:col; *out NULL on error. */
+eqs_status eqs_manifest_read(eqs_ctx *ctx, const char *path, eqs_manifest **out);
+void eqs_manifest_free(eqs_manifest **m);
+/* The compiled-in copy of models/manifest.xsd. */
+const char *eqs_manifest_schema(void);
 
 /* How a trained network is evaluated besides its netlist and the data: the
  * diode physics it was trained with, the input encoding and gain, the

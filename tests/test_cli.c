@@ -440,6 +440,7 @@ static const subcommand subcommands[] = {
     {{"bench", "op"}, "bench op"}, {{"bench", "train"}, "bench train"},
     {{"device", NULL}, "device"},  {{"report", NULL}, "report"},
     {{"sweep", NULL}, "sweep"},
+    {{"export", NULL}, "export"},  {{"import", NULL}, "import"},
 };
 
 #define MAX_NAMES 128

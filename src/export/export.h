@@ -62,9 +62,23 @@ double eqs_plot_nice_step(double span, int target);
  * a cairo failure, EQS_ERR_IO when the file cannot be written. */
 eqs_status eqs_plot_write(eqs_ctx *ctx, const eqs_plot_chart *chart, const char *png_path);
 
-/* eqs_export_netlist with the circuit's own evaluation cards (netlist.c;
- * used by the hand-off, handoff.c). */
-eqs_status eqs_export_netlist_cards_file(eqs_ctx *ctx, const eqs_circuit *c, FILE *f);
-eqs_status eqs_export_netlist_cards(eqs_ctx *ctx, const eqs_circuit *c, const char *path);
+/* ---- the hand-off (handoff.c, sha256.c) ---- */
+
+/* SHA-256 as 64 lower-case hex digits and a NUL (sha256.c, the one
+ * includer of nettle/sha2.h): of n bytes, or of a whole file (*bytes, may
+ * be NULL: its size). */
+#define EQS_SHA256_HEX 65
+void eqs_sha256_hex(const void *data, size_t n, char hex[EQS_SHA256_HEX]);
+eqs_status eqs_sha256_file(eqs_ctx *ctx, const char *path, char hex[EQS_SHA256_HEX],
+                           uint64_t *bytes);
+
+/* The element lines of the exported netlist: eqs_deck_build with the
+ * export's solver options (netlist.c; title, .options, .model lines, one
+ * line per netlist element in netlist order, ".end"). */
+eqs_status eqs_export_deck(eqs_ctx *ctx, const eqs_circuit *c, char ***lines);
+/* The netlist of c with the evaluation cards ev (NULL: none), written
+ * atomically to path (netlist.c). */
+eqs_status eqs_export_netlist_eval(eqs_ctx *ctx, const eqs_circuit *c,
+                                   const eqs_eval_settings *ev, const char *path);
 
 #endif /* EQS_EXPORT_H */

@@ -228,20 +228,17 @@ eqs_status eqs_export_netlist_file(eqs_ctx *ctx, const eqs_circuit *c, FILE *f)
     return write_netlist_to(ctx, c, NULL, f);
 }
 
-/* The netlist with the circuit's own evaluation cards (its nl->eval), for
- * the hand-off (handoff.c): into a stream or atomically into path. */
-eqs_status eqs_export_netlist_cards_file(eqs_ctx *ctx, const eqs_circuit *c, FILE *f)
+eqs_status eqs_export_deck(eqs_ctx *ctx, const eqs_circuit *c, char ***lines)
 {
-    eqs_eval_settings ev;
-    eqs_circuit_eval_settings(c, &ev);
-    return write_netlist_to(ctx, c, ev.set ? &ev : NULL, f);
+    eqs_solver_options opt;
+    export_options(c->nl, &opt);
+    return eqs_deck_build(ctx, c, &opt, 0, lines);
 }
 
-eqs_status eqs_export_netlist_cards(eqs_ctx *ctx, const eqs_circuit *c, const char *path)
+eqs_status eqs_export_netlist_eval(eqs_ctx *ctx, const eqs_circuit *c,
+                                   const eqs_eval_settings *ev, const char *path)
 {
-    eqs_eval_settings ev;
-    eqs_circuit_eval_settings(c, &ev);
-    return write_netlist(ctx, c, ev.set ? &ev : NULL, path);
+    return write_netlist(ctx, c, ev, path);
 }
 
 void eqs_eval_settings_defaults(eqs_eval_settings *ev)
