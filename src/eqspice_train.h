@@ -449,7 +449,7 @@ eqs_status eqs_handoff_import(eqs_ctx *ctx, const char *const *maps, int n, cons
 /* One file of a hand-off manifest (experiment/manifest.c). */
 typedef struct {
     char *name;      /* file name inside the directory */
-    char *kind;      /* "conductance", "levels", "pulses" or "spice" */
+    char *kind;      /* "conductance", "levels", "pulses", "gpos", "gneg" or "spice" */
     char *crossbar;  /* crossbar of a map; NULL for top.cir */
     char *units;     /* "S", "level", "pulse"; NULL for top.cir */
     uint64_t bytes;  /* size */

@@ -24,6 +24,8 @@ static const cli_command export_cmd = {
     "                         (crossbar, nodes, units, device model, bounds)\n"
     "  <crossbar>.levels.csv  level index of every cell (device model with levels)\n"
     "  <crossbar>.pulses.csv  up pulses from G_min (pulsed device model or levels)\n"
+    "  <crossbar>.gpos.csv    G+ and G- (.gneg.csv) of a crossbar on the input\n"
+    "                         pairs of the pair encoding\n"
     "  top.cir                the network for stock 'ngspice -b top.cir': one\n"
     "                         .subckt per crossbar, diodes, sources, .op\n"
     "  manifest.xml           versions, seed, layers, units, device, bounds,\n"
@@ -49,9 +51,9 @@ static const cli_command import_cmd = {
     "open circuit) into the network of --into and write the netlist OUT, which\n"
     "'eqspice eval OUT --csv|--idx|--synthetic ...' evaluates.  DIR: the maps its\n"
     "manifest.xml lists, every listed file checked against its SHA-256 (without\n"
-    "a manifest: every *.csv but *.levels.csv and *.pulses.csv).  Every file is\n"
-    "checked (checksum, shape, numbers, sign, units, missing files) before\n"
-    "anything is written; errors name file:line:col.\n",
+    "a manifest: every *.csv but the .levels, .pulses, .gpos, .gneg companions).\n"
+    "Every file is checked (checksum, shape, numbers, sign, units, missing files)\n"
+    "before anything is written; errors name file:line:col.\n",
     {import_opts, NULL, NULL},
     "Exit status: 0 success, 1 bad input, 2 internal error.\n"};
 

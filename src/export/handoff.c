@@ -355,21 +355,73 @@ static long level_of(const eqs_device_law *law, double G)
     return (long)k;
 }
 
-/* Up pulses of the noise-free nominal device from its G_min to G (the
- * law's own pulse count; an ideal law with levels: the level index). */
+/* Most pulses pulses_of counts (a cell a law approaches only
+ * asymptotically, e.g. soft bounds at G_max, gets this many). */
+#define PULSE_CAP 100000
+/* Distance to the target below which the walk has arrived, relative to
+ * the window (the asymptotic laws never reach it exactly). */
+#define PULSE_TOL_REL 1e-9
+
+/* Up pulses of the noise-free nominal device (the law's window, step
+ * factor 1, no variation) from its G_min to G: the walk of
+ * eqs_device_program, k whole pulses then the fraction of the next,
+ * rounded to the nearest; an ideal law with levels: the level index. */
 static long pulses_of(const eqs_device_law *law, double G)
 {
     if (law->kind == EQS_DEVICE_IDEAL) return law->levels >= 2 ? level_of(law, G) : 0;
-    eqs_device_law q = *law;
-    q.c2c_rel = 0;
-    q.rounding = EQS_DEVICE_ROUND_NEAREST;
-    q.max_pulses = 1 << 24;
-    eqs_device_inst dev = {law->g_min_S, law->g_max_S, 1.0, 0, 0.0};
-    int n = 0;
-    double dG = G - law->g_min_S;
-    if (!(dG > 0)) return 0;
-    (void)eqs_device_program(&q, &dev, law->g_min_S, dG, 0, 0, &n);
-    return n > 0 ? n : 0;
+    const double a = law->g_min_S, b = law->g_max_S;
+    const double T = G < a ? a : G > b ? b : G, tol = PULSE_TOL_REL * (b - a);
+    eqs_device_inst dev = {a, b, 1.0, 0, 0.0};
+    double Gk = a;
+    for (long k = 0; k < PULSE_CAP; ++k) {
+        const double rest = T - Gk;
+        if (rest <= tol) return k;
+        const double st = eqs_device_step(law, &dev, Gk, 1);
+        if (!(st > 0)) return k; /* at the bound */
+        if (st >= rest) return k + (rest / st >= 0.5);
+        Gk = Gk + st > b ? b : Gk + st;
+    }
+    return PULSE_CAP;
+}
+
+/* 1 when crossbar x's rows are the input lines of a pair encoding in
+ * order: row 2k at the + node of input source 2k (x_k driven at +gain x),
+ * row 2k+1 at that of source 2k+1 (-gain x), both grounded sources. */
+static int pair_rows(const exporter *E, int x)
+{
+    const hnet *h = E->h;
+    const eqs_netlist *nl = h->nl;
+    const eqs_crossbar *xb = &nl->crossbars[x];
+    int pair = h->is_run ? E->pair : h->ev.encoding == EQS_ENCODE_PAIR;
+    if (!pair || xb->rows != nl->n_inputs || xb->rows % 2) return 0;
+    for (int k = 0; k < nl->n_inputs; ++k) {
+        int e = eqs_netlist_elem_find(nl, nl->inputs[k]);
+        if (e < 0 || nl->elems[e].node[1] > 0 || nl->elems[e].node[0] != xb->row_node[k])
+            return 0;
+    }
+    return 1;
+}
+
+/* G+ (rows 2k) or G- (rows 2k+1) of a pair-encoded crossbar. */
+static eqs_status write_pair_map(exporter *E, int x, int neg)
+{
+    const hnet *h = E->h;
+    const eqs_crossbar *xb = &h->nl->crossbars[x];
+    char name[MAP_NAME_MAX + 32];
+    snprintf(name, sizeof name, "%s.%s.csv", xb->name, neg ? "gneg" : "gpos");
+    FILE *f = open_out(E, name, neg ? "gneg" : "gpos", x, "S");
+    if (!f) return eqs_ctx_status(h->ctx);
+    map_header(E, f, x, neg ? "G- (differential pair)" : "G+ (differential pair)", "S",
+               neg ? "row k is row 2k+1 of the map (the line at -gain x_k): feature k's "
+                     "G-; the signed weight is G+ - G-"
+                   : "row k is row 2k of the map (the line at +gain x_k): feature k's G+; "
+                     "the signed weight is G+ - G-");
+    for (int i = neg; i < xb->rows; i += 2) {
+        for (int j = 0; j < xb->cols; ++j)
+            fprintf(f, "%s%.17g", j ? "," : "", elem_G(h, xb->first_elem + i * xb->cols + j));
+        fputc('\n', f);
+    }
+    return close_out(E, f);
 }
 
 static eqs_status write_maps(exporter *E, int x)
@@ -389,6 +441,10 @@ static eqs_status write_maps(exporter *E, int x)
         fputc('\n', f);
     }
     eqs_status st = close_out(E, f);
+    if (st == EQS_OK && pair_rows(E, x)) {
+        st = write_pair_map(E, x, 0);
+        if (st == EQS_OK) st = write_pair_map(E, x, 1);
+    }
     const char *file;
     const eqs_device_law *law = xbar_law(h, x, &file);
     if (st != EQS_OK || !law) return st;
@@ -831,7 +887,7 @@ eqs_status eqs_handoff_export(eqs_ctx *ctx, const char *src, const char *dir,
             st = EQS_ERROR(ctx, EQS_ERR_INPUT, "crossbar name too long");
     if (st == EQS_OK && h.is_run) st = load_sample(&E, opt->sample >= 0 ? opt->sample : 0);
     if (st == EQS_OK) {
-        E.files = eqs_calloc(ctx, (size_t)(3 * nl->n_crossbars + 2), sizeof *E.files);
+        E.files = eqs_calloc(ctx, (size_t)(5 * nl->n_crossbars + 2), sizeof *E.files);
         size_t n = strlen(dir) + 32;
         E.tmp = eqs_malloc(ctx, n);
         if (!E.files || !E.tmp) st = EQS_ERR_NOMEM;
@@ -1136,7 +1192,7 @@ static eqs_status check_manifest(eqs_ctx *ctx, const char *dir, const eqs_manife
 
 static int companion(const char *name)
 {
-    static const char *const sfx[] = {".levels.csv", ".pulses.csv"};
+    static const char *const sfx[] = {".levels.csv", ".pulses.csv", ".gpos.csv", ".gneg.csv"};
     size_t n = strlen(name);
     for (size_t k = 0; k < sizeof sfx / sizeof sfx[0]; ++k) {
         size_t m = strlen(sfx[k]);
