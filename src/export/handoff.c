@@ -1221,8 +1221,10 @@ static eqs_status add_ref(map_list *L, const char *path, int own, const char *un
                           const char *crossbar, eqs_loc where)
 {
     size_t cap = (size_t)L->cap;
-    if (eqs_grow(L->ctx, (void **)&L->refs, &cap, (size_t)L->n + 1, sizeof *L->refs) != EQS_OK)
+    if (eqs_grow(L->ctx, (void **)&L->refs, &cap, (size_t)L->n + 1, sizeof *L->refs) != EQS_OK) {
+        if (own) eqs_free(L->ctx, (char *)path);
         return EQS_ERR_NOMEM;
+    }
     L->cap = (int)cap;
     L->refs[L->n++] = (map_ref){path, units, crossbar, where};
     if (own) L->own[L->n_own++] = (char *)path;
