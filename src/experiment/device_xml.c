@@ -6,6 +6,7 @@
  * order, levels >= 2, noise >= 0) with the file's line.
  */
 #include "../core/core.h"
+#include "xmlerr.h"
 #include "../update/update.h"
 
 #include <errno.h>
@@ -24,33 +25,6 @@
 #include "device_xsd.inc"
 
 const char *eqs_device_schema(void) { return device_xsd; }
-
-typedef struct {
-    eqs_ctx *ctx;
-    const char *path;
-    eqs_status code; /* status given to the next libxml2 error */
-    int got;
-} dx_errors;
-
-static void dx_on_error(void *user, xmlErrorPtr e)
-{
-    dx_errors *st = user;
-    if (!e || e->level < XML_ERR_ERROR || st->got) return;
-    st->got = 1;
-    char msg[512];
-    snprintf(msg, sizeof msg, "%s", e->message ? e->message : "XML error");
-    size_t n = strlen(msg);
-    while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == ' ')) msg[--n] = '\0';
-    int col = (e->domain == XML_FROM_PARSER && e->int2 > 0) ? e->int2 : 1;
-    eqs_loc loc = {st->path, e->line > 0 ? e->line : 1, col};
-    EQS_ERROR_AT(st->ctx, st->code, loc, "%s", msg);
-}
-
-static void dx_on_generic(void *user, const char *fmt, ...)
-{
-    (void)user;
-    (void)fmt;
-}
 
 static eqs_loc dx_loc(const char *path, xmlNodePtr n)
 {
@@ -426,7 +400,7 @@ eqs_status eqs_device_law_read(eqs_ctx *ctx, const char *path, eqs_device_law **
     int fd = eqs_file_open_fd(ctx, path, "device model", EQS_NOLOC, EQS_ERR_IO, NULL);
     if (fd < 0) return EQS_ERR_IO;
     eqs_status st = EQS_OK;
-    dx_errors errs = {ctx, path, EQS_ERR_PARSE, 0};
+    eqs_xml_errors errs = {ctx, path, EQS_ERR_PARSE, 0};
     xmlParserCtxtPtr pc = NULL;
     xmlDocPtr doc = NULL;
     xmlSchemaParserCtxtPtr spc = NULL;
@@ -436,8 +410,8 @@ eqs_status eqs_device_law_read(eqs_ctx *ctx, const char *path, eqs_device_law **
     double *tab = NULL;
     char *csv = NULL;
 
-    xmlSetStructuredErrorFunc(&errs, dx_on_error);
-    xmlSetGenericErrorFunc(NULL, dx_on_generic);
+    xmlSetStructuredErrorFunc(&errs, eqs_xml_on_error);
+    xmlSetGenericErrorFunc(NULL, eqs_xml_on_generic);
     pc = xmlNewParserCtxt();
     if (!pc) {
         st = EQS_ERROR(ctx, EQS_ERR_NOMEM, "out of memory creating an XML parser");
@@ -456,7 +430,7 @@ eqs_status eqs_device_law_read(eqs_ctx *ctx, const char *path, eqs_device_law **
     }
     errs.code = EQS_ERR_INTERNAL;
     spc = xmlSchemaNewMemParserCtxt(device_xsd, (int)(sizeof device_xsd - 1));
-    if (spc) xmlSchemaSetParserStructuredErrors(spc, dx_on_error, &errs);
+    if (spc) xmlSchemaSetParserStructuredErrors(spc, eqs_xml_on_error, &errs);
     schema = spc ? xmlSchemaParse(spc) : NULL;
     vc = schema ? xmlSchemaNewValidCtxt(schema) : NULL;
     if (!vc) {
@@ -465,7 +439,7 @@ eqs_status eqs_device_law_read(eqs_ctx *ctx, const char *path, eqs_device_law **
         goto done;
     }
     errs.code = EQS_ERR_INPUT;
-    xmlSchemaSetValidStructuredErrors(vc, dx_on_error, &errs);
+    xmlSchemaSetValidStructuredErrors(vc, eqs_xml_on_error, &errs);
     int v = xmlSchemaValidateDoc(vc, doc);
     if (v != 0 || errs.got) {
         st = errs.got ? eqs_ctx_status(ctx)

@@ -7,6 +7,7 @@
  * this reader).
  */
 #include "../core/core.h"
+#include "xmlerr.h"
 
 #include <limits.h>
 #include <stdio.h>
@@ -22,33 +23,6 @@
 #include "manifest_xsd.inc"
 
 const char *eqs_manifest_schema(void) { return manifest_xsd; }
-
-typedef struct {
-    eqs_ctx *ctx;
-    const char *path;
-    eqs_status code; /* status given to the next libxml2 error */
-    int got;
-} mx_errors;
-
-static void mx_on_error(void *user, xmlErrorPtr e)
-{
-    mx_errors *st = user;
-    if (!e || e->level < XML_ERR_ERROR || st->got) return;
-    st->got = 1;
-    char msg[512];
-    snprintf(msg, sizeof msg, "%s", e->message ? e->message : "XML error");
-    size_t n = strlen(msg);
-    while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == ' ')) msg[--n] = '\0';
-    int col = (e->domain == XML_FROM_PARSER && e->int2 > 0) ? e->int2 : 1;
-    eqs_loc loc = {st->path, e->line > 0 ? e->line : 1, col};
-    EQS_ERROR_AT(st->ctx, st->code, loc, "%s", msg);
-}
-
-static void mx_on_generic(void *user, const char *fmt, ...)
-{
-    (void)user;
-    (void)fmt;
-}
 
 static char *mx_prop(eqs_ctx *ctx, xmlNodePtr n, const char *name)
 {
@@ -121,7 +95,7 @@ eqs_status eqs_manifest_read(eqs_ctx *ctx, const char *path, eqs_manifest **out)
     int fd = eqs_file_open_fd(ctx, path, "manifest", EQS_NOLOC, EQS_ERR_IO, NULL);
     if (fd < 0) return EQS_ERR_IO;
     eqs_status st = EQS_OK;
-    mx_errors errs = {ctx, path, EQS_ERR_PARSE, 0};
+    eqs_xml_errors errs = {ctx, path, EQS_ERR_PARSE, 0};
     xmlParserCtxtPtr pc = NULL;
     xmlDocPtr doc = NULL;
     xmlSchemaParserCtxtPtr spc = NULL;
@@ -129,8 +103,8 @@ eqs_status eqs_manifest_read(eqs_ctx *ctx, const char *path, eqs_manifest **out)
     xmlSchemaValidCtxtPtr vc = NULL;
     eqs_manifest *m = NULL;
 
-    xmlSetStructuredErrorFunc(&errs, mx_on_error);
-    xmlSetGenericErrorFunc(NULL, mx_on_generic);
+    xmlSetStructuredErrorFunc(&errs, eqs_xml_on_error);
+    xmlSetGenericErrorFunc(NULL, eqs_xml_on_generic);
     pc = xmlNewParserCtxt();
     if (!pc) {
         st = EQS_ERROR(ctx, EQS_ERR_NOMEM, "out of memory creating an XML parser");
@@ -149,7 +123,7 @@ eqs_status eqs_manifest_read(eqs_ctx *ctx, const char *path, eqs_manifest **out)
     }
     errs.code = EQS_ERR_INTERNAL;
     spc = xmlSchemaNewMemParserCtxt(manifest_xsd, (int)(sizeof manifest_xsd - 1));
-    if (spc) xmlSchemaSetParserStructuredErrors(spc, mx_on_error, &errs);
+    if (spc) xmlSchemaSetParserStructuredErrors(spc, eqs_xml_on_error, &errs);
     schema = spc ? xmlSchemaParse(spc) : NULL;
     vc = schema ? xmlSchemaNewValidCtxt(schema) : NULL;
     if (!vc) {
@@ -158,7 +132,7 @@ eqs_status eqs_manifest_read(eqs_ctx *ctx, const char *path, eqs_manifest **out)
         goto done;
     }
     errs.code = EQS_ERR_INPUT;
-    xmlSchemaSetValidStructuredErrors(vc, mx_on_error, &errs);
+    xmlSchemaSetValidStructuredErrors(vc, eqs_xml_on_error, &errs);
     int v = xmlSchemaValidateDoc(vc, doc);
     if (v != 0 || errs.got) {
         st = errs.got ? eqs_ctx_status(ctx)
