@@ -1068,6 +1068,15 @@ eqs_status eqs_plot_heatmap(eqs_ctx *ctx, const char *title, int rows, int cols,
  * run directory (metrics.csv) or a sweep directory (sweep.csv) into
  * html_path, written atomically; EQS_ERR_INPUT for another directory. */
 eqs_status eqs_report_write(eqs_ctx *ctx, const char *dir, const char *html_path);
+/* `eqspice sweep`'s plots: for every swept column of dir/sweep.csv (those
+ * between `point` and `seed`, --label columns included), the test error
+ * (%) against its values as dir/sweep-<column>.png (characters other than
+ * letters, digits, '-' and '.' become '_'): mean over the runs of a value
+ * with +-1 standard deviation bars, one line per value of another swept
+ * column that varies independently (2 to 4 values, e.g. the method), log10
+ * axis for a positive numeric column spanning more than a factor 50.  The
+ * same charts as the sweep report; each PNG written atomically. */
+eqs_status eqs_sweep_plots(eqs_ctx *ctx, const char *dir);
 /* The compiled-in copy of models/device.xsd. */
 const char *eqs_device_schema(void);
 /* ---- end of device models ---- */

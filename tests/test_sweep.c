@@ -293,6 +293,78 @@ START_TEST(test_sweep_failed_run)
 }
 END_TEST
 
+
+/* --label: a column of sweep.csv and sweep.md that is not set in the
+ * experiment; sweep-<column>.png per swept column; one line per method
+ * (drawn, not checked here: the PNG's header) */
+START_TEST(test_sweep_label_plots)
+{
+    const char *xml = sweep_xml(8, 128, 0, "newton");
+    const char *base = tu_temp_dir();
+    char dir[4200], p[4300];
+    snprintf(dir, sizeof dir, "%s/lab", base);
+    char *err = NULL;
+    const char *argv[] = {"sweep", xml, "--set", "learning.rate[r1_*]=1e-8,2e-8,1e-8,2e-8",
+                          "--set", "algorithm.method=centered,centered,positive,positive",
+                          "--label", "rate_x1e8=1,2,1,2", "--zip", "-j", "2", "-o", dir, NULL};
+    int rc = sweep(argv, &err);
+    ck_assert_msg(rc == 0, "rc %d: %s", rc, err);
+    free(err);
+    char *csv = csv_untimed(dir);
+    ck_assert_ptr_nonnull(strstr(csv, "point,learning.rate[r1_*],algorithm.method,rate_x1e8,seed,"));
+    ck_assert_ptr_nonnull(strstr(csv, "\n3,2e-8,positive,2,3,p003-s0,"));
+    free(csv);
+    /* the label is not an assignment of the run */
+    snprintf(p, sizeof p, "%s/runs/p003-s0/experiment.xml", dir);
+    char *x = tu_read_file(p);
+    ck_assert_ptr_nonnull(x);
+    ck_assert_ptr_null(strstr(x, "rate_x1e8"));
+    ck_assert_ptr_nonnull(strstr(x, "method=\"positive\""));
+    free(x);
+    snprintf(p, sizeof p, "%s/sweep.md", dir);
+    x = tu_read_file(p);
+    ck_assert_ptr_nonnull(strstr(x, "--label rate_x1e8=1,2,1,2"));
+    ck_assert_ptr_nonnull(strstr(x, "| 3 | 2e-8 | positive | 2 | 1/1 |"));
+    free(x);
+    static const char *const png[] = {"sweep-rate_x1e8.png", "sweep-algorithm.method.png",
+                                      "sweep-learning.rate_r1___.png"};
+    for (int i = 0; i < 3; ++i) {
+        snprintf(p, sizeof p, "%s/%s", dir, png[i]);
+        FILE *f = fopen(p, "rb");
+        ck_assert_msg(f != NULL, "no %s", p);
+        unsigned char h[8] = {0};
+        ck_assert_int_eq(fread(h, 1, 8, f), 8);
+        fclose(f);
+        ck_assert_msg(!memcmp(h, "\x89PNG\r\n\x1a\n", 8), "%s is not a PNG", p);
+    }
+    /* resume from the plan keeps the label */
+    const char *ar[] = {"sweep", "--resume", dir, NULL};
+    rc = sweep(ar, &err);
+    ck_assert_msg(rc == 0 && strstr(err, "0 to do"), "rc %d: %s", rc, err);
+    free(err);
+    csv = csv_untimed(dir);
+    ck_assert_ptr_nonnull(strstr(csv, "\n3,2e-8,positive,2,3,p003-s0,"));
+    free(csv);
+    /* refused before anything runs: a count that is not the points', a
+     * label beside two grid axes, a reserved name */
+    snprintf(dir, sizeof dir, "%s/lab-bad", base);
+    const char *b1[] = {"sweep", xml, "--set", "training.epochs=1,2", "--label", "x=1", "-o", dir, NULL};
+    ck_assert_int_eq(sweep(b1, &err), 1);
+    ck_assert_msg(strstr(err, "--label x: 1 values for 2 points") != NULL, "%s", err);
+    free(err);
+    const char *b2[] = {"sweep", xml, "--set", "training.epochs=1,2", "--set", "training.batch=4,8",
+                        "--label", "x=1,2", "-o", dir, NULL};
+    ck_assert_int_eq(sweep(b2, &err), 1);
+    ck_assert_msg(strstr(err, "use --zip") != NULL, "%s", err);
+    free(err);
+    const char *b3[] = {"sweep", xml, "--set", "training.epochs=1,2", "--label", "seed=1,2", "-o", dir, NULL};
+    ck_assert_int_eq(sweep(b3, &err), 1);
+    ck_assert_msg(strstr(err, "not a usable column name") != NULL, "%s", err);
+    free(err);
+    ck_assert(!exists(dir));
+}
+END_TEST
+
 Suite *suite_sweep(void)
 {
     Suite *s = suite_create("sweep");
@@ -303,6 +375,7 @@ Suite *suite_sweep(void)
     tcase_add_test(t, test_sweep_j2_equals_j1);
     tcase_add_test(t, test_sweep_refused);
     tcase_add_test(t, test_sweep_failed_run);
+    tcase_add_test(t, test_sweep_label_plots);
     suite_add_tcase(s, t);
     return s;
 }

@@ -38,6 +38,10 @@ static const cli_opt sweep_opts[] = {
                                 "and its values (repeatable).  Without --zip the points are the "
                                 "cartesian grid of all lists, in the order given, the last "
                                 "varying fastest", 0},
+    {"--label", "NAME=X1,X2,...", "a column NAME of sweep.csv, sweep.md and the plots holding "
+                                  "X_i at point i, not set in the experiment: the number behind "
+                                  "a swept model file, say (repeatable; as many values as points, "
+                                  "with --zip or beside one --set)", 0},
     {"--sep", "C", "the character between values (default ','), for values that hold commas", 0},
     {"--zip", NULL, "point i takes the i-th value of every list (lists of equal length)", 0},
     {"--seeds", "N", "N runs per point, with training.seed = S + r (r = 0..N-1, S the seed of "
@@ -59,8 +63,9 @@ static const cli_command sweep_cmd = {
     "own run directory DIR/runs/pNNN-sR (point NNN from 000, seed repeat R) as\n"
     "`eqspice train` would, its messages in DIR/logs/pNNN-sR.log.  At the end\n"
     "DIR/sweep.csv holds one row per run (point, the swept values, seed, final\n"
-    "and best test error, final test loss, epochs, wall time) and DIR/sweep.md a\n"
-    "table with one row per point (mean and standard deviation over seeds).\n",
+    "and best test error, final test loss, epochs, wall time), DIR/sweep.md a\n"
+    "table with one row per point (mean and standard deviation over seeds) and\n"
+    "DIR/sweep-COLUMN.png the test error against each swept column.\n",
     {sweep_opts, NULL, NULL},
     "The plan (experiment, assignments, --zip, --seeds) is DIR/sweep-plan.txt.\n"
     "Running the same command again, or `eqspice sweep --resume DIR`, skips\n"
@@ -72,8 +77,8 @@ static const cli_command sweep_cmd = {
     "Exit status: 0 success, 1 bad input, 2 a run failed or internal error.\n"};
 
 typedef struct {
-    char *path;
-    int n;
+    char *path; /* or, for a label, its column name */
+    int n, label;
     char **values;
 } sweep_axis;
 
@@ -113,50 +118,71 @@ static int plan_add_value(sweep_axis *ax, const char *s, size_t len)
     return 0;
 }
 
-/* "PATH=V1<sep>V2..." into a new axis; 0 ok, else printed */
-static int plan_parse_set(sweep_plan *p, const char *arg, char sep)
+/* "PATH=V1<sep>V2..." (a --label: "NAME=X1<sep>X2...") into a new axis;
+ * 0 ok, else printed */
+static int plan_parse_set(sweep_plan *p, const char *arg, char sep, int label)
 {
+    const char *opt = label ? "--label" : "--set";
     const char *eq = strchr(arg, '=');
     if (!eq || eq == arg)
-        return cli_usage_error("sweep", "--set needs PATH=V1%cV2..., got '%s'", sep, arg);
+        return cli_usage_error("sweep", "%s needs %s=V1%cV2..., got '%s'", opt,
+                               label ? "NAME" : "PATH", sep, arg);
     if (p->n_axes == SWEEP_MAX_SET)
-        return cli_usage_error("sweep", "more than %d --set", SWEEP_MAX_SET);
-    if (strchr(arg, '\n')) return cli_usage_error("sweep", "--set '%s': a newline", arg);
+        return cli_usage_error("sweep", "more than %d --set and --label", SWEEP_MAX_SET);
+    if (strchr(arg, '\n')) return cli_usage_error("sweep", "%s '%s': a newline", opt, arg);
     sweep_axis *ax = &p->axes[p->n_axes++];
     memset(ax, 0, sizeof *ax);
+    ax->label = label;
     if (!(ax->path = strndup(arg, (size_t)(eq - arg)))) return CLI_INTERNAL;
     for (int a = 0; a < p->n_axes - 1; ++a)
         if (!strcmp(p->axes[a].path, ax->path))
-            return cli_usage_error("sweep", "--set %s given twice", ax->path);
+            return cli_usage_error("sweep", "%s %s: that name is given twice", opt, ax->path);
+    if (label && (!strcmp(ax->path, "point") || !strcmp(ax->path, "seed") ||
+                  !strcmp(ax->path, "run") || strpbrk(ax->path, ",\"")))
+        return cli_usage_error("sweep", "--label %s: not a usable column name", ax->path);
     const char *s = eq + 1;
     for (;;) {
         const char *e = strchr(s, sep);
         size_t len = e ? (size_t)(e - s) : strlen(s);
         if (plan_add_value(ax, s, len))
-            return cli_usage_error("sweep", "--set %s: too many values", ax->path);
+            return cli_usage_error("sweep", "%s %s: too many values", opt, ax->path);
         if (!e) break;
         s = e + 1;
     }
     return 0;
 }
 
+/* the first swept (not label) axis, -1 if none */
+static int plan_first_set(const sweep_plan *p)
+{
+    for (int a = 0; a < p->n_axes; ++a)
+        if (!p->axes[a].label) return a;
+    return -1;
+}
+
 static size_t plan_points(const sweep_plan *p)
 {
-    if (p->n_axes == 0) return 1;
-    if (p->zip) return (size_t)p->axes[0].n;
+    if (p->zip && p->n_axes) return (size_t)p->axes[0].n;
     size_t n = 1;
     for (int a = 0; a < p->n_axes; ++a) {
+        if (p->axes[a].label) continue;
         n *= (size_t)p->axes[a].n;
         if (n > SWEEP_MAX_RUNS) return SWEEP_MAX_RUNS + 1;
     }
     return n;
 }
 
-/* the value index of axis a at point k (grid: the last axis fastest) */
+/* the value index of axis a at point k (grid: the last axis fastest; a
+ * label follows the point, or without --zip the one swept axis) */
 static int plan_index(const sweep_plan *p, size_t k, int a)
 {
     if (p->zip) return (int)k;
-    for (int b = p->n_axes - 1; b > a; --b) k /= (size_t)p->axes[b].n;
+    if (p->axes[a].label) {
+        int f = plan_first_set(p);
+        return f < 0 ? 0 : plan_index(p, k, f);
+    }
+    for (int b = p->n_axes - 1; b > a; --b)
+        if (!p->axes[b].label) k /= (size_t)p->axes[b].n;
     return (int)(k % (size_t)p->axes[a].n);
 }
 
@@ -173,7 +199,8 @@ static char *plan_text(const sweep_plan *p)
     size_t n = (size_t)snprintf(t, cap, SWEEP_PLAN_HEADER "experiment %s\nzip %d\nseeds %d\n",
                                 p->experiment, p->zip, p->seeds);
     for (int a = 0; a < p->n_axes; ++a) {
-        n += (size_t)snprintf(t + n, cap - n, "set %s\n", p->axes[a].path);
+        n += (size_t)snprintf(t + n, cap - n, "%s %s\n", p->axes[a].label ? "label" : "set",
+                              p->axes[a].path);
         for (int i = 0; i < p->axes[a].n; ++i)
             n += (size_t)snprintf(t + n, cap - n, "value %s\n", p->axes[a].values[i]);
     }
@@ -194,11 +221,12 @@ static int plan_parse_text(sweep_plan *p, char *t)
             p->zip = atoi(l + 4);
         } else if (!strncmp(l, "seeds ", 6)) {
             p->seeds = atoi(l + 6);
-        } else if (!strncmp(l, "set ", 4)) {
+        } else if (!strncmp(l, "set ", 4) || !strncmp(l, "label ", 6)) {
             if (p->n_axes == SWEEP_MAX_SET) return -1;
             sweep_axis *ax = &p->axes[p->n_axes++];
             memset(ax, 0, sizeof *ax);
-            if (!(ax->path = strdup(l + 4))) return -1;
+            ax->label = l[0] == 'l';
+            if (!(ax->path = strdup(l + (ax->label ? 6 : 4)))) return -1;
         } else if (!strncmp(l, "value ", 6)) {
             if (p->n_axes == 0 || plan_add_value(&p->axes[p->n_axes - 1], l + 6, strlen(l + 6)))
                 return -1;
@@ -216,6 +244,7 @@ static int run_sets(const sweep_plan *p, size_t k, int r, uint64_t base_seed, in
 {
     int n = 0;
     for (int a = 0; a < p->n_axes; ++a) {
+        if (p->axes[a].label) continue;
         paths[n] = p->axes[a].path;
         values[n++] = p->axes[a].values[plan_index(p, k, a)];
     }
@@ -486,7 +515,7 @@ static int write_outputs(const sweep_plan *p, const sweep_run *runs, size_t n_ru
     fputs("# Sweep\n\nCommand (the plan of this directory):\n\n```\neqspice sweep ", o.f);
     sh_word(o.f, p->experiment);
     for (int a = 0; a < p->n_axes; ++a) {
-        fputs(" --set ", o.f);
+        fputs(p->axes[a].label ? " --label " : " --set ", o.f);
         size_t len = strlen(p->axes[a].path) + 2;
         for (int i = 0; i < p->axes[a].n; ++i) len += strlen(p->axes[a].values[i]) + 1;
         char *w = malloc(len);
@@ -598,6 +627,7 @@ int cli_cmd_sweep(int argc, char **argv)
     memset(&plan, 0, sizeof plan);
     plan.seeds = 1;
     const char *set_args[SWEEP_MAX_SET];
+    int set_label[SWEEP_MAX_SET];
     int n_set = 0, rc = CLI_OK;
     if (cli_check_options(&sweep_cmd, argc, argv, 1)) return CLI_USER;
     for (int i = 1; i < argc; ++i) {
@@ -605,10 +635,13 @@ int cli_cmd_sweep(int argc, char **argv)
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             cli_help(stdout, &sweep_cmd);
             return CLI_OK;
-        } else if (!strcmp(a, "--set")) {
-            if (++i >= argc) return cli_usage_error("sweep", "--set needs PATH=V1,V2,...");
+        } else if (!strcmp(a, "--set") || !strcmp(a, "--label")) {
+            if (++i >= argc)
+                return cli_usage_error("sweep", "%s needs %s=V1,V2,...", a,
+                                       a[2] == 's' ? "PATH" : "NAME");
             if (n_set == SWEEP_MAX_SET)
-                return cli_usage_error("sweep", "more than %d --set", SWEEP_MAX_SET);
+                return cli_usage_error("sweep", "more than %d --set and --label", SWEEP_MAX_SET);
+            set_label[n_set] = a[2] == 'l';
             set_args[n_set++] = argv[i];
         } else if (!strcmp(a, "--sep")) {
             if (++i >= argc || strlen(argv[i]) != 1 || argv[i][0] == '=')
@@ -654,7 +687,7 @@ int cli_cmd_sweep(int argc, char **argv)
         }
         if (!(plan.experiment = strdup(abs))) return CLI_INTERNAL;
         for (int s = 0; s < n_set; ++s)
-            if ((rc = plan_parse_set(&plan, set_args[s], sep))) goto out;
+            if ((rc = plan_parse_set(&plan, set_args[s], sep, set_label[s]))) goto out;
     } else {
         char path[PATH_MAX];
         snprintf(path, sizeof path, "%s/" SWEEP_PLAN, resume);
@@ -676,6 +709,20 @@ int cli_cmd_sweep(int argc, char **argv)
                                      plan.axes[0].n);
                 goto out;
             }
+    if (!plan.zip) {
+        int f = plan_first_set(&plan), n_sets = 0;
+        for (int a = 0; a < plan.n_axes; ++a) n_sets += !plan.axes[a].label;
+        for (int a = 0; a < plan.n_axes; ++a) {
+            if (!plan.axes[a].label) continue;
+            int want = f < 0 ? 1 : plan.axes[f].n;
+            if (n_sets > 1 || plan.axes[a].n != want) {
+                rc = cli_usage_error("sweep", n_sets > 1 ? "--label %s: with several --set, use --zip"
+                                                         : "--label %s: %d values for %d points",
+                                     plan.axes[a].path, plan.axes[a].n, want);
+                goto out;
+            }
+        }
+    }
     if (plan.seeds > 1)
         for (int a = 0; a < plan.n_axes; ++a)
             if (!strcmp(plan.axes[a].path, "training.seed")) {
@@ -792,8 +839,14 @@ int cli_cmd_sweep(int argc, char **argv)
 
     /* 4. the summary */
     rc = write_outputs(&plan, runs, n_runs, n_points, dir, sep);
-    if (rc == CLI_OK) printf("sweep: %zu runs, %d failed: %s/sweep.csv %s/sweep.md\n", n_runs,
-                             failed, dir, dir);
+    if (rc == CLI_OK) {
+        eqs_ctx *ctx = cli_ctx_create(verbosity);
+        eqs_status pst = ctx ? eqs_sweep_plots(ctx, dir) : EQS_ERR_NOMEM;
+        if (pst != EQS_OK) rc = ctx ? cli_fail(ctx, pst) : CLI_INTERNAL;
+        eqs_ctx_free(&ctx);
+    }
+    if (rc == CLI_OK) printf("sweep: %zu runs, %d failed: %s/sweep.csv %s/sweep.md %s/sweep-*.png\n",
+                             n_runs, failed, dir, dir, dir);
     if (rc == CLI_OK && failed) rc = CLI_INTERNAL;
 out_runs:
     free(runs);

@@ -18,6 +18,7 @@
  */
 #include "export.h"
 
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -495,6 +496,174 @@ done:
 
 /* ---- the sweep report ---- */
 
+/* The distinct texts of column c in order of appearance (at most max);
+ * idx[i] the one of row i (-1 past max).  Returns their count. */
+static int distinct(const table *t, int c, const char **lab, int max, int *idx)
+{
+    int n = 0;
+    for (size_t i = 0; i < t->nrow; ++i) {
+        const char *s = t->cell[i * (size_t)t->ncol + (size_t)c];
+        int j = 0;
+        while (j < n && strcmp(lab[j], s)) j++;
+        if (j == n && n < max) lab[n++] = s;
+        idx[i] = j < n ? j : -1;
+    }
+    return n;
+}
+
+#define SW_MAX_X 256
+#define SW_MAX_GROUPS (EQS_PLOT_MAX_SERIES / 2)
+
+/* Test error (%) against swept column c of a sweep table: the mean over the
+ * runs of each value with +-1 sample standard deviation as bars, one line
+ * per value of another swept column that varies independently of c and
+ * takes 2..SW_MAX_GROUPS values (e.g. the method beside a swept level
+ * count), else one line.  A numeric column spanning more than a factor 50
+ * (all > 0) is drawn on log10; a non-numeric one against its point order.
+ * *title gets the chart's title. */
+static eqs_status sweep_chart(eqs_ctx *ctx, const table *t, int c, int cpt, int cseed, int cerr,
+                              const char *png, char *title, size_t title_len)
+{
+    const size_t nr = t->nrow;
+    int *ix = eqs_malloc(ctx, (nr + 1) * sizeof *ix), *ig = eqs_malloc(ctx, (nr + 1) * sizeof *ig);
+    if (!ix || !ig) {
+        eqs_free(ctx, ix);
+        eqs_free(ctx, ig);
+        return EQS_ERR_NOMEM;
+    }
+    const char *lab[SW_MAX_X], *glab[SW_MAX_GROUPS + 1];
+    const int nx = distinct(t, c, lab, SW_MAX_X, ix);
+    int numeric = 1, ng = 1, g = -1;
+    for (size_t i = 0; i < nr; ++i)
+        if (!isfinite(table_num(t, i, c))) numeric = 0;
+    /* the grouping column: 2..SW_MAX_GROUPS values, some value of c seen
+     * with two of them */
+    for (int d = cpt + 1; d < cseed && g < 0; ++d) {
+        if (d == c) continue;
+        int n = distinct(t, d, glab, SW_MAX_GROUPS + 1, ig);
+        if (n < 2 || n > SW_MAX_GROUPS) continue;
+        int indep = 0;
+        for (size_t i = 0; i < nr && !indep; ++i)
+            for (size_t k = i + 1; k < nr && !indep; ++k)
+                indep = ix[i] >= 0 && ix[i] == ix[k] && ig[i] != ig[k];
+        if (indep) g = d, ng = n;
+    }
+    if (g >= 0) distinct(t, g, glab, SW_MAX_GROUPS, ig);
+    else
+        for (size_t i = 0; i < nr; ++i) ig[i] = 0;
+    double xs[SW_MAX_X];
+    for (int j = 0; j < nx; ++j) {
+        xs[j] = j;
+        if (numeric)
+            for (size_t i = 0; i < nr; ++i)
+                if (ix[i] == j) xs[j] = table_num(t, i, c);
+    }
+    int logx = numeric && nx > 0;
+    double xlo = INFINITY, xhi = -INFINITY;
+    for (int j = 0; j < nx; ++j) logx = logx && xs[j] > 0, xlo = fmin(xlo, xs[j]), xhi = fmax(xhi, xs[j]);
+    logx = logx && xhi / xlo > 50;
+    /* x order of the values */
+    int ord[SW_MAX_X];
+    for (int j = 0; j < nx; ++j) ord[j] = j;
+    for (int i = 1; i < nx; ++i)
+        for (int j = i; j > 0 && xs[ord[j - 1]] > xs[ord[j]]; --j) {
+            int o = ord[j];
+            ord[j] = ord[j - 1];
+            ord[j - 1] = o;
+        }
+    static const unsigned rgb[SW_MAX_GROUPS] = {0x1f77b4u, 0xd62728u, 0x2ca02cu, 0x9467bdu};
+    static const unsigned bar_rgb[SW_MAX_GROUPS] = {0x7f9fbfu, 0xdf9f9fu, 0x8fbf8fu, 0xb7a7cfu};
+    double (*X)[SW_MAX_X] = eqs_calloc(ctx, (size_t)ng, sizeof *X);
+    double (*Y)[SW_MAX_X] = eqs_calloc(ctx, (size_t)ng, sizeof *Y);
+    double (*BX)[3 * SW_MAX_X] = eqs_calloc(ctx, (size_t)ng, sizeof *BX);
+    double (*BY)[3 * SW_MAX_X] = eqs_calloc(ctx, (size_t)ng, sizeof *BY);
+    char (*names)[2][200] = eqs_calloc(ctx, (size_t)ng, sizeof *names);
+    eqs_status st = EQS_ERR_NOMEM;
+    if (!X || !Y || !BX || !BY || !names) goto done;
+    eqs_plot_series s[EQS_PLOT_MAX_SERIES];
+    double lo = INFINITY, hi = -INFINITY;
+    for (int q = 0; q < ng; ++q) {
+        for (int jj = 0; jj < nx; ++jj) {
+            const int j = ord[jj];
+            double sum = 0, sum2 = 0, cnt = 0;
+            for (size_t i = 0; i < nr; ++i) {
+                const double e = 100.0 * table_num(t, i, cerr);
+                if (ix[i] != j || ig[i] != q || !isfinite(e)) continue;
+                sum += e, sum2 += e * e, cnt++;
+            }
+            const double x = logx ? log10(xs[j]) : xs[j], m = cnt ? sum / cnt : NAN;
+            const double sd = cnt > 1 ? sqrt(fmax(0.0, (sum2 - cnt * m * m) / (cnt - 1))) : 0.0;
+            X[q][jj] = x, Y[q][jj] = m;
+            BX[q][3 * jj] = BX[q][3 * jj + 1] = BX[q][3 * jj + 2] = x;
+            BY[q][3 * jj] = m - sd, BY[q][3 * jj + 1] = m + sd, BY[q][3 * jj + 2] = NAN;
+            if (isfinite(m)) lo = fmin(lo, m - sd), hi = fmax(hi, m + sd);
+        }
+        if (g >= 0) {
+            snprintf(names[q][0], sizeof names[q][0], "%s = %s", t->name[g], glab[q]);
+            snprintf(names[q][1], sizeof names[q][1], "± 1 std (%s)", glab[q]);
+        } else {
+            snprintf(names[q][0], sizeof names[q][0], "mean final test error");
+            snprintf(names[q][1], sizeof names[q][1], "± 1 std over runs");
+        }
+        s[2 * q] = (eqs_plot_series){X[q], Y[q], (size_t)nx, names[q][0], rgb[q], 4.0};
+        s[2 * q + 1] = (eqs_plot_series){BX[q], BY[q], (size_t)(3 * nx), names[q][1], bar_rgb[q], 0};
+    }
+    char xl[300];
+    snprintf(xl, sizeof xl, "%s%s%s", logx ? "log10(" : "", t->name[c], logx ? ")" : "");
+    snprintf(title, title_len, "Test error against %s", t->name[c]);
+    eqs_plot_chart ch = {EQS_PLOT_WIDTH, EQS_PLOT_HEIGHT, title, numeric ? xl : "point (see table)",
+                         "test error (%)", 0, 0, 0, 0, 0, 0, EQS_PLOT_LEGEND_AUTO, s, 2 * ng};
+    const double x0 = nx ? X[0][0] : 0, x1 = nx ? X[0][nx - 1] : 1;
+    axis(x0, x1, 0, &ch.x0, &ch.x1, &ch.x_step);
+    if (nx == 1) ch.x0 -= ch.x_step, ch.x1 += ch.x_step;
+    axis(lo, hi, 1, &ch.y0, &ch.y1, &ch.y_step);
+    st = eqs_plot_write(ctx, &ch, png);
+done:
+    eqs_free(ctx, X);
+    eqs_free(ctx, Y);
+    eqs_free(ctx, BX);
+    eqs_free(ctx, BY);
+    eqs_free(ctx, names);
+    eqs_free(ctx, ix);
+    eqs_free(ctx, ig);
+    return st;
+}
+
+/* The columns of a sweep table: point, the swept ones, seed,
+ * final_test_error.  0 ok. */
+static eqs_status sweep_columns(eqs_ctx *ctx, const table *t, const char *p, int *cpt, int *cseed,
+                                int *cerr)
+{
+    *cpt = table_col(t, "point"), *cseed = table_col(t, "seed"), *cerr = table_col(t, "final_test_error");
+    if (*cpt < 0 || *cseed < 0 || *cerr < 0 || *cseed < *cpt)
+        return EQS_ERROR(ctx, EQS_ERR_INPUT,
+                         "%s: error: expected columns point, the swept paths, seed, "
+                         "final_test_error",
+                         p);
+    return EQS_OK;
+}
+
+eqs_status eqs_sweep_plots(eqs_ctx *ctx, const char *dir)
+{
+    char p[4096], png[4400], title[300];
+    table t;
+    snprintf(p, sizeof p, "%s/sweep.csv", dir);
+    eqs_status st = table_read(ctx, p, &t);
+    if (st != EQS_OK) return st;
+    int cpt, cseed, cerr;
+    st = sweep_columns(ctx, &t, p, &cpt, &cseed, &cerr);
+    for (int c = cpt + 1; c < cseed && st == EQS_OK && t.nrow > 0; ++c) {
+        int n = snprintf(png, sizeof png, "%s/sweep-", dir);
+        for (const char *q = t.name[c]; *q && n < (int)sizeof png - 8; ++q)
+            png[n++] = (isalnum((unsigned char)*q) || *q == '-' || *q == '.') ? *q : '_';
+        snprintf(png + n, sizeof png - (size_t)n, ".png");
+        st = sweep_chart(ctx, &t, c, cpt, cseed, cerr, png, title, sizeof title);
+    }
+    table_free(ctx, &t);
+    return st;
+}
+
+
 static eqs_status sweep_report(eqs_ctx *ctx, const char *dir, const char *tmp, sbuf *b)
 {
     char p[4096], png[4400];
@@ -502,82 +671,23 @@ static eqs_status sweep_report(eqs_ctx *ctx, const char *dir, const char *tmp, s
     snprintf(p, sizeof p, "%s/sweep.csv", dir);
     eqs_status st = table_read(ctx, p, &t);
     if (st != EQS_OK) return st;
-    const int cpt = table_col(&t, "point"), cseed = table_col(&t, "seed"),
-              cerr = table_col(&t, "final_test_error");
-    if (cpt < 0 || cseed < 0 || cerr < 0 || cseed < cpt) {
+    int cpt, cseed, cerr;
+    if ((st = sweep_columns(ctx, &t, p, &cpt, &cseed, &cerr)) != EQS_OK) {
         table_free(ctx, &t);
-        return EQS_ERROR(ctx, EQS_ERR_INPUT,
-                         "%s: error: expected columns point, the swept paths, seed, "
-                         "final_test_error",
-                         p);
+        return st;
     }
     sb_printf(b, "<h1>Sweep ");
     sb_text(b, dir);
     sb_printf(b, "</h1>\n<table>\n");
     sb_meta(b, "eqspice", EQS_VERSION);
     sb_printf(b, "</table>\n");
-    /* per swept column: the values in order of appearance, mean and std of
-     * the final test error over every run with that value */
     for (int c = cpt + 1; c < cseed && st == EQS_OK; ++c) {
-        double xs[256], sum[256] = {0}, sum2[256] = {0}, cnt[256] = {0};
-        int nx = 0, numeric = 1;
-        for (size_t i = 0; i < t.nrow; ++i)
-            if (!isfinite(table_num(&t, i, c))) numeric = 0;
-        const char *lab[256];
-        for (size_t i = 0; i < t.nrow; ++i) {
-            const char *s = t.cell[i * (size_t)t.ncol + (size_t)c];
-            int j = 0;
-            while (j < nx && strcmp(lab[j], s)) j++;
-            if (j == nx) {
-                if (nx == 256) continue;
-                lab[nx] = s;
-                xs[nx] = numeric ? table_num(&t, i, c) : (double)nx;
-                nx++;
-            }
-            const double e = 100.0 * table_num(&t, i, cerr);
-            if (!isfinite(e)) continue;
-            sum[j] += e;
-            sum2[j] += e * e;
-            cnt[j]++;
-        }
-        double y[256], bx[3 * 256], by[3 * 256], lo = INFINITY, hi = -INFINITY;
-        double xlo = INFINITY, xhi = -INFINITY;
-        int logx = numeric;
-        for (int j = 0; j < nx; ++j) logx = logx && xs[j] > 0;
-        for (int j = 0; j < nx; ++j) xlo = fmin(xlo, xs[j]), xhi = fmax(xhi, xs[j]);
-        logx = logx && xhi / xlo > 50;
-        for (int j = 0; j < nx; ++j) {
-            const double X = logx ? log10(xs[j]) : xs[j];
-            y[j] = cnt[j] ? sum[j] / cnt[j] : NAN;
-            const double sd = cnt[j] > 1 ? sqrt(fmax(0.0, (sum2[j] - cnt[j] * y[j] * y[j]) / (cnt[j] - 1))) : 0.0;
-            bx[3 * j] = bx[3 * j + 1] = bx[3 * j + 2] = X;
-            by[3 * j] = y[j] - sd;
-            by[3 * j + 1] = y[j] + sd;
-            by[3 * j + 2] = NAN; /* a gap between bars */
-            if (isfinite(y[j])) lo = fmin(lo, y[j] - sd), hi = fmax(hi, y[j] + sd);
-            xs[j] = X;
-        }
-        /* points in x order for the line */
-        for (int i = 1; i < nx; ++i)
-            for (int j = i; j > 0 && xs[j - 1] > xs[j]; --j) {
-                double tx = xs[j]; xs[j] = xs[j - 1]; xs[j - 1] = tx;
-                double ty = y[j]; y[j] = y[j - 1]; y[j - 1] = ty;
-            }
-        const eqs_plot_series s[2] = {{xs, y, (size_t)nx, "mean final test error", 0x1f77b4u, 4.0},
-                                      {bx, by, (size_t)(3 * nx), "± 1 std over runs", 0x7f7f7fu, 0}};
-        char xl[300], title[300];
-        snprintf(xl, sizeof xl, "%s%s%s", logx ? "log10(" : "", t.name[c], logx ? ")" : "");
-        snprintf(title, sizeof title, "Test error against %s", t.name[c]);
-        eqs_plot_chart ch = {EQS_PLOT_WIDTH, EQS_PLOT_HEIGHT, title, numeric ? xl : "point (see table)",
-                             "test error (%)", 0, 0, 0, 0, 0, 0, EQS_PLOT_LEGEND_AUTO, s, 2};
-        axis(nx ? xs[0] : 0, nx ? xs[nx - 1] : 1, 0, &ch.x0, &ch.x1, &ch.x_step);
-        if (nx == 1) ch.x0 -= ch.x_step, ch.x1 += ch.x_step;
-        axis(lo, hi, 1, &ch.y0, &ch.y1, &ch.y_step);
+        char title[300];
         sb_printf(b, "<h2>");
         sb_text(b, t.name[c]);
         sb_printf(b, "</h2>\n");
         snprintf(png, sizeof png, "%s/sweep%d.png", tmp, c);
-        st = eqs_plot_write(ctx, &ch, png);
+        st = sweep_chart(ctx, &t, c, cpt, cseed, cerr, png, title, sizeof title);
         if (st == EQS_OK) st = sb_png(b, png, title);
     }
     if (st == EQS_OK) {
