@@ -397,6 +397,17 @@ eqs_status eqs_export_netlist_file(eqs_ctx *ctx, const eqs_circuit *c, FILE *f);
 /* CSV "element,conductance_S": one row per trainable element (flattened
  * lower-case name, %.17g).  Atomic. */
 eqs_status eqs_export_conductances(eqs_ctx *ctx, const eqs_circuit *c, const char *path);
+/* ---- Physical units (src/export/physical.c, docs/export.md "Physical units") ----
+ * A DRN with ideal diodes keeps its equilibrium (voltages times a) when
+ * every source voltage is multiplied by a and every conductance by b. */
+typedef struct {
+    double v_read_V; /* > 0: the input gain (the largest drive of a feature
+                        in [0, 1]) becomes v_read_V; 0: voltages kept */
+    double g_min_S, g_max_S; /* g_max_S > 0: the largest trained conductance
+                        becomes g_max_S; those then below g_min_S are raised
+                        to it.  0: conductances kept */
+} eqs_physical_target;
+void eqs_physical_target_defaults(eqs_physical_target *t);
 /* ---- Hand-off to hardware teams (src/export/handoff.c, docs/export.md) ----
  * `src` is a run directory (its experiment.xml rebuilds the network with
  * its .crossbar records, trained.cir gives every trained value and the
@@ -418,6 +429,10 @@ typedef struct {
     double dead_S;  /* import: the conductance a dead (open) cell gets, since
                        elements need a finite non-zero value. Default: 1e-12 S
                        (1 TOhm, SPICE's gmin) */
+    eqs_physical_target phys; /* export: the map onto a read voltage and a
+                       device window (eqs_physical_map_apply) before anything
+                       is written; the manifest's <physical> records it.
+                       Default: none */
 } eqs_handoff_options;
 void eqs_handoff_options_defaults(eqs_handoff_options *opt);
 /* Export the hand-off directory dir (must not exist): per crossbar
@@ -499,6 +514,22 @@ typedef struct {
     int batch;                   /* samples per batched (layered) evaluation. Default: 32 */
     unsigned set;                /* EQS_EVAL_* bits of the fields given. Default: 0 */
 } eqs_eval_settings;
+
+typedef struct {
+    double a, b;            /* voltage and conductance factors */
+    double g_lo_S, g_hi_S;  /* range of the trained conductances before the map */
+    long n_params;          /* trained conductances */
+    long n_raised;          /* raised to g_min_S */
+    long n_clipped;         /* clipped by the network's own device windows */
+} eqs_physical_map;
+/* Apply the map to c (trained conductances, fixed resistors, sources,
+ * controlled sources by their units; diodes as they are) and to the
+ * evaluation settings ev (input gain, targets).  Errors: EQS_ERR_INPUT (a
+ * bad target, no positive conductances), EQS_ERR_UNSUPPORTED (a nonlinear
+ * memristor I-V with a != 1). */
+eqs_status eqs_physical_map_apply(eqs_ctx *ctx, eqs_circuit *c, eqs_eval_settings *ev,
+                                  const eqs_physical_target *t, eqs_physical_map *out);
+
 void eqs_eval_settings_defaults(eqs_eval_settings *ev);
 /* The evaluation cards of c's netlist (defaults where a card is absent;
  * ev->set names what the cards gave). */

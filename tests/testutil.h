@@ -46,6 +46,7 @@ Suite *suite_device_plot(void); /* test_device_plot.c: eqspice device --plot */
 Suite *suite_team(void); /* test_team.c: the TEAM memristor law (update/team.c) */
 Suite *suite_sweep(void);   /* test_sweep.c: eqspice sweep */
 Suite *suite_handoff(void); /* test_handoff.c: eqspice export / import (hardware hand-off) */
+Suite *suite_physical(void); /* test_physical.c: physical units (--vread, --window) */
 
 /* Absolute path of a file relative to the repository root (the directory
  * `make check` runs in).  Returns a static buffer (overwritten per call). */

@@ -73,6 +73,9 @@ int cli_check_options(const cli_command *c, int argc, char **argv, int first);
 /* Strict number parsing for option values; 0 on success. */
 int cli_parse_double(const char *s, double *out);
 int cli_parse_int(const char *s, long lo, long hi, long *out);
+/* --vread V (> 0) or --window GMIN,GMAX (0 <= GMIN < GMAX, S) of `cmd`
+ * (opt names which) into t; 0 ok, else the usage error is printed. */
+int cli_parse_physical(const char *cmd, const char *opt, const char *s, eqs_physical_target *t);
 /* Parse "784,100,10" into a malloc'd array; 0 on success. */
 int cli_parse_layers(const char *s, int **layers, int *n);
 

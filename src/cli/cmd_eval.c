@@ -42,6 +42,12 @@ static const cli_opt eval_opts[] = {
                                    "only)", 0},
     {"--tol", "V", "layered solver tolerance (default: the trainer's, 1e-10 V)", 0},
     {"--precision", "double|single", "double (default) or single (batched layered path)", 0},
+    {"--vread", "V", "physical units: evaluate the network mapped so that the input gain is V "
+                     "volts (every voltage, the targets with it; docs/export.md \"Physical "
+                     "units\")", 0},
+    {"--window", "GMIN,GMAX", "physical units: evaluate the network mapped so that its largest "
+                              "conductance is GMAX, those then below GMIN raised to GMIN; a "
+                              "run's conductance bounds and device model are not applied", 0},
     {"--batch", "N", "samples per batched layered evaluation (default 32)", 0},
     {"-v", NULL, "print the error and loss with the dataset's name to stderr", 0},
     {NULL, NULL, NULL, 0},
@@ -213,6 +219,8 @@ int cli_cmd_eval(int argc, char **argv)
     int verbosity = 0;
     if (cli_check_options(&eval_cmd, argc, argv, 1)) return CLI_USER;
     eqs_eval_settings flags;
+    eqs_physical_target phys;
+    eqs_physical_target_defaults(&phys);
     eqs_eval_settings_defaults(&flags);
     for (int i = 1; i < argc; ++i) {
         const char *a = argv[i];
@@ -304,6 +312,9 @@ int cli_cmd_eval(int argc, char **argv)
             INT(features, 0, 1000000L);
         } else if (!strcmp(a, "--seed")) {
             INT(seed, 0, 0x7fffffffL);
+        } else if (!strcmp(a, "--vread") || !strcmp(a, "--window")) {
+            if (cli_parse_physical("eval", a, ++i < argc ? argv[i] : NULL, &phys))
+                return CLI_USER;
         } else if (!strcmp(a, "-v")) {
             verbosity++;
         } else if (a[0] == '-' && a[1]) {
@@ -421,8 +432,23 @@ int cli_cmd_eval(int argc, char **argv)
         ds = use_train ? train : test;
         other = use_train ? test : train;
     }
+    /* physical units: the map applied to the network and the settings; the
+     * run's window and device model are in trained units, so with --window
+     * the evaluator gets the defaults' (no window, no device) instead */
+    const int mapped = phys.v_read_V > 0 || phys.g_max_S > 0;
+    eqs_physical_map map;
+    if (st == EQS_OK && mapped) {
+        st = eqs_physical_map_apply(ctx, L.c, &ev, &phys, &map);
+        if (st == EQS_OK)
+            fprintf(stderr,
+                    "eval: physical units: voltages x %.6g (gain %.6g V, targets %.6g/%.6g V), "
+                    "conductances x %.6g (trained %.4g..%.4g S), %ld of %ld raised to %.4g S\n",
+                    map.a, ev.input_gain_V, ev.target_on_V, ev.target_off_V, map.b, map.g_lo_S,
+                    map.g_hi_S, map.n_raised, map.n_params, phys.g_min_S);
+    }
     /* the run's experiment (or the defaults) with the resolved settings */
-    if (st == EQS_OK) st = eqs_job_evaluator(ctx, run, L.c, &ev, &tr);
+    if (st == EQS_OK)
+        st = eqs_job_evaluator(ctx, mapped && phys.g_max_S > 0 ? NULL : run, L.c, &ev, &tr);
     double loss = NAN, err = NAN;
     if (st == EQS_OK) st = eqs_trainer_evaluate(tr, ds, &loss, &err);
     if (st != EQS_OK) {

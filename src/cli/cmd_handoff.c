@@ -14,6 +14,13 @@ static const cli_opt export_opts[] = {
      "listing the files of a full export with their SHA-256", 0},
     {"--sample", "N", "RUNDIR: the sample of the run's test set (its training set without "
                       "one) that drives top.cir's input sources (default 0)", 0},
+    {"--vread", "V", "physical units: every voltage scaled so that the input gain (the "
+                     "largest drive of a feature in [0,1]) is V volts; targets and fixed "
+                     "sources with it (docs/export.md \"Physical units\")", 0},
+    {"--window", "GMIN,GMAX", "physical units: every conductance scaled so that the largest "
+                              "trained one is GMAX siemens; those then below GMIN are raised "
+                              "to GMIN (counted in the manifest's <physical>); the bounds "
+                              "become the window, level and pulse maps are not written", 0},
     {NULL, NULL, NULL, 0},
 };
 static const cli_command export_cmd = {
@@ -86,6 +93,9 @@ int cli_cmd_export(int argc, char **argv)
                 return cli_usage_error("export", "--sample: '%s' is not a sample index",
                                        argv[i]);
             opt.sample = n;
+        } else if (!strcmp(a, "--vread") || !strcmp(a, "--window")) {
+            if (cli_parse_physical("export", a, ++i < argc ? argv[i] : NULL, &opt.phys))
+                return CLI_USER;
         } else if (a[0] == '-' && a[1]) {
             return cli_usage_error("export", "unknown option '%s'", a);
         } else if (!in) {
@@ -100,6 +110,8 @@ int cli_cmd_export(int argc, char **argv)
     if (!ctx) return CLI_INTERNAL;
     eqs_status st = eqs_handoff_export(ctx, in, out, &opt);
     int rc = st == EQS_OK ? CLI_OK : cli_fail(ctx, st);
+    if (st == EQS_OK && (opt.phys.v_read_V > 0 || opt.phys.g_max_S > 0))
+        fprintf(stderr, "export: physical units: see <physical> in %s/manifest.xml\n", out);
     eqs_ctx_free(&ctx);
     return rc;
 }

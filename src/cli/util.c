@@ -68,6 +68,31 @@ int cli_parse_double(const char *s, double *out)
     return 0;
 }
 
+int cli_parse_physical(const char *cmd, const char *opt, const char *s, eqs_physical_target *t)
+{
+    if (!strcmp(opt, "--vread")) {
+        double v;
+        if (!s || cli_parse_double(s, &v) || !(v > 0))
+            return cli_usage_error(cmd, "--vread needs a positive voltage (V), got '%s'",
+                                   s ? s : "");
+        t->v_read_V = v;
+        return 0;
+    }
+    const char *comma = s ? strchr(s, ',') : NULL;
+    double lo, hi;
+    char buf[128];
+    if (!comma || (size_t)(comma - s) >= sizeof buf)
+        return cli_usage_error(cmd, "--window needs GMIN,GMAX in siemens, got '%s'", s ? s : "");
+    memcpy(buf, s, (size_t)(comma - s));
+    buf[comma - s] = 0;
+    if (cli_parse_double(buf, &lo) || cli_parse_double(comma + 1, &hi) || !(lo >= 0) ||
+        !(hi > lo))
+        return cli_usage_error(cmd, "--window needs 0 <= GMIN < GMAX (siemens), got '%s'", s);
+    t->g_min_S = lo;
+    t->g_max_S = hi;
+    return 0;
+}
+
 int cli_parse_int(const char *s, long lo, long hi, long *out)
 {
     if (!s || !*s) return -1;

@@ -45,6 +45,7 @@ void eqs_handoff_options_defaults(eqs_handoff_options *opt)
     opt->what = EQS_HANDOFF_ALL;
     opt->sample = -1;
     opt->dead_S = 1e-12;
+    eqs_physical_target_defaults(&opt->phys);
 }
 
 /* ------------------------------------------------------------------ */
@@ -62,6 +63,9 @@ typedef struct {
     int *cel;               /* netlist element -> circuit element, -1: none */
     eqs_device_law *exp_law;    /* the experiment's device model (run), or NULL */
     eqs_device_law **xlaw;      /* per crossbar: its device= model, or NULL */
+    int mapped;                 /* the physical map applied (--vread, --window) */
+    eqs_physical_target phys;
+    eqs_physical_map map;
 } hnet;
 
 static void hnet_close(hnet *h)
@@ -205,6 +209,12 @@ static const eqs_device_law *xbar_law(const hnet *h, int x, const char **file)
 static int xbar_bounds(const hnet *h, int x, double *lo, double *hi, const char **from)
 {
     const char *file;
+    if (h->mapped && h->phys.g_max_S > 0) { /* the target window of the map */
+        *lo = h->phys.g_min_S;
+        *hi = h->phys.g_max_S;
+        *from = "window";
+        return 1;
+    }
     const eqs_device_law *law = xbar_law(h, x, &file);
     if (law) {
         *lo = law->g_min_S;
@@ -447,7 +457,9 @@ static eqs_status write_maps(exporter *E, int x)
     }
     const char *file;
     const eqs_device_law *law = xbar_law(h, x, &file);
-    if (st != EQS_OK || !law) return st;
+    /* mapped conductances (--window) left the device's window: its levels
+     * and pulses do not apply to them */
+    if (st != EQS_OK || !law || (h->mapped && h->phys.g_max_S > 0)) return st;
     if (law->levels >= 2) {
         snprintf(name, sizeof name, "%s.levels.csv", xb->name);
         if (!(f = open_out(E, name, "levels", x, "level"))) return eqs_ctx_status(h->ctx);
@@ -784,6 +796,19 @@ static eqs_status write_manifest(exporter *E, const char *path)
     xml_num(f, "on_V", h->ev.target_on_V);
     xml_num(f, "off_V", h->ev.target_off_V);
     fprintf(f, "/>\n");
+    if (h->mapped) { /* docs/export.md "Physical units" */
+        fprintf(f, "  <physical");
+        xml_num(f, "voltage_factor", h->map.a);
+        xml_num(f, "conductance_factor", h->map.b);
+        if (h->phys.v_read_V > 0) xml_num(f, "v_read_V", h->phys.v_read_V);
+        if (h->phys.g_max_S > 0) {
+            xml_num(f, "g_min_S", h->phys.g_min_S);
+            xml_num(f, "g_max_S", h->phys.g_max_S);
+        }
+        xml_num(f, "trained_g_min_S", h->map.g_lo_S);
+        xml_num(f, "trained_g_max_S", h->map.g_hi_S);
+        fprintf(f, " raised=\"%ld\" clipped=\"%ld\"/>\n", h->map.n_raised, h->map.n_clipped);
+    }
     /* trained conductances outside every crossbar */
     int other = 0;
     for (int k = 0; k < h->c->n_params; ++k) {
@@ -877,6 +902,11 @@ eqs_status eqs_handoff_export(eqs_ctx *ctx, const char *src, const char *dir,
     hnet h;
     eqs_status st = hnet_open(ctx, src, &h);
     if (st != EQS_OK) return st;
+    if (opt->phys.v_read_V > 0 || opt->phys.g_max_S > 0) {
+        h.mapped = 1;
+        h.phys = opt->phys;
+        st = eqs_physical_map_apply(ctx, h.c, &h.ev, &opt->phys, &h.map);
+    }
     exporter E = {&h, opt, NULL, NULL, 0, NULL, 0, "none", -1, -1, NULL};
     const eqs_netlist *nl = h.nl;
     if (!h.is_run && opt->sample >= 0)
