@@ -557,52 +557,101 @@ static eqs_status sub_elem(exporter *E, FILE *f, const int *port, int e, char **
     return EQS_OK;
 }
 
+/* Stock ngspice (Debian 12's) refuses a .subckt with more than about 1000
+ * ports ("ERROR, N_GLOBAL_NODES overflow": its formal-to-actual node table
+ * has 1005 entries), so a crossbar with more lines is written as tiles of
+ * at most SUBCKT_PORTS_MAX lines, each its own .subckt and instance, in
+ * parallel on the same row and column nodes.  A wired crossbar (rwire > 0)
+ * stays whole: its line segments join the tiles. */
+#define SUBCKT_PORTS_MAX 1000
+
+static void tile_shape(const eqs_crossbar *xb, int *tr, int *tc)
+{
+    *tr = xb->rows;
+    *tc = xb->cols;
+    if (xb->rows + xb->cols <= SUBCKT_PORTS_MAX || xb->n_wire > 0) return;
+    *tc = xb->cols < SUBCKT_PORTS_MAX / 2 ? xb->cols : SUBCKT_PORTS_MAX / 2;
+    *tr = SUBCKT_PORTS_MAX - *tc < xb->rows ? SUBCKT_PORTS_MAX - *tc : xb->rows;
+}
+
+/* The .subckt name of tile (ti, tj) of crossbar xb ("xbar_<name>" whole). */
+static void tile_name(char *buf, size_t n, const eqs_crossbar *xb, int ti, int tj)
+{
+    int tr, tc;
+    tile_shape(xb, &tr, &tc);
+    if (tr == xb->rows && tc == xb->cols) snprintf(buf, n, "xbar_%s", xb->name);
+    else snprintf(buf, n, "xbar_%s_%d_%d", xb->name, ti, tj);
+}
+
 static eqs_status write_subckt(exporter *E, FILE *f, int x, int *port, char **line, size_t *cap)
 {
     const hnet *h = E->h;
     const eqs_crossbar *xb = &h->nl->crossbars[x];
-    for (int i = xb->rows - 1; i >= 0; --i)
-        if (xb->row_node[i] > 0) port[xb->row_node[i]] = i;
-    for (int j = xb->cols - 1; j >= 0; --j)
-        if (xb->col_node[j] > 0) port[xb->col_node[j]] = PORT_COL + j;
+    int tr, tc;
+    tile_shape(xb, &tr, &tc);
     fprintf(f, "* crossbar %s: %d rows (input lines) x %d columns (output lines), map %s.csv\n",
             xb->name, xb->rows, xb->cols, xb->name);
-    wrapped w = {f, 0};
-    char buf[64];
-    snprintf(buf, sizeof buf, ".subckt xbar_%s", xb->name);
-    w.len = fprintf(f, ".subckt xbar_%s", xb->name);
-    for (int i = 0; i < xb->rows; ++i) {
-        snprintf(buf, sizeof buf, "row%d", i);
-        wr_word(&w, buf);
-    }
-    for (int j = 0; j < xb->cols; ++j) {
-        snprintf(buf, sizeof buf, "col%d", j);
-        wr_word(&w, buf);
-    }
-    fputc('\n', f);
+    if (tr < xb->rows || tc < xb->cols)
+        fprintf(f, "* written as tiles of at most %d x %d (stock ngspice takes at most %d "
+                   "ports per .subckt): tile (ti,tj) holds rows %d ti.., columns %d tj..\n",
+                tr, tc, SUBCKT_PORTS_MAX, tr, tc);
     eqs_status st = EQS_OK;
-    for (int k = 0; k < xb->rows * xb->cols && st == EQS_OK; ++k)
-        st = sub_elem(E, f, port, xb->first_elem + k, line, cap);
-    for (int k = 0; k < xb->n_wire && st == EQS_OK; ++k)
-        st = sub_elem(E, f, port, xb->first_wire + k, line, cap);
-    fprintf(f, ".ends xbar_%s\n", xb->name);
-    for (int i = 0; i < xb->rows; ++i)
-        if (xb->row_node[i] > 0) port[xb->row_node[i]] = -1;
-    for (int j = 0; j < xb->cols; ++j)
-        if (xb->col_node[j] > 0) port[xb->col_node[j]] = -1;
+    char buf[MAP_NAME_MAX + 64];
+    for (int i0 = 0, ti = 0; i0 < xb->rows && st == EQS_OK; i0 += tr, ++ti)
+        for (int j0 = 0, tj = 0; j0 < xb->cols && st == EQS_OK; j0 += tc, ++tj) {
+            const int i1 = i0 + tr < xb->rows ? i0 + tr : xb->rows;
+            const int j1 = j0 + tc < xb->cols ? j0 + tc : xb->cols;
+            for (int i = i1 - 1; i >= i0; --i)
+                if (xb->row_node[i] > 0) port[xb->row_node[i]] = i - i0;
+            for (int j = j1 - 1; j >= j0; --j)
+                if (xb->col_node[j] > 0) port[xb->col_node[j]] = PORT_COL + j - j0;
+            wrapped w = {f, 0};
+            tile_name(buf, sizeof buf, xb, ti, tj);
+            w.len = fprintf(f, ".subckt %s", buf);
+            for (int i = i0; i < i1; ++i) {
+                char pn[32];
+                snprintf(pn, sizeof pn, "row%d", i - i0);
+                wr_word(&w, pn);
+            }
+            for (int j = j0; j < j1; ++j) {
+                char pn[32];
+                snprintf(pn, sizeof pn, "col%d", j - j0);
+                wr_word(&w, pn);
+            }
+            fputc('\n', f);
+            for (int i = i0; i < i1 && st == EQS_OK; ++i)
+                for (int j = j0; j < j1 && st == EQS_OK; ++j)
+                    st = sub_elem(E, f, port, xb->first_elem + i * xb->cols + j, line, cap);
+            for (int k = 0; k < xb->n_wire && st == EQS_OK; ++k) /* wired: one tile */
+                st = sub_elem(E, f, port, xb->first_wire + k, line, cap);
+            fprintf(f, ".ends %s\n", buf);
+            for (int i = i0; i < i1; ++i)
+                if (xb->row_node[i] > 0) port[xb->row_node[i]] = -1;
+            for (int j = j0; j < j1; ++j)
+                if (xb->col_node[j] > 0) port[xb->col_node[j]] = -1;
+        }
     return st;
 }
 
 static void write_instance(FILE *f, const eqs_netlist *nl, const eqs_crossbar *xb)
 {
-    wrapped w = {f, 0};
-    w.len = fprintf(f, "x%s", xb->name);
-    for (int i = 0; i < xb->rows; ++i) wr_word(&w, node_nm(nl, xb->row_node[i]));
-    for (int j = 0; j < xb->cols; ++j) wr_word(&w, node_nm(nl, xb->col_node[j]));
-    char buf[MAP_NAME_MAX + 8];
-    snprintf(buf, sizeof buf, "xbar_%s", xb->name);
-    wr_word(&w, buf);
-    fputc('\n', f);
+    int tr, tc;
+    tile_shape(xb, &tr, &tc);
+    const int whole = tr == xb->rows && tc == xb->cols;
+    char buf[MAP_NAME_MAX + 64];
+    for (int i0 = 0, ti = 0; i0 < xb->rows; i0 += tr, ++ti)
+        for (int j0 = 0, tj = 0; j0 < xb->cols; j0 += tc, ++tj) {
+            const int i1 = i0 + tr < xb->rows ? i0 + tr : xb->rows;
+            const int j1 = j0 + tc < xb->cols ? j0 + tc : xb->cols;
+            wrapped w = {f, 0};
+            if (whole) w.len = fprintf(f, "x%s", xb->name);
+            else w.len = fprintf(f, "x%s_%d_%d", xb->name, ti, tj);
+            for (int i = i0; i < i1; ++i) wr_word(&w, node_nm(nl, xb->row_node[i]));
+            for (int j = j0; j < j1; ++j) wr_word(&w, node_nm(nl, xb->col_node[j]));
+            tile_name(buf, sizeof buf, xb, ti, tj);
+            wr_word(&w, buf);
+            fputc('\n', f);
+        }
 }
 
 static eqs_status write_top(exporter *E)
@@ -643,8 +692,9 @@ static eqs_status write_top(exporter *E)
         fprintf(f, "* top.cir: eqspice %s hand-off (docs/export.md) of %s\n", EQS_VERSION,
                 h->src);
         fprintf(f, "* for stock SPICE: ngspice -b top.cir prints the operating point.\n");
-        fprintf(f, "* one .subckt per crossbar (R = 1/G of its conductance map); the rest of\n"
-                   "* the network (diodes, sources, other resistors) as eqspice solves it\n");
+        fprintf(f, "* one .subckt per crossbar (per tile of at most %d lines for a larger one;\n"
+                   "* R = 1/G of its conductance map); the rest of the network (diodes,\n"
+                   "* sources, other resistors) as eqspice solves it\n", SUBCKT_PORTS_MAX);
         if (E->u) {
             fprintf(f, "* inputs: %s sample %ld (label %d) of %s, %s encoding, gain %.17g V\n",
                     E->set, E->sample, E->label, E->dataset ? E->dataset : "the dataset",
