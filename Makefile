@@ -1,7 +1,7 @@
 # eqspice build.  `make` builds build/eqspice and build/libeqspice.a.
 # `make demo` and `make check` first install missing Debian packages.
 #
-# Targets: all demo check check-asan bench bench-compare golden-update regress regress-update docs-plots deps clean
+# Targets: all demo check check-asan bench bench-compare golden-update regress regress-update docs-plots check-browser check-ngspice-vectors study deps clean
 
 CC      ?= cc
 BUILD   ?= build
@@ -31,7 +31,7 @@ LIB      := $(BUILD)/libeqspice.a
 CLI      := $(BUILD)/eqspice
 TESTBIN  := $(BUILD)/tests/run-tests
 
-.PHONY: all demo check check-asan bench bench-compare golden-update regress regress-update docs-plots check-browser deps clean
+.PHONY: all demo check check-asan bench bench-compare golden-update regress regress-update docs-plots check-browser check-ngspice-vectors study deps clean
 all: $(LIB) $(CLI)
 
 deps:
@@ -138,3 +138,20 @@ clean:
 	rm -rf build build-asan
 
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_OBJ:.o=.d)
+
+# Opt-in (issue 16): a trained 784-100-10 Fashion-MNIST network (needs
+# dataset-fashion-mnist; one epoch of netlists/fmnist-784-100-10-study.xml with
+# Shockley diodes) exported with VECTORS test vectors, its top.cir run in stock
+# ngspice for each and compared with eqspice's predictions (about 2.5 s of
+# ngspice per vector and core).  RUN=DIR uses a finished run instead.
+VECTORS ?= 1000
+check-ngspice-vectors: deps
+	@$(MAKE) --no-print-directory all
+	bash scripts/ngspice-vectors-run.sh $(CLI) $(VECTORS) $(RUN)
+
+# Opt-in (issue 15): the non-ideality study of docs/nonidealities.md (needs
+# dataset-fashion-mnist; about an hour on 2 cores); STUDY_OUT, STUDY_AXES.
+STUDY_OUT ?= build/study
+study: deps
+	@$(MAKE) --no-print-directory all
+	bash scripts/nonideality-study.sh $(STUDY_OUT) $(STUDY_AXES)

@@ -429,6 +429,10 @@ typedef struct {
     double dead_S;  /* import: the conductance a dead (open) cell gets, since
                        elements need a finite non-zero value. Default: 1e-12 S
                        (1 TOhm, SPICE's gmin) */
+    long vectors;   /* export: > 0 writes vectors.csv (the input voltages of
+                       the first `vectors` samples of the run's test set) and
+                       expected.csv (eqspice's operating point of the exported
+                       network for each: outputs, predicted class).  Default 0 */
     eqs_physical_target phys; /* export: the map onto a read voltage and a
                        device window (eqs_physical_map_apply) before anything
                        is written; the manifest's <physical> records it.

@@ -844,6 +844,84 @@ START_TEST(test_export_nothing_on_error)
 }
 END_TEST
 
+
+/* A crossbar with more lines than stock ngspice takes on one .subckt
+ * (520 features in pairs: 1040 rows + 3 columns) is written as tiles of at
+ * most 1000 ports; stock ngspice runs top.cir for every test vector of
+ * --vectors and predicts eqspice's class with outputs within 1 uV
+ * (scripts/check-ngspice-vectors.sh, the check of make check-ngspice-vectors
+ * on 1,000 Fashion-MNIST images). */
+START_TEST(test_tiles_vectors_stock_ngspice)
+{
+    char dir[4096], xml[8192], path[8400], run[4300], hand[4400];
+    snprintf(dir, sizeof dir, "%s", tu_temp_dir());
+    snprintf(run, sizeof run, "%s/wide", dir);
+    snprintf(xml, sizeof xml,
+             "<?xml version=\"1.0\"?>\n<experiment version=\"1\">\n"
+             "  <network><drn layers=\"520 3 2\" g_init_min_S=\"1e-6\" g_init_max_S=\"1e-5\"/></network>\n"
+             "  <dataset classes=\"2\"><synthetic task=\"blobs\" features=\"520\" train_size=\"16\" "
+             "test_size=\"6\"/></dataset>\n"
+             "  <input gain_V=\"1\" encoding=\"pair\"/>\n  <targets on_V=\"0.3\" off_V=\"0\"/>\n"
+             "  <algorithm method=\"centered\" beta=\"1e-6\"/>\n"
+             "  <learning><rate elements=\"r*\" value=\"1e-9\"/></learning>\n"
+             "  <training epochs=\"1\" batch=\"4\" seed=\"3\"/>\n"
+             "  <solver backend=\"newton\"/>\n  <output dir=\"%s\"/>\n</experiment>\n",
+             run);
+    snprintf(path, sizeof path, "%s/wide.xml", dir);
+    write_file(path, xml);
+    char *out = NULL, *err = NULL;
+    const char *t[] = {"train", path, NULL};
+    int rc = tu_run_cli(t, &out, &err, 120);
+    ck_assert_msg(rc == 0, "train rc %d: %s", rc, err);
+    free(out);
+    free(err);
+    snprintf(hand, sizeof hand, "%s/wide-hand", dir);
+    const char *e[] = {"export", run, "--vectors", "6", "-o", hand, NULL};
+    ck_assert_msg(cli(e, &err) == 0, "export: %s", err);
+    free(err);
+    snprintf(path, sizeof path, "%s/top.cir", hand);
+    char *top = tu_read_file(path);
+    ck_assert_ptr_nonnull(strstr(top, "\n.subckt xbar_r1_0_0 "));
+    ck_assert_ptr_nonnull(strstr(top, "\n.subckt xbar_r1_1_0 "));
+    ck_assert_ptr_nonnull(strstr(top, "\nxr1_1_0 xn498 xp499 "));
+    ck_assert_ptr_null(strstr(top, "xbar_r1_2_0"));
+    free(top);
+    snprintf(path, sizeof path, "%s/manifest.xml", hand);
+    char *man = tu_read_file(path);
+    ck_assert_ptr_nonnull(strstr(man, "subckt=\"xbar_r1_0_0 xbar_r1_1_0\""));
+    ck_assert_ptr_nonnull(strstr(man, "name=\"vectors.csv\" kind=\"vectors\""));
+    ck_assert_ptr_nonnull(strstr(man, "name=\"expected.csv\" kind=\"expected\""));
+    free(man);
+    snprintf(path, sizeof path, "%s/expected.csv", hand);
+    char *ex = tu_read_file(path);
+    int rows = 0;
+    for (const char *q = ex; (q = strchr(q, '\n')); ++q) rows++;
+    ck_assert_int_eq(rows, 3 + 1 + 6); /* comments, header, vectors */
+    free(ex);
+    /* import still takes the directory (the vectors are not maps) */
+    snprintf(path, sizeof path, "%s/wide-imported.cir", dir);
+    const char *im[] = {"import", hand, "--into", run, "-o", path, NULL};
+    ck_assert_msg(cli(im, &err) == 0, "import: %s", err);
+    free(err);
+    if (access("/usr/bin/ngspice", X_OK) != 0) {
+        fprintf(stderr, "tiles: stock ngspice not installed, top.cir not run\n");
+        return;
+    }
+    char cmd[9000];
+    snprintf(cmd, sizeof cmd, "bash '%s' '%s' 2 2>&1", tu_path("scripts/check-ngspice-vectors.sh"),
+             hand);
+    FILE *p = popen(cmd, "r");
+    ck_assert_ptr_nonnull(p);
+    char line[1024], said[1024] = "";
+    while (fgets(line, sizeof line, p)) snprintf(said, sizeof said, "%s", line);
+    int st = pclose(p);
+    ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "check-ngspice-vectors: %s", said);
+    ck_assert_msg(strstr(said, "6 vectors: stock ngspice predicts the same class for 6") != NULL,
+                  "%s", said);
+    fprintf(stderr, "tiles: %s", said);
+}
+END_TEST
+
 Suite *suite_handoff(void)
 {
     Suite *s = suite_create("handoff");
@@ -857,6 +935,7 @@ Suite *suite_handoff(void)
     tcase_add_test(tc, test_pulses_soft_bounds);
     tcase_add_test(tc, test_corruptions);
     tcase_add_test(tc, test_export_nothing_on_error);
+    tcase_add_test(tc, test_tiles_vectors_stock_ngspice);
     suite_add_tcase(s, tc);
     return s;
 }

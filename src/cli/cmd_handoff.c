@@ -14,6 +14,10 @@ static const cli_opt export_opts[] = {
      "listing the files of a full export with their SHA-256", 0},
     {"--sample", "N", "RUNDIR: the sample of the run's test set (its training set without "
                       "one) that drives top.cir's input sources (default 0)", 0},
+    {"--vectors", "N", "RUNDIR: also vectors.csv (the input voltages of the first N samples of "
+                       "the run's test set) and expected.csv (eqspice's operating point of the "
+                       "exported network for each: output voltages, predicted class), to check "
+                       "top.cir or the hardware against (scripts/check-ngspice-vectors.sh)", 0},
     {"--vread", "V", "physical units: every voltage scaled so that the input gain (the "
                      "largest drive of a feature in [0,1]) is V volts; targets and fixed "
                      "sources with it (docs/export.md \"Physical units\")", 0},
@@ -93,6 +97,11 @@ int cli_cmd_export(int argc, char **argv)
                 return cli_usage_error("export", "--sample: '%s' is not a sample index",
                                        argv[i]);
             opt.sample = n;
+        } else if (!strcmp(a, "--vectors")) {
+            long n;
+            if (++i >= argc || cli_parse_int(argv[i], 1, 100000000L, &n))
+                return cli_usage_error("export", "--vectors needs a count >= 1");
+            opt.vectors = n;
         } else if (!strcmp(a, "--vread") || !strcmp(a, "--window")) {
             if (cli_parse_physical("export", a, ++i < argc ? argv[i] : NULL, &opt.phys))
                 return CLI_USER;

@@ -44,6 +44,7 @@ void eqs_handoff_options_defaults(eqs_handoff_options *opt)
 {
     opt->what = EQS_HANDOFF_ALL;
     opt->sample = -1;
+    opt->vectors = 0;
     opt->dead_S = 1e-12;
     eqs_physical_target_defaults(&opt->phys);
 }
@@ -281,6 +282,10 @@ typedef struct {
     long sample;
     int label;
     char *dataset;    /* its source (owned) */
+    /* test vectors (--vectors N): the first n_vec samples of the set */
+    long n_vec;
+    double *vec_u;    /* n_vec x n_in input voltages (V) */
+    int *vec_label;
 } exporter;
 
 static FILE *open_out(exporter *E, const char *name, const char *kind, int xbar,
@@ -728,6 +733,91 @@ static eqs_status write_top(exporter *E)
     return st;
 }
 
+/* ---- test vectors ---- */
+
+/* vectors.csv (the inputs of the first n_vec samples) and expected.csv
+ * (eqspice's operating point of the exported network for each: the output
+ * voltages and the predicted class), so that a team can check top.cir, or
+ * the hardware, against them. */
+static eqs_status write_vectors(exporter *E)
+{
+    hnet *h = E->h;
+    eqs_ctx *ctx = h->ctx;
+    const eqs_netlist *nl = h->nl;
+    const int n_in = eqs_circuit_input_count(h->c), n_out = nl->n_outputs;
+    int *onode = eqs_malloc(ctx, (size_t)(n_out > 0 ? n_out : 1) * sizeof *onode);
+    double *saved = eqs_malloc(ctx, (size_t)(n_in > 0 ? n_in : 1) * sizeof *saved);
+    eqs_solver *s = NULL;
+    eqs_status st = (!onode || !saved) ? EQS_ERR_NOMEM : EQS_OK;
+    for (int k = 0; st == EQS_OK && k < n_out; ++k)
+        if ((onode[k] = eqs_circuit_node_find(h->c, nl->outputs[k])) < 0)
+            st = EQS_ERROR(ctx, EQS_ERR_INTERNAL, "vectors: no output node %s", nl->outputs[k]);
+    for (int k = 0; st == EQS_OK && k < n_in; ++k) saved[k] = eqs_circuit_input_get(h->c, k);
+    /* the physics of top.cir: the netlist's diode model */
+    eqs_solver_options so;
+    eqs_solver_options_defaults(&so);
+    so.diodes = EQS_DIODES_SHOCKLEY;
+    if (st == EQS_OK) st = eqs_solver_create(ctx, h->c, EQS_BACKEND_AUTO, &so, &s);
+    FILE *fv = NULL, *fe = NULL;
+    if (st == EQS_OK && !(fv = open_out(E, "vectors.csv", "vectors", -1, "V")))
+        st = eqs_ctx_status(ctx);
+    if (st == EQS_OK) {
+        fprintf(fv, "# eqspice %s hand-off test vectors (docs/export.md): samples 0..%ld of the "
+                    "run's %s set (%s)\n",
+                EQS_VERSION, E->n_vec - 1, E->set, E->dataset ? E->dataset : "");
+        fprintf(fv, "# units: V\n# encoding: %s, gain %.17g V\n", E->pair ? "pair" : "single",
+                h->ev.input_gain_V);
+        fprintf(fv, "sample,label");
+        for (int k = 0; k < n_in; ++k) fprintf(fv, ",%s", eqs_circuit_input_name(h->c, k));
+        fputc('\n', fv);
+        for (long v = 0; v < E->n_vec; ++v) {
+            fprintf(fv, "%ld,%d", v, E->vec_label[v]);
+            for (int k = 0; k < n_in; ++k) fprintf(fv, ",%.17g", E->vec_u[(size_t)v * (size_t)n_in + (size_t)k]);
+            fputc('\n', fv);
+        }
+        st = close_out(E, fv);
+    }
+    if (st == EQS_OK && !(fe = open_out(E, "expected.csv", "expected", -1, "V")))
+        st = eqs_ctx_status(ctx);
+    if (st == EQS_OK) {
+        fprintf(fe, "# eqspice %s: the operating point of top.cir's network for each row of "
+                    "vectors.csv (diodes: the netlist's model; solver %s)\n",
+                EQS_VERSION, eqs_backend_name(eqs_solver_backend(s)));
+        fprintf(fe, "# units: V\n# predicted: the class of the highest output%s\n",
+                nl->output_pairs ? " (pairs: V(pos) - V(neg))" : "");
+        fprintf(fe, "sample,label,predicted");
+        for (int k = 0; k < n_out; ++k) fprintf(fe, ",%s", nl->outputs[k]);
+        fputc('\n', fe);
+        for (long v = 0; st == EQS_OK && v < E->n_vec; ++v) {
+            for (int k = 0; st == EQS_OK && k < n_in; ++k)
+                st = eqs_circuit_input_set(h->c, k, E->vec_u[(size_t)v * (size_t)n_in + (size_t)k]);
+            if (st == EQS_OK) st = eqs_solver_solve(s, v ? EQS_SOLVE_WARM : EQS_SOLVE_COLD, NULL);
+            if (st != EQS_OK) break;
+            const double *V = eqs_solver_voltages(s);
+            const int pairs = nl->output_pairs, nc = pairs ? n_out / 2 : n_out;
+            int best = 0;
+            double bv = -INFINITY;
+            for (int c = 0; c < nc; ++c) {
+                const double y = pairs ? V[onode[2 * c]] - V[onode[2 * c + 1]] : V[onode[c]];
+                if (y > bv) bv = y, best = c;
+            }
+            fprintf(fe, "%ld,%d,%d", v, E->vec_label[v], best);
+            for (int k = 0; k < n_out; ++k) fprintf(fe, ",%.17g", V[onode[k]]);
+            fputc('\n', fe);
+        }
+        eqs_status s2 = close_out(E, fe);
+        if (st == EQS_OK) st = s2;
+    }
+    for (int k = 0; saved && k < n_in; ++k) {
+        eqs_status s2 = eqs_circuit_input_set(h->c, k, saved[k]);
+        if (st == EQS_OK) st = s2;
+    }
+    eqs_solver_free(&s);
+    eqs_free(ctx, onode);
+    eqs_free(ctx, saved);
+    return st;
+}
+
 /* ---- the sample ---- */
 
 static eqs_status load_sample(exporter *E, long sample)
@@ -762,6 +852,32 @@ static eqs_status load_sample(exporter *E, long sample)
         E->u = eqs_calloc(ctx, (size_t)(n_in > 0 ? n_in : 1), sizeof *E->u);
         E->dataset = eqs_strdup(ctx, eqs_dataset_source(ds));
         if (!E->u || !E->dataset) st = EQS_ERR_NOMEM;
+    }
+    const long nv = E->opt->vectors;
+    if (st == EQS_OK && nv > 0) {
+        if ((size_t)nv > eqs_dataset_size(ds))
+            st = EQS_ERROR(ctx, EQS_ERR_INPUT, "--vectors %ld: the run's %s set has %zu samples",
+                           nv, E->set, eqs_dataset_size(ds));
+        else {
+            E->vec_u = eqs_malloc(ctx, (size_t)nv * (size_t)(n_in > 0 ? n_in : 1) * sizeof *E->vec_u);
+            E->vec_label = eqs_malloc(ctx, (size_t)nv * sizeof *E->vec_label);
+            if (!E->vec_u || !E->vec_label) st = EQS_ERR_NOMEM;
+        }
+        for (long v = 0; st == EQS_OK && v < nv; ++v) {
+            const double *x = eqs_dataset_features(ds, (size_t)v);
+            const double g = h->ev.input_gain_V;
+            double *u = E->vec_u + (size_t)v * (size_t)n_in;
+            for (int k = 0; k < d; ++k) { /* the trainer's encoding (eqprop/train.c) */
+                if (pair) {
+                    u[2 * k] = g * x[k];
+                    u[2 * k + 1] = -(g * x[k]);
+                } else {
+                    u[k] = g * x[k];
+                }
+            }
+            E->vec_label[v] = eqs_dataset_label(ds, (size_t)v);
+        }
+        if (st == EQS_OK) E->n_vec = nv;
     }
     if (st == EQS_OK) {
         const double *x = eqs_dataset_features(ds, (size_t)sample);
@@ -876,7 +992,18 @@ static eqs_status write_manifest(exporter *E, const char *path)
         xml_attr(f, "name", xb->name);
         fprintf(f, " order=\"%d\" rows=\"%d\" cols=\"%d\" units=\"S\"", x, xb->rows, xb->cols);
         xml_num(f, "rwire_ohm", xb->rwire_ohm);
-        fprintf(f, " subckt=\"xbar_%s\">\n      <rows", xb->name);
+        fprintf(f, " subckt=\""); /* the tiles' names, row-major, when tiled */
+        {
+            int tr, tc;
+            tile_shape(xb, &tr, &tc);
+            char tn[MAP_NAME_MAX + 64];
+            for (int i0 = 0, ti = 0; i0 < xb->rows; i0 += tr, ++ti)
+                for (int j0 = 0, tj = 0; j0 < xb->cols; j0 += tc, ++tj) {
+                    tile_name(tn, sizeof tn, xb, ti, tj);
+                    fprintf(f, "%s%s", i0 || j0 ? " " : "", tn);
+                }
+        }
+        fprintf(f, "\">\n      <rows");
         xml_nodes(f, "nodes", nl, xb->row_node, xb->rows);
         fprintf(f, "/>\n      <cols");
         xml_nodes(f, "nodes", nl, xb->col_node, xb->cols);
@@ -957,9 +1084,11 @@ eqs_status eqs_handoff_export(eqs_ctx *ctx, const char *src, const char *dir,
         h.phys = opt->phys;
         st = eqs_physical_map_apply(ctx, h.c, &h.ev, &opt->phys, &h.map);
     }
-    exporter E = {&h, opt, NULL, NULL, 0, NULL, 0, "none", -1, -1, NULL};
+    exporter E = {&h, opt, NULL, NULL, 0, NULL, 0, "none", -1, -1, NULL, 0, NULL, NULL};
     const eqs_netlist *nl = h.nl;
-    if (!h.is_run && opt->sample >= 0)
+    if (!h.is_run && opt->vectors > 0)
+        st = EQS_ERROR(ctx, EQS_ERR_INPUT, "--vectors: %s is a netlist, without a dataset", src);
+    if (st == EQS_OK && !h.is_run && opt->sample >= 0)
         st = EQS_ERROR(ctx, EQS_ERR_INPUT, "--sample: %s is a netlist, without a dataset (its "
                                            "input sources are written at 0 V)", src);
     for (int x = 0; st == EQS_OK && x < nl->n_crossbars; ++x)
@@ -967,7 +1096,7 @@ eqs_status eqs_handoff_export(eqs_ctx *ctx, const char *src, const char *dir,
             st = EQS_ERROR(ctx, EQS_ERR_INPUT, "crossbar name too long");
     if (st == EQS_OK && h.is_run) st = load_sample(&E, opt->sample >= 0 ? opt->sample : 0);
     if (st == EQS_OK) {
-        E.files = eqs_calloc(ctx, (size_t)(5 * nl->n_crossbars + 2), sizeof *E.files);
+        E.files = eqs_calloc(ctx, (size_t)(5 * nl->n_crossbars + 4), sizeof *E.files);
         size_t n = strlen(dir) + 32;
         E.tmp = eqs_malloc(ctx, n);
         if (!E.files || !E.tmp) st = EQS_ERR_NOMEM;
@@ -986,6 +1115,7 @@ eqs_status eqs_handoff_export(eqs_ctx *ctx, const char *src, const char *dir,
     for (int x = 0; st == EQS_OK && (files & EQS_HANDOFF_CSV) && x < nl->n_crossbars; ++x)
         st = write_maps(&E, x);
     if (st == EQS_OK && (files & EQS_HANDOFF_SPICE)) st = write_top(&E);
+    if (st == EQS_OK && E.n_vec > 0) st = write_vectors(&E);
     for (int k = 0; st == EQS_OK && k < E.n_files; ++k) {
         char *p = path_join(ctx, E.tmp, E.files[k].name);
         st = p ? eqs_sha256_file(ctx, p, E.files[k].sha, &E.files[k].bytes) : EQS_ERR_NOMEM;
@@ -1009,6 +1139,8 @@ eqs_status eqs_handoff_export(eqs_ctx *ctx, const char *src, const char *dir,
     eqs_free(ctx, E.files);
     eqs_free(ctx, E.u);
     eqs_free(ctx, E.dataset);
+    eqs_free(ctx, E.vec_u);
+    eqs_free(ctx, E.vec_label);
     hnet_close(&h);
     return st;
 }
@@ -1272,6 +1404,7 @@ static eqs_status check_manifest(eqs_ctx *ctx, const char *dir, const eqs_manife
 
 static int companion(const char *name)
 {
+    if (!strcmp(name, "vectors.csv") || !strcmp(name, "expected.csv")) return 1;
     static const char *const sfx[] = {".levels.csv", ".pulses.csv", ".gpos.csv", ".gneg.csv"};
     size_t n = strlen(name);
     for (size_t k = 0; k < sizeof sfx / sizeof sfx[0]; ++k) {
