@@ -335,6 +335,10 @@ typedef struct {
                               2 x 784 inputs of the Fashion-MNIST DRNs) */
     int bias;              /* 1: each hidden node gets a bias source in its diode branch. Default: 0 */
     double bias_V;         /* Default: 0.0 V */
+    int bias_mirrored;     /* 1: the bias of a V <= 0 diode (dn) is -bias_V, so that
+                              with Shockley diodes both knees sit at bias_V - V_f
+                              around 0 V (the "bias rails" of a physical DRN); 0:
+                              every bias source at bias_V.  Default: 0 */
     double diode_is_A;     /* Default: 1e-14 A */
     double diode_n;        /* Default: 1 */
     int output_pairs;      /* 1: differential outputs, 2 nodes o<k>p, o<k>n per unit

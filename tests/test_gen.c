@@ -175,6 +175,42 @@ START_TEST(test_gen_output_pairs)
 }
 END_TEST
 
+
+/* bias_mirrored: the V <= 0 diodes' (odd hidden nodes, dn) bias sources
+ * at -bias_V, the others at +bias_V; without it all at +bias_V. */
+START_TEST(test_gen_bias_mirrored)
+{
+    eqs_ctx *ctx = tu_ctx();
+    static const int layers[] = {3, 4, 2};
+    eqs_drn_spec sp;
+    eqs_drn_spec_defaults(&sp);
+    sp.layers = layers;
+    sp.n_layers = 3;
+    sp.gain = 1.0;
+    sp.bias = 1;
+    sp.bias_V = 0.6;
+    sp.bias_mirrored = 1;
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    ck_assert_int_eq(eqs_gen_drn(ctx, &sp, f), EQS_OK);
+    fclose(f);
+    ck_assert_ptr_nonnull(strstr(buf, "vb1_0 hb1_0 0 dc 0.59999999999999998\n"));
+    ck_assert_ptr_nonnull(strstr(buf, "vb1_1 hb1_1 0 dc -0.59999999999999998\n"));
+    ck_assert_ptr_nonnull(strstr(buf, "vb1_2 hb1_2 0 dc 0.59999999999999998\n"));
+    ck_assert_ptr_nonnull(strstr(buf, "vb1_3 hb1_3 0 dc -0.59999999999999998\n"));
+    sp.bias_mirrored = 0;
+    char *buf2 = NULL;
+    f = open_memstream(&buf2, &len);
+    ck_assert_int_eq(eqs_gen_drn(ctx, &sp, f), EQS_OK);
+    fclose(f);
+    ck_assert_ptr_nonnull(strstr(buf2, "vb1_1 hb1_1 0 dc 0.59999999999999998\n"));
+    free(buf2);
+    free(buf);
+    eqs_ctx_free(&ctx);
+}
+END_TEST
+
 START_TEST(test_gen_bad_spec)
 {
     eqs_ctx *ctx = tu_ctx();
@@ -216,6 +252,7 @@ Suite *suite_gen(void)
     tcase_add_test(tc, test_gen_roundtrip);
     tcase_add_test(tc, test_gen_bad_spec);
     tcase_add_test(tc, test_gen_output_pairs);
+    tcase_add_test(tc, test_gen_bias_mirrored);
     suite_add_tcase(s, tc);
     return s;
 }

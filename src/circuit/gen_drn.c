@@ -61,6 +61,7 @@ void eqs_drn_spec_defaults(eqs_drn_spec *spec)
     spec->g_fan_in_S = 0.5;
     spec->bias = 0;
     spec->bias_V = 0.0;
+    spec->bias_mirrored = 0;
     spec->diode_is_A = 1e-14;
     spec->diode_n = 1.0;
     spec->output_pairs = 0;
@@ -490,7 +491,8 @@ static void generate(gen *g)
             if (sp->bias) {
                 snprintf(a, sizeof a, "hb%d_%d", l, j);
                 snprintf(nm, sizeof nm, "vb%d_%d", l, j);
-                g_vsource(g, nm, a, "0", sp->bias_V);
+                g_vsource(g, nm, a, "0",
+                          sp->bias_mirrored && j % 2 != 0 ? -sp->bias_V : sp->bias_V);
                 gnd = a;
             }
             const char *an = j % 2 == 0 ? gnd : b, *ca = j % 2 == 0 ? b : gnd;

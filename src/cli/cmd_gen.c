@@ -12,6 +12,9 @@ static const cli_opt gen_opts[] = {
     {"--gmin-S", "G", "lowest initial conductance in siemens (default 1e-6)", 0},
     {"--gmax-S", "G", "highest initial conductance in siemens (default 1e-4)", 0},
     {"--bias", "V", "add a bias source of V volts in series with every hidden diode", 0},
+    {"--bias-mirrored", NULL, "with --bias: the V <= 0 diodes' sources at -V (Shockley diodes "
+                             "with V near their forward voltage then clamp both ways around "
+                             "0 V)", 0},
     {"--output-pairs", NULL, "differential outputs: two nodes o<k>p, o<k>n per output unit, "
                              "card .output_pair (output k = V(o<k>p) - V(o<k>n))", 0},
     {"--amplifiers", "GAIN", "a bidirectional amplifier (VCVS of GAIN forward, CCCS of "
@@ -96,6 +99,8 @@ int cli_cmd_gen(int argc, char **argv)
             ++i;
         } else if (!strcmp(a, "--output-pairs")) {
             spec.output_pairs = 1;
+        } else if (!strcmp(a, "--bias-mirrored")) {
+            spec.bias_mirrored = 1;
         } else if (!strcmp(a, "--fan-in-S")) { /* g_init="fan_in" (docs/tuning.md) */
             double x;
             if (!v || cli_parse_double(v, &x) || !(x > 0)) {

@@ -295,6 +295,7 @@ static eqs_status read_network(reader *r, xmlNodePtr net)
     if ((st = attr_double(r, drn, "g_init_scale_S", 0.5, &e->drn.g_fan_in_S))) return st;
     e->drn.bias = attr_bool(drn, "bias", 0);
     if ((st = attr_double(r, drn, "bias_V", 0.0, &e->drn.bias_V))) return st;
+    e->drn.bias_mirrored = attr_bool(drn, "bias_mirrored", 0);
     if ((st = attr_double(r, drn, "diode_is_A", 1e-14, &e->drn.diode_is_A))) return st;
     if ((st = attr_double(r, drn, "diode_n", 1.0, &e->drn.diode_n))) return st;
     char *outs = attr(drn, "outputs"); /* schema: single | pairs */
@@ -787,6 +788,7 @@ static void write_body(FILE *f, const eqs_experiment *e, int derived)
             }
             put_attr(f, "bias", e->drn.bias ? "true" : "false");
             put_num(f, "bias_V", e->drn.bias_V);
+            if (e->drn.bias_mirrored) put_attr(f, "bias_mirrored", "true");
             put_num(f, "diode_is_A", e->drn.diode_is_A);
             put_num(f, "diode_n", e->drn.diode_n);
             put_attr(f, "outputs", e->drn.output_pairs ? "pairs" : "single");
