@@ -939,6 +939,19 @@ typedef enum {
 
 struct eqs_team; /* TEAM kinetic parameters and one-pulse table (update/update.h) */
 
+/* How the programmer turns a requested change into a pulse count
+ * (docs/devices.md "Programming a change"). */
+typedef enum {
+    EQS_DEVICE_PROGRAM_AWARE = 0, /* walk the nominal device's own response from
+                                     G: the pulses that reach G + dG on the
+                                     noise-free curve (a programmer that knows
+                                     the device's nonlinearity) */
+    EQS_DEVICE_PROGRAM_BLIND = 1  /* |dG| / the law's nominal step, as if the
+                                     device were linear (NeuroSim's and
+                                     aihwkit's pulse counts): nonlinearity and
+                                     asymmetry then change what is written */
+} eqs_device_programming;
+
 typedef enum {
     EQS_DEVICE_ROUND_NEAREST = 0,   /* nearest integer (ties away from zero) */
     EQS_DEVICE_ROUND_STOCHASTIC = 1 /* floor(x) + 1 with probability x - floor(x) */
@@ -971,6 +984,8 @@ typedef struct {
     int levels;                /* IDEAL: number of levels (>= 2; 0: continuous). Default: 0 */
     eqs_device_rounding rounding; /* of the level index (IDEAL) or the pulse
                                      count (pulsed laws). Default: NEAREST */
+    eqs_device_programming programming; /* pulsed laws: AWARE or BLIND
+                                     (eqs_device_nominal_step). Default: AWARE */
     int max_pulses;            /* most pulses one update applies (>= 1). Default: 1024 */
     double c2c_rel;            /* relative std of every pulse's step (cycle to
                                   cycle). Default: 0 */
@@ -1053,8 +1068,10 @@ double eqs_device_pulse(const eqs_device_law *law, const eqs_device_inst *dev, d
 /* A requested change dG (S) of device dev from G: the new conductance.
  * IDEAL: clip(G + dG) (levels > 0: rounded onto the grid of `levels`
  * equally spaced values of the window).  Pulsed laws: the fractional
- * number of noise-free pulses that reach clip(G + dG) (at most
- * max_pulses), rounded to an integer n, then n pulses applied with noise.
+ * number of noise-free pulses that reach clip(G + dG) (AWARE: walked on
+ * the nominal response from G; BLIND: |clip(G + dG) - G| over
+ * eqs_device_nominal_step), at most max_pulses, rounded to an integer n,
+ * then n pulses applied with noise.
  * Stochastic rounding draws the uniform at key (seed,
  * EQS_CRNG_STREAM_DEVICE_ROUND, step, element).  *pulses (may be NULL):
  * n, negative for down pulses (IDEAL: 0).  A NaN dG asks for no change
@@ -1062,6 +1079,12 @@ double eqs_device_pulse(const eqs_device_law *law, const eqs_device_inst *dev, d
  * value (n = 0). */
 double eqs_device_program(const eqs_device_law *law, const eqs_device_inst *dev, double G,
                           double dG, uint64_t step, uint64_t element, int *pulses);
+/* The step (S, > 0) a BLIND programmer assumes for one up (up = 1) or down
+ * pulse: dw_min_up_S / dw_min_down_S (CONSTANT, SOFT, POW: their nominal
+ * step, aihwkit's dw_min), (g_max_S - g_min_S) / pulses_up|down (EXP,
+ * NeuroSim's), (g_max_S - g_min_S) / table_n (TABLE); 0 for IDEAL and
+ * TEAM (no blind programming). */
+double eqs_device_nominal_step(const eqs_device_law *law, int up);
 /* The noise-free pulse response: G_up[k] after k up pulses from dev's
  * G_min, G_down[k] after k down pulses from its G_max, k = 0..n (arrays
  * of n + 1; either may be NULL). */

@@ -164,6 +164,47 @@ START_TEST(test_device_neurosim_exp)
 }
 END_TEST
 
+
+/* programming="blind": the pulse count is |dG| over the nominal step
+ * (exp: window / P_max, NeuroSim's), applied on the nonlinear curve, so
+ * asking for half the window from G_min writes up[P_max / 2] (well above
+ * the middle); "aware" walks the curve and lands within one step of it. */
+START_TEST(test_device_blind_programming)
+{
+    eqs_device_law law = law_of(EQS_DEVICE_EXP);
+    law.pulses_up = law.pulses_down = 100.0;
+    law.a_up = law.a_down = 0.2;
+    eqs_device_inst dev;
+    eqs_device_instance(&law, 0, &dev);
+    double up[101], down[101];
+    eqs_device_response(&law, &dev, 100, up, down);
+    const double w = TD_GMAX - TD_GMIN;
+    ck_assert(eqs_device_nominal_step(&law, 1) == w / 100.0);
+    int n = 0;
+    double g = eqs_device_program(&law, &dev, TD_GMIN, 0.5 * w, 0, 0, &n);
+    ck_assert_int_eq(n, 14); /* aware: -A ln(1 - w/2B) = 13.7 pulses of the steep start */
+    ck_assert_msg(fabs(g - (TD_GMIN + 0.5 * w)) <= up[14] - up[13], "aware %.17g", g);
+    law.programming = EQS_DEVICE_PROGRAM_BLIND;
+    g = eqs_device_program(&law, &dev, TD_GMIN, 0.5 * w, 0, 0, &n);
+    ck_assert_int_eq(n, 50);
+    ck_assert_msg(fabs(g - up[50]) <= 1e-13 * w, "blind %.17g, up[50] %.17g", g, up[50]);
+    ck_assert(g > TD_GMIN + 0.9 * w); /* A = 20 pulses: 50 of them go 92 % of the way */
+    /* down from G_max: the mirrored curve */
+    g = eqs_device_program(&law, &dev, TD_GMAX, -0.25 * w, 0, 0, &n);
+    ck_assert_int_eq(n, -25);
+    ck_assert_msg(fabs(g - down[25]) <= 1e-13 * w, "blind down %.17g vs %.17g", g, down[25]);
+    /* constant steps: blind and aware agree */
+    eqs_device_law c = law_of(EQS_DEVICE_CONSTANT);
+    eqs_device_instance(&c, 0, &dev);
+    const double ga = eqs_device_program(&c, &dev, TD_GMIN, 7.3 * c.dw_min_up_S, 0, 0, &n);
+    c.programming = EQS_DEVICE_PROGRAM_BLIND;
+    int nb = 0;
+    ck_assert(eqs_device_program(&c, &dev, TD_GMIN, 7.3 * c.dw_min_up_S, 0, 0, &nb) == ga);
+    ck_assert_int_eq(nb, n);
+    ck_assert_int_eq(n, 7);
+}
+END_TEST
+
 START_TEST(test_device_levels_nearest)
 {
     eqs_device_law law = law_of(EQS_DEVICE_IDEAL);
@@ -365,6 +406,10 @@ START_TEST(test_device_xml_errors)
                     "is not below g_max_S");
     dx_expect_error(dx_doc("law=\"ideal\" g_min_S=\"-1e-6\" g_max_S=\"1e-4\""), EQS_ERR_INPUT, 3,
                     "negative");
+    dx_expect_error(dx_doc("law=\"ideal\" g_min_S=\"0\" g_max_S=\"1\" programming=\"blind\""),
+                    EQS_ERR_INPUT, 3, "needs a pulsed law");
+    dx_expect_error(dx_doc("law=\"exp\" g_min_S=\"0\" g_max_S=\"1\" programming=\"blnd\""),
+                    EQS_ERR_INPUT, 3, "programming");
     dx_expect_error(dx_doc("law=\"ideal\" g_min_S=\"0\" g_max_S=\"1\" levels=\"1\""),
                     EQS_ERR_INPUT, 3, "at least 2 levels");
     dx_expect_error(dx_doc("law=\"soft\" g_min_S=\"0\" g_max_S=\"1\" c2c_rel=\"-0.1\""),
@@ -627,6 +672,7 @@ Suite *suite_device(void)
     tcase_add_test(tc, test_device_constant_step);
     tcase_add_test(tc, test_device_soft_bounds);
     tcase_add_test(tc, test_device_neurosim_exp);
+    tcase_add_test(tc, test_device_blind_programming);
     tcase_add_test(tc, test_device_levels_nearest);
     tcase_add_test(tc, test_device_levels_stochastic);
     tcase_add_test(tc, test_device_c2c_noise);

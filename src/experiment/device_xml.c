@@ -92,6 +92,7 @@ static int dx_token(xmlNodePtr n, const char *name, const char *const *names, in
 
 static const char *const law_names[] = {"ideal", "constant", "soft", "exp", "pow", "table", "team"};
 static const char *const rounding_names[] = {"nearest", "stochastic"};
+static const char *const programming_names[] = {"aware", "blind"};
 static const char *const mapping_names[] = {"pair", "reference"};
 
 /* The pulse-response CSV `csv` (header pulse,G_up_S,G_down_S; rows
@@ -255,6 +256,13 @@ static eqs_status dx_fill(eqs_ctx *ctx, const char *path, xmlNodePtr d, eqs_devi
     eqs_device_law_defaults(law);
     if (dx_token(d, "law", law_names, 7, &k)) law->kind = (eqs_device_kind)k;
     if (dx_token(d, "rounding", rounding_names, 2, &k)) law->rounding = (eqs_device_rounding)k;
+    if (dx_token(d, "programming", programming_names, 2, &k))
+        law->programming = (eqs_device_programming)k;
+    if (law->programming == EQS_DEVICE_PROGRAM_BLIND &&
+        (law->kind == EQS_DEVICE_IDEAL || law->kind == EQS_DEVICE_TEAM))
+        return EQS_ERROR_AT(ctx, EQS_ERR_INPUT, at,
+                            "programming=\"blind\" needs a pulsed law with a nominal step "
+                            "(constant, soft, exp, pow, table), not '%s'", law_names[law->kind]);
     if (dx_token(d, "mapping", mapping_names, 2, &k)) law->mapping = (eqs_device_mapping)k;
     const int has_ref = dx_double(d, "g_ref_S", &law->g_ref_S);
     const int has_gmin = dx_double(d, "g_min_S", &law->g_min_S);

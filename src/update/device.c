@@ -40,6 +40,7 @@ void eqs_device_law_defaults(eqs_device_law *law)
         .gamma_down = 1.0,
         .levels = 0,
         .rounding = EQS_DEVICE_ROUND_NEAREST,
+        .programming = EQS_DEVICE_PROGRAM_AWARE,
         .max_pulses = 1024,
         .c2c_rel = 0.0,
         .d2d_step_rel = 0.0,
@@ -231,6 +232,19 @@ static double round_count(const eqs_device_law *law, double x, uint64_t step, ui
     return round(x);
 }
 
+double eqs_device_nominal_step(const eqs_device_law *law, int up)
+{
+    const double w = law->g_max_S - law->g_min_S;
+    switch (law->kind) {
+    case EQS_DEVICE_CONSTANT:
+    case EQS_DEVICE_SOFT:
+    case EQS_DEVICE_POW: return up ? law->dw_min_up_S : law->dw_min_down_S;
+    case EQS_DEVICE_EXP: return w / (up ? law->pulses_up : law->pulses_down);
+    case EQS_DEVICE_TABLE: return law->table_n > 0 ? w / law->table_n : 0.0;
+    default: return 0.0;
+    }
+}
+
 double eqs_device_program(const eqs_device_law *law, const eqs_device_inst *dev, double G,
                           double dG, uint64_t step, uint64_t element, int *pulses)
 {
@@ -246,9 +260,14 @@ double eqs_device_program(const eqs_device_law *law, const eqs_device_inst *dev,
     }
     if (!(T > G || T < G)) return G; /* no change asked, or NaN */
     const int up = T > G;
-    /* Noise-free walk: k whole pulses, then the fraction of the next. */
     double Gk = G, x = 0.0;
-    for (int k = 0; k < law->max_pulses; ++k) {
+    const double nominal = law->programming == EQS_DEVICE_PROGRAM_BLIND
+                               ? eqs_device_nominal_step(law, up)
+                               : 0.0;
+    if (nominal > 0.0) /* blind: as if every pulse moved the nominal step */
+        x = fmin(fabs(T - G) / nominal, (double)law->max_pulses);
+    /* Aware: the noise-free walk, k whole pulses, then the fraction of the next. */
+    for (int k = 0; nominal <= 0.0 && k < law->max_pulses; ++k) {
         const double s = eqs_device_step(law, dev, Gk, up);
         const double rest = T - Gk;
         if (s == 0.0 || (up ? s <= 0.0 : s >= 0.0)) break; /* at the bound */
