@@ -9,7 +9,8 @@
 # OUT (default build/study) gets models/ (the generated device files) and
 # one sweep directory per axis (sweep.csv, sweep.md, sweep-*.png, runs/);
 # re-running resumes (eqspice sweep skips finished runs).  AXIS: levels nl
-# c2c d2d stuck onoff read wire agnostic (default: all).  The plots named in
+# nl-aware c2c d2d stuck onoff read wire agnostic-levels agnostic-nl
+# (default: all).  The plots named in
 # docs/nonidealities.md are copied to docs/img/nonideal-AXIS.png.
 # Needs dataset-fashion-mnist (apt-get install dataset-fashion-mnist).
 set -euo pipefail
@@ -17,7 +18,7 @@ cli=${CLI:-build/eqspice}
 out=${1:-build/study}
 shift || true
 axes=("$@")
-[ ${#axes[@]} -gt 0 ] || axes=(levels nl c2c d2d stuck onoff read wire agnostic)
+[ ${#axes[@]} -gt 0 ] || axes=(levels nl nl-aware c2c d2d stuck onoff read wire agnostic-levels agnostic-nl)
 seeds=${STUDY_SEEDS:-2}
 jobs=${STUDY_JOBS:-$(nproc)}
 exp=netlists/fmnist-784-100-10-study.xml
@@ -63,17 +64,21 @@ for axis in "${axes[@]}"; do
     sweep levels --set "conductance.device_model=$(join "${files[@]}")" \
       --label "levels=$(join "${lab[@]}")" --label "rounding=$(join "${lab2[@]}")" --zip
     ;;
-  nl) # exp law, 100 pulses each way, nu = P_max / A from 0 to 5
+  nl|nl-aware) # exp law, 100 pulses each way, nu = P_max / A from 0 to 5;
+    # nl: pulse counts from the nominal step (programming="blind", as
+    # NeuroSim counts them); nl-aware: walked on the device's curve
+    prog=blind; tag=nl-blind; [ $axis = nl-aware ] && prog=aware && tag=nl
     for k in symmetric asymmetric; do
       for nu in 0 1 2 3 4 5; do
         if [ "$nu" = 0 ]; then a=1000; else a=$(awk -v n="$nu" 'BEGIN { printf "%.6g", 1 / n }'); fi
         ad=$a; [ $k = asymmetric ] && ad=1000
-        model "nl-$nu-$k" law=\"exp\" "$W" pulses_up=\"100\" pulses_down=\"100\" \
-          a_up=\"$a\" a_down=\"$ad\" rounding=\"stochastic\"
-        files+=("$m/nl-$nu-$k.xml"); lab+=("$nu"); lab2+=("$k")
+        extra=; [ $prog = blind ] && extra='programming="blind"'
+        model "$tag-$nu-$k" law=\"exp\" "$W" pulses_up=\"100\" pulses_down=\"100\" \
+          a_up=\"$a\" a_down=\"$ad\" rounding=\"stochastic\" $extra
+        files+=("$m/$tag-$nu-$k.xml"); lab+=("$nu"); lab2+=("$k")
       done
     done
-    sweep nl --set "conductance.device_model=$(join "${files[@]}")" \
+    sweep $axis --set "conductance.device_model=$(join "${files[@]}")" \
       --label "NL=$(join "${lab[@]}")" --label "kind=$(join "${lab2[@]}")" --zip
     ;;
   c2c) # cycle-to-cycle noise of every pulse
@@ -125,32 +130,28 @@ for axis in "${axes[@]}"; do
     sweep wire --set "network.drn.rwire_ohm=0,1,3,10" --set "conductance.device_model=$m/wire.xml" \
       --set training.epochs=1 --set dataset.idx.train.limit=10000 --set dataset.idx.test.limit=2000
     ;;
-  agnostic) # plain (centered) EqProp against Agnostic EqProp on the same
-            # devices: levels (stochastic rounding) and symmetric NL; 10,000
-            # training and 2,000 test images, one epoch
+  agnostic-levels|agnostic-nl) # plain (centered) EqProp against Agnostic
+    # EqProp on the same devices: levels (stochastic rounding) and symmetric
+    # NL (blind programming); 10,000 training and 2,000 test images, one epoch
     for meth in centered aeqprop; do
-      for n in 4 16 64 256; do
-        model "ag-levels-$n" law=\"constant\" "$W" levels=\"$n\" rounding=\"stochastic\"
-        files+=("$m/ag-levels-$n.xml"); lab+=("$n"); lab2+=("$meth")
+      for v in $([ $axis = agnostic-levels ] && echo 4 16 64 256 || echo 0 1 3 5); do
+        if [ $axis = agnostic-levels ]; then
+          model "ag-levels-$v" law=\"constant\" "$W" levels=\"$v\" rounding=\"stochastic\"
+          files+=("$m/ag-levels-$v.xml")
+        else
+          if [ "$v" = 0 ]; then a=1000; else a=$(awk -v x="$v" 'BEGIN { printf "%.6g", 1 / x }'); fi
+          model "ag-nl-blind-$v" law=\"exp\" "$W" pulses_up=\"100\" pulses_down=\"100\" a_up=\"$a\" \
+            a_down=\"$a\" rounding=\"stochastic\" programming=\"blind\"
+          files+=("$m/ag-nl-blind-$v.xml")
+        fi
+        lab+=("$v"); lab2+=("$meth")
       done
     done
     n=${#files[@]}
     rep() { local v=$1 i s=; for ((i = 0; i < n; ++i)); do s+=${s:+,}$v; done; echo "$s"; }
-    sweep agnostic-levels --set "conductance.device_model=$(join "${files[@]}")" \
-      --set "algorithm.method=$(join "${lab2[@]}")" --label "levels=$(join "${lab[@]}")" \
-      --set "training.epochs=$(rep 1)" --set "dataset.idx.train.limit=$(rep 10000)" \
-      --set "dataset.idx.test.limit=$(rep 2000)" --zip
-    files=(); lab=(); lab2=()
-    for meth in centered aeqprop; do
-      for nu in 0 1 3 5; do
-        if [ "$nu" = 0 ]; then a=1000; else a=$(awk -v x="$nu" 'BEGIN { printf "%.6g", 1 / x }'); fi
-        model "ag-nl-$nu" law=\"exp\" "$W" pulses_up=\"100\" pulses_down=\"100\" a_up=\"$a\" \
-          a_down=\"$a\" rounding=\"stochastic\"
-        files+=("$m/ag-nl-$nu.xml"); lab+=("$nu"); lab2+=("$meth")
-      done
-    done
-    sweep agnostic-nl --set "conductance.device_model=$(join "${files[@]}")" \
-      --set "algorithm.method=$(join "${lab2[@]}")" --label "NL=$(join "${lab[@]}")" \
+    name=levels; [ $axis = agnostic-nl ] && name=NL
+    sweep $axis --set "conductance.device_model=$(join "${files[@]}")" \
+      --set "algorithm.method=$(join "${lab2[@]}")" --label "$name=$(join "${lab[@]}")" \
       --set "training.epochs=$(rep 1)" --set "dataset.idx.train.limit=$(rep 10000)" \
       --set "dataset.idx.test.limit=$(rep 2000)" --zip
     ;;
@@ -162,6 +163,7 @@ done
 cp_plot() { [ -f "$out/$1/$2" ] && cp "$out/$1/$2" "docs/img/nonideal-$3.png" || true; }
 cp_plot levels sweep-levels.png levels
 cp_plot nl sweep-NL.png nl
+cp_plot nl-aware sweep-NL.png nl-aware
 cp_plot c2c sweep-c2c_rel.png c2c
 cp_plot d2d sweep-d2d_step_rel.png d2d
 cp_plot stuck sweep-stuck_frac.png stuck
