@@ -9,7 +9,7 @@
 # OUT (default build/study) gets models/ (the generated device files) and
 # one sweep directory per axis (sweep.csv, sweep.md, sweep-*.png, runs/);
 # re-running resumes (eqspice sweep skips finished runs).  AXIS: levels nl
-# nl-aware c2c d2d stuck onoff read wire agnostic-levels agnostic-nl
+# nl-aware c2c c2c-64 d2d stuck onoff read wire agnostic-levels agnostic-nl
 # (default: all).  The plots named in
 # docs/nonidealities.md are copied to docs/img/nonideal-AXIS.png.
 # Needs dataset-fashion-mnist (apt-get install dataset-fashion-mnist).
@@ -18,7 +18,7 @@ cli=${CLI:-build/eqspice}
 out=${1:-build/study}
 shift || true
 axes=("$@")
-[ ${#axes[@]} -gt 0 ] || axes=(levels nl nl-aware c2c d2d stuck onoff read wire agnostic-levels agnostic-nl)
+[ ${#axes[@]} -gt 0 ] || axes=(levels nl nl-aware c2c c2c-64 d2d stuck onoff read wire agnostic-levels agnostic-nl)
 seeds=${STUDY_SEEDS:-2}
 jobs=${STUDY_JOBS:-$(nproc)}
 exp=netlists/fmnist-784-100-10-study.xml
@@ -41,6 +41,11 @@ W='g_min_S="1e-6" g_max_S="1e-4"'
 # the fine pulsed device of the noise axes: 990 steps of 0.1 uS across the
 # window, stochastic rounding of the pulse count (no quantisation floor)
 FINE="law=\"constant\" $W dw_min_S=\"1e-7\" rounding=\"stochastic\""
+# the same counted blind (pulses = dG / 0.1 uS, whatever the device's own
+# step): a device-to-device step spread then changes what is written
+FINE_BLIND="$FINE programming=\"blind\""
+# the coarse device: 64 levels (steps of window/63), stochastic rounding
+COARSE="law=\"constant\" $W levels=\"64\" rounding=\"stochastic\""
 
 sweep() { # sweep AXIS ARGS...: one axis' sweep into $out/AXIS
   local axis=$1
@@ -81,18 +86,25 @@ for axis in "${axes[@]}"; do
     sweep $axis --set "conductance.device_model=$(join "${files[@]}")" \
       --label "NL=$(join "${lab[@]}")" --label "kind=$(join "${lab2[@]}")" --zip
     ;;
-  c2c) # cycle-to-cycle noise of every pulse
+  c2c) # cycle-to-cycle noise of every pulse, fine device
     for v in 0 0.1 0.3 1 3; do
       model "c2c-$v" "$FINE" c2c_rel=\"$v\"; files+=("$m/c2c-$v.xml"); lab+=("$v")
     done
     sweep c2c --set "conductance.device_model=$(join "${files[@]}")" --label "c2c_rel=$(join "${lab[@]}")"
     ;;
-  d2d) # device-to-device spread of the step, and of step and window
+  c2c-64) # the same on the 64-level device (16 x larger pulses)
+    for v in 0 0.1 0.3 1 3; do
+      model "c2c64-$v" "$COARSE" c2c_rel=\"$v\"; files+=("$m/c2c64-$v.xml"); lab+=("$v")
+    done
+    sweep c2c-64 --set "conductance.device_model=$(join "${files[@]}")" --label "c2c_rel=$(join "${lab[@]}")"
+    ;;
+  d2d) # device-to-device spread of the step, and of step and window;
+       # blind pulse counts (an aware programmer would undo the step spread)
     for k in step step+window; do
       for v in 0 0.1 0.3 0.6 1; do
         wv=0; [ $k = step+window ] && wv=$(awk -v x="$v" 'BEGIN { printf "%g", x / 2 }')
-        model "d2d-$v-$k" "$FINE" d2d_step_rel=\"$v\" d2d_window_rel=\"$wv\"
-        files+=("$m/d2d-$v-$k.xml"); lab+=("$v"); lab2+=("$k")
+        model "d2d-blind-$v-$k" "$FINE_BLIND" d2d_step_rel=\"$v\" d2d_window_rel=\"$wv\"
+        files+=("$m/d2d-blind-$v-$k.xml"); lab+=("$v"); lab2+=("$k")
       done
     done
     sweep d2d --set "conductance.device_model=$(join "${files[@]}")" \
@@ -165,6 +177,7 @@ cp_plot levels sweep-levels.png levels
 cp_plot nl sweep-NL.png nl
 cp_plot nl-aware sweep-NL.png nl-aware
 cp_plot c2c sweep-c2c_rel.png c2c
+cp_plot c2c-64 sweep-c2c_rel.png c2c-64
 cp_plot d2d sweep-d2d_step_rel.png d2d
 cp_plot stuck sweep-stuck_frac.png stuck
 cp_plot onoff sweep-on_off_ratio.png onoff
