@@ -128,23 +128,23 @@ for axis in "${axes[@]}"; do
       --set "conductance.g_min_S=$(join "${sets[@]}")" --label "on_off_ratio=$(join "${lab[@]}")" --zip
     ;;
   read) # read noise in every settled phase: trained sample by sample, so
-        # 5,000 training and 2,000 test images, one epoch
+        # 3,000 training and 1,000 test images, one epoch
     for v in 0 0.01 0.03 0.1; do
       model "read-$v" law=\"ideal\" "$W" read_noise_rel=\"$v\"; files+=("$m/read-$v.xml"); lab+=("$v")
     done
     sweep read --set "conductance.device_model=$(join "${files[@]}")" --label "read_noise_rel=$(join "${lab[@]}")" \
-      --set training.epochs=1,1,1,1 --set dataset.idx.train.limit=5000,5000,5000,5000 \
-      --set dataset.idx.test.limit=2000,2000,2000,2000 --zip
+      --set training.epochs=1,1,1,1 --set dataset.idx.train.limit=3000,3000,3000,3000 \
+      --set dataset.idx.test.limit=1000,1000,1000,1000 --zip
     ;;
-  wire) # wire resistance per row and column segment; 10,000 training and
-        # 2,000 test images, one epoch
+  wire) # wire resistance per row and column segment; 5,000 training and
+        # 1,000 test images, one epoch
     model "wire" law=\"ideal\" "$W"
     sweep wire --set "network.drn.rwire_ohm=0,1,3,10" --set "conductance.device_model=$m/wire.xml" \
-      --set training.epochs=1 --set dataset.idx.train.limit=10000 --set dataset.idx.test.limit=2000
+      --set training.epochs=1 --set dataset.idx.train.limit=5000 --set dataset.idx.test.limit=1000
     ;;
   agnostic-levels|agnostic-nl) # plain (centered) EqProp against Agnostic
     # EqProp on the same devices: levels (stochastic rounding) and symmetric
-    # NL (blind programming); 10,000 training and 2,000 test images, one epoch
+    # NL (blind programming); 5,000 training and 1,000 test images, one epoch
     for meth in centered aeqprop; do
       for v in $([ $axis = agnostic-levels ] && echo 4 16 64 256 || echo 0 1 3 5); do
         if [ $axis = agnostic-levels ]; then
@@ -164,8 +164,8 @@ for axis in "${axes[@]}"; do
     name=levels; [ $axis = agnostic-nl ] && name=NL
     sweep $axis --set "conductance.device_model=$(join "${files[@]}")" \
       --set "algorithm.method=$(join "${lab2[@]}")" --label "$name=$(join "${lab[@]}")" \
-      --set "training.epochs=$(rep 1)" --set "dataset.idx.train.limit=$(rep 10000)" \
-      --set "dataset.idx.test.limit=$(rep 2000)" --zip
+      --set "training.epochs=$(rep 1)" --set "dataset.idx.train.limit=$(rep 5000)" \
+      --set "dataset.idx.test.limit=$(rep 1000)" --zip
     ;;
   *) echo "study: unknown axis '$axis'" >&2; exit 2 ;;
   esac
