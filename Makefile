@@ -142,8 +142,9 @@ clean:
 # Opt-in (issue 16): a trained 784-100-10 Fashion-MNIST network (needs
 # dataset-fashion-mnist; one epoch of netlists/fmnist-784-100-10-study.xml with
 # Shockley diodes) exported with VECTORS test vectors, its top.cir run in stock
-# ngspice for each and compared with eqspice's predictions (about 2.5 s of
-# ngspice per vector and core).  RUN=DIR uses a finished run instead.
+# ngspice for each (one DC sweep per core over B-source tables of the
+# vectors) and compared with eqspice's predictions.  RUN=DIR uses a finished
+# run instead.
 VECTORS ?= 1000
 check-ngspice-vectors: deps
 	@$(MAKE) --no-print-directory all
