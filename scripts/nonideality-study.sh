@@ -129,7 +129,7 @@ for axis in "${axes[@]}"; do
     ;;
   read) # read noise in every settled phase: trained sample by sample, so
         # 3,000 training and 1,000 test images, one epoch
-    for v in 0 0.01 0.03 0.1; do
+    for v in 0 1e-4 1e-3 1e-2; do
       model "read-$v" law=\"ideal\" "$W" read_noise_rel=\"$v\"; files+=("$m/read-$v.xml"); lab+=("$v")
     done
     sweep read --set "conductance.device_model=$(join "${files[@]}")" --label "read_noise_rel=$(join "${lab[@]}")" \
