@@ -1,0 +1,1 @@
+eqspice sweep netlists/fmnist-784-100-10-study.xml --set conductance.device_model=$STUDY_OUT/models/c2c-0.xml,$STUDY_OUT/models/c2c-0.1.xml,$STUDY_OUT/models/c2c-0.3.xml,$STUDY_OUT/models/c2c-1.xml,$STUDY_OUT/models/c2c-3.xml --label c2c_rel=0,0.1,0.3,1,3 --seeds 2 -o $STUDY_OUT/c2c

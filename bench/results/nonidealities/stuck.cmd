@@ -1,0 +1,1 @@
+eqspice sweep netlists/fmnist-784-100-10-study.xml --set conductance.device_model=$STUDY_OUT/models/stuck-0.xml,$STUDY_OUT/models/stuck-0.01.xml,$STUDY_OUT/models/stuck-0.03.xml,$STUDY_OUT/models/stuck-0.1.xml,$STUDY_OUT/models/stuck-0.3.xml --label stuck_frac=0,0.01,0.03,0.1,0.3 --seeds 2 -o $STUDY_OUT/stuck

@@ -1,0 +1,1 @@
+eqspice sweep netlists/fmnist-784-100-10-study.xml --set network.drn.rwire_ohm=0,1,3,10 --set conductance.device_model=$STUDY_OUT/models/wire.xml --set training.epochs=1 --set dataset.idx.train.limit=5000 --set dataset.idx.test.limit=1000 --seeds 2 -o $STUDY_OUT/wire
