@@ -189,7 +189,17 @@ const char *tu_experiment_path(const char *relpath)
     }
     snprintf(to, sizeof to, "%s/", dir);
     text = replace_all(text, TU_FMNIST_DIR, to);
+    /* the copy lives elsewhere: a model file named relative to the
+     * experiment's folder (device_model="../models/x.xml", the shipped
+     * form) must still be found */
     const char *slash = strrchr(relpath, '/');
+    {
+        char from[64], abs[4200];
+        snprintf(from, sizeof from, "device_model=\"../");
+        snprintf(abs, sizeof abs, "device_model=\"%s/%.*s/../", tu_path("."),
+                 slash ? (int)(slash - relpath) : 1, slash ? relpath : ".");
+        text = replace_all(text, from, abs);
+    }
     snprintf(to, sizeof to, "%s/%s", dir, slash ? slash + 1 : relpath);
     FILE *f = fopen(to, "wb");
     ck_assert_ptr_nonnull(f);
