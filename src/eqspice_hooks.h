@@ -19,10 +19,11 @@ extern "C" {
 void eqs_solver_layered_stats(const eqs_solver *s, double *phase_s, double *sweeps);
 /* The "floor" of layered training: time the two GEMMs per sample of a
  * first crossbar n_in x n_hidden at batch B (input drive X W and contrast
- * X^T D, double precision, the same BLAS and threads as training) for
- * about `seconds` s; samples per second out. */
+ * X^T D, in double, or in single precision when `single` (sgemm, the
+ * precision of a single-precision run), the same BLAS and threads as
+ * training) for about `seconds` s; samples per second out. */
 eqs_status eqs_layered_floor(eqs_ctx *ctx, int n_in, int n_hidden, int batch, double seconds,
-                             double *samples_per_s);
+                             int single, double *samples_per_s);
 
 /* Newton: 1 when the last solve rebuilt its linear part from every
  * element value (after eqs_circuit_values_changed, a floating input

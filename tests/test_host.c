@@ -55,7 +55,10 @@ START_TEST(test_openblas_threads_unchanged)
         eqs_solver_free(&s);
         ck_assert_int_eq(openblas_get_num_threads(), host);
         double rate = 0;
-        ck_assert_int_eq(eqs_layered_floor(j.ctx, 16, 8, 4, 0.01, &rate), EQS_OK);
+        ck_assert_int_eq(eqs_layered_floor(j.ctx, 16, 8, 4, 0.01, 0, &rate), EQS_OK);
+        ck_assert(rate > 0);
+        rate = 0;
+        ck_assert_int_eq(eqs_layered_floor(j.ctx, 16, 8, 4, 0.01, 1, &rate), EQS_OK); /* sgemm */
         ck_assert(rate > 0);
         ck_assert_int_eq(openblas_get_num_threads(), host);
         tu_job_close(&j);

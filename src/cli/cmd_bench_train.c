@@ -44,9 +44,10 @@ static const cli_command bench_train_cmd = {
     "         samples_per_s=... step_ms=... diodes=... batched=... precision=...\n"
     "         threads=...\n"
     "  bench: peak_rss_MiB=...\n"
-    "  bench: samples_per_s=... floor_samples_per_s=... phase_ms=... sweeps=...\n"
+    "  bench: samples_per_s=... floor_samples_per_s=... floor_precision=... phase_ms=... sweeps=...\n"
     "where the floor is the two GEMMs per sample of the first crossbar (input\n"
-    "drive X W and contrast X^T D, eqs_layered_floor) timed in the same run,\n"
+    "drive X W and contrast X^T D, eqs_layered_floor, in the run's precision)\n"
+    "timed in the same run,\n"
     "phase_ms the mean wall time of one phase of one batch (layered solver; one\n"
     "solve otherwise: 0) and sweeps the mean sweeps per phase.  With --rwire OHM\n"
     "the same network with wire resistance is timed next (a second first line\n"
@@ -228,12 +229,13 @@ int cli_bench_train(int argc, char **argv)
         double floor_sps = 0;
         printf("bench: peak_rss_MiB=%.1f\n", cli_maxrss_MiB());
         st = eqs_layered_floor(ctx, 2 * layers[0] /* pair encoding: two sources per feature */, layers[1],
-                               (int)batch, seconds < 2 ? seconds : 2, &floor_sps);
+                               (int)batch, seconds < 2 ? seconds : 2, single, &floor_sps);
         if (st != EQS_OK) {
             rc = cli_fail(ctx, st);
         } else {
-            printf("bench: samples_per_s=%.6g floor_samples_per_s=%.6g phase_ms=%.4g sweeps=%.3g",
-                   sps[0], floor_sps, 1e3 * phase_s, sweeps);
+            printf("bench: samples_per_s=%.6g floor_samples_per_s=%.6g floor_precision=%s "
+                   "phase_ms=%.4g sweeps=%.3g",
+                   sps[0], floor_sps, single ? "single" : "double", 1e3 * phase_s, sweeps);
             if (rwire > 0) printf(" wire_samples_per_s=%.6g rwire_ohm=%.17g", sps[1], rwire);
             printf("\n");
         }

@@ -853,22 +853,45 @@ void eqs_solver_layered_stats(const eqs_solver *s, double *phase_s, double *swee
     *sweeps = ly->sweeps / (double)ly->phases;
 }
 
+/* The two floor GEMMs once, in REAL = double or float (floor_d, floor_f). */
+#define FLOOR_GEMMS(REAL, GEMM)                                                                \
+    static void floor_##REAL(int batch, int n_in, int n_hidden, const void *x, const void *w,  \
+                             void *p, void *m)                                                  \
+    {                                                                                           \
+        GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, batch, n_hidden, n_in, 1.0,             \
+             (const REAL *)x, n_in, (const REAL *)w, n_hidden, 0.0, (REAL *)p, n_hidden);      \
+        GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, n_in, n_hidden, batch, -1e-3,             \
+             (const REAL *)x, n_in, (const REAL *)p, n_hidden, 0.9, (REAL *)m, n_hidden);      \
+    }
+FLOOR_GEMMS(double, cblas_dgemm)
+FLOOR_GEMMS(float, cblas_sgemm)
+#undef FLOOR_GEMMS
+
 eqs_status eqs_layered_floor(eqs_ctx *ctx, int n_in, int n_hidden, int batch, double seconds,
-                             double *samples_per_s)
+                             int single, double *samples_per_s)
 {
     *samples_per_s = 0;
     if (n_in < 1 || n_hidden < 1 || batch < 1)
         return EQS_ERROR(ctx, EQS_ERR_INPUT, "floor: sizes must be positive");
     size_t B = (size_t)batch, n0 = (size_t)n_in, n1 = (size_t)n_hidden;
-    double *X = eqs_malloc(ctx, B * n0 * sizeof *X), *W = eqs_malloc(ctx, n0 * n1 * sizeof *W);
-    double *P = eqs_malloc(ctx, B * n1 * sizeof *P), *M = eqs_calloc(ctx, n0 * n1, sizeof *M);
+    const size_t z = single ? sizeof(float) : sizeof(double);
+    void *X = eqs_malloc(ctx, B * n0 * z), *W = eqs_malloc(ctx, n0 * n1 * z);
+    void *P = eqs_malloc(ctx, B * n1 * z), *M = eqs_calloc(ctx, n0 * n1, z);
     eqs_status st = EQS_OK;
     if (!X || !W || !P || !M) {
         st = EQS_ERR_NOMEM;
         goto done;
     }
-    for (size_t i = 0; i < B * n0; ++i) X[i] = (double)(i % 255) / 255.0;
-    for (size_t i = 0; i < n0 * n1; ++i) W[i] = 1e-6 * (double)(1 + i % 97);
+    for (size_t i = 0; i < B * n0; ++i) {
+        const double v = (double)(i % 255) / 255.0;
+        if (single) ((float *)X)[i] = (float)v;
+        else ((double *)X)[i] = v;
+    }
+    for (size_t i = 0; i < n0 * n1; ++i) {
+        const double v = 1e-6 * (double)(1 + i % 97);
+        if (single) ((float *)W)[i] = (float)v;
+        else ((double *)W)[i] = v;
+    }
     /* the best of one and two BLAS threads, half the time each: the floor is
      * what the machine's GEMMs can do, whatever the step uses */
     double best = 0;
@@ -878,10 +901,8 @@ eqs_status eqs_layered_floor(eqs_ctx *ctx, int n_in, int n_hidden, int batch, do
         long reps = 0;
         double t0 = eqs_now_s(), t = t0;
         do {
-            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, batch, n_hidden, n_in, 1.0, X,
-                        n_in, W, n_hidden, 0.0, P, n_hidden);
-            cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, n_in, n_hidden, batch, -1e-3, X,
-                        n_in, P, n_hidden, 0.9, M, n_hidden);
+            if (single) floor_float(batch, n_in, n_hidden, X, W, P, M);
+            else floor_double(batch, n_in, n_hidden, X, W, P, M);
             reps++;
             t = eqs_now_s();
         } while (t - t0 < seconds / LY_BLAS_THREADS);
