@@ -12,6 +12,7 @@
  */
 #include "update.h"
 
+#include <float.h>
 #include <math.h>
 
 /* The optimizer step: m <- mu m + g;  G <- clip(G - lr m, [lo, hi]).
