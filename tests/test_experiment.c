@@ -766,6 +766,36 @@ START_TEST(test_set_drn_layers)
 }
 END_TEST
 
+
+/* An empty value removes the attribute: the default again (no device
+ * model, the default momentum), or the schema's error when it is required;
+ * a refused removal leaves the experiment as it was. */
+START_TEST(test_set_empty_removes)
+{
+    eqs_ctx *ctx = tu_ctx();
+    eqs_experiment *e = NULL, *d = NULL;
+    ck_assert_int_eq(eqs_experiment_read(ctx, "netlists/xor-experiment.xml", &e), EQS_OK);
+    ck_assert_int_eq(eqs_experiment_defaults(ctx, &d), EQS_OK);
+    ck_assert_int_eq(eqs_experiment_set(e, "conductance.device_model", "../models/ideal.xml"),
+                     EQS_OK);
+    ck_assert_ptr_nonnull(e->device_model);
+    ck_assert_int_eq(eqs_experiment_set(e, "conductance.device_model", ""), EQS_OK);
+    ck_assert_ptr_null(e->device_model);
+    ck_assert_int_eq(eqs_experiment_set(e, "learning.momentum", "0.5"), EQS_OK);
+    ck_assert(e->momentum == 0.5);
+    ck_assert_int_eq(eqs_experiment_set(e, "learning.momentum", ""), EQS_OK);
+    ck_assert(e->momentum == d->momentum);
+    ck_assert_int_eq(eqs_experiment_set(e, "network.drn.layers", ""), EQS_ERR_INPUT);
+    ck_assert_msg(strstr(eqs_ctx_error(ctx), "'layers' is required") != NULL, "%s",
+                  eqs_ctx_error(ctx));
+    ck_assert_int_eq(e->drn.n_layers, 3); /* unchanged */
+    eqs_experiment_free(&d);
+    eqs_experiment_free(&e);
+    ck_assert_uint_eq(ctx->n_alloc, ctx->n_free);
+    eqs_ctx_free(&ctx);
+}
+END_TEST
+
 /* Bad paths and values are refused with a message naming the assignment,
  * and leave the experiment as it was. */
 START_TEST(test_set_refused)
@@ -934,6 +964,7 @@ Suite *suite_experiment(void)
     tcase_add_test(tc, test_shipped_experiments_validate);
     tcase_add_test(tc, test_set_equals_edit);
     tcase_add_test(tc, test_set_drn_layers);
+    tcase_add_test(tc, test_set_empty_removes);
     tcase_add_test(tc, test_set_refused);
     tcase_add_test(tc, test_defaults_set_many);
     tcase_add_test(tc, test_set_rederives);

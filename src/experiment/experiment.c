@@ -1085,7 +1085,9 @@ static int set_one(xmlNodePtr root, const char *path, const char *value, set_tar
         snprintf(t->msg, sizeof t->msg, "no attribute after the element");
         return -1;
     }
-    if (!xmlSetProp(n, (const xmlChar *)p, (const xmlChar *)value)) {
+    if (!*value) { /* an empty value removes the attribute: its default again */
+        xmlUnsetProp(n, (const xmlChar *)p);
+    } else if (!xmlSetProp(n, (const xmlChar *)p, (const xmlChar *)value)) {
         snprintf(t->msg, sizeof t->msg, "out of memory");
         return -1;
     }
