@@ -820,6 +820,20 @@ static eqs_status write_vectors(exporter *E)
 
 /* ---- the sample ---- */
 
+/* The input voltages of one sample of d features, as the trainer encodes
+ * it (eqprop/train.c): single g x, pair (g x, -g x). */
+static void encode(const double *x, int d, int pair, double g, double *u)
+{
+    for (int k = 0; k < d; ++k) {
+        if (pair) {
+            u[2 * k] = g * x[k];
+            u[2 * k + 1] = -(g * x[k]);
+        } else {
+            u[k] = g * x[k];
+        }
+    }
+}
+
 static eqs_status load_sample(exporter *E, long sample)
 {
     hnet *h = E->h;
@@ -864,32 +878,14 @@ static eqs_status load_sample(exporter *E, long sample)
             if (!E->vec_u || !E->vec_label) st = EQS_ERR_NOMEM;
         }
         for (long v = 0; st == EQS_OK && v < nv; ++v) {
-            const double *x = eqs_dataset_features(ds, (size_t)v);
-            const double g = h->ev.input_gain_V;
-            double *u = E->vec_u + (size_t)v * (size_t)n_in;
-            for (int k = 0; k < d; ++k) { /* the trainer's encoding (eqprop/train.c) */
-                if (pair) {
-                    u[2 * k] = g * x[k];
-                    u[2 * k + 1] = -(g * x[k]);
-                } else {
-                    u[k] = g * x[k];
-                }
-            }
+            encode(eqs_dataset_features(ds, (size_t)v), d, pair, h->ev.input_gain_V,
+                   E->vec_u + (size_t)v * (size_t)n_in);
             E->vec_label[v] = eqs_dataset_label(ds, (size_t)v);
         }
         if (st == EQS_OK) E->n_vec = nv;
     }
     if (st == EQS_OK) {
-        const double *x = eqs_dataset_features(ds, (size_t)sample);
-        const double g = h->ev.input_gain_V;
-        for (int k = 0; k < d; ++k) { /* the trainer's encoding (eqprop/train.c) */
-            if (pair) {
-                E->u[2 * k] = g * x[k];
-                E->u[2 * k + 1] = -(g * x[k]);
-            } else {
-                E->u[k] = g * x[k];
-            }
-        }
+        encode(eqs_dataset_features(ds, (size_t)sample), d, pair, h->ev.input_gain_V, E->u);
         E->pair = pair;
         E->sample = sample;
         E->label = eqs_dataset_label(ds, (size_t)sample);
