@@ -542,10 +542,15 @@ static eqs_status sweep_chart(eqs_ctx *ctx, const table *t, int c, int cpt, int 
         if (d == c) continue;
         int n = distinct(t, d, glab, SW_MAX_GROUPS + 1, ig);
         if (n < 2 || n > SW_MAX_GROUPS) continue;
-        int indep = 0;
-        for (size_t i = 0; i < nr && !indep; ++i)
-            for (size_t k = i + 1; k < nr && !indep; ++k)
-                indep = ix[i] >= 0 && ix[i] == ix[k] && ig[i] != ig[k];
+        /* the first group seen with each value of c; another one later:
+         * independent (one pass, not all pairs of rows) */
+        int first[SW_MAX_X], indep = 0;
+        for (int j = 0; j < nx; ++j) first[j] = -1;
+        for (size_t i = 0; i < nr && !indep; ++i) {
+            if (ix[i] < 0) continue;
+            if (first[ix[i]] < 0) first[ix[i]] = ig[i];
+            else indep = first[ix[i]] != ig[i];
+        }
         if (indep) g = d, ng = n;
     }
     if (g >= 0) distinct(t, g, glab, SW_MAX_GROUPS, ig);
