@@ -8,10 +8,22 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Generate spec sp into a malloc'd string. */
+static char *gen_spec(const eqs_drn_spec *sp, eqs_status *st)
+{
+    eqs_ctx *ctx = tu_ctx();
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    *st = eqs_gen_drn(ctx, sp, f);
+    fclose(f);
+    eqs_ctx_free(&ctx);
+    return buf;
+}
+
 /* Generate into a malloc'd string. */
 static char *gen(const int *layers, int n, uint64_t seed, int bias, eqs_status *st)
 {
-    eqs_ctx *ctx = tu_ctx();
     eqs_drn_spec sp;
     eqs_drn_spec_defaults(&sp);
     sp.layers = layers;
@@ -20,13 +32,7 @@ static char *gen(const int *layers, int n, uint64_t seed, int bias, eqs_status *
     sp.gain = 2.0;
     sp.bias = bias;
     sp.bias_V = 0.1;
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&buf, &len);
-    *st = eqs_gen_drn(ctx, &sp, f);
-    fclose(f);
-    eqs_ctx_free(&ctx);
-    return buf;
+    return gen_spec(&sp, st);
 }
 
 static int count_prefix(const char *text, const char *prefix)
@@ -180,7 +186,6 @@ END_TEST
  * at -bias_V, the others at +bias_V; without it all at +bias_V. */
 START_TEST(test_gen_bias_mirrored)
 {
-    eqs_ctx *ctx = tu_ctx();
     static const int layers[] = {3, 4, 2};
     eqs_drn_spec sp;
     eqs_drn_spec_defaults(&sp);
@@ -190,24 +195,19 @@ START_TEST(test_gen_bias_mirrored)
     sp.bias = 1;
     sp.bias_V = 0.6;
     sp.bias_mirrored = 1;
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&buf, &len);
-    ck_assert_int_eq(eqs_gen_drn(ctx, &sp, f), EQS_OK);
-    fclose(f);
+    eqs_status st;
+    char *buf = gen_spec(&sp, &st);
+    ck_assert_int_eq(st, EQS_OK);
     ck_assert_ptr_nonnull(strstr(buf, "vb1_0 hb1_0 0 dc 0.59999999999999998\n"));
     ck_assert_ptr_nonnull(strstr(buf, "vb1_1 hb1_1 0 dc -0.59999999999999998\n"));
     ck_assert_ptr_nonnull(strstr(buf, "vb1_2 hb1_2 0 dc 0.59999999999999998\n"));
     ck_assert_ptr_nonnull(strstr(buf, "vb1_3 hb1_3 0 dc -0.59999999999999998\n"));
     sp.bias_mirrored = 0;
-    char *buf2 = NULL;
-    f = open_memstream(&buf2, &len);
-    ck_assert_int_eq(eqs_gen_drn(ctx, &sp, f), EQS_OK);
-    fclose(f);
+    char *buf2 = gen_spec(&sp, &st);
+    ck_assert_int_eq(st, EQS_OK);
     ck_assert_ptr_nonnull(strstr(buf2, "vb1_1 hb1_1 0 dc 0.59999999999999998\n"));
     free(buf2);
     free(buf);
-    eqs_ctx_free(&ctx);
 }
 END_TEST
 
