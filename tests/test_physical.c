@@ -204,6 +204,71 @@ START_TEST(test_physical_export)
 }
 END_TEST
 
+
+/* The map's own refusals: no trained conductance to scale, an input gain
+ * that is not positive, a memristor with a nonlinear I-V under --vread;
+ * and export --vectors without a dataset or beyond the test set. */
+static eqs_circuit *load_text(eqs_ctx *ctx, const char *text, eqs_netlist **nl)
+{
+    *nl = NULL;
+    eqs_circuit *c = NULL;
+    ck_assert_int_eq(eqs_netlist_read(ctx, tu_write_temp(text, ".cir"), nl), EQS_OK);
+    ck_assert_int_eq(eqs_circuit_create(ctx, *nl, &c), EQS_OK);
+    return c;
+}
+
+START_TEST(test_physical_refused)
+{
+    eqs_ctx *ctx = tu_ctx();
+    eqs_netlist *nl = NULL;
+    eqs_eval_settings ev;
+    eqs_eval_settings_defaults(&ev);
+    eqs_physical_map m;
+    const eqs_physical_target win = {0, 1e-6, 1e-4}, vr = {0.5, 0, 0};
+    eqs_circuit *c = load_text(ctx, "no trainable\nv1 in 0 1\nr1 in 0 1k\n.trainable zz*\n.end\n", &nl);
+    ck_assert_int_eq(eqs_physical_map_apply(ctx, c, &ev, &win, &m), EQS_ERR_INPUT);
+    ck_assert_msg(strstr(eqs_ctx_error(ctx), "no trained conductance"), "%s", eqs_ctx_error(ctx));
+    eqs_ctx_clear_error(ctx);
+    ev.input_gain_V = 0;
+    ck_assert_int_eq(eqs_physical_map_apply(ctx, c, &ev, &vr, &m), EQS_ERR_INPUT);
+    ck_assert_msg(strstr(eqs_ctx_error(ctx), "not positive"), "%s", eqs_ctx_error(ctx));
+    eqs_circuit_free(&c);
+    eqs_netlist_free(&nl);
+    eqs_eval_settings_defaults(&ev);
+    c = load_text(ctx,
+                  "sinh\n.model mm memristor level=2 ron=1k roff=100k aiv=0.5\nv1 in 0 1\n"
+                  "ymemristor m1 in 0 mm xo=1e-9\n.trainable ymemristor*\n.end\n",
+                  &nl);
+    eqs_ctx_clear_error(ctx);
+    ck_assert_int_eq(eqs_physical_map_apply(ctx, c, &ev, &vr, &m), EQS_ERR_UNSUPPORTED);
+    ck_assert_msg(strstr(eqs_ctx_error(ctx), "nonlinear I-V"), "%s", eqs_ctx_error(ctx));
+    eqs_circuit_free(&c);
+    eqs_netlist_free(&nl);
+    eqs_ctx_free(&ctx);
+    /* --vectors: a netlist has no dataset; more vectors than test samples */
+    const char *run = train_ideal();
+    char dir[4200], net[4300];
+    snprintf(dir, sizeof dir, "%s/vec-bad", tu_temp_dir());
+    snprintf(net, sizeof net, "%s/drn-vec.cir", tu_temp_dir());
+    char *out = NULL, *err = NULL;
+    const char *g[] = {"gen", "drn", "--layers", "2,3,2", "-o", net, NULL};
+    ck_assert_msg(cli(g, &out, &err) == 0, "gen: %s", err);
+    free(out);
+    free(err);
+    const char *a1[] = {"export", net, "--vectors", "4", "-o", dir, NULL};
+    ck_assert_int_eq(cli(a1, &out, &err), 1);
+    ck_assert_msg(strstr(err, "--vectors") && strstr(err, "netlist"), "%s", err);
+    free(out);
+    free(err);
+    const char *a2[] = {"export", run, "--vectors", "129", "-o", dir, NULL};
+    ck_assert_int_eq(cli(a2, &out, &err), 1);
+    ck_assert_msg(strstr(err, "--vectors 129") && strstr(err, "128 samples"), "%s", err);
+    free(out);
+    free(err);
+    ck_assert(access(dir, F_OK) != 0);
+}
+END_TEST
+
 Suite *suite_physical(void)
 {
     Suite *s = suite_create("physical");
@@ -212,6 +277,7 @@ Suite *suite_physical(void)
     tcase_add_test(t, test_physical_voltages_scale);
     tcase_add_test(t, test_physical_eval_run);
     tcase_add_test(t, test_physical_export);
+    tcase_add_test(t, test_physical_refused);
     suite_add_tcase(s, t);
     return s;
 }
