@@ -15,7 +15,14 @@ PKG_CFLAGS := $(shell pkg-config --cflags libxml-2.0 check cairo 2>/dev/null) \
               -I/usr/include/suitesparse -I/usr/include/ngspice
 CFLAGS  ?= $(OPT) -g
 ALL_CFLAGS = $(WARN) $(CFLAGS) $(SAN) -D_POSIX_C_SOURCE=200809L -Isrc $(PKG_CFLAGS) -MMD -MP
-LIBS    := -lsundials_cvode -lsundials_nvecserial -lcholmod -lklu -lamd -lcolamd -lbtf -lsuitesparseconfig \
+# OpenMPI is optional (docs/cluster.md): found by pkg-config, or MPI=0 to
+# build without it.  Only src/core/par.c includes <mpi.h>.
+MPI     ?= $(shell pkg-config --exists ompi-c 2>/dev/null && echo 1 || echo 0)
+ifeq ($(MPI),1)
+MPI_CFLAGS := $(shell pkg-config --cflags ompi-c) -DEQS_HAVE_MPI
+MPI_LIBS   := $(shell pkg-config --libs ompi-c)
+endif
+LIBS    := $(MPI_LIBS) -lsundials_cvode -lsundials_nvecserial -lcholmod -lklu -lamd -lcolamd -lbtf -lsuitesparseconfig \
            $(shell pkg-config --libs libxml-2.0 zlib openblas cairo nettle 2>/dev/null) -ldl -lm -lpthread
 TEST_LIBS := $(shell pkg-config --libs check 2>/dev/null)
 
@@ -45,6 +52,7 @@ $(BUILD)/%.o: %.c
 # arithmetic only (ISO C: no contraction, no reassociation), so the bits do
 # not change (make regress checks it).
 $(BUILD)/src/update/update.o: ALL_CFLAGS += -ftree-vectorize
+$(BUILD)/src/core/par.o: ALL_CFLAGS += $(MPI_CFLAGS)
 
 # The experiment schema is compiled into the library; models/experiment.xsd
 # is the single source (a test also checks that the two agree).

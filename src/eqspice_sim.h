@@ -107,6 +107,49 @@ uint64_t eqs_ctx_get_seed(const eqs_ctx *ctx);
 uint64_t eqs_rng_u64(eqs_ctx *ctx, eqs_rng_stream stream);
 double eqs_rng_uniform(eqs_ctx *ctx, eqs_rng_stream stream);
 
+/* Ranks of a data-parallel run (docs/cluster.md).  The library is one
+ * process unless eqs_par_init found itself started by an MPI launcher
+ * (mpirun, srun: OMPI_COMM_WORLD_SIZE, PMI_SIZE or PMIX_RANK in the
+ * environment) in a build with MPI (EQS_HAVE_MPI, OpenMPI optional at build
+ * time); then the trainer splits every mini-batch over the ranks and rank 0
+ * alone writes files.  Without a launcher no MPI call is made.
+ * eqs_par_init returns the number of ranks (1 without MPI), or -1 when
+ * started by a launcher in a build without MPI (the caller refuses: N
+ * copies of one run would race on its files). */
+int eqs_par_init(int *argc, char ***argv);
+void eqs_par_finalize(void);
+int eqs_par_rank(void);   /* 0 without MPI */
+int eqs_par_size(void);   /* 1 without MPI */
+int eqs_par_available(void); /* 1 when built with MPI */
+/* Ranks on this node (OMPI_COMM_WORLD_LOCAL_SIZE, SLURM_NTASKS_PER_NODE; 1). */
+int eqs_par_local_size(void);
+/* Collectives over all ranks (no-ops with one rank).  Every rank calls
+ * them in the same order.  max: element-wise maximum in place (exact: the
+ * same on every rank in any order); agree: the largest of the ranks'
+ * codes (a status agreed on by all); bcast: root's bytes to every rank;
+ * gather_rows: rank r's rows [row0(r), row0(r+1)) of an n_rows x row_bytes
+ * array (already in place at its offset) copied to every rank, so that
+ * every rank ends with the whole array (rank r's share from
+ * eqs_par_share). */
+void eqs_par_max(double *v, int n);
+int eqs_par_agree(int code);
+void eqs_par_bcast(void *buf, size_t bytes, int root);
+void eqs_par_gather_rows(void *buf, size_t n_rows, size_t row_bytes);
+void eqs_par_barrier(void);
+/* Rows cut into n_parts near-equal contiguous parts (part p: the rows of
+ * eqs_par_share(n_rows, p, n_parts)), the parts dealt to the ranks by
+ * eqs_par_share(n_parts, rank, size): rank's rows [*first, *first+*count).
+ * gather_parts: gather_rows over that cut (gather_rows: n_parts = size). */
+void eqs_par_part_rows(size_t n_rows, size_t n_parts, int rank, int size, size_t *first,
+                       size_t *count);
+void eqs_par_gather_parts(void *buf, size_t n_rows, size_t row_bytes, size_t n_parts);
+/* Rank r's share of n items: [*first, *first + *count), contiguous, in
+ * rank order, sizes differing by at most one (the first n % size ranks one
+ * more). */
+void eqs_par_share(size_t n, int rank, int size, size_t *first, size_t *count);
+/* Stop every rank (MPI_Abort) after an error only this rank saw. */
+void eqs_par_abort(int code);
+
 /* Output files written atomically, by the library's one writer (the
  * CLI's -o goes through it): the data goes to "<path>.tmp.<pid>" in the
  * same directory and is renamed over path by eqs_output_commit, so a

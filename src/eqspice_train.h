@@ -214,6 +214,14 @@ typedef struct eqs_experiment {
     int epochs;    /* >= 1. Required */
     int batch;     /* >= 1 samples per update. Default: 1 */
     uint64_t seed; /* Default: 1 */
+    int parts;     /* >= 1, <= batch: each mini-batch is cut into this many
+                      contiguous parts of near-equal size, solved independently
+                      (the layered solver's sweeps converge per part; the
+                      per-sample path starts each part cold, history-free, and
+                      each later sample of a part from its predecessor's
+                      solution) and dealt to the MPI ranks, so that results are
+                      bit-identical at any rank count (docs/cluster.md).
+                      Default: 1 (the whole batch) */
 
     /* <conductance>: bounds applied after every update */
     double g_min_S; /* >= 0. Default: 0 S */

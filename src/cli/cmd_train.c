@@ -180,6 +180,8 @@ int cli_cmd_train(int argc, char **argv)
                                .eval = hook_eval,
                                .epoch_end = hook_epoch_end,
                                .warning = hook_warning};
+    if (eqs_par_rank() != 0) /* rank 0 reports the progress (docs/cluster.md) */
+        jo.hooks = (eqs_job_hooks){.user = &bar, .clock_s = hook_clock};
 
     /* 1. everything that can be wrong with the input, before touching disk */
     eqs_status st = eqs_experiment_read(ctx, xml, &exp);
@@ -194,7 +196,8 @@ int cli_cmd_train(int argc, char **argv)
     /* 2. the run directory */
     const char *dir = jo.dir ? jo.dir : exp->output_dir;
     st = eqs_job_open(job);
-    eqs_run_mode mode = eqs_job_mode(job);
+    /* rank 0 speaks for the run */
+    eqs_run_mode mode = eqs_par_rank() == 0 ? eqs_job_mode(job) : EQS_RUN_MODE_NEW;
     if (st == EQS_OK && mode == EQS_RUN_MODE_RESTART)
         fprintf(stderr,
                 resume ? "eqspice train: no checkpoint in %s (the run stopped before its "
@@ -235,7 +238,7 @@ int cli_cmd_train(int argc, char **argv)
         printf("train_accuracy=%.2f%% train_error=%.2f%% train_loss=%.6g (%zu samples, no "
                "test set)\n",
                100 * (1 - m->train_error), 100 * m->train_error, m->train_loss, n_train);
-    printf("run directory: %s\n", eqs_job_dir(job));
+    if (eqs_job_dir(job)) printf("run directory: %s\n", eqs_job_dir(job));
     if (stats)
         fprintf(stderr,
                 "stats: setup_s=%.3f train_s=%.3f eval_s=%.3f samples=%zu "

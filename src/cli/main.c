@@ -25,7 +25,35 @@ static const char usage[] =
     "Run 'eqspice <command> --help' for the options of a command.\n"
     "Exit status: 0 success, 1 bad input, 2 internal error.\n";
 
+static int dispatch(int argc, char **argv);
+
+/* Under an MPI launcher (docs/cluster.md) train and sweep run on every
+ * rank; rank 0 alone prints results (the other ranks' stdout goes to
+ * /dev/null, their errors still to stderr). */
 int main(int argc, char **argv)
+{
+    int ranks = eqs_par_init(&argc, &argv);
+    if (ranks < 0) {
+        fputs("eqspice: error: started by an MPI launcher, but this eqspice was built without "
+              "MPI (install libopenmpi-dev, rebuild: docs/cluster.md)\n", stderr);
+        return CLI_USER;
+    }
+    int rc;
+    if (ranks > 1 && (argc < 2 || (strcmp(argv[1], "train") && strcmp(argv[1], "sweep")))) {
+        if (eqs_par_rank() == 0)
+            fprintf(stderr, "eqspice: error: '%s' runs as one process; only train and sweep "
+                            "use MPI ranks (started with %d)\n",
+                    argc < 2 ? "" : argv[1], ranks);
+        rc = CLI_USER;
+    } else {
+        if (eqs_par_rank() != 0 && !freopen("/dev/null", "w", stdout)) return CLI_INTERNAL;
+        rc = dispatch(argc, argv);
+    }
+    eqs_par_finalize();
+    return rc;
+}
+
+static int dispatch(int argc, char **argv)
 {
     if (argc < 2) {
         fputs(usage, stderr);

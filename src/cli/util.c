@@ -34,6 +34,7 @@ eqs_ctx *cli_ctx_create(int verbosity)
         return NULL;
     }
     eqs_log_level lvl = verbosity >= 2 ? EQS_LOG_DEBUG : verbosity == 1 ? EQS_LOG_INFO : EQS_LOG_WARN;
+    if (eqs_par_rank() != 0) lvl = EQS_LOG_ERROR; /* rank 0 speaks for the run */
     eqs_ctx_set_log(ctx, log_to_stderr, NULL, lvl);
     return ctx;
 }
@@ -41,8 +42,17 @@ eqs_ctx *cli_ctx_create(int verbosity)
 int cli_fail(eqs_ctx *ctx, eqs_status s)
 {
     const char *msg = eqs_ctx_error(ctx);
-    if (msg && *msg) fprintf(stderr, "%s\n", msg);
-    else fprintf(stderr, "error: %s\n", eqs_strerror(s));
+    const int rank = eqs_par_rank();
+    /* under MPI: the other ranks name themselves, and stay silent when
+     * they only agreed to rank 0's failure (which rank 0 prints) */
+    if (rank != 0 && msg && strstr(msg, "another rank stopped the run")) {
+    } else if (rank != 0) {
+        fprintf(stderr, "rank %d: %s\n", rank, msg && *msg ? msg : eqs_strerror(s));
+    } else if (msg && *msg) {
+        fprintf(stderr, "%s\n", msg);
+    } else {
+        fprintf(stderr, "error: %s\n", eqs_strerror(s));
+    }
     return eqs_status_is_user_error(s) ? CLI_USER : CLI_INTERNAL;
 }
 

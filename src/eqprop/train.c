@@ -59,6 +59,9 @@
 #define TR_HEALTH_LOSS_REL 1e-5
 #define TR_HEALTH_SPREAD_REL 1e-3
 #define TR_HEALTH_ACTIVE_V 1e-6
+/* A sample's record on the per-sample path (gathered over ranks): loss,
+ * wrong (0/1), active diodes (-1: not counted), then its n_out outputs. */
+#define TR_REC(tr) (3 + (size_t)(tr)->n_out)
 
 struct eqs_trainer {
     eqs_ctx *ctx;
@@ -93,6 +96,9 @@ struct eqs_trainer {
 
     double *grad;  /* one sample's dL/dG */
     double *acc;   /* batch sum of dL/dG */
+    int parts;     /* parts of a batch, solved independently (exp->parts) */
+    double *pacc;  /* parts x n_params: each part's sum of dL/dG */
+    double *rec;   /* batch x TR_REC: each sample's loss, error, active diodes, outputs */
     double *y;     /* targets */
     size_t *order; /* sample order of the current epoch */
     size_t n_train;
@@ -178,6 +184,8 @@ void eqs_trainer_free(eqs_trainer **pt)
     eqs_free(ctx, tr->ref);
     eqs_free(ctx, tr->grad);
     eqs_free(ctx, tr->acc);
+    eqs_free(ctx, tr->pacc);
+    eqs_free(ctx, tr->rec);
     eqs_free(ctx, tr->y);
     eqs_free(ctx, tr->order);
     eqs_free(ctx, tr->yb);
@@ -254,6 +262,10 @@ eqs_status eqs_trainer_create(eqs_ctx *ctx, const eqs_experiment *exp, eqs_circu
                          exp->beta);
     if (exp->batch < 1 || exp->epochs < 1)
         return EQS_ERROR(ctx, EQS_ERR_INPUT, "batch and epochs must be at least 1");
+    if (exp->parts < 1 || exp->parts > exp->batch)
+        return EQS_ERROR(ctx, EQS_ERR_INPUT,
+                         "training parts=%d: must be between 1 and the batch size (%d)",
+                         exp->parts, exp->batch);
     if (exp->algorithm == EQS_GRAD_ADJOINT && exp->backend == EQS_BACKEND_NGSPICE)
         return EQS_ERROR(ctx, EQS_ERR_INPUT, "the adjoint method needs the newton solver");
     if (exp->algorithm == EQS_GRAD_NCEP && exp->backend == EQS_BACKEND_NGSPICE)
@@ -280,6 +292,7 @@ eqs_status eqs_trainer_create(eqs_ctx *ctx, const eqs_experiment *exp, eqs_circu
     tr->go.epsilon_S_per_V2 = exp->epsilon_S_per_V2;
     tr->go.aeq_phases = exp->aeq_phases;
     tr->batch = exp->batch;
+    tr->parts = exp->parts;
     tr->lr_scale = 1.0;
 
     size_t np = (size_t)(tr->n_params > 0 ? tr->n_params : 1);
@@ -290,13 +303,15 @@ eqs_status eqs_trainer_create(eqs_ctx *ctx, const eqs_experiment *exp, eqs_circu
     st = EQS_ERR_NOMEM;
     tr->grad = eqs_calloc(ctx, np, sizeof *tr->grad);
     tr->acc = eqs_calloc(ctx, np, sizeof *tr->acc);
+    tr->pacc = eqs_calloc(ctx, np * (size_t)tr->parts, sizeof *tr->pacc);
+    tr->rec = eqs_calloc(ctx, (size_t)tr->batch * TR_REC(tr), sizeof *tr->rec);
     tr->y = eqs_calloc(ctx, no, sizeof *tr->y);
     tr->yb = eqs_calloc(ctx, (size_t)tr->batch * no, sizeof *tr->yb);
     tr->outb = eqs_calloc(ctx, (size_t)tr->batch * no, sizeof *tr->outb);
     tr->order_eval = eqs_calloc(ctx, (size_t)tr->batch, sizeof *tr->order_eval);
     tr->u = eqs_calloc(ctx, (size_t)tr->n_in + 1, sizeof *tr->u);
     if (!tr->u || !tr->grad || !tr->acc || !tr->y || !tr->yb || !tr->outb ||
-        !tr->order_eval)
+        !tr->order_eval || !tr->pacc || !tr->rec)
         goto fail;
     if (train) {
         if ((st = eqs_trainer_check_data(tr, train)) != EQS_OK) goto fail;
@@ -356,6 +371,7 @@ static eqs_status batch_setup(eqs_trainer *tr)
         .nudge = tr->go.nudge,
         .beta1 = b1,
         .beta2 = b2,
+        .parts = tr->parts,
     };
     eqs_status st = b->setup(tr->s, &bs);
     if (st == EQS_ERR_UNSUPPORTED) {
@@ -641,10 +657,20 @@ static eqs_status health_setup(eqs_trainer *tr, const eqs_trainer_options *opt)
     return EQS_OK;
 }
 
+/* The diodes of the health checks active at the free-phase voltages v
+ * (user nodes). */
+static double health_active(const eqs_trainer *tr, const double *v)
+{
+    size_t n = 0;
+    for (int d = 0; d < tr->n_dio; ++d) n += v[tr->dio_k[d]] - v[tr->dio_a[d]] > tr->h_active_V;
+    return (double)n;
+}
+
 /* Training sample at position pos of the epoch: its loss (V^2), outputs o
- * (n_out, V), label, and the free-phase voltages v (user nodes) or NULL. */
+ * (n_out, V), label, and the number of its active diodes (health_active;
+ * < 0: not counted). */
 static void health_sample(eqs_trainer *tr, size_t pos, double loss, const double *o, int label,
-                          const double *v)
+                          double active)
 {
     if (!tr->health_on) return;
     int half = pos >= tr->n_train / 2;
@@ -664,9 +690,7 @@ static void health_sample(eqs_trainer *tr, size_t pos, double loss, const double
     }
     tr->pred_varied |= pred != tr->pred0;
     tr->label_varied |= label != tr->label0;
-    if (v)
-        for (int d = 0; d < tr->n_dio; ++d)
-            tr->n_active += v[tr->dio_k[d]] - v[tr->dio_a[d]] > tr->h_active_V;
+    if (active >= 0) tr->n_active += (size_t)active;
     tr->h_n++;
 }
 
@@ -889,7 +913,7 @@ eqs_status eqs_trainer_step(eqs_trainer *tr)
             double l = 0;
             for (int k = 0; k < tr->n_out; ++k) l += 0.5 * (o[k] - y[k]) * (o[k] - y[k]);
             health_sample(tr, first + j, l, o, eqs_dataset_label(tr->train, tr->order[first + j]),
-                          NULL);
+                          -1.0);
         }
         if (st == EQS_OK) st = tr->bops->train(tr->s, (int)nb, tr->lr_scale);
         if (st == EQS_OK && tr->n_ref) st = reference_hold(tr);
@@ -900,33 +924,63 @@ eqs_status eqs_trainer_step(eqs_trainer *tr)
         batch_done(tr, first + nb);
         return EQS_OK;
     }
-    memset(tr->acc, 0, (size_t)(np > 0 ? np : 1) * sizeof *tr->acc);
-    eqs_circuit_values_changed(tr->c); /* history-free start, see the top */
+    /* the batch's parts (exp->parts), this rank's share of them (all in
+     * one process): each part from a history-free cold start (see the
+     * top), its samples' dL/dG summed in order into its row of pacc, each
+     * sample's record into rec; then every rank's rows of both (gathered),
+     * the records taken in sample order and the parts' sums added in part
+     * order: the same bits at any number of ranks */
+    const size_t P = (size_t)tr->parts, RW = TR_REC(tr), npz = (size_t)(np > 0 ? np : 1);
+    size_t pf, pc;
+    eqs_par_share(P, eqs_par_rank(), eqs_par_size(), &pf, &pc);
     const int noisy_reads = reads_begin(tr);
-    for (size_t j = 0; j < nb; ++j) {
-        double loss = 0;
-        int wrong = 0;
-        size_t i = tr->order[first + j];
-        tr->read_base = (tr->law->step * (uint64_t)tr->batch + j) * TR_READS;
-        eqs_status st = free_sample(tr, tr->train, i, j == 0 ? EQS_SOLVE_COLD : EQS_SOLVE_WARM,
-                                    &loss, &wrong);
-        if (st == EQS_OK) /* predict() left the outputs in outb */
-            health_sample(tr, first + j, loss, tr->outb, eqs_dataset_label(tr->train, i),
-                          eqs_eqprop_voltages(tr->ep, 0));
-        if (st == EQS_OK) st = eqs_eqprop_gradient(tr->ep, &tr->go, tr->grad);
-        if (st != EQS_OK) {
-            if (noisy_reads) reads_end(tr); /* the programmed values stay */
-            return st;
+    eqs_status st = EQS_OK;
+    for (size_t p = pf; p < pf + pc && st == EQS_OK; ++p) {
+        size_t j0, cn;
+        eqs_par_share(nb, (int)p, (int)P, &j0, &cn);
+        double *a = tr->pacc + p * npz;
+        memset(a, 0, npz * sizeof *a);
+        eqs_circuit_values_changed(tr->c); /* history-free start, see the top */
+        for (size_t j = j0; j < j0 + cn && st == EQS_OK; ++j) {
+            double loss = 0;
+            int wrong = 0;
+            size_t i = tr->order[first + j];
+            tr->read_base = (tr->law->step * (uint64_t)tr->batch + j) * TR_READS;
+            st = free_sample(tr, tr->train, i, j == j0 ? EQS_SOLVE_COLD : EQS_SOLVE_WARM, &loss,
+                             &wrong);
+            if (st != EQS_OK) break;
+            double *r = tr->rec + j * RW;
+            r[0] = loss;
+            r[1] = wrong;
+            /* predict() left the outputs in outb */
+            r[2] = tr->health_on && tr->n_dio ? health_active(tr, eqs_eqprop_voltages(tr->ep, 0))
+                                              : -1.0;
+            memcpy(r + 3, tr->outb, (size_t)tr->n_out * sizeof *r);
+            st = eqs_eqprop_gradient(tr->ep, &tr->go, tr->grad);
+            if (st != EQS_OK) break;
+            for (int k = 0; k < np; ++k) a[k] += tr->grad[k];
         }
-        tr->run_loss += loss;
-        tr->run_err += wrong;
+    }
+    if (noisy_reads) { /* the programmed values stay, also after an error */
+        eqs_status rs = reads_end(tr);
+        if (st == EQS_OK) st = rs;
+    }
+    if (eqs_par_size() > 1 && eqs_par_agree(st != EQS_OK) && st == EQS_OK)
+        st = EQS_ERROR(ctx, EQS_ERR_NOCONV, "training step failed on another rank");
+    if (st != EQS_OK) return st;
+    eqs_par_gather_parts(tr->rec, nb, RW * sizeof *tr->rec, P);
+    eqs_par_gather_parts(tr->pacc, P, npz * sizeof *tr->pacc, P);
+    for (size_t j = 0; j < nb; ++j) {
+        const double *r = tr->rec + j * RW;
+        size_t i = tr->order[first + j];
+        health_sample(tr, first + j, r[0], r + 3, eqs_dataset_label(tr->train, i), r[2]);
+        tr->run_loss += r[0];
+        tr->run_err += (int)r[1];
         tr->run_n++;
-        for (int k = 0; k < np; ++k) tr->acc[k] += tr->grad[k];
     }
-    if (noisy_reads) {
-        eqs_status st = reads_end(tr);
-        if (st != EQS_OK) return st;
-    }
+    memcpy(tr->acc, tr->pacc, npz * sizeof *tr->acc);
+    for (size_t p = 1; p < P; ++p)
+        for (int k = 0; k < np; ++k) tr->acc[k] += tr->pacc[p * npz + k];
     /* the batch mean gradient -> the update law, on the parameter store
      * (values and momentum in place, store order); then every trained
      * value through eqs_circuit_param_set (device window, change log) */
@@ -941,13 +995,9 @@ eqs_status eqs_trainer_step(eqs_trainer *tr)
                          eqs_circuit_param_name(tr->c, bad));
     for (int k = 0; k < np; ++k) {
         if (tr->law->rate[k] < 0) continue; /* not trained: left alone */
-        eqs_status st = eqs_circuit_param_set(tr->c, k, eqs_store_value(ps, k));
-        if (st != EQS_OK) return st;
+        if ((st = eqs_circuit_param_set(tr->c, k, eqs_store_value(ps, k))) != EQS_OK) return st;
     }
-    if (tr->n_ref) {
-        eqs_status st = reference_hold(tr);
-        if (st != EQS_OK) return st;
-    }
+    if (tr->n_ref && (st = reference_hold(tr)) != EQS_OK) return st;
     batch_done(tr, first + nb);
     return EQS_OK;
 }

@@ -439,6 +439,7 @@ static eqs_status fill(reader *r, xmlNodePtr root)
     /* training first: its seed is the default of the other seeds */
     if ((st = attr_int(r, tr, "epochs", 1, &e->epochs))) return st;
     if ((st = attr_int(r, tr, "batch", 1, &e->batch))) return st;
+    if ((st = attr_int(r, tr, "parts", 1, &e->parts))) return st;
     if ((st = attr_u64(r, tr, "seed", 1, &e->seed))) return st;
 
     if ((st = attr_double(r, in, "gain_V", 1.0, &e->input_gain_V))) return st;
@@ -579,6 +580,7 @@ static eqs_experiment *experiment_new(eqs_ctx *ctx)
     e->threads = 2;
     e->epochs = 1;
     e->batch = 1;
+    e->parts = 1;
     e->seed = 1;
     e->g_max_S = INFINITY;
     e->backend = EQS_BACKEND_AUTO;
@@ -859,6 +861,7 @@ static void write_body(FILE *f, const eqs_experiment *e, int derived)
     put_u64(f, "epochs", (unsigned long long)e->epochs);
     put_u64(f, "batch", (unsigned long long)e->batch);
     put_u64(f, "seed", e->seed);
+    if (e->parts != 1) put_u64(f, "parts", (unsigned long long)e->parts);
     fputs("/>\n  <conductance", f);
     put_num(f, "g_min_S", e->g_min_S);
     if (isfinite(e->g_max_S)) put_num(f, "g_max_S", e->g_max_S);

@@ -11,6 +11,12 @@
  *
  * The library measures no time: hooks.clock_s gives the wall clock for the
  * metrics' `seconds` column and the totals of eqs_job_result.
+ *
+ * Ranks (docs/cluster.md): every rank runs the same job (the trainer splits
+ * each batch and evaluation over them); rank 0 alone opens the run
+ * directory and writes into it, every other rank reads a resumed run's
+ * checkpoint from the path rank 0 names, and after each write all ranks
+ * agree on its status, so that a failure stops every rank.
  */
 #include "run.h"
 
@@ -36,8 +42,26 @@ struct eqs_job {
     size_t ev_offset, ev_last, ev_last_total;
     double t_created;
     int finished;
+    int opened;    /* eqs_job_open succeeded (on every rank) */
+    int mode;      /* eqs_run_mode, the same on every rank */
     eqs_job_result res;
 };
+
+/* Rank 0 writes the run directory (one process: always). */
+static int job_writer(void) { return eqs_par_rank() == 0; }
+
+/* The status every rank agrees on after a step only some ranks did (rank
+ * 0's writes): the largest code; a rank that succeeded itself reports
+ * where the failure was. */
+static eqs_status job_agree(eqs_job *j, eqs_status st)
+{
+    if (eqs_par_size() <= 1) return st;
+    int code = eqs_par_agree((int)st);
+    if (code != EQS_OK && st == EQS_OK)
+        st = EQS_ERROR(j->ctx, (eqs_status)code,
+                       "another rank stopped the run (rank 0 prints its reason)");
+    return st;
+}
 
 void eqs_job_options_defaults(eqs_job_options *opt)
 {
@@ -122,25 +146,35 @@ static eqs_status remember_dir(eqs_job *j)
 
 eqs_status eqs_job_open(eqs_job *j)
 {
-    if (j->run) return EQS_ERROR(j->ctx, EQS_ERR_INTERNAL, "the job's run directory is open");
+    if (j->opened) return EQS_ERROR(j->ctx, EQS_ERR_INTERNAL, "the job's run directory is open");
     const eqs_experiment *exp = j->exp;
     const char *dir = j->opt.dir ? j->opt.dir : exp->output_dir;
-    eqs_status st = eqs_run_open(j->ctx, dir, j->opt.resume != 0, &j->run);
-    if (st == EQS_OK) st = remember_dir(j);
-    if (st != EQS_OK) return st;
-    eqs_run_mode mode = eqs_run_get_mode(j->run);
+    const int w = job_writer();
+    eqs_status st = EQS_OK;
+    if (w) st = eqs_run_open(j->ctx, dir, j->opt.resume != 0, &j->run);
+    if (st == EQS_OK && w) st = remember_dir(j);
+    if ((st = job_agree(j, st)) != EQS_OK) return st;
+    int mode = w ? (int)eqs_run_get_mode(j->run) : 0;
+    eqs_par_bcast(&mode, sizeof mode, 0);
+    j->mode = mode;
     if (mode != EQS_RUN_MODE_RESUME) {
         /* the copy names the directory really used */
         eqs_experiment copy = *exp; /* shallow: output_dir borrowed for the write */
         if (j->opt.dir || j->opt.resume) copy.output_dir = j->dir;
-        st = eqs_run_write_experiment(j->run, &copy);
+        if (w) st = eqs_run_write_experiment(j->run, &copy);
     } else {
-        st = eqs_trainer_checkpoint_read(j->tr, eqs_run_path(j->run, EQS_RUN_CHECKPOINT));
+        /* every rank reads the checkpoint rank 0 names (a file system all
+         * ranks see, docs/cluster.md) */
+        char ck[4096] = "";
+        if (w) snprintf(ck, sizeof ck, "%s", eqs_run_path(j->run, EQS_RUN_CHECKPOINT));
+        eqs_par_bcast(ck, sizeof ck, 0);
+        st = eqs_trainer_checkpoint_read(j->tr, ck);
         eqs_trainer_status p;
         eqs_trainer_progress(j->tr, &p);
-        if (st == EQS_OK) st = eqs_run_metrics_truncate(j->run, (int)p.epochs_done);
+        if (st == EQS_OK && w) st = eqs_run_metrics_truncate(j->run, (int)p.epochs_done);
     }
-    if (st != EQS_OK) return st;
+    if ((st = job_agree(j, st)) != EQS_OK) return st;
+    j->opened = 1;
     eqs_trainer_set_eval_hook(j->tr, eval_hook, j);
     j->res.setup_s = job_now(j) - j->t_created;
     return EQS_OK;
@@ -148,7 +182,7 @@ eqs_status eqs_job_open(eqs_job *j)
 
 eqs_run_mode eqs_job_mode(const eqs_job *j)
 {
-    return j->run ? eqs_run_get_mode(j->run) : EQS_RUN_MODE_NEW;
+    return j->opened ? (eqs_run_mode)j->mode : EQS_RUN_MODE_NEW;
 }
 
 int eqs_job_done(const eqs_job *j)
@@ -183,8 +217,9 @@ static void plot_or_warn(eqs_job *j, int epoch)
 
 static eqs_status write_checkpoint(eqs_job *j)
 {
+    if (!job_writer()) return job_agree(j, EQS_OK);
     const char *path = eqs_run_path(j->run, EQS_RUN_CHECKPOINT);
-    eqs_status st = eqs_trainer_checkpoint_write(j->tr, path);
+    eqs_status st = job_agree(j, eqs_trainer_checkpoint_write(j->tr, path));
     if (st == EQS_OK && j->opt.hooks.checkpoint) {
         eqs_trainer_status p;
         eqs_trainer_progress(j->tr, &p);
@@ -208,15 +243,15 @@ static eqs_status end_epoch(eqs_job *j, double seconds)
     if (st == EQS_OK && j->test)
         st = eqs_trainer_evaluate(j->tr, j->test, &m->test_loss, &m->test_error);
     /* the row first: a crash before the checkpoint drops it again on resume */
-    if (st == EQS_OK) st = eqs_run_metrics_append(j->run, m);
-    if (st == EQS_OK) plot_or_warn(j, m->epoch);
-    if (st == EQS_OK) st = write_checkpoint(j);
+    if (st == EQS_OK && job_writer()) st = eqs_run_metrics_append(j->run, m);
+    if (st == EQS_OK && job_writer()) plot_or_warn(j, m->epoch);
+    if ((st = job_agree(j, st)) == EQS_OK) st = write_checkpoint(j);
     return st;
 }
 
 eqs_status eqs_job_iterate(eqs_job *j)
 {
-    if (!j->run) return EQS_ERROR(j->ctx, EQS_ERR_INTERNAL, "eqs_job_open first");
+    if (!j->opened) return EQS_ERROR(j->ctx, EQS_ERR_INTERNAL, "eqs_job_open first");
     if (eqs_job_done(j)) return EQS_OK;
     const eqs_job_hooks *h = &j->opt.hooks;
     const size_t batch = (size_t)j->exp->batch;
@@ -259,18 +294,18 @@ eqs_status eqs_job_iterate(eqs_job *j)
 
 eqs_status eqs_job_finish(eqs_job *j)
 {
-    if (!j->run) return EQS_ERROR(j->ctx, EQS_ERR_INTERNAL, "eqs_job_open first");
+    if (!j->opened) return EQS_ERROR(j->ctx, EQS_ERR_INTERNAL, "eqs_job_open first");
     eqs_trainer_set_eval_hook(j->tr, NULL, NULL);
     /* the hand-off is the network as read at the device's drift time */
     eqs_status st = eqs_trainer_drift(j->tr, 1);
-    if (st == EQS_OK)
+    if (st == EQS_OK && job_writer())
         st = eqs_export_trained_netlist(j->ctx, j->c, j->exp, j->tr,
                                         eqs_run_path(j->run, EQS_RUN_NETLIST));
-    if (st == EQS_OK)
+    if (st == EQS_OK && job_writer())
         st = eqs_export_conductances(j->ctx, j->c, eqs_run_path(j->run, EQS_RUN_CONDUCTANCES));
     eqs_status st2 = eqs_trainer_drift(j->tr, 0);
     if (st == EQS_OK) st = st2;
-    if (st != EQS_OK) return st;
+    if ((st = job_agree(j, st)) != EQS_OK) return st;
     eqs_epoch_metrics *m = &j->res.last;
     if (m->epoch == 0) { /* resumed a finished run: report the network as it is */
         m->train_loss = m->train_error = m->test_loss = m->test_error = NAN;
@@ -297,7 +332,7 @@ eqs_status eqs_job_finish(eqs_job *j)
 
 eqs_status eqs_job_run(eqs_job *j)
 {
-    eqs_status st = j->run ? EQS_OK : eqs_job_open(j);
+    eqs_status st = j->opened ? EQS_OK : eqs_job_open(j);
     while (st == EQS_OK && !eqs_job_done(j)) st = eqs_job_iterate(j);
     if (st == EQS_OK) st = eqs_job_finish(j);
     return st;
@@ -344,6 +379,7 @@ eqs_status eqs_job_evaluator(eqs_ctx *ctx, const eqs_experiment *run, eqs_circui
     e.bcd_tol_V = ev->bcd_tol_V;
     e.single = ev->single;
     e.batch = ev->batch; /* layered solver: free phases `batch` samples at a time */
+    e.parts = 1;        /* evaluation trains nothing */
     if (e.backend == EQS_BACKEND_NGSPICE &&
         (e.algorithm == EQS_GRAD_ADJOINT || e.algorithm == EQS_GRAD_NCEP))
         e.algorithm = EQS_GRAD_CENTERED; /* ngspice has no adjoint; eval needs none */

@@ -141,6 +141,9 @@ typedef struct {
                                    per-parameter rates, momentum, clip bounds */
     eqs_nudge_kind nudge;
     double beta1, beta2;   /* phase pair */
+    int parts;             /* >= 1: each batch is cut into this many parts, solved
+                              independently and dealt to the MPI ranks
+                              (experiment training.parts, docs/cluster.md) */
 } eqs_batch_setup;
 
 typedef struct eqs_batch_ops {
