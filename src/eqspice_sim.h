@@ -147,6 +147,8 @@ void eqs_par_gather_parts(void *buf, size_t n_rows, size_t row_bytes, size_t n_p
  * rank order, sizes differing by at most one (the first n % size ranks one
  * more). */
 void eqs_par_share(size_t n, int rank, int size, size_t *first, size_t *count);
+/* Wall time (s) this rank spent in the collectives above (0 without MPI). */
+double eqs_par_comm_s(void);
 /* Stop every rank (MPI_Abort) after an error only this rank saw. */
 void eqs_par_abort(int code);
 

@@ -66,6 +66,7 @@ int main(void)
     srunner_add_suite(sr, suite_sweep());
     srunner_add_suite(sr, suite_handoff());
     srunner_add_suite(sr, suite_physical());
+    srunner_add_suite(sr, suite_mpi());
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);

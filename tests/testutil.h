@@ -47,6 +47,7 @@ Suite *suite_team(void); /* test_team.c: the TEAM memristor law (update/team.c) 
 Suite *suite_sweep(void);   /* test_sweep.c: eqspice sweep */
 Suite *suite_handoff(void); /* test_handoff.c: eqspice export / import (hardware hand-off) */
 Suite *suite_physical(void); /* test_physical.c: physical units (--vread, --window) */
+Suite *suite_mpi(void);      /* test_mpi.c: training and sweeps under mpirun */
 
 /* Absolute path of a file relative to the repository root (the directory
  * `make check` runs in).  Returns a static buffer (overwritten per call). */

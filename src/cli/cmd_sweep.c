@@ -320,6 +320,28 @@ static char *read_text(const char *path)
 }
 
 /* Start run u as a child: eqspice train EXP --set ... (-o|--resume) RUNDIR. */
+/* Remove an MPI launcher's variables (OMPI_*, PMIX_*, PMI_*) from the
+ * environment: a run the sweep starts must not take itself for a rank. */
+extern char **environ;
+static void drop_launcher_env(void)
+{
+    for (int again = 1; again;) {
+        again = 0;
+        for (char **e = environ; e && *e; ++e) {
+            if (strncmp(*e, "OMPI_", 5) && strncmp(*e, "PMIX_", 5) && strncmp(*e, "PMI_", 4))
+                continue;
+            char name[256];
+            size_t n = strcspn(*e, "=");
+            if (n >= sizeof name) continue;
+            memcpy(name, *e, n);
+            name[n] = '\0';
+            unsetenv(name); /* environ changed: scan again */
+            again = 1;
+            break;
+        }
+    }
+}
+
 static pid_t start_run(const sweep_plan *p, const sweep_run *u, const char *dir, int threads1)
 {
     char rundir[PATH_MAX], log[PATH_MAX], seed_buf[32];
@@ -357,6 +379,7 @@ static pid_t start_run(const sweep_plan *p, const sweep_run *u, const char *dir,
     fflush(NULL);
     pid_t pid = fork();
     if (pid == 0) {
+        drop_launcher_env(); /* the run is one process, whatever the sweep's ranks */
         /* the run dies with the sweep (a SIGKILL'd sweep leaves no run behind) */
         prctl(PR_SET_PDEATHSIG, SIGKILL);
         if (getppid() != parent) _exit(127);
@@ -734,9 +757,13 @@ int cli_cmd_sweep(int argc, char **argv)
         rc = cli_usage_error("sweep", "more than %d runs", SWEEP_MAX_RUNS);
         goto out;
     }
-    if (jobs == 0) {
+    /* under MPI (docs/cluster.md): rank r runs the runs i with i % ranks ==
+     * r; rank 0 alone writes the sweep's own files */
+    const int rank = eqs_par_rank(), ranks = eqs_par_size();
+    if (jobs == 0) { /* the node's cores shared by its ranks */
         long nc = sysconf(_SC_NPROCESSORS_ONLN);
         jobs = nc > 0 ? (int)nc : 1;
+        jobs = jobs / eqs_par_local_size() > 0 ? jobs / eqs_par_local_size() : 1;
     }
     size_t n_runs = n_points * (size_t)plan.seeds;
     sweep_run *runs = calloc(n_runs, sizeof *runs);
@@ -764,23 +791,17 @@ int cli_cmd_sweep(int argc, char **argv)
             }
         }
 
-    /* 2. the sweep directory and its plan */
+    /* 2. the sweep directory and its plan (rank 0; the others wait for it) */
     char sub[PATH_MAX];
-    if (mkdir1(dir)) {
-        rc = CLI_USER;
-        goto out_runs;
+    if (rank == 0) {
+        if (mkdir1(dir)) rc = CLI_USER;
+        if (rc == CLI_OK) rc = plan_store(dir, text);
+        snprintf(sub, sizeof sub, "%s/runs", dir);
+        if (rc == CLI_OK && mkdir1(sub)) rc = CLI_USER;
+        snprintf(sub, sizeof sub, "%s/logs", dir);
+        if (rc == CLI_OK && mkdir1(sub)) rc = CLI_USER;
     }
-    if ((rc = plan_store(dir, text))) goto out_runs;
-    snprintf(sub, sizeof sub, "%s/runs", dir);
-    if (mkdir1(sub)) {
-        rc = CLI_USER;
-        goto out_runs;
-    }
-    snprintf(sub, sizeof sub, "%s/logs", dir);
-    if (mkdir1(sub)) {
-        rc = CLI_USER;
-        goto out_runs;
-    }
+    if ((rc = eqs_par_agree(rc)) != CLI_OK) goto out_runs;
 
     /* 3. the runs, up to `jobs` at once */
     size_t todo = 0;
@@ -788,9 +809,15 @@ int cli_cmd_sweep(int argc, char **argv)
         snprintf(sub, sizeof sub, "%s/runs/%s/conductances.csv", dir, runs[i].name);
         if (exists(sub)) runs[i].state = 2;
         else todo++;
+        if (runs[i].state == 0 && (int)(i % (size_t)ranks) != rank) runs[i].state = 4;
     }
-    fprintf(stderr, "eqspice sweep: %zu points x %d seeds = %zu runs, %zu to do, %d at once\n",
-            n_points, plan.seeds, n_runs, todo, jobs);
+    if (ranks > 1)
+        fprintf(stderr, "eqspice sweep: rank %d of %d: %zu points x %d seeds = %zu runs, %zu to "
+                        "do over the ranks, %d at once on this rank\n",
+                rank, ranks, n_points, plan.seeds, n_runs, todo, jobs);
+    else
+        fprintf(stderr, "eqspice sweep: %zu points x %d seeds = %zu runs, %zu to do, %d at once\n",
+                n_points, plan.seeds, n_runs, todo, jobs);
     int running = 0, failed = 0;
     size_t next = 0, finished = n_runs - todo;
     for (;;) {
@@ -837,7 +864,24 @@ int cli_cmd_sweep(int argc, char **argv)
         }
     }
 
-    /* 4. the summary */
+    /* 4. the summary: every rank's run states (a run is another rank's:
+     * 4 here; the largest state over the ranks is its own), then rank 0 */
+    if (ranks > 1) {
+        double *stv = malloc(n_runs * sizeof *stv);
+        if (!stv) {
+            rc = CLI_INTERNAL;
+            goto out_runs;
+        }
+        for (size_t i = 0; i < n_runs; ++i) stv[i] = runs[i].state == 4 ? 0 : runs[i].state;
+        eqs_par_max(stv, (int)n_runs);
+        failed = 0;
+        for (size_t i = 0; i < n_runs; ++i) {
+            runs[i].state = (int)stv[i];
+            failed += runs[i].state == 3;
+        }
+        free(stv);
+        if (rank != 0) goto out_runs;
+    }
     rc = write_outputs(&plan, runs, n_runs, n_points, dir, sep);
     if (rc == CLI_OK) {
         eqs_ctx *ctx = cli_ctx_create(verbosity);

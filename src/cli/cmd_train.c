@@ -193,6 +193,13 @@ int cli_cmd_train(int argc, char **argv)
         goto out;
     }
 
+    if (eqs_par_rank() == 0 && eqs_par_size() > exp->parts)
+        fprintf(stderr,
+                "eqspice train: warning: %d ranks but training.parts=%d: %d rank(s) wait "
+                "without work (set training.parts to a multiple of the rank count; results "
+                "depend on parts, not on ranks: docs/cluster.md)\n",
+                eqs_par_size(), exp->parts, eqs_par_size() - exp->parts);
+
     /* 2. the run directory */
     const char *dir = jo.dir ? jo.dir : exp->output_dir;
     st = eqs_job_open(job);
@@ -242,11 +249,13 @@ int cli_cmd_train(int argc, char **argv)
     if (stats)
         fprintf(stderr,
                 "stats: setup_s=%.3f train_s=%.3f eval_s=%.3f samples=%zu "
-                "train_samples_per_s=%.1f params=%d solver=%s method=%s maxrss_MiB=%.1f\n",
+                "train_samples_per_s=%.1f params=%d solver=%s method=%s maxrss_MiB=%.1f "
+                "ranks=%d comm_s=%.3f\n",
                 r.setup_s, r.train_s, r.eval_s, r.samples,
                 r.train_s > 0 ? (double)r.samples / r.train_s : 0.0,
                 eqs_circuit_param_count(eqs_job_circuit(job)), eqs_backend_name(exp->backend),
-                eqs_grad_method_name(exp->algorithm), cli_maxrss_MiB());
+                eqs_grad_method_name(exp->algorithm), cli_maxrss_MiB(), eqs_par_size(),
+                eqs_par_comm_s());
 out:
     eqs_job_free(&job);
     eqs_experiment_free(&exp);

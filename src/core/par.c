@@ -20,6 +20,14 @@
 #endif
 
 static int par_rank = 0, par_size = 1, par_mpi = 0;
+static double par_comm_s = 0; /* wall time inside collectives */
+
+double eqs_par_comm_s(void) { return par_comm_s; }
+
+#ifdef EQS_HAVE_MPI
+#define COMM_BEGIN double comm_t0_ = MPI_Wtime()
+#define COMM_END par_comm_s += MPI_Wtime() - comm_t0_
+#endif
 
 /* Started by an MPI launcher?  OpenMPI's mpirun sets OMPI_COMM_WORLD_SIZE,
  * Slurm's srun (PMI/PMIx) PMI_SIZE or PMIX_RANK, MPICH's Hydra PMI_SIZE. */
@@ -92,7 +100,10 @@ void eqs_par_share(size_t n, int rank, int size, size_t *first, size_t *count)
 void eqs_par_max(double *v, int n)
 {
 #ifdef EQS_HAVE_MPI
-    if (par_size > 1 && n > 0) MPI_Allreduce(MPI_IN_PLACE, v, n, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
+    if (par_size <= 1 || n <= 0) return;
+    COMM_BEGIN;
+    MPI_Allreduce(MPI_IN_PLACE, v, n, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
+    COMM_END;
 #else
     (void)v;
     (void)n;
@@ -102,7 +113,11 @@ void eqs_par_max(double *v, int n)
 int eqs_par_agree(int code)
 {
 #ifdef EQS_HAVE_MPI
-    if (par_size > 1) MPI_Allreduce(MPI_IN_PLACE, &code, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+    if (par_size > 1) {
+        COMM_BEGIN;
+        MPI_Allreduce(MPI_IN_PLACE, &code, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+        COMM_END;
+    }
 #endif
     return code;
 }
@@ -112,12 +127,14 @@ void eqs_par_bcast(void *buf, size_t bytes, int root)
 #ifdef EQS_HAVE_MPI
     if (par_size <= 1) return;
     char *p = buf;
+    COMM_BEGIN;
     while (bytes > 0) { /* MPI counts are int */
         int chunk = bytes > (size_t)1 << 30 ? 1 << 30 : (int)bytes;
         MPI_Bcast(p, chunk, MPI_BYTE, root, MPI_COMM_WORLD);
         p += chunk;
         bytes -= (size_t)chunk;
     }
+    COMM_END;
 #else
     (void)buf;
     (void)bytes;
@@ -165,7 +182,9 @@ void eqs_par_gather_parts(void *buf, size_t n_rows, size_t row_bytes, size_t n_p
         cnt[r] = (int)(c * row_bytes);
         dsp[r] = (int)(f * row_bytes);
     }
+    COMM_BEGIN;
     MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, buf, cnt, dsp, MPI_BYTE, MPI_COMM_WORLD);
+    COMM_END;
     free(cnt);
 #else
     (void)buf;
@@ -183,7 +202,11 @@ void eqs_par_gather_rows(void *buf, size_t n_rows, size_t row_bytes)
 void eqs_par_barrier(void)
 {
 #ifdef EQS_HAVE_MPI
-    if (par_size > 1) MPI_Barrier(MPI_COMM_WORLD);
+    if (par_size > 1) {
+        COMM_BEGIN;
+        MPI_Barrier(MPI_COMM_WORLD);
+        COMM_END;
+    }
 #endif
 }
 
