@@ -969,6 +969,75 @@ START_TEST(test_cli_gen_plain)
 }
 END_TEST
 
+/* Crossbar devices are not in the element index (netlist.h): their names
+ * resolve through the crossbar records, exactly (canonical indices only),
+ * and every duplicate the index refused is still refused, at the same
+ * device and with the same message. */
+START_TEST(test_device_names_without_index)
+{
+    eqs_ctx *ctx = tu_ctx();
+    eqs_netlist *nl = read_ok(ctx,
+                              "t\n"
+                              "rq_01_2 a c 1k\n"
+                              ".crossbar rq rows=(a b) cols=(c d e) r=(1k 2k 3k 4k 5k 6k)\n"
+                              ".crossbar rq_1 rows=(f) cols=(g) r=(7k)\n"
+                              "rl c 0 1k\n",
+                              "x.cir");
+    const eqs_crossbar *X = &nl->crossbars[0];
+    ck_assert_int_eq(eqs_netlist_elem_find(nl, "rq_1_2"), X->first_elem + 5);
+    ck_assert_int_eq(eqs_netlist_elem_find(nl, "RQ_0_1"), X->first_elem + 1);
+    ck_assert(same_bits(elem(nl, "rq_1_2")->value, 6e3));
+    ck_assert_str_eq(node_of(nl, elem(nl, "rq_1_2"), 0), "b");
+    ck_assert_str_eq(node_of(nl, elem(nl, "rq_1_2"), 1), "e");
+    /* crossbar rq_1's device rq_1_0_0 is not rq's (1, 0) ... */
+    ck_assert_int_eq(eqs_netlist_elem_find(nl, "rq_1_0_0"), nl->crossbars[1].first_elem);
+    ck_assert_int_eq(eqs_netlist_elem_find(nl, "rq_1_0"), X->first_elem + 3);
+    /* ... a plain element with a non-canonical index is its own, and names
+     * outside the crossbar or malformed are no device */
+    ck_assert_int_eq(eqs_netlist_elem_find(nl, "rq_01_2"), 0);
+    const char *none[] = {"rq_2_0", "rq_0_3", "rq_1", "rq__1_2", "rq_-1_2", "rq_1_02",
+                          "_1_2", "rq_1_2_", "rx_0_0", "rq_99999999999_0", "rq_0_0 "};
+    for (size_t k = 0; k < sizeof none / sizeof *none; ++k)
+        ck_assert_msg(eqs_netlist_elem_find(nl, none[k]) < 0, "found '%s'", none[k]);
+    /* the index holds the plain elements only */
+    ck_assert_int_eq((int)nl->priv->elems.n, 2);
+    eqs_netlist_free(&nl);
+    eqs_ctx_free(&ctx);
+    /* an element after the crossbar named like a device */
+    read_fails("t\n.crossbar rq rows=(a) cols=(c d) r=(1k 1k)\nrq_0_1 a 0 1k\n",
+               "x.cir:3:1: error: duplicate element name 'rq_0_1' (first defined at line 2)");
+    /* elements before it: the first device row-major is refused, whatever
+     * the order of the elements */
+    read_fails("t\nrq_1_0 a 0 1k\nrq_0_1 a 0 1k\n.crossbar rq rows=(a b) cols=(c d) "
+               "r=(1k 1k 1k 1k)\n",
+               "x.cir:4:1: error: duplicate element name 'rq_0_1' (first defined at line 3)");
+    /* a bad value before the duplicate device is reported first */
+    read_fails("t\nrq_0_1 a 0 1k\n.crossbar rq rows=(a) cols=(c d) r=(0 1k)\n",
+               "x.cir:3:37: error: '0' in '.crossbar rq' (device 0,0): resistance must be");
+    /* the builder: a device name given to a later element */
+    ctx = tu_ctx();
+    ck_assert_int_eq(eqs_netlist_create(ctx, "t", "b.cir", &nl), EQS_OK);
+    eqs_name_ref rows[1] = {{"a", 1}}, cols[2] = {{"c", 1}, {"d", 1}};
+    double g[2] = {1e-3, 2e-3};
+    eqs_crossbar_spec xs = {"Rz", 2, 1, 2, rows, cols, g, 1, 0, 0, {"b.cir", 2, 1}, NULL};
+    ck_assert_int_eq(eqs_netlist_add_crossbar(nl, &xs, NULL), EQS_OK);
+    ck_assert_int_eq(eqs_netlist_elem_find(nl, "rz_0_1"), 1);
+    eqs_element t;
+    memset(&t, 0, sizeof t);
+    t.kind = EQS_EL_R;
+    t.n_nodes = 2;
+    t.node[0] = 1;
+    t.value = 1e3;
+    t.model = -1;
+    t.loc = (eqs_loc){"b.cir", 3, 1};
+    ck_assert_int_ne(eqs_netlist_add_elem(nl, &t, "RZ_0_1", NULL, NULL), EQS_OK);
+    ck_assert_ptr_nonnull(strstr(eqs_ctx_error(ctx), "duplicate element name 'RZ_0_1' "
+                                                     "(first defined at line 2)"));
+    eqs_netlist_free(&nl);
+    eqs_ctx_free(&ctx);
+}
+END_TEST
+
 Suite *suite_crossbar(void)
 {
     Suite *s = suite_create("crossbar");
@@ -989,6 +1058,7 @@ Suite *suite_crossbar(void)
     tcase_add_test(tc, test_cli_gen_plain);
     tcase_add_test(tc, test_example_card_vs_plain);
     tcase_add_test(tc, test_alloc_failures);
+    tcase_add_test(tc, test_device_names_without_index);
     suite_add_tcase(s, tc);
     return s;
 }

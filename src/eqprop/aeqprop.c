@@ -122,6 +122,8 @@ eqs_status eqs_eqprop_aeqprop(eqs_eqprop *ep, const eqs_grad_options *opt, doubl
                          (int)opt->aeq_phases);
     }
     if (np == 0) return EQS_OK; /* nothing to relax; the solver is at the free state */
+    if (!ep->aeq_theta0) /* made by the first free phase (phases.c) */
+        return EQS_ERROR(ctx, EQS_ERR_INPUT, "aeqprop: no free phase solved");
     const size_t nv = (size_t)c->n_user_nodes;
     /* Numerics: the knobs and the relaxing parameters are held as offsets
      * from theta_0, w = u - theta_0 and delta = theta - theta_0, so that

@@ -104,12 +104,7 @@ eqs_status eqs_eqprop_create(eqs_ctx *ctx, eqs_solver *s, eqs_eqprop **out)
     ep->v2 = eqs_calloc(ctx, nv, sizeof *ep->v2);
     ep->dcdv = eqs_calloc(ctx, nv, sizeof *ep->dcdv);
     ep->lambda = eqs_calloc(ctx, nv, sizeof *ep->lambda);
-    size_t np = (size_t)(c->n_params > 0 ? c->n_params : 1); /* aeqprop.c */
-    ep->aeq_theta0 = eqs_calloc(ctx, np, sizeof *ep->aeq_theta0);
-    ep->aeq_u = eqs_calloc(ctx, np, sizeof *ep->aeq_u);
-    ep->aeq_theta = eqs_calloc(ctx, np, sizeof *ep->aeq_theta);
     eqs_status st = EQS_ERR_NOMEM;
-    if (!ep->aeq_theta0 || !ep->aeq_u || !ep->aeq_theta) goto fail;
     if (!ep->out_node || !ep->out_neg || !ep->y || !ep->nu_g || !ep->nu_i || !ep->v0 || !ep->v1 || !ep->v2 ||
         !ep->dcdv || !ep->lambda)
         goto fail;
@@ -204,6 +199,23 @@ eqs_status eqs_eqprop_free_phase(eqs_eqprop *ep, eqs_solve_mode mode, double *lo
         return EQS_ERROR(ep->ctx, EQS_ERR_INPUT, "eqprop: targets not set");
     ep->has_free = 0;
     ep->phase_no = 0;
+    if (!ep->aeq_theta0) {
+        /* Agnostic EqProp's work (aeqprop.c), 24 bytes per parameter: made
+         * at the first per-sample free phase (every gradient follows one),
+         * so the batched path, which never comes here, does without it
+         * (1.2 GB at 51.7 M conductances, DRN-XL) */
+        size_t np = (size_t)(ep->c->n_params > 0 ? ep->c->n_params : 1);
+        ep->aeq_theta0 = eqs_calloc(ep->ctx, np, sizeof *ep->aeq_theta0);
+        ep->aeq_u = eqs_calloc(ep->ctx, np, sizeof *ep->aeq_u);
+        ep->aeq_theta = eqs_calloc(ep->ctx, np, sizeof *ep->aeq_theta);
+        if (!ep->aeq_theta0 || !ep->aeq_u || !ep->aeq_theta) {
+            eqs_free(ep->ctx, ep->aeq_theta0);
+            eqs_free(ep->ctx, ep->aeq_u);
+            eqs_free(ep->ctx, ep->aeq_theta);
+            ep->aeq_theta0 = ep->aeq_u = ep->aeq_theta = NULL;
+            return EQS_ERR_NOMEM;
+        }
+    }
     eqs_status st = ep->phase_hook ? ep->phase_hook(ep->phase_user, 0) : EQS_OK;
     if (st != EQS_OK) return st;
     eqs_solver_clear_nudge(ep->s);

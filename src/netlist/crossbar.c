@@ -87,6 +87,16 @@ static size_t xname(char *buf, size_t size, const char *name, size_t nlen, const
     return (size_t)k;
 }
 
+/* Decimal digits of v into buf (no terminator); returns their count. */
+static size_t utoa(char *buf, unsigned v)
+{
+    char t[12];
+    size_t n = 0;
+    do t[n++] = (char)('0' + v % 10); while (v /= 10);
+    for (size_t k = 0; k < n; ++k) buf[k] = t[n - 1 - k];
+    return n;
+}
+
 /* A node that must be new (an internal node of the wires). */
 static eqs_status new_node(eqs_netlist *nl, const eqs_crossbar_spec *sp, const char *s,
                            size_t len, int *out)
@@ -157,9 +167,7 @@ eqs_status eqs_netlist_add_crossbar(eqs_netlist *nl, const eqs_crossbar_spec *sp
     eqs_crossbar xb;
     memset(&xb, 0, sizeof xb);
     int *rint = NULL, *cint = NULL; /* internal nodes (rwire > 0) */
-    char *mark = NULL, *rowbuf = NULL;
-    uint32_t *rowhash = NULL;
-    size_t *rowlen = NULL;
+    char *mark = NULL;
     char buf[XNAME_MAX];
     if (sp->name_len > XBAR_NAME_MAX)
         return EQS_ERROR_AT(ctx, EQS_ERR_PARSE, loc, "crossbar name too long (more than %d "
@@ -208,7 +216,7 @@ eqs_status eqs_netlist_add_crossbar(eqs_netlist *nl, const eqs_crossbar_spec *sp
     }
     if (eqs_grow(ctx, (void **)&nl->elems, &nl->elem_cap, (size_t)nl->n_elems + nd + nw,
                  sizeof *nl->elems) ||
-        eqs_strmap_reserve(ctx, &nl->priv->elems, (size_t)nl->n_elems + nd + nw))
+        eqs_strmap_reserve(ctx, &nl->priv->elems, nl->priv->elems.n + nw))
         goto nomem;
     if (nw) {
         rint = eqs_malloc(ctx, sizeof *rint * nd);
@@ -223,21 +231,40 @@ eqs_status eqs_netlist_add_crossbar(eqs_netlist *nl, const eqs_crossbar_spec *sp
             }
     }
     xb.first_elem = nl->n_elems;
-    /* a row's names and hashes first, their index slots prefetched: the
-     * element index of a large netlist does not fit in any cache */
-    rowbuf = eqs_malloc(ctx, (size_t)C * XNAME_MAX);
-    rowhash = eqs_malloc(ctx, sizeof *rowhash * (size_t)C);
-    rowlen = eqs_malloc(ctx, sizeof *rowlen * (size_t)C);
-    if (!rowbuf || !rowhash || !rowlen) goto nomem;
-    for (int i = 0; i < R; ++i) {
-        for (int j = 0; j < C; ++j) {
-            char *b = rowbuf + (size_t)j * XNAME_MAX;
-            rowlen[j] = xname(b, XNAME_MAX, nm, sp->name_len, "", i, j);
-            rowhash[j] = eqs_str_hash(b, rowlen[j]);
-            eqs_strmap_prefetch(&nl->priv->elems, rowhash[j]);
+    /* The devices are not in the element index (netlist.h: their names
+     * resolve through the crossbar record), so an earlier element named
+     * like one of them is found here: the first such device (row-major) is
+     * refused where the expansion reaches it, as the index refused it.
+     * Devices of other crossbars cannot share a name with these, so only
+     * the elements outside every crossbar's devices are looked at. */
+    size_t dup = nd;
+    int dup_k = -1;
+    for (int k = 0, x = 0; k < nl->n_elems; ++k) {
+        if (x < nl->n_crossbars && k == nl->crossbars[x].first_elem) {
+            k += nl->crossbars[x].rows * nl->crossbars[x].cols - 1;
+            x++;
+            continue;
         }
+        const char *en = nl->elems[k].name;
+        size_t xl;
+        long ei, ej;
+        if (!eqs_nl_xbar_split(en, strlen(en), &xl, &ei, &ej) || xl != sp->name_len ||
+            ei >= R || ej >= C)
+            continue;
+        size_t q = 0;
+        while (q < xl && en[q] == (char)tolower((unsigned char)nm[q])) q++;
+        if (q == xl && (size_t)ei * (size_t)C + (size_t)ej < dup)
+            dup = (size_t)ei * (size_t)C + (size_t)ej, dup_k = k;
+    }
+    /* names NAME_<i>_<j>: the lower-cased prefix once, then the digits */
+    size_t plen = sp->name_len;
+    for (size_t q = 0; q < plen; ++q) buf[q] = (char)tolower((unsigned char)nm[q]);
+    buf[plen++] = '_';
+    for (int i = 0; i < R; ++i) {
+        size_t rlen = plen + utoa(buf + plen, (unsigned)i);
+        buf[rlen++] = '_';
         for (int j = 0; j < C; ++j) {
-            size_t d = (size_t)i * C + j;
+            size_t d = (size_t)i * C + j, len = rlen + utoa(buf + rlen, (unsigned)j);
             double v = 0;
             char msg[200];
             const char *why = eqs_crossbar_value(nl, sp->dmodel, sp->conductance, sp->value[d],
@@ -247,15 +274,25 @@ eqs_status eqs_netlist_add_crossbar(eqs_netlist *nl, const eqs_crossbar_spec *sp
                                   nlen, nm, i, j, why);
                 goto fail;
             }
-            eqs_element *e = NULL;
-            if ((st = eqs_nl_elem_add(nl, rowbuf + (size_t)j * XNAME_MAX, rowlen[j], rowhash[j],
-                                      EQS_EL_R, loc, &e)))
+            if (d == dup) {
+                st = eqs_nl_duplicate(nl, buf, len, loc, dup_k);
                 goto fail;
+            }
+            char *name = eqs_nl_strdup(nl, buf, len);
+            if (!name) goto nomem;
+            eqs_element *e = &nl->elems[nl->n_elems++]; /* room reserved above */
+            memset(e, 0, sizeof *e);
+            e->kind = EQS_EL_R;
+            e->name = name;
             e->n_nodes = 2;
             e->node[0] = nw ? rint[d] : xb.row_node[i];
             e->node[1] = nw ? cint[d] : xb.col_node[j];
+            e->node[2] = e->node[3] = -1;
             e->value = v;
+            e->model = -1;
             e->dmodel = sp->dmodel;
+            e->area = 1.0;
+            e->loc = loc;
         }
     }
     xb.first_wire = nl->n_elems;
@@ -284,9 +321,6 @@ eqs_status eqs_netlist_add_crossbar(eqs_netlist *nl, const eqs_crossbar_spec *sp
     eqs_free(ctx, rint);
     eqs_free(ctx, cint);
     eqs_free(ctx, mark);
-    eqs_free(ctx, rowbuf);
-    eqs_free(ctx, rowhash);
-    eqs_free(ctx, rowlen);
     return EQS_OK;
 nomem:
     st = EQS_ERR_NOMEM;
@@ -297,9 +331,6 @@ fail:
     eqs_free(ctx, rint);
     eqs_free(ctx, cint);
     eqs_free(ctx, mark);
-    eqs_free(ctx, rowbuf);
-    eqs_free(ctx, rowhash);
-    eqs_free(ctx, rowlen);
     return st;
 }
 

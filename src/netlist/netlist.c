@@ -279,10 +279,54 @@ int eqs_netlist_node_find(const eqs_netlist *nl, const char *name)
     return -1;
 }
 
+/* Digits s[*p .. end) read leftwards from end: a canonical decimal (no
+ * sign, no leading zero but "0" itself, at most 9 digits) right after a
+ * '_'; *p is then the position of that '_'.  -1 when there is none. */
+static long xbar_index(const char *s, size_t end, size_t *p)
+{
+    size_t q = end;
+    while (q > 0 && s[q - 1] >= '0' && s[q - 1] <= '9') q--;
+    if (q == end || end - q > 9 || (s[q] == '0' && end - q > 1) || q == 0 || s[q - 1] != '_')
+        return -1;
+    long v = 0;
+    for (size_t k = q; k < end; ++k) v = 10 * v + (s[k] - '0');
+    *p = q - 1;
+    return v;
+}
+
+int eqs_nl_xbar_split(const char *s, size_t len, size_t *xlen, long *i, long *j)
+{
+    size_t p, q;
+    long jj = xbar_index(s, len, &p);
+    if (jj < 0) return 0;
+    long ii = xbar_index(s, p, &q);
+    if (ii < 0 || q == 0) return 0;
+    *xlen = q, *i = ii, *j = jj;
+    return 1;
+}
+
+int eqs_nl_xbar_device_find(const eqs_netlist *nl, const char *s, size_t len)
+{
+    size_t xl;
+    long i, j;
+    if (!nl->n_crossbars || !eqs_nl_xbar_split(s, len, &xl, &i, &j)) return -1;
+    for (int x = 0; x < nl->n_crossbars; ++x) {
+        const eqs_crossbar *X = &nl->crossbars[x];
+        if (!key_eq(X->name, s, xl)) continue;
+        /* crossbar names are unique: this is the only candidate */
+        return i < X->rows && j < X->cols ? X->first_elem + (int)i * X->cols + (int)j : -1;
+    }
+    return -1;
+}
+
 int eqs_netlist_elem_find(const eqs_netlist *nl, const char *name)
 {
     if (!nl || !name) return -1;
-    if (nl->priv) return eqs_strmap_get(&nl->priv->elems, name, strlen(name));
+    if (nl->priv) {
+        const size_t len = strlen(name);
+        int k = eqs_strmap_get(&nl->priv->elems, name, len);
+        return k >= 0 ? k : eqs_nl_xbar_device_find(nl, name, len);
+    }
     for (int i = 0; i < nl->n_elems; ++i)
         if (eqs_str_ieq(nl->elems[i].name, name)) return i;
     return -1;
@@ -301,21 +345,25 @@ int eqs_netlist_model_find(const eqs_netlist *nl, const char *name)
 /* Building: elements, models, extension cards, final checks         */
 /* ---------------------------------------------------------------- */
 
+eqs_status eqs_nl_duplicate(eqs_netlist *nl, const char *name, size_t len, eqs_loc loc, int k)
+{
+    const eqs_loc *f = &nl->elems[k].loc;
+    if (f->file == loc.file)
+        return EQS_ERROR_AT(nl->ctx, EQS_ERR_PARSE, loc,
+                            "duplicate element name '%.*s' (first defined at line %d)",
+                            (int)len, name, f->line);
+    return EQS_ERROR_AT(nl->ctx, EQS_ERR_PARSE, loc,
+                        "duplicate element name '%.*s' (first defined at %s:%d)", (int)len, name,
+                        f->file ? f->file : "?", f->line);
+}
+
 eqs_status eqs_nl_elem_add(eqs_netlist *nl, const char *name, size_t len, uint32_t hash,
                            eqs_elem_kind kind, eqs_loc loc, eqs_element **out)
 {
     eqs_ctx *ctx = nl->ctx;
     int k = eqs_strmap_get_h(&nl->priv->elems, name, len, hash);
-    if (k >= 0) {
-        const eqs_loc *f = &nl->elems[k].loc;
-        if (f->file == loc.file)
-            return EQS_ERROR_AT(ctx, EQS_ERR_PARSE, loc,
-                                "duplicate element name '%.*s' (first defined at line %d)",
-                                (int)len, name, f->line);
-        return EQS_ERROR_AT(ctx, EQS_ERR_PARSE, loc,
-                            "duplicate element name '%.*s' (first defined at %s:%d)", (int)len,
-                            name, f->file ? f->file : "?", f->line);
-    }
+    if (k < 0) k = eqs_nl_xbar_device_find(nl, name, len);
+    if (k >= 0) return eqs_nl_duplicate(nl, name, len, loc, k);
     if (eqs_grow(ctx, (void **)&nl->elems, &nl->elem_cap, (size_t)nl->n_elems + 1,
                  sizeof *nl->elems))
         return EQS_ERR_NOMEM;

@@ -135,23 +135,26 @@ const eqs_model_type *eqs_model_type_find(const char *type, size_t len);
 /* Model type whose instance card keyword is card[0..len), or NULL. */
 const eqs_model_type *eqs_model_type_find_card(const char *card, size_t len);
 
+/* One per device of every crossbar: the fields are ordered so that no
+ * padding is left, 96 bytes (it was 112: 827 MB more at 51.7 M devices). */
 typedef struct {
     eqs_elem_kind kind;
+    int model;     /* D: index into eqs_netlist.models; else -1 */
     char *name;    /* flattened, lower case, e.g. "r1", "x1.r2" */
     int node[4];   /* indices into eqs_netlist.node_names; unused = -1 */
-    int n_nodes;   /* 2 for R D V I F H, 4 for E G */
-    double value;  /* see eqs_elem_kind */
-    char *ctrl;    /* F, H: flattened name of the controlling V source */
-    int model;     /* D: index into eqs_netlist.models; else -1 */
     /* Table-driven device (a memristor): 1 + index into
      * eqs_netlist.dmodels, 0 for every other element (so that zeroed,
      * hand-built elements are plain).  Such an element has kind EQS_EL_R
      * and value = its DC resistance R(x); its state is
-     * type->state_of(1/value).  (Next to `model`: it fills padding.) */
+     * type->state_of(1/value). */
     int dmodel;
+    signed char n_nodes; /* 2 for R D V I F H, 4 for E G */
+    unsigned char temp_given, dtemp_given; /* D: temp_C, dtemp_C given (ngspice 39
+                                              DIOtemp: temp wins) */
+    double value;  /* see eqs_elem_kind */
+    char *ctrl;    /* F, H: flattened name of the controlling V source */
     double area;   /* D: area factor, Default 1 */
-    double temp_C, dtemp_C; /* D: instance temp= (C) and dtemp= (K), used when */
-    int temp_given, dtemp_given; /* given (ngspice 39 DIOtemp: temp wins) */
+    double temp_C, dtemp_C; /* D: instance temp= (C) and dtemp= (K), used when given */
     eqs_loc loc;   /* where the element card starts (for X-expanded
                       elements: the card inside the .subckt body) */
 } eqs_element;
@@ -541,6 +544,18 @@ struct eqs_netlist_priv {
 
 /* Copy s[0..len), lower-cased, into the netlist's arena. */
 char *eqs_nl_strdup(eqs_netlist *nl, const char *s, size_t len);
+/* Crossbar devices (crossbar.c) are not in the element index priv->elems:
+ * at 51.7 M devices (DRN-XL) the index alone held 3.2 GB.  A device's
+ * name is NAME_<i>_<j> with canonical decimals (no sign, no leading zero)
+ * and resolves through the crossbar records instead.  eqs_nl_xbar_split
+ * cuts s[0..len) into NAME (s[0..*xlen)), i and j: 1, or 0 when s does not
+ * end in "_<i>_<j>" after a non-empty NAME.  Such a split is unique, and
+ * no two crossbars with different names have a device name in common
+ * (NAME_<i>_<j> has exactly two indices after NAME).
+ * eqs_nl_xbar_device_find: the element index of device s[0..len) of a
+ * registered crossbar, or -1. */
+int eqs_nl_xbar_split(const char *s, size_t len, size_t *xlen, long *i, long *j);
+int eqs_nl_xbar_device_find(const eqs_netlist *nl, const char *s, size_t len);
 /* Create an empty netlist (ground node "0" present). */
 eqs_status eqs_nl_create(eqs_ctx *ctx, eqs_netlist **out);
 /* Intern a node name (any case; stored lower case); "0"/"gnd" -> 0.
@@ -548,6 +563,8 @@ eqs_status eqs_nl_create(eqs_ctx *ctx, eqs_netlist **out);
 int eqs_nl_node(eqs_netlist *nl, const char *s, size_t len);
 /* Pool a file name; returns the pooled copy or NULL. */
 const char *eqs_nl_file(eqs_netlist *nl, const char *name);
+/* The error of element `name` (len chars) at loc named like element k. */
+eqs_status eqs_nl_duplicate(eqs_netlist *nl, const char *name, size_t len, eqs_loc loc, int k);
 /* Append element `name` (len chars, lower case, hash eqs_str_hash) of
  * `kind` with the parser's defaults (nodes -1, model -1, area 1) at loc;
  * refuses a duplicate name. */
