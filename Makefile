@@ -1,7 +1,7 @@
 # eqspice build.  `make` builds build/eqspice and build/libeqspice.a.
 # `make demo` and `make check` first install missing Debian packages.
 #
-# Targets: all demo check check-asan bench bench-compare golden-update regress regress-update docs-plots check-browser check-ngspice-vectors study deps clean
+# Targets: deps-mpi all demo check check-asan bench bench-compare golden-update regress regress-update docs-plots check-browser check-ngspice-vectors study deps clean
 
 CC      ?= cc
 BUILD   ?= build
@@ -38,11 +38,15 @@ LIB      := $(BUILD)/libeqspice.a
 CLI      := $(BUILD)/eqspice
 TESTBIN  := $(BUILD)/tests/run-tests
 
-.PHONY: all demo check check-asan bench bench-compare golden-update regress regress-update docs-plots check-browser check-ngspice-vectors study deps clean
+.PHONY: deps-mpi all demo check check-asan bench bench-compare golden-update regress regress-update docs-plots check-browser check-ngspice-vectors study deps clean
 all: $(LIB) $(CLI)
 
 deps:
 	@bash scripts/install-deps.sh
+
+# The optional OpenMPI (docs/cluster.md): mpirun eqspice train|sweep.
+deps-mpi:
+	@EQS_WITH_MPI=1 bash scripts/install-deps.sh
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -53,6 +57,13 @@ $(BUILD)/%.o: %.c
 # not change (make regress checks it).
 $(BUILD)/src/update/update.o: ALL_CFLAGS += -ftree-vectorize
 $(BUILD)/src/core/par.o: ALL_CFLAGS += $(MPI_CFLAGS)
+# par.o is rebuilt when MPI appears or goes (a stamp per setting).
+MPI_STAMP := $(BUILD)/.mpi-$(MPI)
+$(MPI_STAMP):
+	@mkdir -p $(BUILD)
+	@rm -f $(BUILD)/.mpi-*
+	@touch $@
+$(BUILD)/src/core/par.o: $(MPI_STAMP)
 
 # The experiment schema is compiled into the library; models/experiment.xsd
 # is the single source (a test also checks that the two agree).

@@ -18,6 +18,13 @@ pkgs=(
   nettle-dev                 # base64 of the report's embedded images (SHA-256 of hand-offs)
   libsundials-dev            # CVODE: TEAM memristor kinetics (update/team.c)
 )
+# Optional: OpenMPI for data-parallel training and sweeps under mpirun
+# (docs/cluster.md): EQS_WITH_MPI=1 (make deps-mpi).  Without it eqspice
+# builds and tests as one process; with it make check runs the MPI tests.
+mpi_pkgs=(libopenmpi-dev openmpi-bin)
+if [ "${EQS_WITH_MPI:-0}" = 1 ]; then
+  pkgs+=("${mpi_pkgs[@]}")
+fi
 # Optional extras: install with EQS_EXTRA_PKGS="..." (space separated).
 if [ -n "${EQS_EXTRA_PKGS:-}" ]; then
   # shellcheck disable=SC2206
@@ -44,6 +51,9 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 echo "install-deps: installing ${missing[*]}" >&2
+if [ "${EQS_WITH_MPI:-0}" != 1 ] && ! dpkg-query -W -f='${Status}' libopenmpi-dev 2>/dev/null | grep -q "ok installed"; then
+  echo "install-deps: optional, not installed: OpenMPI for mpirun eqspice train|sweep (docs/cluster.md): make deps-mpi" >&2
+fi
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq >/dev/null
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

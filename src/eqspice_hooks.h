@@ -17,6 +17,10 @@ extern "C" {
  * mean number of sweeps of one phase (a single solve, or one phase of a
  * whole batch in batched training).  Zero for other backends. */
 void eqs_solver_layered_stats(const eqs_solver *s, double *phase_s, double *sweeps);
+/* The layered solver's total wall time (s) in phases since its creation
+ * (0 for other backends): the part of a training step that MPI ranks
+ * divide (docs/cluster.md "Cost model"). */
+double eqs_solver_layered_phase_total_s(const eqs_solver *s);
 /* The "floor" of layered training: time the two GEMMs per sample of a
  * first crossbar n_in x n_hidden at batch B (input drive X W and contrast
  * X^T D, in double, or in single precision when `single` (sgemm, the

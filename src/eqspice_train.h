@@ -762,6 +762,9 @@ typedef struct {
     double train_loss;          /* their mean free-phase loss before the update (V^2) */
     double train_error;         /* their error rate; NaN without samples */
     unsigned health;            /* EQS_HEALTH_* flags of the last completed epoch */
+    double step_phase_s;        /* wall time of the layered solver's phases inside training
+                                   steps since the trainer's creation (s; 0 on other
+                                   solvers): the part of a step ranks divide */
 } eqs_trainer_status;
 void eqs_trainer_progress(const eqs_trainer *tr, eqs_trainer_status *out);
 /* The solver the trainer uses (borrowed). */

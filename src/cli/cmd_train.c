@@ -105,6 +105,15 @@ static int resume_precheck(const char *dir, const char *copy)
     return 0;
 }
 
+/* Wall time of the layered solver's phases inside the training steps (0
+ * on another solver): the part of a step that ranks divide. */
+static double layered_phase_s(eqs_trainer *tr)
+{
+    eqs_trainer_status p;
+    eqs_trainer_progress(tr, &p);
+    return p.step_phase_s;
+}
+
 int cli_cmd_train(int argc, char **argv)
 {
     const char *xml = NULL, *resume = NULL, *outdir = NULL;
@@ -246,16 +255,16 @@ int cli_cmd_train(int argc, char **argv)
                "test set)\n",
                100 * (1 - m->train_error), 100 * m->train_error, m->train_loss, n_train);
     if (eqs_job_dir(job)) printf("run directory: %s\n", eqs_job_dir(job));
-    if (stats)
+    if (stats && eqs_par_rank() == 0)
         fprintf(stderr,
                 "stats: setup_s=%.3f train_s=%.3f eval_s=%.3f samples=%zu "
                 "train_samples_per_s=%.1f params=%d solver=%s method=%s maxrss_MiB=%.1f "
-                "ranks=%d comm_s=%.3f\n",
+                "ranks=%d comm_s=%.3f phase_s=%.3f\n",
                 r.setup_s, r.train_s, r.eval_s, r.samples,
                 r.train_s > 0 ? (double)r.samples / r.train_s : 0.0,
                 eqs_circuit_param_count(eqs_job_circuit(job)), eqs_backend_name(exp->backend),
                 eqs_grad_method_name(exp->algorithm), cli_maxrss_MiB(), eqs_par_size(),
-                eqs_par_comm_s());
+                eqs_par_comm_s(), layered_phase_s(eqs_job_trainer(job)));
 out:
     eqs_job_free(&job);
     eqs_experiment_free(&exp);

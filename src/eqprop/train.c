@@ -12,13 +12,15 @@
  *     the pair (2f, 2f+1) at +gain*x and -gain*x (pair);
  *   - targets: one-hot, on_V for output `label`, off_V for the others
  *     (outputs in .output order = class index);
- *   - free phase: the batch's first sample from a cold start with the
- *     solver's linear part rebuilt from the circuit (the incremental
- *     input and conductance updates round differently depending on their
- *     history), the others warm from the previous sample's state; so every
- *     batch is computed the same way whatever happened before it, and
- *     resuming at a batch boundary reproduces an uninterrupted run bit for
- *     bit;
+ *   - free phase: the first sample of each part of the batch
+ *     (training.parts, 1 by default: the whole batch) from a cold start
+ *     with the solver's linear part rebuilt from the circuit (the
+ *     incremental input and conductance updates round differently
+ *     depending on their history), the others warm from the previous
+ *     sample's state; so every batch is computed the same way whatever
+ *     happened before it, resuming at a batch boundary reproduces an
+ *     uninterrupted run bit for bit, and the parts can be dealt to MPI
+ *     ranks (docs/cluster.md);
  *   - gradient dL/dG with the experiment's method and beta, accumulated.
  * Then, with g the batch mean of dL/dG, the update law (update/update.h,
  * eqs_update_params on the circuit's parameter store, values and momentum
@@ -108,6 +110,7 @@ struct eqs_trainer {
     double lr_scale;
     int shuffled; /* order drawn for the current epoch */
 
+    double step_phase_s; /* layered phases inside steps (eqs_trainer_status) */
     double run_loss, run_err; /* sums over the samples of the current epoch */
     size_t run_n;
 
@@ -906,6 +909,7 @@ eqs_status eqs_trainer_step(eqs_trainer *tr)
     if (tr->bops) {
         double loss = 0;
         size_t wrong = 0;
+        const double phase0 = eqs_solver_layered_phase_total_s(tr->s);
         eqs_status st = batch_free(tr, tr->train, tr->order + first, nb, &loss, &wrong);
         for (size_t j = 0; j < nb && st == EQS_OK && tr->health_on; ++j) {
             const double *o = tr->outb + j * (size_t)tr->n_out;
@@ -916,6 +920,7 @@ eqs_status eqs_trainer_step(eqs_trainer *tr)
                           -1.0);
         }
         if (st == EQS_OK) st = tr->bops->train(tr->s, (int)nb, tr->lr_scale);
+        tr->step_phase_s += eqs_solver_layered_phase_total_s(tr->s) - phase0;
         if (st == EQS_OK && tr->n_ref) st = reference_hold(tr);
         if (st != EQS_OK) return st;
         tr->run_loss += loss;
@@ -1084,6 +1089,7 @@ void eqs_trainer_progress(const eqs_trainer *tr, eqs_trainer_status *out)
     out->train_loss = tr->run_n ? tr->run_loss / (double)tr->run_n : NAN;
     out->train_error = tr->run_n ? tr->run_err / (double)tr->run_n : NAN;
     out->health = tr->health;
+    out->step_phase_s = tr->step_phase_s;
 }
 
 const eqs_solver *eqs_trainer_solver(const eqs_trainer *tr) { return tr->s; }

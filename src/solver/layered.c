@@ -853,6 +853,12 @@ void eqs_solver_layered_stats(const eqs_solver *s, double *phase_s, double *swee
     *sweeps = ly->sweeps / (double)ly->phases;
 }
 
+double eqs_solver_layered_phase_total_s(const eqs_solver *s)
+{
+    if (!s || s->ops != &eqs_backend_layered || !s->impl) return 0;
+    return ((const layered *)s->impl)->phase_s;
+}
+
 /* The two floor GEMMs once, in REAL = double or float (floor_d, floor_f). */
 #define FLOOR_GEMMS(REAL, GEMM)                                                                \
     static void floor_##REAL(int batch, int n_in, int n_hidden, const void *x, const void *w,  \
