@@ -37,12 +37,31 @@ cat > "$xml" <<XML
   <output dir="run" checkpoint_every="0"/>
 </experiment>
 XML
+# the per-sample (Newton) path: a 64-64-10 DRN with Shockley diodes
+nxml=$work/newton.xml
+cat > "$nxml" <<XML
+<?xml version="1.0" encoding="UTF-8"?>
+<experiment version="1">
+  <network><drn layers="64 64 10" seed="1" g_init_min_S="1e-6" g_init_max_S="1e-4"/></network>
+  <dataset classes="10">
+    <synthetic task="blobs" features="64" train_size="${NTRAIN:-1024}" test_size="32" noise="0.3"/>
+  </dataset>
+  <input gain_V="8" encoding="pair"/>
+  <targets on_V="0.5" off_V="0"/>
+  <algorithm method="centered" beta="1e-5"/>
+  <learning momentum="0.9" decay="0.99"><rate elements="r*" value="1e-8"/></learning>
+  <training epochs="1" batch="32" seed="1" parts="2"/>
+  <conductance g_min_S="1e-7"/>
+  <solver backend="newton"/>
+  <output dir="run" checkpoint_every="0"/>
+</experiment>
+XML
 raw=$work/raw.txt
 : > "$raw"
-run() { # name launcher threads
-  local name=$1 ranks=$2 threads=$3 d=$work/$1
+run() { # name ranks threads [experiment]
+  local name=$1 ranks=$2 threads=$3 x=${4:-$xml} d=$work/$1
   rm -rf "$d"
-  local cmd=("$cli" train "$xml" -o "$d" --stats --set "solver.threads=$threads")
+  local cmd=("$cli" train "$x" -o "$d" --stats --set "solver.threads=$threads")
   # one core per rank (OpenMPI binds each to its core); --oversubscribe
   # only beyond the cores: it also turns the binding off and makes waiting
   # ranks yield, measured 2.6 s of 5.3 s in collectives on this VM
@@ -52,17 +71,19 @@ run() { # name launcher threads
   t0=$(date +%s.%N)
   s=$("${cmd[@]}" 2>&1 >/dev/null | grep '^stats:')
   t1=$(date +%s.%N)
-  local same=1
-  [ -f "$work/ref.csv" ] && ! cmp -s "$d/conductances.csv" "$work/ref.csv" && same=0
-  [ -f "$work/ref.csv" ] || cp "$d/conductances.csv" "$work/ref.csv"
+  local same=1 ref=$work/ref-$(basename "$x" .xml).csv
+  [ -f "$ref" ] && ! cmp -s "$d/conductances.csv" "$ref" && same=0
+  [ -f "$ref" ] || cp "$d/conductances.csv" "$ref"
   echo "bench: mpi config=$name ranks=$ranks threads=$threads wall_s=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }') $(sed 's/^stats: //' <<<"$s") same_bits=$same" | tee -a "$raw"
 }
-rm -f "$work/ref.csv"
+rm -f "$work"/ref-*.csv
 for r in $(seq "$repeats"); do
   echo "bench: mpi scaling, round $r of $repeats" >&2
   run one-core 1 1
   run two-threads 1 2
   run two-ranks 2 1
+  run newton-one 1 1 "$nxml"
+  run newton-two-ranks 2 1 "$nxml"
 done
 # medians of train_s per configuration
 med() { grep "config=$1 " "$raw" | sed -n "s/.* $2=\([^ ]*\).*/\1/p" | sort -g | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
@@ -87,10 +108,32 @@ samples=$(med one-core samples)
     echo "| $c | $t | $(awk -v s="$samples" -v t="$t" 'BEGIN { printf "%.0f", s / t }') | $(awk -v a="$t1" -v b="$t" 'BEGIN { printf "%.2f", a / b }') | $(awk -v a="$t1" -v b="$t" -v n=$n 'BEGIN { printf "%.0f %%", 100 * a / b / n }') | $(med $c phase_s) | $(med $c comm_s) |"
   done
   echo
+  nt1=$(med newton-one train_s); nt2=$(med newton-two-ranks train_s)
+  echo "The per-sample Newton path (64-64-10 DRN, Shockley diodes, ${NTRAIN:-1024} samples, batch 32 in 2"
+  echo "parts, one epoch): one process $nt1 s, two ranks $nt2 s of training: speedup"
+  echo "$(awk -v a="$nt1" -v b="$nt2" 'BEGIN { printf "%.2f, efficiency %.0f %%", a / b, 50 * a / b }') (comm_s $(med newton-two-ranks comm_s) s)."
+  echo
   echo "Cost model (docs/cluster.md): T(N) = S/N + U + C(N), S = the one-core phase time"
   echo "($p1 s), U = the rest of the one-core step ($(awk -v a="$t1" -v b="$p1" 'BEGIN { printf "%.3f", a - b }') s: the update, which every rank"
   echo "repeats on the whole batch, loads and outputs), C(2) = the measured comm_s ($c2 s)."
   echo "Predicted T(2) = $(awk -v a="$t1" -v p="$p1" -v c="$c2" 'BEGIN { printf "%.3f", p / 2 + (a - p) + c }') s, measured $tr s."
+  echo
+  echo "**Projection (not measured)** for 1-64 nodes of this machine type (2 cores, one rank per"
+  echo "core), the same step at batch 32 in 32 parts (at most 32 ranks with work), S and U per"
+  echo "step from the one-core row, the collectives over the network modelled as 9 per step"
+  echo "(6 allgathers, 3 status agreements) at latency alpha = 5 us per log2(N) stage plus the"
+  echo "(N-1)/N share of the 0.79 MB of states per step at 1.25 GB/s (10 Gbit/s):"
+  echo
+  echo "| nodes | ranks | ranks with work | step ms | speedup vs one core | efficiency |"
+  echo "|---|---|---|---|---|---|"
+  steps=$(awk -v n="$samples" 'BEGIN { printf "%d", (n + 31) / 32 }')
+  for nodes in 1 2 4 8 16 32 64; do
+    awk -v nodes=$nodes -v S="$p1" -v T="$t1" -v steps="$steps" 'BEGIN {
+      r = 2 * nodes; w = r < 32 ? r : 32; s = S / steps; u = (T - S) / steps;
+      l = log(r) / log(2); c = 9 * l * 5e-6 + (r - 1) / r * 3 * 32 * 1034 * 8 / 1.25e9;
+      t = s / w + u + c; printf "| %d | %d | %d | %.3f | %.2f | %.0f %% |\n", nodes, r, w,
+      1e3 * t, (s + u) / t, 100 * (s + u) / t / r }'
+  done
   echo
   echo "Raw lines of this run (same_bits: conductances equal to the first run's):"
   echo
