@@ -2,8 +2,9 @@
  * netlist.c: write a trained circuit back as a netlist, and its
  * conductances as CSV.
  *
- * The element lines come from eqs_deck_build (solver/deck.c), the same
- * writer the ngspice backend uses, so what we export is exactly what our
+ * The element lines come from the deck writer (solver/deck.c:
+ * eqs_deck_write_body streams what eqs_deck_build returns as lines), the
+ * same writer the ngspice backend uses, so what we export is exactly what our
  * ngspice backend has been validated on: current values, %.17g, ngspice
  * element names ("r.x1.r1" for a flattened "x1.r1").  Around them:
  *
@@ -179,13 +180,10 @@ static eqs_status write_netlist_to(eqs_ctx *ctx, const eqs_circuit *c,
 {
     eqs_solver_options opt;
     export_options(c->nl, &opt);
-    char **lines = NULL;
-    eqs_status st = eqs_deck_build(ctx, c, &opt, 0, &lines);
-    if (st != EQS_OK) return st;
-    /* lines: title, ..., ".end" (last) */
-    int n = 0;
-    while (lines[n]) n++;
-    const char *title = n > 0 && lines[0] ? lines[0] : "eqspice export";
+    /* the deck's title (eqs_deck_build's first line), then its body
+     * streamed: one line per element, never all of them in memory */
+    const eqs_netlist *nl = c->nl;
+    const char *title = (nl->title && nl->title[0]) ? nl->title : "eqspice deck";
     fprintf(f, "%s\n", title);
     fprintf(f, "* exported by eqspice %s: %s;\n"
                  "* '*eqspice' lines are eqspice's extension cards (comments for ngspice)\n",
@@ -193,11 +191,11 @@ static eqs_status write_netlist_to(eqs_ctx *ctx, const eqs_circuit *c,
             ev ? "trained conductances (R = 1/G); the input sources\n"
                  "* are at 0 V (a neutral state, not a training sample)"
                : "current conductances (R = 1/G) and input values");
-    for (int i = 1; i < n - 1; ++i) fprintf(f, "%s\n", lines[i]);
+    eqs_status st = eqs_deck_write_body(ctx, c, &opt, f);
+    if (st != EQS_OK) return st;
     write_ext_cards(f, c);
     if (ev) write_eval_cards(f, ev);
     fprintf(f, ".op\n.end\n");
-    eqs_deck_free(ctx, &lines);
     return EQS_OK;
 }
 

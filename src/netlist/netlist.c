@@ -127,6 +127,10 @@ void eqs_strmap_free(eqs_ctx *ctx, eqs_strmap *m)
 /* Arena                                                             */
 /* ---------------------------------------------------------------- */
 
+/* ASCII lower case, as eqs_str_hash and key_eq compare (no locale call:
+ * every name of a 51.7 M-device crossbar comes through here). */
+static char ascii_lower(char c) { return c >= 'A' && c <= 'Z' ? (char)(c + 32) : c; }
+
 char *eqs_nl_strdup(eqs_netlist *nl, const char *s, size_t len)
 {
     struct eqs_netlist_priv *pv = nl->priv;
@@ -143,13 +147,13 @@ char *eqs_nl_strdup(eqs_netlist *nl, const char *s, size_t len)
             pv->cur = b;
             pv->left = sz;
         } else { /* oversized string: a block of its own */
-            for (size_t i = 0; i < len; ++i) b[i] = (char)tolower((unsigned char)s[i]);
+            for (size_t i = 0; i < len; ++i) b[i] = ascii_lower(s[i]);
             b[len] = '\0';
             return b;
         }
     }
     char *d = pv->cur;
-    for (size_t i = 0; i < len; ++i) d[i] = (char)tolower((unsigned char)s[i]);
+    for (size_t i = 0; i < len; ++i) d[i] = ascii_lower(s[i]);
     d[len] = '\0';
     pv->cur += len + 1;
     pv->left -= len + 1;

@@ -36,13 +36,22 @@ typedef struct {
     char **lines;
     size_t n;
     size_t cap;
+    FILE *out; /* non-NULL: each line is written to out (newline-terminated), not kept */
 } deck_buf;
 
-/* Append one printf-formatted line (the array stays NULL-terminated). */
+/* Append one printf-formatted line (the array stays NULL-terminated), or
+ * write it to d->out. */
 static eqs_status deck_add(deck_buf *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static eqs_status deck_add(deck_buf *d, const char *fmt, ...)
 {
     va_list ap;
+    if (d->out) { /* write errors: the caller's ferror */
+        va_start(ap, fmt);
+        vfprintf(d->out, fmt, ap);
+        va_end(ap);
+        fputc('\n', d->out);
+        return EQS_OK;
+    }
     va_start(ap, fmt);
     int len = vsnprintf(NULL, 0, fmt, ap);
     va_end(ap);
@@ -102,13 +111,14 @@ eqs_status eqs_deck_build(eqs_ctx *ctx, const eqs_circuit *c, const eqs_solver_o
     return eqs_deck_build_nudged(ctx, c, opt, NULL, with_op, lines_out);
 }
 
-eqs_status eqs_deck_build_nudged(eqs_ctx *ctx, const eqs_circuit *c,
-                                 const eqs_solver_options *opt, const eqs_nudge *nu, int with_op,
-                                 char ***lines_out)
+/* The deck into *lines_out, or with out != NULL its lines between the
+ * title and ".end" written to out. */
+static eqs_status deck_make(eqs_ctx *ctx, const eqs_circuit *c, const eqs_solver_options *opt,
+                            const eqs_nudge *nu, int with_op, char ***lines_out, FILE *out)
 {
-    *lines_out = NULL;
+    if (lines_out) *lines_out = NULL;
     const eqs_netlist *nl = c->nl;
-    deck_buf d = {ctx, NULL, 0, 0};
+    deck_buf d = {ctx, NULL, 0, 0, out};
     eqs_status st = EQS_OK;
     /* netlist element -> circuit element (the values that count are the
      * circuit's: trained conductances, driven inputs) */
@@ -142,7 +152,7 @@ eqs_status eqs_deck_build_nudged(eqs_ctx *ctx, const eqs_circuit *c,
     if (!name || !ctrl) goto nomem;
 
     const char *title = (nl->title && nl->title[0]) ? nl->title : "eqspice deck";
-    if ((st = deck_add(&d, "%s", title)) != EQS_OK) goto fail;
+    if (!out && (st = deck_add(&d, "%s", title)) != EQS_OK) goto fail;
     {
         /* temperatures only when the netlist gave them (ngspice's defaults
          * are eqspice's: 27 C); a .temp card is written as temp= too */
@@ -212,14 +222,14 @@ eqs_status eqs_deck_build_nudged(eqs_ctx *ctx, const eqs_circuit *c,
             goto fail;
     }
     if (with_op && (st = deck_add(&d, ".op")) != EQS_OK) goto fail;
-    if ((st = deck_add(&d, ".end")) != EQS_OK) goto fail;
+    if (!out && (st = deck_add(&d, ".end")) != EQS_OK) goto fail;
 
     eqs_free(ctx, cel);
     eqs_free(ctx, model_used);
     eqs_free(ctx, name);
     eqs_free(ctx, ctrl);
     eqs_free(ctx, line);
-    *lines_out = d.lines;
+    if (lines_out) *lines_out = d.lines;
     return EQS_OK;
 
 nomem:
@@ -235,4 +245,17 @@ fail:
         eqs_deck_free(ctx, &d.lines);
     }
     return st;
+}
+
+eqs_status eqs_deck_build_nudged(eqs_ctx *ctx, const eqs_circuit *c,
+                                 const eqs_solver_options *opt, const eqs_nudge *nu, int with_op,
+                                 char ***lines_out)
+{
+    return deck_make(ctx, c, opt, nu, with_op, lines_out, NULL);
+}
+
+eqs_status eqs_deck_write_body(eqs_ctx *ctx, const eqs_circuit *c,
+                               const eqs_solver_options *opt, FILE *out)
+{
+    return deck_make(ctx, c, opt, NULL, 0, NULL, out);
 }

@@ -225,6 +225,13 @@ eqs_status eqs_deck_build_nudged(eqs_ctx *ctx, const eqs_circuit *c,
                                  const eqs_solver_options *opt, const eqs_nudge *nu, int with_op,
                                  char ***lines_out);
 void eqs_deck_free(eqs_ctx *ctx, char ***lines);
+/* The lines of eqs_deck_build between the title and ".end" (.options,
+ * .model lines, one line per netlist element), each followed by a
+ * newline, written to out as they are made instead of kept: the deck of
+ * DRN-XL (51.7 M conductances) is 2.4 GB of text and held as lines it was
+ * 3.6 GB, the peak of a training run.  Write errors show in ferror(out). */
+eqs_status eqs_deck_write_body(eqs_ctx *ctx, const eqs_circuit *c,
+                               const eqs_solver_options *opt, FILE *out);
 
 /* A helper thread for two-part loops (worker.c).  eqs_worker_run calls
  * fn(arg, 0) here and fn(arg, 1) on the helper and returns when both are
