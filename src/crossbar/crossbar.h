@@ -135,8 +135,9 @@ typedef struct {
     int *node;       /* user nodes, layer by layer, netlist order within a layer */
     int *layer_of;   /* n_user_nodes: layer of each node, -1 when in none */
     int *index_of;   /* n_user_nodes: position within its layer, -1 when in none */
-    /* resistors at every user node (CSR over n_user_nodes): neighbour node
-     * and element index, both directions */
+    /* resistors at every free user node (CSR over n_user_nodes): neighbour
+     * node and element index; a fixed node's list is empty (nothing reads
+     * one: 8 B per conductance of an input crossbar saved) */
     int *adj_off, *adj_node, *adj_elem;
     /* diodes at every user node (CSR): element index */
     int *dio_off, *dio_elem;

@@ -173,16 +173,20 @@ eqs_status eqs_layers_detect(eqs_ctx *ctx, const eqs_circuit *c, eqs_layers **ou
     const int nn = c->n_user_nodes;
     eqs_layers *L = eqs_calloc(ctx, 1, sizeof *L);
     if (!L) return EQS_ERR_NOMEM;
-    int n_r = 0, n_d = 0;
+    int n_d = 0;
     for (int e = 0; e < c->n_elems; ++e) {
-        if (is_link(&c->elems[e])) n_r++;
         if (is_junction(&c->elems[e])) n_d++;
     }
     L->layer_of = eqs_malloc(ctx, (size_t)nn * sizeof *L->layer_of);
     L->index_of = eqs_malloc(ctx, (size_t)nn * sizeof *L->index_of);
+    /* adjacency entries: one per resistor end at a free node */
+    int n_a = 0;
+    for (int e = 0; e < c->n_elems; ++e)
+        if (is_link(&c->elems[e]))
+            n_a += !fixed(c, c->elems[e].n[0]) + !fixed(c, c->elems[e].n[1]);
     L->adj_off = eqs_calloc(ctx, (size_t)nn + 1, sizeof *L->adj_off);
-    L->adj_node = eqs_malloc(ctx, (size_t)(2 * n_r + 1) * sizeof *L->adj_node);
-    L->adj_elem = eqs_malloc(ctx, (size_t)(2 * n_r + 1) * sizeof *L->adj_elem);
+    L->adj_node = eqs_malloc(ctx, (size_t)(n_a + 1) * sizeof *L->adj_node);
+    L->adj_elem = eqs_malloc(ctx, (size_t)(n_a + 1) * sizeof *L->adj_elem);
     L->dio_off = eqs_calloc(ctx, (size_t)nn + 1, sizeof *L->dio_off);
     L->dio_elem = eqs_malloc(ctx, (size_t)(n_d + 1) * sizeof *L->dio_elem);
     L->node = eqs_malloc(ctx, (size_t)(nn + 1) * sizeof *L->node);
@@ -194,12 +198,16 @@ eqs_status eqs_layers_detect(eqs_ctx *ctx, const eqs_circuit *c, eqs_layers **ou
         eqs_layers_free(ctx, &L);
         return EQS_ERR_NOMEM;
     }
-    /* CSR adjacency: resistors (both directions), diodes at free nodes */
+    /* CSR adjacency of the free nodes: resistors (seen from each free end),
+     * diodes.  Fixed nodes get no list: nothing reads one (the sweeps, the
+     * adjoint and the batched set-up visit layers >= 1), and the first
+     * crossbar's resistors all end at fixed input nodes (8 B per
+     * conductance at DRN-XL's 51.4 M). */
     for (int e = 0; e < c->n_elems; ++e) {
         const eqs_celem *ce = &c->elems[e];
         if (is_link(ce)) {
-            L->adj_off[ce->n[0] + 1]++;
-            L->adj_off[ce->n[1] + 1]++;
+            for (int t = 0; t < 2; ++t)
+                if (!fixed(c, ce->n[t])) L->adj_off[ce->n[t] + 1]++;
         } else if (is_junction(ce)) {
             for (int t = 0; t < 2; ++t)
                 if (!fixed(c, ce->n[t])) L->dio_off[ce->n[t] + 1]++;
@@ -214,8 +222,8 @@ eqs_status eqs_layers_detect(eqs_ctx *ctx, const eqs_circuit *c, eqs_layers **ou
         const eqs_celem *ce = &c->elems[e];
         if (!is_link(ce)) continue;
         int a = ce->n[0], b = ce->n[1];
-        L->adj_node[L->index_of[a]] = b, L->adj_elem[L->index_of[a]++] = e;
-        L->adj_node[L->index_of[b]] = a, L->adj_elem[L->index_of[b]++] = e;
+        if (!fixed(c, a)) L->adj_node[L->index_of[a]] = b, L->adj_elem[L->index_of[a]++] = e;
+        if (!fixed(c, b)) L->adj_node[L->index_of[b]] = a, L->adj_elem[L->index_of[b]++] = e;
     }
     for (int i = 0; i < nn; ++i) L->index_of[i] = L->dio_off[i];
     for (int e = 0; e < c->n_elems; ++e) {
@@ -246,11 +254,14 @@ eqs_status eqs_layers_detect(eqs_ctx *ctx, const eqs_circuit *c, eqs_layers **ou
         L->layer_of[i] = -1;
         if (n_inputs == 0 && fixed(c, i)) L->index_of[i] = 1;
     }
-    for (int i = 0; i < nn && ok; ++i) { /* layer 0 and layer 1 */
-        if (!fixed(c, i)) continue;
-        for (int p = L->adj_off[i]; p < L->adj_off[i + 1]; ++p) {
-            int j = L->adj_node[p];
-            if (fixed(c, j)) continue;
+    /* layer 0 (fixed nodes with a resistor to a free node) and layer 1
+     * (free nodes with a resistor to an input), seen from the free ends;
+     * the order of the seeds does not change the breadth-first layers */
+    for (int j = 0; j < nn && ok; ++j) {
+        if (fixed(c, j)) continue;
+        for (int p = L->adj_off[j]; p < L->adj_off[j + 1]; ++p) {
+            int i = L->adj_node[p];
+            if (!fixed(c, i)) continue;
             L->layer_of[i] = 0;
             if (L->index_of[i] && L->layer_of[j] < 0) {
                 L->layer_of[j] = 1;
