@@ -145,6 +145,7 @@ START_TEST(test_slots_reciprocal_dense)
     ck_assert(c->reciprocal);
     ck_assert_int_eq(c->n_unknowns, 3);
     ck_assert_int_eq(c->nnz, 6); /* full lower triangle of 3x3 */
+    ck_assert_int_eq(eqs_circuit_slots(c), EQS_OK);
     double D[3][3] = {{0}};
     for (int e = 0; e < c->n_elems; ++e) {
         const eqs_celem *el = &c->elems[e];
@@ -193,6 +194,14 @@ START_TEST(test_slots_mna)
     eqs_circuit *c = compile_ok(nl);
     ck_assert(!c->reciprocal);
     check_pattern(c);
+    /* slots only on demand (the Newton backend's creation): none after
+     * compiling, the same rows on a second call */
+    ck_assert_ptr_null(c->slots);
+    for (int e = 0; e < c->n_elems; ++e) ck_assert_ptr_null(c->elems[e].slot);
+    ck_assert_int_eq(eqs_circuit_slots(c), EQS_OK);
+    const int *rows0 = c->elems[1].slot;
+    ck_assert_int_eq(eqs_circuit_slots(c), EQS_OK);
+    ck_assert_ptr_eq(c->elems[1].slot, rows0);
     for (int e = 0; e < c->n_elems; ++e) {
         const eqs_celem *el = &c->elems[e];
         int u[4];

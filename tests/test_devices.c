@@ -730,6 +730,7 @@ START_TEST(test_slots_layouts)
 {
     hook_fix h;
     hook_open(&h);
+    ck_assert_int_eq(eqs_circuit_slots(h.c), EQS_OK);
     const eqs_circuit *c = h.c;
     ck_assert_int_eq(c->reciprocal, 0);
     for (int e = 0; e < c->n_elems; ++e) {

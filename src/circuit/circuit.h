@@ -40,9 +40,7 @@
 
 #include "../netlist/netlist.h"
 
-/* Slots of the element with the most (E: 6).  One element per
- * conductance of a crossbar: 6 instead of 8 and the ints packed make an
- * element 88 bytes instead of 96 (413 MB less at 51.7 M conductances). */
+/* Slots of the element with the most (E: 6). */
 #define EQS_MAX_SLOTS 6
 
 typedef struct eqs_store eqs_store;
@@ -54,7 +52,13 @@ typedef struct {
     int ctrl;       /* F, H: index (into c->elems) of the controlling V */
     int branch;     /* unknown index of the branch current, -1 if none */
     int param;      /* index into c->params if trainable, else -1 */
-    int slot[EQS_MAX_SLOTS];
+    /* The element's slots (EQS_MAX_SLOTS of them, layouts above): its row
+     * of c->slots, made by eqs_circuit_slots when a Newton solver is
+     * created; NULL before.  Only Newton stamps through slots, so a
+     * network trained on the layered path never has them: one element per
+     * conductance of a crossbar is 72 bytes (it was 96 with the slots
+     * inside, 3.7 GB of DRN-XL's 51.7 M). */
+    int *slot;
     double value;   /* R: conductance G (S) = 1/R; V (V); I (A); gains.  A
                        parameter's value lives in the store: read every
                        element's value with eqs_celem_value */
@@ -89,6 +93,8 @@ struct eqs_circuit {
     int *Ap;            /* n_unknowns + 1 */
     int *Ai;            /* nnz */
     int nnz;
+    int *slots;         /* n_elems x EQS_MAX_SLOTS (eqs_celem.slot), NULL until
+                           eqs_circuit_slots */
 
     int *params;        /* trainable elements: indices into elems */
     int n_params;
@@ -153,6 +159,11 @@ struct eqs_circuit {
  * The pattern includes the coupling of the two nodes of every output pair
  * (.output_pair) for the differential nudge. */
 int eqs_circuit_find_slot(const eqs_circuit *c, int row, int col);
+
+/* Give every element its slots (eqs_celem.slot) from the pattern, once
+ * (later calls return at once); the Newton backend calls it at creation.
+ * Allocates n_elems x EQS_MAX_SLOTS ints, owned by the circuit. */
+eqs_status eqs_circuit_slots(eqs_circuit *c);
 
 /* Record that the voltage of fixed node `node` (held by a grounded source)
  * changed; called by eqs_circuit_input_set after storing the new value. */

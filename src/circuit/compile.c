@@ -195,19 +195,30 @@ static eqs_status build_pattern(eqs_circuit *c)
         eqs_free(ctx, ai);
         goto done;
     }
-    /* slots */
-    for (int e = 0; e < c->n_elems; ++e) {
-        eqs_celem *el = &c->elems[e];
-        int ns = stamp_list(c, el, rows, cols);
-        for (int s = 0; s < EQS_MAX_SLOTS; ++s) el->slot[s] = -1;
-        for (int s = 0; s < ns; ++s) el->slot[s] = find_slot(c, rows[s], cols[s]);
-    }
-    st = EQS_OK;
+    st = EQS_OK; /* the slots: eqs_circuit_slots, when a Newton solver needs them */
 done:
     eqs_free(ctx, rp);
     eqs_free(ctx, rc);
     eqs_free(ctx, cnt);
     return st;
+}
+
+eqs_status eqs_circuit_slots(eqs_circuit *c)
+{
+    if (c->slots) return EQS_OK;
+    const size_t n = (size_t)(c->n_elems ? c->n_elems : 1) * EQS_MAX_SLOTS;
+    int *sl = eqs_malloc(c->ctx, n * sizeof *sl);
+    if (!sl) return EQS_ERR_NOMEM;
+    int rows[EQS_MAX_SLOTS], cols[EQS_MAX_SLOTS];
+    for (int e = 0; e < c->n_elems; ++e) {
+        eqs_celem *el = &c->elems[e];
+        el->slot = sl + (size_t)e * EQS_MAX_SLOTS;
+        int ns = stamp_list(c, el, rows, cols);
+        for (int s = 0; s < EQS_MAX_SLOTS; ++s) el->slot[s] = -1;
+        for (int s = 0; s < ns; ++s) el->slot[s] = find_slot(c, rows[s], cols[s]);
+    }
+    c->slots = sl;
+    return EQS_OK;
 }
 
 /* ---- trainable parameters ----------------------------------------- */
@@ -561,6 +572,7 @@ void eqs_circuit_free(eqs_circuit **cp)
     eqs_free(ctx, c->elems);
     eqs_free(ctx, c->Ap);
     eqs_free(ctx, c->Ai);
+    eqs_free(ctx, c->slots);
     eqs_free(ctx, c->params);
     eqs_free(ctx, c->param_aiv);
     eqs_store_free(ctx, &c->store);

@@ -399,6 +399,8 @@ static eqs_status nt_create(eqs_solver *s)
 {
     eqs_ctx *ctx = s->ctx;
     eqs_circuit *c = s->c;
+    eqs_status st0 = eqs_circuit_slots(c); /* the stamps' positions, once per circuit */
+    if (st0 != EQS_OK) return st0;
     newton *nt = eqs_calloc(ctx, 1, sizeof *nt);
     if (!nt) return EQS_ERR_NOMEM;
     s->impl = nt;
