@@ -7,9 +7,12 @@
  * refusals.  Skipped (with a line on stderr) when eqspice was built without
  * MPI or mpirun is not installed: OpenMPI is optional. */
 #define _GNU_SOURCE
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "testutil.h"
@@ -313,6 +316,40 @@ START_TEST(test_mpi_refusals)
 }
 END_TEST
 
+/* A failure on rank 0 alone (its run directory is locked by another run)
+ * stops every rank: exit 1 with rank 0's message, no rank left waiting in
+ * a collective (the test case's timeout would catch a hang). */
+START_TEST(test_mpi_rank0_failure_stops_all)
+{
+    if (!mpi_ready()) return;
+    const char *base = tu_temp_dir();
+    char d[4200], log[4300], lock[4300], args[8192];
+    snprintf(d, sizeof d, "%s/run", base);
+    snprintf(log, sizeof log, "%s/log", base);
+    snprintf(lock, sizeof lock, "%s/eqspice.lock", d);
+    const char *xml = tu_experiment_path("tests/regress/layered-double.xml");
+    pid_t holder = fork();
+    if (holder == 0) {
+        if (!freopen("/dev/null", "w", stdout) || !freopen("/dev/null", "w", stderr)) _exit(126);
+        execl(cli(), cli(), "train", xml, "-o", d, "--set", "training.epochs=1000000", (char *)NULL);
+        _exit(127);
+    }
+    ck_assert_int_gt(holder, 0);
+    struct timespec ts = {0, 10000000}; /* 10 ms */
+    for (int i = 0; i < 3000 && access(lock, F_OK) != 0; ++i) nanosleep(&ts, NULL);
+    ck_assert_msg(access(lock, F_OK) == 0, "the holder never locked %s", d);
+    snprintf(args, sizeof args, "train %s -o %s --set training.parts=2", xml, d);
+    int rc = run(2, args, log);
+    kill(holder, SIGKILL);
+    waitpid(holder, NULL, 0);
+    ck_assert_int_eq(rc, 1);
+    char *l = tu_read_file(log);
+    ck_assert_msg(l && strstr(l, "is in use by another eqspice process"), "%s", l);
+    free(l);
+    rm_rf(base);
+}
+END_TEST
+
 Suite *suite_mpi(void)
 {
     Suite *s = suite_create("mpi");
@@ -324,6 +361,7 @@ Suite *suite_mpi(void)
     tcase_add_test(tc, test_mpi_resume_across_ranks);
     tcase_add_test(tc, test_mpi_sweep);
     tcase_add_test(tc, test_mpi_refusals);
+    tcase_add_test(tc, test_mpi_rank0_failure_stops_all);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -868,9 +868,9 @@ int cli_cmd_sweep(int argc, char **argv)
      * 4 here; the largest state over the ranks is its own), then rank 0 */
     if (ranks > 1) {
         double *stv = malloc(n_runs * sizeof *stv);
-        if (!stv) {
-            rc = CLI_INTERNAL;
-            goto out_runs;
+        if (!stv) { /* the other ranks are in the collective below */
+            fprintf(stderr, "eqspice sweep: rank %d: out of memory\n", rank);
+            eqs_par_abort(CLI_INTERNAL);
         }
         for (size_t i = 0; i < n_runs; ++i) stv[i] = runs[i].state == 4 ? 0 : runs[i].state;
         eqs_par_max(stv, (int)n_runs);

@@ -197,6 +197,15 @@ int cli_cmd_train(int argc, char **argv)
     if (st == EQS_OK && n_set > 0)
         st = eqs_experiment_set_many(exp, n_set, set_paths, set_values);
     if (st == EQS_OK) st = eqs_job_create(ctx, exp, &jo, &job);
+    /* under MPI every rank's set-up agreed on before the first collective
+     * (a rank that failed alone would leave the others waiting) */
+    if (eqs_par_size() > 1 && eqs_par_agree(st != EQS_OK) && st == EQS_OK) {
+        st = EQS_ERR_INPUT;
+        eqs_job_free(&job);
+        fprintf(stderr, "rank %d: another rank could not set the run up\n", eqs_par_rank());
+        rc = CLI_USER;
+        goto out;
+    }
     if (st != EQS_OK) {
         rc = cli_fail(ctx, st);
         goto out;

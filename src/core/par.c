@@ -62,8 +62,10 @@ int eqs_par_init(int *argc, char ***argv)
     (void)argv;
     const char *n = getenv("OMPI_COMM_WORLD_SIZE");
     if (!n) n = getenv("PMI_SIZE");
-    /* a launcher with one rank is one process either way */
-    if (n && !strcmp(n, "1")) return 1;
+    if (!n) n = getenv("SLURM_NTASKS");
+    /* a launcher with one rank (or an unknown count: srun with PMIx sets
+     * PMIX_RANK only) is one process either way */
+    if (!n || !strcmp(n, "1")) return 1;
     return -1;
 #endif
 }
@@ -83,6 +85,7 @@ int eqs_par_size(void) { return par_size; }
 
 int eqs_par_local_size(void)
 {
+    if (par_size <= 1) return 1; /* one process: the node is its own */
     const char *v = getenv("OMPI_COMM_WORLD_LOCAL_SIZE");
     if (!v) v = getenv("SLURM_NTASKS_PER_NODE");
     long n = v ? strtol(v, NULL, 10) : 1;
@@ -163,17 +166,21 @@ void eqs_par_gather_parts(void *buf, size_t n_rows, size_t row_bytes, size_t n_p
 {
 #ifdef EQS_HAVE_MPI
     if (par_size <= 1 || n_rows == 0 || row_bytes == 0) return;
-    int *cnt = malloc(2 * (size_t)par_size * sizeof *cnt);
-    if (!cnt || n_rows * row_bytes > (size_t)1 << 30) {
-        /* a share too large for an int count, or no memory: a bcast per
-         * rank instead (the same bytes) */
-        free(cnt);
+    /* the same choice on every rank: by size only */
+    if (n_rows * row_bytes > (size_t)1 << 30) {
+        /* a share too large for an int count: a bcast per rank instead
+         * (the same bytes) */
         for (int r = 0; r < par_size; ++r) {
             size_t f, c;
             eqs_par_part_rows(n_rows, n_parts, r, par_size, &f, &c);
             eqs_par_bcast((char *)buf + f * row_bytes, c * row_bytes, r);
         }
         return;
+    }
+    int *cnt = malloc(2 * (size_t)par_size * sizeof *cnt);
+    if (!cnt) { /* the other ranks are in the gather: stop them all */
+        fputs("eqspice: out of memory in a gather of the MPI ranks\n", stderr);
+        eqs_par_abort(2);
     }
     int *dsp = cnt + par_size;
     for (int r = 0; r < par_size; ++r) {

@@ -51,12 +51,13 @@ struct eqs_job {
 static int job_writer(void) { return eqs_par_rank() == 0; }
 
 /* The status every rank agrees on after a step only some ranks did (rank
- * 0's writes): the largest code; a rank that succeeded itself reports
- * where the failure was. */
+ * 0's writes): the most negative code (the error codes are negative, the
+ * agreement a maximum: of the negated codes); a rank that succeeded
+ * itself reports where the failure was. */
 static eqs_status job_agree(eqs_job *j, eqs_status st)
 {
     if (eqs_par_size() <= 1) return st;
-    int code = eqs_par_agree((int)st);
+    int code = -eqs_par_agree(-(int)st);
     if (code != EQS_OK && st == EQS_OK)
         st = EQS_ERROR(j->ctx, (eqs_status)code,
                        "another rank stopped the run (rank 0 prints its reason)");
