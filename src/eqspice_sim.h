@@ -126,20 +126,16 @@ int eqs_par_local_size(void);
 /* Collectives over all ranks (no-ops with one rank).  Every rank calls
  * them in the same order.  max: element-wise maximum in place (exact: the
  * same on every rank in any order); agree: the largest of the ranks'
- * codes (a status agreed on by all); bcast: root's bytes to every rank;
- * gather_rows: rank r's rows [row0(r), row0(r+1)) of an n_rows x row_bytes
- * array (already in place at its offset) copied to every rank, so that
- * every rank ends with the whole array (rank r's share from
- * eqs_par_share). */
+ * codes (a status agreed on by all); bcast: root's bytes to every rank. */
 void eqs_par_max(double *v, int n);
 int eqs_par_agree(int code);
 void eqs_par_bcast(void *buf, size_t bytes, int root);
-void eqs_par_gather_rows(void *buf, size_t n_rows, size_t row_bytes);
-void eqs_par_barrier(void);
 /* Rows cut into n_parts near-equal contiguous parts (part p: the rows of
  * eqs_par_share(n_rows, p, n_parts)), the parts dealt to the ranks by
  * eqs_par_share(n_parts, rank, size): rank's rows [*first, *first+*count).
- * gather_parts: gather_rows over that cut (gather_rows: n_parts = size). */
+ * gather_parts: each rank's rows of an n_rows x row_bytes array (already in
+ * place at their offset) copied to every rank, so that every rank ends
+ * with the whole array. */
 void eqs_par_part_rows(size_t n_rows, size_t n_parts, int rank, int size, size_t *first,
                        size_t *count);
 void eqs_par_gather_parts(void *buf, size_t n_rows, size_t row_bytes, size_t n_parts);

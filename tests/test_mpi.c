@@ -150,6 +150,15 @@ static void same_run(const char *a, const char *b)
     free(mb);
 }
 
+/* Run args on ranks ranks: exit status rc and `needle` in the output. */
+static void expect_run(int ranks, const char *args, const char *log, int rc, const char *needle)
+{
+    ck_assert_int_eq(run(ranks, args, log), rc);
+    char *l = tu_read_file(log);
+    ck_assert_msg(l && strstr(l, needle), "no '%s' in: %s", needle, l ? l : "(no log)");
+    free(l);
+}
+
 static void rm_rf(const char *dir)
 {
     char cmd[4300];
@@ -293,24 +302,15 @@ START_TEST(test_mpi_refusals)
     snprintf(log, sizeof log, "%s/log", base);
     snprintf(d, sizeof d, "%s/run", base);
     snprintf(args, sizeof args, "op %s", tu_path("netlists/divider.cir"));
-    ck_assert_int_eq(run(2, args, log), 1);
-    char *l = tu_read_file(log);
-    ck_assert_msg(l && strstr(l, "only train and sweep use MPI ranks"), "%s", l);
-    free(l);
+    expect_run(2, args, log, 1, "only train and sweep use MPI ranks");
     snprintf(args, sizeof args, "train %s -o %s",
              tu_experiment_path("tests/regress/layered-double.xml"), d);
-    ck_assert_int_eq(run(2, args, log), 0);
-    l = tu_read_file(log);
-    ck_assert_msg(l && strstr(l, "training.parts=1: 1 rank(s) wait without work"), "%s", l);
-    free(l);
+    expect_run(2, args, log, 0, "training.parts=1: 1 rank(s) wait without work");
     /* parts beyond the batch: refused before anything is written */
     rm_rf(d);
     snprintf(args, sizeof args, "train %s -o %s --set training.parts=17",
              tu_experiment_path("tests/regress/layered-double.xml"), d);
-    ck_assert_int_eq(run(2, args, log), 1);
-    l = tu_read_file(log);
-    ck_assert_msg(l && strstr(l, "parts=17: must be between 1 and the batch size (16)"), "%s", l);
-    free(l);
+    expect_run(2, args, log, 1, "parts=17: must be between 1 and the batch size (16)");
     ck_assert(access(d, F_OK) != 0);
     rm_rf(base);
 }

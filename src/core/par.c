@@ -6,7 +6,7 @@
  * (its environment variables), so a plain `eqspice train` never touches
  * MPI, even in an MPI build.
  *
- * Every collective here is deterministic: max is exact, gather_rows and
+ * Every collective here is deterministic: max is exact, gather_parts and
  * bcast copy bytes; there is no floating-point sum over ranks (the trainer
  * gathers what it sums and adds in one fixed order itself).
  */
@@ -198,22 +198,6 @@ void eqs_par_gather_parts(void *buf, size_t n_rows, size_t row_bytes, size_t n_p
     (void)n_rows;
     (void)row_bytes;
     (void)n_parts;
-#endif
-}
-
-void eqs_par_gather_rows(void *buf, size_t n_rows, size_t row_bytes)
-{
-    eqs_par_gather_parts(buf, n_rows, row_bytes, (size_t)par_size);
-}
-
-void eqs_par_barrier(void)
-{
-#ifdef EQS_HAVE_MPI
-    if (par_size > 1) {
-        COMM_BEGIN;
-        MPI_Barrier(MPI_COMM_WORLD);
-        COMM_END;
-    }
 #endif
 }
 
